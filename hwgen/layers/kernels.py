@@ -39,7 +39,11 @@ def mvau(x: np.ndarray, weights: np.ndarray, thresholds: np.ndarray | None = Non
     w = np.asarray(weights, dtype=np.int64)
     if x.shape[-1] != w.shape[1]:
         raise ValueError(f"input has {x.shape[-1]} features, weights expect {w.shape[1]}")
-    acc = x @ w.T
+    bound = float(np.abs(x).max(initial=0)) * float(np.abs(w).sum(axis=1).max(initial=0))
+    if bound < 2.0**52:  # float64 BLAS is exact here and much faster than numpy's integer matmul
+        acc = np.rint(x.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
+    else:
+        acc = x @ w.T
     if thresholds is None:
         return acc
     return apply_thresholds(acc, thresholds, out_base, out_bipolar)

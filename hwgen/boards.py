@@ -1,0 +1,60 @@
+"""Boards: one YAML file per board in boards/ (part, family, processing system, clock, DMA width, resources)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from hwgen.errors import HwgenError
+
+DEFAULT_BOARD = "pynq-z2"
+
+
+class UnknownBoardError(HwgenError):
+    pass
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    part: str
+    family: str
+    ps: str
+    clock_mhz: float
+    dma_width: int
+    axi_width: int
+    platform: str | None
+    resources: dict
+    description: str = ""
+
+
+def boards_dir() -> Path:
+    try:
+        from importlib.resources import files
+
+        p = Path(str(files("hwgen.boards")))
+        if any(p.glob("*.yaml")):
+            return p
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parents[1] / "boards"
+
+
+def all_boards() -> dict[str, Board]:
+    out = {}
+    for f in sorted(boards_dir().glob("*.yaml")):
+        d = yaml.safe_load(f.read_text())
+        desc = f.read_text().splitlines()[0].lstrip("# ").strip()
+        out[d["name"]] = Board(d["name"], d["part"], d["family"], d["ps"], float(d["clock_mhz"]),
+                               int(d["dma_width"]), int(d["axi_width"]), d.get("platform"), dict(d["resources"]), desc)
+    return out
+
+
+def get_board(name: str | None) -> Board:
+    boards = all_boards()
+    name = name or DEFAULT_BOARD
+    if name not in boards:
+        raise UnknownBoardError(f"unknown board {name!r}; known boards: {', '.join(boards)}.")
+    return boards[name]

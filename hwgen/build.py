@@ -1,0 +1,75 @@
+"""`hwgen build`: import, streamline, fold, write the build directory and its report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+from hwgen import fold
+from hwgen.boards import get_board
+from hwgen.frontend import import_model
+from hwgen.graph import HwGraph
+from hwgen.transforms.streamline import streamline
+
+
+def compile_model(model_path, board: str | None = None, folding_file=None, target_fps=None) -> HwGraph:
+    """Model file -> folded HwGraph (nothing written)."""
+    p = str(model_path)
+    b = get_board(board)
+    mw = import_model(p)
+    head, layers, tail = streamline(mw, p)
+    inits = {i.name for i in mw.graph.initializer}
+    inp = [i for i in mw.graph.input if i.name not in inits][0]
+    shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+    if target_fps is not None:
+        fold.fold_for_fps(layers, float(target_fps), b.clock_mhz)
+    else:
+        fold.default_folding(layers)
+    if folding_file is not None:
+        fold.apply_folding(layers, fold.load_folding_file(folding_file))
+    g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=p)
+    g.meta = {"board": b.name, "clock_mhz": b.clock_mhz, "target_fps": target_fps,
+              "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest()}
+    return g
+
+
+def summary(g: HwGraph) -> dict:
+    clock = g.meta["clock_mhz"]
+    layers = []
+    for layer in g.layers:
+        layers.append({
+            "name": layer.name, "op": layer.op, "pe": layer.pe, "simd": layer.simd,
+            "in_shape": layer.in_shape, "out_shape": layer.out_shape,
+            "in_dtype": layer.in_dtype.name, "out_dtype": layer.out_dtype.name,
+            "weight_dtype": getattr(layer, "w_dtype", None) and layer.w_dtype.name,
+            "cycles": layer.cycles(), "onnx_nodes": layer.onnx_nodes,
+        })
+    cpf = max(lay["cycles"] for lay in layers)
+    parts = []
+    for part in (g.head, g.tail):
+        if part.nodes or part.role == "tail":
+            parts.append({"role": part.role, "nodes": part.node_names, "reason": part.reason})
+    return {
+        "model": g.model_path,
+        "board": g.meta["board"],
+        "clock_mhz": clock,
+        "layers": layers,
+        "estimate": {"cycles_per_frame": cpf, "fps": clock * 1e6 / cpf,
+                     "bottleneck": max(layers, key=lambda lay: lay["cycles"])["name"]},
+        "cpu_partitions": parts,
+    }
+
+
+def build(model_path, out, board=None, folding_file=None, target_fps=None, log=print) -> dict:
+    t0 = time.perf_counter()
+    g = compile_model(model_path, board, folding_file, target_fps)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    g.save(out)
+    s = summary(g)
+    s["build_seconds"] = round(time.perf_counter() - t0, 3)
+    (out / "report").mkdir(exist_ok=True)
+    (out / "report" / "summary.json").write_text(json.dumps(s, indent=2))
+    return s

@@ -1,0 +1,119 @@
+"""The `hwgen` command line. User errors print one paragraph (no traceback) and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from hwgen.errors import HwgenError, InputDataError
+
+
+def _cmd_build(a):
+    from hwgen.build import build
+    from hwgen.report import cpu_table, layer_table
+
+    s = build(a.model, a.out, board=a.board, folding_file=a.folding, target_fps=a.target_fps)
+    if not a.quiet:
+        print(layer_table(s))
+        e = s["estimate"]
+        print(f"\n{s['board']} @ {s['clock_mhz']:g} MHz: {e['cycles_per_frame']} cycles/frame "
+              f"(bottleneck {e['bottleneck']}), {e['fps']:,.0f} frames/s estimated")
+        print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
+        print(f"\nwrote {a.out}/ in {s['build_seconds']:.2f} s (report: {a.out}/report/summary.json)")
+    return 0
+
+
+def _load_npy(path):
+    p = Path(path)
+    if not p.is_file():
+        raise InputDataError(f"input file {str(p)!r} does not exist.")
+    try:
+        return np.load(p, allow_pickle=False)
+    except Exception as e:
+        raise InputDataError(f"input file {str(p)!r} is not a readable .npy array ({type(e).__name__}).") from None
+
+
+def _cmd_run(a):
+    from hwgen.graph import HwGraph
+
+    g = HwGraph.load(a.out)
+    if a.backend != "reference":
+        raise HwgenError(f"backend {a.backend!r} is not available yet; use --backend reference.")
+    x = _load_npy(a.input)
+    y = g.execute(x)
+    np.save(a.output, y)
+    print(f"{x.shape[0] if x.ndim == len(g.input_shape) else 1} input(s) -> {a.output} {tuple(y.shape)} {y.dtype}")
+    return 0
+
+
+def _cmd_inspect(a):
+    from hwgen.build import compile_model, summary
+    from hwgen.report import cpu_table, layer_table
+
+    s = summary(compile_model(a.model, board=a.board))
+    if a.json:
+        print(json.dumps({"layers": s["layers"], "cpu_partitions": s["cpu_partitions"]}, indent=2))
+        return 0
+    print("hardware layers (default folding):\n" + layer_table(s))
+    print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
+    return 0
+
+
+def _cmd_boards(a):
+    from hwgen.boards import DEFAULT_BOARD, all_boards
+    from hwgen.report import table
+
+    rows = [[n + (" (default)" if n == DEFAULT_BOARD else ""), b.part, b.ps, f"{b.clock_mhz:g}",
+             b.resources["luts"], b.resources["bram18"], b.resources["uram"], b.resources["dsps"]]
+            for n, b in all_boards().items()]
+    print(table(rows, ["board", "part", "PS", "MHz", "LUT", "BRAM18", "URAM", "DSP"]))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hwgen", description="Compile quantized ONNX networks into FPGA dataflow "
+                                "accelerators, bit-exact with the QONNX graph.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build", help="compile MODEL.onnx into a build directory")
+    b.add_argument("model")
+    b.add_argument("-o", "--out", required=True, help="build directory to write")
+    b.add_argument("--board", default=None, help="target board (see `hwgen boards`; default pynq-z2)")
+    b.add_argument("--folding", default=None, help='FOLD.json: {"<layer>": {"PE": n, "SIMD": m}}')
+    b.add_argument("--target-fps", type=float, default=None, help="fold for this many frames/s at the board clock")
+    b.add_argument("-q", "--quiet", action="store_true")
+    b.set_defaults(fn=_cmd_build)
+    r = sub.add_parser("run", help="run inputs through a build")
+    r.add_argument("out", help="build directory")
+    r.add_argument("--backend", default="reference", choices=["reference", "rtlsim", "csim", "cpu", "pynq"])
+    r.add_argument("--input", required=True, help="X.npy with the model's input shape (any batch size)")
+    r.add_argument("--output", required=True, help="Y.npy to write")
+    r.set_defaults(fn=_cmd_run)
+    i = sub.add_parser("inspect", help="show what goes to hardware and what to the CPU, before building")
+    i.add_argument("model")
+    i.add_argument("--board", default=None)
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(fn=_cmd_inspect)
+    bd = sub.add_parser("boards", help="list the known boards")
+    bd.set_defaults(fn=_cmd_boards)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except HwgenError as e:
+        msg = " ".join(str(e).split())  # one paragraph, control characters from names flattened
+        print(f"hwgen: error: {msg}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("hwgen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,430 @@
+"""Vitis HLS C++ generation: per-layer headers, the DATAFLOW top, the Tcl project script.
+
+Each hardware layer's `template_params()` returns a plain dict; this module turns it into the values its
+template (`templates/hls/<kind>.hpp.j2`) needs: packed weight words, threshold tables in PE-major order, C++
+literals, storage pragmas. The arithmetic lives in the static headers `templates/hls/<kind>.hpp` (copied
+verbatim into every project), the golden semantics in `hwgen.layers.kernels`.
+
+Parameter contracts (keys of `template_params()`; a dtype is a dict {"bits", "signed", "bipolar"}, a
+`hwgen.dtypes.DType`, or a name such as "INT4"):
+
+kind "mvau" (matrix-vector-activation unit, = kernels.mvau):
+    name          sanitized C identifier (hwgen.naming), unique in the design
+    MW, MH        input features (matrix width) and output features (matrix height)
+    PE, SIMD      folding: PE divides MH, SIMD divides MW
+    num_vectors   input vectors per frame (1 for an MLP layer, OFM pixels for a convolution)
+    binary_xnor   bool: inputs and weights BIPOLAR, XNOR + popcount (acc = 2 * popcount - MW)
+    in_dtype, w_dtype, out_dtype
+    acc_bits      width of a signed accumulator holding the exact dot product
+    weights       int64 array (MH, MW) of element values
+    has_thresholds  bool
+    thresholds    int64 array (MH, T), ascending per row, or None
+    out_base      int: output = out_base + count (ignored for a BIPOLAR output: the count 0/1 is the bit)
+    mem_style     "auto" | "block" | "distributed" | "ultra" (weights and thresholds memories)
+  Without thresholds the output is the accumulator truncated to out_dtype.bits (two's complement).
+  Streams: in SIMD elements per word, MW/SIMD words per vector; out PE elements per word, MH/PE words per vector.
+
+kind "thresholding" (= kernels.apply_thresholds):
+    name, C, PE (divides C), num_vectors, in_dtype, out_dtype, thresholds (C, T), out_base, mem_style
+  Streams: PE elements per word (channel f*PE+p at element p), C/PE words per vector, both sides.
+
+kind "label_select" (top-k, = kernels.label_select):
+    name, C, PE (divides C), k, in_dtype, out_dtype (unsigned, holds C-1); optional num_vectors (default 1)
+  Streams: in PE elements per word, C/PE words per vector; out one index per word, k words, largest first.
+
+kind "width_converter" (element-aligned re-packing):
+    name, in_elems, out_elems, dtype, elems (elements per vector: a multiple of both), num_vectors
+  `chain()` inserts these automatically between layers whose word sizes differ.
+
+A design is a list of (kind, params) pairs in stream order; `write_project()` writes the static headers, one
+header per layer, `<top>.cpp` (DATAFLOW top with AXI4-Stream in0_V / out_V, TLAST at frame end, ap_ctrl_none,
+plus the C-simulation batch entry point `hwgen_csim_run`) and `hls.tcl` (Vitis HLS: csynth + IP export).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hwgen import packing
+from hwgen.codegen.render import render, templates_dir
+from hwgen.dtypes import DType, from_name, smallest_for_values
+from hwgen.errors import FoldingError, HwgenError
+from hwgen.naming import IDENT
+
+STATIC_HEADERS = ("hwgen_common.hpp", "mvau.hpp", "thresholding.hpp", "label_select.hpp", "width_converter.hpp")
+MEM_STYLES = ("auto", "block", "distributed", "ultra")
+KINDS = ("mvau", "thresholding", "label_select", "width_converter")
+DEFAULT_DEPTH = 2
+
+
+def dtype_of(d) -> DType:
+    """A DType from a DType, a {"bits", "signed", "bipolar"} dict, or a datatype name."""
+    if isinstance(d, DType):
+        return d
+    if isinstance(d, str):
+        return from_name(d)
+    if isinstance(d, dict):
+        return DType(int(d["bits"]), bool(d.get("signed", False)), bool(d.get("bipolar", False)))
+    raise TypeError(f"not a datatype: {d!r}")
+
+
+def dtype_dict(d) -> dict:
+    t = dtype_of(d)
+    return {"bits": t.bits, "signed": t.signed, "bipolar": t.bipolar}
+
+
+@dataclass(frozen=True)
+class StreamIO:
+    """Stream interface of one block, per frame."""
+
+    in_elems: int  # elements per input word
+    in_dtype: DType
+    in_words: int  # input words per frame
+    out_elems: int
+    out_dtype: DType
+    out_words: int
+
+    @property
+    def in_bits(self) -> int:
+        return self.in_elems * self.in_dtype.bits
+
+    @property
+    def out_bits(self) -> int:
+        return self.out_elems * self.out_dtype.bits
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+def _cbool(b) -> str:
+    return "true" if b else "false"
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not IDENT.match(name):
+        raise HwgenError(f"HLS layer name {name!r} is not a sanitized C identifier (use hwgen.naming.Namer)")
+    return name
+
+
+def _divides(what: str, a: int, b: int, name: str):
+    if a < 1 or b % a:
+        raise FoldingError(f"layer {name}: {what}={a} must be >= 1 and divide {b}")
+
+
+def _uint_literal(v: int, bits: int) -> str:
+    if bits <= 64:
+        return f"0x{v:x}ULL" if v else "0"
+    return f'ap_uint<{bits}>("0x{v:x}", 16)'
+
+
+def _int_literal(v: int) -> str:
+    v = int(v)
+    if v == -(1 << 63):
+        return "(-9223372036854775807LL - 1)"
+    return str(v) if -(1 << 31) < v < (1 << 31) else f"{v}LL"
+
+
+def _join_wrapped(items: list[str], per_line: int = 8, indent: str = "         ") -> str:
+    lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+    return (",\n" + indent).join(lines)
+
+
+def pack_word_ints(values: np.ndarray, dtype: DType, elems: int) -> list[int]:
+    """Flat element values -> packed words as Python ints (vectorized; hwgen.packing layout)."""
+    if values.size == 0:
+        return []
+    b = packing.pack_bytes(values, dtype, elems)
+    return [int.from_bytes(row.tobytes(), "little") for row in b]
+
+
+def storage(mem_style: str) -> tuple[str, str, str]:
+    """(type, impl, comment) of the BIND_STORAGE pragma of a constant weight / threshold memory."""
+    if mem_style == "auto":
+        return "rom_1p", "auto", ""
+    if mem_style == "block":
+        return "rom_1p", "bram", ""
+    if mem_style == "distributed":
+        return "rom_1p", "lutram", ""
+    if mem_style == "ultra":
+        return ("rom_1p", "bram",
+                "mem_style ultra: Vitis HLS binds ROMs (constant contents) to BRAM/LUTRAM only, URAM has no "
+                "initial contents; using BRAM")
+    raise HwgenError(f"unknown mem_style {mem_style!r}; use one of {', '.join(MEM_STYLES)}")
+
+
+def _thr_table(thr: np.ndarray, pe: int, name: str) -> tuple[list[str], int]:
+    """(C, T) thresholds -> PE rows of C/PE * T literals in [p][f][k] order, and a width holding them."""
+    c, t = thr.shape
+    if t and np.any(np.diff(thr, axis=1) < 0):
+        raise HwgenError(f"layer {name}: thresholds must be ascending along each row")
+    table = thr.reshape(c // pe, pe, t).transpose(1, 0, 2)  # [p][f][k]
+    rows = []
+    for p in range(pe):
+        folds = ["{" + ", ".join(_int_literal(v) for v in table[p, f]) + "}" for f in range(c // pe)]
+        rows.append(_join_wrapped(folds, per_line=4))
+    return rows, smallest_for_values(thr).bits if thr.size else 1
+
+
+# ---------------------------------------------------------------------------------------------- per kind
+
+def mvau_context(p: dict) -> dict:
+    name = _check_name(p["name"])
+    mw, mh, pe, simd, nv = (int(p[k]) for k in ("MW", "MH", "PE", "SIMD", "num_vectors"))
+    _divides("PE", pe, mh, name)
+    _divides("SIMD", simd, mw, name)
+    ind, wd, outd = dtype_of(p["in_dtype"]), dtype_of(p["w_dtype"]), dtype_of(p["out_dtype"])
+    xnor = bool(p["binary_xnor"])
+    if xnor and not (ind.bipolar and wd.bipolar):
+        raise HwgenError(f"layer {name}: binary_xnor needs BIPOLAR inputs and weights, got {ind} and {wd}")
+    w = np.asarray(p["weights"], dtype=np.int64)
+    if w.shape != (mh, mw):
+        raise HwgenError(f"layer {name}: weights have shape {w.shape}, expected (MH, MW) = {(mh, mw)}")
+    folds, tiles = mh // pe, mw // simd
+    # weights[p][f*tiles + t] = W[f*pe + p, t*simd : (t+1)*simd]
+    wt = w.reshape(folds, pe, tiles, simd).transpose(1, 0, 2, 3)
+    words = pack_word_ints(wt, wd, simd)
+    wbits = simd * wd.bits
+    lits = [_uint_literal(v, wbits) for v in words]
+    depth = folds * tiles
+    weight_rows = [_join_wrapped(lits[i * depth:(i + 1) * depth]) for i in range(pe)]
+    has_thr = bool(p["has_thresholds"]) and p.get("thresholds") is not None
+    acc_bits = int(p["acc_bits"])
+    if has_thr:
+        thr = np.asarray(p["thresholds"], dtype=np.int64)
+        if thr.ndim != 2 or thr.shape[0] != mh or thr.shape[1] < 1:
+            raise HwgenError(f"layer {name}: thresholds have shape {thr.shape}, expected (MH, T) = ({mh}, T>=1)")
+        thr_rows, tb = _thr_table(thr, pe, name)
+        n_thr = thr.shape[1]
+        thr_bits = max(acc_bits, tb)
+    else:
+        thr_rows, n_thr, thr_bits = [], 0, 2
+    st, si, sc = storage(p["mem_style"])
+    return dict(
+        name=name, MW=mw, MH=mh, PE=pe, SIMD=simd, T=n_thr, num_vectors=nv, binary_xnor=xnor,
+        has_thresholds=has_thr, out_base=int(p["out_base"]), hw_out_base=0 if outd.bipolar else int(p["out_base"]),
+        in_dtype_name=ind.name, w_dtype_name=wd.name, out_dtype_name=outd.name, mem_style=p["mem_style"],
+        in_bits=ind.bits, in_signed=_cbool(ind.signed), in_bipolar=_cbool(ind.bipolar),
+        w_bits=wd.bits, w_signed=_cbool(wd.signed), w_bipolar=_cbool(wd.bipolar),
+        out_bits=outd.bits, acc_bits=acc_bits, thr_bits=thr_bits,
+        in_width=simd * ind.bits, out_width=pe * outd.bits, w_word_bits=wbits, w_depth=depth,
+        tiles=tiles, folds=folds, weight_rows=weight_rows, thr_rows=thr_rows,
+        storage_type=st, storage_impl=si, storage_comment=sc,
+    )
+
+
+def thresholding_context(p: dict) -> dict:
+    name = _check_name(p["name"])
+    c, pe, nv = int(p["C"]), int(p["PE"]), int(p["num_vectors"])
+    _divides("PE", pe, c, name)
+    ind, outd = dtype_of(p["in_dtype"]), dtype_of(p["out_dtype"])
+    thr = np.asarray(p["thresholds"], dtype=np.int64)
+    if thr.ndim != 2 or thr.shape[0] != c or thr.shape[1] < 1:
+        raise HwgenError(f"layer {name}: thresholds have shape {thr.shape}, expected (C, T) = ({c}, T>=1)")
+    thr_rows, tb = _thr_table(thr, pe, name)
+    st, si, sc = storage(p["mem_style"])
+    return dict(
+        name=name, C=c, PE=pe, T=thr.shape[1], num_vectors=nv, out_base=int(p["out_base"]),
+        hw_out_base=0 if outd.bipolar else int(p["out_base"]),
+        in_dtype_name=ind.name, out_dtype_name=outd.name, mem_style=p["mem_style"],
+        in_bits=ind.bits, in_signed=_cbool(ind.signed), in_bipolar=_cbool(ind.bipolar), out_bits=outd.bits,
+        thr_bits=max(tb, ind.bits + 1), folds=c // pe, thr_rows=thr_rows,
+        in_width=pe * ind.bits, out_width=pe * outd.bits,
+        storage_type=st, storage_impl=si, storage_comment=sc,
+    )
+
+
+def label_select_context(p: dict) -> dict:
+    name = _check_name(p["name"])
+    c, pe, k = int(p["C"]), int(p["PE"]), int(p["k"])
+    _divides("PE", pe, c, name)
+    if not 1 <= k <= c:
+        raise HwgenError(f"layer {name}: k={k} must be in 1..C={c}")
+    ind, outd = dtype_of(p["in_dtype"]), dtype_of(p["out_dtype"])
+    if outd.signed or outd.bipolar or outd.max < c - 1:
+        raise HwgenError(f"layer {name}: index type {outd} cannot hold indices 0..{c - 1}")
+    return dict(
+        name=name, C=c, PE=pe, k=k, num_vectors=int(p.get("num_vectors", 1)),
+        in_dtype_name=ind.name, out_dtype_name=outd.name,
+        in_bits=ind.bits, in_signed=_cbool(ind.signed), in_bipolar=_cbool(ind.bipolar), out_bits=outd.bits,
+        in_width=pe * ind.bits, out_width=outd.bits,
+    )
+
+
+def width_converter_context(p: dict) -> dict:
+    name = _check_name(p["name"])
+    ie, oe, n = int(p["in_elems"]), int(p["out_elems"]), int(p["elems"])
+    if ie < 1 or oe < 1 or n % ie or n % oe:
+        raise FoldingError(f"layer {name}: {n} elements per vector do not fill words of {ie} and of {oe}")
+    d = dtype_of(p["dtype"])
+    return dict(
+        name=name, in_elems=ie, out_elems=oe, elems=n, num_vectors=int(p["num_vectors"]), dtype_name=d.name,
+        bits=d.bits, in_width=ie * d.bits, out_width=oe * d.bits,
+    )
+
+
+_CONTEXT = {
+    "mvau": mvau_context,
+    "thresholding": thresholding_context,
+    "label_select": label_select_context,
+    "width_converter": width_converter_context,
+}
+
+
+def _kind(kind: str) -> str:
+    if kind not in _CONTEXT:
+        raise HwgenError(f"no HLS template for layer kind {kind!r}; known: {', '.join(KINDS)}")
+    return kind
+
+
+def stream_io(kind: str, p: dict) -> StreamIO:
+    """Stream interface (elements per word, datatypes, words per frame) of a block."""
+    _kind(kind)
+    if kind == "mvau":
+        nv = int(p["num_vectors"])
+        return StreamIO(int(p["SIMD"]), dtype_of(p["in_dtype"]), nv * int(p["MW"]) // int(p["SIMD"]),
+                        int(p["PE"]), dtype_of(p["out_dtype"]), nv * int(p["MH"]) // int(p["PE"]))
+    if kind == "thresholding":
+        n = int(p["num_vectors"]) * int(p["C"]) // int(p["PE"])
+        return StreamIO(int(p["PE"]), dtype_of(p["in_dtype"]), n, int(p["PE"]), dtype_of(p["out_dtype"]), n)
+    if kind == "label_select":
+        nv = int(p.get("num_vectors", 1))
+        return StreamIO(int(p["PE"]), dtype_of(p["in_dtype"]), nv * int(p["C"]) // int(p["PE"]),
+                        1, dtype_of(p["out_dtype"]), nv * int(p["k"]))
+    d, nv, n = dtype_of(p["dtype"]), int(p["num_vectors"]), int(p["elems"])
+    return StreamIO(int(p["in_elems"]), d, nv * n // int(p["in_elems"]),
+                    int(p["out_elems"]), d, nv * n // int(p["out_elems"]))
+
+
+def layer_header_name(p: dict) -> str:
+    return f"{p['name']}.hpp"
+
+
+def render_layer(kind: str, p: dict) -> str:
+    """C++ header of one layer: its constant memories and a `static void <name>(in0, out0)` process."""
+    return render(f"hls/{_kind(kind)}.hpp.j2", **_CONTEXT[kind](p))
+
+
+# ---------------------------------------------------------------------------------------------- design
+
+def chain(layers: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """Check that consecutive blocks agree on stream datatype and words, and insert a width converter where
+    one block's word holds a different number of elements than the next one's."""
+    out: list[tuple[str, dict]] = []
+    names = {p["name"] for _, p in layers}
+    for i, (kind, p) in enumerate(layers):
+        if out:
+            pk, pp = out[-1]
+            a, b = stream_io(pk, pp), stream_io(kind, p)
+            if a.out_dtype.bits != b.in_dtype.bits or a.out_dtype.bipolar != b.in_dtype.bipolar:
+                raise HwgenError(f"HLS chain: {pp['name']} outputs {a.out_dtype} but {p['name']} reads {b.in_dtype}")
+            total = a.out_words * a.out_elems
+            if total != b.in_words * b.in_elems:
+                raise HwgenError(f"HLS chain: {pp['name']} writes {total} elements per frame but {p['name']} "
+                                 f"reads {b.in_words * b.in_elems}")
+            if a.out_elems != b.in_elems:
+                wname, j = f"{pp['name']}_to_{p['name']}", 1
+                while wname in names:
+                    wname, j = f"{pp['name']}_to_{p['name']}_{j}", j + 1
+                names.add(wname)
+                elems = int(np.lcm(a.out_elems, b.in_elems))
+                out.append(("width_converter", dict(name=wname, in_elems=a.out_elems, out_elems=b.in_elems,
+                                                    dtype=dtype_dict(a.out_dtype), elems=elems,
+                                                    num_vectors=total // elems)))
+        out.append((kind, p))
+    return out
+
+
+def render_top(top_name: str, layers: list[tuple[str, dict]], depths=None,
+               csim_entry: str = "hwgen_csim_run") -> str:
+    """The DATAFLOW top `<top_name>.cpp` chaining `layers` (already `chain()`ed); depths: one FIFO depth per
+    stream (len(layers) + 1: the input of each layer, then the output of the last), default 2."""
+    _check_name(top_name)
+    _check_name(csim_entry)
+    if not layers:
+        raise HwgenError("an HLS design needs at least one layer")
+    ios = [stream_io(k, p) for k, p in layers]
+    widths = [ios[0].in_bits] + [io.out_bits for io in ios]
+    if depths is None:
+        depths = [DEFAULT_DEPTH] * len(widths)
+    depths = list(depths)
+    if len(depths) != len(widths):
+        raise HwgenError(f"{len(depths)} FIFO depths given for {len(widths)} streams")
+    streams = [dict(name=f"s{i}", bits=w, depth=max(2, int(d))) for i, (w, d) in enumerate(zip(widths, depths))]
+    in_bytes = packing.padded_bytes(widths[0])
+    out_bytes = packing.padded_bytes(widths[-1])
+    return render(
+        "hls/top.cpp.j2", top_name=top_name, csim_entry=csim_entry,
+        layers=[dict(name=p["name"], header=layer_header_name(p)) for _, p in layers],
+        streams=streams, in_pad_bits=in_bytes * 8, out_pad_bits=out_bytes * 8,
+        in_words=ios[0].in_words, out_words=ios[-1].out_words, in_bytes=in_bytes, out_bytes=out_bytes,
+    )
+
+
+def render_tcl(top_name: str, part: str, clock_period_ns: float, sources, headers=(), testbench=(),
+               csim: bool = False, project_name: str | None = None, solution_name: str = "sol1") -> str:
+    """Vitis HLS Tcl script: open_project, set_top, add_files, open_solution, set_part, create_clock,
+    [csim_design], csynth_design, export_design -format ip_catalog."""
+    _check_name(top_name)
+    for f in list(sources) + list(headers) + list(testbench):
+        if not IDENT.match(Path(f).stem) or Path(f).name != f:
+            raise HwgenError(f"HLS file name {f!r} is not a plain sanitized file name")
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", str(part)):
+        raise HwgenError(f"FPGA part {part!r} has unexpected characters")
+    clk = float(clock_period_ns)
+    if not clk > 0:
+        raise HwgenError(f"clock period {clock_period_ns!r} ns must be positive")
+    return render(
+        "hls/hls.tcl.j2", top_name=top_name, tcl_name="hls.tcl", project_name=project_name or f"{top_name}_hls",
+        solution_name=solution_name, sources=list(sources), headers=list(headers), testbench=list(testbench),
+        part=part, clock_period_ns=f"{clk:g}", csim=bool(csim),
+    )
+
+
+@dataclass
+class HlsProject:
+    dir: Path
+    top_name: str
+    layers: list  # (kind, params) after chain()
+    io: StreamIO  # in: first layer's input, out: last layer's output (per frame)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def top_cpp(self) -> Path:
+        return self.dir / f"{self.top_name}.cpp"
+
+
+def write_project(out_dir, top_name: str, layers: list[tuple[str, dict]], part: str = "xczu3eg-sbva484-1-e",
+                  clock_period_ns: float = 10.0, depths=None, csim_entry: str = "hwgen_csim_run",
+                  insert_converters: bool = True) -> HlsProject:
+    """Write a complete Vitis HLS project for `layers` into out_dir (created)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    layers = chain(layers) if insert_converters else list(layers)
+    if depths is not None and len(depths) != len(layers) + 1:
+        raise HwgenError(f"{len(depths)} FIFO depths given for {len(layers) + 1} streams "
+                         "(width converters inserted by chain() count as layers)")
+    files = []
+    src = templates_dir() / "hls"
+    for h in STATIC_HEADERS:
+        shutil.copyfile(src / h, out / h)
+        files.append(out / h)
+    for kind, p in layers:
+        f = out / layer_header_name(p)
+        f.write_text(render_layer(kind, p))
+        files.append(f)
+    top = out / f"{top_name}.cpp"
+    top.write_text(render_top(top_name, layers, depths, csim_entry))
+    files.append(top)
+    headers = [f.name for f in files if f.suffix == ".hpp"]
+    tcl = out / "hls.tcl"
+    tcl.write_text(render_tcl(top_name, part, clock_period_ns, [top.name], headers))
+    files.append(tcl)
+    ios = [stream_io(k, p) for k, p in layers]
+    io = StreamIO(ios[0].in_elems, ios[0].in_dtype, ios[0].in_words,
+                  ios[-1].out_elems, ios[-1].out_dtype, ios[-1].out_words)
+    return HlsProject(out, top_name, layers, io, files)

@@ -1,0 +1,227 @@
+"""Verilog emission of the RTL blocks (templates/rtl/*.v.j2) and their ROM files.
+
+`write_block(kind, params, outdir)` renders `rtl/<kind>.v.j2` from a layer's `template_params()` dict (plus values
+derived here: bit widths, padded TDATA widths, ROM layouts) and writes `<name>.v` and the `$readmemh` files the
+module loads. It returns the written paths. Module name = params["name"] (already a sanitized identifier); ROM
+files are `<name>_weights.mem` / `<name>_thresholds.mem`, loaded relative to the simulator's / synthesis tool's
+working directory (override with the module parameters WEIGHT_FILE / THRESH_FILE).
+
+Every block: clock `ap_clk`, synchronous active-low reset `ap_rst_n`, AXI4-Stream slave `in0_V_TDATA/TVALID/TREADY`,
+master `out_V_TDATA/TVALID/TREADY`; TDATA widths padded to whole bytes (padding ignored on input, zero on
+output); packing per hwgen.packing (element i at bits [i*w, (i+1)*w), two's complement, BIPOLAR -1/+1 as 0/1).
+Every block accepts one input word per cycle when not stalled and never drops or duplicates words.
+
+Parameter contract (keys of the params dict; dtypes are dicts {"bits", "signed", "bipolar"} or hwgen.dtypes.DType):
+
+kind "mvau" -- matrix-vector(-activation) unit, semantics = kernels.mvau:
+    name, MW, MH, PE, SIMD (PE | MH, SIMD | MW), num_vectors (vectors per frame; informational, the block runs
+    any number of vectors), binary_xnor (bool: in and w BIPOLAR, XNOR-popcount), in_dtype, w_dtype, out_dtype,
+    acc_bits (signed accumulator width, enough for the exact dot product), weights (MH, MW) int array of values,
+    has_thresholds (bool), thresholds (MH, T) int array ascending per row or None, out_base (int).
+    Input: MW/SIMD words per vector, word j = elements j*SIMD.. j*SIMD+SIMD-1. Output: MH/PE words per vector,
+    word f = rows f*PE+p at element p. Without thresholds the output element is the accumulator, sign-extended or
+    truncated to out_dtype.bits. A BIPOLAR input or weight type without binary_xnor is also accepted (as +-1).
+    Steady state (MW/SIMD)*(MH/PE) cycles per vector; latency 5 cycles.
+kind "thresholding" -- multi-threshold activation, semantics = kernels.apply_thresholds:
+    name, C, PE (PE | C), num_vectors, in_dtype, out_dtype, thresholds (C, T) ascending, out_base.
+    Input/output word: PE channels of one pixel (channel f*PE+p at element p), C/PE words per pixel.
+kind "label_select" -- top-k, semantics = kernels.label_select:
+    name, C, PE (PE | C), k (<= C), in_dtype, out_dtype (unsigned index type). C/PE words in per frame, k words
+    out (one index each), largest first, ties: lower index first.
+kind "fifo" -- name, width (bits), depth (words), optional style "auto" | "srl" | "ram" (auto: srl for
+    depth <= 64). Holds at least `depth` words (the RAM style holds depth+1: one in its output register).
+kind "dwc" -- data-width converter: name, in_width, out_width (bits of data, one a multiple of the other),
+    elem_bits (optional, checked: both widths are multiples of it). Element order per the packing convention:
+    the first (lowest) sub-word is sent first / received first.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from hwgen.codegen.render import render
+from hwgen.dtypes import DType
+from hwgen.errors import FoldingError
+
+KINDS = ("mvau", "thresholding", "label_select", "fifo", "dwc")
+
+
+def _dt(d) -> DType:
+    if isinstance(d, DType):
+        return d
+    return DType(int(d["bits"]), bool(d["signed"]), bool(d.get("bipolar", False)))
+
+
+def _clog2(n: int) -> int:
+    return max(1, math.ceil(math.log2(n))) if n > 1 else 1
+
+
+def _pad8(bits: int) -> int:
+    return (bits + 7) // 8 * 8
+
+
+def _signed_bits(lo: int, hi: int) -> int:
+    """Bits of a signed type holding [lo, hi]."""
+    b = 1
+    while not (-(1 << (b - 1)) <= lo and hi <= (1 << (b - 1)) - 1):
+        b += 1
+    return b
+
+
+def _mem_lines(words: np.ndarray, elem_bits: int) -> list[str]:
+    """words: (n_words, n_elems) int -> hex lines, element i at bits [i*elem_bits, ...), two's complement."""
+    n_elems = words.shape[1]
+    width = n_elems * elem_bits
+    digits = max(1, (width + 3) // 4)
+    mask = (1 << elem_bits) - 1
+    lines = []
+    for row in words.tolist():
+        acc = 0
+        for i, v in enumerate(row):
+            acc |= (int(v) & mask) << (i * elem_bits)
+        lines.append(f"{acc:0{digits}x}")
+    return lines
+
+
+def _dt_info(prefix: str, dt: DType) -> dict:
+    return {f"{prefix}_name": dt.name, f"{prefix}_signed": dt.signed, f"{prefix}_bipolar": dt.bipolar}
+
+
+def _encode_values(values, dt: DType) -> np.ndarray:
+    v = np.asarray(values, dtype=np.int64)
+    if dt.bipolar:
+        return (v > 0).astype(np.int64)
+    return v
+
+
+def _thresholds_ctx(thresholds, n_rows: int, pe: int, lo_acc: int, hi_acc: int):
+    """Threshold ROM: word f = rows f*pe+p, element p*T+t; width TB covers thresholds and the input range."""
+    thr = np.asarray(thresholds, dtype=np.int64)
+    if thr.ndim != 2 or thr.shape[0] != n_rows or thr.shape[1] < 1:
+        raise ValueError(f"thresholds must be ({n_rows}, T>=1), got {thr.shape}")
+    nt = thr.shape[1]
+    tb = _signed_bits(min(lo_acc, int(thr.min())), max(hi_acc, int(thr.max())))
+    rom = thr.reshape(n_rows // pe, pe * nt)
+    return nt, tb, rom
+
+
+def _out_base_pattern(out_base: int, out_dt: DType) -> int:
+    if out_dt.bipolar:
+        return 0  # BIPOLAR output: bit = count (0 -> -1, 1 -> +1)
+    return int(out_base) & ((1 << out_dt.bits) - 1)
+
+
+def prepare(kind: str, params: dict) -> tuple[dict, dict[str, list[str]]]:
+    """Template context and ROM files ({file name: lines}) for one block."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown RTL block kind {kind!r} (known: {', '.join(KINDS)})")
+    p = dict(params)
+    name = p["name"]
+    files: dict[str, list[str]] = {}
+    if kind == "mvau":
+        mw, mh, pe, simd = int(p["MW"]), int(p["MH"]), int(p["PE"]), int(p["SIMD"])
+        if mh % pe or mw % simd:
+            raise FoldingError(f"{name}: PE={pe} must divide MH={mh} and SIMD={simd} must divide MW={mw}")
+        idt, wdt, odt = _dt(p["in_dtype"]), _dt(p["w_dtype"]), _dt(p["out_dtype"])
+        acc = int(p["acc_bits"])
+        sf, nf = mw // simd, mh // pe
+        if p["binary_xnor"] and not (idt.bipolar and wdt.bipolar):
+            raise ValueError(f"{name}: binary_xnor needs BIPOLAR inputs and weights")
+        if p["binary_xnor"]:
+            acc = max(acc, 2)
+        w = np.asarray(p["weights"], dtype=np.int64)
+        if w.shape != (mh, mw):
+            raise ValueError(f"{name}: weights shape {w.shape} != (MH, MW) = {(mh, mw)}")
+        if not wdt.allowed(w):
+            raise ValueError(f"{name}: weights do not fit {wdt.name}")
+        # ROM word a = nf*SF + sf holds W[nf*PE+p, sf*SIMD+s] at element p*SIMD+s
+        we = _encode_values(w, wdt).reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
+        wfile, tfile = f"{name}_weights.mem", f"{name}_thresholds.mem"
+        files[wfile] = _mem_lines(we, wdt.bits)
+        xs = 2 if idt.bipolar else (idt.bits if idt.signed else idt.bits + 1)
+        ws = 2 if wdt.bipolar else (wdt.bits if wdt.signed else wdt.bits + 1)
+        ctx = dict(p, IB=idt.bits, WB=wdt.bits, OB=odt.bits, ACC=acc, SF=sf, NF=nf,
+                   INW=simd * idt.bits, OUTW=pe * odt.bits, WW=pe * simd * wdt.bits,
+                   IN_TDW=_pad8(simd * idt.bits), OUT_TDW=_pad8(pe * odt.bits),
+                   SFW=_clog2(sf), NFW=_clog2(nf), WAW=_clog2(sf * nf), XS=xs, WS=ws, PW=xs + ws,
+                   wfile=wfile, tfile=tfile,
+                   **_dt_info("in", idt), **_dt_info("w", wdt), **_dt_info("out", odt))
+        if p["has_thresholds"]:
+            lo, hi = -(1 << (acc - 1)), (1 << (acc - 1)) - 1
+            nt, tb, rom = _thresholds_ctx(p["thresholds"], mh, pe, lo, hi)
+            files[tfile] = _mem_lines(rom, tb)
+            ctx.update(NT=nt, TB=tb, TW=pe * nt * tb, base_pattern=_out_base_pattern(p["out_base"], odt))
+        return ctx, files
+    if kind == "thresholding":
+        c, pe = int(p["C"]), int(p["PE"])
+        if c % pe:
+            raise FoldingError(f"{name}: PE={pe} must divide C={c}")
+        idt, odt = _dt(p["in_dtype"]), _dt(p["out_dtype"])
+        tfile = f"{name}_thresholds.mem"
+        nt, tb, rom = _thresholds_ctx(p["thresholds"], c, pe, idt.min, idt.max)
+        files[tfile] = _mem_lines(rom, tb)
+        nf = c // pe
+        ctx = dict(p, IB=idt.bits, OB=odt.bits, NF=nf, NFW=_clog2(nf), INW=pe * idt.bits, OUTW=pe * odt.bits,
+                   IN_TDW=_pad8(pe * idt.bits), OUT_TDW=_pad8(pe * odt.bits), NT=nt, TB=tb, TW=pe * nt * tb,
+                   tfile=tfile, base_pattern=_out_base_pattern(p["out_base"], odt),
+                   **_dt_info("in", idt), **_dt_info("out", odt))
+        return ctx, files
+    if kind == "label_select":
+        c, pe, k = int(p["C"]), int(p["PE"]), int(p["k"])
+        if c % pe:
+            raise FoldingError(f"{name}: PE={pe} must divide C={c}")
+        if not 1 <= k <= c:
+            raise ValueError(f"{name}: k={k} must be in 1..C={c}")
+        idt, odt = _dt(p["in_dtype"]), _dt(p["out_dtype"])
+        if odt.signed or odt.bipolar or (1 << odt.bits) < c:
+            raise ValueError(f"{name}: output type {odt.name} cannot hold indices 0..{c - 1}")
+        nf = c // pe
+        ctx = dict(p, IB=idt.bits, OB=odt.bits, NF=nf, NFW=_clog2(nf), INW=pe * idt.bits,
+                   IN_TDW=_pad8(pe * idt.bits), OUT_TDW=_pad8(odt.bits), KW=_clog2(k + 1),
+                   in_cmp_signed=idt.signed and not idt.bipolar, **_dt_info("in", idt), **_dt_info("out", odt))
+        return ctx, files
+    if kind == "fifo":
+        width, depth = int(p["width"]), int(p["depth"])
+        if width < 1 or depth < 1:
+            raise ValueError(f"{name}: fifo width and depth must be >= 1")
+        style = p.get("style", "auto")
+        if style == "auto":
+            style = "srl" if depth <= 64 else "ram"
+        if style not in ("srl", "ram"):
+            raise ValueError(f"{name}: fifo style {style!r} (use auto, srl or ram)")
+        ctx = dict(p, style=style, TDW=_pad8(width), AW=_clog2(depth), CW=_clog2(depth + 1))
+        return ctx, files
+    # dwc
+    iw, ow = int(p["in_width"]), int(p["out_width"])
+    eb = int(p.get("elem_bits", 1))
+    if iw % eb or ow % eb:
+        raise ValueError(f"{name}: widths {iw}, {ow} are not multiples of the element width {eb}")
+    if max(iw, ow) % min(iw, ow):
+        raise ValueError(f"{name}: one of in_width={iw} and out_width={ow} must divide the other")
+    ratio = max(iw, ow) // min(iw, ow)
+    ctx = dict(p, IW=iw, OW=ow, RATIO=ratio, RW=_clog2(ratio), IN_TDW=_pad8(iw), OUT_TDW=_pad8(ow))
+    return ctx, files
+
+
+def render_block(kind: str, params: dict) -> tuple[str, dict[str, list[str]]]:
+    """(Verilog text, ROM files) of one block."""
+    ctx, files = prepare(kind, params)
+    return render(f"rtl/{kind}.v.j2", **ctx), files
+
+
+def write_block(kind: str, params: dict, outdir) -> list[Path]:
+    """Render `<name>.v` and its ROM `.mem` files into outdir; returns the written paths (the .v first)."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    text, files = render_block(kind, params)
+    vpath = outdir / f"{params['name']}.v"
+    vpath.write_text(text)
+    paths = [vpath]
+    for fname, lines in files.items():
+        fp = outdir / fname
+        fp.write_text("\n".join(lines) + "\n")
+        paths.append(fp)
+    return paths

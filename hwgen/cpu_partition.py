@@ -1,0 +1,81 @@
+"""CPU partitions: the float work at the edges of the graph that hardware does not do.
+
+The head turns the model's float input into the first integer stream (input scaling and the input quantizer);
+the tail turns the last integer stream back into the model's output (final scale / bias, softmax, ...).
+Each is a small ONNX model of the original nodes, evaluated exactly as qonnx evaluates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from hwgen.runtime.onnx_eval import SubgraphEvaluator
+
+
+@dataclass
+class CpuPartition:
+    role: str  # "head" or "tail"
+    nodes: list  # onnx.NodeProto, topological
+    constants: dict  # name -> np.ndarray
+    input: str
+    output: str
+    opset: int
+    reason: str
+    int_output: set = field(default_factory=set)
+    # tail only: how the integer stream becomes the float tensor `input`
+    entry: dict = field(default_factory=dict)  # {"kind": "acc", "factor", "offset"} | {"kind": "int", "zp", "scale"}
+    _ev: SubgraphEvaluator | None = field(default=None, repr=False)
+
+    @property
+    def node_names(self) -> list[str]:
+        return [n.name for n in self.nodes]
+
+    def evaluator(self) -> SubgraphEvaluator:
+        if self._ev is None:
+            self._ev = SubgraphEvaluator(self.nodes, self.constants, self.opset, int_output=set(self.int_output))
+        return self._ev
+
+    def entry_values(self, q: np.ndarray) -> np.ndarray:
+        e = self.entry
+        if not e:
+            return q
+        if e["kind"] == "acc":
+            a = np.asarray(q, dtype=np.float64)
+            return ((a - e["offset"]) * e["factor"]).astype(np.float32)
+        return (np.asarray(q).astype(np.float32) - e["zp"]) * e["scale"]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        v = self.entry_values(x)
+        if not self.nodes:
+            return v
+        return self.evaluator().run({self.input: v}, [self.output])[self.output]
+
+    # --- persistence as a standalone ONNX model --------------------------------------------------------------
+    def to_onnx(self) -> onnx.ModelProto:
+        used = {i for n in self.nodes for i in n.input if i in self.constants}
+        inits = [numpy_helper.from_array(np.asarray(self.constants[k]), k) for k in sorted(used)]
+        g = helper.make_graph(
+            list(self.nodes), f"hwgen_{self.role}",
+            [onnx.ValueInfoProto(name=self.input)], [onnx.ValueInfoProto(name=self.output)], inits,
+        )
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", self.opset),
+                                                helper.make_opsetid("qonnx.custom_op.general", 1)])
+        m.ir_version = 7
+        return m
+
+    def to_json(self, onnx_file: str, entry_file: str | None) -> dict:
+        return {"role": self.role, "onnx": onnx_file, "input": self.input, "output": self.output,
+                "opset": self.opset, "reason": self.reason, "nodes": self.node_names,
+                "int_output": sorted(self.int_output), "entry_kind": self.entry.get("kind"),
+                "entry_file": entry_file}
+
+    @classmethod
+    def from_json(cls, d: dict, model: onnx.ModelProto, entry: dict) -> "CpuPartition":
+        consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+        return cls(role=d["role"], nodes=list(model.graph.node), constants=consts, input=d["input"],
+                   output=d["output"], opset=d["opset"], reason=d["reason"], int_output=set(d["int_output"]),
+                   entry=entry)

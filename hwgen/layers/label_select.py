@@ -1,0 +1,60 @@
+"""Label select (top-k): indices of the k largest values of a frame, largest first, ties to the lower index.
+
+Folding: PE values read per cycle; cycles = C / PE per frame (the k results leave while the next frame streams in).
+"""
+
+from __future__ import annotations
+
+from hwgen.dtypes import DType
+from hwgen.layers import kernels
+from hwgen.layers.base import HwLayer, divisors, dtype_dict
+
+
+class LabelSelect(HwLayer):
+    op = "LabelSelect"
+
+    def __init__(self, name, in_dtype: DType, channels: int, k: int, out_dtype: DType, **kw):
+        super().__init__(name, in_dtype, out_dtype, **kw)
+        self.channels = int(channels)
+        self.k = int(k)
+
+    @property
+    def in_features(self):
+        return self.channels
+
+    @property
+    def out_features(self):
+        return self.k
+
+    def in_elems_per_word(self):
+        return self.pe
+
+    def out_elems_per_word(self):
+        return 1
+
+    def execute(self, x):
+        return kernels.label_select(x, self.k)
+
+    def legal_pe(self):
+        return divisors(self.channels)
+
+    def cycles(self, pe=None, simd=None):
+        pe = self.pe if pe is None else pe
+        return self.num_vectors * self.channels // pe
+
+    def template_params(self):
+        return {
+            "name": self.name,
+            "C": self.channels,
+            "PE": self.pe,
+            "k": self.k,
+            "in_dtype": dtype_dict(self.in_dtype),
+            "out_dtype": dtype_dict(self.out_dtype),
+        }
+
+    def attrs(self):
+        return {"C": self.channels, "k": self.k}
+
+    @classmethod
+    def from_json(cls, d, arrays):
+        return cls(channels=d["attrs"]["C"], k=d["attrs"]["k"], **cls._common(d))

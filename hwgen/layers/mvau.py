@@ -1,0 +1,114 @@
+"""Matrix-vector-activation unit (MVAU): y = thresholds(W x) per vector; the MLP layer and, for num_vectors =
+H*W pixels, the matrix part of a convolution.
+
+Folding: SIMD input elements and PE output channels per cycle; cycles = num_vectors * (MW/SIMD) * (MH/PE).
+Binary mode (inputs and weights BIPOLAR): XNOR + popcount in hardware; acc stays the true dot product
+(2 * popcount - MW) everywhere outside the block.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwgen.dtypes import DType, from_name, smallest_for_range
+from hwgen.layers import kernels
+from hwgen.layers.base import HwLayer, divisors, dtype_dict
+
+
+class MVAU(HwLayer):
+    op = "MVAU"
+    array_fields = ("weights", "thresholds")
+
+    def __init__(self, name, in_dtype: DType, w_dtype: DType, weights: np.ndarray, thresholds: np.ndarray | None,
+                 out_dtype: DType, out_base: int = 0, mem_style: str = "auto", **kw):
+        super().__init__(name, in_dtype, out_dtype, **kw)
+        self.weights = np.asarray(weights, dtype=np.int64)
+        self.thresholds = None if thresholds is None else np.asarray(thresholds, dtype=np.int64)
+        self.w_dtype = w_dtype
+        self.out_base = int(out_base)
+        self.mem_style = mem_style
+
+    # shapes
+    @property
+    def mw(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def mh(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def in_features(self) -> int:
+        return self.mw
+
+    @property
+    def out_features(self) -> int:
+        return self.mh
+
+    @property
+    def binary_xnor(self) -> bool:
+        return self.in_dtype.bipolar and self.w_dtype.bipolar
+
+    def acc_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-row exact accumulator bounds over all legal inputs."""
+        w = self.weights
+        lo, hi = self.in_dtype.min, self.in_dtype.max
+        a, b = w * lo, w * hi
+        return np.minimum(a, b).sum(axis=1), np.maximum(a, b).sum(axis=1)
+
+    def acc_dtype(self) -> DType:
+        lo, hi = self.acc_range()
+        dt = smallest_for_range(min(int(lo.min()), 0), max(int(hi.max()), 0))
+        return dt if dt.signed else DType(dt.bits + 1, True)
+
+    def execute(self, x):
+        return kernels.mvau(x, self.weights, self.thresholds, self.out_base, self.out_dtype.bipolar)
+
+    def legal_pe(self):
+        return divisors(self.mh)
+
+    def legal_simd(self):
+        return divisors(self.mw)
+
+    def cycles(self, pe=None, simd=None):
+        pe = self.pe if pe is None else pe
+        simd = self.simd if simd is None else simd
+        return self.num_vectors * (self.mw // simd) * (self.mh // pe)
+
+    def template_params(self):
+        return {
+            "name": self.name,
+            "MW": self.mw,
+            "MH": self.mh,
+            "PE": self.pe,
+            "SIMD": self.simd,
+            "num_vectors": self.num_vectors,
+            "binary_xnor": self.binary_xnor,
+            "in_dtype": dtype_dict(self.in_dtype),
+            "w_dtype": dtype_dict(self.w_dtype),
+            "out_dtype": dtype_dict(self.out_dtype),
+            "acc_bits": self.acc_dtype().bits,
+            "weights": self.weights,
+            "has_thresholds": self.thresholds is not None,
+            "thresholds": self.thresholds,
+            "out_base": self.out_base,
+            "mem_style": self.mem_style,
+        }
+
+    def attrs(self):
+        return {
+            "MW": self.mw,
+            "MH": self.mh,
+            "w_dtype": self.w_dtype.name,
+            "acc_dtype": self.acc_dtype().name,
+            "binary_xnor": self.binary_xnor,
+            "n_thresholds": 0 if self.thresholds is None else int(self.thresholds.shape[1]),
+            "out_base": self.out_base,
+            "mem_style": self.mem_style,
+        }
+
+    @classmethod
+    def from_json(cls, d, arrays):
+        a = d["attrs"]
+        return cls(weights=arrays["weights"], thresholds=arrays.get("thresholds"), w_dtype=from_name(a["w_dtype"]),
+                   out_base=a["out_base"], mem_style=a.get("mem_style", "auto"), **cls._common(d))

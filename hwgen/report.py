@@ -1,0 +1,24 @@
+"""Plain-text tables of build results for the terminal."""
+
+from __future__ import annotations
+
+
+def table(rows: list[list], header: list[str]) -> str:
+    cells = [[str(c) for c in r] for r in [header] + rows]
+    w = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    line = lambda r: "  ".join(c.rjust(w[i]) if i else c.ljust(w[i]) for i, c in enumerate(r))  # noqa: E731
+    return "\n".join([line(cells[0]), "  ".join("-" * x for x in w)] + [line(r) for r in cells[1:]])
+
+
+def layer_table(summary: dict) -> str:
+    rows = [[lay["name"], lay["op"], lay["pe"], lay["simd"], "x".join(map(str, lay["in_shape"])),
+             "x".join(map(str, lay["out_shape"])), lay["in_dtype"], lay["weight_dtype"] or "-", lay["out_dtype"],
+             lay["cycles"]] for lay in summary["layers"]]
+    return table(rows, ["layer", "op", "PE", "SIMD", "in", "out", "in type", "weights", "out type", "cycles"])
+
+
+def cpu_table(parts: list[dict]) -> str:
+    if not parts:
+        return "(none)"
+    rows = [[p["role"], ", ".join(p["nodes"]) or "-", p["reason"]] for p in parts]
+    return table(rows, ["partition", "nodes", "reason"])

@@ -1,0 +1,147 @@
+"""C simulation of the generated HLS C++: compile with g++ / clang++ against Xilinx's ap_types, run via ctypes.
+
+Vitis HLS is not needed: the Apache-2.0 `ap_int.h` / `hls_stream.h` headers are found at run time in
+`$XILINX_HLS/include` when Vitis is installed, else in the `hls4ml` wheel (`pip install hls4ml`). They are
+never copied into the repository.
+
+The generated top has a batch entry point `extern "C" int hwgen_csim_run(const uint8_t* in, uint8_t* out,
+int n_frames)` over whole packed byte arrays (hwgen.packing.pack_bytes layout), so Python calls it once per batch.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from hwgen import packing
+from hwgen.errors import InputDataError, ToolError
+
+_CSIM_ERRORS = {
+    1: "the design produced fewer output words than expected",
+    2: "the design produced more output words than expected",
+    3: "TLAST was not set exactly on the last output word of a frame",
+    4: "the design did not consume all input words of a frame",
+    5: "data was left in an internal stream at the end of a frame",
+}
+
+
+def find_hls_include() -> Path:
+    """Directory holding ap_int.h and hls_stream.h: $XILINX_HLS/include, else the hls4ml wheel's ap_types."""
+    xil = os.environ.get("XILINX_HLS")
+    if xil:
+        p = Path(xil) / "include"
+        if (p / "ap_int.h").is_file():
+            return p
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("hls4ml")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        for loc in spec.submodule_search_locations:
+            base = Path(loc) / "templates"
+            for cand in sorted(base.glob("*/ap_types")):  # vivado/ap_types (also used for Vitis)
+                if (cand / "ap_int.h").is_file() and (cand / "hls_stream.h").is_file():
+                    return cand
+    raise ToolError(
+        "cannot find the Xilinx ap_types headers (ap_int.h, hls_stream.h): set XILINX_HLS to a Vitis HLS "
+        "install, or `pip install hls4ml` (its wheel ships them)"
+    )
+
+
+def _tail(text: str, n: int = 25) -> str:
+    lines = text.rstrip().splitlines()
+    errs = [ln for ln in lines if " error:" in ln or ln.startswith("error:") or "fatal error" in ln][:5]
+    tail = lines[-n:]
+    head = [ln for ln in errs if ln not in tail]
+    return "\n".join(head + (["..."] if head else []) + tail)
+
+
+def compile_shared(sources, out_so, compiler: str = "g++", include_dirs=(), defines=None,
+                   opt: str = "-O1", extra_flags=(), timeout: float = 900) -> Path:
+    """Compile C++ `sources` into the shared library `out_so`. Raises ToolError with the command and the
+    compiler's first error lines and last lines of output (file:line of the generated code)."""
+    if compiler not in ("g++", "clang++"):
+        raise ToolError(f"unsupported C++ compiler {compiler!r}; use g++ or clang++")
+    out_so = Path(out_so)
+    out_so.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [compiler, "-std=c++14", opt, "-fPIC", "-shared", "-w", "-Wno-unknown-pragmas"]
+    for d in list(include_dirs) + [find_hls_include()]:
+        cmd.append(f"-I{d}")
+    for k, v in (defines or {}).items():
+        cmd.append(f"-D{k}" if v is None else f"-D{k}={v}")
+    cmd += list(extra_flags)
+    cmd += [str(s) for s in sources]
+    cmd += ["-o", str(out_so)]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise ToolError(f"C++ compiler {compiler!r} not found (install it: apt-get install g++ / clang)") from None
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"compilation timed out after {timeout} s:\n  {shlex.join(cmd)}") from None
+    if r.returncode != 0:
+        raise ToolError(
+            f"C simulation build failed ({compiler} exit {r.returncode}):\n  {shlex.join(cmd)}\n"
+            + _tail(r.stderr + r.stdout)
+        )
+    return out_so
+
+
+class CsimLibrary:
+    """A compiled C-simulation shared library; `run()` calls one batch entry point."""
+
+    def __init__(self, so_path):
+        self.path = Path(so_path)
+        self._lib = ctypes.CDLL(str(self.path.resolve()))
+
+    def run_bytes(self, entry: str, in_buf: np.ndarray, n_frames: int, out_words: int, out_bytes: int) -> np.ndarray:
+        """in_buf: uint8 (n_frames * in_words, in_bytes). Returns uint8 (n_frames * out_words, out_bytes)."""
+        fn = getattr(self._lib, entry)
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+        inb = np.ascontiguousarray(in_buf, dtype=np.uint8)
+        out = np.zeros((n_frames * out_words, out_bytes), dtype=np.uint8)
+        rc = fn(inb.ctypes.data, out.ctypes.data, int(n_frames))
+        if rc != 0:
+            raise ToolError(f"C simulation {self.path.name}:{entry} failed: "
+                            f"{_CSIM_ERRORS.get(rc, f'return code {rc}')}")
+        return out
+
+
+class CsimAccelerator:
+    """Runs a generated HLS project (hwgen.codegen.hls.HlsProject) in C simulation on element values."""
+
+    def __init__(self, project, compiler: str = "g++", so_path=None, lib: CsimLibrary | None = None,
+                 entry: str = "hwgen_csim_run"):
+        self.project = project
+        self.io = project.io
+        self.entry = entry
+        if lib is None:
+            so = Path(so_path) if so_path else project.dir / f"{project.top_name}_{compiler.replace('+', 'x')}.so"
+            compile_shared([project.top_cpp], so, compiler=compiler, include_dirs=[project.dir])
+            lib = CsimLibrary(so)
+        self.lib = lib
+
+    def run(self, x) -> np.ndarray:
+        """x: (n_frames, in_words * in_elems) element values in stream order. Returns (n_frames, out elements)."""
+        io = self.io
+        x = np.asarray(x)
+        per_frame = io.in_words * io.in_elems
+        if x.ndim == 1:
+            x = x.reshape(1, -1)
+        x = x.reshape(x.shape[0], -1)
+        if x.shape[1] != per_frame:
+            raise InputDataError(f"C simulation input has {x.shape[1]} elements per frame, expected {per_frame}")
+        if not io.in_dtype.allowed(x):
+            raise InputDataError(f"C simulation input values do not fit {io.in_dtype}")
+        n = x.shape[0]
+        in_buf = packing.pack_bytes(x, io.in_dtype, io.in_elems)
+        out_bytes = packing.padded_bytes(io.out_bits)
+        out = self.lib.run_bytes(self.entry, in_buf, n, io.out_words, out_bytes)
+        return packing.unpack_bytes(out, io.out_dtype, io.out_elems).reshape(n, -1)

@@ -1,0 +1,394 @@
+"""Streamline a canonical QONNX graph into integer hardware layers plus CPU partitions at its edges.
+
+The data path of the graph is walked from input to output. Quantizers mark integer points. Between them:
+  head (CPU)     float input -> ... -> first quantizer             (input scaling, the input quantizer)
+  MVAU           integer -> MatMul/Gemm -> element-wise ops -> quantizer   (weights integer, float ops folded
+                 into thresholds; zero points and scales folded into the thresholds)
+  Thresholding   integer -> element-wise ops -> quantizer               (re-quantization without a MatMul)
+  tail (CPU)     last integer point -> ... -> output                   (final scale / bias, softmax, ...)
+Everything is checked as it is mapped; what cannot be mapped is an error naming the node.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import helper
+
+from hwgen import quant as qnt
+from hwgen.cpu_partition import CpuPartition
+from hwgen.dtypes import BIPOLAR, DType, smallest_for_range
+from hwgen.errors import UnsupportedModelError, describe_node
+from hwgen.frontend.load import ELEMENTWISE_OPS, MATMUL_OPS, QUANT_OPS, SHAPE_OPS, TAIL_OPS
+from hwgen.layers import MVAU, Thresholding
+from hwgen.naming import Namer
+from hwgen.runtime.onnx_eval import SubgraphEvaluator, _attr
+from hwgen.transforms.points import AccPoint, IntPoint
+from hwgen.transforms.thresholds import NotMonotoneError, compute_thresholds
+
+
+class Streamliner:
+    def __init__(self, mw, path: str):
+        self.mw = mw
+        self.g = mw.graph
+        self.path = path
+        self.consts = {i.name: np.asarray(_to_array(i)) for i in self.g.initializer}
+        self.opset = next((o.version for o in mw.model.opset_import if o.domain in ("", "ai.onnx")), 13)
+        self.namer = Namer()
+        self.producer = {o: n for n in self.g.node for o in n.output}
+        self.consumers: dict[str, list] = {}
+        for n in self.g.node:
+            for i in n.input:
+                self.consumers.setdefault(i, []).append(n)
+        self._param_nodes = self._evaluate_parameter_nodes()
+
+    # --- errors ---------------------------------------------------------------------------------------------
+    def err(self, node, msg):
+        return UnsupportedModelError(f"{self.path}: {describe_node(node)}: {msg}")
+
+    # --- parameter (constant) sub-graphs: weight quantizers -----------------------------------------------------
+    def _is_const(self, t):
+        return t in self.consts or t == ""
+
+    def _evaluate_parameter_nodes(self):
+        """Nodes whose inputs are all constant (weight quantizers). Their outputs become known constants."""
+        params = {}
+        for n in self.g.node:
+            if all(self._is_const(i) or i in params for i in n.input):
+                params.update({o: n for o in n.output})
+                ev = SubgraphEvaluator([n], self.consts, self.opset)
+                out = ev.run({}, list(n.output))
+                for o in n.output:
+                    self.consts[o] = np.asarray(out[o])
+        return params
+
+    # --- the walk --------------------------------------------------------------------------------------------
+    def data_path(self):
+        inits = {i.name for i in self.g.initializer}
+        inp = [i for i in self.g.input if i.name not in inits][0]
+        out = self.g.output[0].name
+        nodes, t = [], inp.name
+        while t != out:
+            cons = [n for n in self.consumers.get(t, []) if n.output[0] not in self._param_nodes]
+            if not cons:
+                raise UnsupportedModelError(f"{self.path}: tensor {t!r} does not lead to the graph output {out!r}.")
+            if len(cons) > 1:
+                names = ", ".join(repr(c.name) for c in cons)
+                raise UnsupportedModelError(
+                    f"{self.path}: tensor {t!r} feeds several nodes ({names}); branching graphs (skip "
+                    "connections) are not supported yet. hwgen maps chains of layers."
+                )
+            n = cons[0]
+            for i in n.input:
+                if i and i != t and not self._is_const(i):
+                    raise self.err(n, f"its input {i!r} is neither the data path nor a constant; hwgen needs "
+                                      "constant weights and parameters (make them initializers).")
+            nodes.append(n)
+            if n.op_type == "TopK":
+                # values (output 0) or indices (output 1) may lead on; pick the one that is used
+                used = [o for o in n.output if o in self.consumers or o == out]
+                t = used[0] if used else n.output[0]
+            else:
+                t = n.output[0]
+        return inp, nodes
+
+    def run(self):
+        inp, nodes = self.data_path()
+        head_nodes, layers = [], []
+        point = None  # None: float region; IntPoint or AccPoint
+        chain: list = []  # element-wise nodes after `point`
+        pending_layer = None  # MVAU awaiting its thresholds
+        i = 0
+        while i < len(nodes):
+            n = nodes[i]
+            op = n.op_type
+            if point is None:  # float region before the first quantizer: CPU head
+                if op in MATMUL_OPS:
+                    raise self.err(n, "its input is not quantized. hwgen needs a quantizer (QONNX Quant / "
+                                      "BipolarQuant or QuantizeLinear) in front of every MatMul/Gemm.")
+                if op in TAIL_OPS:
+                    raise self.err(n, "the graph reaches the output without any quantized MatMul/Gemm; "
+                                      "there is nothing to put in hardware.")
+                head_nodes.append(n)
+                if op in QUANT_OPS:
+                    point = self.int_point(n)
+                    # shape ops right after the input quantizer stay in the head
+                    while i + 1 < len(nodes) and nodes[i + 1].op_type in SHAPE_OPS:
+                        i += 1
+                        head_nodes.append(nodes[i])
+                        point.tensor = nodes[i].output[0]
+                i += 1
+                continue
+            if isinstance(point, IntPoint) and not chain:
+                if op in SHAPE_OPS:
+                    self.check_order_preserving(n)
+                    i += 1
+                    continue
+                if op in MATMUL_OPS:
+                    pending_layer, point, chain = self.make_mvau(n, point, len(layers))
+                    i += 1
+                    continue
+            if op in ELEMENTWISE_OPS or (op in SHAPE_OPS and point is not None):
+                if op in SHAPE_OPS:
+                    self.check_order_preserving(n)
+                chain.append(n)
+                i += 1
+                continue
+            if op in QUANT_OPS:
+                chain.append(n)
+                if isinstance(point, AccPoint):
+                    layer, point = self.fuse_thresholds(pending_layer, point, chain)
+                    layers.append(layer)
+                else:
+                    layer, point = self.make_thresholding(point, chain, len(layers))
+                    layers.append(layer)
+                pending_layer, chain = None, []
+                i += 1
+                continue
+            if op in MATMUL_OPS:
+                raise self.err(n, "it consumes an un-quantized float tensor (the output of "
+                                  f"{chain[-1].name if chain else 'a MatMul'!r}). Insert an activation quantizer "
+                                  "between matrix layers.")
+            if op in TAIL_OPS:
+                break
+            raise self.err(n, f"op {op} cannot be mapped here.")
+        tail_nodes = chain + nodes[i:]
+        if pending_layer is not None:
+            layers.append(pending_layer)
+        if not layers:
+            raise UnsupportedModelError(f"{self.path}: no quantized MatMul/Gemm found; nothing to put in hardware.")
+        head = self.make_head(inp, head_nodes)
+        tail = self.make_tail(point, tail_nodes)
+        return head, layers, tail
+
+    # --- integer points ---------------------------------------------------------------------------------------
+    _head_out = None
+
+    def int_point(self, n) -> IntPoint:
+        """The integer point made by quantizer node n (whose parameters are constants)."""
+        c = [self.consts.get(i) for i in n.input]
+        shape = self.mw.get_tensor_shape(n.output[0]) or [1]
+        channels = int(shape[-1])
+        if n.op_type == "BipolarQuant":
+            scale = c[1]
+            pt = IntPoint(n.output[0], n.name, BIPOLAR, -1, 1, np.zeros((), scale.dtype), scale, channels)
+        elif n.op_type == "Quant":
+            bits = int(c[3])
+            signed = bool(_attr(n, "signed", 1))
+            narrow = bool(_attr(n, "narrow", 0))
+            if bits == 1 and signed:
+                dt, lo, hi = BIPOLAR, -1, 1
+            else:
+                lo, hi = qnt.int_bounds(signed, narrow, bits)
+                dt = DType(bits, signed)
+            pt = IntPoint(n.output[0], n.name, dt, lo, hi, c[2], c[1], channels)
+        else:  # Trunc: levels depend on its input range; bounded by its output bit width
+            mode = _attr(n, "rounding_mode", "FLOOR")
+            p = qnt.trunc_params(c, mode)
+            bits = int(p["out_bits"])
+            signed = bool(_attr(n, "signed", 1))
+            lo, hi = qnt.int_bounds(signed, bool(_attr(n, "narrow", 0)), bits)
+            if p["version"] == 1:
+                zp, scale = c[2], c[1]
+            else:
+                ts = 2 ** np.round(np.log2(p["out_scale"] / p["scale"]))
+                zp, scale = c[2] / ts, p["out_scale"]
+            pt = IntPoint(n.output[0], n.name, DType(bits, signed), lo, hi, zp, scale, channels)
+        if self._head_out is None:
+            self._head_out = pt
+        return pt
+
+    def check_order_preserving(self, n):
+        """Shape ops inside the hardware part must not reorder elements (a transpose of size-1 axes is fine)."""
+        if n.op_type == "Transpose":
+            shape = self.mw.get_tensor_shape(n.input[0])
+            perm = _attr(n, "perm", list(range(len(shape)))[::-1])
+            moved = [p for p in perm if shape[p] != 1]
+            if moved != sorted(moved):
+                raise self.err(n, "a Transpose that reorders data between hardware layers is not supported.")
+
+    # --- MVAU ------------------------------------------------------------------------------------------------
+    def make_mvau(self, n, point: IntPoint, index: int):
+        x_name = point.tensor
+        if n.op_type == "MatMul":
+            a_in, w_in = n.input[0], n.input[1]
+            trans_b = False
+        else:
+            a_in, w_in = n.input[0], n.input[1]
+            if _attr(n, "transA", 0):
+                raise self.err(n, "Gemm with transA=1 is not supported.")
+            trans_b = bool(_attr(n, "transB", 0))
+        if a_in != x_name and self.producer.get(a_in) is None:
+            raise self.err(n, "its data input is not the quantized tensor.")
+        if not point.scalar_params():
+            raise self.err(n, f"its input quantizer {point.node!r} has a per-channel scale or zero point; the "
+                              "input of a MatMul needs one scale and zero point (per-tensor) to be folded.")
+        wq = self._param_nodes.get(w_in)
+        if wq is None or wq.op_type not in ("Quant", "BipolarQuant"):
+            raise self.err(n, f"its weights {w_in!r} are not quantized (no QONNX Quant / BipolarQuant on a constant); "
+                              "hwgen maps only integer weights. Quantize the weights in training (e.g. Brevitas "
+                              "QuantLinear) or with QuantizeLinear/DequantizeLinear.")
+        w_int, w_dtype, w_scale = self.weight_ints(wq, n)
+        if trans_b:
+            w_int, w_scale = w_int, w_scale  # already (MH, MW) with scale per row
+        else:
+            w_int = w_int.T
+            w_scale = w_scale.T
+        mh, mw = w_int.shape
+        s_w = _per_row(w_scale, mh, n, self)
+        in_feats = int(np.prod(self.mw.get_tensor_shape(a_in)[1:]))
+        if in_feats != mw:
+            raise self.err(n, f"weights expect {mw} input features but the input has {in_feats}.")
+        s_x = float(np.asarray(point.scale, dtype=np.float64).ravel()[0])
+        z_x = float(np.asarray(point.zp, dtype=np.float64).ravel()[0])
+        name = self.namer(f"MVAU_{index}")
+        layer = MVAU(name, point.dtype, w_dtype, w_int, None, out_dtype=DType(2, True), onnx_nodes=[n.name])
+        lo, hi = layer.acc_range()
+        layer.out_dtype = layer.acc_dtype()
+        acc = AccPoint(tensor=n.output[0], factor=s_x * s_w, offset=z_x * w_int.sum(axis=1), lo=lo, hi=hi)
+        if n.op_type == "Gemm":
+            # keep ORT's Gemm arithmetic (alpha, beta, bias) by running the Gemm itself on identity weights
+            ident = f"__hwgen_identity_{name}"
+            self.consts[ident] = np.eye(mh, dtype=np.float32)
+            acc.tensor = f"__hwgen_acc_{name}"
+            gemm = helper.make_node("Gemm", [acc.tensor, ident] + list(n.input[2:]), list(n.output), name=n.name)
+            gemm.attribute.extend([a for a in n.attribute if a.name not in ("transA", "transB")])
+            acc.chain_prefix = [gemm]
+        return layer, acc, []
+
+    def weight_ints(self, wq, mm):
+        """Integer weights, their datatype and scale from a weight quantizer on a constant."""
+        c = [self.consts.get(i) for i in wq.input]
+        w = c[0]
+        if wq.op_type == "BipolarQuant":
+            return qnt.bipolar_quant_int(w).astype(np.int64), BIPOLAR, np.broadcast_to(c[1], w.shape)
+        scale, zp, bits = c[1], c[2], int(c[3])
+        signed = bool(_attr(wq, "signed", 1))
+        narrow = bool(_attr(wq, "narrow", 0))
+        q = qnt.quant_int(w, scale, zp, bits, signed, narrow, _attr(wq, "rounding_mode", "ROUND"))
+        wi = q - zp
+        if not np.all(np.mod(wi, 1) == 0):
+            raise self.err(wq, "weight zero point is not an integer; integer weights need an integer zero point.")
+        wi = wi.astype(np.int64)
+        if bits == 1 and signed:
+            dt = BIPOLAR
+        else:
+            lo, hi = qnt.int_bounds(signed, narrow, bits)
+            zmin, zmax = float(np.min(zp)), float(np.max(zp))
+            dt = DType(bits, signed) if (zmin == 0 and zmax == 0) else smallest_for_range(lo - zmax, hi - zmin)
+        return wi, dt, np.broadcast_to(scale, w.shape)
+
+    # --- thresholds -------------------------------------------------------------------------------------------
+    def _chain_fn(self, entry_tensor, entry_values, nodes, out_point_node):
+        """g(acc) for a (K, C) array: run the chain's float ops and return the final quantizer's levels."""
+        ev = SubgraphEvaluator(nodes, self.consts, self.opset, int_output={out_point_node.output[0]})
+        out = out_point_node.output[0]
+
+        def g(a):
+            v = entry_values(a)
+            return ev.run({entry_tensor: v}, [out])[out]
+
+        return g
+
+    def fuse_thresholds(self, layer: MVAU, acc: AccPoint, chain):
+        qnode = chain[-1]
+        out_pt = self.int_point(qnode)
+        nodes = acc.chain_prefix + chain
+        g = self._chain_fn(acc.tensor, acc.to_float, nodes, qnode)
+        res = self._thresholds(g, acc.lo, acc.hi, out_pt, qnode, chain)
+        w = layer.weights.copy()
+        w[res.negate] *= -1
+        layer.weights = w
+        if res.negate.any() and not layer.w_dtype.bipolar:
+            wl, wh = int(w.min()), int(w.max())
+            if not layer.w_dtype.allowed(np.array([wl, wh])):
+                layer.w_dtype = smallest_for_range(min(wl, 0), wh)
+        layer.thresholds = res.thresholds
+        layer.out_dtype = out_pt.dtype
+        layer.out_base = out_pt.lo
+        layer.onnx_nodes += [c.name for c in chain]
+        return layer, out_pt
+
+    def make_thresholding(self, point: IntPoint, chain, index):
+        qnode = chain[-1]
+        out_pt = self.int_point(qnode)
+        g = self._chain_fn(point.tensor, point.dequant, chain, qnode)
+        C = point.channels
+        lo = np.full(C, point.lo, dtype=np.int64)
+        hi = np.full(C, point.hi, dtype=np.int64)
+        res = self._thresholds(g, lo, hi, out_pt, qnode, chain)
+        if res.negate.any():
+            raise self.err(chain[0], "a decreasing re-quantization (negative scale) without a preceding MatMul "
+                                     "is not supported.")
+        layer = Thresholding(self.namer(f"Thresholding_{index}"), point.dtype, res.thresholds, out_pt.dtype,
+                             out_base=out_pt.lo, onnx_nodes=[c.name for c in chain])
+        return layer, out_pt
+
+    def _thresholds(self, g, lo, hi, out_pt, qnode, chain):
+        lvl_lo, lvl_hi = out_pt.lo, out_pt.hi
+        if out_pt.dtype.bipolar:  # levels -1/+1 are one step: count 0/1
+            g_levels = g
+
+            def g(a):
+                return (np.asarray(g_levels(a)) > 0).astype(np.int64)
+
+            lvl_lo, lvl_hi = 0, 1
+        try:
+            return compute_thresholds(g, lo, hi, lvl_lo, lvl_hi)
+        except NotMonotoneError as e:
+            names = ", ".join(repr(c.name) for c in chain)
+            raise UnsupportedModelError(
+                f"{self.path}: the float ops {names} before quantizer {qnode.name!r} are not monotone in channel "
+                f"{e.channel}, so they cannot become thresholds."
+            ) from None
+
+    # --- CPU partitions ---------------------------------------------------------------------------------------
+    def make_head(self, inp, head_nodes):
+        out = head_nodes[-1].output[0]
+        return CpuPartition("head", head_nodes, self._consts_for(head_nodes), inp.name, out, self.opset,
+                            reason="float input scaling and the input quantizer run on the CPU",
+                            int_output={_quant_out(head_nodes)})
+
+    def make_tail(self, point, tail_nodes):
+        out = self.g.output[0].name
+        if isinstance(point, AccPoint):
+            nodes = point.chain_prefix + list(tail_nodes)
+            entry = {"kind": "acc", "factor": point.factor, "offset": point.offset}
+            reason = "float output scaling / bias after the last matrix layer"
+        else:
+            nodes = list(tail_nodes)
+            entry = {"kind": "int", "zp": np.asarray(point.zp), "scale": np.asarray(point.scale)}
+            reason = "de-quantization of the last layer's output"
+        if any(n.op_type in ("Softmax", "LogSoftmax") for n in nodes):
+            reason += "; softmax runs on the CPU"
+        if any(n.op_type in ("TopK", "ArgMax") for n in nodes):
+            reason += "; top-k / argmax of float values runs on the CPU"
+        return CpuPartition("tail", nodes, self._consts_for(nodes), point.tensor, out, self.opset, reason=reason,
+                            entry=entry)
+
+    def _consts_for(self, nodes):
+        return {i: self.consts[i] for n in nodes for i in n.input if i in self.consts}
+
+
+def _quant_out(nodes):
+    return next(n.output[0] for n in nodes if n.op_type in QUANT_OPS)
+
+
+def _per_row(scale, mh, node, sl):
+    """Weight scale as one value per output row; per-input-feature scales cannot be folded."""
+    s = np.asarray(scale, dtype=np.float64)
+    rows = s.reshape(mh, -1) if s.size % mh == 0 else None
+    if rows is None or not np.all(rows == rows[:, :1]):
+        raise sl.err(node, "its weight quantizer has a scale that varies along the input features; only "
+                           "per-tensor or per-output-channel weight scales can be folded.")
+    return rows[:, 0]
+
+
+def _to_array(init):
+    from onnx import numpy_helper
+
+    return numpy_helper.to_array(init)
+
+
+def streamline(mw, path: str):
+    """-> (head CpuPartition, [HwLayer], tail CpuPartition)"""
+    return Streamliner(mw, path).run()
