@@ -51,7 +51,7 @@ import numpy as np
 
 from hwgen import packing
 from hwgen.codegen.render import render, templates_dir
-from hwgen.dtypes import DType, from_name, smallest_for_values
+from hwgen.dtypes import DType, from_name, smallest_for_range
 from hwgen.errors import FoldingError, HwgenError
 from hwgen.naming import IDENT
 
@@ -165,7 +165,9 @@ def _thr_table(thr: np.ndarray, pe: int, name: str) -> tuple[list[str], int]:
     for p in range(pe):
         folds = ["{" + ", ".join(_int_literal(v) for v in table[p, f]) + "}" for f in range(c // pe)]
         rows.append(_join_wrapped(folds, per_line=4))
-    return rows, smallest_for_values(thr).bits if thr.size else 1
+    # width of a signed type holding every threshold (they are compared as ap_int)
+    bits = smallest_for_range(min(int(thr.min()), -1), max(int(thr.max()), 0)).bits if thr.size else 2
+    return rows, bits
 
 
 # ---------------------------------------------------------------------------------------------- per kind

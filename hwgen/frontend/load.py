@@ -36,7 +36,7 @@ def load_onnx(path) -> onnx.ModelProto:
     """Read `path` as ONNX; ModelLoadError if missing, empty, truncated or not ONNX."""
     p = Path(path)
     if not p.exists():
-        raise ModelLoadError(f"model file {str(p)!r} does not exist; check the path.")
+        raise ModelLoadError(f"model file {str(p)!r} was not found (it does not exist); check the path.")
     if p.is_dir():
         raise ModelLoadError(f"model path {str(p)!r} is a directory; give an .onnx file.")
     data = p.read_bytes()
