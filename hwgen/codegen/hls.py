@@ -155,6 +155,27 @@ def storage(mem_style: str) -> tuple[str, str, str]:
     raise HwgenError(f"unknown mem_style {mem_style!r}; use one of {', '.join(MEM_STYLES)}")
 
 
+def _int_array(a, name: str, what: str) -> np.ndarray:
+    v = np.asarray(a)
+    if v.size and not np.all(np.mod(v, 1) == 0):
+        raise HwgenError(f"layer {name}: {what} must be integers")
+    return v.astype(np.int64)
+
+
+def _dot_range(w: np.ndarray, ind: DType) -> tuple[int, int]:
+    """Smallest and largest dot product of a row of w with any input vector of type ind."""
+    a, b = w * ind.min, w * ind.max
+    return int(np.minimum(a, b).sum(axis=1).min(initial=0)), int(np.maximum(a, b).sum(axis=1).max(initial=0))
+
+
+def _check_out_range(name: str, outd: DType, out_base: int, n_thr: int):
+    if outd.bipolar:
+        if n_thr != 1:
+            raise HwgenError(f"layer {name}: a BIPOLAR output needs exactly one threshold per channel, got {n_thr}")
+    elif out_base < outd.min or out_base + n_thr > outd.max:
+        raise HwgenError(f"layer {name}: outputs {out_base}..{out_base + n_thr} do not fit {outd}")
+
+
 def _thr_table(thr: np.ndarray, pe: int, name: str) -> tuple[list[str], int]:
     """(C, T) thresholds -> PE rows of C/PE * T literals in [p][f][k] order, and a width holding them."""
     c, t = thr.shape
@@ -181,27 +202,38 @@ def mvau_context(p: dict) -> dict:
     xnor = bool(p["binary_xnor"])
     if xnor and not (ind.bipolar and wd.bipolar):
         raise HwgenError(f"layer {name}: binary_xnor needs BIPOLAR inputs and weights, got {ind} and {wd}")
-    w = np.asarray(p["weights"], dtype=np.int64)
+    w = _int_array(p["weights"], name, "weights")
     if w.shape != (mh, mw):
         raise HwgenError(f"layer {name}: weights have shape {w.shape}, expected (MH, MW) = {(mh, mw)}")
+    lo, hi = _dot_range(w, ind)
+    acc_bits = int(p["acc_bits"])
+    need = smallest_for_range(min(lo, -1), max(hi, 0)).bits
+    if acc_bits < need:
+        raise HwgenError(f"layer {name}: acc_bits={acc_bits} cannot hold dot products in [{lo}, {hi}] "
+                         f"(needs {need} signed bits)")
     folds, tiles = mh // pe, mw // simd
     # weights[p][f*tiles + t] = W[f*pe + p, t*simd : (t+1)*simd]
     wt = w.reshape(folds, pe, tiles, simd).transpose(1, 0, 2, 3)
-    words = pack_word_ints(wt, wd, simd)
+    try:
+        words = pack_word_ints(wt, wd, simd)
+    except ValueError as e:
+        raise HwgenError(f"layer {name}: weights: {e}") from None
     wbits = simd * wd.bits
     lits = [_uint_literal(v, wbits) for v in words]
     depth = folds * tiles
     weight_rows = [_join_wrapped(lits[i * depth:(i + 1) * depth]) for i in range(pe)]
     has_thr = bool(p["has_thresholds"]) and p.get("thresholds") is not None
-    acc_bits = int(p["acc_bits"])
     if has_thr:
-        thr = np.asarray(p["thresholds"], dtype=np.int64)
+        thr = _int_array(p["thresholds"], name, "thresholds")
         if thr.ndim != 2 or thr.shape[0] != mh or thr.shape[1] < 1:
             raise HwgenError(f"layer {name}: thresholds have shape {thr.shape}, expected (MH, T) = ({mh}, T>=1)")
+        _check_out_range(name, outd, int(p["out_base"]), thr.shape[1])
         thr_rows, tb = _thr_table(thr, pe, name)
         n_thr = thr.shape[1]
         thr_bits = max(acc_bits, tb)
     else:
+        if outd.bipolar:
+            raise HwgenError(f"layer {name}: a BIPOLAR output needs one threshold per row")
         thr_rows, n_thr, thr_bits = [], 0, 2
     st, si, sc = storage(p["mem_style"])
     return dict(
@@ -222,9 +254,10 @@ def thresholding_context(p: dict) -> dict:
     c, pe, nv = int(p["C"]), int(p["PE"]), int(p["num_vectors"])
     _divides("PE", pe, c, name)
     ind, outd = dtype_of(p["in_dtype"]), dtype_of(p["out_dtype"])
-    thr = np.asarray(p["thresholds"], dtype=np.int64)
+    thr = _int_array(p["thresholds"], name, "thresholds")
     if thr.ndim != 2 or thr.shape[0] != c or thr.shape[1] < 1:
         raise HwgenError(f"layer {name}: thresholds have shape {thr.shape}, expected (C, T) = ({c}, T>=1)")
+    _check_out_range(name, outd, int(p["out_base"]), thr.shape[1])
     thr_rows, tb = _thr_table(thr, pe, name)
     st, si, sc = storage(p["mem_style"])
     return dict(

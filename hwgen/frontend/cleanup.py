@@ -40,12 +40,13 @@ def canonicalize(model: onnx.ModelProto, path: str) -> ModelWrapper:
     load.normalize_domains(model)
     load.check_structure(model, path)
     _name_unnamed_nodes(model)
+    _constants_to_initializers(model)
     mw = ModelWrapper(model)
     if any(n.op_type in load.QCDQ_OPS for n in model.graph.node):
-        from qonnx.transformation.qcdq_to_qonnx import QCDQToQuant
+        from hwgen.frontend.qcdq import qcdq_to_quant
 
         mw = _transform(mw, InferShapes(), "shape inference", path)
-        mw = _transform(mw, QCDQToQuant(), "QCDQ to QONNX conversion", path)
+        qcdq_to_quant(mw.model, path)
         left = [n for n in mw.graph.node if n.op_type in load.QCDQ_OPS]
         if left:
             raise UnsupportedModelError(
@@ -73,3 +74,20 @@ def _name_unnamed_nodes(model: onnx.ModelProto) -> None:
                 name += "_"
             n.name = name
             used.add(name)
+
+
+def _constants_to_initializers(model: onnx.ModelProto) -> None:
+    """Constant nodes -> initializers, so quantizer parameters given as Constant nodes count as constants."""
+    from onnx import numpy_helper
+
+    g = model.graph
+    keep = []
+    for n in g.node:
+        if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].name == "value":
+            arr = numpy_helper.to_array(n.attribute[0].t)
+            g.initializer.append(numpy_helper.from_array(arr, n.output[0]))
+        else:
+            keep.append(n)
+    if len(keep) != len(g.node):
+        del g.node[:]
+        g.node.extend(keep)

