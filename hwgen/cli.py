@@ -74,6 +74,12 @@ def _cmd_boards(a):
     return 0
 
 
+def _cmd_demo(a):
+    from hwgen.demo import run_demo
+
+    return run_demo(Path(a.out))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hwgen", description="Compile quantized ONNX networks into FPGA dataflow "
                                 "accelerators, bit-exact with the QONNX graph.")
@@ -99,6 +105,9 @@ def parser() -> argparse.ArgumentParser:
     i.set_defaults(fn=_cmd_inspect)
     bd = sub.add_parser("boards", help="list the known boards")
     bd.set_defaults(fn=_cmd_boards)
+    dm = sub.add_parser("demo", help="build and run the shipped digits example, compare with qonnx")
+    dm.add_argument("-o", "--out", default="hwgen_demo_build")
+    dm.set_defaults(fn=_cmd_demo)
     return p
 
 
