@@ -59,6 +59,8 @@ EDGE_SPECS = {
     "gemm_no_bias_and_bias": MLPSpec(sizes=[13, 7, 5], use_gemm=True, bias=[False, True], w_bits=4, act_bits=5),
     "arbitrary_scales": MLPSpec(sizes=[33, 7, 10], w_bits=5, act_bits=3, batchnorm=True, bias=True,
                                 scales_pow2=False, final_mul=True),
+    "fractional_zero_points": MLPSpec(sizes=[9, 11, 4], in_bits=4, in_signed=False, in_zero_point=0.5,
+                                      act_bits=3, act_zero_point=-1.5, act_relu=False),
     "final_quant": MLPSpec(sizes=[7, 7, 3], final_quant=True, act_bits=[4, 6], act_signed=[False, True]),
 }
 
