@@ -147,3 +147,24 @@ class HwLayer:
             pe=d.get("pe", 1),
             simd=d.get("simd", 1),
         )
+
+
+class ChannelLayer(HwLayer):
+    """A layer folded only by PE over `channels` (no SIMD): PE channels of one pixel per word,
+    num_vectors * channels / PE cycles per frame."""
+
+    channels: int
+
+    @property
+    def in_features(self):
+        return self.channels
+
+    def in_elems_per_word(self):
+        return self.pe
+
+    def legal_pe(self):
+        return divisors(self.channels)
+
+    def cycles(self, pe=None, simd=None):
+        pe = self.pe if pe is None else pe
+        return self.num_vectors * self.channels // pe

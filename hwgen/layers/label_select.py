@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from hwgen.dtypes import DType
 from hwgen.layers import kernels
-from hwgen.layers.base import HwLayer, divisors, dtype_dict
+from hwgen.layers.base import ChannelLayer, dtype_dict
 
 
-class LabelSelect(HwLayer):
+class LabelSelect(ChannelLayer):
     op = "LabelSelect"
 
     def __init__(self, name, in_dtype: DType, channels: int, k: int, out_dtype: DType, **kw):
@@ -19,28 +19,14 @@ class LabelSelect(HwLayer):
         self.k = int(k)
 
     @property
-    def in_features(self):
-        return self.channels
-
-    @property
     def out_features(self):
         return self.k
-
-    def in_elems_per_word(self):
-        return self.pe
 
     def out_elems_per_word(self):
         return 1
 
     def execute(self, x):
         return kernels.label_select(x, self.k)
-
-    def legal_pe(self):
-        return divisors(self.channels)
-
-    def cycles(self, pe=None, simd=None):
-        pe = self.pe if pe is None else pe
-        return self.num_vectors * self.channels // pe
 
     def template_params(self):
         return {

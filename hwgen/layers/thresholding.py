@@ -9,10 +9,10 @@ import numpy as np
 
 from hwgen.dtypes import DType
 from hwgen.layers import kernels
-from hwgen.layers.base import HwLayer, divisors, dtype_dict
+from hwgen.layers.base import ChannelLayer, dtype_dict
 
 
-class Thresholding(HwLayer):
+class Thresholding(ChannelLayer):
     op = "Thresholding"
     array_fields = ("thresholds",)
 
@@ -28,25 +28,11 @@ class Thresholding(HwLayer):
         return int(self.thresholds.shape[0])
 
     @property
-    def in_features(self):
-        return self.channels
-
-    @property
     def out_features(self):
         return self.channels
 
-    def in_elems_per_word(self):
-        return self.pe
-
     def execute(self, x):
         return kernels.apply_thresholds(x, self.thresholds, self.out_base, self.out_dtype.bipolar)
-
-    def legal_pe(self):
-        return divisors(self.channels)
-
-    def cycles(self, pe=None, simd=None):
-        pe = self.pe if pe is None else pe
-        return self.num_vectors * self.channels // pe
 
     def template_params(self):
         return {
