@@ -36,13 +36,21 @@ kind "width_converter" (element-aligned re-packing):
     name, in_elems, out_elems, dtype, elems (elements per vector: a multiple of both), num_vectors
   `chain()` inserts these automatically between layers whose word sizes differ.
 
-A design is a list of (kind, params) pairs in stream order; `write_project()` writes the static headers, one
+Constant memories (weights, thresholds) are emitted as `static const ap_uint/ap_int` arrays for Vitis HLS and,
+under `#ifndef __SYNTHESIS__`, as plain integer arrays converted on the first call (templates/hls/rom.j2): an
+array of 10^5 ap_uint objects takes g++ minutes to compile, plain integers a second. `-DHWGEN_AP_ROM` makes
+C simulation use the synthesis initialisers (tested). mem_style "ultra" falls back to BRAM: Vitis HLS binds
+constant-initialised ROMs to BRAM/LUTRAM only.
+
+A design is a list of (kind, params) pairs, or hardware layer objects (hwgen.layers: op MVAU, Thresholding,
+LabelSelect; their `template_params()` plus num_vectors), in stream order; `write_project()` writes the static headers, one
 header per layer, `<top>.cpp` (DATAFLOW top with AXI4-Stream in0_V / out_V, TLAST at frame end, ap_ctrl_none,
 plus the C-simulation batch entry point `hwgen_csim_run`) and `hls.tcl` (Vitis HLS: csynth + IP export).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,9 +135,10 @@ def _int_literal(v: int) -> str:
     return str(v) if -(1 << 31) < v < (1 << 31) else f"{v}LL"
 
 
-def _join_wrapped(items: list[str], per_line: int = 8, indent: str = "         ") -> str:
+def _join_wrapped(items: list[str], per_line: int = 8, indent: str = "         ", macro: bool = False) -> str:
+    """Comma-separated items, `per_line` a line; `macro`: lines continued with a backslash (inside #define)."""
     lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
-    return (",\n" + indent).join(lines)
+    return ((", \\\n" if macro else ",\n") + indent).join(lines)
 
 
 def pack_word_ints(values: np.ndarray, dtype: DType, elems: int) -> list[int]:
@@ -176,6 +185,37 @@ def _check_out_range(name: str, outd: DType, out_base: int, n_thr: int):
         raise HwgenError(f"layer {name}: outputs {out_base}..{out_base + n_thr} do not fit {outd}")
 
 
+def _uint_rom(layer: str, var: str, words: list[int], bits: int, pe: int, depth: int) -> dict:
+    """templates/hls/rom.j2 description of a [pe][depth] memory of `bits`-bit unsigned words."""
+    limbs = (bits + 63) // 64
+    mask = (1 << 64) - 1
+    if limbs == 1:
+        raw = [_uint_literal(v, 64) for v in words]
+    else:
+        raw = ["{" + ", ".join(_uint_literal((v >> (64 * k)) & mask, 64) for k in range(limbs)) + "}"
+               for v in words]
+    syn = None
+    if bits > 64:
+        lits = [_uint_literal(v, bits) for v in words]
+        syn = [_join_wrapped(lits[i * depth:(i + 1) * depth]) for i in range(pe)]
+    return dict(
+        var=var, macro=f"HWGEN_{layer}_{var}_INIT", ctype=f"ap_uint<{bits}>", dims=f"[{pe}][{depth}]", ndims=2,
+        raw_type="unsigned long long", raw_dims=f"[{pe}][{depth}]" + (f"[{limbs}]" if limbs > 1 else ""),
+        raw_ndims=2 + (limbs > 1), raw_rows=[_join_wrapped(raw[i * depth:(i + 1) * depth], macro=True)
+                                             for i in range(pe)],
+        syn_rows=syn, count=pe * depth, limbs=limbs,
+    )
+
+
+def _int_rom(layer: str, var: str, rows: list[str], bits: int, pe: int, folds: int, t: int) -> dict:
+    """templates/hls/rom.j2 description of a [pe][folds][t] threshold memory (rows from _thr_table)."""
+    return dict(
+        var=var, macro=f"HWGEN_{layer}_{var}_INIT", ctype=f"ap_int<{bits}>", dims=f"[{pe}][{folds}][{t}]", ndims=3,
+        raw_type="long long", raw_dims=f"[{pe}][{folds}][{t}]", raw_ndims=3, raw_rows=rows, syn_rows=None,
+        count=pe * folds * t, limbs=1,
+    )
+
+
 def _thr_table(thr: np.ndarray, pe: int, name: str) -> tuple[list[str], int]:
     """(C, T) thresholds -> PE rows of C/PE * T literals in [p][f][k] order, and a width holding them."""
     c, t = thr.shape
@@ -185,7 +225,7 @@ def _thr_table(thr: np.ndarray, pe: int, name: str) -> tuple[list[str], int]:
     rows = []
     for p in range(pe):
         folds = ["{" + ", ".join(_int_literal(v) for v in table[p, f]) + "}" for f in range(c // pe)]
-        rows.append(_join_wrapped(folds, per_line=4))
+        rows.append(_join_wrapped(folds, per_line=4, macro=True))
     # width of a signed type holding every threshold (they are compared as ap_int)
     bits = smallest_for_range(min(int(thr.min()), -1), max(int(thr.max()), 0)).bits if thr.size else 2
     return rows, bits
@@ -205,6 +245,8 @@ def mvau_context(p: dict) -> dict:
     w = _int_array(p["weights"], name, "weights")
     if w.shape != (mh, mw):
         raise HwgenError(f"layer {name}: weights have shape {w.shape}, expected (MH, MW) = {(mh, mw)}")
+    if not wd.allowed(w):
+        raise HwgenError(f"layer {name}: weights in [{w.min()}, {w.max()}] do not fit {wd}")
     lo, hi = _dot_range(w, ind)
     acc_bits = int(p["acc_bits"])
     need = smallest_for_range(min(lo, -1), max(hi, 0)).bits
@@ -219,9 +261,8 @@ def mvau_context(p: dict) -> dict:
     except ValueError as e:
         raise HwgenError(f"layer {name}: weights: {e}") from None
     wbits = simd * wd.bits
-    lits = [_uint_literal(v, wbits) for v in words]
     depth = folds * tiles
-    weight_rows = [_join_wrapped(lits[i * depth:(i + 1) * depth]) for i in range(pe)]
+    weights_rom = _uint_rom(name, "weights", words, wbits, pe, depth)
     has_thr = bool(p["has_thresholds"]) and p.get("thresholds") is not None
     if has_thr:
         thr = _int_array(p["thresholds"], name, "thresholds")
@@ -231,10 +272,12 @@ def mvau_context(p: dict) -> dict:
         thr_rows, tb = _thr_table(thr, pe, name)
         n_thr = thr.shape[1]
         thr_bits = max(acc_bits, tb)
+        thresholds_rom = _int_rom(name, "thresholds", thr_rows, thr_bits, pe, mh // pe, n_thr)
     else:
+        thresholds_rom = None
         if outd.bipolar:
             raise HwgenError(f"layer {name}: a BIPOLAR output needs one threshold per row")
-        thr_rows, n_thr, thr_bits = [], 0, 2
+        n_thr, thr_bits = 0, 2
     st, si, sc = storage(p["mem_style"])
     return dict(
         name=name, MW=mw, MH=mh, PE=pe, SIMD=simd, T=n_thr, num_vectors=nv, binary_xnor=xnor,
@@ -244,7 +287,7 @@ def mvau_context(p: dict) -> dict:
         w_bits=wd.bits, w_signed=_cbool(wd.signed), w_bipolar=_cbool(wd.bipolar),
         out_bits=outd.bits, acc_bits=acc_bits, thr_bits=thr_bits,
         in_width=simd * ind.bits, out_width=pe * outd.bits, w_word_bits=wbits, w_depth=depth,
-        tiles=tiles, folds=folds, weight_rows=weight_rows, thr_rows=thr_rows,
+        tiles=tiles, folds=folds, weights_rom=weights_rom, thresholds_rom=thresholds_rom,
         storage_type=st, storage_impl=si, storage_comment=sc,
     )
 
@@ -259,13 +302,14 @@ def thresholding_context(p: dict) -> dict:
         raise HwgenError(f"layer {name}: thresholds have shape {thr.shape}, expected (C, T) = ({c}, T>=1)")
     _check_out_range(name, outd, int(p["out_base"]), thr.shape[1])
     thr_rows, tb = _thr_table(thr, pe, name)
+    thr_bits = max(tb, ind.bits + 1)
     st, si, sc = storage(p["mem_style"])
     return dict(
         name=name, C=c, PE=pe, T=thr.shape[1], num_vectors=nv, out_base=int(p["out_base"]),
         hw_out_base=0 if outd.bipolar else int(p["out_base"]),
         in_dtype_name=ind.name, out_dtype_name=outd.name, mem_style=p["mem_style"],
         in_bits=ind.bits, in_signed=_cbool(ind.signed), in_bipolar=_cbool(ind.bipolar), out_bits=outd.bits,
-        thr_bits=max(tb, ind.bits + 1), folds=c // pe, thr_rows=thr_rows,
+        thr_bits=thr_bits, folds=c // pe, thresholds_rom=_int_rom(name, "thresholds", thr_rows, thr_bits, pe, c // pe, thr.shape[1]),
         in_width=pe * ind.bits, out_width=pe * outd.bits,
         storage_type=st, storage_impl=si, storage_comment=sc,
     )
@@ -344,9 +388,29 @@ def render_layer(kind: str, p: dict) -> str:
 
 # ---------------------------------------------------------------------------------------------- design
 
-def chain(layers: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+# hwgen.layers op name -> HLS template kind
+OP_KINDS = {"MVAU": "mvau", "Thresholding": "thresholding", "LabelSelect": "label_select",
+            "WidthConverter": "width_converter"}
+
+
+def design_item(item) -> tuple[str, dict]:
+    """A (kind, params) pair from a (kind, params) pair or a hardware layer object (`.op`, `.template_params()`)."""
+    if isinstance(item, tuple):
+        return item[0], item[1]
+    op = getattr(item, "op", None)
+    if op not in OP_KINDS:
+        raise HwgenError(f"no HLS template for hardware layer op {op!r} (layer {getattr(item, 'name', '?')!r}); "
+                         f"known: {', '.join(OP_KINDS)}")
+    p = dict(item.template_params())
+    p.setdefault("num_vectors", int(getattr(item, "num_vectors", 1)))
+    return OP_KINDS[op], p
+
+
+def chain(layers) -> list[tuple[str, dict]]:
     """Check that consecutive blocks agree on stream datatype and words, and insert a width converter where
-    one block's word holds a different number of elements than the next one's."""
+    one block's word holds a different number of elements than the next one's. Items: (kind, params) pairs
+    or hardware layer objects."""
+    layers = [design_item(x) for x in layers]
     out: list[tuple[str, dict]] = []
     names = {p["name"] for _, p in layers}
     for i, (kind, p) in enumerate(layers):
@@ -406,8 +470,6 @@ def render_tcl(top_name: str, part: str, clock_period_ns: float, sources, header
     for f in list(sources) + list(headers) + list(testbench):
         if not IDENT.match(Path(f).stem) or Path(f).name != f:
             raise HwgenError(f"HLS file name {f!r} is not a plain sanitized file name")
-    import re
-
     if not re.fullmatch(r"[A-Za-z0-9_.\-]+", str(part)):
         raise HwgenError(f"FPGA part {part!r} has unexpected characters")
     clk = float(clock_period_ns)
@@ -439,7 +501,7 @@ def write_project(out_dir, top_name: str, layers: list[tuple[str, dict]], part: 
     """Write a complete Vitis HLS project for `layers` into out_dir (created)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    layers = chain(layers) if insert_converters else list(layers)
+    layers = chain(layers) if insert_converters else [design_item(x) for x in layers]
     if depths is not None and len(depths) != len(layers) + 1:
         raise HwgenError(f"{len(depths)} FIFO depths given for {len(layers) + 1} streams "
                          "(width converters inserted by chain() count as layers)")

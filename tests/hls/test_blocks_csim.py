@@ -107,3 +107,45 @@ def test_width_converter_bit_exact(sweep_cache, compiler, idx):
     x = rand_values(rng, DType(**p["dtype"]), (n, p["num_vectors"] * p["elems"]))
     y = sw.acc[f"t_{p['name']}"].run(x)
     np.testing.assert_array_equal(y, x)  # re-packing keeps the element sequence
+
+
+# ------------------------------------------------------------------------------------------ random sweeps (slow)
+
+def random_block_designs(seed=11, count=20):
+    rng = np.random.default_rng(seed)
+    types = [BIPOLAR, U(1), I(2), U(3), I(4), U(8), I(8), I(12)]
+    out = {}
+    for i in range(count):
+        C = int(rng.integers(1, 25))
+        PE = int(rng.choice([d for d in range(1, C + 1) if C % d == 0]))
+        ind = types[rng.integers(len(types))]
+        nv = int(rng.integers(1, 4))
+        if rng.random() < 0.5:
+            ob = int(rng.integers(1, 5))
+            od = DType(ob, bool(rng.random() < 0.5))
+            T = int(rng.integers(1, od.max - od.min + 1))
+            p = thr_case(rng, f"rt{i}", C, PE, nv, ind, T, od, out_base=od.min, beyond=bool(rng.random() < 0.3))
+            out[f"t_rt{i}"] = ("thresholding", p)
+        else:
+            k = int(rng.integers(1, C + 1))
+            out[f"t_rl{i}"] = ("label_select", ls_case(f"rl{i}", C, PE, k, ind, nv=nv))
+    return out
+
+
+RANDOM_BLOCKS = random_block_designs()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("compiler", compiler_params())
+def test_blocks_random_sweep(sweep_cache, compiler):
+    sw = sweep_cache("blocks_random", lambda: {t: [kp] for t, kp in RANDOM_BLOCKS.items()}, compiler)
+    rng = np.random.default_rng(3)
+    for top, (kind, p) in RANDOM_BLOCKS.items():
+        n = 10
+        x = rand_values(rng, DType(**p["in_dtype"]), (n, p["num_vectors"], p["C"]))
+        y = sw.acc[top].run(x.reshape(n, -1))
+        if kind == "thresholding":
+            ref = kernels.apply_thresholds(x, p["thresholds"], p["out_base"], p["out_dtype"]["bipolar"])
+        else:
+            ref = kernels.label_select(x, p["k"])
+        np.testing.assert_array_equal(y, ref.reshape(n, -1), err_msg=top)

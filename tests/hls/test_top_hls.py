@@ -192,6 +192,31 @@ def test_weights_wider_than_64_bits():
     assert 'ap_uint<128>("0x' in hls.render_layer("mvau", p)
 
 
+@pytest.mark.parametrize("compiler", compiler_params())
+def test_synthesis_initialisers(tmp_path, hls_include, compiler):
+    """-DHWGEN_AP_ROM: the ap_uint / ap_int initialisers Vitis HLS sees (incl. > 64-bit words) are bit-exact."""
+    layers, ref = mlp_layers()
+    rng = np.random.default_rng(2)
+    wide_w = rand_values(rng, I(8), (4, 24))
+    wide_t = np.sort(rng.integers(-3000, 3000, size=(4, 1)), axis=1)
+    wide = dict(name="wide", MW=24, MH=4, PE=2, SIMD=12, num_vectors=2, binary_xnor=False, in_dtype=dd(I(8)),
+                w_dtype=dd(I(8)), out_dtype=dd(BIPOLAR), acc_bits=20, weights=wide_w, has_thresholds=True,
+                thresholds=wide_t, out_base=0, mem_style="block")
+    p1 = hls.write_project(tmp_path, "syn_mlp", layers, csim_entry="syn_mlp_run")
+    p2 = hls.write_project(tmp_path, "syn_wide", [("mvau", wide)], csim_entry="syn_wide_run")
+    assert 'ap_uint<96>("0x' in (tmp_path / "wide.hpp").read_text()
+    unit = tmp_path / "unit.cpp"
+    unit.write_text('#include "syn_mlp.cpp"\n#include "syn_wide.cpp"\n')
+    so = csim.compile_shared([unit], tmp_path / "syn.so", compiler=compiler, include_dirs=[tmp_path],
+                             defines={"HWGEN_AP_ROM": None})
+    lib = csim.CsimLibrary(so)
+    x = rand_values(rng, U(2), (50, 16))
+    np.testing.assert_array_equal(csim.CsimAccelerator(p1, lib=lib, entry="syn_mlp_run").run(x), ref(x))
+    x = rand_values(rng, I(8), (50, 2, 24))
+    y = csim.CsimAccelerator(p2, lib=lib, entry="syn_wide_run").run(x.reshape(50, -1))
+    np.testing.assert_array_equal(y, kernels.mvau(x, wide_w, wide_t, 0, out_bipolar=True).reshape(50, -1))
+
+
 # ------------------------------------------------------------------------------------------ errors
 
 def test_compile_error_names_file_and_line(tmp_path, hls_include):

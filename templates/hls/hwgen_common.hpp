@@ -1,0 +1,120 @@
+// hwgen: common definitions of the HLS blocks (static header, copied verbatim into every HLS project).
+//
+// Packing convention (hwgen/packing.py, DESIGN.md): element i of a stream word occupies bits
+// [i*BITS, (i+1)*BITS), LSB first; signed elements are two's complement; BIPOLAR {-1,+1} is bit {0,1}.
+#ifndef HWGEN_COMMON_HPP
+#define HWGEN_COMMON_HPP
+
+#ifndef AP_INT_MAX_W
+#define AP_INT_MAX_W 4096
+#endif
+
+#include <ap_int.h>
+#include <hls_stream.h>
+
+// AXI4-Stream word with TLAST. Vitis HLS ships ap_axi_sdata.h; the C-simulation header set (hls4ml's copy of
+// the ap_types) does not, so a minimal compatible stand-in is defined for C simulation only.
+#if defined(__has_include)
+#if __has_include(<ap_axi_sdata.h>)
+#include <ap_axi_sdata.h>
+#define HWGEN_HAVE_AXI_SDATA 1
+#endif
+#endif
+#ifndef HWGEN_HAVE_AXI_SDATA
+template <int D, int U, int TI, int TD>
+struct ap_axiu {
+    ap_uint<D> data;
+    ap_uint<(D + 7) / 8> keep;
+    ap_uint<(D + 7) / 8> strb;
+    ap_uint<1> last;
+};
+#endif
+
+namespace hwgen {
+
+// Compile-time helpers (C++11: no constexpr loops).
+template <bool C, typename A, typename B> struct select_type { typedef A type; };
+template <typename A, typename B> struct select_type<false, A, B> { typedef B type; };
+
+template <unsigned N> struct clog2 { enum { value = 1 + clog2<(N + 1) / 2>::value }; };
+template <> struct clog2<1> { enum { value = 0 }; };
+template <> struct clog2<0> { enum { value = 0 }; };
+
+// Element of a packed word: type and decoding of its bit pattern into a value.
+//   Elem<BITS, SIGNED, BIPOLAR>::type    exact C++ type of the value (ap_int<BITS> / ap_uint<BITS> / ap_int<2>)
+//   Elem<...>::decode(bits)              value of the pattern
+template <unsigned BITS, bool SIGNED, bool BIPOLAR>
+struct Elem {
+    typedef typename select_type<SIGNED, ap_int<BITS>, ap_uint<BITS> >::type type;
+    static type decode(ap_uint<BITS> b) {
+#pragma HLS INLINE
+        type v;
+        v.range(BITS - 1, 0) = b;
+        return v;
+    }
+};
+template <unsigned BITS, bool SIGNED>
+struct Elem<BITS, SIGNED, true> {
+    typedef ap_int<2> type;
+    static type decode(ap_uint<BITS> b) {
+#pragma HLS INLINE
+        return b[0] ? type(1) : type(-1);
+    }
+};
+
+// Element i of a packed word.
+template <int BITS, int N>
+ap_uint<BITS> slice(const ap_uint<N>& w, unsigned i) {
+#pragma HLS INLINE
+    return w.range((i + 1) * BITS - 1, i * BITS);
+}
+
+#ifndef __SYNTHESIS__
+// C simulation only: fill a constant memory from plain integers (see templates/hls/rom.j2). Unsigned words
+// are given as `limbs` 64-bit limbs each, least significant first; signed values as one long long each.
+template <int W>
+void csim_load(ap_uint<W>* dst, const unsigned long long* src, unsigned n, unsigned limbs) {
+    for (unsigned i = 0; i < n; i++) {
+        ap_uint<W> v = 0;
+        for (unsigned l = 0; l < limbs; l++) {
+            const unsigned lo = 64 * l, hi = (lo + 63 < (unsigned)W - 1) ? lo + 63 : (unsigned)W - 1;
+            v.range(hi, lo) = src[i * limbs + l];
+        }
+        dst[i] = v;
+    }
+}
+template <int W>
+void csim_load(ap_int<W>* dst, const long long* src, unsigned n, unsigned) {
+    for (unsigned i = 0; i < n; i++) dst[i] = src[i];
+}
+#endif
+
+// AXI4-Stream <-> internal stream: TDATA is the packed word zero-padded to PADW (whole bytes); TLAST marks the
+// last word of a frame on the output.
+template <unsigned W, unsigned PADW>
+void axis_to_stream(hls::stream<ap_axiu<PADW, 0, 0, 0> >& in, hls::stream<ap_uint<W> >& out, const unsigned words) {
+axis_in_loop:
+    for (unsigned i = 0; i < words; i++) {
+#pragma HLS PIPELINE II=1
+        const ap_axiu<PADW, 0, 0, 0> x = in.read();
+        out.write(x.data.range(W - 1, 0));
+    }
+}
+
+template <unsigned W, unsigned PADW>
+void stream_to_axis(hls::stream<ap_uint<W> >& in, hls::stream<ap_axiu<PADW, 0, 0, 0> >& out, const unsigned words) {
+axis_out_loop:
+    for (unsigned i = 0; i < words; i++) {
+#pragma HLS PIPELINE II=1
+        ap_axiu<PADW, 0, 0, 0> x;
+        x.data = ap_uint<PADW>(in.read());
+        x.keep = -1;
+        x.strb = -1;
+        x.last = (i == words - 1) ? 1 : 0;
+        out.write(x);
+    }
+}
+
+}  // namespace hwgen
+
+#endif

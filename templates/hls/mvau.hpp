@@ -1,0 +1,124 @@
+// hwgen: matrix-vector(-activation) unit with PE/SIMD folding (static header).
+//
+// Semantics (hwgen.layers.kernels.mvau): acc[r] = sum_c x[c] * W[r][c]; with thresholds
+// out[r] = OUT_BASE + #{t : acc[r] >= T[r][t]}, without thresholds out[r] = acc[r] truncated to OUT_BITS.
+// For a BIPOLAR output the caller passes OUT_BASE = 0 and the count (0/1) is the emitted bit.
+//
+// Streams: an input vector of MW elements arrives as MW/SIMD words (word j: elements j*SIMD .. j*SIMD+SIMD-1);
+// the output is MH/PE words per vector (word f: rows f*PE .. f*PE+PE-1). Row r is computed by PE r % PE in
+// fold r / PE. The input vector is buffered while fold 0 runs and reused by the other MH/PE - 1 folds.
+//
+// Memories: weights[p][f * TILES + t] holds W[f*PE+p][t*SIMD .. t*SIMD+SIMD-1] packed (element i at bits
+// [i*W_BITS, ...)); thresholds[p][f][k] holds T[f*PE+p][k]. The caller partitions both on dimension 1 (PE)
+// and thresholds on dimension 3.
+//
+// BINARY_XNOR: inputs and weights are BIPOLAR; the dot product of a SIMD slice is
+// 2 * popcount(~(x ^ w)) - SIMD, accumulated as a popcount and corrected once per row.
+#ifndef HWGEN_MVAU_HPP
+#define HWGEN_MVAU_HPP
+
+#include "hwgen_common.hpp"
+
+namespace hwgen {
+
+template <unsigned MW, unsigned MH, unsigned PE, unsigned SIMD, unsigned T,
+          unsigned IN_BITS, bool IN_SIGNED, bool IN_BIPOLAR,
+          unsigned W_BITS, bool W_SIGNED, bool W_BIPOLAR,
+          unsigned OUT_BITS, unsigned ACC_BITS, unsigned THR_BITS,
+          bool BINARY_XNOR, bool HAS_THR, int OUT_BASE>
+void mvau(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
+          const ap_uint<SIMD * W_BITS> weights[PE][(MH / PE) * (MW / SIMD)],
+          const ap_int<THR_BITS> thresholds[PE][MH / PE][(T > 0 ? T : 1)],
+          const unsigned num_vectors) {
+    static_assert(MW % SIMD == 0, "SIMD must divide MW");
+    static_assert(MH % PE == 0, "PE must divide MH");
+    static_assert(!BINARY_XNOR || (IN_BITS == 1 && W_BITS == 1), "XNOR mode needs 1-bit inputs and weights");
+    static_assert(!HAS_THR || T > 0, "thresholds enabled but T == 0");
+    enum { TILES = MW / SIMD, FOLDS = MH / PE, TOTAL_TILES = TILES * FOLDS };
+    typedef Elem<IN_BITS, IN_SIGNED, IN_BIPOLAR> InE;
+    typedef Elem<W_BITS, W_SIGNED, W_BIPOLAR> WE;
+    typedef ap_int<ACC_BITS> acc_t;
+    typedef ap_uint<clog2<T + 1>::value + 1> cnt_t;
+
+    ap_uint<SIMD * IN_BITS> inbuf[TILES];
+    acc_t acc[PE];
+#pragma HLS ARRAY_PARTITION variable=acc complete dim=1
+
+    unsigned tile = 0;  // tile within the current row fold
+    unsigned fold = 0;  // output fold
+    unsigned widx = 0;  // weight word index = fold * TILES + tile
+    const unsigned total = num_vectors * TOTAL_TILES;
+mvau_loop:
+    for (unsigned i = 0; i < total; i++) {
+#pragma HLS PIPELINE II=1
+        ap_uint<SIMD * IN_BITS> x;
+        if (fold == 0) {
+            x = in.read();
+            inbuf[tile] = x;
+        } else {
+            x = inbuf[tile];
+        }
+        ap_uint<PE * OUT_BITS> oword = 0;
+    pe_loop:
+        for (unsigned p = 0; p < PE; p++) {
+#pragma HLS UNROLL
+            const ap_uint<SIMD * W_BITS> w = weights[p][widx];
+            acc_t a = (tile == 0) ? acc_t(0) : acc[p];
+            if (BINARY_XNOR) {
+                const ap_uint<SIMD * IN_BITS> m = ~(x ^ ap_uint<SIMD * IN_BITS>(w));
+                ap_uint<clog2<SIMD + 1>::value + 1> pc = 0;
+                for (unsigned s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+                    pc += m[s];
+                }
+                a += pc;
+            } else {
+            simd_loop:
+                for (unsigned s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+                    const typename InE::type xv = InE::decode(slice<IN_BITS>(x, s));
+                    const typename WE::type wv = WE::decode(slice<W_BITS>(w, s));
+                    a += xv * wv;
+                }
+            }
+            acc[p] = a;
+            if (tile == TILES - 1) {
+                // Exact dot product of row fold * PE + p.
+                acc_t dot = a;
+                if (BINARY_XNOR) dot = acc_t(2 * a - acc_t(MW));
+                ap_uint<OUT_BITS> o;
+                if (HAS_THR) {
+                    cnt_t cnt = 0;
+                    for (unsigned k = 0; k < (T > 0 ? T : 1); k++) {
+#pragma HLS UNROLL
+                        if (dot >= thresholds[p][fold][k]) cnt++;
+                    }
+                    const ap_int<OUT_BITS + 34> v = ap_int<OUT_BITS + 34>(OUT_BASE) + cnt;
+                    o = v.range(OUT_BITS - 1, 0);
+                } else {
+                    const ap_int<(OUT_BITS > ACC_BITS ? OUT_BITS : ACC_BITS)> v = dot;  // sign-extends
+                    o = v.range(OUT_BITS - 1, 0);
+                }
+                oword.range((p + 1) * OUT_BITS - 1, p * OUT_BITS) = o;
+            }
+        }
+        if (tile == TILES - 1) {
+            out.write(oword);
+            tile = 0;
+            if (fold == FOLDS - 1) {
+                fold = 0;
+                widx = 0;
+            } else {
+                fold++;
+                widx++;
+            }
+        } else {
+            tile++;
+            widx++;
+        }
+    }
+}
+
+}  // namespace hwgen
+
+#endif
