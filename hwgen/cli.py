@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,15 +39,16 @@ def _load_npy(path):
 
 
 def _cmd_run(a):
-    from hwgen.graph import HwGraph
+    from hwgen.runtime.accelerator import Accelerator
 
-    g = HwGraph.load(a.out)
-    if a.backend != "reference":
-        raise HwgenError(f"backend {a.backend!r} is not available yet; use --backend reference.")
+    acc = Accelerator(a.out, backend=a.backend)
     x = _load_npy(a.input)
-    y = g.execute(x)
+    t = time.perf_counter()
+    y = acc.execute(x)
+    dt = time.perf_counter() - t
     np.save(a.output, y)
-    print(f"{x.shape[0] if x.ndim == len(g.input_shape) else 1} input(s) -> {a.output} {tuple(y.shape)} {y.dtype}")
+    n = x.shape[0] if x.ndim == len(acc.graph.input_shape) else 1
+    print(f"{n} input(s) -> {a.output} {tuple(y.shape)} {y.dtype} [{a.backend}: {dt:.2f} s, {n / dt:,.0f}/s]")
     return 0
 
 

@@ -1,0 +1,80 @@
+"""One accelerator API over every execution path.
+
+    acc = Accelerator("out/", backend="rtlsim")     # "reference" | "csim" | "rtlsim" | "cpu" | "pynq"
+    y = acc.execute(x)                              # the ONNX model's input (any batch) -> its output
+    acc.throughput_test(10000)                      # images/s, time in packing, transfer, unpacking
+
+The CPU head (input quantizer) and tail (final float ops) run the same way for every backend; a backend only
+runs the hardware layers: integer input stream values (N, in_features) -> integer outputs (N, out_features).
+Backends live in their own modules and are imported when asked for, so optional tools (Verilator, a C++
+compiler, numba, pynq) are needed only by the backend that uses them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hwgen.errors import HwgenError
+from hwgen.graph import HwGraph
+
+# backend name -> "module:Class"; each class takes (out_dir, graph, **options) and has run_ints(q) -> ints
+BACKENDS = {
+    "reference": "hwgen.runtime.backends:ReferenceBackend",
+    "csim": "hwgen.runtime.backends:CsimBackend",
+    "rtlsim": "hwgen.runtime.rtlsim:RtlsimBackend",
+    "cpu": "sw_fallback.backend:CpuBackend",
+    "pynq": "hwgen.runtime.pynq_backend:PynqBackend",
+}
+
+
+class UnknownBackendError(HwgenError):
+    pass
+
+
+def backend_class(name: str):
+    if name not in BACKENDS:
+        raise UnknownBackendError(f"unknown backend {name!r}; known: {', '.join(BACKENDS)}.")
+    mod, cls = BACKENDS[name].split(":")
+    try:
+        return getattr(importlib.import_module(mod), cls)
+    except ModuleNotFoundError as e:
+        raise HwgenError(f"backend {name!r} is not available: {e}. Install hwgen with its extras "
+                         "(pip install -e \".[dev]\", or \"hwgen[board]\" on a board).") from None
+
+
+class Accelerator:
+    def __init__(self, out_dir, backend: str = "reference", **options):
+        self.out_dir = Path(out_dir)
+        self.graph = HwGraph.load(self.out_dir)
+        self.backend_name = backend
+        self.backend = backend_class(backend)(self.out_dir, self.graph, **options)
+
+    def execute_ints(self, q: np.ndarray) -> np.ndarray:
+        """Hardware part only: first layer's integer input (N, features) -> last layer's integer output."""
+        return np.asarray(self.backend.run_ints(np.asarray(q, dtype=np.int64)), dtype=np.int64)
+
+    def execute(self, x) -> np.ndarray:
+        """The ONNX model's input (N, ...) or a single sample -> the ONNX model's output."""
+        q = self.graph.head_ints(x)
+        return self.graph.tail.run(self.execute_ints(q))
+
+    def throughput_test(self, n: int = 1000, seed: int = 0) -> dict:
+        """Random valid inputs through the hardware part; images/s and where the time goes."""
+        first = self.graph.layers[0]
+        rng = np.random.default_rng(seed)
+        dt = first.in_dtype
+        q = rng.choice([-1, 1], (n, first.in_features)) if dt.bipolar else rng.integers(
+            dt.min, dt.max + 1, (n, first.in_features))
+        t = time.perf_counter()
+        self.execute_ints(q)
+        total = time.perf_counter() - t
+        res = {"backend": self.backend_name, "frames": n, "seconds": total, "images_per_s": n / total}
+        res.update(getattr(self.backend, "last_timing", {}) or {})
+        return res
+
+    def stats(self) -> dict:
+        return dict(getattr(self.backend, "stats", lambda: {})())

@@ -1,0 +1,56 @@
+"""The backends that need nothing beyond numpy and a C++ compiler: the reference model and HLS C simulation."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+class ReferenceBackend:
+    """The layers' numpy `execute()`: the golden model."""
+
+    def __init__(self, out_dir: Path, graph, **_):
+        self.graph = graph
+
+    def run_ints(self, q):
+        for layer in self.graph.layers:
+            q = layer.execute(q)
+        return q
+
+
+class CsimBackend:
+    """The generated Vitis HLS C++ (OUT/hls/), compiled for the CPU and called once per batch through ctypes."""
+
+    def __init__(self, out_dir: Path, graph, compiler: str = "g++", log=None, **_):
+        from hwgen.codegen.hls import write_project
+        from hwgen.sim.csim import CsimAccelerator
+
+        self.graph = graph
+        hls_dir = Path(out_dir) / "hls"
+        t = time.perf_counter()
+        project = write_project(hls_dir, "hwgen_top", list(graph.layers),
+                                part=graph.meta.get("part", "xc7z020clg400-1"),
+                                clock_period_ns=1000.0 / float(graph.meta.get("clock_mhz", 100)))
+        so = hls_dir / f"hwgen_top_{compiler.replace('+', 'x')}.so"
+        stamp = hls_dir / f".{so.name}.src"
+        digest = hashlib.sha256(compiler.encode())
+        for f in project.files:
+            digest.update(f.read_bytes())
+        digest = digest.hexdigest()
+        lib = None
+        if so.is_file() and stamp.is_file() and stamp.read_text() == digest:  # unchanged sources: reuse
+            from hwgen.sim.csim import CsimLibrary
+
+            lib = CsimLibrary(so)
+        self.sim = CsimAccelerator(project, compiler=compiler, so_path=so, lib=lib)
+        stamp.write_text(digest)
+        self.compile_seconds = time.perf_counter() - t
+
+    def run_ints(self, q):
+        return self.sim.run(q)
+
+    def stats(self):
+        return {"compile_seconds": self.compile_seconds}
