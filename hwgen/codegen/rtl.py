@@ -10,6 +10,9 @@ Every block: clock `ap_clk`, synchronous active-low reset `ap_rst_n`, AXI4-Strea
 master `out_V_TDATA/TVALID/TREADY`; TDATA widths padded to whole bytes (padding ignored on input, zero on
 output); packing per hwgen.packing (element i at bits [i*w, (i+1)*w), two's complement, BIPOLAR -1/+1 as 0/1).
 Every block accepts one input word per cycle when not stalled and never drops or duplicates words.
+TREADY paths: mvau, thresholding, label_select and fifo (depth >= 2) drive in0_V_TREADY from registers only;
+dwc and a depth-1 fifo pass out_V_TREADY through combinationally (put a fifo of depth >= 2 around them where
+timing matters). Widths: stream_widths(kind, params) -> (in TDATA bits, out TDATA bits).
 
 Parameter contract (keys of the params dict; dtypes are dicts {"bits", "signed", "bipolar"} or hwgen.dtypes.DType):
 
@@ -21,18 +24,30 @@ kind "mvau" -- matrix-vector(-activation) unit, semantics = kernels.mvau:
     Input: MW/SIMD words per vector, word j = elements j*SIMD.. j*SIMD+SIMD-1. Output: MH/PE words per vector,
     word f = rows f*PE+p at element p. Without thresholds the output element is the accumulator, sign-extended or
     truncated to out_dtype.bits. A BIPOLAR input or weight type without binary_xnor is also accepted (as +-1).
-    Steady state (MW/SIMD)*(MH/PE) cycles per vector; latency 5 cycles.
+    Steady state (MW/SIMD)*(MH/PE) cycles per vector; an output word is offered 4 cycles after the fold's last
+    input word was taken (the first fold) or issued (later folds), plus stalls. Optional: mem_style ("auto", "block",
+    "distributed", "ultra" = block; rom_style attribute of the weight and threshold ROMs, see rom_style()).
 kind "thresholding" -- multi-threshold activation, semantics = kernels.apply_thresholds:
     name, C, PE (PE | C), num_vectors, in_dtype, out_dtype, thresholds (C, T) ascending, out_base.
     Input/output word: PE channels of one pixel (channel f*PE+p at element p), C/PE words per pixel.
+    num_vectors is informational (the block runs any number of pixels). Optional: mem_style as for mvau.
+    Latency 2 cycles.
 kind "label_select" -- top-k, semantics = kernels.label_select:
     name, C, PE (PE | C), k (<= C), in_dtype, out_dtype (unsigned index type). C/PE words in per frame, k words
     out (one index each), largest first, ties: lower index first.
 kind "fifo" -- name, width (bits), depth (words), optional style "auto" | "srl" | "ram" (auto: srl for
     depth <= 64). Holds at least `depth` words (the RAM style holds depth+1: one in its output register).
+template "rtl/top.v.j2", written by write_chain(name, blocks, outdir, frame_words, fifo_depths) -- stitched
+    chain: name, stages [{"module", "in_tdw", "out_tdw"}] (TDATA widths; each stage's out_tdw must equal the
+    next one's in_tdw), frame_words (output words per frame, for out_V_TLAST), FW (counter width).
+    The top has the block interface plus `out_V_TLAST`. write_chain adds a fifo after every block but the last.
 kind "dwc" -- data-width converter: name, in_width, out_width (bits of data, one a multiple of the other),
     elem_bits (optional, checked: both widths are multiples of it). Element order per the packing convention:
     the first (lowest) sub-word is sent first / received first.
+
+Dtype dicts: {"bits", "signed", "bipolar"} (bipolar optional, default False).
+Simulation: hwgen.sim.verilator (cocotb testbenches in rtl_tests/, or the C++ stream harness for long runs);
+synthesis estimates: hwgen.sim.yosys.synth.
 """
 
 from __future__ import annotations
@@ -114,6 +129,24 @@ def _out_base_pattern(out_base: int, out_dt: DType) -> int:
     return int(out_base) & ((1 << out_dt.bits) - 1)
 
 
+def _mem_style(p: dict) -> str:
+    return p.get("mem_style", p.get("rom_style", "auto"))
+
+
+def rom_style(depth: int, width: int, style: str = "auto") -> str:
+    """Synthesis attribute (rom_style) of a ROM: "block" (BRAM), "distributed" (LUT RAM), "" (none: the tool
+    decides). auto: block when the ROM is deep enough to use a block RAM reasonably (depth >= 64 and >= 4 kbit),
+    else none; without it yosys turns even large ROMs into logic. Vivado honours the same attribute. (yosys
+    cannot map some shallow ROMs as "distributed"; prefer auto.)"""
+    if style == "ultra":
+        return "block"  # initialised ROMs cannot live in UltraRAM (as in the HLS flow): block RAM
+    if style != "auto":
+        if style not in ("block", "distributed", "logic"):
+            raise ValueError(f"mem_style {style!r} (use auto, block, distributed, ultra or logic)")
+        return style
+    return "block" if depth >= 64 and depth * width >= 4096 else ""
+
+
 def prepare(kind: str, params: dict) -> tuple[dict, dict[str, list[str]]]:
     """Template context and ROM files ({file name: lines}) for one block."""
     if kind not in KINDS:
@@ -147,13 +180,15 @@ def prepare(kind: str, params: dict) -> tuple[dict, dict[str, list[str]]]:
                    INW=simd * idt.bits, OUTW=pe * odt.bits, WW=pe * simd * wdt.bits,
                    IN_TDW=_pad8(simd * idt.bits), OUT_TDW=_pad8(pe * odt.bits),
                    SFW=_clog2(sf), NFW=_clog2(nf), WAW=_clog2(sf * nf), XS=xs, WS=ws, PW=xs + ws,
-                   wfile=wfile, tfile=tfile,
+                   wfile=wfile, tfile=tfile, w_rom_style=rom_style(sf * nf, pe * simd * wdt.bits,
+                                                                  _mem_style(p)),
                    **_dt_info("in", idt), **_dt_info("w", wdt), **_dt_info("out", odt))
         if p["has_thresholds"]:
             lo, hi = -(1 << (acc - 1)), (1 << (acc - 1)) - 1
             nt, tb, rom = _thresholds_ctx(p["thresholds"], mh, pe, lo, hi)
             files[tfile] = _mem_lines(rom, tb)
-            ctx.update(NT=nt, TB=tb, TW=pe * nt * tb, base_pattern=_out_base_pattern(p["out_base"], odt))
+            ctx.update(NT=nt, TB=tb, TW=pe * nt * tb, base_pattern=_out_base_pattern(p["out_base"], odt),
+                       t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)))
         return ctx, files
     if kind == "thresholding":
         c, pe = int(p["C"]), int(p["PE"])
@@ -167,6 +202,7 @@ def prepare(kind: str, params: dict) -> tuple[dict, dict[str, list[str]]]:
         ctx = dict(p, IB=idt.bits, OB=odt.bits, NF=nf, NFW=_clog2(nf), INW=pe * idt.bits, OUTW=pe * odt.bits,
                    IN_TDW=_pad8(pe * idt.bits), OUT_TDW=_pad8(pe * odt.bits), NT=nt, TB=tb, TW=pe * nt * tb,
                    tfile=tfile, base_pattern=_out_base_pattern(p["out_base"], odt),
+                   t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)),
                    **_dt_info("in", idt), **_dt_info("out", odt))
         return ctx, files
     if kind == "label_select":
@@ -225,3 +261,46 @@ def write_block(kind: str, params: dict, outdir) -> list[Path]:
         fp.write_text("\n".join(lines) + "\n")
         paths.append(fp)
     return paths
+
+
+def stream_widths(kind: str, params: dict) -> tuple[int, int]:
+    """(input TDATA bits, output TDATA bits) of a block, padded to whole bytes."""
+    ctx, _ = prepare(kind, params)
+    if kind == "fifo":
+        return ctx["TDW"], ctx["TDW"]
+    return ctx["IN_TDW"], ctx["OUT_TDW"]
+
+
+def write_chain(name: str, blocks: list[tuple[str, dict]], outdir, frame_words: int,
+                fifo_depths: list[int] | None = None, fifo_style: str = "auto") -> list[Path]:
+    """Write every block, a FIFO after each block but the last (fifo_depths[i] words after block i; 0 = none;
+    default 2), and the stitched top `name`. Returns all written paths, the top's .v first.
+
+    Each block's output TDATA width must equal the next block's input width (insert a "dwc" block where the
+    element counts per word differ).
+    """
+    outdir = Path(outdir)
+    paths: list[Path] = []
+    stages = []
+    n = len(blocks)
+    depths = list(fifo_depths) if fifo_depths is not None else [2] * (n - 1)
+    if len(depths) != n - 1:
+        raise ValueError(f"{name}: {n} blocks need {n - 1} FIFO depths, got {len(depths)}")
+    for i, (kind, params) in enumerate(blocks):
+        iw, ow = stream_widths(kind, params)
+        if stages and stages[-1]["out_tdw"] != iw:
+            raise ValueError(f"{name}: {stages[-1]['module']} sends {stages[-1]['out_tdw']}-bit words but "
+                             f"{params['name']} takes {iw}-bit words; insert a data-width converter")
+        paths += write_block(kind, params, outdir)
+        stages.append({"module": params["name"], "in_tdw": iw, "out_tdw": ow})
+        if i < n - 1 and depths[i] > 0:
+            fp = {"name": f"{name}_fifo{i}", "width": ow, "depth": int(depths[i]), "style": fifo_style}
+            paths += write_block("fifo", fp, outdir)
+            stages.append({"module": fp["name"], "in_tdw": ow, "out_tdw": ow})
+    if frame_words < 1:
+        raise ValueError(f"{name}: frame_words must be >= 1")
+    text = render("rtl/top.v.j2", name=name, stages=stages, frame_words=int(frame_words),
+                  FW=_clog2(frame_words))
+    top = outdir / f"{name}.v"
+    top.write_text(text)
+    return [top] + paths

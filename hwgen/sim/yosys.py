@@ -113,7 +113,8 @@ def synth(sources: list, top: str, family: str = "xc7", cwd=None, timeout: float
             shutil.copy(s, cwd / s.name)
             rel.append(s.name)
     reads = "; ".join(f"read_verilog -defer {r}" for r in rel)
-    script = f"{reads}; synth_xilinx -family {family} -top {top} -noiopad -flatten; tee -q -o {stat_file.name} stat -json"
+    script = (f"{reads}; synth_xilinx -family {family} -top {top} -noiopad -flatten; "
+              f"tee -q -o {stat_file.name} stat -json")
     cmd = [*find_yosys(), "-q", "-p", script]
     try:
         p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
