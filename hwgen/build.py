@@ -30,7 +30,7 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
     if folding_file is not None:
         fold.apply_folding(layers, fold.load_folding_file(folding_file))
     g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=p)
-    g.meta = {"board": b.name, "clock_mhz": b.clock_mhz, "target_fps": target_fps,
+    g.meta = {"board": b.name, "part": b.part, "clock_mhz": b.clock_mhz, "target_fps": target_fps,
               "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest()}
     return g
 
@@ -62,14 +62,21 @@ def summary(g: HwGraph) -> dict:
     }
 
 
-def build(model_path, out, board=None, folding_file=None, target_fps=None, log=print) -> dict:
+def build(model_path, out, board=None, folding_file=None, target_fps=None, synth=False, log=print) -> dict:
+    from hwgen.codegen.project import write_generated
+
     t0 = time.perf_counter()
     g = compile_model(model_path, board, folding_file, target_fps)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     g.save(out)
     s = summary(g)
+    s["generated"] = write_generated(out, g, get_board(g.meta["board"]))
     s["build_seconds"] = round(time.perf_counter() - t0, 3)
+    if synth:
+        from hwgen.sim.yosys import synth_build
+
+        s["synth"] = synth_build(out, g, get_board(g.meta["board"]), log=log)
     (out / "report").mkdir(exist_ok=True)
     (out / "report" / "summary.json").write_text(json.dumps(s, indent=2))
     return s

@@ -17,7 +17,8 @@ def _cmd_build(a):
     from hwgen.build import build
     from hwgen.report import cpu_table, layer_table
 
-    s = build(a.model, a.out, board=a.board, folding_file=a.folding, target_fps=a.target_fps)
+    s = build(a.model, a.out, board=a.board, folding_file=a.folding, target_fps=a.target_fps, synth=a.synth,
+              log=(lambda *m: None) if a.quiet else print)
     if not a.quiet:
         print(layer_table(s))
         e = s["estimate"]
@@ -92,6 +93,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--board", default=None, help="target board (see `hwgen boards`; default pynq-z2)")
     b.add_argument("--folding", default=None, help='FOLD.json: {"<layer>": {"PE": n, "SIMD": m}}')
     b.add_argument("--target-fps", type=float, default=None, help="fold for this many frames/s at the board clock")
+    b.add_argument("--synth", action="store_true", help="synthesize the generated RTL with yosys (resource figures)")
     b.add_argument("-q", "--quiet", action="store_true")
     b.set_defaults(fn=_cmd_build)
     r = sub.add_parser("run", help="run inputs through a build")
