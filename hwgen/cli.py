@@ -77,6 +77,15 @@ def _cmd_boards(a):
     return 0
 
 
+def _cmd_verify(a):
+    from hwgen.verify import verify
+
+    backends = [b.strip() for b in a.backends.split(",") if b.strip()]
+    ok = verify(a.out, n=a.n, backends=backends, seed=a.seed)
+    print("all bit-exact" if ok else "MISMATCH: some backend differs from the reference")
+    return 0 if ok else 1
+
+
 def _cmd_demo(a):
     from hwgen.demo import run_demo
 
@@ -109,6 +118,12 @@ def parser() -> argparse.ArgumentParser:
     i.set_defaults(fn=_cmd_inspect)
     bd = sub.add_parser("boards", help="list the known boards")
     bd.set_defaults(fn=_cmd_boards)
+    v = sub.add_parser("verify", help="random inputs through backends and the QONNX graph; exit 0 if bit-exact")
+    v.add_argument("out", help="build directory")
+    v.add_argument("-n", type=int, default=100, help="number of random inputs")
+    v.add_argument("--backends", default="reference", help="comma-separated: reference,csim,rtlsim,cpu")
+    v.add_argument("--seed", type=int, default=0)
+    v.set_defaults(fn=_cmd_verify)
     dm = sub.add_parser("demo", help="build and run the shipped digits example, compare with qonnx")
     dm.add_argument("-o", "--out", default="hwgen_demo_build")
     dm.set_defaults(fn=_cmd_demo)

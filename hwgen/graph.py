@@ -46,8 +46,16 @@ class HwGraph:
                 f"input has shape {tuple(x.shape)}, the model expects (N, {', '.join(map(str, want))})."
             )
         if x.dtype.kind not in "fiub":
-            raise InputDataError(f"input dtype {x.dtype} is not numeric.")
-        return x.astype(np.float32, copy=False)
+            raise InputDataError(f"input dtype {x.dtype} is not numeric; give float32 (or integer) values.")
+        x32 = x.astype(np.float32, copy=False)
+        if x.dtype.kind == "f" and not np.all(np.isfinite(x32)):
+            bad = np.argwhere(~np.isfinite(x32))[0]
+            raise InputDataError(f"input contains NaN or inf (first at index {tuple(int(i) for i in bad)}); the "
+                                 "input quantizer has no defined result for it.")
+        if x.dtype.kind == "f" and x.dtype.itemsize > 4 and not np.array_equal(x32.astype(x.dtype), x):
+            raise InputDataError(f"input dtype {x.dtype} holds values float32 cannot represent exactly; the model "
+                                 "computes in float32: convert the input to float32 first.")
+        return x32
 
     def head_ints(self, x) -> np.ndarray:
         """Model input -> the first hardware layer's integer input, shape (N, features)."""
