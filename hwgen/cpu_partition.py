@@ -67,6 +67,30 @@ class CpuPartition:
         m.ir_version = 7
         return m
 
+    def numpy_desc(self) -> tuple[dict, dict]:
+        """The partition as plain JSON nodes + constants, for the board-side numpy evaluator (no onnx needed)."""
+        nodes = []
+        for n in self.nodes:
+            attrs = {}
+            for a in n.attribute:
+                v = helper.get_attribute_value(a)
+                if isinstance(v, bytes):
+                    v = v.decode()
+                elif isinstance(v, onnx.TensorProto):
+                    v = numpy_helper.to_array(v).tolist()
+                elif isinstance(v, (list, tuple)):
+                    v = list(v)
+                attrs[a.name] = v
+            nodes.append({"op": n.op_type, "name": n.name, "inputs": list(n.input), "outputs": list(n.output),
+                          "attrs": attrs})
+        consts = {k: np.asarray(v) for k, v in self.constants.items()}
+        for k, v in self.entry.items():
+            if k != "kind":
+                consts[f"__entry_{k}"] = np.asarray(v)
+        desc = {"role": self.role, "input": self.input, "output": self.output, "nodes": nodes,
+                "int_output": sorted(self.int_output), "entry_kind": self.entry.get("kind")}
+        return desc, consts
+
     def to_json(self, onnx_file: str, entry_file: str | None) -> dict:
         return {"role": self.role, "onnx": onnx_file, "input": self.input, "output": self.output,
                 "opset": self.opset, "reason": self.reason, "nodes": self.node_names,

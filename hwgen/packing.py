@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwgen.dtypes import DType
+from .dtypes import DType
 
 
 def word_bits(dtype: DType, elems: int) -> int:

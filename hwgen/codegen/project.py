@@ -3,6 +3,7 @@
     OUT/hls/     Vitis HLS C++ + Tcl (templates/hls)           hwgen.codegen.hls
     OUT/rtl/     Verilog + ROM files + stitched top (templates/rtl)   hwgen.codegen.rtl
     OUT/vivado/  board project flow (templates/vivado, boards/)      hwgen.codegen.vivado
+    OUT/driver/  the PYNQ driver package to copy to the board         hwgen.runtime.driver_writer
 """
 
 from __future__ import annotations
@@ -19,4 +20,8 @@ def write_generated(out: Path, graph, board) -> dict:
     hls = write_project(out / "hls", "hwgen_top", list(graph.layers), part=board.part,
                         clock_period_ns=1000.0 / board.clock_mhz)
     files["hls"] = [str(f.relative_to(out)) for f in hls.files]
+    files["rtl"] = [str(f.relative_to(out)) for f in __import__("hwgen.codegen.rtl_project", fromlist=["x"]).write_rtl_project(out / "rtl", graph)]  # noqa: E501
+    from hwgen.runtime.driver_writer import write_driver
+
+    files["driver"] = [str(f.relative_to(out)) for f in write_driver(out, graph, board)]
     return files

@@ -41,6 +41,9 @@ template "rtl/top.v.j2", written by write_chain(name, blocks, outdir, frame_word
     chain: name, stages [{"module", "in_tdw", "out_tdw"}] (TDATA widths; each stage's out_tdw must equal the
     next one's in_tdw), frame_words (output words per frame, for out_V_TLAST), FW (counter width).
     The top has the block interface plus `out_V_TLAST`. write_chain adds a fifo after every block but the last.
+    Optional `monitor` (bool): under `define HWGEN_MONITOR the top also has outputs mon_valid / mon_ready
+    [len(stages):0], TVALID / TREADY of stream i = the input of stage i (stream len(stages) = out_V), for the
+    simulation harness (hwgen.codegen.rtl_project writes the whole-network top with it).
 kind "dwc" -- data-width converter: name, in_width, out_width (bits of data, one a multiple of the other),
     elem_bits (optional, checked: both widths are multiples of it). Element order per the packing convention:
     the first (lowest) sub-word is sent first / received first.
@@ -300,7 +303,7 @@ def write_chain(name: str, blocks: list[tuple[str, dict]], outdir, frame_words: 
     if frame_words < 1:
         raise ValueError(f"{name}: frame_words must be >= 1")
     text = render("rtl/top.v.j2", name=name, stages=stages, frame_words=int(frame_words),
-                  FW=_clog2(frame_words))
+                  FW=_clog2(frame_words), monitor=False)
     top = outdir / f"{name}.v"
     top.write_text(text)
     return [top] + paths

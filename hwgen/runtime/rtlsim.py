@@ -1,0 +1,170 @@
+"""`rtlsim` backend: the stitched RTL (OUT/rtl/, hwgen.codegen.rtl_project) in a plain C++ Verilator harness.
+
+    acc = Accelerator("out/", backend="rtlsim")       # options: watchdog, p_in, p_out, seed, record, log
+    y = acc.execute(x)
+    acc.stats()   # {"cycles_per_frame", "latency_cycles", "frames", "layers": {name: {...}}, "build_seconds", ...}
+
+The harness (hwgen.sim.verilator.NETWORK_HARNESS_CPP) is built once into OUT/rtlsim/ and rebuilt only when the
+Verilog changes (hash stamp; ROM contents are .mem files read at run time from OUT/rtl/). A batch is one run:
+the packed input words of every frame go in through a file, the outputs and per-stream per-frame cycle stamps come
+back through files; no Python runs per cycle.
+
+Figures (full-rate runs, p_in = p_out = 1): steady-state cycles per frame = interval between the last output
+words of consecutive frames over the second half of the batch; first-frame latency = cycles from the first input
+word taken to the last output word of frame 0, inclusive; per layer, the same interval on the layer's own output
+stream ("cycles_per_frame", compare with layer.cycles(): in a chain every layer runs at the bottleneck's rate) and
+the mean span from a frame's first to its last output word ("frame_span"). After a full-rate run the figures go
+into OUT/report/summary.json under "rtlsim".
+
+Watchdog: when no stream of the design has moved for `watchdog` cycles (default 100,000) the run stops and
+raises ToolError naming the streams that are blocked (TVALID high, TREADY low) or starved.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hwgen import packing
+from hwgen.dtypes import from_name
+from hwgen.errors import InputDataError, ToolError
+
+TOP = "hwgen_top"
+
+
+def steady_interval(ends: np.ndarray) -> float | None:
+    """Steady-state cycles between consecutive frame ends (second half of the run); None for one frame."""
+    n = len(ends)
+    if n < 2:
+        return None
+    k = n // 2 if n >= 4 else 0
+    return float(ends[n - 1] - ends[k]) / (n - 1 - k)
+
+
+class RtlsimBackend:
+    def __init__(self, out_dir, graph, watchdog: int = 100_000, p_in: float = 1.0, p_out: float = 1.0,
+                 seed: int = 1, record: bool = True, log=None, jobs: int = 2, **_):
+        from hwgen.codegen.rtl_project import load_manifest, write_rtl_project
+        from hwgen.sim.verilator import build_network_harness
+
+        self.out = Path(out_dir)
+        self.graph = graph
+        self.rtl = self.out / "rtl"
+        self.work = self.out / "rtlsim"
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.watchdog, self.p_in, self.p_out, self.seed, self.record = int(watchdog), p_in, p_out, seed, record
+        if not (self.rtl / f"{TOP}.json").is_file():  # a build from before the RTL project existed
+            write_rtl_project(self.rtl, graph, TOP)
+        self.m = load_manifest(self.rtl, TOP)
+        t = time.perf_counter()
+        self.exe, self.rebuilt = build_network_harness(
+            [self.rtl / f for f in self.m["verilog"]], TOP, self.m["in"]["tdata_bits"], self.m["out"]["tdata_bits"],
+            self.work / "build", cache_dir=Path.home() / ".cache" / "hwgen" / "verilator", jobs=jobs, log=log)
+        self.build_seconds = time.perf_counter() - t
+        self.last_timing: dict = {}
+        self._stats: dict = {"build_seconds": round(self.build_seconds, 3), "rebuilt": self.rebuilt}
+
+    def run_ints(self, q):
+        mi, mo = self.m["in"], self.m["out"]
+        q = np.asarray(q, dtype=np.int64)
+        n = int(q.shape[0])
+        if n == 0:
+            return np.zeros((0, mo["features"]), dtype=np.int64)
+        q = q.reshape(n, -1)
+        if q.shape[1] != mi["features"]:
+            raise InputDataError(f"rtlsim: got {q.shape[1]} input values per frame, the design takes {mi['features']}")
+        t0 = time.perf_counter()
+        words = packing.pack_bytes(q, from_name(mi["dtype"]), mi["elems_per_word"])
+        t1 = time.perf_counter()
+        wpf = [s["words_per_frame"] for s in self.m["streams"]]
+        est = max(v["cycles"] for v in self.m["layers"].values())
+        max_cycles = 50 * (n + 4) * max(est, mi["words_per_frame"], mo["words_per_frame"]) + 10 * self.watchdog
+        out, stamps, st = self._run(words, n, wpf, max_cycles)
+        t2 = time.perf_counter()
+        if st["status"] != "ok":
+            raise ToolError(self._stall_message(st, n))
+        if st["outputs"] != n * mo["words_per_frame"]:
+            raise ToolError(f"rtlsim: {st['outputs']} output words for {n} frames, expected "
+                            f"{n * mo['words_per_frame']} ({st['command']})")
+        if st.get("tlast_errors"):
+            raise ToolError(f"rtlsim: out_V_TLAST was wrong on {st['tlast_errors']} output words "
+                            f"(expected on every {mo['words_per_frame']}th word)")
+        y = packing.unpack_bytes(out, from_name(mo["dtype"]), mo["elems_per_word"]).reshape(n, mo["features"])
+        t3 = time.perf_counter()
+        self._figures(stamps, st, n)
+        self.last_timing = {"pack_seconds": t1 - t0, "sim_seconds": t2 - t1, "unpack_seconds": t3 - t2,
+                            "simulated_cycles": st["cycles"],
+                            "cycles_per_second": st["cycles"] / max(t2 - t1, 1e-9)}
+        return y
+
+    def _run(self, words, n, wpf, max_cycles):
+        from hwgen.sim.verilator import run_network_harness
+
+        mi, mo = self.m["in"], self.m["out"]
+        return run_network_harness(self.exe, words, n, mi["words_per_frame"], mo["words_per_frame"],
+                                   (mo["tdata_bits"] + 7) // 8, wpf, self.work, self.rtl, watchdog=self.watchdog,
+                                   max_cycles=max_cycles, p_in=self.p_in, p_out=self.p_out, seed=self.seed)
+
+    def _stall_message(self, st, n) -> str:
+        streams = self.m["streams"]
+        rows = []
+        blocked, idle = [], []
+        for s, r in zip(streams, st["streams"]):
+            exp = s["words_per_frame"] * n
+            state = ("blocked (TVALID=1, TREADY=0)" if r["valid"] and not r["ready"] else
+                     "waiting for data (TVALID=0)" if not r["valid"] else "moving")
+            rows.append(f"  {s['name']}: {r['count']}/{exp} words, {state}, last moved at cycle {r['last_move']}")
+            if r["valid"] and not r["ready"]:
+                blocked.append(s["name"])
+            elif not r["valid"] and r["count"] < exp:
+                idle.append(s["name"])
+        what = ("no stream moved for" if st["status"] == "stall" else "the run hit its cycle limit after")
+        if blocked:
+            head = f"stream {blocked[-1]} stopped: its consumer never became ready"
+            if len(blocked) > 1:
+                head += f" (also blocked: {', '.join(blocked[:-1])})"
+        elif idle:
+            head = f"stream {idle[0]} stopped: its producer has no more data to send"
+        else:
+            head = "the design stopped"
+        return (f"rtlsim: design stalled: {head}; {what} {self.watchdog if st['status'] == 'stall' else st['cycles']}"
+                f" cycles (at cycle {st['cycles']}, {st['outputs']} output words of "
+                f"{n * self.m['out']['words_per_frame']}). Streams:\n" + "\n".join(rows))
+
+    def _figures(self, stamps, st, n):
+        streams = self.m["streams"]
+        first_in, out_end = stamps[0, 0], stamps[len(streams) - 1, 1]
+        cpf = steady_interval(out_end)
+        latency = int(out_end[0] - first_in[0] + 1)
+        layers = {}
+        for name, info in self.m["layers"].items():
+            k = info["out_stream"]
+            iv = steady_interval(stamps[k, 1])
+            span = float(np.mean(stamps[k, 1].astype(np.int64) - stamps[k, 0].astype(np.int64) + 1))
+            layers[name] = {"cycles_per_frame": None if iv is None else round(iv, 3),
+                            "frame_span": round(span, 3), "estimate": info["cycles"]}
+        figs = {"cycles_per_frame": None if cpf is None else round(cpf, 3), "latency_cycles": latency,
+                "frames": n, "simulated_cycles": int(st["cycles"]), "layers": layers}
+        full_rate = self.p_in >= 1.0 and self.p_out >= 1.0
+        figs["full_rate"] = full_rate
+        self._stats.update(figs)
+        if self.record and full_rate:
+            self._record(figs)
+
+    def _record(self, figs):
+        f = self.out / "report" / "summary.json"
+        try:
+            s = json.loads(f.read_text()) if f.is_file() else {}
+        except json.JSONDecodeError:
+            s = {}
+        s["rtlsim"] = {k: v for k, v in figs.items() if k != "full_rate"}
+        f.parent.mkdir(parents=True, exist_ok=True)
+        tmp = f.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(s, indent=2))
+        tmp.replace(f)
+
+    def stats(self) -> dict:
+        return dict(self._stats)
