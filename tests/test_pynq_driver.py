@@ -90,3 +90,27 @@ print('ok')
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr
+
+
+def test_pynq_notebook_runs_against_simulation(tmp_path, monkeypatch):
+    import json
+
+    nb = json.loads((ROOT / "examples" / "pynq" / "hwgen_on_pynq.ipynb").read_text())
+    out = tmp_path / "build_digits"
+    build(ROOT / "examples" / "digits" / "digits_mlp_w2a2.onnx", out, **QUIET)
+    monkeypatch.setenv("HWGEN_DRIVER_DIR", str(out / "driver"))
+    monkeypatch.setenv("HWGEN_BUILD_DIR", str(out))
+    monkeypatch.setenv("HWGEN_SIM", "1")
+    monkeypatch.setenv("HWGEN_SIM_ENGINE", "reference")
+    monkeypatch.setenv("HWGEN_DIGITS", str(ROOT / "examples" / "digits" / "digits_test.npz"))
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the notebook prepends the driver folder
+    ns = {}
+    try:
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                exec(compile("".join(cell["source"]), "notebook", "exec"), ns)
+    finally:
+        for name in [m for m in sys.modules if m == "hwgen_driver" or m.startswith("hwgen_driver.")]:
+            del sys.modules[name]
+    assert (ns["logits"].argmax(1) == ns["y"]).mean() > 0.95
+    assert ns["r"]["images_per_s"] > 0
