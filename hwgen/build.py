@@ -77,6 +77,26 @@ def build(model_path, out, board=None, folding_file=None, target_fps=None, synth
         from hwgen.sim.yosys import synth_build
 
         s["synth"] = synth_build(out, g, get_board(g.meta["board"]), log=log)
-    (out / "report").mkdir(exist_ok=True)
-    (out / "report" / "summary.json").write_text(json.dumps(s, indent=2))
+    write_report(out, s)
     return s
+
+
+def write_report(out: Path, s: dict) -> None:
+    """summary.json for tools, index.html for people."""
+    from hwgen.report_html import render
+
+    (out / "report").mkdir(parents=True, exist_ok=True)
+    (out / "report" / "summary.json").write_text(json.dumps(s, indent=2))
+    (out / "report" / "index.html").write_text(render(s))
+
+
+def load_summary(out: Path) -> dict:
+    from hwgen.errors import BuildDirError
+
+    f = Path(out) / "report" / "summary.json"
+    if not f.is_file():
+        raise BuildDirError(f"{str(f)!r} not found; is {str(out)!r} an hwgen build directory? Run `hwgen build`.")
+    try:
+        return json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise BuildDirError(f"{str(f)!r} is not valid JSON ({e}); rebuild.") from None

@@ -86,6 +86,30 @@ def _cmd_verify(a):
     return 0 if ok else 1
 
 
+def _cmd_report(a):
+    from hwgen.build import load_summary
+    from hwgen.report import cpu_table, layer_table
+
+    s = load_summary(a.out)
+    if a.json:
+        print(json.dumps(s, indent=2))
+        return 0
+    print(layer_table(s))
+    e = s["estimate"]
+    print(f"\n{s['board']} @ {s['clock_mhz']:g} MHz: {e['cycles_per_frame']} cycles/frame (bottleneck "
+          f"{e['bottleneck']}), {e['fps']:,.0f} frames/s estimated")
+    if "rtlsim" in s:
+        r = s["rtlsim"]
+        print(f"rtlsim: {r['cycles_per_frame']} cycles/frame measured, latency {r['latency_cycles']} cycles, "
+              f"{r['frames']} frames")
+    if "synth" in s:
+        y = s["synth"]
+        print(f"yosys: {y.get('luts')} LUT, {y.get('ffs')} FF, {y.get('brams')} BRAM18, {y.get('dsps')} DSP")
+    print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
+    print(f"\nHTML report: {Path(a.out) / 'report' / 'index.html'}")
+    return 0
+
+
 def _cmd_demo(a):
     from hwgen.demo import run_demo
 
@@ -124,6 +148,10 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--backends", default="reference", help="comma-separated: reference,csim,rtlsim,cpu")
     v.add_argument("--seed", type=int, default=0)
     v.set_defaults(fn=_cmd_verify)
+    rp = sub.add_parser("report", help="print a build's report (per-layer table, estimates, measurements)")
+    rp.add_argument("out", help="build directory")
+    rp.add_argument("--json", action="store_true")
+    rp.set_defaults(fn=_cmd_report)
     dm = sub.add_parser("demo", help="build and run the shipped digits example, compare with qonnx")
     dm.add_argument("-o", "--out", default="hwgen_demo_build")
     dm.set_defaults(fn=_cmd_demo)

@@ -12,8 +12,11 @@ back through files; no Python runs per cycle.
 Figures (full-rate runs, p_in = p_out = 1): steady-state cycles per frame = interval between the last output
 words of consecutive frames over the second half of the batch; first-frame latency = cycles from the first input
 word taken to the last output word of frame 0, inclusive; per layer, the same interval on the layer's own output
-stream ("cycles_per_frame", compare with layer.cycles(): in a chain every layer runs at the bottleneck's rate) and
-the mean span from a frame's first to its last output word ("frame_span"). After a full-rate run the figures go
+stream ("cycles_per_frame": in a chain every layer runs at the bottleneck's rate), the mean span from a frame's
+first to its last output word ("frame_span"), and "active_cycles": cycles per frame in which the layer's block was
+neither starved (input TREADY without TVALID) nor blocked (output TVALID without TREADY, no input taken): the
+measured counterpart of layer.cycles() (exact when nothing downstream applies backpressure; a block that keeps
+working while its output waits is counted as idle then). After a full-rate run the figures go
 into OUT/report/summary.json under "rtlsim".
 
 Watchdog: when no stream of the design has moved for `watchdog` cycles (default 100,000) the run stops and
@@ -144,7 +147,9 @@ class RtlsimBackend:
             k = info["out_stream"]
             iv = steady_interval(stamps[k, 1])
             span = float(np.mean(stamps[k, 1].astype(np.int64) - stamps[k, 0].astype(np.int64) + 1))
-            layers[name] = {"cycles_per_frame": None if iv is None else round(iv, 3),
+            active = (st["cycles"] - st["streams"][k - 1]["idle"]) / n
+            layers[name] = {"active_cycles": round(active, 3),
+                            "cycles_per_frame": None if iv is None else round(iv, 3),
                             "frame_span": round(span, 3), "estimate": info["cycles"]}
         figs = {"cycles_per_frame": None if cpf is None else round(cpf, 3), "latency_cycles": latency,
                 "frames": n, "simulated_cycles": int(st["cycles"]), "layers": layers}

@@ -358,7 +358,8 @@ NETWORK_HARNESS_CPP = r"""// hwgen Verilator network harness (top built with +de
 //   IN: n_frames*IN_WPF byte-padded input words; OUT: n_frames*OUT_WPF output words (written as received)
 //   STAMPS: uint64 [n_streams][2][n_frames]: cycle of the first / last handshake of every frame on every stream
 //   WPF_LIST: comma-separated words per frame of each monitored stream (0 = not stamped)
-// Prints one JSON line: status ok | stall | max_cycles, cycles, per-stream counts, TVALID/TREADY, last move.
+// Prints one JSON line: status ok | stall | max_cycles, cycles, per stream: handshakes, TVALID/TREADY at the end,
+// cycle of the last handshake, and idle cycles of the stage the stream enters (starved or blocked).
 #include "Vtop.h"
 #include "verilated.h"
 #include <cstdint>
@@ -421,7 +422,7 @@ int main(int argc, char** argv) {
     if (!fi) { perror(argv[1]); return 2; }
     if (fread(in.data(), 1, in.size(), fi) != in.size()) { fprintf(stderr, "%s: short input file\n", argv[1]); return 2; }
     fclose(fi);
-    std::vector<uint64_t> count(ns, 0), last_move(ns, 0), stamps(ns * 2 * n_frames, 0);
+    std::vector<uint64_t> count(ns, 0), last_move(ns, 0), stamps(ns * 2 * n_frames, 0), idle(ns, 0);
 
     VerilatedContext ctx;
     Vtop top(&ctx);
@@ -444,6 +445,13 @@ int main(int argc, char** argv) {
         const bool ready = p_out >= 1000 || rnd1000() < p_out;
         top.out_V_TREADY = ready;
         top.eval();
+        // stage s (between streams s and s+1) is idle when starved (in: TREADY && !TVALID) or blocked (out:
+        // TVALID && !TREADY) without taking an input word
+        for (size_t s = 0; s + 1 < ns; ++s) {
+            const bool iv = bit(top.mon_valid, s), ir = bit(top.mon_ready, s);
+            const bool ov = bit(top.mon_valid, s + 1), orr = bit(top.mon_ready, s + 1);
+            if ((ir && !iv) || (ov && !orr && !(iv && ir))) ++idle[s];
+        }
         for (size_t s = 0; s < ns; ++s) {
             if (bit(top.mon_valid, s) && bit(top.mon_ready, s)) {
                 const uint64_t c = count[s]++;
@@ -482,7 +490,7 @@ int main(int argc, char** argv) {
     for (size_t s = 0; s < ns; ++s) {
         js += (s ? ", " : "") + std::string("{\"count\": ") + std::to_string(count[s]) + ", \"valid\": " +
               std::to_string((int)bit(top.mon_valid, s)) + ", \"ready\": " + std::to_string((int)bit(top.mon_ready, s)) +
-              ", \"last_move\": " + std::to_string(last_move[s]) + "}";
+              ", \"last_move\": " + std::to_string(last_move[s]) + ", \"idle\": " + std::to_string(idle[s]) + "}";
     }
     js += "]}";
     printf("%s\n", js.c_str());
@@ -505,7 +513,9 @@ def build_network_harness(sources: list, top: str, in_bits: int, out_bits: int, 
     exe_name = "harness"
     args = ["--cc", "--exe", "--build", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
             "--x-initial", "fast", "+define+HWGEN_MONITOR", "--prefix", "Vtop", "--top-module", top, "-j",
-            str(jobs), "-CFLAGS", f"-O1 -DIN_BITS={int(in_bits)} -DOUT_BITS={int(out_bits)}", "-o", exe_name]
+            str(jobs), "-CFLAGS", f"-O1 -DIN_BITS={int(in_bits)} -DOUT_BITS={int(out_bits)}", "-o", exe_name,
+            # the PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks split (PCH) builds
+            "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]
     h = hashlib.sha256(repr(args).encode() + NETWORK_HARNESS_CPP.encode() + str(find_verilator()).encode())
     for s in sources:
         h.update(Path(s).name.encode() + b"\0" + Path(s).read_bytes())

@@ -1,0 +1,169 @@
+"""Board projects: the Vivado block-design flow (Zynq) or the Vitis `v++` link (Alveo) around the accelerator.
+
+`write_vivado(out_dir, graph, board)` writes OUT/vivado/ from templates/vivado/:
+
+Zynq boards (board.ps = ps7 | zynq_ultra_ps_e):
+    build.sh     the user's one command: checks vivado (and vitis_hls) on PATH, runs build.tcl in batch mode
+    build.tcl    runs Vitis HLS on OUT/hls/hls.tcl and imports the exported IP (or, with --rtl, adds OUT/rtl/*.v as a
+                 module reference), creates the project for the board's part, builds the block design
+                 (PS, AXI DMA without scatter-gather, SmartConnects for control and memory, PS clock at the board
+                 clock, proc_sys_reset, xlconcat interrupts into the PS), validates, synthesizes, implements and
+                 copies hwgen.bit / hwgen.hwh (+ .xsa, timing and utilization reports) into OUT/vivado/output/
+    README.md    tools, time, outputs, how to copy them to the board
+Alveo boards (board.ps = none, board.platform set):
+    build.sh     v++ -c for three kernels, v++ -l with link.cfg -> output/hwgen.xclbin
+    link.cfg     [connectivity] nk / stream_connect, platform name, kernel clock
+    kernels/     hwgen_accel.cpp (the HLS top as a free-running ap_ctrl_none AXI4-Stream kernel),
+                 hwgen_idma.cpp / hwgen_odma.cpp (memory-mapped <-> AXI4-Stream data movers, XRT-controlled)
+    README.md
+
+Stream widths: the accelerator's TDATA widths are padded to whole bytes (hwgen.packing.padded_bytes). The AXI DMA
+streams take 8..1024-bit powers of two: a padded width that is one is used directly, otherwise the DMA stream is
+the board's dma_width and an axis_dwidth_converter (bytes, any ratio) sits between DMA and accelerator. The DMA's
+memory-mapped width is max(board dma_width, both DMA stream widths). Buffers are the packed words back to back
+(hwgen.packing.pack_bytes layout, the C-simulation layout): in_bytes per input word, out_bytes per output word.
+
+Every identifier written into Tcl / shell / cfg text comes from this module's constants, sanitized board names
+(hwgen.naming.sanitize), integers, or validated part / platform strings; nothing from the ONNX model reaches them.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from hwgen import packing
+from hwgen.codegen.render import render
+from hwgen.errors import HwgenError
+from hwgen.naming import IDENT, sanitize
+
+TOP = "hwgen_top"  # the accelerator's top (HLS function and RTL module), fixed by hwgen.codegen.project
+HLS_PROJECT, HLS_SOLUTION = f"{TOP}_hls", "sol1"  # hwgen.codegen.hls.render_tcl defaults
+BD_NAME = "hwgen_bd"
+OUTPUT_NAME = "hwgen"  # output/hwgen.bit + output/hwgen.hwh (PYNQ wants the same stem)
+DMA_STREAM_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
+DMA_MM_WIDTHS = (32, 64, 128, 256, 512, 1024)
+ZYNQ_PS = {"ps7", "zynq_ultra_ps_e"}
+
+# Board-file ids (the middle field of a Vivado board_part VLNV), matched as `*:<id>:*` at run time; when the
+# board files are not installed the flow uses the bare part and configures the PS itself.
+BOARD_FILE_IDS = {
+    "pynq-z1": "pynq-z1",
+    "pynq-z2": "pynq-z2",
+    "ultra96-v2": "ultra96v2",
+    "zcu102": "zcu102",
+    "zcu104": "zcu104",
+    "kv260": "kv260_som",
+    "aup-zu3": "aup-zu3*",
+}
+_PART = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_BOARD_ID = re.compile(r"^[A-Za-z0-9_.\-*]+$")
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """AXI4-Stream widths (bits) between the DMA (or the Alveo data movers) and the accelerator."""
+
+    in_bits: int  # accelerator in0_V TDATA (padded to bytes)
+    out_bits: int  # accelerator out_V TDATA
+    in_words: int  # words per frame
+    out_words: int
+    dma_in_bits: int  # DMA MM2S stream
+    dma_out_bits: int  # DMA S2MM stream
+    mm_bits: int  # DMA memory-mapped data width
+
+    @property
+    def in_bytes(self) -> int:
+        return self.in_bits // 8
+
+    @property
+    def out_bytes(self) -> int:
+        return self.out_bits // 8
+
+    @property
+    def in_converter(self) -> bool:
+        return self.dma_in_bits != self.in_bits
+
+    @property
+    def out_converter(self) -> bool:
+        return self.dma_out_bits != self.out_bits
+
+
+def accelerator_io(graph_or_layers):
+    """(in TDATA bits, out TDATA bits, in words/frame, out words/frame) of the generated top, padded to bytes."""
+    from hwgen.codegen.hls import chain, stream_io
+
+    layers = list(getattr(graph_or_layers, "layers", graph_or_layers))
+    design = chain(layers)
+    ios = [stream_io(k, p) for k, p in design]
+    return (packing.padded_bytes(ios[0].in_bits) * 8, packing.padded_bytes(ios[-1].out_bits) * 8,
+            ios[0].in_words, ios[-1].out_words)
+
+
+def stream_plan(in_bits: int, out_bits: int, in_words: int, out_words: int, dma_width: int) -> StreamPlan:
+    if dma_width not in DMA_MM_WIDTHS:
+        raise HwgenError(f"board dma_width {dma_width} is not an AXI DMA memory-mapped width "
+                         f"({', '.join(map(str, DMA_MM_WIDTHS))})")
+    dma_in = in_bits if in_bits in DMA_STREAM_WIDTHS else dma_width
+    dma_out = out_bits if out_bits in DMA_STREAM_WIDTHS else dma_width
+    mm = max(dma_width, dma_in, dma_out)
+    return StreamPlan(in_bits, out_bits, in_words, out_words, dma_in, dma_out, mm)
+
+
+def _check_part(s: str, what: str) -> str:
+    if not isinstance(s, str) or not _PART.match(s):
+        raise HwgenError(f"{what} {s!r} has unexpected characters (expected [A-Za-z0-9_.-])")
+    return s
+
+
+def _executable(p: Path):
+    p.chmod(p.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def write_vivado(out_dir, graph, board) -> list[Path]:
+    """Write the board project flow for `board` (hwgen.boards.Board) into out_dir (OUT/vivado). Returns the files."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    in_bits, out_bits, in_words, out_words = accelerator_io(graph)
+    plan = stream_plan(in_bits, out_bits, in_words, out_words, int(board.dma_width))
+    board_id = sanitize(board.name)
+    part = _check_part(board.part, "FPGA part")
+    clock = float(board.clock_mhz)
+    if not 1.0 <= clock <= 1000.0:
+        raise HwgenError(f"board {board.name}: clock_mhz {board.clock_mhz!r} out of range")
+    ctx = dict(board=board_id, board_title=board.description or board_id, part=part, ps=board.ps,
+               family=board.family, clock_mhz=f"{clock:g}", top=TOP, bd=BD_NAME, output=OUTPUT_NAME,
+               hls_project=HLS_PROJECT, hls_solution=HLS_SOLUTION, p=plan,
+               frame_in_bytes=plan.in_words * plan.in_bytes, frame_out_bytes=plan.out_words * plan.out_bytes)
+    for k in ("board", "top", "bd", "output", "hls_project", "hls_solution"):
+        assert IDENT.match(ctx[k]), k
+    files = []
+    if board.ps in ZYNQ_PS:
+        fid = BOARD_FILE_IDS.get(board.name, board_id)
+        if not _BOARD_ID.match(fid):
+            raise HwgenError(f"board file id {fid!r} has unexpected characters")
+        ctx.update(board_file_id=fid, addr_width=32 if board.ps == "ps7" else 64)
+        for name, tpl in (("build.tcl", "vivado/zynq_build.tcl.j2"), ("build.sh", "vivado/zynq_build.sh.j2"),
+                          ("README.md", "vivado/zynq_README.md.j2")):
+            (out / name).write_text(render(tpl, **ctx))
+            files.append(out / name)
+    elif board.ps == "none" and board.family == "alveo":
+        platform = _check_part(board.platform or "", "Vitis platform")
+        mm = 512
+        ctx.update(platform=platform, clock_hz=int(round(clock * 1e6)), mm_bits=mm,
+                   in_beats=-(-plan.in_bytes // (mm // 8)), out_beats=-(-plan.out_bytes // (mm // 8)))
+        (out / "kernels").mkdir(exist_ok=True)
+        for name, tpl in (("build.sh", "vivado/alveo_build.sh.j2"), ("link.cfg", "vivado/alveo_link.cfg.j2"),
+                          ("README.md", "vivado/alveo_README.md.j2"),
+                          ("kernels/hwgen_accel.cpp", "vivado/alveo_accel.cpp.j2"),
+                          ("kernels/hwgen_idma.cpp", "vivado/alveo_idma.cpp.j2"),
+                          ("kernels/hwgen_odma.cpp", "vivado/alveo_odma.cpp.j2")):
+            (out / name).write_text(render(tpl, **ctx))
+            files.append(out / name)
+    else:
+        raise HwgenError(f"board {board.name}: no project flow for family {board.family!r} with ps {board.ps!r} "
+                         "(known: ps7, zynq_ultra_ps_e, or an Alveo platform)")
+    _executable(out / "build.sh")
+    return files

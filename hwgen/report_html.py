@@ -1,0 +1,85 @@
+"""OUT/report/index.html: per-layer table, cycles-per-layer chart (bottleneck highlighted), resources against
+the board's capacity. Self-contained HTML with inline SVG (no scripts, nothing fetched). All text escaped."""
+
+from __future__ import annotations
+
+import html
+
+RES = ("luts", "ffs", "bram18", "uram", "dsps")
+
+
+def _bar_chart(items, title, highlight=None, unit="", width=640):
+    """Horizontal bars: items = [(label, value)]."""
+    bar_h, gap, left = 18, 6, 150
+    vmax = max([v for _, v in items] + [1])
+    h = len(items) * (bar_h + gap) + 30
+    parts = [f'<svg width="{width}" height="{h}" role="img" aria-label="{html.escape(title)}">',
+             f'<text x="0" y="14" font-weight="bold">{html.escape(title)}</text>']
+    for i, (label, v) in enumerate(items):
+        y = 24 + i * (bar_h + gap)
+        w = (width - left - 90) * (v / vmax)
+        color = "#d9534f" if label == highlight else "#4a7bd0"
+        parts.append(f'<text x="0" y="{y + 13}" font-size="12">{html.escape(str(label))}</text>')
+        parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}"/>')
+        parts.append(f'<text x="{left + w + 4:.1f}" y="{y + 13}" font-size="12">{v:,.6g}{unit}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _table(header, rows):
+    th = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    trs = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+
+
+def render(summary: dict) -> str:
+    layers = summary["layers"]
+    est = summary.get("estimate", {})
+    bott = est.get("bottleneck")
+    cols = ["layer", "op", "PE", "SIMD", "in", "out", "in type", "weights", "out type", "cycles"]
+    has_res = any("resources" in lay for lay in layers)
+    if has_res:
+        cols += ["LUT", "FF", "BRAM18", "DSP"]
+    rows = []
+    for lay in layers:
+        r = [lay["name"], lay["op"], lay["pe"], lay["simd"], "x".join(map(str, lay["in_shape"])),
+             "x".join(map(str, lay["out_shape"])), lay["in_dtype"], lay.get("weight_dtype") or "-",
+             lay["out_dtype"], lay["cycles"]]
+        if has_res:
+            e = lay.get("resources", {}).get("estimate", {})
+            r += [e.get("luts", "-"), e.get("ffs", "-"), e.get("bram18", "-"), e.get("dsps", "-")]
+        rows.append(r)
+    body = [f"<h1>hwgen build report</h1><p>model <code>{html.escape(str(summary.get('model')))}</code>, board "
+            f"<b>{html.escape(str(summary.get('board')))}</b> at {summary.get('clock_mhz')} MHz</p>",
+            f"<p>{est.get('cycles_per_frame')} cycles per frame, {est.get('fps', 0):,.0f} frames/s estimated; "
+            f"bottleneck <b>{html.escape(str(bott))}</b></p>"]
+    if "rtlsim" in summary:
+        r = summary["rtlsim"]
+        body.append(f"<p>measured in RTL simulation: {r.get('cycles_per_frame')} cycles per frame, latency "
+                    f"{r.get('latency_cycles')} cycles over {r.get('frames')} frames</p>")
+    body.append(_table(cols, rows))
+    body.append(_bar_chart([(lay["name"], lay["cycles"]) for lay in layers], "cycles per frame, per layer", bott))
+    tot = summary.get("totals")
+    if tot:
+        cap = tot.get("capacity", {})
+        items = [(k, 100.0 * tot["estimate"].get(k, 0) / cap[k]) for k in RES if cap.get(k)]
+        body.append(_bar_chart(items, "estimated resources, % of the board", unit=" %"))
+    if "synth" in summary:
+        s = summary["synth"]
+        body.append("<h2>yosys synth_xilinx</h2>" + _table(["LUT", "FF", "BRAM18", "DSP"],
+                                                           [[s.get("luts"), s.get("ffs"), s.get("brams"),
+                                                             s.get("dsps")]]))
+    parts = summary.get("cpu_partitions", [])
+    if parts:
+        body.append("<h2>CPU partitions</h2>" + _table(["partition", "nodes", "reason"],
+                                                       [[p["role"], ", ".join(p["nodes"]), p["reason"]]
+                                                        for p in parts]))
+    fold = summary.get("folding")
+    if fold:
+        body.append(f"<h2>folding</h2><p>{html.escape(fold.get('mode', ''))}</p>" + _table(
+            ["layer", "PE", "SIMD", "cycles", "why"],
+            [[k, v["pe"], v["simd"], v["cycles"], v["why"]] for k, v in fold.get("layers", {}).items()]))
+    style = ("body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:1em 0}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>hwgen report</title><style>{style}</style>"
+            f"</head><body>{''.join(body)}</body></html>")
