@@ -43,6 +43,9 @@ class CpuPartition:
         e = self.entry
         if not e:
             return q
+        if e["kind"] == "index":  # label select indices -> the ONNX output's int64 shape
+            q = np.asarray(q, dtype=np.int64)
+            return q.reshape((q.shape[0],) + tuple(int(d) for d in np.asarray(e["shape"])[1:]))
         if e["kind"] == "acc":
             a = np.asarray(q, dtype=np.float64)
             return ((a - e["offset"]) * e["factor"]).astype(np.float32)

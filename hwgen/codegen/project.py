@@ -20,6 +20,9 @@ def write_generated(out: Path, graph, board) -> dict:
     hls = write_project(out / "hls", "hwgen_top", list(graph.layers), part=board.part,
                         clock_period_ns=1000.0 / board.clock_mhz)
     files["hls"] = [str(f.relative_to(out)) for f in hls.files]
+    from hwgen.codegen.vivado import write_vivado
+
+    files["vivado"] = [str(f.relative_to(out)) for f in write_vivado(out / "vivado", graph, board)]
     files["rtl"] = [str(f.relative_to(out)) for f in __import__("hwgen.codegen.rtl_project", fromlist=["x"]).write_rtl_project(out / "rtl", graph)]  # noqa: E501
     from hwgen.runtime.driver_writer import write_driver
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from hwgen import packing
 from hwgen.codegen.render import render
 from hwgen.errors import HwgenError
-from hwgen.naming import IDENT, sanitize
+from hwgen.naming import IDENT, comment_safe, sanitize
 
 TOP = "hwgen_top"  # the accelerator's top (HLS function and RTL module), fixed by hwgen.codegen.project
 HLS_PROJECT, HLS_SOLUTION = f"{TOP}_hls", "sol1"  # hwgen.codegen.hls.render_tcl defaults
@@ -112,6 +112,28 @@ def stream_plan(in_bits: int, out_bits: int, in_words: int, out_words: int, dma_
     return StreamPlan(in_bits, out_bits, in_words, out_words, dma_in, dma_out, mm)
 
 
+ALVEO_MM_BITS = 512  # the data movers' memory-mapped width (one DDR / HBM beat)
+
+
+@dataclass(frozen=True)
+class AlveoSlot:
+    """Host-buffer layout of one stream word for the Alveo data movers: every word in a slot of `bytes` bytes
+    (zero padded), slots back to back; `per_beat` words share one 512-bit beat, or a word spans `beats` beats."""
+
+    bytes: int
+    per_beat: int
+    beats: int
+
+
+def alveo_slot(word_bytes: int) -> AlveoSlot:
+    beat = ALVEO_MM_BITS // 8
+    if word_bytes <= beat:
+        slot = 1 << max(0, (word_bytes - 1).bit_length())
+        return AlveoSlot(slot, beat // slot, 1)
+    beats = -(-word_bytes // beat)
+    return AlveoSlot(beats * beat, 1, beats)
+
+
 def _check_part(s: str, what: str) -> str:
     if not isinstance(s, str) or not _PART.match(s):
         raise HwgenError(f"{what} {s!r} has unexpected characters (expected [A-Za-z0-9_.-])")
@@ -133,7 +155,7 @@ def write_vivado(out_dir, graph, board) -> list[Path]:
     clock = float(board.clock_mhz)
     if not 1.0 <= clock <= 1000.0:
         raise HwgenError(f"board {board.name}: clock_mhz {board.clock_mhz!r} out of range")
-    ctx = dict(board=board_id, board_title=board.description or board_id, part=part, ps=board.ps,
+    ctx = dict(board=board_id, board_title=comment_safe(board.description or board_id), part=part, ps=board.ps,
                family=board.family, clock_mhz=f"{clock:g}", top=TOP, bd=BD_NAME, output=OUTPUT_NAME,
                hls_project=HLS_PROJECT, hls_solution=HLS_SOLUTION, p=plan,
                frame_in_bytes=plan.in_words * plan.in_bytes, frame_out_bytes=plan.out_words * plan.out_bytes)
@@ -151,9 +173,8 @@ def write_vivado(out_dir, graph, board) -> list[Path]:
             files.append(out / name)
     elif board.ps == "none" and board.family == "alveo":
         platform = _check_part(board.platform or "", "Vitis platform")
-        mm = 512
-        ctx.update(platform=platform, clock_hz=int(round(clock * 1e6)), mm_bits=mm,
-                   in_beats=-(-plan.in_bytes // (mm // 8)), out_beats=-(-plan.out_bytes // (mm // 8)))
+        ctx.update(platform=platform, clock_hz=int(round(clock * 1e6)), mm_bits=ALVEO_MM_BITS,
+                   islot=alveo_slot(plan.in_bytes), oslot=alveo_slot(plan.out_bytes))
         (out / "kernels").mkdir(exist_ok=True)
         for name, tpl in (("build.sh", "vivado/alveo_build.sh.j2"), ("link.cfg", "vivado/alveo_link.cfg.j2"),
                           ("README.md", "vivado/alveo_README.md.j2"),

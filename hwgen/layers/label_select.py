@@ -28,6 +28,21 @@ class LabelSelect(ChannelLayer):
     def execute(self, x):
         return kernels.label_select(x, self.k)
 
+    # --- cost model of the RTL block (templates/rtl/label_select.v.j2, yosys synth_xilinx -family xc7) ------
+    def rtl_shape(self, pe=None, simd=None) -> dict:
+        pe = self.pe if pe is None else int(pe)
+        return dict(PE=pe, NF=self.channels // pe, IB=self.in_dtype.bits, OB=self.out_dtype.bits, K=self.k,
+                    signed=self.in_dtype.signed and not self.in_dtype.bipolar)
+
+    def memories(self, pe=None, simd=None, mem_style=None) -> dict:
+        return {}
+
+    def resources(self, pe=None, simd=None, mem_style=None) -> dict:
+        """Estimated {"luts", "ffs", "bram18", "uram", "dsps", "lutram"} of the RTL block (no memories)."""
+        from hwgen.layers import cost
+
+        return cost.label_select_resources(self.rtl_shape(pe))
+
     def template_params(self):
         return {
             "name": self.name,

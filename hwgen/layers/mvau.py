@@ -75,6 +75,50 @@ class MVAU(HwLayer):
         simd = self.simd if simd is None else simd
         return self.num_vectors * (self.mw // simd) * (self.mh // pe)
 
+    # --- cost model of the RTL block (templates/rtl/mvau.v.j2 under yosys synth_xilinx -family xc7) -------
+    def rtl_shape(self, pe=None, simd=None) -> dict:
+        """The widths hwgen.codegen.rtl.prepare derives for the RTL block (without writing the ROM files)."""
+        from hwgen.codegen.rtl import _signed_bits
+
+        pe = self.pe if pe is None else int(pe)
+        simd = self.simd if simd is None else int(simd)
+        idt, wdt, odt = self.in_dtype, self.w_dtype, self.out_dtype
+        acc = self.acc_dtype().bits
+        if self.binary_xnor:
+            acc = max(acc, 2)
+        xs = 2 if idt.bipolar else (idt.bits if idt.signed else idt.bits + 1)
+        ws = 2 if wdt.bipolar else (wdt.bits if wdt.signed else wdt.bits + 1)
+        sf, nf = self.mw // simd, self.mh // pe
+        d = dict(PE=pe, SIMD=simd, SF=sf, NF=nf, ACC=acc, XS=xs, WS=ws, PW=xs + ws, IB=idt.bits, WB=wdt.bits,
+                 OB=odt.bits, INW=simd * idt.bits, OUTW=pe * odt.bits, WW=pe * simd * wdt.bits, NT=0, TB=0, TW=0)
+        if self.thresholds is not None:
+            lo, hi = -(1 << (acc - 1)), (1 << (acc - 1)) - 1
+            nt = int(self.thresholds.shape[1])
+            tb = _signed_bits(min(lo, int(self.thresholds.min())), max(hi, int(self.thresholds.max())))
+            d.update(NT=nt, TB=tb, TW=pe * nt * tb)
+        return d
+
+    def memories(self, pe=None, simd=None, mem_style=None) -> dict:
+        """ROMs of the RTL block: {"weights": (depth, width, mem_style), "thresholds": (...)} (thresholds only when
+        the layer has them); depth x width as hwgen.codegen.rtl lays them out."""
+        sh = self.rtl_shape(pe, simd)
+        ms = self.mem_style if mem_style is None else mem_style
+        out = {"weights": (sh["SF"] * sh["NF"], sh["WW"], ms)}
+        if sh["NT"]:
+            out["thresholds"] = (sh["NF"], sh["TW"], ms)
+        return out
+
+    def resources(self, pe=None, simd=None, mem_style=None) -> dict:
+        """Estimated {"luts", "ffs", "bram18", "uram", "dsps", "lutram"} of the RTL block for a folding and memory
+        style (defaults: the layer's own). luts = logic LUTs (distributed ROMs included), lutram = LUTs used as
+        RAM (the input vector buffer). Calibrated against yosys synth_xilinx -family xc7
+        (benchmarks/calibrate_resources.py)."""
+        from hwgen.layers import cost
+
+        sh = self.rtl_shape(pe, simd)
+        mems = self.memories(pe, simd, mem_style)
+        return cost.mvau_resources(sh, self.binary_xnor, mems)
+
     def template_params(self):
         return {
             "name": self.name,

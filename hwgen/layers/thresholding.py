@@ -34,6 +34,29 @@ class Thresholding(ChannelLayer):
     def execute(self, x):
         return kernels.apply_thresholds(x, self.thresholds, self.out_base, self.out_dtype.bipolar)
 
+    # --- cost model of the RTL block (templates/rtl/thresholding.v.j2, yosys synth_xilinx -family xc7) ------
+    def rtl_shape(self, pe=None, simd=None) -> dict:
+        """The widths hwgen.codegen.rtl.prepare derives for the RTL block (without writing the ROM file)."""
+        from hwgen.codegen.rtl import _signed_bits
+
+        pe = self.pe if pe is None else int(pe)
+        idt, odt, thr = self.in_dtype, self.out_dtype, self.thresholds
+        nt = int(thr.shape[1])
+        tb = _signed_bits(min(idt.min, int(thr.min())), max(idt.max, int(thr.max())))
+        return dict(PE=pe, NF=self.channels // pe, IB=idt.bits, OB=odt.bits, INW=pe * idt.bits,
+                    OUTW=pe * odt.bits, NT=nt, TB=tb, TW=pe * nt * tb)
+
+    def memories(self, pe=None, simd=None, mem_style=None) -> dict:
+        """ROMs of the RTL block: {"thresholds": (depth, width, mem_style)}."""
+        sh = self.rtl_shape(pe)
+        return {"thresholds": (sh["NF"], sh["TW"], self.mem_style if mem_style is None else mem_style)}
+
+    def resources(self, pe=None, simd=None, mem_style=None) -> dict:
+        """Estimated {"luts", "ffs", "bram18", "uram", "dsps", "lutram"} of the RTL block (see MVAU.resources)."""
+        from hwgen.layers import cost
+
+        return cost.thresholding_resources(self.rtl_shape(pe), self.memories(pe, None, mem_style))
+
     def template_params(self):
         return {
             "name": self.name,

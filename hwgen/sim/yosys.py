@@ -126,3 +126,82 @@ def synth(sources: list, top: str, family: str = "xc7", cwd=None, timeout: float
     res = parse_stat_json(stat_file.read_text(), top)
     res["log"] = p.stdout + p.stderr
     return res
+
+
+FAMILY = {"zynq7000": "xc7", "zynq_us+": "xcup", "alveo": "xcup"}
+
+
+def family_of(board) -> str:
+    """yosys synth_xilinx family of a board (hwgen.boards.Board or its family string)."""
+    fam = getattr(board, "family", board)
+    return FAMILY.get(str(fam), "xc7")
+
+
+def _summary(r: dict) -> dict:
+    return {"luts": r["LUT"] + r["LUTRAM"] + r["SRL"], "ffs": r["FF"], "brams": r["BRAM18"], "dsps": r["DSP"],
+            "logic_luts": r["LUT"], "lutram": r["LUTRAM"], "srl": r["SRL"], "carry": r["CARRY"], "uram": r["URAM"]}
+
+
+def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1) -> dict:
+    """Synthesize the RTL of a build (OUT/rtl/, written by hwgen.codegen.rtl_project) with yosys synth_xilinx.
+
+    Each block (every layer, width converter and FIFO) is synthesized separately, out of context, in OUT/synth/
+    (with copies of the .mem files it reads); the totals are the sums over the blocks (the top only wires them
+    together). With top=True the whole top is synthesized too ("top": {...}, slower). Returns
+    {"tool": "yosys", "family", "luts", "ffs", "brams", "dsps", "layers": {layer: {...}}, "glue": {...},
+    "seconds"}; luts = logic LUTs + LUTs used as RAM / shift registers, brams in 18 kbit units.
+    """
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hwgen.codegen.rtl_project import load_manifest, write_rtl_project
+
+    out = Path(out)
+    rtl = out / "rtl"
+    if not (rtl / "hwgen_top.json").is_file():
+        write_rtl_project(rtl, graph)
+    m = load_manifest(rtl)
+    family = family_of(board)
+    t0 = time.perf_counter()
+    work = out / "synth"
+    work.mkdir(parents=True, exist_ok=True)
+
+    def one(stage):
+        d = work / stage["module"]
+        d.mkdir(exist_ok=True)
+        srcs = []
+        for f in stage["files"]:
+            shutil.copy(rtl / f, d / f)
+            if f.endswith(".v"):
+                srcs.append(d / f)
+        t = time.perf_counter()
+        r = synth(srcs, stage["module"], family=family, cwd=d)
+        res = _summary(r)
+        res["seconds"] = round(time.perf_counter() - t, 2)
+        (d / "result.json").write_text(json.dumps({**res, "cells": r["cells"]}, indent=2))
+        return stage, res
+
+    stages = m["stages"]
+    if log:
+        log(f"yosys synth_xilinx -family {family}: {len(stages)} blocks in {work}")
+    with ThreadPoolExecutor(max(1, int(jobs))) as ex:
+        results = list(ex.map(one, stages))
+    layers, glue = {}, {}
+    tot = {"luts": 0, "ffs": 0, "brams": 0, "dsps": 0}
+    for stage, res in results:
+        (layers if stage["layer"] else glue)[stage["layer"] or stage["label"]] = res
+        for k in tot:
+            tot[k] += res[k]
+        if log:
+            log(f"  {stage['label']}: {res['luts']} LUT, {res['ffs']} FF, {res['brams']} BRAM18, {res['dsps']} DSP "
+                f"({res['seconds']} s)")
+    result = {"tool": "yosys", "family": family, **tot, "layers": layers, "glue": glue}
+    if top:
+        d = work / "hwgen_top"
+        d.mkdir(exist_ok=True)
+        for f in m["verilog"] + m["mem"]:
+            shutil.copy(rtl / f, d / f)
+        r = synth([d / f for f in m["verilog"]], "hwgen_top", family=family, cwd=d)
+        result["top"] = _summary(r)
+    result["seconds"] = round(time.perf_counter() - t0, 2)
+    return result

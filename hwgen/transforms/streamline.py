@@ -157,8 +157,69 @@ class Streamliner:
         if not layers:
             raise UnsupportedModelError(f"{self.path}: no quantized MatMul/Gemm found; nothing to put in hardware.")
         head = self.make_head(inp, head_nodes)
+        selected = self.try_label_select(point, tail_nodes, layers)
+        if selected is not None:
+            layer, out_shape = selected
+            layers.append(layer)
+            out = self.g.output[0].name
+            tail = CpuPartition("tail", [], {}, out, out, self.opset, entry={"kind": "index", "shape": out_shape},
+                                reason="none: top-k runs in hardware (label select); indices are only reshaped")
+            return head, layers, tail
         tail = self.make_tail(point, tail_nodes)
         return head, layers, tail
+
+    # --- top-k / argmax in hardware --------------------------------------------------------------------------
+    def try_label_select(self, point, tail_nodes, layers):
+        """A final TopK (indices only) or ArgMax over a float map that is the same strictly increasing function
+        of the integer for every channel selects the same indices from the integers: do it in hardware."""
+        if not tail_nodes or point is None:
+            return None
+        last = tail_nodes[-1]
+        out = self.g.output[0].name
+        if last.op_type == "TopK":
+            if len(last.output) < 2 or last.output[1] != out or last.output[0] in self.consumers:
+                return None  # the values are used: CPU
+            if _attr(last, "largest", 1) != 1 or _attr(last, "sorted", 1) != 1:
+                return None
+            k = int(np.asarray(self.consts.get(last.input[1], [-1])).ravel()[0])
+        elif last.op_type == "ArgMax":
+            if _attr(last, "select_last_index", 0):
+                return None
+            k = 1
+        else:
+            return None
+        shape = self.mw.get_tensor_shape(last.input[0])
+        axis = _attr(last, "axis", -1 if last.op_type == "TopK" else 0)
+        if len(shape) != 2 or axis not in (-1, 1) or k < 1:
+            return None
+        C = int(shape[-1])
+        chain = tail_nodes[:-1]
+        if any(n.op_type not in ELEMENTWISE_OPS | SHAPE_OPS for n in chain):
+            return None
+        if isinstance(point, AccPoint):
+            lo, hi, to_float, nodes = int(point.lo.min()), int(point.hi.max()), point.to_float, \
+                point.chain_prefix + chain
+            in_dtype = layers[-1].out_dtype
+        else:
+            lo, hi, to_float, nodes, in_dtype = point.lo, point.hi, point.dequant, chain, point.dtype
+        if hi - lo + 1 > (1 << 16):
+            return None
+        a = np.repeat(np.arange(lo, hi + 1, dtype=np.int64)[:, None], C, axis=1)
+        if nodes:
+            ev = SubgraphEvaluator(nodes, self.consts, self.opset)
+            v = ev.run({point.tensor: to_float(a)}, [last.input[0]])[last.input[0]]
+        else:
+            v = to_float(a)
+        v = np.asarray(v, dtype=np.float64)
+        if not (np.all(v == v[:, :1]) and np.all(np.diff(v[:, 0]) > 0)):
+            return None
+        from hwgen.dtypes import smallest_for_range
+        from hwgen.layers import LabelSelect
+
+        layer = LabelSelect(self.namer(f"LabelSelect_{len(layers)}"), in_dtype, C, k,
+                            smallest_for_range(0, C - 1), onnx_nodes=[n.name for n in tail_nodes])
+        out_shape = self.mw.get_tensor_shape(out)
+        return layer, list(out_shape)
 
     # --- integer points ---------------------------------------------------------------------------------------
     _head_out = None

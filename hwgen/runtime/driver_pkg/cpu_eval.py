@@ -37,6 +37,9 @@ class NumpyPartition:
 
     def entry_values(self, x):
         e = self.desc.get("entry_kind")
+        if e == "index":
+            x = np.asarray(x, dtype=np.int64)
+            return x.reshape((x.shape[0],) + tuple(int(d) for d in self.c["__entry_shape"][1:]))
         if e == "acc":
             a = np.asarray(x, dtype=np.float64)
             return ((a - self.c["__entry_offset"]) * self.c["__entry_factor"]).astype(np.float32)

@@ -1,0 +1,138 @@
+"""On-chip memory planning: weight and threshold ROMs -> BRAM18 / LUTs (distributed ROM) / URAM, BRAM efficiency,
+and what packing small ROMs into shared BRAMs would save.
+
+One rule decides where a ROM goes: `hwgen.codegen.rtl.rom_style(depth, width, mem_style)`, the function the RTL
+templates take their `rom_style` attribute from (this module calls it; it does not re-derive it). The ROM shapes
+come from the layers (`layer.memories(pe, simd, mem_style)`, the same depth x width the RTL writes: weights
+SF*NF words of PE*SIMD*w_bits; thresholds NF words of PE*T*TB).
+
+Block RAM count (`bram18_for`): what yosys `memory_libmap` (and Vivado) make of a read-only memory with one
+synchronous read port: the cheapest of RAMB18 (18 Kbit: 16K x 1, 8K x 2, 4K x 4, 2K x 9, 1K x 18, 512 x 36 SDP)
+and RAMB36 (36 Kbit: 32K x 1 ... 1K x 36, 512 x 72 SDP) tilings, ceil(depth / D) * ceil(width / W) blocks, cost
+129 per RAMB18 and 257 per RAMB36 (yosys' brams_xc4v.txt); a RAMB36 counts as two BRAM18.
+Distributed ROMs ("distributed", "logic" or auto below the BRAM threshold) become LUTs: yosys cannot map ROMs
+to LUTRAM primitives (`prune_rom`), Vivado uses ROM64X1 = one LUT6 per 64 x 1 bits; both cost about
+width * ceil(depth / 64) LUTs (`rom_luts`), and a single-word ROM is a constant (0 LUTs).
+UltraRAM: initialised ROMs cannot live in URAM (rom_style maps "ultra" to block RAM, as the HLS flow does), so
+the planner never allocates URAM; it is kept in the result for the board budget.
+
+plan_memories(layers) -> {
+    "layers": {name: {"weights": {...}, "thresholds": {...}}},    (only the memories a layer has)
+        each: {"style": "block" | "distributed", "depth", "width", "bits", "bram18", "uram", "lutram_luts",
+               "allocated_bits", "efficiency"}
+    "totals": {"bram18", "uram", "lutram_luts", "bits_in_bram", "efficiency"}   (efficiency = useful bits in
+                                                    BRAM / (bram18 * 18432), None without BRAM)
+    "packing": {"bram18_packed", "saving", "groups": [[(layer, memory), ...], ...], "note"}}
+"""
+
+from __future__ import annotations
+
+import math
+
+BRAM18_BITS = 18 * 1024
+# (depth, width) per primitive; SDP widths 36 (RAMB18) and 72 (RAMB36) included: a ROM has one read port
+RAMB18_CFG = [(16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)]
+RAMB36_CFG = [(32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72)]
+COST18, COST36 = 129, 257
+# one port of a true-dual-port RAMB18 sees the whole 18 Kbit; half of it (9 Kbit) per ROM when two ROMs share it
+HALF18_CFG = [(8192, 1), (4096, 2), (2048, 4), (1024, 9), (512, 18)]
+
+
+def bram18_for(depth: int, width: int) -> int:
+    """BRAM18 (a RAMB36 counts two) of a depth x width ROM mapped to block RAM, as yosys synth_xilinx maps it."""
+    if depth <= 0 or width <= 0:
+        return 0
+    best = None
+    for cfgs, cost, n18 in ((RAMB18_CFG, COST18, 1), (RAMB36_CFG, COST36, 2)):
+        for d, w in cfgs:
+            n = math.ceil(depth / d) * math.ceil(width / w)
+            key = (n * cost, n * n18)
+            if best is None or key < best:
+                best = key
+    return best[1]
+
+
+def rom_luts(depth: int, width: int) -> int:
+    """LUTs of a ROM in distributed logic (random contents): one LUT6 per 64 words per bit, MUXF7/F8 free up
+    to 256 words, a LUT per extra 4:1 mux level above that; a single word is a constant."""
+    if depth <= 1 or width <= 0:
+        return 0
+    n64 = math.ceil(depth / 64)
+    extra = math.ceil((n64 - 4) / 3) if n64 > 4 else 0
+    return width * (n64 + extra)
+
+
+def rom_style(depth: int, width: int, mem_style: str = "auto") -> str:
+    """The templates' rule (hwgen.codegen.rtl.rom_style), resolved: "block" or "distributed" (logic / LUTs)."""
+    from hwgen.codegen.rtl import rom_style as _rtl_rom_style
+
+    s = _rtl_rom_style(depth, width, mem_style)
+    return "block" if s == "block" else "distributed"
+
+
+def map_rom(depth: int, width: int, mem_style: str = "auto") -> dict:
+    """Where one ROM goes and what it costs."""
+    style = rom_style(depth, width, mem_style)
+    bits = depth * width
+    if style == "block":
+        b = bram18_for(depth, width)
+        luts, alloc = 0, b * BRAM18_BITS
+    else:
+        b = 0
+        luts = rom_luts(depth, width)
+        alloc = luts * 64
+    return {"style": style, "depth": depth, "width": width, "bits": bits, "bram18": b, "uram": 0,
+            "lutram_luts": luts, "allocated_bits": alloc,
+            "efficiency": round(bits / alloc, 4) if alloc else None}
+
+
+def _half_slices(depth: int, width: int) -> int | None:
+    """Halves of a RAMB18 (one TDP port each) a ROM needs when packed with others; None if it does not fit a
+    half's depth."""
+    opts = [math.ceil(width / w) for d, w in HALF18_CFG if depth <= d]
+    return min(opts) if opts else None
+
+
+def plan_packing(mems: list[tuple[str, str, dict]]) -> dict:
+    """Possible saving from sharing BRAM18s between ROMs: each RAMB18 has two independent ports, so two ROMs that
+    each fit half of it (9 Kbit, port width <= 18) can share one. Candidates: block ROMs whose own mapping leaves
+    at least half a BRAM18 unused. Greedy: pair half-slices across ROMs."""
+    cand = []
+    for lname, mname, m in mems:
+        if m["style"] != "block":
+            continue
+        s = _half_slices(m["depth"], m["width"])
+        if s is not None and s < 2 * m["bram18"]:
+            cand.append((lname, mname, m, s))
+    if len(cand) < 2:
+        return {"bram18_packed": sum(m["bram18"] for _, _, m in mems), "saving": 0, "groups": [],
+                "note": "no two block ROMs with half a BRAM18 to spare"}
+    # keep each ROM's full BRAMs to itself; pool only the odd halves
+    odd = [(ln, mn) for ln, mn, m, s in cand if s % 2 == 1]
+    groups = [[odd[i], odd[i + 1]] for i in range(0, len(odd) - 1, 2)]
+    saving = len(groups)
+    total = sum(m["bram18"] for _, _, m in mems)
+    own = sum(m["bram18"] - math.ceil(s / 2) for _, _, m, s in cand)
+    saving += own
+    return {"bram18_packed": total - saving, "saving": saving, "groups": groups,
+            "note": ("possible saving only: the RTL templates give every layer its own ROM (no shared-BRAM "
+                     "ports yet)") if saving else "nothing to gain"}
+
+
+def plan_memories(layers, family: str = "xc7") -> dict:
+    """Map every layer's weight and threshold ROMs (current folding and mem_style of each layer)."""
+    out_layers: dict[str, dict] = {}
+    flat = []
+    for lay in layers:
+        mems = lay.memories() if hasattr(lay, "memories") else {}
+        entry = {}
+        for mname, (depth, width, style) in mems.items():
+            m = map_rom(depth, width, style)
+            entry[mname] = m
+            flat.append((lay.name, mname, m))
+        out_layers[lay.name] = entry
+    b18 = sum(m["bram18"] for _, _, m in flat)
+    bits_b = sum(m["bits"] for _, _, m in flat if m["style"] == "block")
+    totals = {"bram18": b18, "uram": 0, "lutram_luts": sum(m["lutram_luts"] for _, _, m in flat),
+              "bits_in_bram": bits_b, "efficiency": round(bits_b / (b18 * BRAM18_BITS), 4) if b18 else None}
+    return {"layers": out_layers, "totals": totals, "packing": plan_packing(flat)}
