@@ -15,28 +15,32 @@ from __future__ import annotations
 
 import math
 
-# yosys synth_xilinx maps a $mul to a DSP48E1 when both operands are >= 2 bits and the product is >= 9 bits
-# (DSP_A_MINWIDTH=2, DSP_B_MINWIDTH=2, DSP_Y_MINWIDTH=9 in synth_xilinx); smaller ones become LUTs.
+# yosys synth_xilinx (mul2dsp) maps a $mul to a DSP48E1 when both operands are >= 2 bits and the product is
+# >= 9 bits (seen in the sweep: 4x4 signed = 8-bit products stay in LUTs, 5x4 = 9-bit ones go to DSPs, constant
+# weights included); smaller ones become LUTs.
 DSP_MIN_PRODUCT_BITS = 9
 
 # fitted LUT constants (see the module docstring)
 MVAU_LUT = {
     "base": 20.0,          # control counters, valid / first / last, queue count
-    "xsel": 1.0,           # per input bit: need_in ? in_data : ibuf
-    "bin_pc": 2.6,         # per XNOR input bit (PE * SIMD), weights from a ROM
-    "bin_pc_const": 0.9,   # per XNOR input bit, weights constant (one ROM word: fully unfolded)
-    "mul": 1.0,            # per LUT multiplier partial-product bit (XS * WS)
-    "mul_const": 0.5,      # same, weights constant
-    "tree": 1.0,           # per adder-tree bit (PE * (SIMD - 1) * ACC)
+    "xsel": 0.68,          # per input bit: need_in ? in_data : ibuf
+    "bin_pc": 2.08,        # per XNOR input bit (PE * SIMD), weights from a ROM
+    "bin_pc_const": 0.57,  # per XNOR input bit, weights constant (one ROM word: fully unfolded)
+    "mul": 2.7,            # per product bit (PW) of a LUT multiplier with XS + WS <= 6 (one LUT per output bit)
+    "mul_big": 2.6,        # per partial-product bit (XS * WS) of a larger LUT multiplier
+    "mul_const": 0.13,     # per partial-product bit, weights constant
+    "tree": 0.37,          # per adder-tree bit (PE * sum over the SIMD-1 adders of min(ACC, PW + level))
     "acc": 1.0,            # per accumulator bit
-    "cmp": 1.0,            # per threshold comparator bit (PE * T * TB), thresholds from a ROM
-    "cmp_const": 0.3,      # same, thresholds constant
-    "cnt": 1.0,            # per threshold (count of the comparators that fire)
-    "outq": 1.0,           # per output bit (queue mux)
-    "rom": 1.0,            # per LUT of a distributed ROM (hwgen.plan.memory.rom_luts)
+    "cmp": 0.63,           # per threshold comparator bit (PE * T * TB), thresholds from block RAM
+    "cmp_const": 0.65,     # same, thresholds constant (one ROM word)
+    "cmp_rom": 0.73,       # same, thresholds from a distributed ROM (ROM and comparator share LUTs), per
+                           # comparator bit, doubled above 8 words (the ROM no longer fits the comparator LUT)
+    "outq": 0.16,          # per output bit (queue mux)
+    "rom": 0.98,           # distributed weight ROM: per word bit * ceil(depth / 16)
 }
-THR_LUT = {"base": 8.0, "cmp": 1.0, "cmp_const": 0.3, "cnt": 1.0, "outq": 1.0, "rom": 1.0}
-LS_LUT = {"base": 10.0, "cmp": 1.0, "mux": 1.0, "obuf": 1.0}
+THR_LUT = {"base": 10.0, "cmp": 0.8, "cmp_const": 0.65, "cmp_rom": 0.9, "outq": 0.16}  # as in MVAU_LUT
+FF_ROMREG = {"weights": 0.75, "thresholds": 0.3}
+LS_LUT = {"base": 5.0, "cmp": 1.43, "mux": 0.73}
 
 
 def _clog2(n: int) -> int:
@@ -56,7 +60,7 @@ def _lutram_buffer(depth: int, width: int) -> int:
 def _roms(mems: dict) -> dict:
     from hwgen.plan.memory import map_rom
 
-    return {k: map_rom(d, w, s) for k, (d, w, s) in mems.items()}
+    return {k: map_rom(r["depth"], r["width"], r["mem_style"], r.get("live_width")) for k, r in mems.items()}
 
 
 def _rom_total(roms: dict, key: str) -> int:
@@ -68,26 +72,56 @@ def mvau_features(sh: dict, binary: bool, roms: dict) -> dict:
     wconst = sf * nf == 1
     n = pe * simd
     f = {k: 0.0 for k in MVAU_LUT}
-    f["base"] = 1.0
+    f["base"] = 1.0 if sf * nf > 1 else 0.4  # mostly the sf / nf / address counters
     f["xsel"] = sh["INW"] * (nf > 1) * (1 + max(0, math.ceil(sf / 64) - 1))
     if binary:
         f["bin_pc_const" if wconst else "bin_pc"] = n
     else:
-        pp = sh["XS"] * sh["WS"]
-        if not _is_dsp(sh):
-            f["mul_const" if wconst else "mul"] = n * pp
-        f["tree"] = pe * (simd - 1) * acc
+        if _is_dsp(sh):
+            pass
+        elif wconst:
+            f["mul_const"] = n * sh["XS"] * sh["WS"]
+        else:
+            if sh["XS"] + sh["WS"] <= 6:
+                f["mul"] = n * sh["PW"]
+            else:
+                f["mul_big"] = n * sh["XS"] * sh["WS"]
+        f["tree"] = pe * _tree_bits(simd, sh["PW"], acc)
     f["acc"] = pe * acc
+    if not binary and wconst and _is_dsp(sh):
+        # constant-weight products in DSPs: yosys packs the adder tree and accumulator into the DSP cascade
+        f["tree"] = f["acc"] = 0
     if sh["NT"]:
-        f["cmp_const" if nf == 1 else "cmp"] = pe * sh["NT"] * sh["TB"]
-        f["cnt"] = pe * sh["NT"]
+        _thr_features(f, sh, roms["thresholds"])
     f["outq"] = sh["OUTW"]
-    f["rom"] = _rom_total(roms, "lutram_luts")
+    w = roms["weights"]
+    # a distributed weight ROM merges with the products it feeds: per ROM bit * ceil(depth / 16)
+    f["rom"] = w["live_width"] * math.ceil(w["depth"] / 16) if w["style"] != "block" and w["depth"] > 1 else 0
     return f
 
 
+def _tree_bits(n: int, leaf_bits: int, acc: int) -> int:
+    """Adder bits of the template's balanced tree over n leaves (yosys narrows each adder to its operands)."""
+    if n <= 1:
+        return 0
+    lo = n // 2
+    return _tree_bits(lo, leaf_bits, acc) + _tree_bits(n - lo, leaf_bits, acc) + \
+        min(acc, leaf_bits + math.ceil(math.log2(n)))
+
+
+def _thr_features(f: dict, sh: dict, rom: dict) -> None:
+    bits = sh["PE"] * sh["NT"] * sh["TB"]
+    if sh["NF"] == 1:
+        f["cmp_const"] = bits
+    elif rom["style"] == "block":
+        f["cmp"] = bits
+    else:
+        f["cmp_rom"] = bits * (1 if sh["NF"] <= 8 else 2)
+
+
 def _is_dsp(sh: dict) -> bool:
-    return sh["SF"] * sh["NF"] > 1 and sh["XS"] >= 2 and sh["WS"] >= 2 and sh["PW"] >= DSP_MIN_PRODUCT_BITS
+    # (yosys maps constant-weight products too: a fully unfolded layer still gets one DSP per product)
+    return sh["XS"] >= 2 and sh["WS"] >= 2 and sh["PW"] >= DSP_MIN_PRODUCT_BITS
 
 
 def mvau_resources(sh: dict, binary: bool, mems: dict) -> dict:
@@ -100,12 +134,18 @@ def mvau_resources(sh: dict, binary: bool, mems: dict) -> dict:
     ffs += _clog2(sf) * (sf > 1) + _clog2(nf) * (nf > 1) + _clog2(sf * nf) * (sf * nf > 1)
     ffs += 2 * _clog2(nf) * (nf > 1 and t is not None)  # nf1, nf2
     ffs += sh["INW"] * (1 + (nf > 1 and sf == 1))  # x1 (+ the one-word input buffer)
-    # a registered distributed ROM keeps its address register (yosys moves the read register to the address)
-    ffs += _clog2(sf * nf) * (w["style"] != "block" and sf * nf > 1)
-    ffs += 2 * pe * acc  # psum2, acc
+    # the read registers of distributed ROMs (w1, thr3): yosys keeps part of them (the rest becomes address
+    # registers or is merged into constants); BRAM output registers are inside the BRAM
+    ffs += FF_ROMREG["weights"] * sh["WW"] * (w["style"] != "block" and sf * nf > 1)
+    if t is not None:
+        ffs += FF_ROMREG["thresholds"] * sh["TW"] * (t["style"] != "block" and nf > 1)
+    if not (not binary and sf * nf == 1 and _is_dsp(sh)):
+        ffs += 2 * pe * acc  # psum2, acc (inside the DSP cascade for constant-weight DSP products)
     ffs += 2 * sh["OUTW"]  # output queue
-    dsps = pe * sh["SIMD"] if (not binary and _is_dsp(sh)) else 0
-    return {"luts": int(round(luts)), "ffs": int(ffs), "bram18": _rom_total(roms, "bram18"),
+    # one DSP48E1 (25 x 18 signed) per product, more for wider operands
+    per = math.ceil(max(sh["XS"], sh["WS"]) / 25) * math.ceil(min(sh["XS"], sh["WS"]) / 18)
+    dsps = pe * sh["SIMD"] * per if (not binary and _is_dsp(sh)) else 0
+    return {"luts": int(round(luts)), "ffs": int(round(ffs)), "bram18": _rom_total(roms, "bram18"),
             "uram": _rom_total(roms, "uram"), "dsps": int(dsps),
             "lutram": _lutram_buffer(sf, sh["INW"]) if nf > 1 and sf > 1 else 0}
 
@@ -113,10 +153,8 @@ def mvau_resources(sh: dict, binary: bool, mems: dict) -> dict:
 def thresholding_features(sh: dict, roms: dict) -> dict:
     f = {k: 0.0 for k in THR_LUT}
     f["base"] = 1.0
-    f["cmp_const" if sh["NF"] == 1 else "cmp"] = sh["PE"] * sh["NT"] * sh["TB"]
-    f["cnt"] = sh["PE"] * sh["NT"]
+    _thr_features(f, sh, roms["thresholds"])
     f["outq"] = sh["OUTW"]
-    f["rom"] = _rom_total(roms, "lutram_luts")
     return f
 
 
@@ -126,14 +164,14 @@ def thresholding_resources(sh: dict, mems: dict) -> dict:
     luts = sum(THR_LUT[k] * v for k, v in f.items())
     nf = sh["NF"]
     ffs = 2 + 1 + _clog2(nf) * (nf > 1) + sh["INW"] + 2 * sh["OUTW"]
-    ffs += _clog2(nf) * (roms["thresholds"]["style"] != "block" and nf > 1)
-    return {"luts": int(round(luts)), "ffs": int(ffs), "bram18": _rom_total(roms, "bram18"),
+    ffs += FF_ROMREG["thresholds"] * sh["TW"] * (roms["thresholds"]["style"] != "block" and nf > 1)
+    return {"luts": int(round(luts)), "ffs": int(round(ffs)), "bram18": _rom_total(roms, "bram18"),
             "uram": _rom_total(roms, "uram"), "dsps": 0, "lutram": 0}
 
 
 def label_select_features(sh: dict) -> dict:
     pe, k, ib, ob = sh["PE"], sh["K"], sh["IB"], sh["OB"]
-    return {"base": 1.0, "cmp": pe * k * ib, "mux": pe * k * (ib + ob + 1), "obuf": k * ob}
+    return {"base": 1.0, "cmp": pe * k * ib, "mux": pe * k * (ib + ob + 1)}
 
 
 def label_select_resources(sh: dict) -> dict:

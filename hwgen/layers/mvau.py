@@ -99,13 +99,22 @@ class MVAU(HwLayer):
         return d
 
     def memories(self, pe=None, simd=None, mem_style=None) -> dict:
-        """ROMs of the RTL block: {"weights": (depth, width, mem_style), "thresholds": (...)} (thresholds only when
-        the layer has them); depth x width as hwgen.codegen.rtl lays them out."""
+        """ROMs of the RTL block as hwgen.codegen.rtl lays them out: {"weights": {"depth", "width", "live_width",
+        "mem_style"}, "thresholds": {...}} (thresholds only when the layer has them); live_width = bit columns
+        not constant over the words (what synthesis keeps)."""
+        from hwgen.plan.memory import live_width
+
         sh = self.rtl_shape(pe, simd)
         ms = self.mem_style if mem_style is None else mem_style
-        out = {"weights": (sh["SF"] * sh["NF"], sh["WW"], ms)}
+        pe, simd, sf, nf = sh["PE"], sh["SIMD"], sh["SF"], sh["NF"]
+        w = (self.weights > 0).astype(np.int64) if self.w_dtype.bipolar else self.weights
+        # word nf*SF + sf holds W[nf*PE + p, sf*SIMD + s]: words along axes (0, 2) of (NF, PE, SF, SIMD)
+        out = {"weights": {"depth": sf * nf, "width": sh["WW"], "mem_style": ms,
+                           "live_width": live_width(w.reshape(nf, pe, sf, simd), (0, 2), sh["WB"])}}
         if sh["NT"]:
-            out["thresholds"] = (sh["NF"], sh["TW"], ms)
+            t = self.thresholds.reshape(nf, pe * sh["NT"])
+            out["thresholds"] = {"depth": nf, "width": sh["TW"], "mem_style": ms,
+                                 "live_width": live_width(t, (0,), sh["TB"])}
         return out
 
     def resources(self, pe=None, simd=None, mem_style=None) -> dict:

@@ -47,9 +47,13 @@ class Thresholding(ChannelLayer):
                     OUTW=pe * odt.bits, NT=nt, TB=tb, TW=pe * nt * tb)
 
     def memories(self, pe=None, simd=None, mem_style=None) -> dict:
-        """ROMs of the RTL block: {"thresholds": (depth, width, mem_style)}."""
+        """ROM of the RTL block: {"thresholds": {"depth", "width", "live_width", "mem_style"}} (see MVAU.memories)."""
+        from hwgen.plan.memory import live_width
+
         sh = self.rtl_shape(pe)
-        return {"thresholds": (sh["NF"], sh["TW"], self.mem_style if mem_style is None else mem_style)}
+        t = self.thresholds.reshape(sh["NF"], sh["PE"] * sh["NT"])
+        return {"thresholds": {"depth": sh["NF"], "width": sh["TW"], "live_width": live_width(t, (0,), sh["TB"]),
+                               "mem_style": self.mem_style if mem_style is None else mem_style}}
 
     def resources(self, pe=None, simd=None, mem_style=None) -> dict:
         """Estimated {"luts", "ffs", "bram18", "uram", "dsps", "lutram"} of the RTL block (see MVAU.resources)."""

@@ -4,7 +4,9 @@ and what packing small ROMs into shared BRAMs would save.
 One rule decides where a ROM goes: `hwgen.codegen.rtl.rom_style(depth, width, mem_style)`, the function the RTL
 templates take their `rom_style` attribute from (this module calls it; it does not re-derive it). The ROM shapes
 come from the layers (`layer.memories(pe, simd, mem_style)`, the same depth x width the RTL writes: weights
-SF*NF words of PE*SIMD*w_bits; thresholds NF words of PE*T*TB).
+SF*NF words of PE*SIMD*w_bits; thresholds NF words of PE*T*TB; plus `live_width`, the bit columns that are not
+constant over the words: yosys (opt_mem) and Vivado drop constant columns, e.g. the sign bits of the lowest /
+highest thresholds, so the block RAM count uses the live width while the rom_style rule uses the nominal one).
 
 Block RAM count (`bram18_for`): what yosys `memory_libmap` (and Vivado) make of a read-only memory with one
 synchronous read port: the cheapest of RAMB18 (18 Kbit: 16K x 1, 8K x 2, 4K x 4, 2K x 9, 1K x 18, 512 x 36 SDP)
@@ -18,8 +20,8 @@ the planner never allocates URAM; it is kept in the result for the board budget.
 
 plan_memories(layers) -> {
     "layers": {name: {"weights": {...}, "thresholds": {...}}},    (only the memories a layer has)
-        each: {"style": "block" | "distributed", "depth", "width", "bits", "bram18", "uram", "lutram_luts",
-               "allocated_bits", "efficiency"}
+        each: {"style": "block" | "distributed", "depth", "width", "live_width", "bits" (depth * live_width),
+               "bram18", "uram", "lutram_luts", "allocated_bits", "efficiency"}
     "totals": {"bram18", "uram", "lutram_luts", "bits_in_bram", "efficiency"}   (efficiency = useful bits in
                                                     BRAM / (bram18 * 18432), None without BRAM)
     "packing": {"bram18_packed", "saving", "groups": [[(layer, memory), ...], ...], "note"}}
@@ -70,18 +72,36 @@ def rom_style(depth: int, width: int, mem_style: str = "auto") -> str:
     return "block" if s == "block" else "distributed"
 
 
-def map_rom(depth: int, width: int, mem_style: str = "auto") -> dict:
-    """Where one ROM goes and what it costs."""
+def live_width(values, word_axes, elem_bits: int) -> int:
+    """Bit columns of a ROM that are not constant over its words. values: integer array of the ROM's elements
+    (two's complement in elem_bits bits), word_axes: the axes that enumerate the words (the others enumerate the
+    elements of a word). yosys (opt_mem) and Vivado drop constant columns before mapping to block RAM."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.int64) & ((1 << elem_bits) - 1)
+    if v.size == 0:
+        return 0
+    live = 0
+    for b in range(elem_bits):
+        col = (v >> b) & 1
+        live += int(np.count_nonzero(col.min(axis=word_axes) != col.max(axis=word_axes)))
+    return live
+
+
+def map_rom(depth: int, width: int, mem_style: str = "auto", live: int | None = None) -> dict:
+    """Where one ROM goes and what it costs. The style follows the template's rule on the nominal depth x width;
+    the block RAM count uses the `live` (non-constant) columns when given."""
     style = rom_style(depth, width, mem_style)
-    bits = depth * width
+    lw = width if live is None else int(live)
+    bits = depth * lw
     if style == "block":
-        b = bram18_for(depth, width)
+        b = bram18_for(depth, lw)
         luts, alloc = 0, b * BRAM18_BITS
     else:
         b = 0
-        luts = rom_luts(depth, width)
+        luts = rom_luts(depth, lw)
         alloc = luts * 64
-    return {"style": style, "depth": depth, "width": width, "bits": bits, "bram18": b, "uram": 0,
+    return {"style": style, "depth": depth, "width": width, "live_width": lw, "bits": bits, "bram18": b, "uram": 0,
             "lutram_luts": luts, "allocated_bits": alloc,
             "efficiency": round(bits / alloc, 4) if alloc else None}
 
@@ -101,7 +121,7 @@ def plan_packing(mems: list[tuple[str, str, dict]]) -> dict:
     for lname, mname, m in mems:
         if m["style"] != "block":
             continue
-        s = _half_slices(m["depth"], m["width"])
+        s = _half_slices(m["depth"], m["live_width"])
         if s is not None and s < 2 * m["bram18"]:
             cand.append((lname, mname, m, s))
     if len(cand) < 2:
@@ -126,8 +146,8 @@ def plan_memories(layers, family: str = "xc7") -> dict:
     for lay in layers:
         mems = lay.memories() if hasattr(lay, "memories") else {}
         entry = {}
-        for mname, (depth, width, style) in mems.items():
-            m = map_rom(depth, width, style)
+        for mname, r in mems.items():
+            m = map_rom(r["depth"], r["width"], r["mem_style"], r.get("live_width"))
             entry[mname] = m
             flat.append((lay.name, mname, m))
         out_layers[lay.name] = entry
