@@ -23,15 +23,20 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
     inits = {i.name for i in mw.graph.initializer}
     inp = [i for i in mw.graph.input if i.name not in inits][0]
     shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
-    if target_fps is not None:
-        fold.fold_for_fps(layers, float(target_fps), b.clock_mhz)
-    else:
-        fold.default_folding(layers)
+    from hwgen.fold.search import search
+
+    explain = search(layers, b.resources, b.clock_mhz, None if target_fps is None else float(target_fps))
     if folding_file is not None:
         fold.apply_folding(layers, fold.load_folding_file(folding_file))
+        explain["mode"] += f"; then {Path(str(folding_file)).name} set: " + ", ".join(
+            sorted(fold.load_folding_file(folding_file)))
+        for layer in layers:
+            e = explain["layers"][layer.name]
+            if (e["pe"], e["simd"]) != (layer.pe, layer.simd):
+                e.update(pe=layer.pe, simd=layer.simd, cycles=layer.cycles(), why="set by the folding file")
     g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=p)
     g.meta = {"board": b.name, "part": b.part, "clock_mhz": b.clock_mhz, "target_fps": target_fps,
-              "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest()}
+              "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "folding": explain}
     return g
 
 
@@ -45,12 +50,19 @@ def summary(g: HwGraph) -> dict:
             "in_dtype": layer.in_dtype.name, "out_dtype": layer.out_dtype.name,
             "weight_dtype": getattr(layer, "w_dtype", None) and layer.w_dtype.name,
             "cycles": layer.cycles(), "onnx_nodes": layer.onnx_nodes,
+            "resources": {"estimate": layer.resources()},
         })
     cpf = max(lay["cycles"] for lay in layers)
     parts = []
     for part in (g.head, g.tail):
         if part.nodes or part.role == "tail":
             parts.append({"role": part.role, "nodes": part.node_names, "reason": part.reason})
+    from hwgen.boards import get_board
+    from hwgen.fold.search import RESOURCES, board_use
+    from hwgen.plan.memory import plan_memories
+
+    cap = get_board(g.meta["board"]).resources
+    tot = {r: sum(board_use(lay["resources"]["estimate"])[r] for lay in layers) for r in RESOURCES}
     return {
         "model": g.model_path,
         "board": g.meta["board"],
@@ -59,6 +71,10 @@ def summary(g: HwGraph) -> dict:
         "estimate": {"cycles_per_frame": cpf, "fps": clock * 1e6 / cpf,
                      "bottleneck": max(layers, key=lambda lay: lay["cycles"])["name"]},
         "cpu_partitions": parts,
+        "totals": {"estimate": tot, "capacity": {r: cap.get(r, 0) for r in RESOURCES},
+                   "utilization": {r: (tot[r] / cap[r] if cap.get(r) else None) for r in RESOURCES}},
+        "memory": plan_memories(g.layers),
+        "folding": g.meta.get("folding"),
     }
 
 

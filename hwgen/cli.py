@@ -169,6 +169,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("hwgen: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and closed: not an error of ours
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Folding search: PE / SIMD per layer for a target rate, or the fastest design that fits the board.
 
 The pipeline's rate is set by its slowest layer, so for a frame interval of T cycles each layer can be folded
-independently: the cheapest legal (PE, SIMD) with cycles <= T. "Cheapest" weighs every resource by the board's
-capacity (a BRAM on a small Zynq costs more than a LUT). Without a target, the smallest T whose cheapest design
+independently: the cheapest legal (PE, SIMD) with cycles <= T. "Cheapest" counts LUTs as fractions of the board;
+BRAM, DSP and FFs are cheap until the design would overflow their budget, then weighted up until it does not. Without a target, the smallest T whose cheapest design
 fits the board's budget is found by bisection over the layers' achievable cycle counts (cost grows as T falls).
 Every choice is explained: bottleneck, target, the cost of the pick and how many alternatives met T.
 """
@@ -40,20 +40,34 @@ def _candidates(layer):
         layer.pe, layer.simd = keep
 
 
-def cost_of(res: dict, capacity: dict) -> float:
-    return sum(res.get(r, 0) / max(capacity.get(r, 0), 1) for r in RESOURCES if capacity.get(r, 0) > 0) + \
-        sum(1e3 * res.get(r, 0) for r in RESOURCES if capacity.get(r, 0) == 0 and res.get(r, 0))
+def board_use(res: dict) -> dict:
+    """A layer's estimate as the board's resource kinds (LUT-RAM is made of LUTs)."""
+    u = {r: res.get(r, 0) for r in RESOURCES}
+    u["luts"] += res.get("lutram", 0)
+    return u
 
 
-def cheapest(layer, max_cycles: int, capacity: dict) -> Choice | None:
+# LUTs are what these designs run out of first; the other resources start cheap and are weighted up only when
+# the design would exceed their budget (see fold_for_interval).
+BASE_WEIGHTS = {"luts": 1.0, "ffs": 0.05, "bram18": 0.05, "uram": 0.05, "dsps": 0.05}
+
+
+def cost_of(res: dict, capacity: dict, weights: dict | None = None) -> float:
+    """Weighted fractions of the board the layer takes; a resource the board lacks is prohibitive."""
+    w = weights or BASE_WEIGHTS
+    u = board_use(res)
+    return sum(w[r] * u[r] / capacity[r] if capacity.get(r, 0) > 0 else (1e3 * u[r]) for r in RESOURCES)
+
+
+def cheapest(layer, max_cycles: int, capacity: dict, weights: dict | None = None) -> Choice | None:
     best, n = None, 0
     for pe, simd in _candidates(layer):
         c = layer.cycles(pe, simd)
         if c > max_cycles:
             continue
         n += 1
-        res = layer.resources(pe, simd)
-        k = cost_of(res, capacity)
+        res = board_use(layer.resources(pe, simd))
+        k = cost_of(res, capacity, weights)
         # ties: fewer cycles (more headroom), then narrower streams
         key = (k, c, pe * simd)
         if best is None or key < best[0]:
@@ -64,15 +78,26 @@ def cheapest(layer, max_cycles: int, capacity: dict) -> Choice | None:
     return best[1]
 
 
-def fold_for_interval(layers, max_cycles: int, capacity: dict) -> list[Choice]:
-    out = []
-    for layer in layers:
-        ch = cheapest(layer, max_cycles, capacity)
-        if ch is None:
-            fastest = min(layer.cycles(pe, simd) for pe, simd in _candidates(layer))
-            raise FoldingError(f"layer {layer.name} cannot reach {max_cycles} cycles per frame (fastest legal "
-                               f"folding: {fastest} cycles); lower the target rate.")
-        out.append(ch)
+def fold_for_interval(layers, max_cycles: int, capacity: dict, budget: dict | None = None) -> list[Choice]:
+    """Cheapest folding per layer within `max_cycles`; a resource that would overflow its budget gets a
+    higher weight and the choice is repeated (a few rounds), so scarce resources are traded for LUTs."""
+    budget = budget or DEFAULT_BUDGET
+    weights = dict(BASE_WEIGHTS)
+    for _ in range(8):
+        out = []
+        for layer in layers:
+            ch = cheapest(layer, max_cycles, capacity, weights)
+            if ch is None:
+                fastest = min(layer.cycles(pe, simd) for pe, simd in _candidates(layer))
+                raise FoldingError(f"layer {layer.name} cannot reach {max_cycles} cycles per frame (fastest legal "
+                                   f"folding: {fastest} cycles); lower the target rate.")
+            out.append(ch)
+        tot = totals(out)
+        over = [r for r in RESOURCES if r != "luts" and capacity.get(r, 0) and tot[r] > budget[r] * capacity[r]]
+        if not over:
+            return out
+        for r in over:
+            weights[r] *= 8
     return out
 
 
@@ -91,25 +116,28 @@ def search(layers, capacity: dict, clock_mhz: float, target_fps: float | None = 
     if target_fps is not None:
         if target_fps <= 0:
             raise FoldingError(f"--target-fps must be positive, got {target_fps}.")
-        t = max(1, int(clock_mhz * 1e6 // target_fps))
-        choices = fold_for_interval(layers, t, capacity)
+        t = int(clock_mhz * 1e6 // target_fps)
+        if t < 1:
+            raise FoldingError(f"--target-fps {target_fps:,.0f} asks for more than one frame per clock cycle at "
+                               f"{clock_mhz:g} MHz; the most a dataflow pipeline gives is {clock_mhz * 1e6:,.0f}.")
+        choices = fold_for_interval(layers, t, capacity, budget)
         mode = f"target {target_fps:,.0f} frames/s at {clock_mhz:g} MHz -> at most {t} cycles per frame"
     else:
         points = sorted({layer.cycles(pe, simd) for layer in layers for pe, simd in _candidates(layer)})
         floor = max(min(layer.cycles(pe, simd) for pe, simd in _candidates(layer)) for layer in layers)
         points = [p for p in points if p >= floor]
         lo, hi = 0, len(points) - 1
-        if not fits(totals(fold_for_interval(layers, points[hi], capacity)), capacity, budget):
+        if not fits(totals(fold_for_interval(layers, points[hi], capacity, budget)), capacity, budget):
             raise FoldingError("even the most folded design does not fit the board's budget; choose a larger "
                                "board or quantize to fewer bits.")
         while lo < hi:  # smallest interval whose cheapest design fits
             mid = (lo + hi) // 2
-            if fits(totals(fold_for_interval(layers, points[mid], capacity)), capacity, budget):
+            if fits(totals(fold_for_interval(layers, points[mid], capacity, budget)), capacity, budget):
                 hi = mid
             else:
                 lo = mid + 1
         t = points[lo]
-        choices = fold_for_interval(layers, t, capacity)
+        choices = fold_for_interval(layers, t, capacity, budget)
         mode = f"fastest design within the board budget ({', '.join(f'{k} {v:.0%}' for k, v in budget.items())})"
     for layer, ch in zip(layers, choices):
         layer.set_folding(ch.pe, ch.simd)
