@@ -8,10 +8,12 @@ Zynq boards (board.ps = ps7 | zynq_ultra_ps_e):
                  module reference), creates the project for the board's part, builds the block design
                  (PS, AXI DMA without scatter-gather, SmartConnects for control and memory, PS clock at the board
                  clock, proc_sys_reset, xlconcat interrupts into the PS), validates, synthesizes, implements and
-                 copies hwgen.bit / hwgen.hwh (+ .xsa, timing and utilization reports) into OUT/vivado/output/
+                 copies hwgen_top.bit / hwgen_top.hwh (+ .xsa, timing and utilization reports) into OUT/vivado/output/
+                 and into the PYNQ driver package OUT/driver/hwgen_driver/ (its meta.json names the DMA cell
+                 axi_dma_0 and the bitfile hwgen_top.bit: DMA_CELL, OUTPUT_NAME here)
     README.md    tools, time, outputs, how to copy them to the board
 Alveo boards (board.ps = none, board.platform set):
-    build.sh     v++ -c for three kernels, v++ -l with link.cfg -> output/hwgen.xclbin
+    build.sh     v++ -c for three kernels, v++ -l with link.cfg -> output/hwgen_top.xclbin
     link.cfg     [connectivity] nk / stream_connect, platform name, kernel clock
     kernels/     hwgen_accel.cpp (the HLS top as a free-running ap_ctrl_none AXI4-Stream kernel),
                  hwgen_idma.cpp / hwgen_odma.cpp (memory-mapped <-> AXI4-Stream data movers, XRT-controlled)
@@ -29,6 +31,7 @@ Every identifier written into Tcl / shell / cfg text comes from this module's co
 
 from __future__ import annotations
 
+import math
 import re
 import stat
 from dataclasses import dataclass
@@ -42,7 +45,8 @@ from hwgen.naming import IDENT, comment_safe, sanitize
 TOP = "hwgen_top"  # the accelerator's top (HLS function and RTL module), fixed by hwgen.codegen.project
 HLS_PROJECT, HLS_SOLUTION = f"{TOP}_hls", "sol1"  # hwgen.codegen.hls.render_tcl defaults
 BD_NAME = "hwgen_bd"
-OUTPUT_NAME = "hwgen"  # output/hwgen.bit + output/hwgen.hwh (PYNQ wants the same stem)
+OUTPUT_NAME = "hwgen_top"  # output/hwgen_top.bit + .hwh (PYNQ wants one stem; the driver's default bitfile)
+DMA_CELL = "axi_dma_0"  # the PYNQ overlay attribute the driver (OUT/driver, meta.json dma_name) uses
 DMA_STREAM_WIDTHS = (8, 16, 32, 64, 128, 256, 512, 1024)
 DMA_MM_WIDTHS = (32, 64, 128, 256, 512, 1024)
 ZYNQ_PS = {"ps7", "zynq_ultra_ps_e"}
@@ -156,17 +160,19 @@ def write_vivado(out_dir, graph, board) -> list[Path]:
     if not 1.0 <= clock <= 1000.0:
         raise HwgenError(f"board {board.name}: clock_mhz {board.clock_mhz!r} out of range")
     ctx = dict(board=board_id, board_title=comment_safe(board.description or board_id), part=part, ps=board.ps,
-               family=board.family, clock_mhz=f"{clock:g}", top=TOP, bd=BD_NAME, output=OUTPUT_NAME,
+               family=board.family, clock_mhz=f"{clock:g}", top=TOP, bd=BD_NAME, output=OUTPUT_NAME, dma=DMA_CELL,
                hls_project=HLS_PROJECT, hls_solution=HLS_SOLUTION, p=plan,
                frame_in_bytes=plan.in_words * plan.in_bytes, frame_out_bytes=plan.out_words * plan.out_bytes)
-    for k in ("board", "top", "bd", "output", "hls_project", "hls_solution"):
+    for k in ("board", "top", "bd", "output", "dma", "hls_project", "hls_solution"):
         assert IDENT.match(ctx[k]), k
     files = []
     if board.ps in ZYNQ_PS:
         fid = BOARD_FILE_IDS.get(board.name, board_id)
         if not _BOARD_ID.match(fid):
             raise HwgenError(f"board file id {fid!r} has unexpected characters")
-        ctx.update(board_file_id=fid, addr_width=32 if board.ps == "ps7" else 64)
+        beat = plan.dma_in_bits // 8
+        ctx.update(board_file_id=fid, addr_width=32 if board.ps == "ps7" else 64,
+                   in_frames_multiple=math.lcm(ctx["frame_in_bytes"], beat) // ctx["frame_in_bytes"])
         for name, tpl in (("build.tcl", "vivado/zynq_build.tcl.j2"), ("build.sh", "vivado/zynq_build.sh.j2"),
                           ("README.md", "vivado/zynq_README.md.j2")):
             (out / name).write_text(render(tpl, **ctx))
