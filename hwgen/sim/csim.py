@@ -118,13 +118,13 @@ class CsimAccelerator:
     """Runs a generated HLS project (hwgen.codegen.hls.HlsProject) in C simulation on element values."""
 
     def __init__(self, project, compiler: str = "g++", so_path=None, lib: CsimLibrary | None = None,
-                 entry: str = "hwgen_csim_run"):
+                 entry: str = "hwgen_csim_run", opt: str = "-O1"):
         self.project = project
         self.io = project.io
         self.entry = entry
         if lib is None:
             so = Path(so_path) if so_path else project.dir / f"{project.top_name}_{compiler.replace('+', 'x')}.so"
-            compile_shared([project.top_cpp], so, compiler=compiler, include_dirs=[project.dir])
+            compile_shared([project.top_cpp], so, compiler=compiler, include_dirs=[project.dir], opt=opt)
             lib = CsimLibrary(so)
         self.lib = lib
 
