@@ -59,6 +59,9 @@ class Accelerator:
 
     def execute(self, x) -> np.ndarray:
         """The ONNX model's input (N, ...) or a single sample -> the ONNX model's output."""
+        fast = getattr(self.backend, "execute", None)
+        if fast is not None:  # a backend that compiles the CPU partitions too (proven equal to the evaluator)
+            return fast(x)
         q = self.graph.head_ints(x)
         return self.graph.tail.run(self.execute_ints(q))
 
