@@ -297,7 +297,8 @@ def build_stream_harness(sources: list, top: str, in_bits: int, out_bits: int, b
     exe_name = "harness"
     args = ["--cc", "--exe", "--build", "-O2", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
             "--x-initial", "fast", "--prefix", "Vtop", "--top-module", top, "-j", str(jobs),
-            "-CFLAGS", f"-O1 -DIN_BITS={int(in_bits)} -DOUT_BITS={int(out_bits)}", "-o", exe_name]
+            "-CFLAGS", f"-O1 -DIN_BITS={int(in_bits)} -DOUT_BITS={int(out_bits)}", "-o", exe_name,
+            "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]  # see build_network_harness
     h = hashlib.sha256(repr(args).encode() + HARNESS_CPP.encode())
     for s in sources:
         h.update(Path(s).read_bytes())

@@ -1,0 +1,95 @@
+"""RTL simulation and synthesis figures of TFC_1W1A with FINN's published folding (64 cycles per frame).
+
+Prints: Verilator build time of the C++ harness (cold: a fresh build directory; the Verilator run-time objects
+may come from the shared object cache), simulated cycles per second, wall time to push the 10,000 MNIST test
+images through `--backend rtlsim` (target: under 60 s including the build), the measured cycles per frame,
+latency and per-layer cycles, and yosys synth_xilinx LUT / FF / BRAM18 / DSP per layer (--no-synth to skip).
+
+    python benchmarks/bench_rtlsim.py [--model TFC_1W1A] [--no-synth]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+TFC = ROOT.parent / "shared" / "models" / "tfc"
+FOLD = {"MVAU_0": {"PE": 16, "SIMD": 49}, "MVAU_1": {"PE": 8, "SIMD": 8}, "MVAU_2": {"PE": 8, "SIMD": 8},
+        "MVAU_3": {"PE": 10, "SIMD": 8}}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="TFC_1W1A")
+    ap.add_argument("--no-synth", action="store_true")
+    a = ap.parse_args()
+    from hwgen.boards import get_board
+    from hwgen.build import build
+    from hwgen.report import table
+    from hwgen.runtime.accelerator import Accelerator
+    from tests.conftest import load_mnist
+
+    model = TFC / f"{a.model}.onnx"
+    if not model.is_file():
+        print(f"{model} not present; this benchmark needs ../shared", file=sys.stderr)
+        return 1
+    x, labels = load_mnist()
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        (d / "fold.json").write_text(json.dumps(FOLD))
+        t0 = time.perf_counter()
+        build(model, d / "o", folding_file=d / "fold.json", log=lambda *_: None)
+        t_build = time.perf_counter() - t0
+        t = time.perf_counter()
+        acc = Accelerator(d / "o", "rtlsim")
+        t_vl = time.perf_counter() - t
+        t = time.perf_counter()
+        y = acc.execute(x)
+        t_run = time.perf_counter() - t
+        total = time.perf_counter() - t0
+        st, tm = acc.stats(), acc.backend.last_timing
+        ref = Accelerator(d / "o", "reference").execute(x)
+        exact = bool(np.array_equal(y, ref))
+        rows = [
+            ["hwgen build (import, streamline, write HLS + RTL)", f"{t_build:.2f} s"],
+            ["Verilator harness build", f"{t_vl:.2f} s"],
+            ["simulation of 10,000 images (harness only)", f"{tm['sim_seconds']:.2f} s"],
+            ["simulated cycles", f"{tm['simulated_cycles']:,}"],
+            ["simulated cycles per second", f"{tm['cycles_per_second'] / 1e6:.2f} M"],
+            ["10,000 images through --backend rtlsim (execute)", f"{t_run:.2f} s"],
+            ["total incl. build and Verilator build (target < 60 s)", f"{total:.2f} s"],
+            ["bit-exact with the reference / accuracy", f"{exact} / {np.mean(np.argmax(y, 1) == labels):.4f}"],
+            ["steady state cycles per frame (estimate 64)", f"{st['cycles_per_frame']}"],
+            ["first-frame latency, cycles", f"{st['latency_cycles']}"],
+        ]
+        print(f"{a.model}, folding {json.dumps(FOLD)}\n")
+        print(table(rows, ["measure", "value"]))
+        print()
+        print(table([[n, v["estimate"], v["active_cycles"], v["cycles_per_frame"], v["frame_span"]]
+                     for n, v in st["layers"].items()],
+                    ["layer", "cycles()", "measured active", "measured interval", "frame span"]))
+        if not a.no_synth:
+            from hwgen.graph import HwGraph
+            from hwgen.sim.yosys import synth_build
+
+            t = time.perf_counter()
+            s = synth_build(d / "o", HwGraph.load(d / "o"), get_board(None), log=None, jobs=2)
+            t_syn = time.perf_counter() - t
+            rows = [[n, v["luts"], v["ffs"], v["brams"], v["dsps"], v["seconds"]]
+                    for n, v in list(s["layers"].items()) + list(s["glue"].items())]
+            rows.append(["total", s["luts"], s["ffs"], s["brams"], s["dsps"], f"{t_syn:.1f} (wall)"])
+            print(f"\nyosys synth_xilinx -family {s['family']} (out of context, per block)\n")
+            print(table(rows, ["block", "LUT", "FF", "BRAM18", "DSP", "yosys s"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
