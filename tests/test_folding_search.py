@@ -57,3 +57,19 @@ def test_folding_file_overrides_search(tmp_path):
     lay = next(x for x in s["layers"] if x["name"] == "MVAU_1")
     assert (lay["pe"], lay["simd"]) == (1, 1)
     assert s["folding"]["layers"]["MVAU_1"]["why"] == "set by the folding file"
+
+
+def test_tfc_1w1a_target_rate_measured_in_rtlsim(tmp_path):
+    from hwgen.runtime.accelerator import Accelerator
+    from tests.conftest import load_mnist
+
+    out = tmp_path / "t"
+    build(tfc_model("TFC_1W1A"), out, board="pynq-z2", target_fps=1_500_000, **QUIET)
+    x, _ = load_mnist(300)
+    acc = Accelerator(out, "rtlsim")
+    y = acc.execute(x)
+    assert (y == Accelerator(out).execute(x)).all()
+    measured = acc.stats()["cycles_per_frame"]
+    assert measured <= 66, measured
+    s = json.loads((out / "report" / "summary.json").read_text())
+    assert s["rtlsim"]["cycles_per_frame"] <= 66
