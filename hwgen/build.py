@@ -78,7 +78,8 @@ def summary(g: HwGraph) -> dict:
     }
 
 
-def build(model_path, out, board=None, folding_file=None, target_fps=None, synth=False, log=print) -> dict:
+def build(model_path, out, board=None, folding_file=None, target_fps=None, synth=False, size_fifos=False,
+          log=print) -> dict:
     from hwgen.codegen.project import write_generated
 
     t0 = time.perf_counter()
@@ -89,6 +90,13 @@ def build(model_path, out, board=None, folding_file=None, target_fps=None, synth
     s = summary(g)
     s["generated"] = write_generated(out, g, get_board(g.meta["board"]))
     s["build_seconds"] = round(time.perf_counter() - t0, 3)
+    if size_fifos:
+        from hwgen.codegen.rtl_project import write_rtl_project
+        from hwgen.plan.fifo import size_fifos as size
+
+        log("sizing FIFOs in the Verilator model ...")
+        s["fifos"] = size(out, g, log=log)
+        write_rtl_project(out / "rtl", g, fifo_depths=s["fifos"]["depths"])
     if synth:
         from hwgen.sim.yosys import synth_build
 

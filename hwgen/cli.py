@@ -18,7 +18,7 @@ def _cmd_build(a):
     from hwgen.report import cpu_table, layer_table
 
     s = build(a.model, a.out, board=a.board, folding_file=a.folding, target_fps=a.target_fps, synth=a.synth,
-              log=(lambda *m: None) if a.quiet else print)
+              size_fifos=a.size_fifos, log=(lambda *m: None) if a.quiet else print)
     if not a.quiet:
         print(layer_table(s))
         e = s["estimate"]
@@ -127,6 +127,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--folding", default=None, help='FOLD.json: {"<layer>": {"PE": n, "SIMD": m}}')
     b.add_argument("--target-fps", type=float, default=None, help="fold for this many frames/s at the board clock")
     b.add_argument("--synth", action="store_true", help="synthesize the generated RTL with yosys (resource figures)")
+    b.add_argument("--size-fifos", action="store_true",
+                   help="size the inter-layer FIFOs by simulation (minimal depths at full rate; takes a minute)")
     b.add_argument("-q", "--quiet", action="store_true")
     b.set_defaults(fn=_cmd_build)
     r = sub.add_parser("run", help="run inputs through a build")

@@ -69,6 +69,17 @@ def render(summary: dict) -> str:
         body.append("<h2>yosys synth_xilinx</h2>" + _table(["LUT", "FF", "BRAM18", "DSP"],
                                                            [[s.get("luts"), s.get("ffs"), s.get("brams"),
                                                              s.get("dsps")]]))
+    ff = summary.get("fifos")
+    if ff:
+        body.append(f"<h2>FIFOs (sized in simulation)</h2><p>{ff['total_bits']} bits in total (rule: "
+                    f"{ff['rule_total_bits']}); {ff['cycles_per_frame_sized']} cycles/frame, as with very deep FIFOs "
+                    f"({ff['cycles_per_frame_deep']})</p>" + _table(
+                        ["FIFO before", "depth", "rule depth", "bits"],
+                        [[k, v, ff["rule_depths"][k], ff["bits"][k]] for k, v in ff["depths"].items()]))
+    mem = summary.get("memory", {}).get("totals")
+    if mem:
+        body.append(f"<p>on-chip memories: {mem.get('bram18')} BRAM18, {mem.get('lutram_luts')} LUTs as ROM; BRAM "
+                    f"efficiency {100 * (mem.get('efficiency') or 0):.0f} % (useful / allocated bits)</p>")
     parts = summary.get("cpu_partitions", [])
     if parts:
         body.append("<h2>CPU partitions</h2>" + _table(["partition", "nodes", "reason"],
