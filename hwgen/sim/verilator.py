@@ -176,17 +176,9 @@ def objcache_script(cache_dir) -> Path:
 # ---------------------------------------------------------------------------------------------------------------
 # Plain C++ stream harness: whole test sets, throughput and FIFO-sizing runs without Python in the cycle loop.
 
-HARNESS_CPP = r"""// hwgen Verilator stream harness: feeds in0_V from a file of byte-padded words, writes out_V to a file.
-// usage: harness IN_FILE OUT_FILE N_OUT [MAX_CYCLES] [P_IN_PERMILLE] [P_OUT_PERMILLE] [SEED]
-#include "Vtop.h"
-#include "verilated.h"
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <vector>
-
-template <typename T> static void set_word(T& sig, const uint8_t* p, size_t nb) {
+# C++ pieces both harnesses share: byte-padded word access to Verilator signals of any width, and the
+# xorshift generator behind the random valid / ready bubbles.
+_HARNESS_WORDS = r"""template <typename T> static void set_word(T& sig, const uint8_t* p, size_t nb) {
     uint64_t v = 0;
     for (size_t i = 0; i < nb && i < 8; ++i) v |= (uint64_t)p[i] << (8 * i);
     sig = (T)v;
@@ -208,13 +200,26 @@ template <typename T> static void get_word(const T& sig, uint8_t* p, size_t nb) 
 template <std::size_t N> static void get_word(const VlWide<N>& sig, uint8_t* p, size_t nb) {
     for (size_t i = 0; i < nb; ++i) p[i] = (uint8_t)(sig[i / 4] >> (8 * (i % 4)));
 }
+"""
 
-static uint64_t rng_state = 88172645463325252ULL;
+_HARNESS_RNG = r"""static uint64_t rng_state = 88172645463325252ULL;
 static uint32_t rnd1000() {
     rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
     return (uint32_t)(rng_state % 1000);
 }
+"""
 
+HARNESS_CPP = r"""// hwgen Verilator stream harness: feeds in0_V from a file of byte-padded words, writes out_V to a file.
+// usage: harness IN_FILE OUT_FILE N_OUT [MAX_CYCLES] [P_IN_PERMILLE] [P_OUT_PERMILLE] [SEED]
+#include "Vtop.h"
+#include "verilated.h"
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+{common}
 int main(int argc, char** argv) {
     if (argc < 4) { fprintf(stderr, "usage: %s IN OUT N_OUT [MAX_CYCLES] [P_IN] [P_OUT] [SEED]\n", argv[0]); return 2; }
     const size_t IN_BYTES = (IN_BITS + 7) / 8, OUT_BYTES = (OUT_BITS + 7) / 8;
@@ -281,6 +286,7 @@ int main(int argc, char** argv) {
     return i_out < n_out ? 1 : 0;
 }
 """
+HARNESS_CPP = HARNESS_CPP.replace("{common}", _HARNESS_WORDS + "\n" + _HARNESS_RNG)
 
 
 def build_stream_harness(sources: list, top: str, in_bits: int, out_bits: int, build_dir,
@@ -370,37 +376,10 @@ NETWORK_HARNESS_CPP = r"""// hwgen Verilator network harness (top built with +de
 #include <string>
 #include <vector>
 
-template <typename T> static void set_word(T& sig, const uint8_t* p, size_t nb) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < nb && i < 8; ++i) v |= (uint64_t)p[i] << (8 * i);
-    sig = (T)v;
-}
-template <std::size_t N> static void set_word(VlWide<N>& sig, const uint8_t* p, size_t nb) {
-    for (std::size_t w = 0; w < N; ++w) {
-        uint32_t v = 0;
-        for (size_t b = 0; b < 4; ++b) {
-            size_t i = 4 * w + b;
-            if (i < nb) v |= (uint32_t)p[i] << (8 * b);
-        }
-        sig[w] = v;
-    }
-}
-template <typename T> static void get_word(const T& sig, uint8_t* p, size_t nb) {
-    uint64_t v = (uint64_t)sig;
-    for (size_t i = 0; i < nb && i < 8; ++i) p[i] = (uint8_t)(v >> (8 * i));
-}
-template <std::size_t N> static void get_word(const VlWide<N>& sig, uint8_t* p, size_t nb) {
-    for (size_t i = 0; i < nb; ++i) p[i] = (uint8_t)(sig[i / 4] >> (8 * (i % 4)));
-}
-template <typename T> static bool bit(const T& sig, size_t i) { return ((uint64_t)sig >> i) & 1; }
+{common_words}template <typename T> static bool bit(const T& sig, size_t i) { return ((uint64_t)sig >> i) & 1; }
 template <std::size_t N> static bool bit(const VlWide<N>& sig, size_t i) { return (sig[i / 32] >> (i % 32)) & 1; }
 
-static uint64_t rng_state = 88172645463325252ULL;
-static uint32_t rnd1000() {
-    rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
-    return (uint32_t)(rng_state % 1000);
-}
-
+{common_rng}
 int main(int argc, char** argv) {
     if (argc < 13) { fprintf(stderr, "usage: %s IN OUT STAMPS N_FRAMES IN_WPF OUT_WPF WATCHDOG MAX_CYCLES P_IN P_OUT SEED WPF_LIST\n", argv[0]); return 2; }
     const size_t IN_BYTES = (IN_BITS + 7) / 8, OUT_BYTES = (OUT_BITS + 7) / 8;
@@ -498,6 +477,8 @@ int main(int argc, char** argv) {
     return 0;
 }
 """
+NETWORK_HARNESS_CPP = NETWORK_HARNESS_CPP.replace("{common_words}", _HARNESS_WORDS).replace(
+    "{common_rng}", _HARNESS_RNG)
 
 
 def build_network_harness(sources: list, top: str, in_bits: int, out_bits: int, build_dir, cache_dir=None,
