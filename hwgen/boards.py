@@ -31,15 +31,10 @@ class Board:
 
 
 def boards_dir() -> Path:
-    try:
-        from importlib.resources import files
-
-        p = Path(str(files("hwgen.boards")))
-        if any(p.glob("*.yaml")):
-            return p
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[1] / "boards"
+    """The board YAML files: hwgen/board_files in an installed wheel, boards/ in a source checkout."""
+    here = Path(__file__).resolve().parent
+    installed = here / "board_files"
+    return installed if installed.is_dir() else here.parent / "boards"
 
 
 def all_boards() -> dict[str, Board]:

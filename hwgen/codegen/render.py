@@ -12,16 +12,10 @@ import jinja2
 
 
 def templates_dir() -> Path:
-    """Location of the templates: the `templates/` folder of a source checkout, or the installed package data."""
-    try:
-        from importlib.resources import files
-
-        p = Path(str(files("hwgen.templates")))
-        if (p / "rtl").is_dir() or (p / "hls").is_dir():
-            return p
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return Path(__file__).resolve().parents[2] / "templates"
+    """The templates: hwgen/templates in an installed wheel, templates/ in a source checkout."""
+    pkg = Path(__file__).resolve().parents[1]
+    installed = pkg / "templates"
+    return installed if installed.is_dir() else pkg.parent / "templates"
 
 
 @lru_cache(maxsize=1)
