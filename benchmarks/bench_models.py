@@ -1,7 +1,7 @@
 """The README's model table: every model in ../shared, built for a target rate on pynq-z2, measured in rtlsim,
 estimated and synthesized (yosys), with BRAM efficiency and build time.
 
-    python benchmarks/bench_models.py [--fps 1500000] [--frames 2000] [--no-synth] [--markdown]
+    python benchmarks/bench_models.py [--fps 500000] [--frames 1000] [--no-synth] [--markdown]
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ MODELS = ROOT.parent / "shared" / "models"
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--fps", type=float, default=1_500_000)
+    ap.add_argument("--fps", type=float, default=500_000)
     ap.add_argument("--board", default="pynq-z2")
-    ap.add_argument("--frames", type=int, default=2000)
+    ap.add_argument("--frames", type=int, default=1000)
     ap.add_argument("--no-synth", action="store_true")
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table for the README")
     a = ap.parse_args()
