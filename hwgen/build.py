@@ -27,9 +27,9 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
 
     explain = search(layers, b.resources, b.clock_mhz, None if target_fps is None else float(target_fps))
     if folding_file is not None:
-        fold.apply_folding(layers, fold.load_folding_file(folding_file))
-        explain["mode"] += f"; then {Path(str(folding_file)).name} set: " + ", ".join(
-            sorted(fold.load_folding_file(folding_file)))
+        user = fold.load_folding_file(folding_file)
+        fold.apply_folding(layers, user)
+        explain["mode"] += f"; then {Path(str(folding_file)).name} set: " + ", ".join(sorted(user))
         for layer in layers:
             e = explain["layers"][layer.name]
             if (e["pe"], e["simd"]) != (layer.pe, layer.simd):
