@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from hwgen.errors import HwgenError
+from hwgen.verify import golden as qonnx_golden
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "digits"
 
@@ -36,7 +37,7 @@ def run_demo(out: Path, log=print) -> int:
         f"estimated; build took {s['build_seconds']:.2f} s")
     log(f"[2/3] golden: qonnx execute_onnx of the original graph on {len(x)} test images")
     t = time.perf_counter()
-    golden = _qonnx(model, x)
+    golden = qonnx_golden(model, x)
     t_q = time.perf_counter() - t
     log("[3/3] backends (the slow steps compile once: numba kernels, C simulation, the Verilator model)")
     from hwgen.runtime.accelerator import Accelerator
@@ -69,14 +70,3 @@ def run_demo(out: Path, log=print) -> int:
 
 
 BACKENDS = ("reference", "cpu", "csim", "rtlsim")
-
-
-def _qonnx(model, x):
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.core.onnx_exec import execute_onnx
-    from qonnx.transformation.change_batchsize import ChangeBatchSize
-    from qonnx.util.cleanup import cleanup_model
-
-    m = cleanup_model(ModelWrapper(str(model)))
-    m = cleanup_model(m.transform(ChangeBatchSize(x.shape[0])))
-    return execute_onnx(m, {m.graph.input[0].name: x})[m.graph.output[0].name]

@@ -53,6 +53,12 @@ class DType:
             return bool(np.all((v == -1) | (v == 1)))
         return bool(v.min() >= self.min and v.max() <= self.max)
 
+    def random(self, rng, shape) -> np.ndarray:
+        """Uniformly random legal values (int64) of this type."""
+        if self.bipolar:
+            return rng.choice(np.array([-1, 1], dtype=np.int64), shape)
+        return rng.integers(self.min, self.max + 1, shape, dtype=np.int64)
+
     def __str__(self) -> str:
         return self.name
 

@@ -38,6 +38,7 @@ def _input_span(graph) -> float:
 
 
 def golden(model_path, x):
+    """The original graph executed by qonnx (the golden reference), batched."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
     from qonnx.transformation.change_batchsize import ChangeBatchSize

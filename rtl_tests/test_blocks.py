@@ -17,9 +17,7 @@ def _d(dt: DType) -> dict:
 
 
 def _rand(rng, dt: DType, shape):
-    if dt.bipolar:
-        return rng.choice([-1, 1], size=shape)
-    return rng.integers(dt.min, dt.max + 1, size=shape)
+    return dt.random(rng, shape)
 
 
 def make_thresholding(name, C, PE, idt, odt, n_pix, seed=0):

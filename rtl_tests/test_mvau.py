@@ -19,9 +19,7 @@ def _d(dt: DType) -> dict:
 
 
 def _rand(rng, dt: DType, shape):
-    if dt.bipolar:
-        return rng.choice([-1, 1], size=shape)
-    return rng.integers(dt.min, dt.max + 1, size=shape)
+    return dt.random(rng, shape)
 
 
 def _acc_range(idt, wdt, mw):

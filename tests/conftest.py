@@ -38,14 +38,9 @@ def load_mnist(n: int | None = None):
 
 def qonnx_golden(model_path, x: np.ndarray) -> np.ndarray:
     """The original graph executed by qonnx (the golden reference), batched."""
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.core.onnx_exec import execute_onnx
-    from qonnx.transformation.change_batchsize import ChangeBatchSize
-    from qonnx.util.cleanup import cleanup_model
+    from hwgen.verify import golden
 
-    m = cleanup_model(ModelWrapper(str(model_path)))
-    m = cleanup_model(m.transform(ChangeBatchSize(x.shape[0])))
-    return execute_onnx(m, {m.graph.input[0].name: x})[m.graph.output[0].name]
+    return golden(model_path, x)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ def _inputs(graph, frames, seed=0):
     dt = first.in_dtype
     rng = np.random.default_rng(seed)
     shape = (frames, first.num_vectors * first.in_features)
-    return rng.choice([-1, 1], shape) if dt.bipolar else rng.integers(dt.min, dt.max + 1, shape)
+    return dt.random(rng, shape)
 
 
 def measure(out_dir: Path, graph, depths: dict, q, watchdog: int = 20_000) -> float:

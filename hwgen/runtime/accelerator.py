@@ -69,9 +69,7 @@ class Accelerator:
         """Random valid inputs through the hardware part; images/s and where the time goes."""
         first = self.graph.layers[0]
         rng = np.random.default_rng(seed)
-        dt = first.in_dtype
-        q = rng.choice([-1, 1], (n, first.in_features)) if dt.bipolar else rng.integers(
-            dt.min, dt.max + 1, (n, first.in_features))
+        q = first.in_dtype.random(rng, (n, first.in_features))
         t = time.perf_counter()
         self.execute_ints(q)
         total = time.perf_counter() - t

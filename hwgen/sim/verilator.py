@@ -322,6 +322,21 @@ def build_stream_harness(sources: list, top: str, in_bits: int, out_bits: int, b
     return exe
 
 
+def _run_harness(cmd: list, cwd, timeout: float) -> dict:
+    """Run a C++ harness; its last stdout line is a JSON status. ToolError with the command on failure."""
+    import json
+
+    try:
+        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ToolError(f"simulation timed out after {timeout:.0f} s (wall time): {' '.join(cmd)}") from None
+    try:
+        return json.loads(p.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        tail = "\n".join((p.stdout + p.stderr).strip().splitlines()[-20:])
+        raise ToolError(f"simulation failed (exit {p.returncode}): {' '.join(cmd)}\n{tail}") from None
+
+
 def run_stream_harness(exe, in_words, out_bytes: int, n_out: int, workdir, max_cycles: int = 0,
                        p_in: float = 1.0, p_out: float = 1.0, seed: int = 1, timeout: float = 3600):
     """Run a harness built by build_stream_harness in workdir (where the .mem files are).
@@ -329,8 +344,6 @@ def run_stream_harness(exe, in_words, out_bytes: int, n_out: int, workdir, max_c
     in_words: uint8 array (n_words, in_bytes), e.g. from hwgen.packing.pack_bytes. Returns (outputs as uint8
     array (n_out, out_bytes), stats dict: cycles, first/last in/out handshake cycles, input_stall_cycles).
     """
-    import json
-
     import numpy as np
 
     workdir = Path(workdir)
@@ -338,15 +351,7 @@ def run_stream_harness(exe, in_words, out_bytes: int, n_out: int, workdir, max_c
     np.ascontiguousarray(in_words, dtype=np.uint8).tofile(fin)
     cmd = [str(exe), str(fin), str(fout), str(int(n_out)), str(int(max_cycles)), str(int(round(p_in * 1000))),
            str(int(round(p_out * 1000))), str(int(seed))]
-    try:
-        p = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"simulation timed out after {timeout:.0f} s: {' '.join(cmd)}") from None
-    try:
-        stats = json.loads(p.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        tail = "\n".join((p.stdout + p.stderr).strip().splitlines()[-20:])
-        raise ToolError(f"simulation failed (exit {p.returncode}): {' '.join(cmd)}\n{tail}") from None
+    stats = _run_harness(cmd, workdir, timeout)
     out = np.fromfile(fout, dtype=np.uint8).reshape(-1, out_bytes) if fout.exists() else np.zeros((0, out_bytes),
                                                                                                    np.uint8)
     if stats.get("timed_out"):
@@ -526,8 +531,6 @@ def run_network_harness(exe, in_words, n_frames: int, in_wpf: int, out_wpf: int,
     workdir; the simulator runs in rundir (where the .mem files are). Returns (outputs uint8 (n, out_bytes),
     stamps uint64 (n_streams, 2, n_frames), status dict from the harness). Does not raise on a stall: the caller
     reads status["status"] ("ok" | "stall" | "max_cycles") and names the streams."""
-    import json
-
     import numpy as np
 
     workdir = Path(workdir)
@@ -537,15 +540,7 @@ def run_network_harness(exe, in_words, n_frames: int, in_wpf: int, out_wpf: int,
            str(int(in_wpf)), str(int(out_wpf)), str(int(watchdog)), str(int(max_cycles)),
            str(int(round(p_in * 1000))), str(int(round(p_out * 1000))), str(int(seed)),
            ",".join(str(int(w)) for w in stream_wpf)]
-    try:
-        p = subprocess.run(cmd, cwd=rundir, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ToolError(f"simulation timed out after {timeout:.0f} s (wall time): {' '.join(cmd)}") from None
-    try:
-        status = json.loads(p.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        tail = "\n".join((p.stdout + p.stderr).strip().splitlines()[-20:])
-        raise ToolError(f"simulation failed (exit {p.returncode}): {' '.join(cmd)}\n{tail}") from None
+    status = _run_harness(cmd, rundir, timeout)
     out = np.fromfile(fout, dtype=np.uint8).reshape(-1, out_bytes)
     stamps = np.fromfile(fst, dtype=np.uint64).reshape(len(stream_wpf), 2, int(n_frames))
     status["command"] = " ".join(cmd)

@@ -134,7 +134,7 @@ class FPGAAccelerator:
         rng = np.random.default_rng(seed)
         dt = self.in_dtype
         feats = self.meta["in_features"]
-        q = rng.choice([-1, 1], (n, feats)) if dt.bipolar else rng.integers(dt.min, dt.max + 1, (n, feats))
+        q = dt.random(rng, (n, feats))
         t = time.perf_counter()
         self.execute_ints(q)
         total = time.perf_counter() - t
