@@ -16,7 +16,7 @@ from hwgen.transforms.streamline import streamline
 
 def compile_model(model_path, board: str | None = None, folding_file=None, target_fps=None) -> HwGraph:
     """Model file -> folded HwGraph (nothing written)."""
-    p = str(model_path)
+    p = str(Path(model_path).resolve())  # absolute: hwgraph.json must find the model from any directory
     b = get_board(board)
     mw = import_model(p)
     head, layers, tail = streamline(mw, p)
@@ -80,28 +80,31 @@ def summary(g: HwGraph) -> dict:
 
 def build(model_path, out, board=None, folding_file=None, target_fps=None, synth=False, size_fifos=False,
           log=print) -> dict:
+    """Compile `model_path` into build directory `out`, atomically (hwgen.outdir.staged_build): everything is
+    written into a temporary sibling with a manifest (hwgen.manifest), which then replaces `out`; a failed build
+    leaves the old `out` as it was, and a second concurrent build into `out` is refused."""
     from hwgen.codegen.project import write_generated
+    from hwgen.outdir import staged_build
 
     t0 = time.perf_counter()
-    g = compile_model(model_path, board, folding_file, target_fps)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    g.save(out)
-    s = summary(g)
-    s["generated"] = write_generated(out, g, get_board(g.meta["board"]))
-    s["build_seconds"] = round(time.perf_counter() - t0, 3)
-    if size_fifos:
-        from hwgen.codegen.rtl_project import write_rtl_project
-        from hwgen.plan.fifo import size_fifos as size
+    with staged_build(out, log=log) as work:
+        g = compile_model(model_path, board, folding_file, target_fps)
+        g.save(work)
+        s = summary(g)
+        s["generated"] = write_generated(work, g, get_board(g.meta["board"]))
+        s["build_seconds"] = round(time.perf_counter() - t0, 3)
+        if size_fifos:
+            from hwgen.codegen.rtl_project import write_rtl_project
+            from hwgen.plan.fifo import size_fifos as size
 
-        log("sizing FIFOs in the Verilator model ...")
-        s["fifos"] = size(out, g, log=log)
-        write_rtl_project(out / "rtl", g, fifo_depths=s["fifos"]["depths"])
-    if synth:
-        from hwgen.sim.yosys import synth_build
+            log("sizing FIFOs in the Verilator model ...")
+            s["fifos"] = size(work, g, log=log)
+            write_rtl_project(work / "rtl", g, fifo_depths=s["fifos"]["depths"])
+        if synth:
+            from hwgen.sim.yosys import synth_build
 
-        s["synth"] = synth_build(out, g, get_board(g.meta["board"]), log=log)
-    write_report(out, s)
+            s["synth"] = synth_build(work, g, get_board(g.meta["board"]), log=log)
+        write_report(work, s)
     return s
 
 

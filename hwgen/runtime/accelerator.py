@@ -48,8 +48,12 @@ def backend_class(name: str):
 
 class Accelerator:
     def __init__(self, out_dir, backend: str = "reference", **options):
-        self.out_dir = Path(out_dir)
+        from hwgen.manifest import check_build_dir, check_params
+
+        self.out_dir = Path(out_dir).resolve()  # later chdir()s do not move it; tools run with absolute paths
+        check_build_dir(self.out_dir)  # every generated file as built (manifest hashes); refuses old / mixed dirs
         self.graph = HwGraph.load(self.out_dir)
+        check_params(self.out_dir, self.graph)
         self.backend_name = backend
         self.backend = backend_class(backend)(self.out_dir, self.graph, **options)
 

@@ -22,32 +22,38 @@ class ReferenceBackend:
 
 
 class CsimBackend:
-    """The generated Vitis HLS C++ (OUT/hls/), compiled for the CPU and called once per batch through ctypes."""
+    """The generated Vitis HLS C++, compiled for the CPU and called once per batch through ctypes.
+
+    The C++ is regenerated from the build's checked parameters into a private scratch directory (so it is the
+    code of OUT/hls/ and can never disagree with params/; nothing is written into OUT), and the shared library
+    is content-addressed in hwgen's cache (<cache>/csim/<hash>.so): compiled once under a file lock in a scratch
+    directory and published by rename, so concurrent processes and threads are safe.
+    """
 
     def __init__(self, out_dir: Path, graph, compiler: str = "g++", log=None, **_):
         from hwgen.codegen.hls import write_project
-        from hwgen.sim.csim import CsimAccelerator
+        from hwgen.fileops import cache_root, file_lock, publish, scratch_dir
+        from hwgen.sim.csim import CsimAccelerator, CsimLibrary, compile_shared, find_hls_include
 
         self.graph = graph
-        hls_dir = Path(out_dir) / "hls"
         t = time.perf_counter()
-        project = write_project(hls_dir, "hwgen_top", list(graph.layers),
-                                part=graph.meta.get("part", "xc7z020clg400-1"),
-                                clock_period_ns=1000.0 / float(graph.meta.get("clock_mhz", 100)))
-        so = hls_dir / f"hwgen_top_{compiler.replace('+', 'x')}.so"
-        stamp = hls_dir / f".{so.name}.src"
-        digest = hashlib.sha256((compiler + " -O2").encode())
-        for f in project.files:
-            digest.update(f.read_bytes())
-        digest = digest.hexdigest()
-        lib = None
-        if so.is_file() and stamp.is_file() and stamp.read_text() == digest:  # unchanged sources: reuse
-            from hwgen.sim.csim import CsimLibrary
-
-            lib = CsimLibrary(so)
-        # -O2: long runs (whole test sets) amortize the longer compile; unit tests keep -O1
-        self.sim = CsimAccelerator(project, compiler=compiler, so_path=so, lib=lib, opt="-O2")
-        stamp.write_text(digest)
+        opt = "-O2"  # long runs (whole test sets) amortize the longer compile; unit tests keep -O1
+        with scratch_dir("hwgen-csim-") as d:
+            project = write_project(d / "hls", "hwgen_top", list(graph.layers),
+                                    part=graph.meta.get("part", "xc7z020clg400-1"),
+                                    clock_period_ns=1000.0 / float(graph.meta.get("clock_mhz", 100)))
+            digest = hashlib.sha256(f"{compiler} {opt} {find_hls_include()}".encode())
+            for f in sorted(project.files):
+                digest.update(f.name.encode() + b"\0" + f.read_bytes())
+            key = digest.hexdigest()[:32]
+            so = cache_root() / "csim" / f"hwgen_top-{compiler.replace('+', 'x')}-{key}.so"
+            if not so.is_file():
+                with file_lock(so.with_name(f".{so.name}.lock")):
+                    if not so.is_file():
+                        compile_shared([project.top_cpp], d / "top.so", compiler=compiler,
+                                       include_dirs=[project.dir], opt=opt)
+                        publish(d / "top.so", so)
+            self.sim = CsimAccelerator(project, compiler=compiler, lib=CsimLibrary(so))
         self.compile_seconds = time.perf_counter() - t
 
     def run_ints(self, q):

@@ -4,10 +4,11 @@
     y = acc.execute(x)
     acc.stats()   # {"cycles_per_frame", "latency_cycles", "frames", "layers": {name: {...}}, "build_seconds", ...}
 
-The harness (hwgen.sim.verilator.NETWORK_HARNESS_CPP) is built once into OUT/rtlsim/ and rebuilt only when the
-Verilog changes (hash stamp; ROM contents are .mem files read at run time from OUT/rtl/). A batch is one run:
-the packed input words of every frame go in through a file, the outputs and per-stream per-frame cycle stamps come
-back through files; no Python runs per cycle.
+The harness (hwgen.sim.verilator.NETWORK_HARNESS_CPP) is built once per Verilog design into hwgen's shared cache
+(content-addressed, under a file lock; ROM contents are .mem files read at run time from OUT/rtl/). A batch is one
+run: the packed input words of every frame go in through a file, the outputs and per-stream per-frame cycle stamps
+come back through files in the run's own temporary directory (concurrent runs of one build never mix); no Python
+runs per cycle. Nothing is written into OUT except the measured figures in OUT/report/summary.json.
 
 Figures (full-rate runs, p_in = p_out = 1): steady-state cycles per frame = interval between the last output
 words of consecutive frames over the second half of the batch; first-frame latency = cycles from the first input
@@ -53,11 +54,9 @@ class RtlsimBackend:
         from hwgen.codegen.rtl_project import load_manifest, write_rtl_project
         from hwgen.sim.verilator import build_network_harness
 
-        self.out = Path(out_dir)
+        self.out = Path(out_dir).resolve()
         self.graph = graph
         self.rtl = self.out / "rtl"
-        self.work = self.out / "rtlsim"
-        self.work.mkdir(parents=True, exist_ok=True)
         self.watchdog, self.p_in, self.p_out, self.seed, self.record = int(watchdog), p_in, p_out, seed, record
         if not (self.rtl / f"{TOP}.json").is_file():  # a build from before the RTL project existed
             write_rtl_project(self.rtl, graph, TOP)
@@ -65,7 +64,7 @@ class RtlsimBackend:
         t = time.perf_counter()
         self.exe, self.rebuilt = build_network_harness(
             [self.rtl / f for f in self.m["verilog"]], TOP, self.m["in"]["tdata_bits"], self.m["out"]["tdata_bits"],
-            self.work / "build", cache_dir=Path.home() / ".cache" / "hwgen" / "verilator", jobs=jobs, log=log)
+            None, jobs=jobs, log=log)
         self.build_seconds = time.perf_counter() - t
         self.last_timing: dict = {}
         self._stats: dict = {"build_seconds": round(self.build_seconds, 3), "rebuilt": self.rebuilt}
@@ -108,7 +107,7 @@ class RtlsimBackend:
 
         mi, mo = self.m["in"], self.m["out"]
         return run_network_harness(self.exe, words, n, mi["words_per_frame"], mo["words_per_frame"],
-                                   (mo["tdata_bits"] + 7) // 8, wpf, self.work, self.rtl, watchdog=self.watchdog,
+                                   (mo["tdata_bits"] + 7) // 8, wpf, None, self.rtl, watchdog=self.watchdog,
                                    max_cycles=max_cycles, p_in=self.p_in, p_out=self.p_out, seed=self.seed)
 
     def _stall_message(self, st, n) -> str:
@@ -160,16 +159,18 @@ class RtlsimBackend:
             self._record(figs)
 
     def _record(self, figs):
+        from hwgen.fileops import file_lock, write_text_atomic
+
         f = self.out / "report" / "summary.json"
-        try:
-            s = json.loads(f.read_text()) if f.is_file() else {}
-        except json.JSONDecodeError:
-            s = {}
-        s["rtlsim"] = {k: v for k, v in figs.items() if k != "full_rate"}
-        f.parent.mkdir(parents=True, exist_ok=True)
-        tmp = f.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(s, indent=2))
-        tmp.replace(f)
+        if not f.parent.is_dir():
+            return
+        with file_lock(f.parent / ".summary.lock"):  # concurrent runs: read-modify-write one at a time
+            try:
+                s = json.loads(f.read_text()) if f.is_file() else {}
+            except json.JSONDecodeError:
+                s = {}
+            s["rtlsim"] = {k: v for k, v in figs.items() if k != "full_rate"}
+            write_text_atomic(f, json.dumps(s, indent=2))
 
     def stats(self) -> dict:
         return dict(self._stats)

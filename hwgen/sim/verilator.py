@@ -99,7 +99,8 @@ def activate() -> Path:
 def run_tool(cmd: list, cwd=None, env=None, timeout: float = 1800, what: str = "") -> subprocess.CompletedProcess:
     """Run an external tool; on failure raise ToolError with the command and the last lines of its output."""
     try:
-        p = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True,
+                           errors="replace", timeout=timeout)
     except FileNotFoundError as e:
         raise ToolError(f"{what or cmd[0]}: cannot run {cmd[0]}: {e}") from None
     except subprocess.TimeoutExpired:
@@ -289,37 +290,72 @@ int main(int argc, char** argv) {
 HARNESS_CPP = HARNESS_CPP.replace("{common}", _HARNESS_WORDS + "\n" + _HARNESS_RNG)
 
 
-def build_stream_harness(sources: list, top: str, in_bits: int, out_bits: int, build_dir,
+def build_stream_harness(sources: list, top: str, in_bits: int, out_bits: int, build_dir=None,
                          cache_dir=None, jobs: int = 2) -> Path:
-    """Verilate `sources` with the C++ stream harness into build_dir; returns the executable.
+    """Verilate `sources` with the C++ stream harness; returns the executable (in hwgen's shared cache).
 
-    in_bits / out_bits: TDATA widths of the top (already byte-padded). Rebuilds only when the sources, widths or
-    flags change (hash stamp in build_dir). The Verilator run-time objects are shared via objcache_script().
+    in_bits / out_bits: TDATA widths of the top (already byte-padded). Built once per (sources, widths, flags):
+    see _cached_harness. `build_dir` is ignored (kept for callers of the old signature).
+    """
+    args = ["--cc", "--exe", "--build", "-O2", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
+            "--x-initial", "fast", "--prefix", "Vtop", "--top-module", top, "-j", str(jobs),
+            "-CFLAGS", f"-O1 -DIN_BITS={int(in_bits)} -DOUT_BITS={int(out_bits)}",
+            "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]  # see build_network_harness
+    return _cached_harness(HARNESS_CPP, args, sources, top, cache_dir)[0]
+
+
+def _cached_harness(cpp_text: str, args: list, sources: list, top: str, cache_dir=None, log=None) -> tuple[Path, bool]:
+    """Build (once) a Verilator harness executable; returns (path, rebuilt).
+
+    The executable is content-addressed in the shared cache (<cache>/verilator/models/<top>-<hash>), the hash
+    covering the Verilog sources, the harness C++, the flags and the Verilator binary. Building happens under a
+    file lock on that key, in a private scratch directory with a make-safe path (the Makefiles Verilator writes
+    cannot take spaces or non-ASCII in paths), with copies of the sources; the executable is then published by
+    rename. So concurrent processes and threads build a model once and never see a partial executable, and
+    the user's paths (relative, with spaces, non-ASCII) never reach make.
     """
     import hashlib
 
-    build_dir = Path(build_dir)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    exe_name = "harness"
-    args = ["--cc", "--exe", "--build", "-O2", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
-            "--x-initial", "fast", "--prefix", "Vtop", "--top-module", top, "-j", str(jobs),
-            "-CFLAGS", f"-O1 -DIN_BITS={int(in_bits)} -DOUT_BITS={int(out_bits)}", "-o", exe_name,
-            "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]  # see build_network_harness
-    h = hashlib.sha256(repr(args).encode() + HARNESS_CPP.encode())
+    from hwgen.fileops import cache_root, file_lock, make_safe, publish, scratch_dir
+
+    verilator = find_verilator()
+    h = hashlib.sha256(repr(args).encode() + cpp_text.encode() + str(verilator).encode())
+    names = []
     for s in sources:
-        h.update(Path(s).read_bytes())
-    stamp = build_dir / "harness.stamp"
-    exe = build_dir / exe_name
-    if stamp.exists() and stamp.read_text() == h.hexdigest() and exe.exists():
-        return exe
-    cpp = build_dir / "harness_main.cpp"
-    cpp.write_text(HARNESS_CPP)
-    env = verilator_env()
-    env["OBJCACHE"] = str(objcache_script(cache_dir or (Path.home() / ".cache" / "hwgen" / "verilator")))
-    cmd = [find_verilator(), *args, "-Mdir", str(build_dir), str(cpp), *[str(Path(s).resolve()) for s in sources]]
-    run_tool(cmd, cwd=build_dir, env=env, what="verilator build")
-    stamp.write_text(h.hexdigest())
-    return exe
+        s = Path(s)
+        h.update(s.name.encode() + b"\0" + s.read_bytes())
+        names.append(s.name)
+    if len(set(names)) != len(names):
+        raise ToolError(f"verilator build of {top}: two sources share a file name: {names}")
+    key = f"{re.sub(r'[^A-Za-z0-9_]', '_', top)[:40]}-{h.hexdigest()[:32]}"
+    cache = Path(cache_dir).resolve() if cache_dir else cache_root() / "verilator"
+    models = cache / "models"
+    exe = models / key
+    if exe.is_file():
+        return exe, False
+    with file_lock(models / f".{key}.lock"):
+        if exe.is_file():  # built by someone else while we waited
+            return exe, False
+        with scratch_dir("hwgen-verilator-") as d:
+            src = d / "src"
+            src.mkdir()
+            local = []
+            for i, s in enumerate(sources):
+                name = Path(s).name if make_safe(Path(s).name) else f"src{i}.v"
+                shutil.copyfile(s, src / name)
+                local.append(f"src/{name}")
+            (d / "harness_main.cpp").write_text(cpp_text)
+            env = verilator_env()
+            if make_safe(cache):  # OBJCACHE is expanded unquoted by make
+                env["OBJCACHE"] = str(objcache_script(cache))
+            else:
+                env.pop("OBJCACHE", None)
+            cmd = [verilator, *args, "-o", "harness", "-Mdir", "obj", "harness_main.cpp", *local]
+            if log:
+                log(f"verilator: building the simulation harness of {top} (cached as {exe})")
+            run_tool(cmd, cwd=d, env=env, what="verilator build")
+            publish(d / "obj" / "harness", exe)
+    return exe, True
 
 
 def _run_harness(cmd: list, cwd, timeout: float) -> dict:
@@ -327,7 +363,7 @@ def _run_harness(cmd: list, cwd, timeout: float) -> dict:
     import json
 
     try:
-        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, errors="replace", timeout=timeout)
     except subprocess.TimeoutExpired:
         raise ToolError(f"simulation timed out after {timeout:.0f} s (wall time): {' '.join(cmd)}") from None
     try:
@@ -344,16 +380,18 @@ def run_stream_harness(exe, in_words, out_bytes: int, n_out: int, workdir, max_c
     in_words: uint8 array (n_words, in_bytes), e.g. from hwgen.packing.pack_bytes. Returns (outputs as uint8
     array (n_out, out_bytes), stats dict: cycles, first/last in/out handshake cycles, input_stall_cycles).
     """
+    import tempfile
+
     import numpy as np
 
-    workdir = Path(workdir)
-    fin, fout = workdir / "harness_in.bin", workdir / "harness_out.bin"
-    np.ascontiguousarray(in_words, dtype=np.uint8).tofile(fin)
-    cmd = [str(exe), str(fin), str(fout), str(int(n_out)), str(int(max_cycles)), str(int(round(p_in * 1000))),
-           str(int(round(p_out * 1000))), str(int(seed))]
-    stats = _run_harness(cmd, workdir, timeout)
-    out = np.fromfile(fout, dtype=np.uint8).reshape(-1, out_bytes) if fout.exists() else np.zeros((0, out_bytes),
-                                                                                                   np.uint8)
+    with tempfile.TemporaryDirectory(prefix="hwgen-harness-") as tmp:  # this run's own files
+        fin, fout = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+        np.ascontiguousarray(in_words, dtype=np.uint8).tofile(fin)
+        cmd = [str(Path(exe).resolve()), str(fin), str(fout), str(int(n_out)), str(int(max_cycles)),
+               str(int(round(p_in * 1000))), str(int(round(p_out * 1000))), str(int(seed))]
+        stats = _run_harness(cmd, Path(workdir).resolve(), timeout)
+        out = (np.fromfile(fout, dtype=np.uint8).reshape(-1, out_bytes) if fout.exists()
+               else np.zeros((0, out_bytes), np.uint8))
     if stats.get("timed_out"):
         raise ToolError(f"simulation stopped after {stats['cycles']} cycles with {stats['outputs']}/{n_out} outputs "
                         f"({stats['inputs']} inputs taken): {' '.join(cmd)}")
@@ -486,42 +524,20 @@ NETWORK_HARNESS_CPP = NETWORK_HARNESS_CPP.replace("{common_words}", _HARNESS_WOR
     "{common_rng}", _HARNESS_RNG)
 
 
-def build_network_harness(sources: list, top: str, in_bits: int, out_bits: int, build_dir, cache_dir=None,
+def build_network_harness(sources: list, top: str, in_bits: int, out_bits: int, build_dir=None, cache_dir=None,
                           jobs: int = 2, log=None) -> tuple[Path, bool]:
-    """Verilate a stitched top (with +define+HWGEN_MONITOR) and NETWORK_HARNESS_CPP into build_dir.
+    """Verilate a stitched top (with +define+HWGEN_MONITOR) and NETWORK_HARNESS_CPP; returns (executable, rebuilt).
 
-    Cached: rebuilt only when the Verilog sources, widths, flags or harness change (hash stamp in build_dir).
-    Returns (executable, rebuilt).
+    Built once per (sources, widths, flags, harness) into hwgen's shared cache (see _cached_harness); ROM
+    contents are .mem files read at run time, so builds that differ only in weights share one executable.
+    `build_dir` is ignored (kept for callers of the old signature).
     """
-    import hashlib
-
-    build_dir = Path(build_dir)
-    build_dir.mkdir(parents=True, exist_ok=True)
-    exe_name = "harness"
     args = ["--cc", "--exe", "--build", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
             "--x-initial", "fast", "+define+HWGEN_MONITOR", "--prefix", "Vtop", "--top-module", top, "-j",
-            str(jobs), "-CFLAGS", f"-O1 -DIN_BITS={int(in_bits)} -DOUT_BITS={int(out_bits)}", "-o", exe_name,
+            str(jobs), "-CFLAGS", f"-O1 -DIN_BITS={int(in_bits)} -DOUT_BITS={int(out_bits)}",
             # the PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks split (PCH) builds
             "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]
-    h = hashlib.sha256(repr(args).encode() + NETWORK_HARNESS_CPP.encode() + str(find_verilator()).encode())
-    for s in sources:
-        h.update(Path(s).name.encode() + b"\0" + Path(s).read_bytes())
-    stamp = build_dir / "harness.stamp"
-    exe = build_dir / exe_name
-    if stamp.exists() and stamp.read_text() == h.hexdigest() and exe.exists():
-        return exe, False
-    if stamp.exists():
-        stamp.unlink()
-    cpp = build_dir / "harness_main.cpp"
-    cpp.write_text(NETWORK_HARNESS_CPP)
-    env = verilator_env()
-    env["OBJCACHE"] = str(objcache_script(cache_dir or (Path.home() / ".cache" / "hwgen" / "verilator")))
-    cmd = [find_verilator(), *args, "-Mdir", str(build_dir), str(cpp), *[str(Path(s).resolve()) for s in sources]]
-    if log:
-        log(f"verilator: building the simulation harness of {top} in {build_dir}")
-    run_tool(cmd, cwd=build_dir, env=env, what="verilator build")
-    stamp.write_text(h.hexdigest())
-    return exe, True
+    return _cached_harness(NETWORK_HARNESS_CPP, args, sources, top, cache_dir, log)
 
 
 def run_network_harness(exe, in_words, n_frames: int, in_wpf: int, out_wpf: int, out_bytes: int, stream_wpf: list,
@@ -530,18 +546,21 @@ def run_network_harness(exe, in_words, n_frames: int, in_wpf: int, out_wpf: int,
     """Run a harness from build_network_harness. in_words: uint8 (n_frames*in_wpf, in_bytes). Files go to
     workdir; the simulator runs in rundir (where the .mem files are). Returns (outputs uint8 (n, out_bytes),
     stamps uint64 (n_streams, 2, n_frames), status dict from the harness). Does not raise on a stall: the caller
-    reads status["status"] ("ok" | "stall" | "max_cycles") and names the streams."""
+    reads status["status"] ("ok" | "stall" | "max_cycles") and names the streams. The input, output and stamp
+    files of a run live in a private temporary directory (`workdir` is not used), so concurrent runs of one
+    build never read each other's results."""
+    import tempfile
+
     import numpy as np
 
-    workdir = Path(workdir)
-    fin, fout, fst = workdir / "in.bin", workdir / "out.bin", workdir / "stamps.bin"
-    np.ascontiguousarray(in_words, dtype=np.uint8).tofile(fin)
-    cmd = [str(Path(exe).resolve()), str(fin.resolve()), str(fout.resolve()), str(fst.resolve()), str(int(n_frames)),
-           str(int(in_wpf)), str(int(out_wpf)), str(int(watchdog)), str(int(max_cycles)),
-           str(int(round(p_in * 1000))), str(int(round(p_out * 1000))), str(int(seed)),
-           ",".join(str(int(w)) for w in stream_wpf)]
-    status = _run_harness(cmd, rundir, timeout)
-    out = np.fromfile(fout, dtype=np.uint8).reshape(-1, out_bytes)
-    stamps = np.fromfile(fst, dtype=np.uint64).reshape(len(stream_wpf), 2, int(n_frames))
+    with tempfile.TemporaryDirectory(prefix="hwgen-rtlsim-") as tmp:  # this run's own files: runs never mix
+        fin, fout, fst = Path(tmp) / "in.bin", Path(tmp) / "out.bin", Path(tmp) / "stamps.bin"
+        np.ascontiguousarray(in_words, dtype=np.uint8).tofile(fin)
+        cmd = [str(Path(exe).resolve()), str(fin), str(fout), str(fst), str(int(n_frames)), str(int(in_wpf)),
+               str(int(out_wpf)), str(int(watchdog)), str(int(max_cycles)), str(int(round(p_in * 1000))),
+               str(int(round(p_out * 1000))), str(int(seed)), ",".join(str(int(w)) for w in stream_wpf)]
+        status = _run_harness(cmd, Path(rundir).resolve(), timeout)
+        out = np.fromfile(fout, dtype=np.uint8).reshape(-1, out_bytes)
+        stamps = np.fromfile(fst, dtype=np.uint64).reshape(len(stream_wpf), 2, int(n_frames))
     status["command"] = " ".join(cmd)
     return out, stamps, status

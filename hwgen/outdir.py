@@ -1,0 +1,143 @@
+"""Atomic replacement of a build directory: `hwgen build` writes into a temporary sibling, then renames it to OUT.
+
+    with staged_build(out) as work:      # refuses a second concurrent build into `out`, and foreign directories
+        ... write everything into `work` ...
+    # on success: work/manifest.json written, files hwgen did not write carried over from the old OUT, work -> OUT
+    # on failure: work removed, the old OUT untouched
+
+Rules (see also hwgen.manifest):
+- OUT may be missing, empty, or an hwgen build directory; a non-empty directory that is not one is refused, as is a
+  file. A missing parent directory is created.
+- While a build holds OUT (an exclusive flock on `.<OUT name>.hwgen-lock` beside OUT, left in place), a second
+  build into OUT is refused at once with BuildDirError (exit 2).
+- Files in the old OUT that hwgen did not write (not listed in its manifest.json) are copied into the new OUT. A
+  foreign file in params/, rtl/ or cpu/ (directories the runtime reads, see manifest.STRICT_DIRS) is refused
+  before building: move it away. A foreign file where the new build writes a file of the same name is kept
+  beside it as `<name>.user-<n>`. For an old build directory without a manifest, params/, rtl/, cpu/, report/,
+  hwgraph.* and old scratch directories count as hwgen's; every other file not rewritten is carried over.
+- The swap is two renames (OUT -> hidden old name, temporary -> OUT; undone if the second fails), then the old
+  tree is removed: a run that starts between the renames sees no OUT and fails cleanly, never a mix of builds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from hwgen.errors import BuildDirError
+from hwgen.fileops import LockBusy, file_lock
+from hwgen.manifest import HWGEN_ENTRIES, MANIFEST, STRICT_DIRS, is_build_dir, read_manifest, write_manifest
+
+SCRATCH = ("rtlsim/", "fifo_sizing/")  # run-time scratch of older versions: never carried over
+OLD_HWGEN = STRICT_DIRS + ("report/", "hwgraph.json", "hwgraph.onnx") + SCRATCH
+
+
+def lock_path(out: Path) -> Path:
+    return out.parent / f".{out.name}.hwgen-lock"
+
+
+def _entries(root: Path) -> list[str]:
+    """Files and symlinks under root (relative POSIX paths)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+            found.append(Path(dirpath, n).relative_to(root).as_posix())
+    return sorted(found)
+
+
+def foreign_files(out: Path) -> list[str]:
+    """Files in build directory `out` that hwgen did not write (relative paths)."""
+    doc = read_manifest(out)
+    if doc is not None:
+        ours = set(doc["files"]) | {MANIFEST}
+        return [f for f in _entries(out) if f not in ours and not f.startswith(SCRATCH)]
+    return [f for f in _entries(out) if not f.startswith(OLD_HWGEN)]
+
+
+def _check_replaceable(out: Path) -> list[str]:
+    if out.exists() and not out.is_dir():
+        raise BuildDirError(f"{str(out)!r} is a file; give a directory to build into.")
+    if not out.is_dir() or not any(out.iterdir()):
+        return []
+    if not is_build_dir(out):
+        raise BuildDirError(f"{str(out)!r} is a non-empty directory that is not an hwgen build directory; refusing to "
+                            "replace it. Build into a new or empty directory.")
+    foreign = foreign_files(out)
+    if read_manifest(out) is not None:
+        strict = [f for f in foreign if f.startswith(STRICT_DIRS)]
+        if strict:
+            raise BuildDirError(f"{str(out)!r} holds files hwgen did not write where builds keep their own files: "
+                                f"{', '.join(strict[:5])}. Move them away, then build again.")
+    return foreign
+
+
+def _carry_over(old: Path, new: Path, foreign: list[str], log) -> None:
+    """Copy the foreign files of `old` into `new` (copies: the old tree stays intact until the swap succeeded)."""
+    for rel in foreign:
+        src, dst = old / rel, new / rel
+        if not os.path.lexists(src):
+            continue
+        if os.path.lexists(dst):
+            n = 1
+            while os.path.lexists(dst.with_name(f"{dst.name}.user-{n}")):
+                n += 1
+            dst = dst.with_name(f"{dst.name}.user-{n}")
+            log(f"kept your file {rel} as {dst.relative_to(new).as_posix()} (the build writes {rel})")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), dst)
+        else:
+            shutil.copy2(src, dst)
+
+
+def _swap(work: Path, out: Path) -> None:
+    """Rename `work` to `out`, replacing a directory `out`; on failure `out` is left as it was."""
+    if not out.is_dir():
+        os.rename(work, out)
+        return
+    holder = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    os.rename(out, holder / "out")
+    try:
+        os.rename(work, out)
+    except BaseException:
+        os.rename(holder / "out", out)
+        raise
+    shutil.rmtree(holder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_build(out, log=print):
+    """Yield a temporary sibling directory to build into; on success it atomically becomes `out` (see module doc)."""
+    out = Path(out).resolve()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise BuildDirError(f"cannot create the parent directory of {str(out)!r}: {e.strerror}.") from None
+    try:
+        lock = file_lock(lock_path(out), blocking=False)
+        lock.__enter__()
+    except LockBusy:
+        raise BuildDirError(f"another hwgen build is writing {str(out)!r} right now (it holds "
+                            f"{str(lock_path(out))!r}); wait for it to finish or build elsewhere.") from None
+    except OSError as e:
+        raise BuildDirError(f"cannot write beside {str(out)!r} ({e.strerror}); choose a writable directory.") from None
+    try:
+        foreign = _check_replaceable(out)
+        try:
+            work = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+        except OSError as e:
+            raise BuildDirError(f"cannot write into {str(out.parent)!r} ({e.strerror}); "
+                                "choose a writable directory.") from None
+        try:
+            yield work
+            write_manifest(work)  # before the carry-over: foreign files are not hwgen's
+            _carry_over(out, work, foreign, log)
+            _swap(work, out)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+    finally:
+        lock.__exit__(None, None, None)
