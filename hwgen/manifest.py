@@ -142,7 +142,8 @@ def _expected_shapes(d: dict) -> dict:
 
 
 def check_params(out, graph=None) -> None:
-    """Check every layer's params/*.npz against its spec in hwgraph.json (and the loaded graph's shapes)."""
+    """Check every layer's params/*.npz against its spec in hwgraph.json; with `graph` (loaded from `out`) also
+    the layers' shapes. Call it without `graph` before HwGraph.load (which trusts the arrays), then with it."""
     from hwgen.dtypes import from_name
 
     out = Path(out)

@@ -438,8 +438,11 @@ class CpuBackend:
         self.setup_seconds = time.perf_counter() - t0
         self.warmup_seconds = 0.0
         if warmup:
+            from hwgen.fileops import cache_root, file_lock
+
             t = time.perf_counter()
-            self.warmup()
+            with file_lock(cache_root() / "numba.lock"):  # one process compiles and writes numba's cache, the
+                self.warmup()                              # others then load it (threads: numba's own lock)
             self.warmup_seconds = time.perf_counter() - t
 
     # --- integer part -------------------------------------------------------------------------------------------

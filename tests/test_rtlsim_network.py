@@ -14,6 +14,7 @@ import pytest
 from hwgen.cli import main as hwgen_main
 from hwgen.errors import ToolError
 from hwgen.graph import HwGraph
+from hwgen.manifest import write_manifest
 from hwgen.runtime.accelerator import Accelerator
 
 from .conftest import TFC_ACCURACY, load_mnist, qonnx_golden, tfc_model
@@ -123,6 +124,8 @@ def test_watchdog_broken_design(tfc1w1a, tmp_path):
     text = v.read_text()
     assert "wire en = (qcnt != 2'd2);" in text
     v.write_text(text.replace("wire en = (qcnt != 2'd2);", "wire en = 1'b0;"))
+    (out / "manifest.json").unlink()
+    write_manifest(out)  # as if the generator had written the broken block (else the manifest check refuses it)
     acc = Accelerator(out, "rtlsim", watchdog=2000)
     with pytest.raises(ToolError, match=r"stream fifo1 -> MVAU_2 stopped"):
         acc.execute_ints(acc.graph.head_ints(load_mnist(20)[0]))

@@ -52,6 +52,7 @@ class Accelerator:
 
         self.out_dir = Path(out_dir).resolve()  # later chdir()s do not move it; tools run with absolute paths
         check_build_dir(self.out_dir)  # every generated file as built (manifest hashes); refuses old / mixed dirs
+        check_params(self.out_dir)  # params/*.npz against each layer's spec, before loading trusts them
         self.graph = HwGraph.load(self.out_dir)
         check_params(self.out_dir, self.graph)
         self.backend_name = backend
