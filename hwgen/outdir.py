@@ -14,7 +14,8 @@ Rules (see also hwgen.manifest):
   foreign file in params/, rtl/ or cpu/ (directories the runtime reads, see manifest.STRICT_DIRS) is refused
   before building: move it away. A foreign file where the new build writes a file of the same name is kept
   beside it as `<name>.user-<n>`. For an old build directory without a manifest, params/, rtl/, cpu/, report/,
-  hwgraph.* and old scratch directories count as hwgen's; every other file not rewritten is carried over.
+  hwgraph.* and old scratch directories count as hwgen's, and so does any file the new build writes again;
+  every other file is carried over.
 - The swap is two renames (OUT -> hidden old name, temporary -> OUT; undone if the second fails), then the old
   tree is removed: a run that starts between the renames sees no OUT and fails cleanly, never a mix of builds.
 """
@@ -54,33 +55,44 @@ def foreign_files(out: Path) -> list[str]:
     if doc is not None:
         ours = set(doc["files"]) | {MANIFEST}
         return [f for f in _entries(out) if f not in ours and not f.startswith(SCRATCH)]
-    return [f for f in _entries(out) if not f.startswith(OLD_HWGEN)]
+    return [f for f in _entries(out) if not f.startswith(OLD_HWGEN) and not _old_csim_file(f)]
 
 
-def _check_replaceable(out: Path) -> list[str]:
+def _old_csim_file(rel: str) -> bool:
+    """The C-simulation library (and its source stamp) that older versions compiled into OUT/hls/."""
+    return rel.startswith("hls/") and (rel.endswith(".so") or rel.endswith(".so.src"))
+
+
+def _check_replaceable(out: Path) -> tuple[list[str], bool]:
+    """(files to carry over, whether OUT has a manifest); refuses what must not be replaced."""
     if out.exists() and not out.is_dir():
         raise BuildDirError(f"{str(out)!r} is a file; give a directory to build into.")
     if not out.is_dir() or not any(out.iterdir()):
-        return []
+        return [], False
     if not is_build_dir(out):
         raise BuildDirError(f"{str(out)!r} is a non-empty directory that is not an hwgen build directory; refusing to "
                             "replace it. Build into a new or empty directory.")
     foreign = foreign_files(out)
-    if read_manifest(out) is not None:
+    has_manifest = read_manifest(out) is not None
+    if has_manifest:
         strict = [f for f in foreign if f.startswith(STRICT_DIRS)]
         if strict:
             raise BuildDirError(f"{str(out)!r} holds files hwgen did not write where builds keep their own files: "
                                 f"{', '.join(strict[:5])}. Move them away, then build again.")
-    return foreign
+    return foreign, has_manifest
 
 
-def _carry_over(old: Path, new: Path, foreign: list[str], log) -> None:
-    """Copy the foreign files of `old` into `new` (copies: the old tree stays intact until the swap succeeded)."""
+def _carry_over(old: Path, new: Path, foreign: list[str], known: bool, log) -> None:
+    """Copy the foreign files of `old` into `new` (copies: the old tree stays intact until the swap succeeded).
+    known: `foreign` comes from a manifest; else (an old build directory) a file the new build writes too is
+    taken to be an older version of hwgen's own and is not kept."""
     for rel in foreign:
         src, dst = old / rel, new / rel
         if not os.path.lexists(src):
             continue
         if os.path.lexists(dst):
+            if not known:
+                continue
             n = 1
             while os.path.lexists(dst.with_name(f"{dst.name}.user-{n}")):
                 n += 1
@@ -125,7 +137,7 @@ def staged_build(out, log=print):
     except OSError as e:
         raise BuildDirError(f"cannot write beside {str(out)!r} ({e.strerror}); choose a writable directory.") from None
     try:
-        foreign = _check_replaceable(out)
+        foreign, known = _check_replaceable(out)
         try:
             work = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
         except OSError as e:
@@ -134,7 +146,7 @@ def staged_build(out, log=print):
         try:
             yield work
             write_manifest(work)  # before the carry-over: foreign files are not hwgen's
-            _carry_over(out, work, foreign, log)
+            _carry_over(out, work, foreign, known, log)
             _swap(work, out)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)

@@ -108,7 +108,8 @@ def test_demo_in_fresh_relative_directory(tmp_path):
 
 @pytest.mark.slow
 def test_size_fifos_relative_paths(work):
-    p = hwgen("build", MODEL, "-o", "fifo ö", "--size-fifos", cwd=work, timeout=900)
+    # the folding of tests/test_fifo_sizing.py's digits case: its trial designs are then in the Verilator cache
+    p = hwgen("build", MODEL, "-o", "fifo ö", "--size-fifos", "--target-fps", "1000000", cwd=work, timeout=1800)
     s = json.loads((work / "fifo ö" / "report" / "summary.json").read_text())
     assert s["fifos"]["cycles_per_frame_sized"] == s["fifos"]["cycles_per_frame_deep"], p.stdout
     check_build_dir(work / "fifo ö")
@@ -220,6 +221,23 @@ def test_rebuild_keeps_files_hwgen_did_not_write(tmp_path):
         p = hwgen("build", "m.onnx", "-o", target, cwd=w, check=False)
         assert p.returncode == 2 and target in p.stderr, p.stderr
     assert (w / "notes" / "a.txt").read_text() == "a" and (w / "afile").read_text() == "f"
+
+
+def test_rebuild_of_old_build_dir_without_manifest(tmp_path):
+    w = tmp_path / "öld dir"
+    w.mkdir()
+    shutil.copy(DIGITS / "digits_mlp_w2a2.onnx", w / "m.onnx")
+    hwgen("build", "m.onnx", "-o", "o", "-q", cwd=w)
+    (w / "o" / "manifest.json").unlink()  # as written by hwgen before manifests
+    (w / "o" / "hls" / "hwgen_top_gxx.so").write_bytes(b"old csim library")
+    (w / "o" / "rtlsim").mkdir()
+    (w / "o" / "rtlsim" / "in.bin").write_bytes(b"old scratch")
+    (w / "o" / "vivado" / "my.xdc").write_text("mine")
+    hwgen("build", "m.onnx", "-o", "o", "-q", cwd=w)
+    check_build_dir(w / "o")
+    assert (w / "o" / "vivado" / "my.xdc").read_text() == "mine"
+    assert not (w / "o" / "rtlsim").exists() and not (w / "o" / "hls" / "hwgen_top_gxx.so").exists()
+    assert not list((w / "o").rglob("*.user-*"))
 
 
 # --- integrity: tampered, mixed, old build directories -----------------------------------------------------------

@@ -309,12 +309,15 @@ def _cached_harness(cpp_text: str, args: list, sources: list, top: str, cache_di
 
     The executable is content-addressed in the shared cache (<cache>/verilator/models/<top>-<hash>), the hash
     covering the Verilog sources, the harness C++, the flags and the Verilator binary. Building happens under a
-    file lock on that key, in a private scratch directory with a make-safe path (the Makefiles Verilator writes
-    cannot take spaces or non-ASCII in paths), with copies of the sources; the executable is then published by
-    rename. So concurrent processes and threads build a model once and never see a partial executable, and
-    the user's paths (relative, with spaces, non-ASCII) never reach make.
+    file lock, with copies of the sources, in a build tree of the cache (<cache>/verilator/work/, kept for
+    incremental rebuilds) or, when the cache path is not make-safe, a private scratch directory: the Makefiles
+    Verilator writes cannot take spaces or non-ASCII in paths. The executable is then published by rename. So
+    concurrent processes and threads build a model once and never see a partial executable, and the user's
+    paths (relative, with spaces, non-ASCII) never reach make.
     """
     import hashlib
+
+    import contextlib
 
     from hwgen.fileops import cache_root, file_lock, make_safe, publish, scratch_dir
 
@@ -327,24 +330,35 @@ def _cached_harness(cpp_text: str, args: list, sources: list, top: str, cache_di
         names.append(s.name)
     if len(set(names)) != len(names):
         raise ToolError(f"verilator build of {top}: two sources share a file name: {names}")
-    key = f"{re.sub(r'[^A-Za-z0-9_]', '_', top)[:40]}-{h.hexdigest()[:32]}"
+    safe_top = re.sub(r"[^A-Za-z0-9_]", "_", top)[:40]
+    key = f"{safe_top}-{h.hexdigest()[:32]}"
     cache = Path(cache_dir).resolve() if cache_dir else cache_root() / "verilator"
     models = cache / "models"
     exe = models / key
     if exe.is_file():
         return exe, False
-    with file_lock(models / f".{key}.lock"):
+    # one build tree per (top, flags, harness): kept, so a design that differs a little from the last one built
+    # there (FIFO sizing trials) is rebuilt incrementally by make; its lock serializes builds that share it
+    tree_key = f"{safe_top}-{hashlib.sha256(repr(args).encode() + cpp_text.encode()).hexdigest()[:16]}"
+    with file_lock(models / f".{tree_key}.lock"):
         if exe.is_file():  # built by someone else while we waited
             return exe, False
-        with scratch_dir("hwgen-verilator-") as d:
+        with contextlib.ExitStack() as stack:
+            if make_safe(cache):
+                d = cache / "work" / tree_key
+                d.mkdir(parents=True, exist_ok=True)
+            else:  # the Makefiles cannot take this path: a throw-away scratch tree
+                d = stack.enter_context(scratch_dir("hwgen-verilator-"))
             src = d / "src"
+            shutil.rmtree(src, ignore_errors=True)
             src.mkdir()
             local = []
             for i, s in enumerate(sources):
                 name = Path(s).name if make_safe(Path(s).name) else f"src{i}.v"
                 shutil.copyfile(s, src / name)
                 local.append(f"src/{name}")
-            (d / "harness_main.cpp").write_text(cpp_text)
+            if not (d / "harness_main.cpp").is_file() or (d / "harness_main.cpp").read_text() != cpp_text:
+                (d / "harness_main.cpp").write_text(cpp_text)
             env = verilator_env()
             if make_safe(cache):  # OBJCACHE is expanded unquoted by make
                 env["OBJCACHE"] = str(objcache_script(cache))
@@ -353,7 +367,11 @@ def _cached_harness(cpp_text: str, args: list, sources: list, top: str, cache_di
             cmd = [verilator, *args, "-o", "harness", "-Mdir", "obj", "harness_main.cpp", *local]
             if log:
                 log(f"verilator: building the simulation harness of {top} (cached as {exe})")
-            run_tool(cmd, cwd=d, env=env, what="verilator build")
+            try:
+                run_tool(cmd, cwd=d, env=env, what="verilator build")
+            except ToolError:
+                shutil.rmtree(d / "obj", ignore_errors=True)  # a broken tree must not poison the next build
+                raise
             publish(d / "obj" / "harness", exe)
     return exe, True
 
