@@ -258,7 +258,9 @@ def _tamper_mem(out):
 
 
 def _mix_from_other_build(out, other):
-    shutil.copy(other / "params" / "MVAU_0.npz", out / "params" / "MVAU_0.npz")
+    """The other build's graph and RTL (another folding) over this one's."""
+    shutil.copy(other / "hwgraph.json", out / "hwgraph.json")
+    shutil.copytree(other / "rtl", out / "rtl", dirs_exist_ok=True)
 
 
 TAMPERED = {
@@ -288,7 +290,7 @@ def test_tampered_or_mixed_build_dir_refused(work, other_build, tmp_path, case, 
         fn(out)
     else:
         _mix_from_other_build(out, other_build)
-        msg = "params/MVAU_0.npz was changed"
+        msg = "hwgraph.json was changed"
     np.save(tmp_path / "x.npy", digits_x(3))
     args = (["run", "t out", "--backend", "rtlsim", "--input", "x.npy", "--output", "y.npy"] if cmd == "run"
             else ["verify", "t out", "-n", "5", "--backends", "reference,rtlsim"])
