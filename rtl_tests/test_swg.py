@@ -11,7 +11,8 @@ import pytest
 
 from hwgen.codegen.render import render
 from hwgen.dtypes import DType
-from hwgen.layers.swg_spec import SwgSpec
+from hwgen.layers import conv_kernels as ck
+from hwgen.layers.swg_spec import PadSpec, SwgSpec
 from hwgen.packing import pack_words, unpack_words
 from hwgen.sim.verilator import lint
 
@@ -88,3 +89,34 @@ def test_swg_buffer_is_k_minus_1_lines_plus_k_pixels():
     s = SwgSpec("b", 32, 32, 64, 8, 1, (3, 3), dilation=(2, 2))  # span 5
     assert s.buf_pixels == 4 * 32 + 5
     assert SwgSpec("b", 1, 64, 16, 16, 4, (1, 5)).buf_pixels == 5  # 1-D: no line at all
+
+
+# name, H, W, C, SIMD, bits, signed, pads (top, left, bottom, right), value
+PAD_CASES = [
+    ("asym", 4, 5, 4, 2, 4, False, (1, 0, 0, 2), 0),
+    ("sym_signed", 3, 3, 3, 3, 3, True, (1, 1, 1, 1), -2),
+    pytest.param(("1d", 1, 7, 2, 1, 8, False, (0, 2, 0, 1), 5), marks=slow),
+]
+
+
+@pytest.mark.parametrize("case", PAD_CASES, ids=lambda c: c[0])
+def test_pad_block_then_swg_is_a_padded_window_stream(tmp_path, case):
+    cid, h, w, c, simd, bits, signed, pads, value = case
+    spec = PadSpec(f"pad_{cid}", h, w, c, simd, bits, signed, pads, value)
+    src = tmp_path / "rtl" / f"{spec.name}.v"
+    src.parent.mkdir(parents=True)
+    src.write_text(render("rtl/pad.v.j2", **spec.template_context()))
+    lint([src], spec.name, cwd=tmp_path)
+    dt = DType(bits, signed)
+    x = dt.random(np.random.default_rng(3), (2, h, w, c))
+    y = spec.execute(x)
+    words = pack_words(x.ravel(), dt, simd)
+    res = _run(src, spec, tmp_path / "bubbles", words, 2 * spec.out_words, p_in=0.5, p_out=0.6, seed=2)
+    np.testing.assert_array_equal(unpack_words(res["outputs"], dt, simd).reshape(y.shape), y)
+    assert res["extra_outputs"] == 0
+    res = _run(src, spec, tmp_path / "full", words, 2 * spec.out_words)
+    assert res["out_cycles"][-1] - res["out_cycles"][0] + 1 == spec.cycles(frames=2)
+    # the padded frame through a sliding window is conv_kernels' padded window stream
+    k = (1, 3) if h == 1 else (3, 3)
+    swg = SwgSpec("s", *spec.ofm, c, simd, bits, k)
+    np.testing.assert_array_equal(swg.execute(y), ck.sliding_window(x, k, pads=pads, pad_value=value))

@@ -137,7 +137,30 @@ class SwgSpec:
         return self._frame()[0] + 1
 
     def _frame(self) -> tuple[int, int]:
-        """(busy cycles of one frame, index of the cycle of its last read), stepping the RTL's rules."""
+        """(busy cycles of one frame, index of the cycle of its last read), from the RTL's rules as max-plus
+        recurrences, solved by iterating to their least fixed point (vectorized; `_frame_stepped` is the
+        cycle-by-cycle reference):
+          read r:  t_r[r] = max(t_r[r-1] + 1, t_w[reads[r]] + 1)
+          write i: t_w[i] = max(t_w[i-1] + 1, t_r[k(i) * win_len - 1] + 1), k(i) = the first window whose first
+                   word is more than i - BUF_WORDS (no constraint when k(i) = 0)."""
+        reads = self.read_order()
+        n_r, n_w = len(reads), self.in_words
+        win_len = self.kernel[0] * self.kernel[1] * self.cf
+        k = np.searchsorted(reads[::win_len] + self.buf_words, np.arange(n_w), side="right")
+        gate_read = k * win_len - 1  # the read that must be done before write i (-1: none)
+        r_idx, w_idx = np.arange(n_r), np.arange(n_w)
+        t_r = r_idx.copy()
+        while True:
+            gate = np.where(gate_read >= 0, t_r[np.maximum(gate_read, 0)] + 1, 0)
+            t_w = w_idx + np.maximum.accumulate(np.maximum(gate - w_idx, 0))
+            new_r = r_idx + np.maximum.accumulate(np.maximum(t_w[reads] + 1 - r_idx, 0))
+            if np.array_equal(new_r, t_r):
+                break
+            t_r = new_r
+        return int(max(t_r[-1], t_w[-1])) + 1, int(t_r[-1])
+
+    def _frame_stepped(self) -> tuple[int, int]:
+        """`_frame`, stepping the RTL's rules one cycle at a time (slow; the reference the tests compare with)."""
         reads = self.read_order()
         win_len = self.kernel[0] * self.kernel[1] * self.cf
         first_of_window = reads[::win_len]
@@ -153,3 +176,71 @@ class SwgSpec:
             wr += can_write
             cyc += 1
         return cyc, last_read
+
+
+@dataclass(frozen=True)
+class PadSpec:
+    """The padding block (templates/rtl/pad.v.j2): an NHWC frame in, the frame with `pads` = (top, left, bottom,
+    right) pixels of `pad_value` around it out, SIMD channels per word (`conv_kernels.pad`). A padded conv is this
+    block followed by a sliding-window generator. One word per cycle; out_V_TREADY reaches in0_V_TREADY
+    combinationally (as the width converter's), so a FIFO of depth >= 2 belongs in front of it in a chain."""
+
+    name: str
+    ifm_h: int
+    ifm_w: int
+    channels: int
+    simd: int
+    elem_bits: int
+    signed: bool
+    pads: tuple[int, int, int, int]
+    pad_value: int = 0
+
+    def __post_init__(self):
+        if self.channels % self.simd:
+            raise ValueError(f"{self.name}: SIMD {self.simd} does not divide {self.channels} channels")
+        if min(self.pads) < 0:
+            raise ValueError(f"{self.name}: negative pads {self.pads}")
+        lo, hi = ck.int_range(self.elem_bits, self.signed)
+        if not lo <= self.pad_value <= hi:
+            raise ValueError(f"{self.name}: pad value {self.pad_value} is outside the element range [{lo}, {hi}]")
+
+    @property
+    def ofm(self) -> tuple[int, int]:
+        t, l, b, r = self.pads
+        return self.ifm_h + t + b, self.ifm_w + l + r
+
+    @property
+    def cf(self) -> int:
+        return self.channels // self.simd
+
+    @property
+    def word_bits(self) -> int:
+        return self.simd * self.elem_bits
+
+    @property
+    def in_words(self) -> int:
+        return self.ifm_h * self.ifm_w * self.cf
+
+    @property
+    def out_words(self) -> int:
+        return self.ofm[0] * self.ofm[1] * self.cf
+
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        return ck.pad(x, self.pads, self.pad_value)
+
+    def template_context(self) -> dict:
+        (oh, ow), (t, l, _, _) = self.ofm, self.pads
+        pattern = self.pad_value & ((1 << self.elem_bits) - 1)  # two's complement in elem_bits
+        word = sum(pattern << (i * self.elem_bits) for i in range(self.simd))
+        return dict(
+            name=self.name, WORD=self.word_bits, IN_TDW=_bytes_width(self.word_bits),
+            OUT_TDW=_bytes_width(self.word_bits), CF=self.cf, OH=oh, OW=ow,
+            Y0=t, Y1=t + self.ifm_h, X0=l, X1=l + self.ifm_w, PAD_WORD_HEX=f"{word:x}",
+            CFB=_bits_for(self.cf - 1), OXB=_bits_for(ow), OYB=_bits_for(oh),
+            info=f"{self.ifm_h}x{self.ifm_w}x{self.channels} padded (top, left, bottom, right) = {self.pads} "
+                 f"with {self.pad_value}, SIMD {self.simd}, {self.elem_bits}-bit elements",
+        )
+
+    def cycles(self, frames: int = 1) -> int:
+        """Cycles from the first output word to the last, inclusive, for `frames` frames at full rate."""
+        return frames * self.out_words
