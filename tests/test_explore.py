@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -80,7 +81,7 @@ def test_killed_worker_loses_no_point(cluster, user_dir):
     cmd = [sys.executable, "-m", "hwgen.cli", "explore", "digits.onnx", "-o", "sweep", *SWEEP,
            "--scheduler", cluster.address]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     from distributed import Client
 
     killed = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -25,7 +26,8 @@ from hwgen.errors import BuildDirError, HwgenError
 from hwgen.graph import HwGraph
 
 MIN_CHUNK = 16  # frames: below this a task's overhead outweighs the simulation
-_cache: dict = {}  # worker process: (OUT, fingerprint) -> (backend, lock)
+MAX_CACHED = 4  # builds a worker process keeps ready
+_cache: dict = {}  # worker process: (OUT, fingerprint) -> (backend, lock, scratch directory)
 _cache_lock = threading.Lock()
 
 
@@ -91,7 +93,10 @@ def _backend(out: str, fp: str):
                                     "on a shared path that every worker sees under the same name.")
             from hwgen.runtime.rtlsim import RtlsimBackend
 
+            while len(_cache) >= MAX_CACHED:  # forget the oldest build (and its scratch directory)
+                _, _, old = _cache.pop(next(iter(_cache)))
+                shutil.rmtree(old, ignore_errors=True)
             work = Path(tempfile.mkdtemp(prefix=f"hwgen-rtlsim-{os.getpid()}-"))
             os.symlink(Path(out) / "rtl", work / "rtl", target_is_directory=True)
-            _cache[(out, fp)] = (RtlsimBackend(work, HwGraph.load(out), record=False), threading.Lock())
-        return _cache[(out, fp)]
+            _cache[(out, fp)] = (RtlsimBackend(work, HwGraph.load(out), record=False), threading.Lock(), work)
+        return _cache[(out, fp)][:2]

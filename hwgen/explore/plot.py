@@ -17,8 +17,10 @@ class Axis:
         vs = [float(v) for v in values if v is not None and v > 0] or [1.0]
         lo, hi = min(vs), max(vs)
         self.log = hi / lo > 20
-        if self.log:
-            self.lo, self.hi = 10 ** math.floor(math.log10(lo)), 10 ** math.ceil(math.log10(hi))
+        if self.log:  # widen to the nearest 1-2-5 steps around the data
+            steps = [m * 10 ** d for d in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 2)
+                     for m in (1, 2, 5)]
+            self.lo, self.hi = max(s for s in steps if s <= lo / 1.1), min(s for s in steps if s >= hi * 1.1)
         else:
             step = _nice_step((hi - lo) or hi, 6)
             self.lo = max(0.0, math.floor(lo / step - 1) * step)
@@ -34,7 +36,7 @@ class Axis:
 
     def ticks(self) -> list[float]:
         if self.log:
-            decades = range(round(math.log10(self.lo)), round(math.log10(self.hi)) + 1)
+            decades = range(math.floor(math.log10(self.lo)), math.ceil(math.log10(self.hi)) + 1)
             mult = (1, 2, 5) if len(decades) <= 4 else (1,)
             return [m * 10 ** d for d in decades for m in mult if self.lo <= m * 10 ** d <= self.hi]
         step = _nice_step(self.hi - self.lo, 6)

@@ -10,7 +10,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from hwgen.errors import ModelLoadError
+from hwgen.errors import HwgenError, ModelLoadError
 from hwgen.explore.points import Point, grid
 from hwgen.explore.task import TOKEN_FILE, run_point
 
@@ -37,8 +37,12 @@ def explore(model, out, boards=(None,), targets=(None,), clocks=(None,), rtlsim:
     points = grid(boards, targets, clocks, rtlsim, synth, seed)
     keys = [p.key(sha) for p in points]
     out = Path(out).resolve()
-    (out / "points").mkdir(parents=True, exist_ok=True)
-    share = {"dir": str(out), "token": _token(out)}
+    try:
+        (out / "points").mkdir(parents=True, exist_ok=True)
+        share = {"dir": str(out), "token": _token(out)}
+    except OSError as e:
+        raise HwgenError(f"cannot write the sweep directory {str(out)!r} ({e.strerror or e}); give a writable "
+                         "-o DIR.") from None
     rows = {k: r for k in keys if (r := cached_result(out, k)) is not None}
     todo = [(p, k) for p, k in zip(points, keys) if k not in rows]
     log(f"{len(points)} points: {len(rows)} done before (cached in {out / 'points'}), {len(todo)} to run")
