@@ -45,19 +45,21 @@ def local_dask(tmp: Path, n_workers: int = 2, timeout: float = 120):
     sfile = tmp / "scheduler.json"
     procs = []
     try:
-        procs.append(_start([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                             "--port", "0", "--no-dashboard", "--scheduler-file", str(sfile)], tmp / "scheduler.log"))
+        local = ["--host", "127.0.0.1", "--no-dashboard", "--dashboard-address", "127.0.0.1:0"]  # random ports
+        procs.append(_start([sys.executable, "-m", "distributed.cli.dask_scheduler", *local, "--port", "0",
+                             "--scheduler-file", str(sfile)], tmp / "scheduler.log"))
         t0 = time.time()
-        while not sfile.is_file():
+        address = None
+        while address is None:
             if time.time() - t0 > timeout or procs[0].poll() is not None:
                 raise RuntimeError("dask scheduler did not start: " + (tmp / "scheduler.log").read_text()[-2000:])
             time.sleep(0.2)
-        address = json.loads(sfile.read_text())["address"]
+            with contextlib.suppress(OSError, ValueError, KeyError):  # not written yet, or half written
+                address = json.loads(sfile.read_text())["address"]
         names = {}
         for i in range(n_workers):
-            names[f"w{i}"] = _start([sys.executable, "-m", "distributed.cli.dask_worker", address, "--host",
-                                     "127.0.0.1", "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name",
-                                     f"w{i}"], tmp / f"worker{i}.log")
+            names[f"w{i}"] = _start([sys.executable, "-m", "distributed.cli.dask_worker", address, *local,
+                                     "--nthreads", "1", "--no-nanny", "--name", f"w{i}"], tmp / f"worker{i}.log")
             procs.append(names[f"w{i}"])
         from distributed import Client
 

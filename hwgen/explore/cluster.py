@@ -28,7 +28,8 @@ def _distributed():
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None, workers: int | None = None, timeout: float = 20.0):
     """A distributed.Client: on `scheduler` when given, else on a LocalCluster of `workers` single-threaded
-    processes (default: one per CPU) listening on 127.0.0.1 only, without a dashboard. Closed on exit."""
+    processes (default: one per CPU) listening on 127.0.0.1 only (HTTP endpoint on a random local port). Closed
+    on exit."""
     distributed = _distributed()
     if scheduler:
         if not _ADDRESS.match(scheduler):
@@ -45,7 +46,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, timeou
         return
     n = max(1, int(workers or os.cpu_count() or 1))
     with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                                  dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster, \
             distributed.Client(cluster) as client:
         yield client
 
