@@ -158,11 +158,13 @@ def test_clock_override_in_build(tmp_path):
         compile_model(DIGITS, "pynq-z2", clock_mhz=5000)
 
 
-def test_options_and_keys():
+def test_options_and_keys(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert parse_list("1e5, 2e5,1e5", "--target-fps") == [1e5, 2e5] and parse_list(None, "--board", str) == [None]
     assert main(["explore", str(DIGITS), "-o", "x", "--target-fps", "fast"]) == 2
     assert main(["explore", str(DIGITS), "-o", "x", "--board", "nosuchboard"]) == 2
     assert main(["explore", str(DIGITS), "-o", "x", "--scheduler", "127.0.0.1 8786"]) == 2
+    assert not (tmp_path / "x").exists()  # options are checked before anything is written
     pts = grid([None, "zcu104"], [1e5], [None, 200.0])
     assert [(p.board, p.clock_mhz) for p in pts] == [("pynq-z2", None), ("pynq-z2", 200.0), ("zcu104", None),
                                                       ("zcu104", 200.0)]

@@ -25,6 +25,12 @@ def _distributed():
     return distributed
 
 
+def check_address(scheduler: str) -> None:
+    if not _ADDRESS.match(scheduler):
+        raise ClusterError(f"--scheduler {scheduler!r} is not a Dask scheduler address; give one like "
+                           "tcp://HOST:8786 (what `dask scheduler` prints).")
+
+
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None, workers: int | None = None, timeout: float = 20.0):
     """A distributed.Client: on `scheduler` when given, else on a LocalCluster of `workers` single-threaded
@@ -32,9 +38,7 @@ def dask_client(scheduler: str | None = None, workers: int | None = None, timeou
     on exit."""
     distributed = _distributed()
     if scheduler:
-        if not _ADDRESS.match(scheduler):
-            raise ClusterError(f"--scheduler {scheduler!r} is not a Dask scheduler address; give one like "
-                               "tcp://HOST:8786 (what `dask scheduler` prints).")
+        check_address(scheduler)
         try:
             client = distributed.Client(scheduler, timeout=timeout)
         except (OSError, TimeoutError) as e:

@@ -35,6 +35,10 @@ def explore(model, out, boards=(None,), targets=(None,), clocks=(None,), rtlsim:
         raise ModelLoadError(f"model file {str(model)!r} cannot be read ({e.strerror or e}).") from None
     sha = hashlib.sha256(model_bytes).hexdigest()
     points = grid(boards, targets, clocks, rtlsim, synth, seed)
+    if scheduler:
+        from hwgen.explore.cluster import check_address
+
+        check_address(scheduler)  # before anything is written
     keys = [p.key(sha) for p in points]
     out = Path(out).resolve()
     try:
