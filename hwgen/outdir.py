@@ -97,7 +97,8 @@ def _carry_over(old: Path, new: Path, foreign: list[str], known: bool, log) -> N
             while os.path.lexists(dst.with_name(f"{dst.name}.user-{n}")):
                 n += 1
             dst = dst.with_name(f"{dst.name}.user-{n}")
-            log(f"kept your file {rel} as {dst.relative_to(new).as_posix()} (the build writes {rel})")
+            if log:
+                log(f"kept your file {rel} as {dst.relative_to(new).as_posix()} (the build writes {rel})")
         dst.parent.mkdir(parents=True, exist_ok=True)
         if os.path.islink(src):
             os.symlink(os.readlink(src), dst)
