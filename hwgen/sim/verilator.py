@@ -9,6 +9,7 @@ PATH with the binary's directory first so tools that look it up by name, like co
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -304,6 +305,32 @@ def build_stream_harness(sources: list, top: str, in_bits: int, out_bits: int, b
     return _cached_harness(HARNESS_CPP, args, sources, top, cache_dir)[0]
 
 
+BUILD_TREES = 4  # kept Verilator build trees per (top, flags, harness): concurrent builds of different designs
+
+
+@contextlib.contextmanager
+def _build_tree(cache: Path, tree_key: str):
+    """A locked directory to run a Verilator build in. Kept in the cache (one of BUILD_TREES slots per key), so a
+    design that differs a little from the last one built there (FIFO sizing trials) is rebuilt incrementally by
+    make; a private scratch directory when the cache path is not make-safe."""
+    from hwgen.fileops import LockBusy, file_lock, make_safe, scratch_dir
+
+    if not make_safe(cache):  # the Makefiles cannot take this path
+        with scratch_dir("hwgen-verilator-") as d:
+            yield d
+        return
+    work = cache / "work"
+    for slot in list(range(BUILD_TREES)) + [None]:
+        d = work / f"{tree_key}-{slot or 0}"
+        try:
+            with file_lock(work / f".{d.name}.lock", blocking=slot is None):
+                d.mkdir(parents=True, exist_ok=True)
+                yield d
+                return
+        except LockBusy:
+            continue
+
+
 def _cached_harness(cpp_text: str, args: list, sources: list, top: str, cache_dir=None, log=None) -> tuple[Path, bool]:
     """Build (once) a Verilator harness executable; returns (path, rebuilt).
 
@@ -317,9 +344,7 @@ def _cached_harness(cpp_text: str, args: list, sources: list, top: str, cache_di
     """
     import hashlib
 
-    import contextlib
-
-    from hwgen.fileops import cache_root, file_lock, make_safe, publish, scratch_dir
+    from hwgen.fileops import cache_root, file_lock, make_safe, publish
 
     verilator = find_verilator()
     h = hashlib.sha256(repr(args).encode() + cpp_text.encode() + str(verilator).encode())
@@ -337,18 +362,11 @@ def _cached_harness(cpp_text: str, args: list, sources: list, top: str, cache_di
     exe = models / key
     if exe.is_file():
         return exe, False
-    # one build tree per (top, flags, harness): kept, so a design that differs a little from the last one built
-    # there (FIFO sizing trials) is rebuilt incrementally by make; its lock serializes builds that share it
-    tree_key = f"{safe_top}-{hashlib.sha256(repr(args).encode() + cpp_text.encode()).hexdigest()[:16]}"
-    with file_lock(models / f".{tree_key}.lock"):
-        if exe.is_file():  # built by someone else while we waited
+    with file_lock(models / f".{key}.lock"):  # one builder per design; the others wait, then find it built
+        if exe.is_file():
             return exe, False
-        with contextlib.ExitStack() as stack:
-            if make_safe(cache):
-                d = cache / "work" / tree_key
-                d.mkdir(parents=True, exist_ok=True)
-            else:  # the Makefiles cannot take this path: a throw-away scratch tree
-                d = stack.enter_context(scratch_dir("hwgen-verilator-"))
+        tree_key = f"{safe_top}-{hashlib.sha256(repr(args).encode() + cpp_text.encode()).hexdigest()[:16]}"
+        with _build_tree(cache, tree_key) as d:
             src = d / "src"
             shutil.rmtree(src, ignore_errors=True)
             src.mkdir()
@@ -369,9 +387,9 @@ def _cached_harness(cpp_text: str, args: list, sources: list, top: str, cache_di
                 log(f"verilator: building the simulation harness of {top} (cached as {exe})")
             try:
                 run_tool(cmd, cwd=d, env=env, what="verilator build")
-            except ToolError:
-                shutil.rmtree(d / "obj", ignore_errors=True)  # a broken tree must not poison the next build
-                raise
+            except ToolError:  # perhaps a tree left broken by a killed build: once more from a clean tree
+                shutil.rmtree(d / "obj", ignore_errors=True)
+                run_tool(cmd, cwd=d, env=env, what="verilator build")
             publish(d / "obj" / "harness", exe)
     return exe, True
 
