@@ -11,11 +11,7 @@ each layer's params/*.npz against the layer's spec in hwgraph.json: array names,
 within their datatype, thresholds ascending. rtlsim reads rtl/*.mem and csim regenerates its C++ from params,
 so with both checks params, .mem and the C++ cannot disagree.
 
-Rules for replacing a build directory (hwgen.build.replace_out): OUT may be missing, empty, or an hwgen build
-directory (it has manifest.json or hwgraph.json); anything else is refused. Files in the old OUT that its
-manifest does not list were not written by hwgen; they are carried over into the new OUT (unless the new build
-writes a file of the same name). For an old build directory without a manifest, the top-level entries hwgen
-writes (HWGEN_ENTRIES) count as hwgen's and everything else is carried over.
+Replacing a build directory (what may be replaced, which files are carried over): hwgen.outdir.
 """
 
 from __future__ import annotations
@@ -35,9 +31,6 @@ MUTABLE = ("report/",)
 # directories whose every file must be one the build wrote (the runtime reads them): an extra file there means
 # another build's files were mixed in
 STRICT_DIRS = ("params/", "rtl/", "cpu/")
-# top-level entries written by hwgen (also by versions before the manifest); scratch dirs of old versions included
-HWGEN_ENTRIES = {"hwgraph.json", "hwgraph.onnx", "params", "cpu", "hls", "rtl", "vivado", "driver", "report",
-                 "rtlsim", "fifo_sizing", MANIFEST}
 
 
 def sha256_file(path) -> str:

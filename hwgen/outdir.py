@@ -30,7 +30,7 @@ from pathlib import Path
 
 from hwgen.errors import BuildDirError
 from hwgen.fileops import LockBusy, file_lock
-from hwgen.manifest import HWGEN_ENTRIES, MANIFEST, STRICT_DIRS, is_build_dir, read_manifest, write_manifest
+from hwgen.manifest import MANIFEST, STRICT_DIRS, is_build_dir, read_manifest, write_manifest
 
 SCRATCH = ("rtlsim/", "fifo_sizing/")  # run-time scratch of older versions: never carried over
 OLD_HWGEN = STRICT_DIRS + ("report/", "hwgraph.json", "hwgraph.onnx") + SCRATCH
