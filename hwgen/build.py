@@ -87,10 +87,17 @@ def summary(g: HwGraph) -> dict:
 
 def build(model_path, out, board=None, folding_file=None, target_fps=None, synth=False, size_fifos=False,
           log=print) -> dict:
-    from hwgen.codegen.project import write_generated
-
     t0 = time.perf_counter()
     g = compile_model(model_path, board, folding_file, target_fps)
+    return write_build(g, out, synth=synth, size_fifos=size_fifos, log=log, t0=t0)
+
+
+def write_build(g: HwGraph, out, synth=False, size_fifos=False, log=print, t0=None) -> dict:
+    """Write the build directory of a folded hardware graph: the graph, every backend's project (all rendered
+    from g.design()), the report. Also the way to build a graph edited in Python (a kind of one's own)."""
+    from hwgen.codegen.project import write_generated
+
+    t0 = time.perf_counter() if t0 is None else t0
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     g.save(out)

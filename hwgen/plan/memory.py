@@ -33,7 +33,9 @@ import math
 
 from hwgen.layers.roms import (  # noqa: F401  (re-exported: the memory plan's vocabulary)
     BRAM18_BITS, COST18, COST36, RAMB18_CFG, RAMB36_CFG, bram18_for, live_width, map_rom, resolved_rom_style,
-    rom_luts, rom_style)
+    rom_luts)
+
+rom_style = resolved_rom_style  # this module's name for it: "block" or "distributed" (the templates' rule, resolved)
 
 # one port of a true-dual-port RAMB18 sees the whole 18 Kbit; half of it (9 Kbit) per ROM when two ROMs share it
 HALF18_CFG = [(8192, 1), (4096, 2), (2048, 4), (1024, 9), (512, 18)]

@@ -146,10 +146,11 @@ def finish(graph) -> Design:
             _check(e, pdt, ptot, cdt, ctot)
             widths = converter_widths(pel, cel)
             src, sp = e.src, e.src_port
+            base = f"dwc_{e.src or 'in0'}_{lay.name}"
             for a, b in zip(widths, widths[1:]):
-                name, k = f"dwc_{src or 'in0'}_{lay.name}", 1
+                name, k = base, 1
                 while name in used:
-                    name, k = f"dwc_{src or 'in0'}_{lay.name}_{k}", k + 1
+                    name, k = f"{base}_{k}", k + 1
                 used.add(name)
                 channels = lay.in_features
                 conv = WidthConverter(name, cdt, channels, a, b, num_vectors=ctot // channels)
