@@ -104,7 +104,7 @@ def write_build(g: HwGraph, out, synth=False, size_fifos=False, log=print, t0=No
     fifos = None
     if size_fifos:
         from hwgen.codegen.rtl_project import write_rtl_project
-        from hwgen.plan.fifo import size_fifos as size
+        from hwgen.sim.fifo_sizing import size_fifos as size
 
         log("sizing FIFOs in the Verilator model ...")
         write_rtl_project(out / "rtl", g)  # the rule's design first (sizing simulates its own copies)
@@ -113,6 +113,9 @@ def write_build(g: HwGraph, out, synth=False, size_fifos=False, log=print, t0=No
         g.save(out)
     s = summary(g)
     s["generated"] = write_generated(out, g, get_board(g.meta["board"]))
+    from hwgen.runtime.driver_writer import write_driver
+
+    s["generated"]["driver"] = [str(f.relative_to(out)) for f in write_driver(out, g, get_board(g.meta["board"]))]
     s["build_seconds"] = round(time.perf_counter() - t0, 3)
     if fifos is not None:
         s["fifos"] = fifos

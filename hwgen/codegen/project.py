@@ -3,7 +3,8 @@
     OUT/hls/     Vitis HLS C++ + Tcl (templates/hls)           hwgen.codegen.hls
     OUT/rtl/     Verilog + ROM files + stitched top (templates/rtl)   hwgen.codegen.rtl
     OUT/vivado/  board project flow (templates/vivado, boards/)      hwgen.codegen.vivado
-    OUT/driver/  the PYNQ driver package to copy to the board         hwgen.runtime.driver_writer
+(OUT/driver/, the PYNQ driver package, is written by hwgen.build with hwgen.runtime.driver_writer: the runtime
+sits above the code generators.)
 """
 
 from __future__ import annotations
@@ -25,7 +26,4 @@ def write_generated(out: Path, graph, board) -> dict:
 
     files["vivado"] = [str(f.relative_to(out)) for f in write_vivado(out / "vivado", graph, board)]
     files["rtl"] = [str(f.relative_to(out)) for f in write_rtl_project(out / "rtl", graph)]
-    from hwgen.runtime.driver_writer import write_driver
-
-    files["driver"] = [str(f.relative_to(out)) for f in write_driver(out, graph, board)]
     return files

@@ -274,6 +274,25 @@ def write_block(kind: str, params: dict, outdir) -> list[Path]:
     return paths
 
 
+def render_node(node, module: str | None = None) -> tuple[str, dict[str, list[str]]]:
+    """(Verilog text, ROM files) of a graph node (a layer kind), module name `module` (default: its name)."""
+    ctx, files = node.rtl_context(LIB, module or node.name)
+    return render(node.rtl_template, extra_dirs=node.template_dirs, **ctx), files
+
+
+def write_node(node, outdir, module: str | None = None) -> list[Path]:
+    """`<module>.v` and its ROM files of a graph node, in outdir; the written paths (the .v first)."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    text, files = render_node(node, module)
+    paths = [outdir / f"{module or node.name}.v"]
+    paths[0].write_text(text)
+    for fname, lines in files.items():
+        (outdir / fname).write_text("\n".join(lines) + "\n")
+        paths.append(outdir / fname)
+    return paths
+
+
 def stream_widths(kind: str, params: dict) -> tuple[int, int]:
     """(input TDATA bits, output TDATA bits) of a block, padded to whole bytes."""
     ctx, _ = prepare(kind, params)

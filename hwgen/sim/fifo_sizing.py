@@ -22,7 +22,7 @@ from hwgen.errors import ToolError
 DEEP_FACTOR = 4  # "very deep": four times the rule depth (which already never throttles)
 
 
-def _inputs(graph, frames, seed=0):
+def random_inputs(graph, frames, seed=0):
     i = graph.design().input
     rng = np.random.default_rng(seed)
     return i.dtype.random(rng, (frames, i.words_per_frame * i.elems_per_word))
@@ -55,7 +55,7 @@ def size_fifos(out_dir, graph, frames: int = 16, log=print) -> dict:
     work = Path(out_dir) / "fifo_sizing"
     work.mkdir(parents=True, exist_ok=True)
     graph = dataclasses.replace(graph, fifo_depths={}, edges=list(graph.edges))  # the rule, then trials
-    q = _inputs(graph, frames)
+    q = random_inputs(graph, frames)
     streams = graph.design().streams
     rule = {s.name: s.depth for s in streams}
     depths = {k: DEEP_FACTOR * v for k, v in rule.items()}
