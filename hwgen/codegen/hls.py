@@ -249,7 +249,8 @@ def mvau_context(p: dict) -> dict:
     if not wd.allowed(w):
         raise HwgenError(f"layer {name}: weights in [{w.min()}, {w.max()}] do not fit {wd}")
     lo, hi = _dot_range(w, ind)
-    acc_bits = int(p["acc_bits"])
+    spec = p.get("spec")  # the kind's derived quantities (hwgen.layers.mvau.MvauSpec), when it gives them
+    acc_bits = int(spec["ACC"] if spec else p["acc_bits"])
     need = smallest_for_range(min(lo, -1), max(hi, 0)).bits
     if acc_bits < need:
         raise HwgenError(f"layer {name}: acc_bits={acc_bits} cannot hold dot products in [{lo}, {hi}] "
@@ -272,7 +273,7 @@ def mvau_context(p: dict) -> dict:
         _check_out_range(name, outd, int(p["out_base"]), thr.shape[1])
         thr_rows, tb = _thr_table(thr, pe, name)
         n_thr = thr.shape[1]
-        thr_bits = max(acc_bits, tb)
+        thr_bits = spec["TB"] if spec else max(acc_bits, tb)
         thresholds_rom = _int_rom(name, "thresholds", thr_rows, thr_bits, pe, mh // pe, n_thr)
     else:
         thresholds_rom = None
@@ -303,7 +304,8 @@ def thresholding_context(p: dict) -> dict:
         raise HwgenError(f"layer {name}: thresholds have shape {thr.shape}, expected (C, T) = ({c}, T>=1)")
     _check_out_range(name, outd, int(p["out_base"]), thr.shape[1])
     thr_rows, tb = _thr_table(thr, pe, name)
-    thr_bits = max(tb, ind.bits + 1)
+    spec = p.get("spec")  # the kind's ThresholdingSpec, when it gives it
+    thr_bits = spec["TB"] if spec else max(tb, ind.bits + 1)
     st, si, sc = storage(p["mem_style"])
     return dict(
         name=name, C=c, PE=pe, T=thr.shape[1], num_vectors=nv, out_base=int(p["out_base"]),

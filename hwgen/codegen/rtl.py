@@ -101,13 +101,15 @@ def _encode_values(values, dt: DType) -> np.ndarray:
     return v
 
 
-def _thresholds_ctx(thresholds, n_rows: int, pe: int, lo_acc: int, hi_acc: int):
-    """Threshold ROM: word f = rows f*pe+p, element p*T+t; width TB covers thresholds and the input range."""
+def _thresholds_ctx(thresholds, n_rows: int, pe: int, lo_acc: int, hi_acc: int, tb: int | None = None):
+    """Threshold ROM: word f = rows f*pe+p, element p*T+t; width TB covers thresholds and the input range (the
+    kind's spec gives it; derived here for the per-block API)."""
     thr = np.asarray(thresholds, dtype=np.int64)
     if thr.ndim != 2 or thr.shape[0] != n_rows or thr.shape[1] < 1:
         raise ValueError(f"thresholds must be ({n_rows}, T>=1), got {thr.shape}")
     nt = thr.shape[1]
-    tb = signed_bits(min(lo_acc, int(thr.min())), max(hi_acc, int(thr.max())))
+    if tb is None:
+        tb = signed_bits(min(lo_acc, int(thr.min())), max(hi_acc, int(thr.max())))
     rom = thr.reshape(n_rows // pe, pe * nt)
     return nt, tb, rom
 
@@ -133,7 +135,8 @@ def mvau_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
     if mh % pe or mw % simd:
         raise FoldingError(f"{name}: PE={pe} must divide MH={mh} and SIMD={simd} must divide MW={mw}")
     idt, wdt, odt = _dt(p["in_dtype"]), _dt(p["w_dtype"]), _dt(p["out_dtype"])
-    acc = int(p["acc_bits"])
+    spec = p.pop("spec", None)  # the kind's derived quantities (hwgen.layers.mvau.MvauSpec), when it gives them
+    acc = int(spec["ACC"] if spec else p["acc_bits"])
     sf, nf = mw // simd, mh // pe
     if p["binary_xnor"] and not (idt.bipolar and wdt.bipolar):
         raise ValueError(f"{name}: binary_xnor needs BIPOLAR inputs and weights")
@@ -159,7 +162,7 @@ def mvau_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
                **_dt_info("in", idt), **_dt_info("w", wdt), **_dt_info("out", odt))
     if p["has_thresholds"]:
         lo, hi = -(1 << (acc - 1)), (1 << (acc - 1)) - 1
-        nt, tb, rom = _thresholds_ctx(p["thresholds"], mh, pe, lo, hi)
+        nt, tb, rom = _thresholds_ctx(p["thresholds"], mh, pe, lo, hi, spec and spec["TB"])
         files[tfile] = _mem_lines(rom, tb)
         ctx.update(NT=nt, TB=tb, TW=pe * nt * tb, base_pattern=_out_base_pattern(p["out_base"], odt),
                    t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)))
@@ -176,7 +179,8 @@ def thresholding_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
         raise FoldingError(f"{name}: PE={pe} must divide C={c}")
     idt, odt = _dt(p["in_dtype"]), _dt(p["out_dtype"])
     tfile = f"{name}_thresholds.mem"
-    nt, tb, rom = _thresholds_ctx(p["thresholds"], c, pe, idt.min, idt.max)
+    spec = p.pop("spec", None)  # the kind's derived quantities (ThresholdingSpec), when it gives them
+    nt, tb, rom = _thresholds_ctx(p["thresholds"], c, pe, idt.min, idt.max, spec and spec["TB"])
     files[tfile] = _mem_lines(rom, tb)
     nf = c // pe
     ctx = dict(p, IB=idt.bits, OB=odt.bits, NF=nf, NFW=clog2(nf), INW=pe * idt.bits, OUTW=pe * odt.bits,

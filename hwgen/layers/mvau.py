@@ -8,6 +8,8 @@ Binary mode (inputs and weights BIPOLAR): XNOR + popcount in hardware; acc stays
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
 from hwgen.bits import signed_bits
@@ -16,6 +18,33 @@ from hwgen.layers import cost, kernels
 from hwgen.layers.roms import live_width
 from hwgen.layers.base import HwLayer, divisors, dtype_dict, thresholded_range
 from hwgen.layers.registry import register
+
+
+@dataclass(frozen=True)
+class MvauSpec:
+    """The derived hardware quantities of an MVAU at one folding, computed once by the kind (`MVAU.spec`): the
+    cost model, the HLS context and the RTL context all read them, none re-derives them."""
+
+    PE: int
+    SIMD: int
+    SF: int  # input words per vector (MW / SIMD)
+    NF: int  # output folds (MH / PE)
+    ACC: int  # signed accumulator bits (the exact dot product; >= 2 for XNOR-popcount)
+    XS: int  # signed bits of an input element, of a weight, of their product
+    WS: int
+    PW: int
+    IB: int  # element bits of inputs, weights, outputs
+    WB: int
+    OB: int
+    INW: int  # stream word bits in / out, weight memory word bits
+    OUTW: int
+    WW: int
+    NT: int  # thresholds per channel (0: none), their signed bits, threshold memory word bits
+    TB: int
+    TW: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 @register
@@ -84,7 +113,11 @@ class MVAU(HwLayer):
 
     # --- cost model of the RTL block (templates/rtl/mvau.v.j2 under yosys synth_xilinx -family xc7) -------
     def rtl_shape(self, pe=None, simd=None) -> dict:
-        """The widths hwgen.codegen.rtl.mvau_context derives for the RTL block (without writing the ROM files)."""
+        """spec() as a dict (the cost model's view)."""
+        return self.spec(pe, simd).as_dict()
+
+    def spec(self, pe=None, simd=None) -> MvauSpec:
+        """The derived hardware quantities at a folding (default: the layer's own)."""
         pe = self.pe if pe is None else int(pe)
         simd = self.simd if simd is None else int(simd)
         idt, wdt, odt = self.in_dtype, self.w_dtype, self.out_dtype
@@ -101,7 +134,7 @@ class MVAU(HwLayer):
             nt = int(self.thresholds.shape[1])
             tb = signed_bits(min(lo, int(self.thresholds.min())), max(hi, int(self.thresholds.max())))
             d.update(NT=nt, TB=tb, TW=pe * nt * tb)
-        return d
+        return MvauSpec(**d)
 
     def memories(self, pe=None, simd=None, mem_style=None) -> dict:
         """ROMs of the RTL block as hwgen.codegen.rtl lays them out: {"weights": {"depth", "width", "live_width",
@@ -141,10 +174,10 @@ class MVAU(HwLayer):
         return max(2, self.mw // self.simd + 2)
 
     def hls_context(self, lib):
-        return lib.mvau_context(self.template_params())
+        return lib.mvau_context(dict(self.template_params(), spec=self.spec().as_dict()))
 
     def rtl_context(self, lib, module):
-        return lib.mvau_context(dict(self.template_params(), name=module))
+        return lib.mvau_context(dict(self.template_params(), name=module, spec=self.spec().as_dict()))
 
     def cpu_kernel(self, sw):
         return sw.MvauKernel(self)
