@@ -63,3 +63,16 @@ def test_hls_and_rtl_tops_have_the_streams_of_the_summary(model, tmp_path):
     write_build(g, tmp_path / "sized", log=lambda *a: None)
     got = tops_agree(tmp_path / "sized")
     assert {st["name"]: st["depth"] for st in got} == g.fifo_depths
+
+
+def test_a_build_directory_of_the_old_format_asks_for_a_rebuild(tmp_path):
+    from hwgen.errors import BuildDirError
+    from hwgen.graph import HwGraph
+
+    out = tmp_path / "old"
+    write_build(compile_model(MODELS[-1], target_fps=100_000), out, log=lambda *a: None)
+    doc = json.loads((out / "hwgraph.json").read_text())
+    doc["format"] = "hwgen-hwgraph/1"  # what hwgen wrote before the graph became a DAG
+    (out / "hwgraph.json").write_text(json.dumps(doc))
+    with pytest.raises(BuildDirError, match=r"hwgen-hwgraph/1.*rebuild it with `hwgen build"):
+        HwGraph.load(out)
