@@ -50,7 +50,7 @@ def _with_depths(graph, fifo_depths):
 def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> dict:
     """The stitched design without writing anything.
 
-    stages: {"module", "kind", "template", "ctx", "files", "layer" (compute node name or None), "label",
+    stages: {"module", "kind" (the template's name), "op" (nodes), "template", "ctx", "files", "layer" (compute node name or None), "label",
     "words_per_frame" (output words per frame), "ports"}; streams (the top's wires, monitor order):
     {"name", "producer", "consumer", "words_per_frame", "layer" (the layer whose output this is, or None)};
     fifo_depths: optional {stream name: depth} overriding the graph's depths.
@@ -62,15 +62,19 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> dict
     compute = {lay.name for lay in g.layers}
     stages, wires = [], []
 
-    def wire(name, bits, src, dst, wpf, layer):
+    def wire(name, bits, src, dst, wpf, layer, label):
         wires.append({"name": name, "tdw": pad8(bits), "src": src, "dst": dst, "words_per_frame": wpf,
-                      "layer": layer})
+                      "layer": layer, "label": label})
+
+    def label(s):  # what messages call a stream: its ends, as the user named them
+        return f"{s.src or 'in0_V'} -> {s.dst or 'out_V'}"
 
     def fifo_stage(s):
         module = f"{top}__fifo_{s.name}"
         ctx, files = rtl.fifo_context({"name": module, "width": s.bits, "depth": int(s.depth)})
         src = f"{top}_{s.src}" if s.src else "in0_V"
-        wire(f"{s.name}_w", s.bits, src, module, s.words_per_frame, s.src if s.src in compute else None)
+        wire(f"{s.name}_w", s.bits, src, module, s.words_per_frame, s.src if s.src in compute else None,
+             f"{label(s)} (into its FIFO)")
         stages.append({"module": module, "instance": f"{s.name}_fifo", "kind": "fifo", "template": "rtl/fifo.v.j2",
                        "dirs": (), "ctx": ctx, "files": files, "layer": None, "label": f"fifo_{s.name}",
                        "words_per_frame": s.words_per_frame, "stream": s.name,
@@ -83,14 +87,15 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> dict
         ins, outs = d.inputs_of(node.name), d.outputs_of(node.name)
         for s in ins:
             fifo_stage(s)
-            wire(s.name, s.bits, stages[-1]["module"], module, s.words_per_frame, None)
+            wire(s.name, s.bits, stages[-1]["module"], module, s.words_per_frame, None, label(s))
         if node.rtl_template is None:
             raise UnsupportedModelError(f"layer {node.name}: kind {node.op} has no RTL template")
         ctx, files = node.rtl_context(rtl.LIB, module)
         in_ports, out_ports = rtl.ports(len(ins), len(outs))
         for s, p in zip(ins, in_ports):
             _check_width(ctx, p, s, module)
-        stages.append({"module": module, "instance": f"u_{node.name}", "kind": node.op,
+        stages.append({"module": module, "instance": f"u_{node.name}", "op": node.op,
+                       "kind": node.rtl_template.rsplit("/", 1)[-1].split(".")[0],
                        "template": node.rtl_template, "dirs": node.template_dirs, "ctx": ctx, "files": files,
                        "layer": node.name if node.name in compute else None, "label": node.name,
                        "words_per_frame": outs[0].words_per_frame, "comment": f"{node.op} {node.name}",
@@ -98,12 +103,12 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> dict
                        + [{"port": p, "wire": f"{s.name}_w"} for s, p in zip(outs, out_ports)]})
     o = d.output
     fifo_stage(o)
-    wire(o.name, o.bits, stages[-1]["module"], "out_V", o.words_per_frame, None)
+    wire(o.name, o.bits, stages[-1]["module"], "out_V", o.words_per_frame, None, label(o))
     # monitor order: the wire entering each stage, then the one leaving the last (a chain: wire k enters stage k)
     by_name = {w["name"]: w for w in wires}
     order = [by_name[s["ports"][0]["wire"]] for s in stages] + [by_name[o.name]]
     order += [w for w in wires if w not in order]
-    streams = [{"name": f"{w['src']} -> {w['dst']}", "wire": w["name"], "producer": w["src"], "consumer": w["dst"],
+    streams = [{"name": w["label"], "wire": w["name"], "producer": w["src"], "consumer": w["dst"],
                 "words_per_frame": w["words_per_frame"], "layer": w["layer"]} for w in order]
     i, out = d.input, d.output
     return {
@@ -156,7 +161,8 @@ def write_rtl_project(out_dir, graph, top: str = "hwgen_top", fifo_depths: dict 
     flist = out_dir / f"{top}.f"
     flist.write_text("\n".join(vfiles) + "\n")
     manifest = {k: v for k, v in p.items() if k not in ("stages", "wires")}
-    manifest["stages"] = [{k: s[k] for k in ("module", "instance", "kind", "layer", "label", "words_per_frame")}
+    manifest["stages"] = [{k: s[k] for k in ("module", "instance", "kind", "layer", "label", "words_per_frame")
+                           if k in s}
                           | {"files": blocks[s["module"]]} for s in p["stages"]]
     manifest["verilog"] = vfiles
     manifest["mem"] = sorted(f for fs in blocks.values() for f in fs if f.endswith(".mem"))
