@@ -127,7 +127,7 @@ def test_watchdog_broken_design(tfc1w1a, tmp_path):
     (out / "manifest.json").unlink()
     write_manifest(out)  # as if the generator had written the broken block (else the manifest check refuses it)
     acc = Accelerator(out, "rtlsim", watchdog=2000)
-    with pytest.raises(ToolError, match=r"stream fifo1 -> MVAU_2 stopped"):
+    with pytest.raises(ToolError, match=r"stream MVAU_1 -> MVAU_2 stopped"):
         acc.execute_ints(acc.graph.head_ints(load_mnist(20)[0]))
 
 
