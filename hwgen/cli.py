@@ -81,8 +81,8 @@ def _cmd_verify(a):
     from hwgen.verify import verify
 
     backends = [b.strip() for b in a.backends.split(",") if b.strip()]
-    ok = verify(a.out, n=a.n, backends=backends, seed=a.seed)
-    print("all bit-exact" if ok else "MISMATCH: some backend differs from the reference")
+    ok = verify(a.out, n=a.n, backends=backends, seed=a.seed, model=a.model)
+    print("all bit-exact" if ok else "MISMATCH: see the lines above for which path differs from which, and where")
     return 0 if ok else 1
 
 
@@ -146,9 +146,11 @@ def parser() -> argparse.ArgumentParser:
     bd.set_defaults(fn=_cmd_boards)
     v = sub.add_parser("verify", help="random inputs through backends and the QONNX graph; exit 0 if bit-exact")
     v.add_argument("out", help="build directory")
-    v.add_argument("-n", type=int, default=100, help="number of random inputs")
+    v.add_argument("-n", type=int, default=100, help="number of random inputs (plus inputs aimed at every threshold boundary)")
     v.add_argument("--backends", default="reference", help="comma-separated: reference,csim,rtlsim,cpu")
     v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--model", default=None,
+                   help="the source model, when it is no longer at the path recorded at build time")
     v.set_defaults(fn=_cmd_verify)
     rp = sub.add_parser("report", help="print a build's report (per-layer table, estimates, measurements)")
     rp.add_argument("out", help="build directory")
