@@ -108,6 +108,15 @@ class LevelInverter:
         u = rng.random((n, F, L)) * self.reachable
         return u.argmax(2) + self.lo
 
+    def biased_levels(self, rng, n: int) -> np.ndarray:
+        """(n, F) levels drawn around a random position per input (binomial over the level range): inputs
+        mostly low, mostly high or in between, as real data often are (MNIST: mostly background)."""
+        F, L = self.reachable.shape
+        p = rng.random((n, 1))
+        q = rng.binomial(L - 1, np.broadcast_to(p, (n, F)))
+        ok = self.reachable[np.arange(F)[None, :], q]
+        return np.where(ok, q + self.lo, self.random_levels(rng, n))
+
     def floats(self, q: np.ndarray) -> np.ndarray:
         """(N, F) levels (reachable ones) -> (N, *input shape) float32 inputs."""
         v = self.values[np.arange(q.shape[1])[None, :], q - self.lo]
@@ -137,9 +146,21 @@ def _pre_activation(layer, x, w, c):
 class BoundaryAimer:
     """Greedy search over first-layer levels for inputs putting one channel's pre-activation on a value."""
 
-    def __init__(self, graph, inverter: LevelInverter, rng, tries: int = 128, steps: int = 128):
+    def __init__(self, graph, inverter: LevelInverter, rng, tries: int = 128, steps: int = 128, pool: int = 1024):
         self.layers, self.inv, self.rng = graph.layers, inverter, rng
         self.tries, self.steps = tries, steps
+        # starting points: deep pre-activations of uniform inputs cover a narrow range; biased ones reach further
+        self.pool = np.concatenate([inverter.random_levels(rng, pool // 2), inverter.biased_levels(rng, pool // 2)])
+        self._pool_inputs = {}
+
+    def _starts(self, k, w, chans, want):
+        """For each target, a pool input whose pre-activation is among the 4 closest to the wanted value."""
+        if k not in self._pool_inputs:
+            self._pool_inputs[k] = self._forward(self.pool, k, 0)
+        x = self._pool_inputs[k]
+        pre = x[:, chans] if w is None else x @ w[chans].T  # (pool, targets)
+        near = np.argsort(np.abs(pre - want[None, :]) + self.rng.random(pre.shape) * 0.5, axis=0)[:4]
+        return self.pool[near[self.rng.integers(0, 4, len(chans)), np.arange(len(chans))]].copy()
 
     def targets(self):
         """Every (layer index, channel, value) with value = t or t - 1 for a threshold t inside the reachable range."""
@@ -200,10 +221,10 @@ class BoundaryAimer:
         k = batch[0][0]
         w, _ = _acc_targets(self.layers[k])
         first = self.layers[0]
-        q = self.inv.random_levels(self.rng, len(batch))
         F, nL = self.inv.reachable.shape
         want = np.array([v for _, _, v in batch])
         chans = np.array([c for _, c, _ in batch])
+        q = self._starts(k, w, chans, want)
         dist = np.abs(self._pre(self._forward(q, k, 0), w, chans) - want)
         # the first layer is cheap to search (linear): as many single-feature steps as it takes
         steps = max(self.steps, 2 * F) if k == 0 else self.steps
