@@ -117,8 +117,8 @@ def _cmd_run(a):
     from hwgen.runtime.accelerator import Accelerator
 
     _writable_file(a.output, "--output")
-    x = _load_npy(a.input)
     acc = Accelerator(a.out, backend=a.backend)
+    x = _load_npy(a.input)
     t = time.perf_counter()
     y = acc.execute(x)
     dt = time.perf_counter() - t
