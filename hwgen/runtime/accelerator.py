@@ -31,6 +31,8 @@ BACKENDS = {
     "pynq": "hwgen.runtime.pynq_backend:PynqBackend",
 }
 
+SLOW_BACKENDS = {"csim", "rtlsim", "pynq"}  # simulate or transfer frame by frame: a bar on long batches
+
 
 class UnknownBackendError(HwgenError):
     pass
@@ -76,7 +78,15 @@ class Accelerator:
 
     def execute_ints(self, q: np.ndarray) -> np.ndarray:
         """Hardware part only: first layer's integer input (N, features) -> last layer's integer output."""
-        return np.asarray(self.backend.run_ints(np.asarray(q, dtype=np.int64)), dtype=np.int64)
+        from hwgen.progress import chunks
+
+        q = np.asarray(q, dtype=np.int64)
+        if self.backend_name not in SLOW_BACKENDS or q.ndim != 2:
+            return np.asarray(self.backend.run_ints(q), dtype=np.int64)
+        # long simulations show a bar (on a terminal only; otherwise one call, as before)
+        parts = [np.asarray(self.backend.run_ints(q[lo:hi]), dtype=np.int64)
+                 for lo, hi in chunks(len(q), self.backend_name)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def execute(self, x) -> np.ndarray:
         """The ONNX model's input (N, ...) or a single sample -> the ONNX model's output."""
