@@ -67,7 +67,7 @@ def test_tfc_cpu_bit_exact_full_mnist(name, mnist, tmp_path):
     out = tmp_path / "build"
     assert main(["build", str(model), "-o", str(out), "-q"]) == 0
     ref = Accelerator(out, backend="reference").execute(x)
-    acc = Accelerator(out, backend="cpu")
+    acc = Accelerator(out, backend="cpu", wait_for_kernels=True)
     be = acc.backend
     assert be.head_plan.mode == "thresholds" and be.tail_plan.mode == "table", be.stats()
     if name == "TFC_1W1A":

@@ -27,7 +27,7 @@ BACKENDS = {
     "reference": "hwgen.runtime.backends:ReferenceBackend",
     "csim": "hwgen.runtime.backends:CsimBackend",
     "rtlsim": "hwgen.runtime.rtlsim:RtlsimBackend",
-    "cpu": "sw_fallback.backend:CpuBackend",
+    "cpu": "sw_fallback.lazy:LazyCpuBackend",  # sw_fallback.backend:CpuBackend, compiled in the background
     "pynq": "hwgen.runtime.pynq_backend:PynqBackend",
 }
 
