@@ -40,6 +40,7 @@ def _run_from(g, k, q_k):
     return q_k
 
 
+@pytest.mark.slow
 def test_default_verify_catches_every_one_step_threshold_change(tfc_build):
     model, out = tfc_build
     g = HwGraph.load(out)
