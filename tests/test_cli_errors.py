@@ -92,6 +92,8 @@ CASES = [
     Case("missing_head", lambda b, t: ["verify", _without(b, t, "cpu/head.onnx"), "-n", "4"],
          ["head.onnx", "rebuild"]),
     Case("missing_hwgraph", lambda b, t: ["report", _without(b, t, "report/summary.json")], ["summary.json"]),
+    Case("run_out_is_a_file", lambda b, t: ["run", str(_touch(t / "f")), "--input", _x(t, (2, 64)), "--output",
+                                            str(t / "y.npy")], ["build directory"]),
     Case("demo_out_is_a_file", lambda b, t: ["demo", "-o", str(_touch(t / "f"))], ["-o", "existing file"]),
 ]
 

@@ -90,24 +90,28 @@ def test_verify_needs_the_source_model(tfc_build, tmp_path, capsys, monkeypatch)
     model, out = tfc_build
     g = HwGraph.load(out)
     assert os.path.isabs(g.model_path) and source_model(out, g) == model.resolve()
-    # from another working directory, with a relative build path: the absolute recorded path still works
-    monkeypatch.chdir(tmp_path)
-    rel = os.path.relpath(out, tmp_path)
-    assert main(["verify", rel, "-n", "8"]) == 0
+    # built from a relative path in another directory; verify from a third one with a relative build path
+    (tmp_path / "src").mkdir()
+    (tmp_path / "run").mkdir()
+    shutil.copy(model, tmp_path / "src" / "m.onnx")
+    monkeypatch.chdir(tmp_path / "src")
+    assert main(["build", "m.onnx", "-o", "../b", "-q"]) == 0
+    monkeypatch.chdir(tmp_path / "run")
+    assert main(["verify", "../b", "-n", "8"]) == 0
     capsys.readouterr()
-    # the recorded model is gone: exit 2, says what to do; --model points at it
-    moved = tmp_path / "moved.onnx"
-    shutil.copy(model, moved)
-    g.model_path = str(tmp_path / "gone.onnx")
-    g.save(out)
-    assert main(["verify", rel, "-n", "8"]) == 2
+    # the model is moved away: exit 2, says what to do; --model points at it
+    (tmp_path / "src" / "m.onnx").rename(tmp_path / "moved.onnx")
+    assert main(["verify", "../b", "-n", "8"]) == 2
     err = capsys.readouterr().err
-    assert "gone.onnx" in err and "not found" in err and "--model" in err and "Traceback" not in err
-    assert main(["verify", rel, "-n", "8", "--model", "moved.onnx"]) == 0
+    assert "m.onnx" in err and "not found" in err and "--model" in err and "Traceback" not in err
+    assert main(["verify", "../b", "-n", "8", "--model", "../moved.onnx"]) == 0
     capsys.readouterr()
-    # a different model at the given path: exit 2 naming both hashes
+    # a different model at the given path (or at the recorded one): exit 2 naming both hashes
     other = tfc_model("TFC_1W2A")
-    assert main(["verify", rel, "-n", "8", "--model", str(other)]) == 2
+    assert main(["verify", "../b", "-n", "8", "--model", str(other)]) == 2
     err = capsys.readouterr().err
     want = hashlib.sha256(model.read_bytes()).hexdigest()[:12]
     assert "sha256" in err and want in err and "TFC_1W2A" in err
+    shutil.copy(other, tmp_path / "src" / "m.onnx")
+    assert main(["verify", "../b", "-n", "8"]) == 2
+    assert "sha256" in capsys.readouterr().err
