@@ -36,7 +36,7 @@ def quantizer_span(graph) -> tuple[float, float] | None:
     if q.shape[1] != E:
         return None
     lo, hi = q.min(0), q.max(0)
-    if np.all(hi - lo <= 1):
+    if np.all(np.count_nonzero(np.diff(q, axis=0), axis=0) <= 1):  # one step (BIPOLAR, 1 bit): nothing to judge
         return None
     inc = q[-1] >= q[0]
     bottom = np.where(inc[None, :], q == lo, q == hi)  # grid values giving the level of the far left

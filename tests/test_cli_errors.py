@@ -149,3 +149,20 @@ def test_inputs_far_outside_the_quantizer_range_warn(built, tmp_path, capsys):
 def test_json_report_unaffected_by_warnings(built, capsys):
     assert main(["report", str(built), "--json"]) == 0
     json.loads(capsys.readouterr().out)
+
+
+def test_no_range_warning_for_a_one_step_input_quantizer(tmp_path):
+    """A BIPOLAR input quantizer has one step: any magnitude is legal, nothing to warn about."""
+    import warnings
+
+    from hwgen.input_range import HwgenWarning, quantizer_span
+    from hwgen.runtime.accelerator import Accelerator
+    from tests.conftest import tfc_model
+
+    out = tmp_path / "tfc"
+    build(tfc_model("TFC_1W1A"), out, log=lambda *a: None)
+    acc = Accelerator(out)
+    assert quantizer_span(acc.graph) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HwgenWarning)
+        acc.execute(np.full((2, 1, 28, 28), 255.0, np.float32))
