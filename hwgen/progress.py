@@ -23,12 +23,12 @@ def enabled() -> bool:
         return False
 
 
-def progress(iterable=None, total=None, desc: str = "", unit: str = "it", leave: bool = False):
+def progress(iterable=None, total=None, desc: str = "", unit: str = "it", leave: bool = False, **kw):
     """A tqdm bar (a no-op one when disabled); use as an iterable wrapper or a context manager."""
     from tqdm import tqdm
 
     return tqdm(iterable, total=total, desc=desc, unit=unit, leave=leave, disable=not enabled(),
-                file=sys.stderr, dynamic_ncols=True)
+                file=sys.stderr, dynamic_ncols=True, **kw)
 
 
 def chunks(n: int, desc: str, unit: str = "frame", parts: int = 20, min_chunk: int = 256):
@@ -57,7 +57,7 @@ class Spinner:
         if enabled():
             import threading
 
-            self._bar = progress(total=None, desc=self.desc, unit="s")
+            self._bar = progress(total=None, desc=self.desc, bar_format="{desc}: {elapsed}")
             self._stop = threading.Event()
 
             def tick():

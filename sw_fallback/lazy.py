@@ -5,7 +5,7 @@ demo); later runs load them from numba's on-disk cache (~0.5 s). LazyCpuBackend 
 (sw_fallback.backend) in a background thread. If that is done within WAIT_S (the cached case), it is used
 directly. Otherwise batches up to REFERENCE_MAX frames are computed by the layers' numpy golden model (the very
 semantics the kernels implement: bit-exact by definition) until the kernels are ready; larger batches wait for
-them. The thread is not a daemon: a short process finishes the compile on exit, so the next run starts warm.
+them. A short process finishes the compile at exit (atexit, with a progress bar), so the next run starts warm.
 
 Callers that compare the kernels themselves with something (hwgen verify, the demo, tests) pass
 wait_for_kernels=True.
@@ -13,6 +13,7 @@ wait_for_kernels=True.
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 
@@ -32,8 +33,10 @@ class LazyCpuBackend:
 
             numba.set_num_threads(int(options["threads"]))
         t0 = time.perf_counter()
-        self._thread = threading.Thread(target=self._build, args=(out_dir, graph, options), name="hwgen-cpu-kernels")
+        self._thread = threading.Thread(target=self._build, args=(out_dir, graph, options), name="hwgen-cpu-kernels",
+                                        daemon=True)
         self._thread.start()
+        atexit.register(self._finish)  # a short process still leaves the kernels in the cache for the next one
         if wait_for_kernels:
             self._wait()
         else:
@@ -48,6 +51,13 @@ class LazyCpuBackend:
             self._inner = CpuBackend(out_dir, graph, **options)
         except BaseException as e:  # re-raised in the caller's thread on next use
             self._error = e
+
+    def _finish(self):
+        if self._thread.is_alive():
+            from hwgen.progress import Spinner
+
+            with Spinner("compiling cpu kernels for the next runs (once)"):
+                self._thread.join()
 
     @property
     def ready(self) -> bool:
