@@ -24,6 +24,7 @@ from hwgen.layers.kernels import apply_thresholds
 
 GRID = 4096  # probe values per input element when inverting the input quantizer
 MAX_INVERT_ELEMS = 1 << 15  # larger inputs: raw random inputs only
+MAX_LEVELS = 1 << 12  # input quantizers up to 12 bits are inverted
 
 
 def input_span(graph) -> float:
@@ -58,6 +59,8 @@ class LevelInverter:
     def __init__(self, shape, perm, values, lo):
         self.shape, self.perm, self.values, self.lo = tuple(shape), perm, values, lo
         self.reachable = ~np.isnan(values)  # (F, levels)
+        self.count = self.reachable.sum(1)  # reachable levels per feature
+        self.order = np.argsort(~self.reachable, axis=1, kind="stable")  # reachable level indices first
 
     @classmethod
     def build(cls, graph, span: float):
@@ -65,7 +68,7 @@ class LevelInverter:
         first = graph.layers[0]
         E = int(np.prod(shape))
         lo, hi = int(first.in_dtype.min), int(first.in_dtype.max)
-        if E > MAX_INVERT_ELEMS or hi - lo > 1 << 16:
+        if E > MAX_INVERT_ELEMS or hi - lo > MAX_LEVELS:
             return None
         grid = np.unique(np.concatenate([np.linspace(-1.5 * span, 1.5 * span, GRID), [0.0]]).astype(np.float32))
         levels = np.concatenate([graph.head_ints(np.broadcast_to(chunk[:, None], (len(chunk), E)).reshape(
@@ -89,33 +92,45 @@ class LevelInverter:
             perm[diff.argmax(1)] = rows
         if np.any(perm < 0):
             return None
-        # per feature and level: the middle grid value of the run giving that level
-        values = np.full((F, hi - lo + 1), np.nan, np.float32)
-        for L in range(lo, hi + 1):
-            hit = levels == L  # (grid, F)
-            cnt = hit.sum(0)
-            has = cnt > 0
-            if not has.any():
-                continue
-            mid = (cnt[has] - 1) // 2
-            idx = np.argsort(~hit[:, has], axis=0, kind="stable")[mid, np.arange(int(has.sum()))]
-            values[has, L - lo] = grid[idx]
+        # per feature and level: the grid value midway between the first and last grid value giving that level
+        # (the head is monotone per element, so that is inside the level's interval)
+        nL = hi - lo + 1
+        key = (np.arange(F)[None, :] * nL + (levels - lo)).reshape(-1)
+        g = np.broadcast_to(np.arange(len(grid))[:, None], levels.shape).reshape(-1)
+        first = np.full(F * nL, len(grid), np.int64)
+        last = np.full(F * nL, -1, np.int64)
+        np.minimum.at(first, key, g)
+        np.maximum.at(last, key, g)
+        has = last >= 0
+        values = np.full(F * nL, np.nan, np.float32)
+        values[has] = grid[(first[has] + last[has]) // 2]
+        values = values.reshape(F, nL)
+        # a non-monotone head could put that midpoint on another level: keep only levels it really gives
+        rows = np.empty((nL, E), np.float32)
+        rows[:, perm] = np.where(np.isnan(values), grid[0], values).T  # row j: every feature at its level j value
+        check = graph.head_ints(rows.reshape((nL, *shape)))
+        values[check.T != np.arange(lo, hi + 1)[None, :]] = np.nan
         return cls(shape, perm, values, lo)
+
+    def levels_of(self, f: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """The k-th reachable level (ascending) of features f."""
+        return self.order[f, k] + self.lo
+
+    def random_for(self, rng, f: np.ndarray) -> np.ndarray:
+        """One uniformly drawn reachable level for each feature index in f."""
+        return self.levels_of(f, (rng.random(f.shape) * self.count[f]).astype(np.int64))
 
     def random_levels(self, rng, n: int) -> np.ndarray:
         """(n, F) levels, each feature uniform over its reachable levels."""
-        F, L = self.reachable.shape
-        u = rng.random((n, F, L)) * self.reachable
-        return u.argmax(2) + self.lo
+        F = self.count.shape[0]
+        return self.random_for(rng, np.broadcast_to(np.arange(F), (n, F)))
 
     def biased_levels(self, rng, n: int) -> np.ndarray:
-        """(n, F) levels drawn around a random position per input (binomial over the level range): inputs
+        """(n, F) levels drawn around a random position per input (binomial over the reachable levels): inputs
         mostly low, mostly high or in between, as real data often are (MNIST: mostly background)."""
-        F, L = self.reachable.shape
-        p = rng.random((n, 1))
-        q = rng.binomial(L - 1, np.broadcast_to(p, (n, F)))
-        ok = self.reachable[np.arange(F)[None, :], q]
-        return np.where(ok, q + self.lo, self.random_levels(rng, n))
+        F = self.count.shape[0]
+        f = np.broadcast_to(np.arange(F), (n, F))
+        return self.levels_of(f, rng.binomial(self.count[f] - 1, rng.random((n, 1))))
 
     def floats(self, q: np.ndarray) -> np.ndarray:
         """(N, F) levels (reachable ones) -> (N, *input shape) float32 inputs."""
@@ -134,13 +149,6 @@ def _acc_targets(layer):
     if layer.op == "Thresholding" and layer.in_features == layer.channels:
         return None, layer.thresholds
     return None
-
-
-def _pre_activation(layer, x, w, c):
-    """The value compared with channel c's thresholds, for a batch of layer inputs."""
-    if w is None:
-        return x[:, c]
-    return x @ w[c]
 
 
 class BoundaryAimer:
@@ -221,7 +229,7 @@ class BoundaryAimer:
         k = batch[0][0]
         w, _ = _acc_targets(self.layers[k])
         first = self.layers[0]
-        F, nL = self.inv.reachable.shape
+        F = self.inv.count.shape[0]
         want = np.array([v for _, _, v in batch])
         chans = np.array([c for _, c, _ in batch])
         q = self._starts(k, w, chans, want)
@@ -235,10 +243,7 @@ class BoundaryAimer:
             S = min(self.tries, F)
             f = self.rng.integers(0, F, len(live) * S)
             owner = np.repeat(live, S)
-            # a new reachable level for each tried feature (a different one when there is one)
-            choice = self.rng.random((len(f), nL)) * self.inv.reachable[f]
-            choice[np.arange(len(f)), q[owner, f] - self.inv.lo] *= 0.01
-            new = choice.argmax(1) + self.inv.lo
+            new = self.inv.random_for(self.rng, f)  # a random reachable level for each tried feature
             if k == 0:  # the pre-activation is linear in the levels (or is the level itself)
                 cur = self._pre(q, w, chans)[owner]
                 if w is None:
@@ -246,7 +251,8 @@ class BoundaryAimer:
                 else:
                     val = cur + w[chans[owner], f] * (new - q[owner, f])
             else:
-                acc0 = first.weights @ q.T if first.op == "MVAU" else None
+                linear = first.op == "MVAU" and getattr(first, "num_vectors", 1) == 1
+                acc0 = first.weights @ q.T if linear else None
                 x1 = self._first_outputs(q, None if acc0 is None else acc0.T, owner, f, new)
                 val = self._pre(self._forward(x1, k), w, chans[owner])
             d = np.abs(val - want[owner]).reshape(len(live), S)
