@@ -115,3 +115,25 @@ def test_verify_needs_the_source_model(tfc_build, tmp_path, capsys, monkeypatch)
     shutil.copy(other, tmp_path / "src" / "m.onnx")
     assert main(["verify", "../b", "-n", "8"]) == 2
     assert "sha256" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["tests/models/brevitas/mlp_w3a5_narrow.onnx", "examples/digits/digits_mlp_w2a2.onnx"])
+def test_inverted_input_quantizer_lands_on_the_chosen_levels(model, tmp_path):
+    from hwgen.verify_inputs import BoundaryAimer, LevelInverter, input_span
+    from tests.conftest import ROOT
+
+    out = tmp_path / "o"
+    build(ROOT / model, out, log=lambda *a: None)
+    g = HwGraph.load(out)
+    inv = LevelInverter.build(g, input_span(g))
+    assert inv is not None
+    rng = np.random.default_rng(0)
+    first = g.layers[0]
+    assert inv.count.max() == first.in_dtype.max - first.in_dtype.min + 1  # every level reachable somewhere
+    for q in (inv.random_levels(rng, 64), inv.biased_levels(rng, 64)):
+        np.testing.assert_array_equal(g.head_ints(inv.floats(q)), q)
+    # aimed inputs put their channel's pre-activation exactly on the boundary for most targets
+    aimer = BoundaryAimer(g, inv, rng)
+    targets = [t for t in aimer.targets() if t[0] == 0][:64]
+    q, hit = aimer.aim(targets)
+    assert hit >= 0.9 * len(targets), (hit, len(targets))
