@@ -162,7 +162,7 @@ def write_vivado(out_dir, graph, board) -> list[Path]:
     if board.ps in ZYNQ_PS:
         from hwgen.codegen.dma import DMA_TOP, geometry
 
-        ctx.update(accel=DMA_TOP, geo=geometry(graph, plan.mm_bits))
+        ctx.update(accel=DMA_TOP, geo=geometry(graph, plan.mm_bits), hls_project=f"{DMA_TOP}_hls")
         fid = BOARD_FILE_IDS.get(board.name, board_id)
         if not _BOARD_ID.match(fid):
             raise HwgenError(f"board file id {fid!r} has unexpected characters")

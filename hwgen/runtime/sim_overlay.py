@@ -48,11 +48,11 @@ class SimOverlay:
     def __init__(self, out_dir, engine: str = "rtlsim", graph=None, length_width: int | None = None,
                  p_in: float = 1.0, p_out: float = 1.0):
         self.out_dir = Path(out_dir)
+        self.params = block_design_dma_parameters(self.out_dir)
         meta_file = self.out_dir / "driver" / "hwgen_driver" / "meta.json"
         if not meta_file.is_file():
             raise BuildDirError(f"{str(meta_file)!r} is missing; rebuild with `hwgen build`.")
         self.meta = json.loads(meta_file.read_text())
-        self.params = block_design_dma_parameters(self.out_dir)
         if length_width is not None:
             self.params["c_sg_length_width"] = str(int(length_width))
         self.engine_name = engine
