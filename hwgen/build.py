@@ -14,10 +14,11 @@ from hwgen.graph import HwGraph
 from hwgen.transforms.streamline import streamline
 
 
-def compile_model(model_path, board: str | None = None, folding_file=None, target_fps=None) -> HwGraph:
-    """Model file -> folded HwGraph (nothing written)."""
+def compile_model(model_path, board: str | None = None, folding_file=None, target_fps=None,
+                  clock_mhz=None) -> HwGraph:
+    """Model file -> folded HwGraph (nothing written). clock_mhz overrides the board's clock (folding, reports)."""
     p = str(model_path)
-    b = get_board(board)
+    b = board_at_clock(get_board(board), clock_mhz)
     mw = import_model(p)
     head, layers, tail = streamline(mw, p)
     inits = {i.name for i in mw.graph.initializer}
@@ -41,6 +42,20 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
     g.meta = {"board": b.name, "part": b.part, "clock_mhz": b.clock_mhz, "target_fps": target_fps,
               "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "folding": explain}
     return g
+
+
+def board_at_clock(b, clock_mhz=None):
+    """The board with its clock replaced by clock_mhz (None: the board's own clock)."""
+    if clock_mhz is None:
+        return b
+    from dataclasses import replace
+
+    from hwgen.errors import HwgenError
+
+    c = float(clock_mhz)
+    if not 1.0 <= c <= 1000.0:
+        raise HwgenError(f"clock {clock_mhz!r} MHz is out of range; give a clock between 1 and 1000 MHz.")
+    return replace(b, clock_mhz=c)
 
 
 def summary(g: HwGraph) -> dict:
@@ -89,16 +104,16 @@ def summary(g: HwGraph) -> dict:
 
 
 def build(model_path, out, board=None, folding_file=None, target_fps=None, synth=False, size_fifos=False,
-          log=print) -> dict:
+          log=print, clock_mhz=None) -> dict:
     from hwgen.codegen.project import write_generated
 
     t0 = time.perf_counter()
-    g = compile_model(model_path, board, folding_file, target_fps)
+    g = compile_model(model_path, board, folding_file, target_fps, clock_mhz)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     g.save(out)
     s = summary(g)
-    s["generated"] = write_generated(out, g, get_board(g.meta["board"]))
+    s["generated"] = write_generated(out, g, board_at_clock(get_board(g.meta["board"]), g.meta["clock_mhz"]))
     s["build_seconds"] = round(time.perf_counter() - t0, 3)
     if size_fifos:
         from hwgen.codegen.rtl_project import write_rtl_project
