@@ -133,14 +133,22 @@ class DmaRtlsim:
         """One transfer: (output beats uint8 (k, beat_bytes), their TLAST flags bool (k,), stats)."""
         from hwgen.sim import verilator as vl
 
+        import os
+        import uuid
+
         beats = np.ascontiguousarray(beats, dtype=np.uint8).reshape(-1, self.beat_bytes)
-        fin, fout = self.work / "in.bin", self.work / "out.bin"
+        tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # concurrent runs on one build directory do not collide
+        fin, fout = self.work / f"in-{tag}.bin", self.work / f"out-{tag}.bin"
         beats.tofile(fin)
         limit = max_cycles or 1000 * (len(beats) + max_out + 100)
         cmd = [str(self.exe), str(fin), str(fout), str(int(max_out)), str(int(limit)),
                str(int(round(p_in * 1000))), str(int(round(p_out * 1000))), str(int(seed))]
-        st = vl._run_harness(cmd, self.rtl, timeout=3600)
-        raw = np.fromfile(fout, dtype=np.uint8)
+        try:
+            st = vl._run_harness(cmd, self.rtl, timeout=3600)
+            raw = np.fromfile(fout, dtype=np.uint8)
+        finally:
+            for f in (fin, fout):
+                f.unlink(missing_ok=True)
         k = st["outputs"]
         out = raw[:k * self.beat_bytes].reshape(k, self.beat_bytes)
         tlast = raw[k * self.beat_bytes:].astype(bool)
