@@ -91,7 +91,7 @@ def test_hls_dma_top_csim(board, fold, tmp_path):
                         include_dirs=[out / "hls"])
     fn = ctypes.CDLL(str(so)).hwgen_dma_top_csim_run
     fn.argtypes, fn.restype = [ctypes.c_void_p] * 3 + [ctypes.c_int], ctypes.c_int
-    n = 9
+    n = 2 * geo.as_dict()["frames_multiple"]  # two invocations of the top
     buf, ref = _frames(g, geo, n)
     outb = np.zeros(n * geo.out_stride, np.uint8)
     tlast = np.zeros(n * geo.out_frame_beats, np.uint8)

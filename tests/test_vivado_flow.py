@@ -312,8 +312,7 @@ def test_tcl_mutation_fails_the_stub_run(name, built, tmp_path):
     assert not (calls and calls[-1] == "RESULT ok" and "export_design" not in rel)
 
 
-@pytest.mark.parametrize("missing", ["hls/MVAU_1.hpp", "hls/mvau.hpp", "hls/hwgen_top.cpp", "hls/dma_hls.tcl",
-                                     "hls/hwgen_dma_top.cpp"])
+@pytest.mark.parametrize("missing", ["hls/MVAU_1.hpp", "hls/mvau.hpp", "hls/dma_hls.tcl", "hls/hwgen_dma_top.cpp"])
 def test_missing_file_fails_the_stub_run(missing, built, tmp_path):
     out = tmp_path / "o"
     shutil.copytree(built["kv260"], out)

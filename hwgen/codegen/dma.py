@@ -73,7 +73,7 @@ class DmaGeometry:
     def as_dict(self) -> dict:
         d = asdict(self)
         d.update(in_stride=self.in_stride, out_stride=self.out_stride, in_frame_beats=self.in_frame_beats,
-                 out_frame_beats=self.out_frame_beats)
+                 out_frame_beats=self.out_frame_beats, frames_multiple=HLS_FRAMES_PER_CALL)
         return d
 
 
@@ -120,6 +120,10 @@ def wrapper_context(geo: DmaGeometry, inner_in_bits: int, inner_out_bits: int) -
                 in_beats=geo.in_frame_beats, out_beats=geo.out_frame_beats)
 
 
+# Frames per invocation of the HLS DMA top (its processes pay their pipeline fill once per call); the driver
+# pads every batch to a multiple of it (the RTL wrapper takes any number of frames).
+HLS_FRAMES_PER_CALL = 16
+
 # Frames between the input and the output gearbox whose "last of batch" flag is held: the accelerator's FIFOs
 # hold at most a few frames; when the flag queue is full the input waits (never a deadlock, only a throttle).
 FLAG_DEPTH = 32
@@ -139,17 +143,21 @@ def write_dma_wrapper_rtl(rtl_dir, graph, dma_width: int) -> list[Path]:
 
 
 def write_dma_top_hls(hls_dir, graph, dma_width: int) -> list[Path]:
-    """OUT/hls/hwgen_dma_top.cpp: the HLS top the block design uses (see templates/hls/dma_top.cpp.j2)."""
-    from hwgen.codegen.hls import chain, stream_io
+    """OUT/hls/hwgen_dma_top.cpp: the HLS top the block design uses (see templates/hls/dma_top.cpp.j2): the layer
+    headers hwgen.codegen.hls wrote, chained like hwgen_top but run for HLS_FRAMES_PER_CALL frames per call."""
+    from hwgen.codegen.hls import DEFAULT_DEPTH, chain, layer_header_name, stream_io
 
     hls_dir = Path(hls_dir)
     geo = geometry(graph, dma_width)
-    ios = [stream_io(k, p) for k, p in chain(list(graph.layers))]
-    text = render("hls/dma_top.cpp.j2", top=DMA_TOP, inner="hwgen_top", W=geo.beat_bytes,
+    design = chain(list(graph.layers))
+    ios = [stream_io(k, p) for k, p in design]
+    widths = [ios[0].in_bits] + [io.out_bits for io in ios]
+    text = render("hls/dma_top.cpp.j2", top=DMA_TOP, inner="hwgen_top", W=geo.beat_bytes, K=HLS_FRAMES_PER_CALL,
                   KI=geo.in_word_bytes, KO=geo.out_word_bytes, FI=geo.in_words, FO=geo.out_words,
-                  in_pad_bits=geo.in_word_bytes * 8, out_pad_bits=geo.out_word_bytes * 8,
                   in_beats=geo.in_frame_beats, out_beats=geo.out_frame_beats,
-                  in_bits=ios[0].in_bits, out_bits=ios[-1].out_bits)
+                  in_bits=ios[0].in_bits, out_bits=ios[-1].out_bits,
+                  layers=[dict(name=p["name"], header=layer_header_name(p)) for _, p in design],
+                  streams=[dict(name=f"s{i}", bits=w, depth=max(2, DEFAULT_DEPTH)) for i, w in enumerate(widths)])
     p = hls_dir / f"{DMA_TOP}.cpp"
     p.write_text(text)
     return [p]
@@ -164,6 +172,6 @@ def write_dma_files(out, graph, board) -> dict:
     hls = write_dma_top_hls(out / "hls", graph, board.dma_width)
     headers = sorted(f.name for f in (out / "hls").glob("*.hpp"))
     tcl = out / "hls" / "dma_hls.tcl"
-    tcl.write_text(render_tcl(DMA_TOP, board.part, 1000.0 / board.clock_mhz, ["hwgen_top.cpp", f"{DMA_TOP}.cpp"],
-                              headers).replace("hls.tcl", "dma_hls.tcl"))
+    tcl.write_text(render_tcl(DMA_TOP, board.part, 1000.0 / board.clock_mhz, [f"{DMA_TOP}.cpp"],
+                              headers, project_name=f"{DMA_TOP}_hls").replace("hls.tcl", "dma_hls.tcl"))
     return {"rtl": rtl, "hls": hls + [tcl]}

@@ -61,11 +61,15 @@ class FPGAAccelerator:
         self.dma = getattr(overlay, m.get("dma_name", "axi_dma_0"))
         # the DMA's length register bounds one transfer (PYNQ reads its width from the .hwh)
         max_len = int(getattr(self.dma, "buffer_max_size", m.get("dma_max_bytes", (1 << 23) - 1)))
-        fit = max_len // max(self.in_stride, self.out_stride)
+        # the HLS accelerator takes frames in groups of `multiple` (the RTL one any number): batches are padded
+        self.multiple = int(d.get("frames_multiple", 1))
+        fit = max_len // max(self.in_stride, self.out_stride) // self.multiple * self.multiple
         if fit < 1:
-            raise DriverInputError(f"one frame ({max(self.in_stride, self.out_stride)} bytes) is longer than the "
-                                   f"DMA's length register allows ({max_len} bytes)")
-        self.max_batch = min(fit, max_batch) if max_batch else fit
+            raise DriverInputError(f"{self.multiple} frame(s) of {max(self.in_stride, self.out_stride)} bytes are "
+                                   f"longer than the DMA's length register allows ({max_len} bytes)")
+        self.max_batch = fit
+        if max_batch:
+            self.max_batch = max(self.multiple, min(fit, max_batch) // self.multiple * self.multiple)
         alloc = getattr(overlay, "hwgen_allocate", None)
         if alloc is None:
             from pynq import allocate as alloc
@@ -118,15 +122,17 @@ class FPGAAccelerator:
         if n == 0:
             return np.zeros((0, self.meta["out_features"]), np.int64)
         t = time.perf_counter()
-        ibuf, obuf = self._buffers(n)
+        n_all = -(-n // self.multiple) * self.multiple  # padded with zero frames, their outputs dropped
+        ibuf, obuf = self._buffers(n_all)
         words = packing.pack_bytes(q, self.in_dtype, self.in_elems).reshape(n, -1)  # (n, in_words * in_bytes)
-        frames = np.asarray(ibuf)[:n * self.in_stride].reshape(n, self.in_stride)
-        frames[:, :words.shape[1]] = words
-        frames[:, words.shape[1]:] = 0  # padding to a whole beat
+        frames = np.asarray(ibuf)[:n_all * self.in_stride].reshape(n_all, self.in_stride)
+        frames[:n, :words.shape[1]] = words
+        frames[:n, words.shape[1]:] = 0  # padding to a whole beat
+        frames[n:] = 0
         t_pack = time.perf_counter() - t
         t = time.perf_counter()
-        for s in range(0, n, self.max_batch):  # one transfer each way per chunk
-            b = min(self.max_batch, n - s)
+        for s in range(0, n_all, self.max_batch):  # one transfer each way per chunk
+            b = min(self.max_batch, n_all - s)
             self.dma.recvchannel.transfer(obuf, start=s * self.out_stride, nbytes=b * self.out_stride)
             self.dma.sendchannel.transfer(ibuf, start=s * self.in_stride, nbytes=b * self.in_stride)
             self._wait(self.dma.sendchannel, "MM2S (input)", s, b)
@@ -141,7 +147,7 @@ class FPGAAccelerator:
         out = np.asarray(obuf)[:n * self.out_stride].reshape(n, self.out_stride)[:, :self.out_words * self.out_bytes]
         y = packing.unpack_bytes(out.reshape(-1, self.out_bytes), self.out_dtype, self.out_elems).reshape(n, -1)
         self.last_timing = {"pack_s": t_pack, "transfer_s": t_xfer, "unpack_s": time.perf_counter() - t,
-                            "transfers": -(-n // self.max_batch)}
+                            "transfers": -(-n_all // self.max_batch)}
         return y
 
     def _wait(self, channel, what, first, frames):
