@@ -17,7 +17,10 @@ stops at the I/O bound.
 
 Generated files (write_dma_wrapper_rtl / write_dma_top_hls):
     OUT/rtl/hwgen_dma_top.v       templates/rtl/dma_wrapper.v.j2 around the stitched hwgen_top
-    OUT/hls/hwgen_dma_top.cpp     templates/hls/dma_top.cpp.j2 around the HLS layers
+    OUT/hls/hwgen_dma_top.cpp     templates/hls/dma_top.cpp.j2 around the HLS layers, HLS_FRAMES_PER_CALL frames per
+                                  invocation (its fill is amortized); OUT/hls/dma_hls.tcl synthesizes it
+The driver pads each batch to a multiple of HLS_FRAMES_PER_CALL (meta.json dma.frames_multiple) for the HLS top;
+the RTL wrapper takes any number of frames.
 """
 
 from __future__ import annotations
