@@ -66,9 +66,19 @@ class SimOverlay:
                                   "interrupts": {}, "device": self.device})
         self.hwgen_allocate = self.device.allocate
         self.transfers: list[int] = []  # beats per MM2S transfer, for tests and benchmarks
+        self.engine_seconds = 0.0  # time spent in the simulated accelerator (not the driver's cost)
 
     # --- engines: (beats (n, W) uint8 with TLAST on the last) -> (output beats, their TLAST flags) -----------
     def _engine(self, beats: np.ndarray):
+        import time
+
+        t = time.perf_counter()
+        try:
+            return self._run_engine(beats)
+        finally:
+            self.engine_seconds += time.perf_counter() - t
+
+    def _run_engine(self, beats: np.ndarray):
         self.transfers.append(len(beats))
         if self.engine_name == "stall":
             return np.zeros((0, beats.shape[1]), np.uint8), np.zeros(0, bool)
