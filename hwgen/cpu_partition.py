@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from hwgen.runtime.onnx_eval import SubgraphEvaluator
+from hwgen.onnx_eval import SubgraphEvaluator
 
 
 @dataclass
