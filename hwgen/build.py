@@ -85,7 +85,7 @@ def summary(g: HwGraph) -> dict:
     tot = {r: sum(board_use(lay["resources"]["estimate"])[r] for lay in layers) for r in RESOURCES}
     from hwgen.codegen.dma import geometry, io_estimate
 
-    io = io_estimate(geometry(g.layers, get_board(g.meta["board"]).dma_width), clock)
+    io = io_estimate(geometry(g, get_board(g.meta["board"]).dma_width), clock)
     compute_fps = clock * 1e6 / cpf
     return {
         "model": g.model_path,

@@ -53,23 +53,21 @@ def test_fastest_tfc_stops_at_the_dma(tmp_path):
 
 
 def _frames(g, geo, n, seed=0):
-    first = g.layers[0]
-    q = first.in_dtype.random(np.random.default_rng(seed), (n, first.in_features))
-    ref = q
-    for layer in g.layers:
-        ref = layer.execute(ref)
-    words = packing.pack_bytes(q, first.in_dtype, first.in_elems_per_word()).reshape(n, -1)
+    i = g.design().input
+    q = i.dtype.random(np.random.default_rng(seed), (n, i.words_per_frame * i.elems_per_word))
+    ref = g.run_layers(q).reshape(n, -1)
+    words = packing.pack_bytes(q, i.dtype, i.elems_per_word).reshape(n, -1)
     buf = np.zeros((n, geo.in_stride), np.uint8)
     buf[:, :words.shape[1]] = words
     return buf, ref
 
 
 def _unframe(g, geo, raw, n):
-    last = g.layers[-1]
+    last = g.design().output
     o = raw.reshape(n, geo.out_stride)
     assert not o[:, geo.out_frame_bytes:].any(), "beat padding must be zero"
     o = o[:, :geo.out_frame_bytes].reshape(-1, geo.out_word_bytes)
-    return packing.unpack_bytes(o, last.out_dtype, last.out_elems_per_word()).reshape(n, -1)
+    return packing.unpack_bytes(o, last.dtype, last.elems_per_word).reshape(n, -1)
 
 
 @pytest.mark.parametrize("board,fold", [("pynq-z2", None), ("zcu104", {"SIMD": 8})])
@@ -91,7 +89,10 @@ def test_hls_dma_top_csim(board, fold, tmp_path):
                         include_dirs=[out / "hls"])
     fn = ctypes.CDLL(str(so)).hwgen_dma_top_csim_run
     fn.argtypes, fn.restype = [ctypes.c_void_p] * 3 + [ctypes.c_int], ctypes.c_int
-    n = 2 * geo.as_dict()["frames_multiple"]  # two invocations of the top
+    from hwgen.codegen.dma import frames_per_call
+
+    assert frames_per_call(g) == 16
+    n = 2 * frames_per_call(g)  # two invocations of the top
     buf, ref = _frames(g, geo, n)
     outb = np.zeros(n * geo.out_stride, np.uint8)
     tlast = np.zeros(n * geo.out_frame_beats, np.uint8)

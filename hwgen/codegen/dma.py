@@ -76,7 +76,7 @@ class DmaGeometry:
     def as_dict(self) -> dict:
         d = asdict(self)
         d.update(in_stride=self.in_stride, out_stride=self.out_stride, in_frame_beats=self.in_frame_beats,
-                 out_frame_beats=self.out_frame_beats, frames_multiple=HLS_FRAMES_PER_CALL)
+                 out_frame_beats=self.out_frame_beats)
         return d
 
 
@@ -87,12 +87,18 @@ def check_beat_bits(dma_width: int) -> int:
     return dma_width
 
 
-def geometry(layers, dma_width: int) -> DmaGeometry:
-    """The DMA view of a folded chain of layers (first layer's input words, last layer's output words)."""
-    layers = list(getattr(layers, "layers", layers))
+def geometry(graph_or_layers, dma_width: int) -> DmaGeometry:
+    """The DMA view of a hardware graph (its design's outer streams) or of a folded chain of layers (first
+    layer's input words, last layer's output words: what the folding search has)."""
+    beat = check_beat_bits(int(dma_width)) // 8
+    if hasattr(graph_or_layers, "design"):
+        d = graph_or_layers.design()
+        i, o = d.input, d.output
+        return DmaGeometry(beat, packing.padded_bytes(i.bits), i.words_per_frame, packing.padded_bytes(o.bits),
+                           o.words_per_frame)
+    layers = list(graph_or_layers)
     first, last = layers[0], layers[-1]
-    return DmaGeometry(check_beat_bits(int(dma_width)) // 8,
-                       packing.padded_bytes(first.in_dtype.bits * first.in_elems_per_word()),
+    return DmaGeometry(beat, packing.padded_bytes(first.in_dtype.bits * first.in_elems_per_word()),
                        first.in_words_per_frame(),
                        packing.padded_bytes(last.out_dtype.bits * last.out_elems_per_word()),
                        last.out_words_per_frame())
@@ -145,22 +151,33 @@ def write_dma_wrapper_rtl(rtl_dir, graph, dma_width: int) -> list[Path]:
     return [p]
 
 
-def write_dma_top_hls(hls_dir, graph, dma_width: int) -> list[Path]:
-    """OUT/hls/hwgen_dma_top.cpp: the HLS top the block design uses (see templates/hls/dma_top.cpp.j2): the layer
-    headers hwgen.codegen.hls wrote, chained like hwgen_top but run for HLS_FRAMES_PER_CALL frames per call."""
-    from hwgen.codegen.hls import DEFAULT_DEPTH, chain, layer_header_name, stream_io
+# Node templates whose process takes a frame count (templates/hls/<kind>.hpp.j2: `const unsigned frames = 1`)
+FRAMES_KINDS = {"mvau", "thresholding", "label_select", "width_converter"}
 
+
+def frames_per_call(graph) -> int:
+    """Frames per invocation of the HLS DMA top: HLS_FRAMES_PER_CALL when every node's process takes a frame
+    count, else 1 (then each frame pays the processes' pipeline fill)."""
+    from hwgen.codegen.hls import template_kind
+
+    return HLS_FRAMES_PER_CALL if all(template_kind(n) in FRAMES_KINDS for n in graph.design().nodes) else 1
+
+
+def write_dma_top_hls(hls_dir, graph, dma_width: int) -> list[Path]:
+    """OUT/hls/hwgen_dma_top.cpp: the HLS top the block design uses (see templates/hls/dma_top.cpp.j2): the node
+    headers hwgen.codegen.hls wrote, connected like hwgen_top but run for frames_per_call() frames per call."""
     hls_dir = Path(hls_dir)
     geo = geometry(graph, dma_width)
-    design = chain(list(graph.layers))
-    ios = [stream_io(k, p) for k, p in design]
-    widths = [ios[0].in_bits] + [io.out_bits for io in ios]
-    text = render("hls/dma_top.cpp.j2", top=DMA_TOP, inner="hwgen_top", W=geo.beat_bytes, K=HLS_FRAMES_PER_CALL,
+    design = graph.design()
+    streams = [dict(name=s.name, bits=s.bits, depth=max(1, int(s.depth))) for s in design.streams]
+    nodes = [dict(name=n.name, header=f"{n.name}.hpp",
+                  args=[s.name for s in design.inputs_of(n.name)] + [s.name for s in design.outputs_of(n.name)])
+             for n in design.nodes]
+    text = render("hls/dma_top.cpp.j2", top=DMA_TOP, inner="hwgen_top", W=geo.beat_bytes, K=frames_per_call(graph),
                   KI=geo.in_word_bytes, KO=geo.out_word_bytes, FI=geo.in_words, FO=geo.out_words,
                   in_beats=geo.in_frame_beats, out_beats=geo.out_frame_beats,
-                  in_bits=ios[0].in_bits, out_bits=ios[-1].out_bits,
-                  layers=[dict(name=p["name"], header=layer_header_name(p)) for _, p in design],
-                  streams=[dict(name=f"s{i}", bits=w, depth=max(2, DEFAULT_DEPTH)) for i, w in enumerate(widths)])
+                  in_bits=design.input.bits, out_bits=design.output.bits, nodes=nodes, streams=streams,
+                  in_stream=design.input.name, out_stream=design.output.name)
     p = hls_dir / f"{DMA_TOP}.cpp"
     p.write_text(text)
     return [p]

@@ -35,7 +35,7 @@ def stream_meta(graph) -> dict:
 def write_driver(out: Path, graph, board) -> list[Path]:
     """The Zynq PYNQ driver; an Alveo build gets none (its xclbin is driven through XRT, not an AXI DMA: see
     OUT/vivado/README.md), so a stale one is removed."""
-    from hwgen.codegen.dma import geometry
+    from hwgen.codegen.dma import frames_per_call, geometry
 
     pkg = Path(out) / "driver" / PKG
     if pkg.exists():
@@ -53,7 +53,7 @@ def write_driver(out: Path, graph, board) -> list[Path]:
     meta = stream_meta(graph)
     meta.update({"board": board.name, "part": board.part, "clock_mhz": board.clock_mhz, "dma_name": "axi_dma_0",
                  "bitfile": "hwgen_top.bit", "dma_max_bytes": (1 << 26) - 1,
-                 "dma": geometry(graph, board.dma_width).as_dict()})
+                 "dma": dict(geometry(graph, board.dma_width).as_dict(), frames_multiple=frames_per_call(graph))})
     (pkg / "meta.json").write_text(json.dumps(meta, indent=2))
     files.append(pkg / "meta.json")
     for part in (graph.head, graph.tail):

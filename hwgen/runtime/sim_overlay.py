@@ -101,15 +101,15 @@ class SimOverlay:
             from hwgen.graph import HwGraph
 
             self._graph = HwGraph.load(self.out_dir)
-        g, layers = self.meta["dma"], self._graph.layers
-        first, last = layers[0], layers[-1]
+        from hwgen.dtypes import from_name
+
+        g, m = self.meta["dma"], self.meta
         n = len(beats) // g["in_frame_beats"]
         frames = beats[:n * g["in_frame_beats"]].reshape(n, -1)[:, :g["in_words"] * g["in_word_bytes"]]
-        q = packing.unpack_bytes(frames.reshape(-1, g["in_word_bytes"]), first.in_dtype,
-                                 first.in_elems_per_word()).reshape(n, -1)
-        for layer in layers:
-            q = layer.execute(q)
-        words = packing.pack_bytes(q, last.out_dtype, last.out_elems_per_word()).reshape(n, -1)
+        q = packing.unpack_bytes(frames.reshape(-1, g["in_word_bytes"]), from_name(m["in_dtype"]),
+                                 m["in_elems_per_word"]).reshape(n, -1)
+        y = self._graph.run_layers(q)
+        words = packing.pack_bytes(y.reshape(n, -1), from_name(m["out_dtype"]), m["out_elems_per_word"]).reshape(n, -1)
         out = np.zeros((n, g["out_stride"]), np.uint8)
         out[:, :words.shape[1]] = words
         flags = np.zeros(n * g["out_frame_beats"], bool)
