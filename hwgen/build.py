@@ -38,7 +38,8 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
             e = explain["layers"][layer.name]
             if (e["pe"], e["simd"]) != (layer.pe, layer.simd):
                 e.update(pe=layer.pe, simd=layer.simd, cycles=layer.cycles(), why="set by the folding file")
-    g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=p)
+    # absolute: `hwgen verify` finds the model from any working directory (and checks model_sha256)
+    g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=str(Path(p).resolve()))
     g.meta = {"board": b.name, "part": b.part, "clock_mhz": b.clock_mhz, "target_fps": target_fps,
               "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "folding": explain}
     return g

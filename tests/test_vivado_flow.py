@@ -35,7 +35,7 @@ ALVEO = sorted(b for b, v in BOARDS.items() if v.ps == "none")
 sys.path.insert(0, str(STUB))
 from vpp_stub import parse_cfg  # noqa: E402
 
-pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh (Tcl 8.6) not installed")
+pytestmark = pytest.mark.requires_tool("tclsh")  # Tcl 8.6 (apt package tcl)
 
 
 def build(tmp: Path, board: str, model: Path = MODEL, extra=()) -> Path:
