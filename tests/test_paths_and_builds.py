@@ -92,7 +92,7 @@ def test_verify_and_report_relative_paths(work):
 def test_build_writes_manifest_and_absolute_model_path(work):
     out = work / OUT
     doc = check_build_dir(out)
-    assert "hwgraph.json" in doc["files"] and any(f.startswith("rtl/") and f.endswith(".mem") for f in doc["files"])
+    assert "hwgraph.json" in doc["files"] and "rtl/hwgen_top_MVAU_0.v" in doc["files"]
     assert json.loads((out / "hwgraph.json").read_text())["model"] == str(work / MODEL)
     assert not list(work.glob(f".{OUT}.building-*")) and not list(work.glob(f".{OUT}.old-*"))
     assert not (out / "rtlsim").exists()  # runs write nothing into OUT but the measured figures
@@ -250,11 +250,16 @@ def _tamper_params(out):
     np.savez(f, **z)
 
 
-def _tamper_mem(out):
-    f = sorted((out / "rtl").glob("*.mem"))[0]
-    lines = f.read_text().splitlines()
-    lines[0] = "0" * len(lines[0]) if set(lines[0]) != {"0"} else "1" * len(lines[0])
-    f.write_text("\n".join(lines) + "\n")
+def _tamper_rom(out):
+    """The weights rtlsim reads: the ROM files (.mem), or the block holding them inline when there are none."""
+    mems = sorted((out / "rtl").glob("*.mem"))
+    if mems:
+        lines = mems[0].read_text().splitlines()
+        lines[0] = "0" * len(lines[0]) if set(lines[0]) != {"0"} else "1" * len(lines[0])
+        mems[0].write_text("\n".join(lines) + "\n")
+    else:
+        v = out / "rtl" / "hwgen_top_MVAU_0.v"
+        v.write_text(v.read_text().replace("1'b1", "1'b0", 1) + "\n")
 
 
 def _mix_from_other_build(out, other):
@@ -265,7 +270,7 @@ def _mix_from_other_build(out, other):
 
 TAMPERED = {
     "params changed": (_tamper_params, "params/MVAU_1.npz was changed"),
-    ".mem changed": (_tamper_mem, ".mem was changed"),
+    "ROM contents changed": (_tamper_rom, "rtl/"),
     "params file removed": (lambda out: (out / "params" / "MVAU_2.npz").unlink(), "params/MVAU_2.npz is missing"),
     "extra params file": (lambda out: (out / "params" / "old.npz").write_bytes(b"x"), "params/old.npz is not part"),
     "no manifest (older hwgen)": (lambda out: (out / "manifest.json").unlink(), "older hwgen"),
