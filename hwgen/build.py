@@ -14,12 +14,16 @@ from hwgen.graph import HwGraph
 from hwgen.transforms.streamline import streamline
 
 
-def compile_model(model_path, board: str | None = None, folding_file=None, target_fps=None) -> HwGraph:
-    """Model file -> folded HwGraph (nothing written)."""
+def compile_model(model_path, board: str | None = None, folding_file=None, target_fps=None,
+                  input_dtype: str | None = None) -> HwGraph:
+    """Model file -> folded HwGraph (nothing written). input_dtype: what the hardware receives (--input-dtype)."""
+    from hwgen.frontend.input_types import parse
+
     p = str(model_path)
     b = get_board(board)
+    declared = parse(input_dtype) if input_dtype else None
     mw = import_model(p)
-    head, layers, tail = streamline(mw, p)
+    head, layers, tail = streamline(mw, p, declared)
     inits = {i.name for i in mw.graph.initializer}
     inp = [i for i in mw.graph.input if i.name not in inits][0]
     shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
@@ -36,8 +40,17 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
                 e.update(pe=layer.pe, simd=layer.simd, cycles=layer.cycles(), why="set by the folding file")
     g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=p)
     g.meta = {"board": b.name, "part": b.part, "clock_mhz": b.clock_mhz, "target_fps": target_fps,
-              "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "folding": explain}
+              "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "folding": explain,
+              "input": input_summary(head, declared)}
     return g
+
+
+def input_summary(head, declared) -> dict:
+    """What the first hardware layer receives and why (the head's reason says it in words)."""
+    grid = declared or head.input_check
+    return {"declared": grid and grid.name, "source": grid and grid.source,
+            "first_layer": "cpu" if any(n.op_type in ("MatMul", "Gemm", "Conv") for n in head.nodes) else "hardware",
+            "explain": head.explain or head.reason}
 
 
 def summary(g: HwGraph) -> dict:
@@ -71,6 +84,7 @@ def summary(g: HwGraph) -> dict:
         "estimate": {"cycles_per_frame": cpf, "fps": clock * 1e6 / cpf,
                      "bottleneck": max(layers, key=lambda lay: lay["cycles"])["name"]},
         "cpu_partitions": parts,
+        "input": g.meta.get("input"),
         "totals": {"estimate": tot, "capacity": {r: cap.get(r, 0) for r in RESOURCES},
                    "utilization": {r: (tot[r] / cap[r] if cap.get(r) else None) for r in RESOURCES}},
         "memory": plan_memories(g.layers),
@@ -79,11 +93,11 @@ def summary(g: HwGraph) -> dict:
 
 
 def build(model_path, out, board=None, folding_file=None, target_fps=None, synth=False, size_fifos=False,
-          log=print) -> dict:
+          log=print, input_dtype=None) -> dict:
     from hwgen.codegen.project import write_generated
 
     t0 = time.perf_counter()
-    g = compile_model(model_path, board, folding_file, target_fps)
+    g = compile_model(model_path, board, folding_file, target_fps, input_dtype=input_dtype)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     g.save(out)

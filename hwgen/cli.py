@@ -15,11 +15,12 @@ from hwgen.errors import HwgenError, InputDataError
 
 def _cmd_build(a):
     from hwgen.build import build
-    from hwgen.report import cpu_table, layer_table
+    from hwgen.report import cpu_table, input_paragraph, layer_table
 
     s = build(a.model, a.out, board=a.board, folding_file=a.folding, target_fps=a.target_fps, synth=a.synth,
-              size_fifos=a.size_fifos, log=(lambda *m: None) if a.quiet else print)
+              size_fifos=a.size_fifos, log=(lambda *m: None) if a.quiet else print, input_dtype=a.input_dtype)
     if not a.quiet:
+        print(input_paragraph(s))
         print(layer_table(s))
         e = s["estimate"]
         print(f"\n{s['board']} @ {s['clock_mhz']:g} MHz: {e['cycles_per_frame']} cycles/frame "
@@ -55,12 +56,14 @@ def _cmd_run(a):
 
 def _cmd_inspect(a):
     from hwgen.build import compile_model, summary
-    from hwgen.report import cpu_table, layer_table
+    from hwgen.report import cpu_table, input_paragraph, layer_table
 
-    s = summary(compile_model(a.model, board=a.board))
+    s = summary(compile_model(a.model, board=a.board, input_dtype=a.input_dtype))
     if a.json:
-        print(json.dumps({"layers": s["layers"], "cpu_partitions": s["cpu_partitions"]}, indent=2))
+        print(json.dumps({"input": s["input"], "layers": s["layers"], "cpu_partitions": s["cpu_partitions"]},
+                         indent=2))
         return 0
+    print(input_paragraph(s) + "\n")
     print("hardware layers (default folding):\n" + layer_table(s))
     print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
     return 0
@@ -129,6 +132,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--synth", action="store_true", help="synthesize the generated RTL with yosys (resource figures)")
     b.add_argument("--size-fifos", action="store_true",
                    help="size the inter-layer FIFOs by simulation (minimal depths at full rate; takes a minute)")
+    b.add_argument("--input-dtype", default=None, metavar="TYPE",
+                   help="what the hardware receives when a float input feeds the first MatMul/Gemm directly: "
+                        "INT8, UINT8, INTn, UINTn, BIPOLAR, FIXED<16,6> (hls4ml ap_fixed<16,6>); the first layer then "
+                        "runs in hardware and outputs equal the model's for inputs of that type")
     b.add_argument("-q", "--quiet", action="store_true")
     b.set_defaults(fn=_cmd_build)
     r = sub.add_parser("run", help="run inputs through a build")
@@ -140,6 +147,7 @@ def parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inspect", help="show what goes to hardware and what to the CPU, before building")
     i.add_argument("model")
     i.add_argument("--board", default=None)
+    i.add_argument("--input-dtype", default=None, metavar="TYPE", help="as for build")
     i.add_argument("--json", action="store_true")
     i.set_defaults(fn=_cmd_inspect)
     bd = sub.add_parser("boards", help="list the known boards")

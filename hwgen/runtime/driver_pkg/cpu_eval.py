@@ -44,7 +44,8 @@ class NumpyPartition:
             a = np.asarray(x, dtype=np.float64)
             return ((a - self.c["__entry_offset"]) * self.c["__entry_factor"]).astype(np.float32)
         if e == "int":
-            return (np.asarray(x).astype(np.float32) - self.c["__entry_zp"]) * self.c["__entry_scale"]
+            return ((np.asarray(x).astype(np.float32) - self.c["__entry_zp"]) * self.c["__entry_scale"]).astype(
+                np.float32, copy=False)
         return x
 
     def run(self, x):
@@ -66,7 +67,7 @@ def _eval(op, ins, at, batch, int_output):
     if op == "Quant":
         qi = q.quant_int(x, ins[1], ins[2], ins[3], bool(at.get("signed", 1)), bool(at.get("narrow", 0)),
                          at.get("rounding_mode", "ROUND"))
-        return [qi if int_output else (qi - ins[2]) * ins[1]]
+        return [qi if int_output else ((qi - ins[2]) * ins[1]).astype(np.float32, copy=False)]  # as qonnx
     if op == "BipolarQuant":
         qi = q.bipolar_quant_int(x)
         return [qi if int_output else qi * ins[1]]
