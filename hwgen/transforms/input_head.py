@@ -31,6 +31,7 @@ from hwgen.transforms.points import IntPoint
 FLOAT_LAYER_OPS = MATMUL_OPS | {"Conv"}  # a first matrix layer the CPU head may run in float
 MAX_ENUM_LEVELS = 1 << 16  # input types up to 16 bits: their element-wise ops are checked on every value
 MAX_GRID_EXP = 32  # grids up to 2^-32
+GRID_EXTRA_BITS = 8  # levels after the element-wise ops may be this much wider than the declared input type
 QDOMAIN = "qonnx.custom_op.general"
 
 
@@ -120,15 +121,18 @@ def _grid_after(sl, inp_name, prefix, grid: InputGrid):
     y = np.asarray(y, dtype=np.float64)
     if not np.all(np.isfinite(y)):
         return None, f"give non-finite values on some {grid.name} inputs"
+    # every float32 lies on some power-of-two grid; a useful one keeps the levels about as narrow as the input
+    max_bits = min(grid.bits + GRID_EXTRA_BITS, 24)
     for e in range(0, MAX_GRID_EXP + 1):
         lv = y * 2.0 ** e
         if np.all(lv == np.round(lv)):
             lo, hi = int(lv.min()), int(lv.max())
-            if max(abs(lo), abs(hi)) >= 1 << 24:
-                return None, "map it onto integers too large for float32"
+            if smallest_for_range(min(lo, 0), max(hi, 0)).bits > max_bits:
+                break
             bipolar = e == 0 and bool(np.all(np.abs(lv) == 1))
             return (lo, hi, e, bipolar), None
-    return None, f"do not map the {grid.name} values onto an integer (power-of-two) grid"
+    return None, (f"do not map the {grid.name} values onto an integer (power-of-two) grid of at most {max_bits} "
+                  "bits")
 
 
 def _grid_head(sl, inp, nodes, k, grid, mapped, annotated, input_dtype):
