@@ -191,3 +191,38 @@ def float_inputs(n, features, seed=0) -> np.ndarray:
     if n > 8:
         x[3:8] = np.round(x[3:8] * 64) / 64  # on a fine power-of-two grid
     return x
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# a float input into a quantized-weight Conv, then a quantized MLP
+
+
+def conv_first_mlp(seed=0) -> onnx.ModelProto:
+    """x (1, 1, 8, 8) -> Conv (Quant weights, 4 channels, 3x3, pad 1) -> Relu -> Quant (UINT3) -> Flatten ->
+    MatMul (Quant weights) -> y (1, 10)."""
+    rng = np.random.default_rng(seed)
+    d = "qonnx.custom_op.general"
+    inits = []
+
+    def c(name, a):
+        inits.append(numpy_helper.from_array(np.asarray(a, np.float32), name))
+        return name
+
+    q = dict(domain=d, narrow=0, rounding_mode="ROUND")
+    nodes = [
+        helper.make_node("Quant", [c("conv_w", rng.normal(0, 0.5, (4, 1, 3, 3))), c("w_scale", 0.125), c("zero", 0.0),
+                                   c("bits4", 4.0)], ["conv_wq"], name="Quant_conv_w", signed=1, **q),
+        helper.make_node("Conv", ["x", "conv_wq"], ["conv"], name="Conv_0", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["conv"], ["relu"], name="Relu_0"),
+        helper.make_node("Quant", ["relu", c("a_scale", 0.25), "zero", c("bits3", 3.0)], ["act"], name="Quant_act",
+                         signed=0, **q),
+        helper.make_node("Flatten", ["act"], ["flat"], name="Flatten_0"),
+        helper.make_node("Quant", [c("fc_w", rng.normal(0, 0.5, (256, 10))), "w_scale", "zero", "bits4"], ["fc_wq"],
+                         name="Quant_fc_w", signed=1, **q),
+        helper.make_node("MatMul", ["flat", "fc_wq"], ["y"], name="MatMul_0"),
+    ]
+    g = helper.make_graph(nodes, "conv_first", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(d, 1)])
+    m.ir_version = 8
+    return m

@@ -19,7 +19,7 @@ from hwgen.errors import HwgenError, InputDataError
 from hwgen.frontend.input_types import parse
 from hwgen.runtime.accelerator import Accelerator
 from hwgen.verify import golden
-from tests.frontend_models import annotate, bipolar_inputs, float_inputs, qkeras_mlp, unsw_mlp
+from tests.frontend_models import annotate, bipolar_inputs, conv_first_mlp, float_inputs, qkeras_mlp, unsw_mlp
 
 QUIET = dict(log=lambda *a: None)
 
@@ -257,3 +257,14 @@ def test_float_head_refusals(tmp_path):
     m.graph.initializer.append(onnx.numpy_helper.from_array(np.ones((8, 6), np.float32), "Quant_0_out0"))
     with pytest.raises(HwgenError, match=r"MatMul_0.*neither are its weights"):
         compile_model(_save(m, tmp_path, "float_weights.onnx"))
+
+
+def test_float_conv_first_layer_on_cpu(tmp_path):
+    p = _save(conv_first_mlp(), tmp_path)
+    g = compile_model(p)
+    assert g.head.node_names == ["Conv_0", "Relu_0", "Quant_act", "Flatten_0"]
+    assert [lay.in_dtype.name for lay in g.layers] == ["UINT3"]
+    x = (np.random.default_rng(1).standard_normal((40, 1, 8, 8)) * 2).astype(np.float32)
+    np.testing.assert_array_equal(g.execute(x), golden(p, x))
+    with pytest.raises(HwgenError, match=r"Conv_0.*--input-dtype INT8.*convolution"):
+        compile_model(p, input_dtype="INT8")

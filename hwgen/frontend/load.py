@@ -28,7 +28,10 @@ TAIL_OPS = {"Softmax", "LogSoftmax", "TopK", "ArgMax"}
 # ops that only compute constants (folded away by cleanup when their inputs are static)
 CONSTANT_OPS = {"Shape", "Gather", "Concat", "Constant", "Cast", "ConstantOfShape", "Slice", "Range", "Equal",
                 "Where", "Expand"}
-SUPPORTED_OPS = QUANT_OPS | QCDQ_OPS | MATMUL_OPS | SHAPE_OPS | ELEMENTWISE_OPS | TAIL_OPS | CONSTANT_OPS
+# ops only the CPU head runs: a float first layer (its input not quantized) before the first quantizer
+HEAD_ONLY_OPS = {"Conv"}
+SUPPORTED_OPS = (QUANT_OPS | QCDQ_OPS | MATMUL_OPS | SHAPE_OPS | ELEMENTWISE_OPS | TAIL_OPS | CONSTANT_OPS
+                 | HEAD_ONLY_OPS)
 MAX_BITS = 32
 
 

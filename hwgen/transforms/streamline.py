@@ -137,6 +137,9 @@ class Streamliner:
                                   "between matrix layers.")
             if op in TAIL_OPS:
                 break
+            if op == "Conv":
+                raise self.err(n, "convolutions are not lowered to hardware yet; only a float first layer (fed by "
+                                  "the model's float input) may be a Conv, and it runs on the CPU.")
             raise self.err(n, f"op {op} cannot be mapped here.")
         tail_nodes = chain + nodes[i:]
         if pending_layer is not None:
