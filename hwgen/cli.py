@@ -91,7 +91,7 @@ def _cmd_verify(a):
 
 def _cmd_report(a):
     from hwgen.build import load_summary
-    from hwgen.report import cpu_table, layer_table
+    from hwgen.report import cpu_table, input_paragraph, layer_table
 
     s = load_summary(a.out)
     if a.json:
@@ -109,6 +109,8 @@ def _cmd_report(a):
         y = s["synth"]
         print(f"yosys: {y.get('luts')} LUT, {y.get('ffs')} FF, {y.get('brams')} BRAM18, {y.get('dsps')} DSP")
     print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
+    if s.get("input"):
+        print("\n" + input_paragraph(s))
     print(f"\nHTML report: {Path(a.out) / 'report' / 'index.html'}")
     return 0
 

@@ -62,7 +62,8 @@ def load_onnx(path) -> onnx.ModelProto:
 def normalize_domains(model: onnx.ModelProto) -> None:
     """Give QONNX ops from Brevitas / FINN domains the qonnx domain (as qonnx's cleanup does)."""
     for n in model.graph.node:
-        if n.op_type in QUANT_OPS and (n.domain in QONNX_DOMAINS or n.domain.startswith("qonnx.custom_op")):
+        if n.op_type in QUANT_OPS and (n.domain in QONNX_DOMAINS or n.domain == "qonnx"
+                                       or n.domain.startswith("qonnx.custom_op")):  # "qonnx": QKeras converter
             n.domain = "qonnx.custom_op.general"
 
 
