@@ -40,7 +40,7 @@ class HeadPlan:
     head: CpuPartition
     point: IntPoint  # the first hardware layer's input
     next_index: int  # first data-path node after the head
-    grid: InputGrid | None = None  # the input type the first layer was built for (annotation or option)
+    grid: InputGrid | None = None  # the input type the first hardware layer takes directly (annotation or option)
 
 
 def plan_head(sl, inp, nodes, input_dtype: InputGrid | None) -> HeadPlan:
@@ -96,7 +96,7 @@ def _quantized_input(sl, inp, nodes, k, annotated, input_dtype):
         explain += f"; inputs are checked to be {annotated.describe()} (finn_datatype annotation on the input)"
     head = CpuPartition("head", head_nodes, sl._consts_for(head_nodes), inp.name, head_nodes[-1].output[0],
                         sl.opset, reason=reason, int_output={q.output[0]}, input_check=annotated, explain=explain)
-    return HeadPlan(head, point, j, annotated)
+    return HeadPlan(head, point, j)
 
 
 # --- 2. a declared input type mapped exactly onto an integer grid ---------------------------------------------
@@ -247,7 +247,7 @@ def _float_head(sl, inp, nodes, k, annotated, why_not_grid):
         short += f"; inputs checked to be {annotated.name}"
     head = CpuPartition("head", head_nodes, sl._consts_for(head_nodes), inp.name, head_nodes[-1].output[0],
                         sl.opset, reason=short, int_output={q.output[0]}, input_check=annotated, explain=reason)
-    return HeadPlan(head, point, j, annotated)
+    return HeadPlan(head, point, j)
 
 
 def _rounding_short(grid: InputGrid) -> str:
