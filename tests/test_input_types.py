@@ -117,6 +117,13 @@ def test_annotation_forms(tmp_path):
     assert g.layers[0].in_dtype.name == "INT4" and not any(n.op_type == "Gemm" for n in g.head.nodes)
     x = np.random.default_rng(0).integers(-8, 8, (60, 24)).astype(np.float32)
     np.testing.assert_array_equal(g.execute(x), golden(p, x))
+    # INT32 is true of the values but float32 holds no exact grid of it: ignored (first layer on the CPU)
+    g = compile_model(_save(unsw_mlp(sizes=(24, 8, 1), annotation="INT32"), tmp_path, "i32.onnx"))
+    assert g.head.input_check is None and any(n.op_type == "Gemm" for n in g.head.nodes)
+    # --input-dtype overrides an annotation, and says so
+    g = compile_model(tmp_path / "int4.onnx", input_dtype="INT3")
+    assert g.layers[0].in_dtype.name == "INT3"
+    assert "overrides the model's finn_datatype=INT4" in g.meta["input"]["explain"]
     # an unknown annotation value is an error naming the input and the annotation
     with pytest.raises(HwgenError, match=r"onnx::Add_0.*finn_datatype='FOO'"):
         compile_model(_save(unsw_mlp(sizes=(24, 8, 1), annotation="FOO"), tmp_path, "foo.onnx"))
@@ -203,7 +210,8 @@ def test_fixed_input_float32_sum_is_exact_within_24_bits(tmp_path):
     # 64 inputs of FIXED<16,6> with 6-bit weights: worst-case partial sum 2^26 > 2^24: not promised
     g = compile_model(_save(qkeras_mlp(sizes=(64, 8, 5), seed=2, weight_std=1.0), tmp_path, "wide.onnx"),
                       input_dtype="FIXED<16,6>")
-    assert "may round" in g.meta["input"]["explain"] and "exceeds float32's 24-bit mantissa" in g.meta["input"]["explain"]
+    explain = g.meta["input"]["explain"]
+    assert "may round" in explain and "exceeds float32's 24-bit mantissa" in explain
 
 
 def test_input_dtype_through_elementwise_ops(tmp_path):

@@ -67,7 +67,8 @@ class InputGrid:
             return "BIPOLAR (values -1, +1)"
         rng = f"levels {self.lo}..{self.hi}"
         if self.frac_bits:
-            return f"{self.name} ({self.bits}-bit {'signed' if self.signed else 'unsigned'}, {rng} x 2^-{self.frac_bits})"
+            sign = "signed" if self.signed else "unsigned"
+            return f"{self.name} ({self.bits}-bit {sign}, {rng} x 2^-{self.frac_bits})"
         return f"{self.name} (integers {self.lo}..{self.hi})"
 
     def quantization_note(self) -> str:
@@ -122,7 +123,8 @@ class InputGrid:
                                       d.get("source", "option"))
 
 
-def parse(text: str, source: str = "option", where: str = "--input-dtype") -> InputGrid | None:
+def parse(text: str, source: str = "option", where: str = "--input-dtype",
+          max_bits: int = MAX_BITS) -> InputGrid | None:
     """A datatype name -> InputGrid; None for float types. UnsupportedModelError names `where` otherwise."""
     t = str(text).strip()
     u = t.upper().replace(" ", "")
@@ -137,28 +139,28 @@ def parse(text: str, source: str = "option", where: str = "--input-dtype") -> In
     m = _INT.match(u)
     if m:
         bits, signed = int(m.group(2)), m.group(1) == ""
-        return _int_grid(f"{'INT' if signed else 'UINT'}{bits}", bits, signed, 0, source, where, t)
+        return _int_grid(f"{'INT' if signed else 'UINT'}{bits}", bits, signed, 0, source, where, t, max_bits)
     m = _FIXED.match(u)
     if m:
         w, i, signed = int(m.group(2)), int(m.group(3)), m.group(1) == ""
-        return _int_grid(f"{'' if signed else 'U'}FIXED<{w},{i}>", w, signed, w - i, source, where, t)
+        return _int_grid(f"{'' if signed else 'U'}FIXED<{w},{i}>", w, signed, w - i, source, where, t, max_bits)
     m = _AP.match(u)
     if m:
         signed, w = m.group(1) == "", int(m.group(3))
         if m.group(2) == "INT":
-            return _int_grid(f"{'INT' if signed else 'UINT'}{w}", w, signed, 0, source, where, t)
+            return _int_grid(f"{'INT' if signed else 'UINT'}{w}", w, signed, 0, source, where, t, max_bits)
         i = int(m.group(4)) if m.group(4) is not None else w
-        return _int_grid(f"{'' if signed else 'U'}FIXED<{w},{i}>", w, signed, w - i, source, where, t)
+        return _int_grid(f"{'' if signed else 'U'}FIXED<{w},{i}>", w, signed, w - i, source, where, t, max_bits)
     raise UnsupportedModelError(
         f"{where}: datatype {t!r} is not one hwgen knows. Use INTn or UINTn (e.g. INT8, UINT8), BIPOLAR, BINARY, "
         "TERNARY, or fixed point FIXED<W,I> (as hls4ml's ap_fixed<W,I>: W bits in all, I integer bits incl. sign)."
     )
 
 
-def _int_grid(name, bits, signed, frac_bits, source, where, text) -> InputGrid:
-    if not 1 <= bits <= MAX_BITS:
+def _int_grid(name, bits, signed, frac_bits, source, where, text, max_bits=MAX_BITS) -> InputGrid:
+    if not 1 <= bits <= max_bits:
         raise UnsupportedModelError(
-            f"{where}: datatype {text!r} has {bits} bits; hwgen supports 1 to {MAX_BITS} bits for the model input "
+            f"{where}: datatype {text!r} has {bits} bits; hwgen supports 1 to {max_bits} bits for the model input "
             "(a float32 input holds larger integers inexactly)."
         )
     if signed and bits == 1:
@@ -186,7 +188,9 @@ def annotated_grid(model, input_name: str, path: str) -> InputGrid | None:
         return None
     if text.upper().startswith("SCALEDINT"):
         return None  # a scaled integer of unknown scale says nothing exact about the values
-    return parse(text, "annotation", f"{path}: input {input_name!r} annotation {ANNOTATION_KEY}={text!r}")
+    grid = parse(text, "annotation", f"{path}: input {input_name!r} annotation {ANNOTATION_KEY}={text!r}", 64)
+    # wider than float32 holds exactly (INT32): true of the values, but no exact grid to build for
+    return grid if grid is not None and grid.bits <= MAX_BITS else None
 
 
 def declared_grid(graph) -> InputGrid | None:

@@ -166,6 +166,8 @@ def _grid_head(sl, inp, nodes, k, grid, mapped, annotated, input_dtype):
         reason = (f"input declared {input_dtype.describe()} by --input-dtype: the head maps float inputs onto it "
                   f"({input_dtype.quantization_note()}); outputs equal the model's only for inputs already of "
                   "that type")
+        if annotated is not None and annotated.name != input_dtype.name:
+            reason += f" (the option overrides the model's finn_datatype={annotated.name} annotation)"
     else:
         short = f"checks inputs are {annotated.name} (finn_datatype annotation)"
         reason = (f"input annotated finn_datatype={annotated.name} (qonnx annotation on the graph input); inputs "
