@@ -20,7 +20,7 @@ def _cmd_build(a):
     s = build(a.model, a.out, board=a.board, folding_file=a.folding, target_fps=a.target_fps, synth=a.synth,
               size_fifos=a.size_fifos, log=(lambda *m: None) if a.quiet else print, input_dtype=a.input_dtype)
     if not a.quiet:
-        print(input_paragraph(s))
+        print(input_paragraph(s) + "\n")
         print(layer_table(s))
         e = s["estimate"]
         print(f"\n{s['board']} @ {s['clock_mhz']:g} MHz: {e['cycles_per_frame']} cycles/frame "
