@@ -15,12 +15,13 @@ from hwgen.transforms.streamline import streamline
 
 
 def compile_model(model_path, board: str | None = None, folding_file=None, target_fps=None,
-                  input_dtype: str | None = None) -> HwGraph:
-    """Model file -> folded HwGraph (nothing written). input_dtype: what the hardware receives (--input-dtype)."""
+                  clock_mhz=None, input_dtype: str | None = None) -> HwGraph:
+    """Model file -> folded HwGraph (nothing written). clock_mhz overrides the board's clock (folding, reports);
+    input_dtype: what the hardware receives when a float input feeds the first layer (--input-dtype)."""
     from hwgen.frontend.input_types import parse
 
     p = str(model_path)
-    b = get_board(board)
+    b = board_at_clock(get_board(board), clock_mhz)
     declared = parse(input_dtype) if input_dtype else None
     mw = import_model(p)
     head, layers, tail = streamline(mw, p, declared)
@@ -51,6 +52,20 @@ def input_summary(head, declared) -> dict:
     return {"declared": grid and grid.name, "source": grid and grid.source,
             "first_layer": "cpu" if any(n.op_type in ("MatMul", "Gemm", "Conv") for n in head.nodes) else "hardware",
             "explain": head.explain or head.reason}
+
+
+def board_at_clock(b, clock_mhz=None):
+    """The board with its clock replaced by clock_mhz (None: the board's own clock)."""
+    if clock_mhz is None:
+        return b
+    from dataclasses import replace
+
+    from hwgen.errors import HwgenError
+
+    c = float(clock_mhz)
+    if not 1.0 <= c <= 1000.0:
+        raise HwgenError(f"clock {clock_mhz!r} MHz is out of range; give a clock between 1 and 1000 MHz.")
+    return replace(b, clock_mhz=c)
 
 
 def summary(g: HwGraph) -> dict:
@@ -93,16 +108,16 @@ def summary(g: HwGraph) -> dict:
 
 
 def build(model_path, out, board=None, folding_file=None, target_fps=None, synth=False, size_fifos=False,
-          log=print, input_dtype=None) -> dict:
+          log=print, clock_mhz=None, input_dtype=None) -> dict:
     from hwgen.codegen.project import write_generated
 
     t0 = time.perf_counter()
-    g = compile_model(model_path, board, folding_file, target_fps, input_dtype=input_dtype)
+    g = compile_model(model_path, board, folding_file, target_fps, clock_mhz, input_dtype=input_dtype)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     g.save(out)
     s = summary(g)
-    s["generated"] = write_generated(out, g, get_board(g.meta["board"]))
+    s["generated"] = write_generated(out, g, board_at_clock(get_board(g.meta["board"]), g.meta["clock_mhz"]))
     s["build_seconds"] = round(time.perf_counter() - t0, 3)
     if size_fifos:
         from hwgen.codegen.rtl_project import write_rtl_project

@@ -18,7 +18,8 @@ def _cmd_build(a):
     from hwgen.report import cpu_table, input_paragraph, layer_table
 
     s = build(a.model, a.out, board=a.board, folding_file=a.folding, target_fps=a.target_fps, synth=a.synth,
-              size_fifos=a.size_fifos, log=(lambda *m: None) if a.quiet else print, input_dtype=a.input_dtype)
+              size_fifos=a.size_fifos, log=(lambda *m: None) if a.quiet else print, clock_mhz=a.clock_mhz,
+              input_dtype=a.input_dtype)
     if not a.quiet:
         print(input_paragraph(s) + "\n")
         print(layer_table(s))
@@ -43,7 +44,12 @@ def _load_npy(path):
 def _cmd_run(a):
     from hwgen.runtime.accelerator import Accelerator
 
-    acc = Accelerator(a.out, backend=a.backend)
+    if a.scheduler:  # the batch split over a Dask cluster's workers (OUT must be on a path they all see)
+        from hwgen.explore.batch import ClusterRun
+
+        acc = ClusterRun(a.out, a.backend, scheduler=a.scheduler)
+    else:
+        acc = Accelerator(a.out, backend=a.backend)
     x = _load_npy(a.input)
     t = time.perf_counter()
     y = acc.execute(x)
@@ -131,6 +137,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--board", default=None, help="target board (see `hwgen boards`; default pynq-z2)")
     b.add_argument("--folding", default=None, help='FOLD.json: {"<layer>": {"PE": n, "SIMD": m}}')
     b.add_argument("--target-fps", type=float, default=None, help="fold for this many frames/s at the board clock")
+    b.add_argument("--clock-mhz", type=float, default=None, help="clock to fold and report for (default: the board's)")
     b.add_argument("--synth", action="store_true", help="synthesize the generated RTL with yosys (resource figures)")
     b.add_argument("--size-fifos", action="store_true",
                    help="size the inter-layer FIFOs by simulation (minimal depths at full rate; takes a minute)")
@@ -145,6 +152,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", default="reference", choices=["reference", "rtlsim", "csim", "cpu", "pynq"])
     r.add_argument("--input", required=True, help="X.npy with the model's input shape (any batch size)")
     r.add_argument("--output", required=True, help="Y.npy to write")
+    r.add_argument("--scheduler", default=None, help="tcp://HOST:PORT: split the batch over a Dask cluster (rtlsim)")
     r.set_defaults(fn=_cmd_run)
     i = sub.add_parser("inspect", help="show what goes to hardware and what to the CPU, before building")
     i.add_argument("model")
@@ -167,6 +175,9 @@ def parser() -> argparse.ArgumentParser:
     dm = sub.add_parser("demo", help="build and run the shipped digits example, compare with qonnx")
     dm.add_argument("-o", "--out", default="hwgen_demo_build")
     dm.set_defaults(fn=_cmd_demo)
+    from hwgen.explore.command import add_parser as add_explore
+
+    add_explore(sub)
     return p
 
 

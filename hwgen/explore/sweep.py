@@ -1,0 +1,159 @@
+"""The client side of `hwgen explore`: cache lookup, one Dask task per missing point, progress, outputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import shutil
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from hwgen.errors import HwgenError, ModelLoadError
+from hwgen.explore.points import Point, grid
+from hwgen.explore.task import TOKEN_FILE, run_point
+
+RETRIES = 2  # re-runs of a task that raised something other than a HwgenError (a lost worker is retried by Dask)
+
+
+def explore(model, out, boards=(None,), targets=(None,), clocks=(None,), rtlsim: int = 0, synth: bool = False,
+            seed: int = 0, scheduler: str | None = None, workers: int | None = None, client=None, log=print,
+            progress: bool = True) -> dict:
+    """Run the grid boards x targets x clocks; write OUT/results.json, results.csv, index.html.
+
+    Returns {"points": [row, ...] in grid order, "cached": n, "ran": n, "failed": n}. `client`: an existing
+    distributed.Client to use (else one on `scheduler`, else a LocalCluster of `workers` processes).
+    """
+    from hwgen.explore.results import write_outputs
+
+    log = log or (lambda *a: None)
+    model = Path(model)
+    try:
+        model_bytes = model.read_bytes()
+    except OSError as e:
+        raise ModelLoadError(f"model file {str(model)!r} cannot be read ({e.strerror or e}).") from None
+    sha = hashlib.sha256(model_bytes).hexdigest()
+    points = grid(boards, targets, clocks, rtlsim, synth, seed)
+    if scheduler:
+        from hwgen.explore.cluster import check_address
+
+        check_address(scheduler)  # before anything is written
+    keys = [p.key(sha) for p in points]
+    out = Path(out).resolve()
+    try:
+        (out / "points").mkdir(parents=True, exist_ok=True)
+        share = {"dir": str(out), "token": _token(out)}
+    except OSError as e:
+        raise HwgenError(f"cannot write the sweep directory {str(out)!r} ({e.strerror or e}); give a writable "
+                         "-o DIR.") from None
+    rows = {k: r for k in keys if (r := cached_result(out, k)) is not None}
+    todo = [(p, k) for p, k in zip(points, keys) if k not in rows]
+    log(f"{len(points)} points: {len(rows)} done before (cached in {out / 'points'}), {len(todo)} to run")
+    failed = 0
+    if todo:
+        with _client(client, scheduler, workers, len(todo)) as c:
+            for row in _run(c, todo, model_bytes, model.name, share, len(points), len(rows), progress):
+                _save_result(out, row)
+                rows[row["hash"]] = row
+                failed += row["error"] is not None
+    _clean_partial(out)
+    ordered = [rows[k] for k in keys]
+    write_outputs(out, ordered, model=str(model))
+    return {"points": ordered, "cached": len(points) - len(todo), "ran": len(todo), "failed": failed}
+
+
+def _run(client, todo, model_bytes, model_name, share, total, done, progress):
+    """Submit every point (task key = its hash: pure and idempotent); yield rows as they finish."""
+    from distributed import as_completed
+
+    futures = {}
+    for p, k in todo:
+        f = client.submit(run_point, model_bytes, model_name, asdict(p), k, share, key=f"hwgen-explore-{k}",
+                          retries=RETRIES)
+        futures[f] = (p, k)
+    bar = progress_bar(total, done, enabled=progress)
+    try:
+        for f in as_completed(futures):
+            p, k = futures[f]
+            try:
+                row = f.result()
+            except Exception as e:  # retries used up, or the task's workers kept dying (KilledWorker)
+                row = error_row(p, k, f"{type(e).__name__}: {' '.join(str(e).split())}")
+            bar.update(1)
+            yield row
+    finally:
+        bar.close()
+        for f in futures:
+            f.release()
+
+
+def progress_bar(total: int, done: int, enabled: bool = True):
+    """A tqdm bar on stderr (hidden when stderr is not a terminal)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, unit="point", desc="hwgen explore", file=sys.stderr,
+                disable=None if enabled else True, dynamic_ncols=True)
+
+
+def error_row(p: Point, key: str, error: str) -> dict:
+    return {"board": p.board, "target_fps": p.target_fps, "clock_mhz": p.clock_mhz, "hash": key,
+            "worker": None, "seconds": None, "error": error}
+
+
+def cached_result(out: Path, key: str) -> dict | None:
+    """A finished point's row (DIR/points/<key>/result.json), or None when it has to run (missing or failed)."""
+    f = out / "points" / key / "result.json"
+    try:
+        row = json.loads(f.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return row if isinstance(row, dict) and row.get("error") is None and row.get("hash") == key else None
+
+
+def _save_result(out: Path, row: dict) -> None:
+    d = out / "points" / row["hash"]
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = d / f".result-{secrets.token_hex(4)}.tmp"
+    tmp.write_text(json.dumps(row, indent=1))
+    tmp.replace(d / "result.json")
+
+
+def _token(out: Path) -> str:
+    f = out / TOKEN_FILE
+    try:
+        t = f.read_text().strip()
+    except OSError:
+        t = ""
+    if not t:
+        t = secrets.token_hex(16)
+        f.write_text(t + "\n")
+    return t
+
+
+def _clean_partial(out: Path) -> None:
+    """Half-copied build directories of tasks whose worker died while publishing."""
+    for d in (out / "points").glob("*/.*.tmp"):
+        shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink(missing_ok=True)
+
+
+class _client:
+    """The given client (left open), else a new one (closed on exit)."""
+
+    def __init__(self, client, scheduler, workers, n_tasks):
+        self.given, self.scheduler, self.workers, self.n = client, scheduler, workers, n_tasks
+        self.cm = None
+
+    def __enter__(self):
+        if self.given is not None:
+            return self.given
+        import os
+
+        from hwgen.explore.cluster import dask_client
+
+        n = self.workers or min(os.cpu_count() or 1, self.n)
+        self.cm = dask_client(self.scheduler, n)
+        return self.cm.__enter__()
+
+    def __exit__(self, *exc):
+        return self.cm.__exit__(*exc) if self.cm is not None else False

@@ -1,0 +1,132 @@
+"""One design point, run on a Dask worker (or in-process): build, rtlsim against qonnx, yosys.
+
+run_point is a pure function of its arguments: it writes only into a fresh private scratch directory and, when
+the sweep's DIR is reachable from this worker, publishes the build directory into DIR/points/<hash>/build by
+rename. Running it twice (a retry after a lost worker) gives the same result and leaves one build directory.
+Mistakes in the model or options (HwgenError) become the point's "error"; anything else propagates so that Dask
+can retry the task, and the client records it if the retries fail too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from hwgen.errors import HwgenError
+
+TOKEN_FILE = ".hwgen-explore"  # in DIR: a random token proving a worker sees the client's DIR (a shared path)
+
+
+def worker_address() -> str:
+    """The Dask worker running this task, or 'local' outside a worker."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return "local"
+
+
+def shared_dir(share: dict | None) -> Path | None:
+    """DIR if this worker sees the very directory the client made (same token), else None (results only)."""
+    if not share:
+        return None
+    d = Path(share["dir"])
+    try:
+        return d if (d / TOKEN_FILE).read_text().strip() == share["token"] else None
+    except OSError:
+        return None
+
+
+def run_point(model_bytes: bytes, model_name: str, point: dict, key: str, share: dict | None = None) -> dict:
+    """Build and measure one point; returns its row of results.json (see hwgen.explore.results.FIELDS)."""
+    from hwgen.explore.points import Point
+
+    p = Point(**point)
+    t0 = time.perf_counter()
+    row = {"board": p.board, "target_fps": p.target_fps, "clock_mhz": p.clock_mhz, "hash": key,
+           "worker": worker_address(), "error": None}
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(model_name).name)[:80] or "model.onnx"
+    tmp = Path(tempfile.mkdtemp(prefix="hwgen-explore-"))
+    try:
+        model = tmp / safe
+        model.write_bytes(model_bytes)
+        try:
+            row.update(_measure(model, tmp / "build", p))
+        except HwgenError as e:
+            row["error"] = f"{type(e).__name__}: {' '.join(str(e).split())}"
+        d = shared_dir(share)
+        row["artifacts"] = _publish(tmp / "build", d, key) if d is not None and (tmp / "build").is_dir() else None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    row["seconds"] = round(time.perf_counter() - t0, 3)
+    return row
+
+
+def _measure(model: Path, out: Path, p) -> dict:
+    from hwgen.build import build
+
+    s = build(model, out, board=p.board, target_fps=p.target_fps, synth=p.synth, log=None, clock_mhz=p.clock_mhz)
+    est = s["totals"]["estimate"]
+    r = {"clock_mhz": s["clock_mhz"], "cycles_per_frame": s["estimate"]["cycles_per_frame"], "cycles_from": "estimate",
+         "luts": est["luts"], "bram18": est["bram18"], "dsps": est["dsps"], "resources_from": "estimate",
+         "bit_exact": None}
+    if p.synth:
+        y = s["synth"]
+        r.update(luts=y["luts"], bram18=y["brams"], dsps=y["dsps"], resources_from="yosys")
+    if p.rtlsim > 0:
+        r.update(_rtlsim_check(model, out, p.rtlsim, p.seed))
+    r["fps"] = round(s["clock_mhz"] * 1e6 / r["cycles_per_frame"], 3)
+    return r
+
+
+def _rtlsim_check(model: Path, out: Path, n: int, seed: int) -> dict:
+    """n random inputs through the Verilog (Verilator) and through the original graph (qonnx): identical?"""
+    from hwgen.runtime.accelerator import Accelerator
+    from hwgen.verify import golden, random_model_inputs
+
+    acc = Accelerator(out, "rtlsim")
+    g = acc.graph
+    x = random_model_inputs(g, n, seed)
+    q = g.head_ints(x)
+    ints = acc.execute_ints(q)
+    y = g.tail.run(ints)
+    ref_ints = Accelerator(out, "reference").execute_ints(q)
+    gold = golden(model, x)
+    # as `hwgen verify` judges: the hardware's integers identical to the reference model's, and the model's output
+    # identical to qonnx's, or different only where qonnx's float32 MatMul rounds its sum (non power-of-two scales)
+    if np.array_equal(y, gold):
+        vs_qonnx = "exact"
+    elif y.shape == gold.shape and np.allclose(y, gold, rtol=1e-5, atol=1e-5 * float(np.abs(gold).max() or 1)):
+        vs_qonnx = "float32 rounding"
+    else:
+        vs_qonnx = "differs"
+    r = {"bit_exact": bool(np.array_equal(ints, ref_ints)) and vs_qonnx != "differs", "vs_qonnx": vs_qonnx}
+    cpf = acc.stats().get("cycles_per_frame")
+    if cpf:  # measured (needs two frames or more)
+        r.update(cycles_per_frame=cpf, cycles_from="rtlsim")
+    return r
+
+
+def _publish(build: Path, d: Path, key: str) -> str:
+    """Copy the build directory to DIR/points/<key>/build: a temporary sibling, then a rename (a retry replaces it)."""
+    final = d / "points" / key / "build"
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".build-{uuid.uuid4().hex}.tmp"
+    shutil.copytree(build, tmp)
+    if final.exists():  # an earlier run or a retried task: same inputs, same content
+        old = final.parent / f".old-{uuid.uuid4().hex}.tmp"
+        os.replace(final, old)
+        shutil.rmtree(old, ignore_errors=True)
+    try:
+        os.replace(tmp, final)
+    except OSError:  # a duplicate of this task published the same content first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return str(final.relative_to(d))

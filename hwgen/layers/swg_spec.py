@@ -1,0 +1,246 @@
+"""The sliding-window generator (SWG) block: its derived hardware quantities, its template context, its golden
+semantics and its cycle model. (Groundwork for issue 10: the next step registers it as a layer kind.)
+
+The block (templates/rtl/swg.v.j2) reads an NHWC frame, SIMD channels per word, and emits every output pixel's
+window in the order of `conv_kernels.sliding_window` (output pixel, then kernel position (ky, kx), then channels),
+SIMD channels per word. It holds a circular buffer of (span_h - 1) lines + span_w pixels, span = dilation *
+(kernel - 1) + 1: the least that lets the last pixel of a window arrive while its first is still held. Padding
+is not inside this block (a padding block or `conv_kernels.pad` does it).
+
+Handshake rules (the cycle model mirrors them, cycle for cycle):
+- a word is written when the writer has words left in the frame and, until the reader has finished the frame,
+  it is fewer than BUF_WORDS words ahead of the current window's first word;
+- a window word is read (one per cycle) when it has been written (strictly before this cycle) and the output
+  register is free or being emptied;
+- when the reader has read the frame's last window and the writer has taken the frame's last word, both restart
+  (one cycle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwgen.layers import conv_kernels as ck
+
+
+def _bits_for(n: int) -> int:
+    """Bits of an unsigned counter holding 0..n."""
+    return max(1, int(n).bit_length())
+
+
+def _bytes_width(bits: int) -> int:
+    return 8 * ((bits + 7) // 8)
+
+
+@dataclass(frozen=True)
+class SwgSpec:
+    name: str
+    ifm_h: int
+    ifm_w: int
+    channels: int
+    simd: int
+    elem_bits: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] = (1, 1)
+
+    def __post_init__(self):
+        if self.channels % self.simd:
+            raise ValueError(f"{self.name}: SIMD {self.simd} does not divide {self.channels} channels")
+        for what, v in (("kernel", self.kernel), ("stride", self.stride), ("dilation", self.dilation)):
+            if len(v) != 2 or min(v) < 1:
+                raise ValueError(f"{self.name}: {what} {v} must be two positive integers")
+        self.ofm  # raises when the kernel span exceeds the image
+
+    # --- shapes --------------------------------------------------------------------------------------------------
+    @property
+    def span(self) -> tuple[int, int]:
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))
+
+    @property
+    def ofm(self) -> tuple[int, int]:
+        return ck.out_shape((self.ifm_h, self.ifm_w), self.kernel, self.stride, self.dilation)
+
+    @property
+    def cf(self) -> int:
+        """Channel folds: words per pixel."""
+        return self.channels // self.simd
+
+    @property
+    def buf_pixels(self) -> int:
+        return (self.span[0] - 1) * self.ifm_w + self.span[1]
+
+    @property
+    def buf_words(self) -> int:
+        return self.buf_pixels * self.cf
+
+    @property
+    def word_bits(self) -> int:
+        return self.simd * self.elem_bits
+
+    @property
+    def in_words(self) -> int:
+        return self.ifm_h * self.ifm_w * self.cf
+
+    @property
+    def out_words(self) -> int:
+        oh, ow = self.ofm
+        return oh * ow * self.kernel[0] * self.kernel[1] * self.cf
+
+    # --- semantics -----------------------------------------------------------------------------------------------
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        """(N, H, W, C) -> (N, OH, OW, KH*KW*C) in window order."""
+        return ck.sliding_window(x, self.kernel, self.stride, self.dilation)
+
+    # --- template ------------------------------------------------------------------------------------------------
+    def template_context(self) -> dict:
+        """Everything swg.v.j2 renders from: constants only, no arithmetic left to the template."""
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
+        (oh, ow), w, cf = self.ofm, self.ifm_w, self.cf
+        # read offset (words from the window's first word) steps: next channel fold, next kx, next ky
+        step_kx = dw * cf - (cf - 1)
+        step_ky = dh * w * cf - (kw - 1) * dw * cf - (cf - 1)
+        # window base steps (words): next output column, next output row
+        step_ox = sw * cf
+        step_oy = (sh * w - (ow - 1) * sw) * cf
+        wb = _bits_for(self.in_words + self.buf_words)
+        return dict(
+            name=self.name, SIMD=self.simd, EB=self.elem_bits, WORD=self.word_bits,
+            IN_TDW=_bytes_width(self.word_bits), OUT_TDW=_bytes_width(self.word_bits),
+            CF=cf, KH=kh, KW=kw, OH=oh, OW=ow,
+            BUF_WORDS=self.buf_words, AW=_bits_for(self.buf_words - 1), IN_WORDS=self.in_words, WB=wb,
+            STEP_KX=step_kx, STEP_KY=step_ky, STEP_OX=step_ox, STEP_OY=step_oy,
+            STEP_OX_MOD=step_ox % self.buf_words, STEP_OY_MOD=step_oy % self.buf_words,
+            CFB=_bits_for(cf - 1), KXB=_bits_for(kw - 1), KYB=_bits_for(kh - 1), OXB=_bits_for(ow - 1),
+            OYB=_bits_for(oh - 1), OFFB=_bits_for(self.buf_words),
+            info=f"{self.ifm_h}x{self.ifm_w}x{self.channels}, kernel {kh}x{kw}, stride {sh}x{sw}, "
+                 f"dilation {dh}x{dw}, SIMD {self.simd}, {self.elem_bits}-bit elements",
+        )
+
+    # --- cost ----------------------------------------------------------------------------------------------------
+    def read_order(self) -> np.ndarray:
+        """Absolute input word index of every output word, in output order."""
+        idx = np.arange(self.in_words).reshape(1, self.ifm_h, self.ifm_w, self.cf)
+        return self.execute(idx).reshape(-1)
+
+    def cycles(self, frames: int = 1) -> int:
+        """Cycles from the first input word taken to the last output word given, inclusive, for `frames`
+        back-to-back frames with a source and a sink that never stall: a cycle-exact model of the RTL's rules
+        (module docstring). Steady state: `frame_period()` cycles per frame."""
+        last = self._frame()[1] + 2  # the output register adds one cycle; inclusive count adds one
+        return (frames - 1) * self.frame_period() + last
+
+    def frame_period(self) -> int:
+        """Cycles per frame in steady state (the frame's busy cycles plus the one restart cycle)."""
+        return self._frame()[0] + 1
+
+    def _frame(self) -> tuple[int, int]:
+        """(busy cycles of one frame, index of the cycle of its last read), from the RTL's rules as max-plus
+        recurrences, solved by iterating to their least fixed point (vectorized; `_frame_stepped` is the
+        cycle-by-cycle reference):
+          read r:  t_r[r] = max(t_r[r-1] + 1, t_w[reads[r]] + 1)
+          write i: t_w[i] = max(t_w[i-1] + 1, t_r[k(i) * win_len - 1] + 1), k(i) = the first window whose first
+                   word is more than i - BUF_WORDS (no constraint when k(i) = 0)."""
+        reads = self.read_order()
+        n_r, n_w = len(reads), self.in_words
+        win_len = self.kernel[0] * self.kernel[1] * self.cf
+        k = np.searchsorted(reads[::win_len] + self.buf_words, np.arange(n_w), side="right")
+        gate_read = k * win_len - 1  # the read that must be done before write i (-1: none)
+        r_idx, w_idx = np.arange(n_r), np.arange(n_w)
+        t_r = r_idx.copy()
+        while True:
+            gate = np.where(gate_read >= 0, t_r[np.maximum(gate_read, 0)] + 1, 0)
+            t_w = w_idx + np.maximum.accumulate(np.maximum(gate - w_idx, 0))
+            new_r = r_idx + np.maximum.accumulate(np.maximum(t_w[reads] + 1 - r_idx, 0))
+            if np.array_equal(new_r, t_r):
+                break
+            t_r = new_r
+        return int(max(t_r[-1], t_w[-1])) + 1, int(t_r[-1])
+
+    def _frame_stepped(self) -> tuple[int, int]:
+        """`_frame`, stepping the RTL's rules one cycle at a time (slow; the reference the tests compare with)."""
+        reads = self.read_order()
+        win_len = self.kernel[0] * self.kernel[1] * self.cf
+        first_of_window = reads[::win_len]
+        wr = rd = cyc = last_read = 0
+        while rd < len(reads) or wr < self.in_words:
+            reader_done = rd >= len(reads)
+            can_read = not reader_done and reads[rd] < wr
+            can_write = wr < self.in_words and (reader_done or wr < first_of_window[rd // win_len]
+                                                 + self.buf_words)
+            if can_read:
+                last_read = cyc
+            rd += can_read
+            wr += can_write
+            cyc += 1
+        return cyc, last_read
+
+
+@dataclass(frozen=True)
+class PadSpec:
+    """The padding block (templates/rtl/pad.v.j2): an NHWC frame in, the frame with `pads` = (top, left, bottom,
+    right) pixels of `pad_value` around it out, SIMD channels per word (`conv_kernels.pad`). A padded conv is this
+    block followed by a sliding-window generator. One word per cycle; out_V_TREADY reaches in0_V_TREADY
+    combinationally (as the width converter's), so a FIFO of depth >= 2 belongs in front of it in a chain."""
+
+    name: str
+    ifm_h: int
+    ifm_w: int
+    channels: int
+    simd: int
+    elem_bits: int
+    signed: bool
+    pads: tuple[int, int, int, int]
+    pad_value: int = 0
+
+    def __post_init__(self):
+        if self.channels % self.simd:
+            raise ValueError(f"{self.name}: SIMD {self.simd} does not divide {self.channels} channels")
+        if min(self.pads) < 0:
+            raise ValueError(f"{self.name}: negative pads {self.pads}")
+        lo, hi = ck.int_range(self.elem_bits, self.signed)
+        if not lo <= self.pad_value <= hi:
+            raise ValueError(f"{self.name}: pad value {self.pad_value} is outside the element range [{lo}, {hi}]")
+
+    @property
+    def ofm(self) -> tuple[int, int]:
+        t, l, b, r = self.pads
+        return self.ifm_h + t + b, self.ifm_w + l + r
+
+    @property
+    def cf(self) -> int:
+        return self.channels // self.simd
+
+    @property
+    def word_bits(self) -> int:
+        return self.simd * self.elem_bits
+
+    @property
+    def in_words(self) -> int:
+        return self.ifm_h * self.ifm_w * self.cf
+
+    @property
+    def out_words(self) -> int:
+        return self.ofm[0] * self.ofm[1] * self.cf
+
+    def execute(self, x: np.ndarray) -> np.ndarray:
+        return ck.pad(x, self.pads, self.pad_value)
+
+    def template_context(self) -> dict:
+        (oh, ow), (t, l, _, _) = self.ofm, self.pads
+        pattern = self.pad_value & ((1 << self.elem_bits) - 1)  # two's complement in elem_bits
+        word = sum(pattern << (i * self.elem_bits) for i in range(self.simd))
+        return dict(
+            name=self.name, WORD=self.word_bits, IN_TDW=_bytes_width(self.word_bits),
+            OUT_TDW=_bytes_width(self.word_bits), CF=self.cf, OH=oh, OW=ow,
+            Y0=t, Y1=t + self.ifm_h, X0=l, X1=l + self.ifm_w, PAD_WORD_HEX=f"{word:x}",
+            CFB=_bits_for(self.cf - 1), OXB=_bits_for(ow), OYB=_bits_for(oh),
+            info=f"{self.ifm_h}x{self.ifm_w}x{self.channels} padded (top, left, bottom, right) = {self.pads} "
+                 f"with {self.pad_value}, SIMD {self.simd}, {self.elem_bits}-bit elements",
+        )
+
+    def cycles(self, frames: int = 1) -> int:
+        """Cycles from the first output word to the last, inclusive, for `frames` frames at full rate."""
+        return frames * self.out_words
