@@ -279,3 +279,15 @@ def test_float_conv_first_layer_on_cpu(tmp_path):
     np.testing.assert_array_equal(g.execute(x), golden(p, x))
     with pytest.raises(HwgenError, match=r"Conv_0.*--input-dtype INT8.*convolution"):
         compile_model(p, input_dtype="INT8")
+
+
+def test_board_numpy_head_runs_a_float_first_layer(tmp_path):
+    """The driver's numpy evaluator runs the float first layer (MatMul + Add + Relu + Quant) for a board without
+    onnxruntime. Its float32 sums may differ from onnxruntime's in the last bit (another summation order), so levels
+    agree except within float32 rounding of a quantizer step: on these inputs they all agree."""
+    from hwgen.runtime.driver_pkg.cpu_eval import NumpyPartition
+
+    g = compile_model(_save(qkeras_mlp(seed=7), tmp_path))
+    npp = NumpyPartition(*g.head.numpy_desc())
+    x = float_inputs(500, 16, seed=7)
+    np.testing.assert_array_equal(npp.run(x), g.head.run(x))
