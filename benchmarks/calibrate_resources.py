@@ -152,17 +152,12 @@ def make_layer(point):
     return LabelSelect(name, idt, c, k, _dt(o), pe=pe)
 
 
-KIND = {"MVAU": "mvau", "Thresholding": "thresholding", "LabelSelect": "label_select"}
-
-
 def synth_cached(layer, family: str = "xc7", use_tool: bool = True) -> dict | None:
     """yosys resources of one layer's RTL block, cached by the hash of its sources."""
-    from hwgen.codegen.rtl import render_block
+    from hwgen.codegen.rtl import render_node
 
-    kind = KIND[layer.op]
-    params = layer.template_params()
-    text, files = render_block(kind, params)
-    h = hashlib.sha256(f"{family}\n{params['name']}\n{text}".encode())
+    text, files = render_node(layer)  # the layer kind's own template and context, as in a build
+    h = hashlib.sha256(f"{family}\n{layer.name}\n{text}".encode())
     for fname in sorted(files):
         h.update(fname.encode() + b"\n" + "\n".join(files[fname]).encode())
     key = h.hexdigest()[:24]
@@ -171,13 +166,13 @@ def synth_cached(layer, family: str = "xc7", use_tool: bool = True) -> dict | No
         return json.loads(cf.read_text())
     if not use_tool:
         return None
-    from hwgen.codegen.rtl import write_block
+    from hwgen.codegen.rtl import write_node
     from hwgen.sim.yosys import synth
 
     with tempfile.TemporaryDirectory() as d:
-        paths = write_block(kind, params, d)
+        paths = write_node(layer, d)
         t0 = time.time()
-        r = synth([paths[0]], params["name"], family=family, cwd=d)
+        r = synth([paths[0]], layer.name, family=family, cwd=d)
         r.pop("log", None)
         r["seconds"] = round(time.time() - t0, 1)
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -75,6 +75,7 @@ def summary(g: HwGraph) -> dict:
         layers.append({
             "name": layer.name, "op": layer.op, "pe": layer.pe, "simd": layer.simd,
             "in_shape": layer.in_shape, "out_shape": layer.out_shape,
+            "in_nhwc": layer.in_nhwc, "out_nhwc": layer.out_nhwc,
             "in_dtype": layer.in_dtype.name, "out_dtype": layer.out_dtype.name,
             "weight_dtype": getattr(layer, "w_dtype", None) and layer.w_dtype.name,
             "cycles": layer.cycles(), "onnx_nodes": layer.onnx_nodes,
@@ -90,6 +91,7 @@ def summary(g: HwGraph) -> dict:
     from hwgen.plan.memory import plan_memories
 
     cap = get_board(g.meta["board"]).resources
+    design = g.design()
     tot = {r: sum(board_use(lay["resources"]["estimate"])[r] for lay in layers) for r in RESOURCES}
     return {
         "model": g.model_path,
@@ -104,32 +106,53 @@ def summary(g: HwGraph) -> dict:
                    "utilization": {r: (tot[r] / cap[r] if cap.get(r) else None) for r in RESOURCES}},
         "memory": plan_memories(g.layers),
         "folding": g.meta.get("folding"),
+        # every stream of the finished design: the names and FIFO depths of the HLS top and the RTL top
+        "streams": design.summary(),
+        "width_converters": [{"name": n.name, "in_elems": n.in_elems, "out_elems": n.out_elems,
+                              "cycles": n.cycles(), "resources": {"estimate": n.resources()}}
+                             for n in design.nodes if n.inserted],
     }
 
 
 def build(model_path, out, board=None, folding_file=None, target_fps=None, synth=False, size_fifos=False,
           log=print, clock_mhz=None, input_dtype=None) -> dict:
-    from hwgen.codegen.project import write_generated
-
     t0 = time.perf_counter()
     g = compile_model(model_path, board, folding_file, target_fps, clock_mhz, input_dtype=input_dtype)
+    return write_build(g, out, synth=synth, size_fifos=size_fifos, log=log, t0=t0)
+
+
+def write_build(g: HwGraph, out, synth=False, size_fifos=False, log=print, t0=None) -> dict:
+    """Write the build directory of a folded hardware graph: the graph, every backend's project (all rendered
+    from g.design()), the report. Also the way to build a graph edited in Python (a kind of one's own)."""
+    from hwgen.codegen.project import write_generated
+
+    t0 = time.perf_counter() if t0 is None else t0
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     g.save(out)
-    s = summary(g)
-    s["generated"] = write_generated(out, g, board_at_clock(get_board(g.meta["board"]), g.meta["clock_mhz"]))
-    s["build_seconds"] = round(time.perf_counter() - t0, 3)
+    fifos = None
     if size_fifos:
         from hwgen.codegen.rtl_project import write_rtl_project
-        from hwgen.plan.fifo import size_fifos as size
+        from hwgen.sim.fifo_sizing import size_fifos as size
 
         log("sizing FIFOs in the Verilator model ...")
-        s["fifos"] = size(out, g, log=log)
-        write_rtl_project(out / "rtl", g, fifo_depths=s["fifos"]["depths"])
+        write_rtl_project(out / "rtl", g)  # the rule's design first (sizing simulates its own copies)
+        fifos = size(out, g, log=log)
+        g.fifo_depths = dict(fifos["depths"])  # both tops are rendered with the measured depths
+        g.save(out)
+    s = summary(g)
+    board = board_at_clock(get_board(g.meta["board"]), g.meta["clock_mhz"])
+    s["generated"] = write_generated(out, g, board)
+    from hwgen.runtime.driver_writer import write_driver
+
+    s["generated"]["driver"] = [str(f.relative_to(out)) for f in write_driver(out, g, board)]
+    s["build_seconds"] = round(time.perf_counter() - t0, 3)
+    if fifos is not None:
+        s["fifos"] = fifos
     if synth:
         from hwgen.sim.yosys import synth_build
 
-        s["synth"] = synth_build(out, g, get_board(g.meta["board"]), log=log)
+        s["synth"] = synth_build(out, g, board, log=log)
     write_report(out, s)
     return s
 

@@ -14,7 +14,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from hwgen.frontend.input_types import InputGrid
-from hwgen.runtime.onnx_eval import SubgraphEvaluator
+from hwgen.onnx_eval import SubgraphEvaluator
 
 
 @dataclass

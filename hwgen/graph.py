@@ -1,6 +1,13 @@
-"""The hardware graph: CPU head -> chain of hardware layers -> CPU tail, and its build-directory form.
+"""The hardware graph: CPU head -> DAG of hardware layers -> CPU tail, and its build-directory form.
 
-OUT/hwgraph.json       layers, datatypes, foldings, shapes (readable; also what FOLD.json names refer to)
+Nodes are layer instances (hwgen.layers kinds) with `n_inputs` / `n_outputs` ports; `edges` connect a producer's
+output port to a consumer's input port (None: the accelerator's input in0_V / output out_V). Streamline makes
+a chain (the default edges); branching kinds add edges of their own. `design()` is the finished design every
+emitter renders: the graph transform hwgen.transforms.streams places width converters (as nodes) and a FIFO on
+every stream (as the stream's depth: the kinds' rule, or `fifo_depths` measured by `hwgen build --size-fifos`).
+
+OUT/hwgraph.json       nodes, edges, streams (name, ends, datatype, elements per word, words per frame, bits,
+                       depth), datatypes, foldings, NHWC shapes (readable; FOLD.json names refer to its nodes)
 OUT/params/<layer>.npz weights and thresholds
 OUT/cpu/head.onnx, tail.onnx (+ tail_entry.npz)   the CPU partitions, standalone ONNX
 OUT/hwgraph.onnx       a Netron-friendly view of the hardware graph
@@ -18,22 +25,56 @@ from onnx import helper, numpy_helper
 
 from hwgen.cpu_partition import CpuPartition
 from hwgen.errors import BuildDirError, InputDataError
-from hwgen.layers import LAYER_TYPES
+from hwgen.layers import KINDS
 from hwgen.layers.base import HwLayer
 
-FORMAT = "hwgen-hwgraph/1"
+FORMAT = "hwgen-hwgraph/2"
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A connection between compute nodes: src output port -> dst input port (None: accelerator in / out)."""
+
+    src: str | None
+    src_port: int
+    dst: str | None
+    dst_port: int
+
+    def to_json(self) -> list:
+        return [self.src, self.src_port, self.dst, self.dst_port]
+
+
+def chain_edges(layers) -> list[Edge]:
+    names = [None] + [lay.name for lay in layers] + [None]
+    return [Edge(a, 0, b, 0) for a, b in zip(names, names[1:])]
 
 
 @dataclass
 class HwGraph:
     head: CpuPartition
-    layers: list[HwLayer]
+    layers: list[HwLayer]  # the compute nodes (what streamline made), topological order
     tail: CpuPartition
     input_name: str
     input_shape: list[int]  # batch-1 shape of the ONNX model input
     output_name: str
     model_path: str = ""
     meta: dict = field(default_factory=dict)
+    edges: list[Edge] | None = None  # default: the layers as a chain
+    fifo_depths: dict = field(default_factory=dict)  # stream name -> depth (measured), overrides the rule
+
+    def __post_init__(self):
+        if self.edges is None:
+            self.edges = chain_edges(self.layers)
+
+    def node(self, name: str) -> HwLayer:
+        return next(lay for lay in self.layers if lay.name == name)
+
+    def design(self):
+        """The finished design (hwgen.transforms.streams.Design): nodes with width converters, every stream with
+        its name, ends, width and FIFO depth. Recomputed from the current foldings on every call."""
+        from hwgen.transforms.streams import finish
+
+        return finish(self)
 
     # --- execution ----------------------------------------------------------------------------------------------
     def check_input(self, x) -> np.ndarray:
@@ -57,19 +98,35 @@ class HwGraph:
                                  "computes in float32: convert the input to float32 first.")
         return x32
 
+    def input_node(self) -> HwLayer:
+        return self.node(next(e.dst for e in self.edges if e.src is None))
+
     def head_ints(self, x) -> np.ndarray:
         """Model input -> the first hardware layer's integer input, shape (N, features)."""
         q = self.head.run(self.check_input(x))
-        first = self.layers[0]
+        first = self.input_node()
         q = np.asarray(q).reshape(q.shape[0], -1)
         if not first.in_dtype.allowed(q):
             raise InputDataError(f"head produced values outside {first.in_dtype.name}; this is a bug.")
         return q.astype(np.int64)
 
-    def execute(self, x, return_ints: bool = False):
-        q = self.head_ints(x)
+    def run_layers(self, q, run=None):
+        """Integer input of the accelerator -> its integer output, node by node in topological order;
+        run(layer, inputs) -> outputs (default: the kinds' numpy `execute`)."""
+        run = run or (lambda layer, xs: layer.execute(*xs))
+        vals = {(None, 0): q}
         for layer in self.layers:
-            q = layer.execute(q)
+            ins = [vals[(e.src, e.src_port)] for e in sorted((e for e in self.edges if e.dst == layer.name),
+                                                              key=lambda e: e.dst_port)]
+            outs = run(layer, ins)
+            outs = outs if layer.n_outputs > 1 else (outs,)
+            for p, v in enumerate(outs):
+                vals[(layer.name, p)] = v
+        out = next(e for e in self.edges if e.dst is None)
+        return vals[(out.src, out.src_port)]
+
+    def execute(self, x, return_ints: bool = False):
+        q = self.run_layers(self.head_ints(x))
         y = self.tail.run(q)
         return (y, q) if return_ints else y
 
@@ -92,6 +149,7 @@ class HwGraph:
         if self.tail.entry:
             entry_file = "cpu/tail_entry.npz"
             np.savez(out / entry_file, **{k: v for k, v in self.tail.entry.items() if k != "kind"})
+        d = self.design()
         doc = {
             "format": FORMAT,
             "model": self.model_path,
@@ -99,6 +157,11 @@ class HwGraph:
             "output": {"name": self.output_name},
             "head": self.head.to_json("cpu/head.onnx", None),
             "layers": layers,
+            "edges": [e.to_json() for e in self.edges],
+            "fifo_depths": self.fifo_depths,
+            # the finished design (derived: width converters and FIFO depths; for readers, not read back)
+            "design": {"nodes": [{"name": n.name, "op": n.op} for n in d.nodes],
+                       "streams": [st.to_json() for st in d.streams]},
             "tail": self.tail.to_json("cpu/tail.onnx", entry_file),
             "meta": self.meta,
         }
@@ -116,12 +179,15 @@ class HwGraph:
         except json.JSONDecodeError as e:
             raise BuildDirError(f"{str(f)!r} is not valid JSON ({e}); rebuild with `hwgen build`.") from None
         if doc.get("format") != FORMAT:
-            raise BuildDirError(f"{str(f)!r} has format {doc.get('format')!r}, expected {FORMAT!r}; rebuild.")
+            raise BuildDirError(f"{str(f)!r} has format {doc.get('format')!r}, this hwgen reads {FORMAT!r}: the "
+                                f"build directory was made by another hwgen version; rebuild it with "
+                                f"`hwgen build MODEL -o {str(out)!r}`.")
         layers = []
         for d in doc["layers"]:
-            cls_ = LAYER_TYPES.get(d["op"])
+            cls_ = KINDS.get(d["op"])
             if cls_ is None:
-                raise BuildDirError(f"{str(f)!r}: unknown layer op {d['op']!r}.")
+                raise BuildDirError(f"{str(f)!r}: unknown layer kind {d['op']!r} (known: {', '.join(KINDS)}); "
+                                    "import the module that registers it, or rebuild.")
             arrays = dict(np.load(out / d["params"])) if "params" in d else {}
             layers.append(cls_.from_json(d, arrays))
         head = CpuPartition.from_json(doc["head"], onnx.load(out / doc["head"]["onnx"]), {})
@@ -131,28 +197,32 @@ class HwGraph:
             entry = dict(np.load(out / t["entry_file"]))
             entry["kind"] = t["entry_kind"]
         tail = CpuPartition.from_json(t, onnx.load(out / t["onnx"]), entry)
+        edges = [Edge(*e) for e in doc["edges"]]
         return cls(head, layers, tail, doc["input"]["name"], doc["input"]["shape"], doc["output"]["name"],
-                   doc.get("model", ""), doc.get("meta", {}))
+                   doc.get("model", ""), doc.get("meta", {}), edges, dict(doc.get("fifo_depths", {})))
 
     def onnx_view(self) -> onnx.ModelProto:
-        """The hardware graph as ONNX nodes of domain `hwgen` (for Netron; not executable)."""
-        nodes, inits, prev = [], [], "hw_in"
-        for layer in self.layers:
-            out = f"{layer.name}_out"
-            ins = [prev]
-            for k, v in layer.arrays().items():
-                t = f"{layer.name}_{k}"
+        """The finished hardware graph as ONNX nodes of domain `hwgen` (for Netron; not executable): one node per
+        block, one tensor per stream (named as the stream, FIFO depth in the node's attributes)."""
+        d = self.design()
+        nodes, inits = [], []
+        for node in d.nodes:
+            ins = [st.name for st in d.inputs_of(node.name)]
+            for k, v in node.arrays().items():
+                t = f"{node.name}_{k}"
                 inits.append(numpy_helper.from_array(np.asarray(v, dtype=np.int64), t))
                 ins.append(t)
-            attrs = {"PE": layer.pe, "SIMD": layer.simd, "in_dtype": layer.in_dtype.name,
-                     "out_dtype": layer.out_dtype.name, "cycles": layer.cycles()}
-            attrs.update({k: v for k, v in layer.attrs().items() if isinstance(v, (int, str))})
-            nodes.append(helper.make_node(layer.op, ins, [out], name=layer.name, domain="hwgen", **attrs))
-            prev = out
-        first, last = self.layers[0], self.layers[-1]
+            attrs = {"PE": node.pe, "SIMD": node.simd, "in_dtype": node.in_dtype.name,
+                     "out_dtype": node.out_dtype.name, "cycles": node.cycles(),
+                     "fifo_depths": [st.depth for st in d.inputs_of(node.name)]}
+            attrs.update({k: v for k, v in node.attrs().items() if isinstance(v, (int, str))})
+            nodes.append(helper.make_node(node.op, ins, [st.name for st in d.outputs_of(node.name)],
+                                          name=node.name, domain="hwgen", **attrs))
         g = helper.make_graph(
             nodes, "hwgen_hardware",
-            [helper.make_tensor_value_info("hw_in", onnx.TensorProto.FLOAT, first.in_shape)],
-            [helper.make_tensor_value_info(prev, onnx.TensorProto.FLOAT, last.out_shape)], inits,
+            [helper.make_tensor_value_info(st.name, onnx.TensorProto.FLOAT, [1, st.words_per_frame * st.elems_per_word])
+             for st in d.streams if st.src is None],
+            [helper.make_tensor_value_info(st.name, onnx.TensorProto.FLOAT, [1, st.words_per_frame * st.elems_per_word])
+             for st in d.streams if st.dst is None], inits,
         )
         return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("hwgen", 1)])

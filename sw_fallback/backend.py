@@ -115,27 +115,19 @@ def _thr(t, n_rows) -> np.ndarray:
 
 
 def _out_range(layer) -> tuple[np.ndarray, np.ndarray]:
-    """Per-output-channel integer range of a layer's outputs."""
-    op = layer.op
-    n = layer.out_features
-    if op in ("MVAU", "Thresholding") and getattr(layer, "thresholds", None) is not None:
-        if layer.out_dtype.bipolar:
-            return np.full(n, -1), np.full(n, 1)
-        t = layer.thresholds.shape[1]
-        return np.full(n, layer.out_base), np.full(n, layer.out_base + t)
-    if op == "MVAU":
-        lo, hi = layer.acc_range()
-        return np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
-    if op == "LabelSelect":
-        return np.zeros(n, dtype=np.int64), np.full(n, layer.channels - 1)
-    dt = layer.out_dtype
-    return np.full(n, dt.min), np.full(n, dt.max)
+    """Per-output-channel integer range of a layer's outputs (the kind's own bounds)."""
+    lo, hi = layer.out_range()
+    return np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
 
 
-class _Layer:
-    """One layer's compiled plan: input format ('bits' or an int dtype) and how to run it."""
+class Kernel:
+    """One layer's compiled plan on the CPU: the input format it reads (`in_fmt`: 'bits', Planes or a numpy
+    integer type) and `run(x, out_fmt)`. Each layer kind picks its kernel (`HwLayer.cpu_kernel(lib)`, lib =
+    a KernelLib); subclasses implement `compute(x, out)` on integer arrays."""
 
-    def __init__(self, layer, bitserial: bool = False):
+    kind = "kernel"
+
+    def __init__(self, layer):
         self.layer = layer
         lo, hi = _out_range(layer)
         self.out_range = (int(lo.min(initial=0)), int(hi.max(initial=0)))
@@ -144,39 +136,85 @@ class _Layer:
         self.in_f = layer.in_features
         self.out_f = layer.out_features
         dt = layer.in_dtype
-        if self.op == "MVAU":
-            self.thr = _thr(layer.thresholds, layer.mh)
-            self.out_bipolar = bool(layer.out_dtype.bipolar)
-            if layer.binary_xnor:
-                self.kind = "xnor"
-                self.in_fmt = "bits"
-                self.w = _pack(layer.weights)
-            elif bitserial and self._bitserial(layer):
-                pass
-            else:
-                w = layer.weights
-                lo = min(dt.min, int(w.min(initial=0)))
-                hi = max(dt.max, int(w.max(initial=0)))
-                alo, ahi = layer.acc_range()
-                acc_t = _int_type(min(int(alo.min(initial=0)), 0), max(int(ahi.max(initial=0)), 0))
-                # sums are exact modulo 2^bits, so an accumulator holding the final dot product is enough
-                # (operands are narrowed modulo 2^bits too, inside the kernel)
-                acc_bits = max(16, _bits_for(acc_t))
-                op_t = _int_type(lo, hi)
-                self.kind = f"int{acc_bits}"
-                self.acc_bits = acc_bits
-                self.in_fmt = op_t
-                self.w = np.ascontiguousarray(w.astype(op_t))
-        elif self.op == "Thresholding":
-            self.kind = "thresholds"
-            self.thr = _thr(layer.thresholds, layer.channels)
-            self.out_bipolar = bool(layer.out_dtype.bipolar)
-            self.in_fmt = _int_type(dt.min, dt.max)
-        elif self.op == "LabelSelect":
-            self.kind = "label_select"
-            self.in_fmt = _int_type(dt.min, dt.max)
+        self.in_fmt = _int_type(dt.min, dt.max)
+
+    def can_write_bits(self) -> bool:
+        return False
+
+    def compute(self, x, out) -> None:
+        raise NotImplementedError
+
+    def run(self, x, out_fmt):
+        """x in self.in_fmt -> output in out_fmt ('bits', Planes or an int dtype)."""
+        ot = out_fmt if isinstance(out_fmt, type) else _int_type(*self.out_range)
+        out = np.empty((x.shape[0], self.out_f), dtype=ot)
+        self.compute(x, out)
+        return out if isinstance(out_fmt, type) else _convert(out, out_fmt)
+
+
+class NumpyKernel(Kernel):
+    """A kind without a compiled kernel: its numpy `execute()` (exact, not fast)."""
+
+    kind = "numpy"
+
+    def compute(self, x, out):
+        out[...] = np.asarray(self.layer.execute(np.asarray(x, dtype=np.int64))).reshape(out.shape)
+
+
+class IdentityKernel(Kernel):
+    kind = "identity"
+
+    def compute(self, x, out):
+        out[...] = x
+
+
+class ThresholdsKernel(Kernel):
+    kind = "thresholds"
+
+    def __init__(self, layer):
+        super().__init__(layer)
+        self.thr = _thr(layer.thresholds, layer.channels)
+        self.out_bipolar = bool(layer.out_dtype.bipolar)
+
+    def compute(self, x, out):
+        K.thresholds(x, self.thr, self.layer.out_base, self.out_bipolar, out)
+
+
+class LabelSelectKernel(Kernel):
+    kind = "label_select"
+
+    def compute(self, x, out):
+        K.label_select(x, self.layer.k, out)
+
+
+class MvauKernel(Kernel):
+    """XNOR-popcount on packed words (bipolar), bit planes (bitserial option), or integer multiply-adds."""
+
+    def __init__(self, layer, bitserial: bool = False):
+        super().__init__(layer)
+        dt = layer.in_dtype
+        self.thr = _thr(layer.thresholds, layer.mh)
+        self.out_bipolar = bool(layer.out_dtype.bipolar)
+        if layer.binary_xnor:
+            self.kind = "xnor"
+            self.in_fmt = "bits"
+            self.w = _pack(layer.weights)
+        elif bitserial and self._bitserial(layer):
+            pass
         else:
-            raise CpuBackendError(f"layer {layer.name}: op {layer.op!r} has no CPU kernel")
+            w = layer.weights
+            lo = min(dt.min, int(w.min(initial=0)))
+            hi = max(dt.max, int(w.max(initial=0)))
+            alo, ahi = layer.acc_range()
+            acc_t = _int_type(min(int(alo.min(initial=0)), 0), max(int(ahi.max(initial=0)), 0))
+            # sums are exact modulo 2^bits, so an accumulator holding the final dot product is enough
+            # (operands are narrowed modulo 2^bits too, inside the kernel)
+            acc_bits = max(16, _bits_for(acc_t))
+            op_t = _int_type(lo, hi)
+            self.kind = f"int{acc_bits}"
+            self.acc_bits = acc_bits
+            self.in_fmt = op_t
+            self.w = np.ascontiguousarray(w.astype(op_t))
 
     def _bitserial(self, layer) -> bool:
         """Few-bit operands (input bits x weight bits <= BITSERIAL_MAX): bit planes and popcounts."""
@@ -199,27 +237,43 @@ class _Layer:
         return self.kind == "xnor" and self.out_bipolar and self.thr.shape[1] == 1
 
     def run(self, x, out_fmt):
-        """x in self.in_fmt -> output in out_fmt ('bits' or an int dtype)."""
-        n = x.shape[0]
         if out_fmt == "bits" and self.can_write_bits():
-            out = np.empty((n, _words(self.out_f)), dtype=np.uint64)
+            out = np.empty((x.shape[0], _words(self.out_f)), dtype=np.uint64)
             K.mvau_xnor_bits(x, self.w, self.in_f, self.thr, out)
             return out
-        ot = out_fmt if isinstance(out_fmt, type) else _int_type(*self.out_range)
-        out = np.empty((n, self.out_f), dtype=ot)
+        return super().run(x, out_fmt)
+
+    def compute(self, x, out):
         if self.kind == "bitserial":
             ax, aw, xmin, wmin = self.bs
             K.mvau_bitserial(x, self.w, ax, aw, xmin, wmin, self.vsum, self.in_f, self.thr, self.layer.out_base,
                              self.out_bipolar, out)
         elif self.kind == "xnor":
             K.mvau_xnor_int(x, self.w, self.in_f, self.thr, self.layer.out_base, self.out_bipolar, out)
-        elif self.kind.startswith("int"):
-            K.MVAU_INT[self.acc_bits](x, self.w, self.thr, self.layer.out_base, self.out_bipolar, out)
-        elif self.kind == "thresholds":
-            K.thresholds(x, self.thr, self.layer.out_base, self.out_bipolar, out)
         else:
-            K.label_select(x, self.layer.k, out)
-        return out if isinstance(out_fmt, type) else _convert(out, out_fmt)
+            K.MVAU_INT[self.acc_bits](x, self.w, self.thr, self.layer.out_base, self.out_bipolar, out)
+
+
+class KernelLib:
+    """What a layer kind's `cpu_kernel(lib)` picks its kernel from: the kernel classes, with the backend's
+    options bound (bitserial for MVAUs)."""
+
+    Kernel, NumpyKernel, IdentityKernel = Kernel, NumpyKernel, IdentityKernel
+    ThresholdsKernel, LabelSelectKernel = ThresholdsKernel, LabelSelectKernel
+    Planes = Planes
+
+    def __init__(self, bitserial: bool = False):
+        self.bitserial = bitserial
+
+    def MvauKernel(self, layer):  # noqa: N802  (a class, with an option bound)
+        return MvauKernel(layer, self.bitserial)
+
+
+def plan_layer(layer, bitserial: bool = False) -> Kernel:
+    k = layer.cpu_kernel(KernelLib(bitserial))
+    if not hasattr(k, "run") or not hasattr(k, "in_fmt"):
+        raise CpuBackendError(f"layer {layer.name}: kind {layer.op}'s cpu_kernel() returned {k!r}, not a Kernel")
+    return k
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -276,7 +330,7 @@ def _chain_reason(part, allowed: set, monotone: bool) -> str | None:
 class _Head:
     """Exact per-element thresholds on the float32 order for a monotone head (see the module docstring)."""
 
-    def __init__(self, graph, first: _Layer):
+    def __init__(self, graph, first: Kernel):
         self.graph = graph
         self.mode = "evaluator"
         self.reason = ""
@@ -428,7 +482,10 @@ class CpuBackend:
         self.graph = graph
         if threads:
             numba.set_num_threads(int(threads))
-        self.plan = [_Layer(layer, bitserial) for layer in graph.layers]
+        if [(e.src, e.dst) for e in graph.edges] != list(zip([None] + [la.name for la in graph.layers],
+                                                             [la.name for la in graph.layers] + [None])):
+            raise CpuBackendError("the cpu backend runs chains of layers; this hardware graph branches")
+        self.plan = [plan_layer(layer, bitserial) for layer in graph.layers]
         self.fuse_head = fuse_head
         fmts = [p.in_fmt for p in self.plan[1:]] + [np.int64]
         self.out_fmts = fmts

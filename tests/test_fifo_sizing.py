@@ -8,7 +8,7 @@ import pytest
 
 from hwgen.build import build
 from hwgen.graph import HwGraph
-from hwgen.plan.fifo import _inputs, measure
+from hwgen.sim.fifo_sizing import random_inputs, measure
 from tests.conftest import ROOT, tfc_model
 
 PUBLISHED = {"MVAU_0": {"PE": 16, "SIMD": 49}, "MVAU_1": {"PE": 8, "SIMD": 8}, "MVAU_2": {"PE": 8, "SIMD": 8},
@@ -32,9 +32,13 @@ def test_planned_fifos_are_minimal_and_full_rate(name, tmp_path):
     assert f["cycles_per_frame_sized"] == f["cycles_per_frame_deep"]
     assert f["total_bits"] <= f["rule_total_bits"]
     assert json.loads((out / "report" / "summary.json").read_text())["fifos"]["depths"] == f["depths"]
+    # both tops (HLS and RTL) carry the measured depths, stream by stream
+    from tests.test_one_design import tops_agree
+
+    assert {st["name"]: st["depth"] for st in tops_agree(out)} == f["depths"]
     # the written RTL uses the planned depths, and runs at the deep design's rate
     g = HwGraph.load(out)
-    q = _inputs(g, 16)
+    q = random_inputs(g, 16)
     work = tmp_path / "check"
     assert measure(work, g, f["depths"], q) == f["cycles_per_frame_deep"]
     # halving any depth (>= 2) loses throughput or deadlocks

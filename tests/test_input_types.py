@@ -193,7 +193,7 @@ def test_fixed_input_float32_sum_is_exact_within_24_bits(tmp_path):
     levels = np.concatenate([np.where(w >= 0, 32767, -32768), np.where(w >= 0, -32768, 32767),
                              np.random.default_rng(0).integers(-32768, 32768, (200, 16))])
     x = (levels * 2.0 ** -10).astype(np.float32)
-    from hwgen.runtime.onnx_eval import SubgraphEvaluator
+    from hwgen.onnx_eval import SubgraphEvaluator
     wf = SubgraphEvaluator([n for n in m.graph.node if n.name == "Quant_0"],
                            {i.name: onnx.numpy_helper.to_array(i) for i in m.graph.initializer}, 9).run({})
     W = wf["Quant_0_out0"]

@@ -124,7 +124,7 @@ def test_watchdog_broken_design(tfc1w1a, tmp_path):
     assert "wire en = (qcnt != 2'd2);" in text
     v.write_text(text.replace("wire en = (qcnt != 2'd2);", "wire en = 1'b0;"))
     acc = Accelerator(out, "rtlsim", watchdog=2000)
-    with pytest.raises(ToolError, match=r"stream fifo1 -> MVAU_2 stopped"):
+    with pytest.raises(ToolError, match=r"stream MVAU_1 -> MVAU_2 stopped"):
         acc.execute_ints(acc.graph.head_ints(load_mnist(20)[0]))
 
 

@@ -63,8 +63,12 @@ def test_tfc_summary_contract(tmp_path):
     assert [lay["name"] for lay in g["layers"]] == ["MVAU_0", "MVAU_1", "MVAU_2", "MVAU_3"]
     import onnx
 
-    view = onnx.load(out / "hwgraph.onnx")
-    assert [n.op_type for n in view.graph.node] == ["MVAU"] * 4
+    view = onnx.load(out / "hwgraph.onnx")  # the finished design: PE 16 -> SIMD 8 needs a width converter
+    assert [n.op_type for n in view.graph.node] == ["MVAU", "WidthConverter", "MVAU", "MVAU", "MVAU"]
+    # every stream of that design, with its FIFO depth
+    names = [st["name"] for st in s["streams"]]
+    assert names[0] == "in0__MVAU_0" and names[-1] == "MVAU_3__out" and len(names) == 6
+    assert [st["depth"] for st in s["streams"]][0] == 784 // 49 + 2
 
 
 def test_target_fps_folding_reaches_rate(tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from hwgen import packing
 from hwgen.cli import main
-from hwgen.codegen.hls import chain, stream_io
+from hwgen.codegen.hls import StreamIO
 from hwgen.codegen.vivado import alveo_slot
 from hwgen.graph import HwGraph
 from hwgen.sim.csim import compile_shared
@@ -60,8 +60,9 @@ def test_alveo_data_movers_and_accelerator_bit_exact(model, extra, tmp_path):
     path = tfc_model(model) if model.startswith("TFC") else ROOT / model
     assert main(["build", str(path), "-o", str(out), "--board", "alveo-u50", "-q", *extra]) == 0
     g = HwGraph.load(out)
-    ios = [stream_io(k, p) for k, p in chain(list(g.layers))]
-    i0, i1 = ios[0], ios[-1]
+    d = g.design()  # the accelerator's outer streams
+    i0 = i1 = StreamIO(d.input.elems_per_word, d.input.dtype, d.input.words_per_frame, d.output.elems_per_word,
+                       d.output.dtype, d.output.words_per_frame)
     in_bytes, out_bytes = packing.padded_bytes(i0.in_bits), packing.padded_bytes(i1.out_bits)
     islot, oslot = alveo_slot(in_bytes), alveo_slot(out_bytes)
     src = tmp_path / "harness.cpp"

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,7 +249,8 @@ def mvau_context(p: dict) -> dict:
     if not wd.allowed(w):
         raise HwgenError(f"layer {name}: weights in [{w.min()}, {w.max()}] do not fit {wd}")
     lo, hi = _dot_range(w, ind)
-    acc_bits = int(p["acc_bits"])
+    spec = p.get("spec")  # the kind's derived quantities (hwgen.layers.mvau.MvauSpec), when it gives them
+    acc_bits = int(spec["ACC"] if spec else p["acc_bits"])
     need = smallest_for_range(min(lo, -1), max(hi, 0)).bits
     if acc_bits < need:
         raise HwgenError(f"layer {name}: acc_bits={acc_bits} cannot hold dot products in [{lo}, {hi}] "
@@ -271,7 +273,7 @@ def mvau_context(p: dict) -> dict:
         _check_out_range(name, outd, int(p["out_base"]), thr.shape[1])
         thr_rows, tb = _thr_table(thr, pe, name)
         n_thr = thr.shape[1]
-        thr_bits = max(acc_bits, tb)
+        thr_bits = spec["TB"] if spec else max(acc_bits, tb)
         thresholds_rom = _int_rom(name, "thresholds", thr_rows, thr_bits, pe, mh // pe, n_thr)
     else:
         thresholds_rom = None
@@ -302,7 +304,8 @@ def thresholding_context(p: dict) -> dict:
         raise HwgenError(f"layer {name}: thresholds have shape {thr.shape}, expected (C, T) = ({c}, T>=1)")
     _check_out_range(name, outd, int(p["out_base"]), thr.shape[1])
     thr_rows, tb = _thr_table(thr, pe, name)
-    thr_bits = max(tb, ind.bits + 1)
+    spec = p.get("spec")  # the kind's ThresholdingSpec, when it gives it
+    thr_bits = spec["TB"] if spec else max(tb, ind.bits + 1)
     st, si, sc = storage(p["mem_style"])
     return dict(
         name=name, C=c, PE=pe, T=thr.shape[1], num_vectors=nv, out_base=int(p["out_base"]),
@@ -388,77 +391,101 @@ def render_layer(kind: str, p: dict) -> str:
 
 # ---------------------------------------------------------------------------------------------- design
 
-# hwgen.layers op name -> HLS template kind
-OP_KINDS = {"MVAU": "mvau", "Thresholding": "thresholding", "LabelSelect": "label_select",
-            "WidthConverter": "width_converter"}
+class TemplateBlock:
+    """A (template kind, params) pair as a graph node, for the per-block API (`write_project` with pairs: unit
+    tests, benchmarks). Graph nodes (hwgen.layers kinds) bring their own template and context instead."""
+
+    n_inputs = n_outputs = 1
+    template_dirs: tuple = ()
+
+    def __init__(self, kind: str, params: dict):
+        self.kind = _kind(kind)
+        self.params = dict(params)
+        self.name = _check_name(self.params["name"])
+        self.op = kind
+        self.hls_template = f"hls/{kind}.hpp.j2"
+        self.hls_headers = (f"{kind}.hpp",)
+        self.io = stream_io(kind, self.params)
+        self.in_dtype, self.out_dtype = self.io.in_dtype, self.io.out_dtype
+        self.in_features = self.io.in_words * self.io.in_elems
+
+    def in_elems_per_word(self):
+        return self.io.in_elems
+
+    def out_elems_per_word(self):
+        return self.io.out_elems
+
+    def in_words_per_frame(self):
+        return self.io.in_words
+
+    def out_words_per_frame(self):
+        return self.io.out_words
+
+    def fifo_depth(self, port=0):
+        return DEFAULT_DEPTH
+
+    def hls_context(self, lib):
+        return _CONTEXT[self.kind](self.params)
 
 
-def design_item(item) -> tuple[str, dict]:
-    """A (kind, params) pair from a (kind, params) pair or a hardware layer object (`.op`, `.template_params()`)."""
+class ChainGraph:
+    """The least a graph needs for hwgen.transforms.streams.finish: nodes in a chain, measured depths."""
+
+    def __init__(self, nodes, fifo_depths=None):
+        from hwgen.graph import chain_edges
+
+        self.layers = list(nodes)
+        self.edges = chain_edges(self.layers)
+        self.fifo_depths = dict(fifo_depths or {})
+
+
+def _as_node(item):
     if isinstance(item, tuple):
-        return item[0], item[1]
-    op = getattr(item, "op", None)
-    if op not in OP_KINDS:
-        raise HwgenError(f"no HLS template for hardware layer op {op!r} (layer {getattr(item, 'name', '?')!r}); "
-                         f"known: {', '.join(OP_KINDS)}")
-    p = dict(item.template_params())
-    p.setdefault("num_vectors", int(getattr(item, "num_vectors", 1)))
-    return OP_KINDS[op], p
+        return TemplateBlock(item[0], item[1])
+    if not hasattr(item, "hls_context"):
+        raise HwgenError(f"{item!r} is neither a (kind, params) pair nor a hardware layer")
+    return item
+
+
+def template_kind(node) -> str:
+    """The template's short name ("mvau", "width_converter", ...) of a node."""
+    return Path(node.hls_template).name.split(".")[0]
 
 
 def chain(layers) -> list[tuple[str, dict]]:
-    """Check that consecutive blocks agree on stream datatype and words, and insert a width converter where
-    one block's word holds a different number of elements than the next one's. Items: (kind, params) pairs
-    or hardware layer objects."""
-    layers = [design_item(x) for x in layers]
-    out: list[tuple[str, dict]] = []
-    names = {p["name"] for _, p in layers}
-    for i, (kind, p) in enumerate(layers):
-        if out:
-            pk, pp = out[-1]
-            a, b = stream_io(pk, pp), stream_io(kind, p)
-            if a.out_dtype.bits != b.in_dtype.bits or a.out_dtype.bipolar != b.in_dtype.bipolar:
-                raise HwgenError(f"HLS chain: {pp['name']} outputs {a.out_dtype} but {p['name']} reads {b.in_dtype}")
-            total = a.out_words * a.out_elems
-            if total != b.in_words * b.in_elems:
-                raise HwgenError(f"HLS chain: {pp['name']} writes {total} elements per frame but {p['name']} "
-                                 f"reads {b.in_words * b.in_elems}")
-            if a.out_elems != b.in_elems:
-                wname, j = f"{pp['name']}_to_{p['name']}", 1
-                while wname in names:
-                    wname, j = f"{pp['name']}_to_{p['name']}_{j}", j + 1
-                names.add(wname)
-                elems = int(np.lcm(a.out_elems, b.in_elems))
-                out.append(("width_converter", dict(name=wname, in_elems=a.out_elems, out_elems=b.in_elems,
-                                                    dtype=dtype_dict(a.out_dtype), elems=elems,
-                                                    num_vectors=total // elems)))
-        out.append((kind, p))
-    return out
+    """The blocks of a chain of (kind, params) pairs / layers after the graph transform: width converters
+    inserted where one block's word holds a different number of elements than the next one's (the rule of
+    hwgen.transforms.streams, shared with the RTL). Returns (template kind, HLS context) pairs."""
+    from hwgen.transforms.streams import finish
+
+    d = finish(ChainGraph([_as_node(x) for x in layers]))
+    return [(template_kind(n), n.hls_context(LIB)) for n in d.nodes]
 
 
-def render_top(top_name: str, layers: list[tuple[str, dict]], depths=None,
-               csim_entry: str = "hwgen_csim_run") -> str:
-    """The DATAFLOW top `<top_name>.cpp` chaining `layers` (already `chain()`ed); depths: one FIFO depth per
-    stream (len(layers) + 1: the input of each layer, then the output of the last), default 2."""
+def render_node(node) -> str:
+    """C++ header of one graph node: its constant memories and `static void <name>(in streams, out streams)`."""
+    return render(node.hls_template, extra_dirs=node.template_dirs, **node.hls_context(LIB))
+
+
+def render_design_top(top_name: str, design, csim_entry: str = "hwgen_csim_run") -> str:
+    """The DATAFLOW top: one `hls::stream` per design stream, with its name and FIFO depth (the same as the RTL
+    FIFO on that stream), one process call per node, AXI4-Stream adapters on in0_V / out_V."""
     _check_name(top_name)
     _check_name(csim_entry)
-    if not layers:
+    if not design.nodes:
         raise HwgenError("an HLS design needs at least one layer")
-    ios = [stream_io(k, p) for k, p in layers]
-    widths = [ios[0].in_bits] + [io.out_bits for io in ios]
-    if depths is None:
-        depths = [DEFAULT_DEPTH] * len(widths)
-    depths = list(depths)
-    if len(depths) != len(widths):
-        raise HwgenError(f"{len(depths)} FIFO depths given for {len(widths)} streams")
-    streams = [dict(name=f"s{i}", bits=w, depth=max(2, int(d))) for i, (w, d) in enumerate(zip(widths, depths))]
-    in_bytes = packing.padded_bytes(widths[0])
-    out_bytes = packing.padded_bytes(widths[-1])
+    streams = [dict(name=_check_name(s.name), bits=s.bits, depth=max(1, int(s.depth)),
+                    src=s.src or "in0_V", dst=s.dst or "out_V") for s in design.streams]
+    nodes = [dict(name=n.name, header=f"{n.name}.hpp",
+                  args=[s.name for s in design.inputs_of(n.name)] + [s.name for s in design.outputs_of(n.name)])
+             for n in design.nodes]
+    i, o = design.input, design.output
+    in_bytes, out_bytes = packing.padded_bytes(i.bits), packing.padded_bytes(o.bits)
     return render(
-        "hls/top.cpp.j2", top_name=top_name, csim_entry=csim_entry,
-        layers=[dict(name=p["name"], header=layer_header_name(p)) for _, p in layers],
-        streams=streams, in_pad_bits=in_bytes * 8, out_pad_bits=out_bytes * 8,
-        in_words=ios[0].in_words, out_words=ios[-1].out_words, in_bytes=in_bytes, out_bytes=out_bytes,
+        "hls/top.cpp.j2", top_name=top_name, csim_entry=csim_entry, nodes=nodes, streams=streams,
+        in_stream=i.name, in_bits=i.bits, out_stream=o.name, out_bits=o.bits,
+        in_pad_bits=in_bytes * 8, out_pad_bits=out_bytes * 8, in_words=i.words_per_frame,
+        out_words=o.words_per_frame, in_bytes=in_bytes, out_bytes=out_bytes,
     )
 
 
@@ -486,42 +513,74 @@ def render_tcl(top_name: str, part: str, clock_period_ns: float, sources, header
 class HlsProject:
     dir: Path
     top_name: str
-    layers: list  # (kind, params) after chain()
-    io: StreamIO  # in: first layer's input, out: last layer's output (per frame)
+    layers: list  # (template kind, HLS context) per node, in dataflow order (width converters included)
+    io: StreamIO  # in: the accelerator's input stream, out: its output stream (per frame)
     files: list[Path] = field(default_factory=list)
+    streams: list = field(default_factory=list)  # hwgen.transforms.streams.Stream, with names and depths
 
     @property
     def top_cpp(self) -> Path:
         return self.dir / f"{self.top_name}.cpp"
 
 
-def write_project(out_dir, top_name: str, layers: list[tuple[str, dict]], part: str = "xczu3eg-sbva484-1-e",
-                  clock_period_ns: float = 10.0, depths=None, csim_entry: str = "hwgen_csim_run",
-                  insert_converters: bool = True) -> HlsProject:
-    """Write a complete Vitis HLS project for `layers` into out_dir (created)."""
+def write_design(out_dir, design, top_name: str = "hwgen_top", part: str = "xczu3eg-sbva484-1-e",
+                 clock_period_ns: float = 10.0, csim_entry: str = "hwgen_csim_run") -> HlsProject:
+    """Write a complete Vitis HLS project for a finished design (hwgen.transforms.streams.Design) into out_dir:
+    static headers, one header per node, `<top>.cpp`, `hls.tcl`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    layers = chain(layers) if insert_converters else [design_item(x) for x in layers]
-    if depths is not None and len(depths) != len(layers) + 1:
-        raise HwgenError(f"{len(depths)} FIFO depths given for {len(layers) + 1} streams "
-                         "(width converters inserted by chain() count as layers)")
     files = []
-    src = templates_dir() / "hls"
-    for h in STATIC_HEADERS:
-        shutil.copyfile(src / h, out / h)
+    headers = ["hwgen_common.hpp"] + [h for n in design.nodes for h in n.hls_headers]
+    for h in dict.fromkeys(headers):
+        src = next((Path(d) / "hls" / h for d in _dirs_of(design) if (Path(d) / "hls" / h).is_file()), None)
+        if src is None:
+            raise HwgenError(f"static HLS header {h!r} not found in {', '.join(map(str, _dirs_of(design)))}")
+        shutil.copyfile(src, out / h)
         files.append(out / h)
-    for kind, p in layers:
-        f = out / layer_header_name(p)
-        f.write_text(render_layer(kind, p))
+    contexts = []
+    for n in design.nodes:
+        ctx = n.hls_context(LIB)
+        contexts.append((template_kind(n), ctx))
+        f = out / f"{n.name}.hpp"
+        f.write_text(render(n.hls_template, extra_dirs=n.template_dirs, **ctx))
         files.append(f)
     top = out / f"{top_name}.cpp"
-    top.write_text(render_top(top_name, layers, depths, csim_entry))
+    top.write_text(render_design_top(top_name, design, csim_entry))
     files.append(top)
-    headers = [f.name for f in files if f.suffix == ".hpp"]
     tcl = out / "hls.tcl"
-    tcl.write_text(render_tcl(top_name, part, clock_period_ns, [top.name], headers))
+    tcl.write_text(render_tcl(top_name, part, clock_period_ns, [top.name], [f.name for f in files
+                                                                             if f.suffix == ".hpp"]))
     files.append(tcl)
-    ios = [stream_io(k, p) for k, p in layers]
-    io = StreamIO(ios[0].in_elems, ios[0].in_dtype, ios[0].in_words,
-                  ios[-1].out_elems, ios[-1].out_dtype, ios[-1].out_words)
-    return HlsProject(out, top_name, layers, io, files)
+    i, o = design.input, design.output
+    io = StreamIO(i.elems_per_word, i.dtype, i.words_per_frame, o.elems_per_word, o.dtype, o.words_per_frame)
+    return HlsProject(out, top_name, contexts, io, files, list(design.streams))
+
+
+def _dirs_of(design) -> list:
+    return list(dict.fromkeys([str(d) for n in design.nodes for d in n.template_dirs] + [str(templates_dir())]))
+
+
+def write_graph_project(out_dir, graph, top_name: str = "hwgen_top", part: str = "xczu3eg-sbva484-1-e",
+                        clock_period_ns: float = 10.0) -> HlsProject:
+    """OUT/hls of a hardware graph: its finished design (graph.design())."""
+    return write_design(out_dir, graph.design(), top_name, part, clock_period_ns)
+
+
+def write_project(out_dir, top_name: str, layers, part: str = "xczu3eg-sbva484-1-e",
+                  clock_period_ns: float = 10.0, depths=None, csim_entry: str = "hwgen_csim_run") -> HlsProject:
+    """A Vitis HLS project for a chain of (kind, params) pairs or layers (the per-block API): the same graph
+    transform and top as a build. depths: one FIFO depth per stream after the transform (width converters'
+    streams included), default 2 words each."""
+    from hwgen.transforms.streams import finish
+
+    nodes = [_as_node(x) for x in layers]
+    d = finish(ChainGraph(nodes))
+    if depths is not None:
+        if len(depths) != len(d.streams):
+            raise HwgenError(f"{len(depths)} FIFO depths given for {len(d.streams)} streams "
+                             f"({', '.join(s.name for s in d.streams)})")
+        d = finish(ChainGraph(nodes, {s.name: int(k) for s, k in zip(d.streams, depths)}))
+    return write_design(out_dir, d, top_name, part, clock_period_ns, csim_entry)
+
+
+LIB = sys.modules[__name__]  # handed to the kinds' hls_context(): the helpers above, without an import upward

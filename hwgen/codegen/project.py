@@ -3,7 +3,8 @@
     OUT/hls/     Vitis HLS C++ + Tcl (templates/hls)           hwgen.codegen.hls
     OUT/rtl/     Verilog + ROM files + stitched top (templates/rtl)   hwgen.codegen.rtl
     OUT/vivado/  board project flow (templates/vivado, boards/)      hwgen.codegen.vivado
-    OUT/driver/  the PYNQ driver package to copy to the board         hwgen.runtime.driver_writer
+(OUT/driver/, the PYNQ driver package, is written by hwgen.build with hwgen.runtime.driver_writer: the runtime
+sits above the code generators.)
 """
 
 from __future__ import annotations
@@ -13,18 +14,16 @@ from pathlib import Path
 
 def write_generated(out: Path, graph, board) -> dict:
     """Write the backend projects for `graph` into `out`; returns {project: [files]} for the report."""
-    from hwgen.codegen.hls import write_project
+    from hwgen.codegen.hls import write_graph_project
+    from hwgen.codegen.rtl_project import write_rtl_project
 
     out = Path(out)
     files = {}
-    hls = write_project(out / "hls", "hwgen_top", list(graph.layers), part=board.part,
-                        clock_period_ns=1000.0 / board.clock_mhz)
+    hls = write_graph_project(out / "hls", graph, "hwgen_top", part=board.part,
+                              clock_period_ns=1000.0 / board.clock_mhz)
     files["hls"] = [str(f.relative_to(out)) for f in hls.files]
     from hwgen.codegen.vivado import write_vivado
 
     files["vivado"] = [str(f.relative_to(out)) for f in write_vivado(out / "vivado", graph, board)]
-    files["rtl"] = [str(f.relative_to(out)) for f in __import__("hwgen.codegen.rtl_project", fromlist=["x"]).write_rtl_project(out / "rtl", graph)]  # noqa: E501
-    from hwgen.runtime.driver_writer import write_driver
-
-    files["driver"] = [str(f.relative_to(out)) for f in write_driver(out, graph, board)]
+    files["rtl"] = [str(f.relative_to(out)) for f in write_rtl_project(out / "rtl", graph)]
     return files

@@ -18,10 +18,12 @@ def templates_dir() -> Path:
     return installed if installed.is_dir() else pkg.parent / "templates"
 
 
-@lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
+@lru_cache(maxsize=16)
+def environment(extra_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
+    """The shipped templates, searched after a layer kind's own template folders (`extra_dirs`): a kind defined
+    outside hwgen brings its templates along without touching templates/."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        loader=jinja2.FileSystemLoader([str(d) for d in extra_dirs] + [str(templates_dir())]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -30,6 +32,6 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(template: str, **params) -> str:
-    """Render `template` (path relative to templates/, e.g. "rtl/mvau.v.j2") with `params`."""
-    return environment().get_template(template).render(**params)
+def render(template: str, extra_dirs=(), **params) -> str:
+    """Render `template` (path relative to templates/ or to one of `extra_dirs`, e.g. "rtl/mvau.v.j2")."""
+    return environment(tuple(str(d) for d in extra_dirs)).get_template(template).render(**params)

@@ -55,14 +55,16 @@ synthesis estimates: hwgen.sim.yosys.synth.
 
 from __future__ import annotations
 
-import math
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from hwgen.bits import clog2, pad8, signed_bits
 from hwgen.codegen.render import render
 from hwgen.dtypes import DType
 from hwgen.errors import FoldingError
+from hwgen.layers.roms import rom_style
 
 KINDS = ("mvau", "thresholding", "label_select", "fifo", "dwc")
 
@@ -71,22 +73,6 @@ def _dt(d) -> DType:
     if isinstance(d, DType):
         return d
     return DType(int(d["bits"]), bool(d["signed"]), bool(d.get("bipolar", False)))
-
-
-def _clog2(n: int) -> int:
-    return max(1, math.ceil(math.log2(n))) if n > 1 else 1
-
-
-def _pad8(bits: int) -> int:
-    return (bits + 7) // 8 * 8
-
-
-def _signed_bits(lo: int, hi: int) -> int:
-    """Bits of a signed type holding [lo, hi]."""
-    b = 1
-    while not (-(1 << (b - 1)) <= lo and hi <= (1 << (b - 1)) - 1):
-        b += 1
-    return b
 
 
 def _mem_lines(words: np.ndarray, elem_bits: int) -> list[str]:
@@ -115,13 +101,15 @@ def _encode_values(values, dt: DType) -> np.ndarray:
     return v
 
 
-def _thresholds_ctx(thresholds, n_rows: int, pe: int, lo_acc: int, hi_acc: int):
-    """Threshold ROM: word f = rows f*pe+p, element p*T+t; width TB covers thresholds and the input range."""
+def _thresholds_ctx(thresholds, n_rows: int, pe: int, lo_acc: int, hi_acc: int, tb: int | None = None):
+    """Threshold ROM: word f = rows f*pe+p, element p*T+t; width TB covers thresholds and the input range (the
+    kind's spec gives it; derived here for the per-block API)."""
     thr = np.asarray(thresholds, dtype=np.int64)
     if thr.ndim != 2 or thr.shape[0] != n_rows or thr.shape[1] < 1:
         raise ValueError(f"thresholds must be ({n_rows}, T>=1), got {thr.shape}")
     nt = thr.shape[1]
-    tb = _signed_bits(min(lo_acc, int(thr.min())), max(hi_acc, int(thr.max())))
+    if tb is None:
+        tb = signed_bits(min(lo_acc, int(thr.min())), max(hi_acc, int(thr.max())))
     rom = thr.reshape(n_rows // pe, pe * nt)
     return nt, tb, rom
 
@@ -136,104 +124,115 @@ def _mem_style(p: dict) -> str:
     return p.get("mem_style", p.get("rom_style", "auto"))
 
 
-def rom_style(depth: int, width: int, style: str = "auto") -> str:
-    """Synthesis attribute (rom_style) of a ROM: "block" (BRAM), "distributed" (LUT RAM), "" (none: the tool
-    decides). auto: block when the ROM is deep enough to use a block RAM reasonably (depth >= 64 and >= 4 kbit),
-    else none; without it yosys turns even large ROMs into logic. Vivado honours the same attribute. (yosys
-    cannot map some shallow ROMs as "distributed"; prefer auto.)"""
-    if style == "ultra":
-        return "block"  # initialised ROMs cannot live in UltraRAM (as in the HLS flow): block RAM
-    if style != "auto":
-        if style not in ("block", "distributed", "logic"):
-            raise ValueError(f"mem_style {style!r} (use auto, block, distributed, ultra or logic)")
-        return style
-    return "block" if depth >= 64 and depth * width >= 4096 else ""
 
 
-def prepare(kind: str, params: dict) -> tuple[dict, dict[str, list[str]]]:
-    """Template context and ROM files ({file name: lines}) for one block."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown RTL block kind {kind!r} (known: {', '.join(KINDS)})")
-    p = dict(params)
+def mvau_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
+    """Context and ROM files of templates/rtl/mvau.v.j2."""
+    p = dict(p)
     name = p["name"]
     files: dict[str, list[str]] = {}
-    if kind == "mvau":
-        mw, mh, pe, simd = int(p["MW"]), int(p["MH"]), int(p["PE"]), int(p["SIMD"])
-        if mh % pe or mw % simd:
-            raise FoldingError(f"{name}: PE={pe} must divide MH={mh} and SIMD={simd} must divide MW={mw}")
-        idt, wdt, odt = _dt(p["in_dtype"]), _dt(p["w_dtype"]), _dt(p["out_dtype"])
-        acc = int(p["acc_bits"])
-        sf, nf = mw // simd, mh // pe
-        if p["binary_xnor"] and not (idt.bipolar and wdt.bipolar):
-            raise ValueError(f"{name}: binary_xnor needs BIPOLAR inputs and weights")
-        if p["binary_xnor"]:
-            acc = max(acc, 2)
-        w = np.asarray(p["weights"], dtype=np.int64)
-        if w.shape != (mh, mw):
-            raise ValueError(f"{name}: weights shape {w.shape} != (MH, MW) = {(mh, mw)}")
-        if not wdt.allowed(w):
-            raise ValueError(f"{name}: weights do not fit {wdt.name}")
-        # ROM word a = nf*SF + sf holds W[nf*PE+p, sf*SIMD+s] at element p*SIMD+s
-        we = _encode_values(w, wdt).reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
-        wfile, tfile = f"{name}_weights.mem", f"{name}_thresholds.mem"
-        files[wfile] = _mem_lines(we, wdt.bits)
-        xs = 2 if idt.bipolar else (idt.bits if idt.signed else idt.bits + 1)
-        ws = 2 if wdt.bipolar else (wdt.bits if wdt.signed else wdt.bits + 1)
-        ctx = dict(p, IB=idt.bits, WB=wdt.bits, OB=odt.bits, ACC=acc, SF=sf, NF=nf,
-                   INW=simd * idt.bits, OUTW=pe * odt.bits, WW=pe * simd * wdt.bits,
-                   IN_TDW=_pad8(simd * idt.bits), OUT_TDW=_pad8(pe * odt.bits),
-                   SFW=_clog2(sf), NFW=_clog2(nf), WAW=_clog2(sf * nf), XS=xs, WS=ws, PW=xs + ws,
-                   wfile=wfile, tfile=tfile, w_rom_style=rom_style(sf * nf, pe * simd * wdt.bits,
-                                                                  _mem_style(p)),
-                   **_dt_info("in", idt), **_dt_info("w", wdt), **_dt_info("out", odt))
-        if p["has_thresholds"]:
-            lo, hi = -(1 << (acc - 1)), (1 << (acc - 1)) - 1
-            nt, tb, rom = _thresholds_ctx(p["thresholds"], mh, pe, lo, hi)
-            files[tfile] = _mem_lines(rom, tb)
-            ctx.update(NT=nt, TB=tb, TW=pe * nt * tb, base_pattern=_out_base_pattern(p["out_base"], odt),
-                       t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)))
-        return ctx, files
-    if kind == "thresholding":
-        c, pe = int(p["C"]), int(p["PE"])
-        if c % pe:
-            raise FoldingError(f"{name}: PE={pe} must divide C={c}")
-        idt, odt = _dt(p["in_dtype"]), _dt(p["out_dtype"])
-        tfile = f"{name}_thresholds.mem"
-        nt, tb, rom = _thresholds_ctx(p["thresholds"], c, pe, idt.min, idt.max)
+    mw, mh, pe, simd = int(p["MW"]), int(p["MH"]), int(p["PE"]), int(p["SIMD"])
+    if mh % pe or mw % simd:
+        raise FoldingError(f"{name}: PE={pe} must divide MH={mh} and SIMD={simd} must divide MW={mw}")
+    idt, wdt, odt = _dt(p["in_dtype"]), _dt(p["w_dtype"]), _dt(p["out_dtype"])
+    spec = p.pop("spec", None)  # the kind's derived quantities (hwgen.layers.mvau.MvauSpec), when it gives them
+    acc = int(spec["ACC"] if spec else p["acc_bits"])
+    sf, nf = mw // simd, mh // pe
+    if p["binary_xnor"] and not (idt.bipolar and wdt.bipolar):
+        raise ValueError(f"{name}: binary_xnor needs BIPOLAR inputs and weights")
+    if p["binary_xnor"]:
+        acc = max(acc, 2)
+    w = np.asarray(p["weights"], dtype=np.int64)
+    if w.shape != (mh, mw):
+        raise ValueError(f"{name}: weights shape {w.shape} != (MH, MW) = {(mh, mw)}")
+    if not wdt.allowed(w):
+        raise ValueError(f"{name}: weights do not fit {wdt.name}")
+    # ROM word a = nf*SF + sf holds W[nf*PE+p, sf*SIMD+s] at element p*SIMD+s
+    we = _encode_values(w, wdt).reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
+    wfile, tfile = f"{name}_weights.mem", f"{name}_thresholds.mem"
+    files[wfile] = _mem_lines(we, wdt.bits)
+    xs = 2 if idt.bipolar else (idt.bits if idt.signed else idt.bits + 1)
+    ws = 2 if wdt.bipolar else (wdt.bits if wdt.signed else wdt.bits + 1)
+    ctx = dict(p, IB=idt.bits, WB=wdt.bits, OB=odt.bits, ACC=acc, SF=sf, NF=nf,
+               INW=simd * idt.bits, OUTW=pe * odt.bits, WW=pe * simd * wdt.bits,
+               IN_TDW=pad8(simd * idt.bits), OUT_TDW=pad8(pe * odt.bits),
+               SFW=clog2(sf), NFW=clog2(nf), WAW=clog2(sf * nf), XS=xs, WS=ws, PW=xs + ws,
+               wfile=wfile, tfile=tfile, w_rom_style=rom_style(sf * nf, pe * simd * wdt.bits,
+                                                              _mem_style(p)),
+               **_dt_info("in", idt), **_dt_info("w", wdt), **_dt_info("out", odt))
+    if p["has_thresholds"]:
+        lo, hi = -(1 << (acc - 1)), (1 << (acc - 1)) - 1
+        nt, tb, rom = _thresholds_ctx(p["thresholds"], mh, pe, lo, hi, spec and spec["TB"])
         files[tfile] = _mem_lines(rom, tb)
-        nf = c // pe
-        ctx = dict(p, IB=idt.bits, OB=odt.bits, NF=nf, NFW=_clog2(nf), INW=pe * idt.bits, OUTW=pe * odt.bits,
-                   IN_TDW=_pad8(pe * idt.bits), OUT_TDW=_pad8(pe * odt.bits), NT=nt, TB=tb, TW=pe * nt * tb,
-                   tfile=tfile, base_pattern=_out_base_pattern(p["out_base"], odt),
-                   t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)),
-                   **_dt_info("in", idt), **_dt_info("out", odt))
-        return ctx, files
-    if kind == "label_select":
-        c, pe, k = int(p["C"]), int(p["PE"]), int(p["k"])
-        if c % pe:
-            raise FoldingError(f"{name}: PE={pe} must divide C={c}")
-        if not 1 <= k <= c:
-            raise ValueError(f"{name}: k={k} must be in 1..C={c}")
-        idt, odt = _dt(p["in_dtype"]), _dt(p["out_dtype"])
-        if odt.signed or odt.bipolar or (1 << odt.bits) < c:
-            raise ValueError(f"{name}: output type {odt.name} cannot hold indices 0..{c - 1}")
-        nf = c // pe
-        ctx = dict(p, IB=idt.bits, OB=odt.bits, NF=nf, NFW=_clog2(nf), INW=pe * idt.bits,
-                   IN_TDW=_pad8(pe * idt.bits), OUT_TDW=_pad8(odt.bits), KW=_clog2(k + 1),
-                   in_cmp_signed=idt.signed and not idt.bipolar, **_dt_info("in", idt), **_dt_info("out", odt))
-        return ctx, files
-    if kind == "fifo":
-        width, depth = int(p["width"]), int(p["depth"])
-        if width < 1 or depth < 1:
-            raise ValueError(f"{name}: fifo width and depth must be >= 1")
-        style = p.get("style", "auto")
-        if style == "auto":
-            style = "srl" if depth <= 64 else "ram"
-        if style not in ("srl", "ram"):
-            raise ValueError(f"{name}: fifo style {style!r} (use auto, srl or ram)")
-        ctx = dict(p, style=style, TDW=_pad8(width), AW=_clog2(depth), CW=_clog2(depth + 1))
-        return ctx, files
-    # dwc
+        ctx.update(NT=nt, TB=tb, TW=pe * nt * tb, base_pattern=_out_base_pattern(p["out_base"], odt),
+                   t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)))
+    return ctx, files
+
+
+def thresholding_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
+    """Context and ROM file of templates/rtl/thresholding.v.j2."""
+    p = dict(p)
+    name = p["name"]
+    files: dict[str, list[str]] = {}
+    c, pe = int(p["C"]), int(p["PE"])
+    if c % pe:
+        raise FoldingError(f"{name}: PE={pe} must divide C={c}")
+    idt, odt = _dt(p["in_dtype"]), _dt(p["out_dtype"])
+    tfile = f"{name}_thresholds.mem"
+    spec = p.pop("spec", None)  # the kind's derived quantities (ThresholdingSpec), when it gives them
+    nt, tb, rom = _thresholds_ctx(p["thresholds"], c, pe, idt.min, idt.max, spec and spec["TB"])
+    files[tfile] = _mem_lines(rom, tb)
+    nf = c // pe
+    ctx = dict(p, IB=idt.bits, OB=odt.bits, NF=nf, NFW=clog2(nf), INW=pe * idt.bits, OUTW=pe * odt.bits,
+               IN_TDW=pad8(pe * idt.bits), OUT_TDW=pad8(pe * odt.bits), NT=nt, TB=tb, TW=pe * nt * tb,
+               tfile=tfile, base_pattern=_out_base_pattern(p["out_base"], odt),
+               t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)),
+               **_dt_info("in", idt), **_dt_info("out", odt))
+    return ctx, files
+
+
+def label_select_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
+    """Context of templates/rtl/label_select.v.j2."""
+    p = dict(p)
+    name = p["name"]
+    files: dict[str, list[str]] = {}
+    c, pe, k = int(p["C"]), int(p["PE"]), int(p["k"])
+    if c % pe:
+        raise FoldingError(f"{name}: PE={pe} must divide C={c}")
+    if not 1 <= k <= c:
+        raise ValueError(f"{name}: k={k} must be in 1..C={c}")
+    idt, odt = _dt(p["in_dtype"]), _dt(p["out_dtype"])
+    if odt.signed or odt.bipolar or (1 << odt.bits) < c:
+        raise ValueError(f"{name}: output type {odt.name} cannot hold indices 0..{c - 1}")
+    nf = c // pe
+    ctx = dict(p, IB=idt.bits, OB=odt.bits, NF=nf, NFW=clog2(nf), INW=pe * idt.bits,
+               IN_TDW=pad8(pe * idt.bits), OUT_TDW=pad8(odt.bits), KW=clog2(k + 1),
+               in_cmp_signed=idt.signed and not idt.bipolar, **_dt_info("in", idt), **_dt_info("out", odt))
+    return ctx, files
+
+
+def fifo_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
+    """Context of templates/rtl/fifo.v.j2."""
+    p = dict(p)
+    name = p["name"]
+    files: dict[str, list[str]] = {}
+    width, depth = int(p["width"]), int(p["depth"])
+    if width < 1 or depth < 1:
+        raise ValueError(f"{name}: fifo width and depth must be >= 1")
+    style = p.get("style", "auto")
+    if style == "auto":
+        style = "srl" if depth <= 64 else "ram"
+    if style not in ("srl", "ram"):
+        raise ValueError(f"{name}: fifo style {style!r} (use auto, srl or ram)")
+    ctx = dict(p, style=style, TDW=pad8(width), AW=clog2(depth), CW=clog2(depth + 1))
+    return ctx, files
+
+
+def dwc_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
+    """Context of templates/rtl/dwc.v.j2."""
+    p = dict(p)
+    name = p["name"]
+    files: dict[str, list[str]] = {}
     iw, ow = int(p["in_width"]), int(p["out_width"])
     eb = int(p.get("elem_bits", 1))
     if iw % eb or ow % eb:
@@ -241,8 +240,21 @@ def prepare(kind: str, params: dict) -> tuple[dict, dict[str, list[str]]]:
     if max(iw, ow) % min(iw, ow):
         raise ValueError(f"{name}: one of in_width={iw} and out_width={ow} must divide the other")
     ratio = max(iw, ow) // min(iw, ow)
-    ctx = dict(p, IW=iw, OW=ow, RATIO=ratio, RW=_clog2(ratio), IN_TDW=_pad8(iw), OUT_TDW=_pad8(ow))
+    ctx = dict(p, IW=iw, OW=ow, RATIO=ratio, RW=clog2(ratio), IN_TDW=pad8(iw), OUT_TDW=pad8(ow))
     return ctx, files
+
+
+# the built-in blocks by template name, for the per-block API below (tests, benchmarks); the network emitter
+# (hwgen.codegen.rtl_project) asks each graph node for its template and context instead
+BLOCKS = {"mvau": mvau_context, "thresholding": thresholding_context, "label_select": label_select_context,
+          "fifo": fifo_context, "dwc": dwc_context}
+
+
+def prepare(kind: str, params: dict) -> tuple[dict, dict[str, list[str]]]:
+    """Template context and ROM files ({file name: lines}) for one built-in block."""
+    if kind not in BLOCKS:
+        raise ValueError(f"unknown RTL block kind {kind!r} (known: {', '.join(KINDS)})")
+    return BLOCKS[kind](params)
 
 
 def render_block(kind: str, params: dict) -> tuple[str, dict[str, list[str]]]:
@@ -266,12 +278,49 @@ def write_block(kind: str, params: dict, outdir) -> list[Path]:
     return paths
 
 
+def render_node(node, module: str | None = None) -> tuple[str, dict[str, list[str]]]:
+    """(Verilog text, ROM files) of a graph node (a layer kind), module name `module` (default: its name)."""
+    ctx, files = node.rtl_context(LIB, module or node.name)
+    return render(node.rtl_template, extra_dirs=node.template_dirs, **ctx), files
+
+
+def write_node(node, outdir, module: str | None = None) -> list[Path]:
+    """`<module>.v` and its ROM files of a graph node, in outdir; the written paths (the .v first)."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    text, files = render_node(node, module)
+    paths = [outdir / f"{module or node.name}.v"]
+    paths[0].write_text(text)
+    for fname, lines in files.items():
+        (outdir / fname).write_text("\n".join(lines) + "\n")
+        paths.append(outdir / fname)
+    return paths
+
+
 def stream_widths(kind: str, params: dict) -> tuple[int, int]:
     """(input TDATA bits, output TDATA bits) of a block, padded to whole bytes."""
     ctx, _ = prepare(kind, params)
     if kind == "fifo":
         return ctx["TDW"], ctx["TDW"]
     return ctx["IN_TDW"], ctx["OUT_TDW"]
+
+
+def ports(n_inputs: int, n_outputs: int) -> tuple[list[str], list[str]]:
+    """AXI4-Stream port prefixes of a block: in0_V (in<i>_V), out_V (out<i>_V when it has several outputs)."""
+    return ([f"in{i}_V" for i in range(n_inputs)],
+            ["out_V"] if n_outputs == 1 else [f"out{i}_V" for i in range(n_outputs)])
+
+
+def render_top(name: str, stages: list[dict], wires: list[dict], in_wire: str, out_wire: str, frame_words: int,
+               monitor: bool = False, streams=()) -> str:
+    """templates/rtl/top.v.j2: `stages` [{"module", "instance", "comment", "ports": [{"port", "wire"}]}] wired by
+    `wires` [{"name", "tdw", "src", "dst"}]; in0_V drives in_wire, out_wire drives out_V (+ TLAST)."""
+    if frame_words < 1:
+        raise ValueError(f"{name}: frame_words must be >= 1")
+    tdw = {w["name"]: w["tdw"] for w in wires}
+    return render("rtl/top.v.j2", name=name, stages=stages, wires=wires, in_wire=in_wire, out_wire=out_wire,
+                  in_tdw=tdw[in_wire], out_tdw=tdw[out_wire], frame_words=int(frame_words), FW=clog2(frame_words),
+                  monitor=monitor, streams=list(streams))
 
 
 def write_chain(name: str, blocks: list[tuple[str, dict]], outdir, frame_words: int,
@@ -300,10 +349,18 @@ def write_chain(name: str, blocks: list[tuple[str, dict]], outdir, frame_words: 
             fp = {"name": f"{name}_fifo{i}", "width": ow, "depth": int(depths[i]), "style": fifo_style}
             paths += write_block("fifo", fp, outdir)
             stages.append({"module": fp["name"], "in_tdw": ow, "out_tdw": ow})
-    if frame_words < 1:
-        raise ValueError(f"{name}: frame_words must be >= 1")
-    text = render("rtl/top.v.j2", name=name, stages=stages, frame_words=int(frame_words),
-                  FW=_clog2(frame_words), monitor=False)
+    # a chain: wire i enters stage i, wire len(stages) leaves the last one
+    wires = [{"name": f"s{i}", "tdw": st["in_tdw"], "src": "in0_V" if i == 0 else stages[i - 1]["module"],
+              "dst": st["module"]} for i, st in enumerate(stages)]
+    wires.append({"name": f"s{len(stages)}", "tdw": stages[-1]["out_tdw"], "src": stages[-1]["module"],
+                  "dst": "out_V"})
+    tops = [{"module": st["module"], "instance": f"u{i}_{st['module']}", "comment": "",
+             "ports": [{"port": "in0_V", "wire": f"s{i}"}, {"port": "out_V", "wire": f"s{i + 1}"}]}
+            for i, st in enumerate(stages)]
+    text = render_top(name, tops, wires, "s0", f"s{len(stages)}", frame_words)
     top = outdir / f"{name}.v"
     top.write_text(text)
     return [top] + paths
+
+
+LIB = sys.modules[__name__]  # handed to the kinds' rtl_context(): the helpers above, without an import upward

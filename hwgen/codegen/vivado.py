@@ -97,13 +97,16 @@ class StreamPlan:
 
 def accelerator_io(graph_or_layers):
     """(in TDATA bits, out TDATA bits, in words/frame, out words/frame) of the generated top, padded to bytes."""
-    from hwgen.codegen.hls import chain, stream_io
+    if hasattr(graph_or_layers, "design"):
+        d = graph_or_layers.design()
+    else:  # a chain of layers
+        from hwgen.codegen.hls import ChainGraph
+        from hwgen.transforms.streams import finish
 
-    layers = list(getattr(graph_or_layers, "layers", graph_or_layers))
-    design = chain(layers)
-    ios = [stream_io(k, p) for k, p in design]
-    return (packing.padded_bytes(ios[0].in_bits) * 8, packing.padded_bytes(ios[-1].out_bits) * 8,
-            ios[0].in_words, ios[-1].out_words)
+        d = finish(ChainGraph(list(graph_or_layers)))
+    i, o = d.input, d.output
+    return (packing.padded_bytes(i.bits) * 8, packing.padded_bytes(o.bits) * 8, i.words_per_frame,
+            o.words_per_frame)
 
 
 def stream_plan(in_bits: int, out_bits: int, in_words: int, out_words: int, dma_width: int) -> StreamPlan:

@@ -1,9 +1,12 @@
-"""Hardware layers. `LAYER_TYPES` maps the `op` names used in hwgraph.json to classes."""
+"""Hardware layer kinds. `KINDS` (hwgen.layers.registry) maps the `op` names used in hwgraph.json to classes;
+importing this package registers the built-in kinds."""
 
 from hwgen.layers.label_select import LabelSelect
 from hwgen.layers.mvau import MVAU
+from hwgen.layers.registry import KINDS, register
 from hwgen.layers.thresholding import Thresholding
+from hwgen.layers.width_converter import WidthConverter
 
-LAYER_TYPES = {cls.op: cls for cls in (MVAU, Thresholding, LabelSelect)}
+LAYER_TYPES = KINDS  # the old name
 
-__all__ = ["MVAU", "Thresholding", "LabelSelect", "LAYER_TYPES"]
+__all__ = ["MVAU", "Thresholding", "LabelSelect", "WidthConverter", "KINDS", "LAYER_TYPES", "register"]

@@ -1,9 +1,16 @@
-"""Base class of hardware layers.
+"""Base class of hardware layer kinds.
 
-A layer owns everything about one kind of block: its integer semantics (`execute`), its stream interface
-(folded shapes, element datatypes, stream widths), its cost (`cycles`) for a folding, and the plain parameter
-dict its HLS and RTL templates render from (`template_params`). Templates hold no arithmetic a layer did not
-decide; layers hold no C++ or Verilog text.
+A kind (a subclass registered with hwgen.layers.registry.register) owns everything about one kind of block:
+- its integer semantics (`execute`, numpy: the golden model) and per-channel output range (`out_range`);
+- its stream interface (NHWC shapes, element datatypes, elements per word, words per frame), its folding;
+- its cost: `cycles()` and `resources()` for a folding;
+- its HLS template (`hls_template`, `hls_headers`) and context (`hls_context(lib)`), its RTL template
+  (`rtl_template`) and context (`rtl_context(lib, module)`); `lib` is the emitter's helper module
+  (hwgen.codegen.hls / hwgen.codegen.rtl), handed in so that layers never import the emitters;
+- its CPU kernel (`cpu_kernel(sw)`, sw = sw_fallback.backend) and its FIFO rule (`fifo_depth`: words of the
+  FIFO on each of its input streams that never throttles a rate-matched producer).
+Emitters, the CPU backend, the cost and the reports iterate over the graph and ask each node; nothing outside a
+kind dispatches on the kind. Templates hold no arithmetic a kind did not decide; kinds hold no C++ or Verilog text.
 """
 
 from __future__ import annotations
@@ -24,12 +31,29 @@ def dtype_dict(dt: DType) -> dict:
     return {"bits": dt.bits, "signed": dt.signed, "bipolar": dt.bipolar, "name": dt.name}
 
 
+def thresholded_range(n: int, n_thr: int, out_base: int, out_dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Output bounds of a multi-threshold activation: out_base + 0 .. out_base + T, or -1 / +1 when bipolar."""
+    if out_dtype.bipolar:
+        return np.full(n, -1, dtype=np.int64), np.full(n, 1, dtype=np.int64)
+    return np.full(n, out_base, dtype=np.int64), np.full(n, out_base + n_thr, dtype=np.int64)
+
+
 class HwLayer:
     """One hardware block. Subclasses set `op` and implement the abstract methods."""
 
     op: ClassVar[str] = "HwLayer"
     # arrays saved to params/<name>.npz (not to JSON)
     array_fields: ClassVar[tuple[str, ...]] = ()
+    # ports: streams in and out (a Duplicate has two outputs, an AddStreams two inputs)
+    n_inputs: ClassVar[int] = 1
+    n_outputs: ClassVar[int] = 1
+    # True for kinds the graph transforms place (width converters): not folded, not in FOLD.json
+    inserted: ClassVar[bool] = False
+    # templates: paths relative to templates/ or to one of template_dirs (a kind defined outside hwgen)
+    template_dirs: ClassVar[tuple] = ()
+    hls_template: ClassVar[str | None] = None  # renders `static void <name>(in streams..., out streams...)`
+    hls_headers: ClassVar[tuple[str, ...]] = ()  # static headers (templates/hls/) copied into the project
+    rtl_template: ClassVar[str | None] = None  # renders `module <module>` with in0_V_* / out_V_* AXI4-Stream ports
 
     def __init__(self, name: str, in_dtype: DType, out_dtype: DType, num_vectors: int = 1,
                  onnx_nodes: list[str] | None = None, pe: int = 1, simd: int = 1):
@@ -63,6 +87,19 @@ class HwLayer:
     @property
     def out_shape(self) -> list[int]:
         return [1, self.out_features] if self.num_vectors == 1 else [1, self.num_vectors, self.out_features]
+
+    @property
+    def spatial(self) -> tuple[int, int]:
+        """(H, W) of the pixels the block streams per frame (an MLP layer: 1 x 1)."""
+        return getattr(self, "_spatial", None) or (1, self.num_vectors)
+
+    @property
+    def in_nhwc(self) -> list[int]:
+        return [1, *self.spatial, self.in_features]
+
+    @property
+    def out_nhwc(self) -> list[int]:
+        return [1, *self.spatial, self.out_features]
 
     def in_elems_per_word(self) -> int:
         return self.simd
@@ -104,10 +141,41 @@ class HwLayer:
         """Steady-state clock cycles per frame for a folding (the layer's current one by default)."""
         raise NotImplementedError
 
+    def resources(self, pe: int | None = None, simd: int | None = None, mem_style: str | None = None) -> dict:
+        """Estimated {"luts", "ffs", "bram18", "uram", "dsps", "lutram"} of the block for a folding."""
+        raise NotImplementedError
+
+    def memories(self, pe=None, simd=None, mem_style=None) -> dict:
+        """Constant memories of the block: {name: {"depth", "width", "live_width", "mem_style"}}."""
+        return {}
+
+    def out_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-output-channel bounds of the values this block can produce (the CPU backend sizes arrays by it)."""
+        n = self.out_features
+        return np.full(n, self.out_dtype.min, dtype=np.int64), np.full(n, self.out_dtype.max, dtype=np.int64)
+
+    def fifo_depth(self, port: int = 0) -> int:
+        """Words of the FIFO on input stream `port` (default rule; `hwgen build --size-fifos` measures instead)."""
+        return 2
+
     # --- code generation ------------------------------------------------------------------------------------
     def template_params(self) -> dict:
         """The plain dict the HLS and RTL templates of this layer render from."""
         raise NotImplementedError
+
+    def hls_context(self, lib) -> dict:
+        """Context of `hls_template`; lib = hwgen.codegen.hls (literals, ROM tables, storage pragmas)."""
+        raise NotImplementedError(f"kind {self.op} has no HLS template")
+
+    def rtl_context(self, lib, module: str) -> tuple[dict, dict]:
+        """(context of `rtl_template` for Verilog module `module`, {ROM file name: lines}); lib =
+        hwgen.codegen.rtl."""
+        raise NotImplementedError(f"kind {self.op} has no RTL template")
+
+    def cpu_kernel(self, sw):
+        """The CPU backend's kernel of this block; sw = sw_fallback.backend. An object with `in_fmt` (the numpy
+        integer type it reads), `run(x, out_fmt)` and `out_range`. Default: the numpy `execute()`."""
+        return sw.NumpyKernel(self)
 
     # --- persistence ------------------------------------------------------------------------------------------
     def attrs(self) -> dict:
@@ -126,6 +194,8 @@ class HwLayer:
             "simd": self.simd,
             "in_shape": self.in_shape,
             "out_shape": self.out_shape,
+            "in_nhwc": self.in_nhwc,
+            "out_nhwc": self.out_nhwc,
             "attrs": self.attrs(),
         }
 

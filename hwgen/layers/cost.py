@@ -5,7 +5,7 @@ block's ROMs (`layer.memories()`). Each model is a sum of structural terms (what
 XNOR-popcount or multiplier + adder tree per PE, accumulators, T threshold comparators per PE, ROMs, the input
 vector buffer, the 2-word output queue, counters) with LUT constants fitted to yosys on the sweep of
 benchmarks/calibrate_resources.py (results in benchmarks/results/resources_calibration.csv). ROMs are costed by
-hwgen.plan.memory (the same rule the templates use); FFs are counted from the template's registers.
+hwgen.layers.roms (the same rule the templates use); FFs are counted from the template's registers.
 
 Returned dict: luts (logic LUTs, distributed ROMs included: yosys' LUT1-6), ffs, bram18 (a RAMB36 = 2), uram,
 dsps, lutram (LUTs used as RAM: the MVAU input vector buffer, RAM32M / RAM64M).
@@ -14,6 +14,9 @@ dsps, lutram (LUTs used as RAM: the MVAU input vector buffer, RAM32M / RAM64M).
 from __future__ import annotations
 
 import math
+
+from hwgen.bits import clog2 as _clog2
+from hwgen.layers.roms import map_rom
 
 # yosys synth_xilinx (mul2dsp) maps a $mul to a DSP48E1 when both operands are >= 2 bits and the product is
 # >= 9 bits (seen in the sweep: 4x4 signed = 8-bit products stay in LUTs, 5x4 = 9-bit ones go to DSPs, constant
@@ -43,10 +46,6 @@ FF_ROMREG = {"weights": 0.75, "thresholds": 0.3}
 LS_LUT = {"base": 5.0, "cmp": 1.43, "mux": 0.73}
 
 
-def _clog2(n: int) -> int:
-    return max(1, math.ceil(math.log2(n))) if n > 1 else 1
-
-
 def _lutram_buffer(depth: int, width: int) -> int:
     """LUTs of a depth x width register file with one write and one asynchronous read port (yosys: RAM32M =
     32 x 6 bits, RAM64M = 64 x 3 bits, 4 LUTs each; deeper: several RAM64M and a read mux)."""
@@ -58,8 +57,6 @@ def _lutram_buffer(depth: int, width: int) -> int:
 
 
 def _roms(mems: dict) -> dict:
-    from hwgen.plan.memory import map_rom
-
     return {k: map_rom(r["depth"], r["width"], r["mem_style"], r.get("live_width")) for k, r in mems.items()}
 
 

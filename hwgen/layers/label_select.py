@@ -6,12 +6,19 @@ Folding: PE values read per cycle; cycles = C / PE per frame (the k results leav
 from __future__ import annotations
 
 from hwgen.dtypes import DType
-from hwgen.layers import kernels
+from hwgen.layers import cost, kernels
+import numpy as np
+
 from hwgen.layers.base import ChannelLayer, dtype_dict
+from hwgen.layers.registry import register
 
 
+@register
 class LabelSelect(ChannelLayer):
     op = "LabelSelect"
+    hls_template = "hls/label_select.hpp.j2"
+    hls_headers = ("label_select.hpp",)
+    rtl_template = "rtl/label_select.v.j2"
 
     def __init__(self, name, in_dtype: DType, channels: int, k: int, out_dtype: DType, **kw):
         super().__init__(name, in_dtype, out_dtype, **kw)
@@ -39,9 +46,23 @@ class LabelSelect(ChannelLayer):
 
     def resources(self, pe=None, simd=None, mem_style=None) -> dict:
         """Estimated {"luts", "ffs", "bram18", "uram", "dsps", "lutram"} of the RTL block (no memories)."""
-        from hwgen.layers import cost
-
         return cost.label_select_resources(self.rtl_shape(pe))
+
+    def out_range(self):
+        n = self.out_features
+        return np.zeros(n, dtype=np.int64), np.full(n, self.channels - 1, dtype=np.int64)
+
+    def fifo_depth(self, port=0):
+        return max(2, self.in_words_per_frame() + 2)  # reads a whole frame before it answers
+
+    def hls_context(self, lib):
+        return lib.label_select_context(dict(self.template_params(), num_vectors=self.num_vectors))
+
+    def rtl_context(self, lib, module):
+        return lib.label_select_context(dict(self.template_params(), name=module))
+
+    def cpu_kernel(self, sw):
+        return sw.LabelSelectKernel(self)
 
     def template_params(self):
         return {

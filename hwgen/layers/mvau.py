@@ -8,16 +8,52 @@ Binary mode (inputs and weights BIPOLAR): XNOR + popcount in hardware; acc stays
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
+from hwgen.bits import signed_bits
 from hwgen.dtypes import DType, from_name, smallest_for_range
-from hwgen.layers import kernels
-from hwgen.layers.base import HwLayer, divisors, dtype_dict
+from hwgen.layers import cost, kernels
+from hwgen.layers.roms import live_width
+from hwgen.layers.base import HwLayer, divisors, dtype_dict, thresholded_range
+from hwgen.layers.registry import register
 
 
+@dataclass(frozen=True)
+class MvauSpec:
+    """The derived hardware quantities of an MVAU at one folding, computed once by the kind (`MVAU.spec`): the
+    cost model, the HLS context and the RTL context all read them, none re-derives them."""
+
+    PE: int
+    SIMD: int
+    SF: int  # input words per vector (MW / SIMD)
+    NF: int  # output folds (MH / PE)
+    ACC: int  # signed accumulator bits (the exact dot product; >= 2 for XNOR-popcount)
+    XS: int  # signed bits of an input element, of a weight, of their product
+    WS: int
+    PW: int
+    IB: int  # element bits of inputs, weights, outputs
+    WB: int
+    OB: int
+    INW: int  # stream word bits in / out, weight memory word bits
+    OUTW: int
+    WW: int
+    NT: int  # thresholds per channel (0: none), their signed bits, threshold memory word bits
+    TB: int
+    TW: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@register
 class MVAU(HwLayer):
     op = "MVAU"
     array_fields = ("weights", "thresholds")
+    hls_template = "hls/mvau.hpp.j2"
+    hls_headers = ("mvau.hpp",)
+    rtl_template = "rtl/mvau.v.j2"
 
     def __init__(self, name, in_dtype: DType, w_dtype: DType, weights: np.ndarray, thresholds: np.ndarray | None,
                  out_dtype: DType, out_base: int = 0, mem_style: str = "auto", **kw):
@@ -77,9 +113,11 @@ class MVAU(HwLayer):
 
     # --- cost model of the RTL block (templates/rtl/mvau.v.j2 under yosys synth_xilinx -family xc7) -------
     def rtl_shape(self, pe=None, simd=None) -> dict:
-        """The widths hwgen.codegen.rtl.prepare derives for the RTL block (without writing the ROM files)."""
-        from hwgen.codegen.rtl import _signed_bits
+        """spec() as a dict (the cost model's view)."""
+        return self.spec(pe, simd).as_dict()
 
+    def spec(self, pe=None, simd=None) -> MvauSpec:
+        """The derived hardware quantities at a folding (default: the layer's own)."""
         pe = self.pe if pe is None else int(pe)
         simd = self.simd if simd is None else int(simd)
         idt, wdt, odt = self.in_dtype, self.w_dtype, self.out_dtype
@@ -94,16 +132,14 @@ class MVAU(HwLayer):
         if self.thresholds is not None:
             lo, hi = -(1 << (acc - 1)), (1 << (acc - 1)) - 1
             nt = int(self.thresholds.shape[1])
-            tb = _signed_bits(min(lo, int(self.thresholds.min())), max(hi, int(self.thresholds.max())))
+            tb = signed_bits(min(lo, int(self.thresholds.min())), max(hi, int(self.thresholds.max())))
             d.update(NT=nt, TB=tb, TW=pe * nt * tb)
-        return d
+        return MvauSpec(**d)
 
     def memories(self, pe=None, simd=None, mem_style=None) -> dict:
         """ROMs of the RTL block as hwgen.codegen.rtl lays them out: {"weights": {"depth", "width", "live_width",
         "mem_style"}, "thresholds": {...}} (thresholds only when the layer has them); live_width = bit columns
         not constant over the words (what synthesis keeps)."""
-        from hwgen.plan.memory import live_width
-
         sh = self.rtl_shape(pe, simd)
         ms = self.mem_style if mem_style is None else mem_style
         pe, simd, sf, nf = sh["PE"], sh["SIMD"], sh["SF"], sh["NF"]
@@ -122,11 +158,29 @@ class MVAU(HwLayer):
         style (defaults: the layer's own). luts = logic LUTs (distributed ROMs included), lutram = LUTs used as
         RAM (the input vector buffer). Calibrated against yosys synth_xilinx -family xc7
         (benchmarks/calibrate_resources.py)."""
-        from hwgen.layers import cost
-
         sh = self.rtl_shape(pe, simd)
         mems = self.memories(pe, simd, mem_style)
         return cost.mvau_resources(sh, self.binary_xnor, mems)
+
+    def out_range(self):
+        if self.thresholds is None:
+            lo, hi = self.acc_range()
+            return np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
+        return thresholded_range(self.mh, self.thresholds.shape[1], self.out_base, self.out_dtype)
+
+    def fifo_depth(self, port=0):
+        # the MVAU reads its whole input vector (MW/SIMD words) during its first output fold and nothing during
+        # the other MH/PE - 1 folds: a FIFO of one vector plus 2 keeps a rate-matched producer from blocking
+        return max(2, self.mw // self.simd + 2)
+
+    def hls_context(self, lib):
+        return lib.mvau_context(dict(self.template_params(), spec=self.spec().as_dict()))
+
+    def rtl_context(self, lib, module):
+        return lib.mvau_context(dict(self.template_params(), name=module, spec=self.spec().as_dict()))
+
+    def cpu_kernel(self, sw):
+        return sw.MvauKernel(self)
 
     def template_params(self):
         return {
@@ -165,3 +219,4 @@ class MVAU(HwLayer):
         a = d["attrs"]
         return cls(weights=arrays["weights"], thresholds=arrays.get("thresholds"), w_dtype=from_name(a["w_dtype"]),
                    out_base=a["out_base"], mem_style=a.get("mem_style", "auto"), **cls._common(d))
+

@@ -5,16 +5,43 @@ Folding: PE channels per cycle; cycles = num_vectors * C / PE.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
 
+from hwgen.bits import signed_bits
 from hwgen.dtypes import DType
-from hwgen.layers import kernels
-from hwgen.layers.base import ChannelLayer, dtype_dict
+from hwgen.layers import cost, kernels
+from hwgen.layers.roms import live_width
+from hwgen.layers.base import ChannelLayer, dtype_dict, thresholded_range
+from hwgen.layers.registry import register
 
 
+@dataclass(frozen=True)
+class ThresholdingSpec:
+    """Derived hardware quantities of a thresholding block at one folding (see MvauSpec)."""
+
+    PE: int
+    NF: int  # words per pixel (C / PE)
+    IB: int
+    OB: int
+    INW: int
+    OUTW: int
+    NT: int  # thresholds per channel, their signed bits (covering the input range), memory word bits
+    TB: int
+    TW: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@register
 class Thresholding(ChannelLayer):
     op = "Thresholding"
     array_fields = ("thresholds",)
+    hls_template = "hls/thresholding.hpp.j2"
+    hls_headers = ("thresholding.hpp",)
+    rtl_template = "rtl/thresholding.v.j2"
 
     def __init__(self, name, in_dtype: DType, thresholds: np.ndarray, out_dtype: DType, out_base: int = 0,
                  mem_style: str = "auto", **kw):
@@ -36,20 +63,19 @@ class Thresholding(ChannelLayer):
 
     # --- cost model of the RTL block (templates/rtl/thresholding.v.j2, yosys synth_xilinx -family xc7) ------
     def rtl_shape(self, pe=None, simd=None) -> dict:
-        """The widths hwgen.codegen.rtl.prepare derives for the RTL block (without writing the ROM file)."""
-        from hwgen.codegen.rtl import _signed_bits
+        """spec() as a dict (the cost model's view)."""
+        return self.spec(pe).as_dict()
 
+    def spec(self, pe=None) -> ThresholdingSpec:
         pe = self.pe if pe is None else int(pe)
         idt, odt, thr = self.in_dtype, self.out_dtype, self.thresholds
         nt = int(thr.shape[1])
-        tb = _signed_bits(min(idt.min, int(thr.min())), max(idt.max, int(thr.max())))
-        return dict(PE=pe, NF=self.channels // pe, IB=idt.bits, OB=odt.bits, INW=pe * idt.bits,
-                    OUTW=pe * odt.bits, NT=nt, TB=tb, TW=pe * nt * tb)
+        tb = signed_bits(min(idt.min, int(thr.min())), max(idt.max, int(thr.max())))
+        return ThresholdingSpec(PE=pe, NF=self.channels // pe, IB=idt.bits, OB=odt.bits, INW=pe * idt.bits,
+                                OUTW=pe * odt.bits, NT=nt, TB=tb, TW=pe * nt * tb)
 
     def memories(self, pe=None, simd=None, mem_style=None) -> dict:
         """ROM of the RTL block: {"thresholds": {"depth", "width", "live_width", "mem_style"}} (see MVAU.memories)."""
-        from hwgen.plan.memory import live_width
-
         sh = self.rtl_shape(pe)
         t = self.thresholds.reshape(sh["NF"], sh["PE"] * sh["NT"])
         return {"thresholds": {"depth": sh["NF"], "width": sh["TW"], "live_width": live_width(t, (0,), sh["TB"]),
@@ -57,9 +83,19 @@ class Thresholding(ChannelLayer):
 
     def resources(self, pe=None, simd=None, mem_style=None) -> dict:
         """Estimated {"luts", "ffs", "bram18", "uram", "dsps", "lutram"} of the RTL block (see MVAU.resources)."""
-        from hwgen.layers import cost
-
         return cost.thresholding_resources(self.rtl_shape(pe), self.memories(pe, None, mem_style))
+
+    def out_range(self):
+        return thresholded_range(self.channels, self.thresholds.shape[1], self.out_base, self.out_dtype)
+
+    def hls_context(self, lib):
+        return lib.thresholding_context(dict(self.template_params(), spec=self.spec().as_dict()))
+
+    def rtl_context(self, lib, module):
+        return lib.thresholding_context(dict(self.template_params(), name=module, spec=self.spec().as_dict()))
+
+    def cpu_kernel(self, sw):
+        return sw.ThresholdsKernel(self)
 
     def template_params(self):
         return {

@@ -67,7 +67,7 @@ class Accelerator:
 
     def throughput_test(self, n: int = 1000, seed: int = 0) -> dict:
         """Random valid inputs through the hardware part; images/s and where the time goes."""
-        first = self.graph.layers[0]
+        first = self.graph.input_node()
         rng = np.random.default_rng(seed)
         q = first.in_dtype.random(rng, (n, first.in_features))
         t = time.perf_counter()

@@ -16,24 +16,19 @@ class ReferenceBackend:
         self.graph = graph
 
     def run_ints(self, q):
-        for layer in self.graph.layers:
-            q = layer.execute(q)
-        return q
+        return self.graph.run_layers(q)
 
 
 class CsimBackend:
     """The generated Vitis HLS C++ (OUT/hls/), compiled for the CPU and called once per batch through ctypes."""
 
     def __init__(self, out_dir: Path, graph, compiler: str = "g++", log=None, **_):
-        from hwgen.codegen.hls import write_project
-        from hwgen.sim.csim import CsimAccelerator
+        from hwgen.sim.csim import CsimAccelerator, built_project
 
         self.graph = graph
         hls_dir = Path(out_dir) / "hls"
         t = time.perf_counter()
-        project = write_project(hls_dir, "hwgen_top", list(graph.layers),
-                                part=graph.meta.get("part", "xc7z020clg400-1"),
-                                clock_period_ns=1000.0 / float(graph.meta.get("clock_mhz", 100)))
+        project = built_project(hls_dir, graph)  # what `hwgen build` wrote, never rewritten here
         so = hls_dir / f"hwgen_top_{compiler.replace('+', 'x')}.so"
         stamp = hls_dir / f".{so.name}.src"
         digest = hashlib.sha256((compiler + " -O2").encode())

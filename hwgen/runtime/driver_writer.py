@@ -21,13 +21,14 @@ SHARED_MODULES = ("packing.py", "dtypes.py", "quant.py")
 
 
 def stream_meta(graph) -> dict:
-    first, last = graph.layers[0], graph.layers[-1]
+    d = graph.design()
+    i, o = d.input, d.output  # the accelerator's outer streams
     return {
         "input_shape": graph.input_shape,
-        "in_features": first.in_features, "out_features": last.out_features,
-        "in_dtype": first.in_dtype.name, "out_dtype": last.out_dtype.name,
-        "in_elems_per_word": first.in_elems_per_word(), "out_elems_per_word": last.out_elems_per_word(),
-        "in_words_per_frame": first.in_words_per_frame(), "out_words_per_frame": last.out_words_per_frame(),
+        "in_features": i.words_per_frame * i.elems_per_word, "out_features": o.words_per_frame * o.elems_per_word,
+        "in_dtype": i.dtype.name, "out_dtype": o.dtype.name,
+        "in_elems_per_word": i.elems_per_word, "out_elems_per_word": o.elems_per_word,
+        "in_words_per_frame": i.words_per_frame, "out_words_per_frame": o.words_per_frame,
     }
 
 

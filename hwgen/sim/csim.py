@@ -114,6 +114,24 @@ class CsimLibrary:
         return out
 
 
+def built_project(hls_dir, graph, top_name: str = "hwgen_top"):
+    """The HLS project `hwgen build` wrote into hls_dir (OUT/hls), as an HlsProject to compile; its stream
+    formats come from the graph's finished design (the one the top was rendered from)."""
+    from hwgen.codegen.hls import HlsProject, StreamIO
+    from hwgen.errors import BuildDirError
+
+    d = Path(hls_dir)
+    top = d / f"{top_name}.cpp"
+    if not top.is_file():
+        raise BuildDirError(f"{str(top)!r} is missing: the build directory is incomplete; rebuild it with "
+                            "`hwgen build`.")
+    design = graph.design()
+    i, o = design.input, design.output
+    io = StreamIO(i.elems_per_word, i.dtype, i.words_per_frame, o.elems_per_word, o.dtype, o.words_per_frame)
+    files = sorted([*d.glob("*.hpp"), top, *d.glob("*.tcl")])
+    return HlsProject(d, top_name, [], io, files, list(design.streams))
+
+
 class CsimAccelerator:
     """Runs a generated HLS project (hwgen.codegen.hls.HlsProject) in C simulation on element values."""
 

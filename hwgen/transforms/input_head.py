@@ -25,7 +25,7 @@ from hwgen.dtypes import BIPOLAR, smallest_for_range
 from hwgen.errors import UnsupportedModelError, describe_node
 from hwgen.frontend.input_types import InputGrid, annotated_grid
 from hwgen.frontend.load import ELEMENTWISE_OPS, MATMUL_OPS, QUANT_OPS, SHAPE_OPS, TAIL_OPS
-from hwgen.runtime.onnx_eval import SubgraphEvaluator
+from hwgen.onnx_eval import SubgraphEvaluator
 from hwgen.transforms.points import IntPoint
 
 FLOAT_LAYER_OPS = MATMUL_OPS | {"Conv"}  # a first matrix layer the CPU head may run in float

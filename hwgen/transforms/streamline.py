@@ -21,7 +21,8 @@ from hwgen.errors import UnsupportedModelError, describe_node
 from hwgen.frontend.load import ELEMENTWISE_OPS, MATMUL_OPS, QUANT_OPS, SHAPE_OPS, TAIL_OPS
 from hwgen.layers import MVAU, Thresholding
 from hwgen.naming import Namer
-from hwgen.runtime.onnx_eval import SubgraphEvaluator, _attr
+from hwgen.onnx_eval import SubgraphEvaluator
+from hwgen.onnx_eval import attr as _attr
 from hwgen.transforms.input_head import first_layer_exactness, plan_head
 from hwgen.transforms.points import AccPoint, IntPoint
 from hwgen.transforms.thresholds import NotMonotoneError, compute_thresholds

@@ -79,7 +79,7 @@ def built(tmp_path_factory, hls_include):
             layers, ref = mlp_layers() if which == "mlp" else bnn_layers()
             d = tmp_path_factory.mktemp(f"{which}_{compiler.replace('+', 'x')}")
             proj = hls.write_project(d, f"{which}_accel", layers, part="xc7z020clg400-1", clock_period_ns=5,
-                                     depths=[2, 4, 8, 16, 32, 2] if which == "mlp" else None)
+                                     depths=[2, 4, 8, 16, 32, 2, 3, 5] if which == "mlp" else None)
             cache[(compiler, which)] = (proj, csim.CsimAccelerator(proj, compiler=compiler), ref)
         return cache[(compiler, which)]
 
@@ -89,7 +89,9 @@ def built(tmp_path_factory, hls_include):
 @pytest.mark.parametrize("compiler", compiler_params())
 def test_chained_mlp_top(built, compiler):
     proj, acc, ref = built(compiler, "mlp")
-    assert [k for k, _ in proj.layers] == ["mvau", "width_converter", "mvau", "width_converter", "label_select"]
+    # 4 -> 3 and 2 -> 5 elements per word: two converters each (up to the lcm, then down), as in the RTL
+    assert [k for k, _ in proj.layers] == ["mvau", "width_converter", "width_converter", "mvau", "width_converter",
+                                           "width_converter", "label_select"]
     rng = np.random.default_rng(0)
     x = rand_values(rng, U(2), (200, 16))
     np.testing.assert_array_equal(acc.run(x), ref(x))
@@ -124,7 +126,7 @@ def rendered(tmp_path_factory):
     layers, _ = mlp_layers()
     d = tmp_path_factory.mktemp("rendered")
     proj = hls.write_project(d, "mlp_accel", layers, part="xczu7ev-ffvc1156-2-e", clock_period_ns=3.3,
-                             depths=[2, 4, 8, 16, 32, 64])
+                             depths=[2, 4, 8, 16, 32, 64, 3, 5])
     return proj
 
 
@@ -134,20 +136,23 @@ def test_top_pragmas(rendered):
     assert "#pragma HLS INTERFACE axis port=in0_V" in top
     assert "#pragma HLS INTERFACE axis port=out_V" in top
     assert "#pragma HLS INTERFACE ap_ctrl_none port=return" in top
-    depths = [int(m) for m in re.findall(r"#pragma HLS STREAM variable=s\d+ depth=(\d+)", top)]
-    assert depths == [2, 4, 8, 16, 32, 64]
+    pragmas = re.findall(r"#pragma HLS STREAM variable=(\w+) depth=(\d+)", top)
+    assert [int(d) for _, d in pragmas] == [2, 4, 8, 16, 32, 64, 3, 5]
+    assert [n for n, _ in pragmas] == [s.name for s in rendered.streams]
     assert "ap_axiu<16, 0, 0, 0>" in top  # 8 x UINT2 in, padded to whole bytes
     assert 'extern "C" int hwgen_csim_run(const uint8_t* in, uint8_t* out, int n_frames)' in top
     assert "#ifndef __SYNTHESIS__" in top
     # each layer is one dataflow process, in stream order
-    calls = re.findall(r"^    (\w+)\(s(\d+), s(\d+)\);", top, re.M)
+    calls = re.findall(r"^    (\w+)\((\w+), (\w+)\);", top, re.M)
     assert [c[0] for c in calls] == [p["name"] for _, p in rendered.layers]
-    assert all(int(b) == int(a) + 1 for _, a, b in calls)
+    assert all(a[2] == b[1] for a, b in zip(calls, calls[1:]))  # a chain: each output stream is the next input
 
 
 def test_block_pragmas(rendered):
     d = rendered.dir
-    for h in ("mvau.hpp", "thresholding.hpp", "label_select.hpp", "width_converter.hpp", "hwgen_common.hpp"):
+    # the static headers of the kinds the design uses (no thresholding layer here: no thresholding.hpp)
+    assert not (d / "thresholding.hpp").exists()
+    for h in ("mvau.hpp", "label_select.hpp", "width_converter.hpp", "hwgen_common.hpp"):
         assert "#pragma HLS PIPELINE II=1" in (d / h).read_text(), h
     fc0 = (d / "fc0.hpp").read_text()
     assert "#pragma HLS ARRAY_PARTITION variable=weights complete dim=1" in fc0

@@ -1,5 +1,7 @@
-"""FIFO sizing by simulation: the smallest depth of every inter-layer FIFO that keeps the steady-state rate of
-the same design with very deep FIFOs, confirmed in the Verilator model.
+"""FIFO sizing by simulation: the smallest depth of the FIFO on every stream of the finished design (the graph's
+streams, width converters' included) that keeps the steady-state rate of the same design with very deep FIFOs,
+confirmed in the Verilator model. The depths are stored in the graph (`graph.fifo_depths`, by stream name), so
+the HLS top and the RTL top are both rendered with them.
 
 Each FIFO is sized in turn (stream order) by bisection, with the FIFOs before it at their chosen depths and the
 ones after it still very deep; a trial that stalls (the harness' watchdog) counts as too shallow. The final
@@ -20,12 +22,10 @@ from hwgen.errors import ToolError
 DEEP_FACTOR = 4  # "very deep": four times the rule depth (which already never throttles)
 
 
-def _inputs(graph, frames, seed=0):
-    first = graph.layers[0]
-    dt = first.in_dtype
+def random_inputs(graph, frames, seed=0):
+    i = graph.design().input
     rng = np.random.default_rng(seed)
-    shape = (frames, first.num_vectors * first.in_features)
-    return dt.random(rng, shape)
+    return i.dtype.random(rng, (frames, i.words_per_frame * i.elems_per_word))
 
 
 def measure(out_dir: Path, graph, depths: dict, q, watchdog: int = 20_000) -> float:
@@ -47,13 +47,17 @@ def measure(out_dir: Path, graph, depths: dict, q, watchdog: int = 20_000) -> fl
 
 
 def size_fifos(out_dir, graph, frames: int = 16, log=print) -> dict:
-    from hwgen.codegen.rtl_project import fifo_depth
+    """Measure the depths; returns the report ("depths": {stream name: depth}, ...). The caller stores them in
+    graph.fifo_depths."""
+    import dataclasses
 
     t0 = time.perf_counter()
     work = Path(out_dir) / "fifo_sizing"
     work.mkdir(parents=True, exist_ok=True)
-    q = _inputs(graph, frames)
-    rule = {layer.name: fifo_depth(layer) for layer in graph.layers[1:]}
+    graph = dataclasses.replace(graph, fifo_depths={}, edges=list(graph.edges))  # the rule, then trials
+    q = random_inputs(graph, frames)
+    streams = graph.design().streams
+    rule = {s.name: s.depth for s in streams}
     depths = {k: DEEP_FACTOR * v for k, v in rule.items()}
     target = measure(work, graph, depths, q)
     if not np.isfinite(target):
@@ -70,10 +74,10 @@ def size_fifos(out_dir, graph, frames: int = 16, log=print) -> dict:
             else:
                 lo = mid + 1
         depths[name] = lo
-        log(f"  FIFO before {name}: {lo} words (rule {rule[name]})")
+        log(f"  FIFO on {name}: {lo} words (rule {rule[name]})")
     final = measure(work, graph, depths, q)
     trials += 1
-    widths = {layer.name: layer.in_stream_bits() for layer in graph.layers[1:]}
+    widths = {s.name: s.bits for s in streams}
     shutil.rmtree(work, ignore_errors=True)
     return {
         "method": "bisection per FIFO in the Verilator model (rate of the very-deep design as the target)",
