@@ -119,7 +119,7 @@ def main():
             out = Path(d) / "build"
             build(path, out)
             t = time.perf_counter()
-            acc = Accelerator(out, backend="cpu", **opts)
+            acc = Accelerator(out, backend="cpu", wait_for_kernels=True, **opts)
             warm = time.perf_counter() - t  # includes kernel compile / cache load and the head threshold search
             be = acc.backend
             run = be.execute if hasattr(be, "execute") else acc.execute  # the backend's whole-model path

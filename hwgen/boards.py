@@ -49,7 +49,7 @@ def all_boards() -> dict[str, Board]:
 
 def get_board(name: str | None) -> Board:
     boards = all_boards()
-    name = name or DEFAULT_BOARD
+    name = DEFAULT_BOARD if name is None else name  # --board "" is a mistake, not a request for the default
     if name not in boards:
         raise UnknownBoardError(f"unknown board {name!r}; known boards: {', '.join(boards)}.")
     return boards[name]

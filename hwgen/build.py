@@ -30,7 +30,10 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
     shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
     from hwgen.fold.search import search
 
-    explain = search(layers, b.resources, b.clock_mhz, None if target_fps is None else float(target_fps))
+    from hwgen.codegen.dma import geometry
+
+    explain = search(layers, b.resources, b.clock_mhz, None if target_fps is None else float(target_fps),
+                     io_cycles=lambda ls: geometry(ls, b.dma_width).io_cycles_per_frame)
     if folding_file is not None:
         user = fold.load_folding_file(folding_file)
         fold.apply_folding(layers, user)
@@ -39,7 +42,8 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
             e = explain["layers"][layer.name]
             if (e["pe"], e["simd"]) != (layer.pe, layer.simd):
                 e.update(pe=layer.pe, simd=layer.simd, cycles=layer.cycles(), why="set by the folding file")
-    g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=p)
+    # absolute: `hwgen verify` finds the model from any working directory (and checks model_sha256)
+    g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=str(Path(p).resolve()))
     g.meta = {"board": b.name, "part": b.part, "clock_mhz": b.clock_mhz, "target_fps": target_fps,
               "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "folding": explain,
               "input": input_summary(head, declared)}
@@ -93,12 +97,19 @@ def summary(g: HwGraph) -> dict:
     cap = get_board(g.meta["board"]).resources
     design = g.design()
     tot = {r: sum(board_use(lay["resources"]["estimate"])[r] for lay in layers) for r in RESOURCES}
+    from hwgen.codegen.dma import geometry, io_estimate
+
+    io = io_estimate(geometry(g, get_board(g.meta["board"]).dma_width), clock)
+    compute_fps = clock * 1e6 / cpf
     return {
         "model": g.model_path,
         "board": g.meta["board"],
         "clock_mhz": clock,
         "layers": layers,
-        "estimate": {"cycles_per_frame": cpf, "fps": clock * 1e6 / cpf,
+        # cycles_per_frame: the layers' pipeline (what rtlsim measures); fps: no faster than the DMA delivers
+        "estimate": {"cycles_per_frame": cpf, "fps": min(compute_fps, io["io_bound_fps"]),
+                     "compute_fps": compute_fps, **io,
+                     "bound": "io" if io["io_bound_fps"] < compute_fps else "compute",
                      "bottleneck": max(layers, key=lambda lay: lay["cycles"])["name"]},
         "cpu_partitions": parts,
         "input": g.meta.get("input"),

@@ -4,19 +4,93 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from hwgen.errors import HwgenError, InputDataError
+from hwgen.input_range import HwgenWarning
+
+
+def _check_target_fps(v):
+    if v is not None and not (math.isfinite(v) and v > 0):
+        raise HwgenError(f"--target-fps {v!r}: give a positive finite rate in frames/s (e.g. --target-fps 100000), "
+                         "or leave it out for the fastest design within the board's budget.")
+
+
+def _writable_dir(path, option: str) -> Path:
+    """Refuse, before any work, an output directory that is a file or cannot be written (nothing is created)."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise HwgenError(f"{option} {str(p)!r} is an existing file, not a directory; choose another {option}.")
+    probe_in = p
+    while not probe_in.exists():  # the nearest existing ancestor must take the new directory
+        probe_in = probe_in.parent
+    if not probe_in.is_dir():
+        raise HwgenError(f"{option} {str(p)!r}: {str(probe_in)!r} is a file, not a directory; choose another "
+                         f"{option}.")
+    try:
+        with tempfile.TemporaryFile(dir=probe_in):
+            pass
+    except OSError as e:
+        raise HwgenError(f"{option} {str(p)!r} cannot be written ({str(probe_in)!r}: {e.strerror}); choose a "
+                         f"writable {option}.") from None
+    return p
+
+
+def _writable_file(path, option: str) -> Path:
+    """Refuse, before any work, an output file in a missing or read-only directory, or that is a directory."""
+    p = Path(path)
+    if p.is_dir():
+        raise HwgenError(f"{option} {str(p)!r} is a directory; give a file name (e.g. {str(p / 'y.npy')!r}).")
+    d = p.parent
+    if not d.is_dir():
+        raise HwgenError(f"{option} {str(p)!r}: directory {str(d)!r} does not exist; create it first or choose "
+                         f"another {option}.")
+    try:
+        with tempfile.TemporaryFile(dir=d):
+            pass
+    except OSError as e:
+        raise HwgenError(f"{option} {str(p)!r} cannot be written ({str(d)!r}: {e.strerror}); choose a writable "
+                         "place.") from None
+    return p
+
+
+def _budget_lines(s: dict) -> list[str]:
+    """'MVAU_0 ... 319 % of the board's LUTs' lines for every resource above the board's capacity."""
+    util = s.get("totals", {}).get("utilization", {})
+    tot = s.get("totals", {}).get("estimate", {})
+    cap = s.get("totals", {}).get("capacity", {})
+    return [f"the design needs {u * 100:.0f} % of {s['board']}'s {r} ({tot.get(r):,} of {cap.get(r):,}, estimate)"
+            for r, u in util.items() if u is not None and u > 1.0]
+
+
+def _over_budget(s: dict, strict: bool, out=None) -> None:
+    lines = _budget_lines(s)
+    if not lines:
+        return
+    advice = "lower --target-fps, set a cheaper --folding, or choose a larger --board"
+    if strict:
+        raise HwgenError("; ".join(lines) + f" (--strict: nothing written). To fit, {advice}.")
+    for line in lines:
+        print(f"hwgen: warning: {line}; it will not fit: {advice} (--strict makes this an error).",
+              file=sys.stderr)
 
 
 def _cmd_build(a):
-    from hwgen.build import build
+    from hwgen.build import build, compile_model, summary
     from hwgen.report import cpu_table, input_paragraph, layer_table
 
+    _check_target_fps(a.target_fps)
+    _writable_dir(a.out, "-o")
+    if a.strict:  # refuse before writing anything
+        _over_budget(summary(compile_model(a.model, a.board, a.folding, a.target_fps, a.clock_mhz,
+                                           input_dtype=a.input_dtype)), strict=True)
     s = build(a.model, a.out, board=a.board, folding_file=a.folding, target_fps=a.target_fps, synth=a.synth,
               size_fifos=a.size_fifos, log=(lambda *m: None) if a.quiet else print, clock_mhz=a.clock_mhz,
               input_dtype=a.input_dtype)
@@ -28,6 +102,7 @@ def _cmd_build(a):
               f"(bottleneck {e['bottleneck']}), {e['fps']:,.0f} frames/s estimated")
         print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
         print(f"\nwrote {a.out}/ in {s['build_seconds']:.2f} s (report: {a.out}/report/summary.json)")
+    _over_budget(s, strict=False)
     return 0
 
 
@@ -44,6 +119,7 @@ def _load_npy(path):
 def _cmd_run(a):
     from hwgen.runtime.accelerator import Accelerator
 
+    _writable_file(a.output, "--output")
     if a.scheduler:  # the batch split over a Dask cluster's workers (OUT must be on a path they all see)
         from hwgen.explore.batch import ClusterRun
 
@@ -65,6 +141,7 @@ def _cmd_inspect(a):
     from hwgen.report import cpu_table, input_paragraph, layer_table
 
     s = summary(compile_model(a.model, board=a.board, input_dtype=a.input_dtype))
+    _over_budget(s, strict=False)
     if a.json:
         print(json.dumps({"input": s["input"], "layers": s["layers"], "cpu_partitions": s["cpu_partitions"]},
                          indent=2))
@@ -90,8 +167,8 @@ def _cmd_verify(a):
     from hwgen.verify import verify
 
     backends = [b.strip() for b in a.backends.split(",") if b.strip()]
-    ok = verify(a.out, n=a.n, backends=backends, seed=a.seed)
-    print("all bit-exact" if ok else "MISMATCH: some backend differs from the reference")
+    ok = verify(a.out, n=a.n, backends=backends, seed=a.seed, model=a.model)
+    print("all bit-exact" if ok else "MISMATCH: see the lines above for which path differs from which, and where")
     return 0 if ok else 1
 
 
@@ -124,7 +201,7 @@ def _cmd_report(a):
 def _cmd_demo(a):
     from hwgen.demo import run_demo
 
-    return run_demo(Path(a.out))
+    return run_demo(_writable_dir(a.out, "-o"))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -145,6 +222,8 @@ def parser() -> argparse.ArgumentParser:
                    help="what the hardware receives when a float input feeds the first MatMul/Gemm directly: "
                         "INT8, UINT8, INTn, UINTn, BIPOLAR, FIXED<16,6> (hls4ml ap_fixed<16,6>); the first layer then "
                         "runs in hardware and outputs equal the model's for inputs of that type")
+    b.add_argument("--strict", action="store_true",
+                   help="refuse a design over the board's resource budget (default: build it and warn)")
     b.add_argument("-q", "--quiet", action="store_true")
     b.set_defaults(fn=_cmd_build)
     r = sub.add_parser("run", help="run inputs through a build")
@@ -164,9 +243,11 @@ def parser() -> argparse.ArgumentParser:
     bd.set_defaults(fn=_cmd_boards)
     v = sub.add_parser("verify", help="random inputs through backends and the QONNX graph; exit 0 if bit-exact")
     v.add_argument("out", help="build directory")
-    v.add_argument("-n", type=int, default=100, help="number of random inputs")
+    v.add_argument("-n", type=int, default=100, help="number of random inputs (plus inputs aimed at every threshold boundary)")
     v.add_argument("--backends", default="reference", help="comma-separated: reference,csim,rtlsim,cpu")
     v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--model", default=None,
+                   help="the source model, when it is no longer at the path recorded at build time")
     v.set_defaults(fn=_cmd_verify)
     rp = sub.add_parser("report", help="print a build's report (per-layer table, estimates, measurements)")
     rp.add_argument("out", help="build directory")
@@ -181,10 +262,23 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _print_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, HwgenWarning):
+        print(f"hwgen: warning: {' '.join(str(message).split())}", file=sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+_show_warning = warnings.showwarning
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.fn(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _print_warning
+            warnings.simplefilter("always", HwgenWarning)
+            return args.fn(args)
     except HwgenError as e:
         msg = " ".join(str(e).split())  # one paragraph, control characters from names flattened
         print(f"hwgen: error: {msg}", file=sys.stderr)

@@ -52,7 +52,9 @@ def render(summary: dict) -> str:
     body = [f"<h1>hwgen build report</h1><p>model <code>{html.escape(str(summary.get('model')))}</code>, board "
             f"<b>{html.escape(str(summary.get('board')))}</b> at {summary.get('clock_mhz')} MHz</p>",
             f"<p>{est.get('cycles_per_frame')} cycles per frame, {est.get('fps', 0):,.0f} frames/s estimated; "
-            f"bottleneck <b>{html.escape(str(bott))}</b></p>"]
+            f"bottleneck <b>{html.escape(str(bott))}</b>"
+            + (f"; limited by the DMA: {est['io_cycles_per_frame']} cycles per frame to move a padded frame, "
+               f"{est['io_bound_fps']:,.0f} frames/s" if est.get("bound") == "io" else "") + "</p>"]
     if "rtlsim" in summary:
         r = summary["rtlsim"]
         body.append(f"<p>measured in RTL simulation: {r.get('cycles_per_frame')} cycles per frame, latency "

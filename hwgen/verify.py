@@ -1,45 +1,36 @@
-"""`hwgen verify`: random valid inputs through chosen backends and the original QONNX graph; bit-exact or not."""
+"""`hwgen verify`: inputs that exercise every threshold (hwgen.verify_inputs) through the chosen backends and the
+original QONNX graph; bit-exact or not, and where not, which path differs from which and at which input.
+
+The original model is found by the absolute path recorded at build time (or `--model`) and must have the
+sha256 recorded then: comparing with a different model, or with none, would prove nothing.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import time
+from pathlib import Path
 
 import numpy as np
 
+from hwgen.errors import HwgenError
 from hwgen.report import table
+from hwgen.verify_inputs import raw_inputs, verify_inputs
+
+
+class VerifyError(HwgenError):
+    """verify cannot run as asked (no source model, a different model, bad options)."""
 
 
 def random_model_inputs(graph, n: int, seed: int = 0) -> np.ndarray:
-    """Inputs spanning the input quantizer's range and beyond (saturation), plus exact level values.
-
-    The head's first quantizer decides the range; inputs are drawn around it in the model's input shape.
-    """
+    """Raw float inputs spanning the input quantizer's range and beyond (kept for callers of the old name); values
+    of the declared type when the build declares one (annotation or --input-dtype)."""
     from hwgen.frontend.input_types import declared_grid
 
-    rng = np.random.default_rng(seed)
-    shape = (n, *graph.input_shape[1:])
     grid = declared_grid(graph)
-    if grid is not None:  # the build is bit-exact for inputs of the declared type: draw those
-        return grid.random(rng, shape)
-    # probe the head to find the input scale region that changes the quantized value
-    scale = _input_span(graph)
-    x = rng.uniform(-1.5 * scale, 1.5 * scale, size=shape).astype(np.float32)
-    k = max(1, n // 4)
-    x[:k] = np.round(x[:k] / (scale / 16)) * (scale / 16)  # grid values: ties and exact levels
-    return x.astype(np.float32)
-
-
-def _input_span(graph) -> float:
-    """A magnitude of input at which the first layer's input saturates (searched on the head itself)."""
-    first = graph.layers[0]
-    lo, hi = first.in_dtype.min, first.in_dtype.max
-    for mag in [2.0 ** k for k in range(-8, 20)]:
-        probe = np.full((2, *graph.input_shape[1:]), mag, np.float32)
-        probe[1] = -mag
-        q = graph.head_ints(probe)
-        if q.max() >= hi and q.min() <= lo:
-            return mag
-    return 1.0
+    if grid is not None:
+        return grid.random(np.random.default_rng(seed), (n, *graph.input_shape[1:]))
+    return raw_inputs(graph, n, np.random.default_rng(seed))
 
 
 def golden(model_path, x):
@@ -54,35 +45,94 @@ def golden(model_path, x):
     return execute_onnx(m, {m.graph.input[0].name: x})[m.graph.output[0].name]
 
 
-def verify(out, n: int = 100, backends=("reference",), seed: int = 0, log=print) -> bool:
-    from hwgen.runtime.accelerator import Accelerator
+def source_model(out, graph, model=None) -> Path:
+    """The model the build was made from: `model` if given, else the path recorded in hwgraph.json; it must
+    exist and have the recorded sha256."""
+    recorded = graph.model_path
+    p = Path(model) if model is not None else Path(recorded)
+    where = "given with --model" if model is not None else f"recorded in {str(Path(out) / 'hwgraph.json')!r}"
+    if not str(p) or not p.is_file():
+        raise VerifyError(f"source model {str(p)!r} ({where}) not found; verify compares the build with it. "
+                          "Pass --model PATH to the model the build was made from.")
+    want = graph.meta.get("model_sha256")
+    have = hashlib.sha256(p.read_bytes()).hexdigest()
+    if want and have != want:
+        raise VerifyError(f"source model {str(p)!r} ({where}) has sha256 {have[:12]}..., but {str(out)!r} was "
+                          f"built from a model with sha256 {want[:12]}...; pass --model PATH to the original "
+                          "model, or rebuild from this one.")
+    return p.resolve()
 
+
+def first_difference(a: np.ndarray, b: np.ndarray, close: bool = False) -> tuple[int, tuple] | None:
+    """(input index, index inside that output) of the first element where a and b differ, or None."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return (0, ("shape", a.shape, b.shape))
+    if close:
+        tol = 1e-5 * float(np.abs(b).max(initial=0) or 1)
+        bad = ~np.isclose(a, b, rtol=1e-5, atol=tol)
+    else:
+        bad = a != b
+    if not bad.any():
+        return None
+    idx = np.argwhere(bad)[0]
+    return int(idx[0]), tuple(int(i) for i in idx[1:])
+
+
+def compare_with_golden(gold: np.ndarray, y: np.ndarray) -> tuple[str, tuple | None]:
+    """("exact" | "float32 rounding" | "DIFFERS", first difference) of a model output against qonnx's."""
+    if np.array_equal(gold, y):
+        return "exact", None
+    d = first_difference(y, gold, close=True)
+    return ("float32 rounding", None) if d is None else ("DIFFERS", d)
+
+
+def _where(d) -> str:
+    return f"input {d[0]}" + (f", output {list(d[1])}" if d[1] else "")
+
+
+def verify(out, n: int = 100, backends=("reference",), seed: int = 0, model=None, log=print) -> bool:
+    """Compare every backend with the reference, and the reference with qonnx; True if all agree."""
+    from hwgen.runtime.accelerator import Accelerator, backend_class
+
+    if n < 1:
+        raise VerifyError(f"-n {n}: verify needs at least one random input (e.g. -n 100).")
+    for b in backends:
+        backend_class(b)  # unknown or unavailable backends fail before any work
     ref_acc = Accelerator(out, "reference")
     g = ref_acc.graph
-    x = random_model_inputs(g, n, seed)
+    model_path = source_model(out, g, model)
+    t = time.perf_counter()
+    x, info = verify_inputs(g, n, seed)
+    log(f"{len(x)} inputs: {info['raw']} raw floats, {info['uniform']} on uniform first-layer levels, "
+        f"{info['aimed']} aimed at {info['targets']} threshold boundaries ({info['hit']} on the boundary) "
+        f"[{time.perf_counter() - t:.1f} s]")
     q0 = g.head_ints(x)
     ref_ints = ref_acc.execute_ints(q0)
     ref_out = g.tail.run(ref_ints)
-    rows, ok_all = [], True
-    try:
-        t = time.perf_counter()
-        gold = golden(g.model_path, x)
-        dt = time.perf_counter() - t
-        exact = np.array_equal(gold, ref_out)
-        close = exact or np.allclose(gold, ref_out, rtol=1e-5, atol=1e-5 * float(np.abs(gold).max() or 1))
-        rows.append(["qonnx (original graph)", "golden", "exact" if exact else ("float32 rounding" if close
-                     else "DIFFERS"), f"{n / dt:,.0f}"])
-        ok_all &= close
-    except Exception as e:  # the original model may have moved; the backends are still compared
-        rows.append(["qonnx (original graph)", "unavailable", type(e).__name__, "-"])
+    rows, diffs = [], []
+    t = time.perf_counter()
+    gold = golden(model_path, x)
+    dt = time.perf_counter() - t
+    status, d = compare_with_golden(gold, ref_out)
+    rows.append(["qonnx (original graph)", "golden", status, f"{len(x) / dt:,.0f}"])
+    if d is not None:
+        diffs.append(f"reference differs from qonnx (original graph) at {_where(d)}: {ref_out[d[0]].ravel()[:8]} "
+                     f"vs {np.asarray(gold)[d[0]].ravel()[:8]}")
     for b in backends:
-        acc = ref_acc if b == "reference" else Accelerator(out, b)
+        # the cpu backend's compiled kernels themselves, not its numpy stand-in while they compile
+        acc = ref_acc if b == "reference" else Accelerator(out, b, wait_for_kernels=True)
         t = time.perf_counter()
         ints = acc.execute_ints(q0)
         dt = time.perf_counter() - t
-        same = np.array_equal(ints, ref_ints)
-        mism = int((ints != ref_ints).any(axis=-1).sum()) if ints.shape == ref_ints.shape else n
-        rows.append([b, f"{n - mism}/{n} frames bit-exact", "yes" if same else "NO", f"{n / dt:,.0f}"])
-        ok_all &= same
+        d = first_difference(ints, ref_ints)
+        same = d is None
+        mism = 0 if same else (int((ints != ref_ints).any(axis=-1).sum()) if ints.shape == ref_ints.shape
+                               else len(x))
+        rows.append([b, f"{len(x) - mism}/{len(x)} frames bit-exact", "yes" if same else "NO", f"{len(x) / dt:,.0f}"])
+        if not same:
+            diffs.append(f"{b} differs from reference at {_where(d)} (last hardware layer's integers)")
     log(table(rows, ["path", "result", "bit-exact", "frames/s"]))
-    return ok_all
+    for line in diffs:
+        log(line)
+    return not diffs

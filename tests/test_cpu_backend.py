@@ -14,7 +14,9 @@ import numpy as np
 import onnx
 import pytest
 
-pytest.importorskip("numba")
+from tests.tools import require_module  # noqa: E402
+
+require_module("numba", "the cpu backend")
 # the reference itself overflows to +-inf on the +-3.4e38 probes (as qonnx does); that is the behaviour compared
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 
@@ -65,7 +67,7 @@ def test_tfc_cpu_bit_exact_full_mnist(name, mnist, tmp_path):
     out = tmp_path / "build"
     assert main(["build", str(model), "-o", str(out), "-q"]) == 0
     ref = Accelerator(out, backend="reference").execute(x)
-    acc = Accelerator(out, backend="cpu")
+    acc = Accelerator(out, backend="cpu", wait_for_kernels=True)
     be = acc.backend
     assert be.head_plan.mode == "thresholds" and be.tail_plan.mode == "table", be.stats()
     if name == "TFC_1W1A":
@@ -193,7 +195,8 @@ def test_kernels_load_from_cache_in_a_fresh_process(tmp_path):
 # --- TopK / ArgMax at the output (hardware LabelSelect, or the CPU tail) ------------------------------------------
 @pytest.mark.parametrize("name", ["topk_hw", "argmax_hw", "topk_cpu"])
 def test_label_select_cpu_bit_exact(name, tmp_path):
-    lab = pytest.importorskip("tests.test_label_select")
+    from tests import test_label_select as lab
+
     spec, op, last_op = lab.CASES[name]
     m = lab._with_topk(make_mlp(spec), op)
     p = tmp_path / "m.onnx"

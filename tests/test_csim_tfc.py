@@ -14,7 +14,9 @@ from hwgen.cli import main
 from hwgen.runtime.accelerator import Accelerator
 from tests.conftest import TFC_ACCURACY, tfc_model
 
-pytest.importorskip("hls4ml", reason="C simulation needs the ap_types headers (pip install hls4ml)")
+from tests.tools import require_module  # noqa: E402
+
+require_module("hls4ml", "C simulation needs the ap_types headers (pip install hls4ml)")
 
 
 @pytest.mark.slow

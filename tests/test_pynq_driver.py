@@ -1,8 +1,12 @@
-"""The board driver (OUT/driver/hwgen_driver) runs unchanged against a simulated overlay: packing, batching,
-per-frame TLAST receives and timeouts go through the real driver code; its numpy CPU partitions equal hwgen's."""
+"""The board driver (OUT/driver/hwgen_driver) runs unchanged against a simulated overlay whose DMA is PYNQ's own
+`pynq.lib.dma` (the unmodified file from the pynq sdist) over a register model of the AXI DMA: packing, beat
+padding, one transfer per batch each way, splitting at the length register, PYNQ's alignment / length / state
+checks and timeouts all run; the accelerator behind it is the Verilator model of the board boundary
+(hwgen_dma_top around hwgen_top) or its reference model. The driver's numpy CPU partitions equal hwgen's."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -116,21 +120,97 @@ def test_pynq_notebook_runs_against_simulation(tmp_path, monkeypatch):
     assert ns["r"]["images_per_s"] > 0
 
 
-def test_driver_against_verilator_overlay_tfc(tmp_path):
-    """The real driver path (packing, DMA batches, per-frame TLAST receives) against the Verilator model."""
+def test_pynq_dma_is_pynqs_own_file(tmp_path):
+    import hashlib
+
+    from hwgen.runtime.pynq_sim import PYNQ_SDIST_SHA256, pynq_dma_file
+
+    model = ROOT / "tests" / "models" / "brevitas" / "mlp_w3a5_narrow.onnx"
+    out = tmp_path / "o"
+    build(model, out, **QUIET)
+    ov = SimOverlay(out, engine="reference")
+    mod = sys.modules[type(ov.axi_dma_0).__module__]
+    assert Path(mod.__file__) == pynq_dma_file() and type(ov.axi_dma_0).__name__ == "DMA"
+    sdist = pynq_dma_file().parent / "pynq-4.0.0.tar.gz"
+    assert hashlib.sha256(sdist.read_bytes()).hexdigest() == PYNQ_SDIST_SHA256
+    # what PYNQ checks on a board is checked here, by PYNQ
+    buf = ov.hwgen_allocate(shape=(4096,), dtype=np.uint8)
+    ch = ov.axi_dma_0.sendchannel
+    with pytest.raises(RuntimeError, match="unaligned"):
+        ch.transfer(buf, start=4, nbytes=64)
+    with pytest.raises(ValueError, match="exceeds"):
+        ch.transfer(buf, nbytes=ov.axi_dma_0.buffer_max_size + 1)
+    assert not ov.registers.mm2s.transfers
+
+
+def _tfc_published(tmp_path):
     import json
 
-    from tests.conftest import load_mnist, tfc_model
+    from tests.conftest import tfc_model
 
-    model = tfc_model("TFC_1W1A")
     fold = tmp_path / "fold.json"
     fold.write_text(json.dumps({"MVAU_0": {"PE": 16, "SIMD": 49}, "MVAU_1": {"PE": 8, "SIMD": 8},
                                 "MVAU_2": {"PE": 8, "SIMD": 8}, "MVAU_3": {"PE": 10, "SIMD": 8}}))
     out = tmp_path / "o"
-    build(model, out, folding_file=fold, **QUIET)
-    x, labels = load_mnist(300)
+    build(tfc_model("TFC_1W1A"), out, folding_file=fold, **QUIET)
+    return out
+
+
+def test_driver_pynq_dma_verilator_tfc_batches(tmp_path):
+    """PYNQ's DMA code -> register model -> the Verilog board boundary in Verilator: bit-exact on batches of 1, 7
+    and 1,000 frames (one MM2S and one S2MM transfer each), and on 1,000 frames with a 14-bit length register
+    (16,383 bytes: cut at frame boundaries into 7 transfers each way)."""
+    from tests.conftest import load_mnist
+
+    out = _tfc_published(tmp_path)
+    x, _ = load_mnist(1000)
     ref = Accelerator(out).execute(x)
-    acc = Accelerator(out, "pynq", overlay=SimOverlay(out, engine="rtlsim"))
-    acc.backend.driver.max_batch = 128  # three DMA batches
+    ov = SimOverlay(out, engine="rtlsim")
+    acc = Accelerator(out, "pynq", overlay=ov)
+    drv = acc.backend.driver
+    stride, k = drv.meta["dma"]["in_stride"], drv.multiple  # batches padded to k frames (the HLS top's group)
+    assert stride % drv.meta["dma"]["beat_bytes"] == 0
+    for n in (1, 7, 1000):
+        ov.transfers.clear()
+        np.testing.assert_array_equal(acc.execute(x[:n]), ref[:n])
+        padded = -(-n // k) * k
+        assert ov.transfers == [padded * stride // 8]  # one MM2S transfer for the whole batch (8-byte beats)
+        assert ov.registers.s2mm.length == padded * drv.meta["dma"]["out_stride"]  # S2MM ended at TLAST
+    small = SimOverlay(out, engine="rtlsim", length_width=14)
+    acc = Accelerator(out, "pynq", overlay=small)
+    drv = acc.backend.driver
+    assert small.axi_dma_0.buffer_max_size == (1 << 14) - 1 and drv.max_batch == (1 << 14) // stride // k * k
     np.testing.assert_array_equal(acc.execute(x), ref)
-    np.testing.assert_array_equal(acc.backend.driver.execute(x), ref)  # board-side numpy head / tail
+    assert len(small.transfers) == -(-1000 // drv.max_batch) == 7
+    assert all(t * 8 <= (1 << 14) - 1 for t in small.transfers)
+    np.testing.assert_array_equal(drv.execute(x[:50]), ref[:50])  # board-side numpy head / tail
+    # random valid / ready bubbles on the DMA streams exercise the gearboxes' back-pressure paths
+    bubbly = Accelerator(out, "pynq", overlay=SimOverlay(out, engine="rtlsim", p_in=0.5, p_out=0.4))
+    np.testing.assert_array_equal(bubbly.execute(x[:40]), ref[:40])
+
+
+def test_driver_reference_engine_many_chunks(tmp_path):
+    """Many chunks through PYNQ's DMA (10-bit length register: 25 frames of 40 bytes per transfer)."""
+    model = ROOT / "tests" / "models" / "brevitas" / "mlp_w3a5_narrow.onnx"
+    out = tmp_path / "o"
+    build(model, out, **QUIET)
+    x = _digits_like(1000)
+    ref = Accelerator(out).execute(x)
+    ov = SimOverlay(out, engine="reference", length_width=10)
+    acc = Accelerator(out, "pynq", overlay=ov)
+    np.testing.assert_array_equal(acc.execute(x), ref)
+    assert len(ov.transfers) == -(-1000 // acc.backend.driver.max_batch) > 1
+
+
+def test_alveo_build_has_no_zynq_driver(tmp_path):
+    from hwgen.errors import BuildDirError
+
+    out = tmp_path / "o"
+    build(ROOT / "examples" / "digits" / "digits_mlp_w2a2.onnx", out, board="alveo-u50", **QUIET)
+    assert not (out / "driver" / "hwgen_driver").exists()
+    from hwgen.runtime.pynq_backend import PynqBackend
+
+    with pytest.raises(BuildDirError, match="Alveo build"):
+        PynqBackend(out, None)
+    with pytest.raises(BuildDirError, match="Alveo"):
+        SimOverlay(out, engine="reference")

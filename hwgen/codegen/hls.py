@@ -42,10 +42,13 @@ array of 10^5 ap_uint objects takes g++ minutes to compile, plain integers a sec
 C simulation use the synthesis initialisers (tested). mem_style "ultra" falls back to BRAM: Vitis HLS binds
 constant-initialised ROMs to BRAM/LUTRAM only.
 
-A design is a list of (kind, params) pairs, or hardware layer objects (hwgen.layers: op MVAU, Thresholding,
-LabelSelect; their `template_params()` plus num_vectors), in stream order; `write_project()` writes the static headers, one
-header per layer, `<top>.cpp` (DATAFLOW top with AXI4-Stream in0_V / out_V, TLAST at frame end, ap_ctrl_none,
-plus the C-simulation batch entry point `hwgen_csim_run`) and `hls.tcl` (Vitis HLS: csynth + IP export).
+A build renders a finished design (`graph.design()`, hwgen.transforms.streams): `write_graph_project()` /
+`write_design()` write the static headers the nodes name (`hls_headers`), one header per node (its
+`hls_template` with its `hls_context(LIB)`), `<top>.cpp` (DATAFLOW top: one `hls::stream` per design stream,
+with the stream's name and FIFO depth, the same as the RTL FIFO on it; AXI4-Stream in0_V / out_V, TLAST at frame
+end, ap_ctrl_none, plus the C-simulation batch entry point `hwgen_csim_run`) and `hls.tcl` (Vitis HLS: csynth +
+IP export). `write_project()` is the per-block API: a chain of (kind, params) pairs (the contexts above, as
+TemplateBlock nodes) or layers, through the same transform and top.
 """
 
 from __future__ import annotations
@@ -64,7 +67,6 @@ from hwgen.dtypes import DType, from_name, smallest_for_range
 from hwgen.errors import FoldingError, HwgenError
 from hwgen.naming import IDENT
 
-STATIC_HEADERS = ("hwgen_common.hpp", "mvau.hpp", "thresholding.hpp", "label_select.hpp", "width_converter.hpp")
 MEM_STYLES = ("auto", "block", "distributed", "ultra")
 KINDS = ("mvau", "thresholding", "label_select", "width_converter")
 DEFAULT_DEPTH = 2
@@ -378,10 +380,6 @@ def stream_io(kind: str, p: dict) -> StreamIO:
     d, nv, n = dtype_of(p["dtype"]), int(p["num_vectors"]), int(p["elems"])
     return StreamIO(int(p["in_elems"]), d, nv * n // int(p["in_elems"]),
                     int(p["out_elems"]), d, nv * n // int(p["out_elems"]))
-
-
-def layer_header_name(p: dict) -> str:
-    return f"{p['name']}.hpp"
 
 
 def render_layer(kind: str, p: dict) -> str:

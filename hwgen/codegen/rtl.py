@@ -4,7 +4,10 @@
 derived here: bit widths, padded TDATA widths, ROM layouts) and writes `<name>.v` and the `$readmemh` files the
 module loads. It returns the written paths. Module name = params["name"] (already a sanitized identifier); ROM
 files are `<name>_weights.mem` / `<name>_thresholds.mem`, loaded relative to the simulator's / synthesis tool's
-working directory (override with the module parameters WEIGHT_FILE / THRESH_FILE).
+working directory (override with the module parameters WEIGHT_FILE / THRESH_FILE). A depth-1 ROM (fully unrolled
+weights, or one threshold fold) is no memory at all: it becomes a constant wire in the module and no .mem file is
+written, so synthesis folds the weights into the logic (a register loaded under an enable with no initial value
+cannot be folded).
 
 Every block: clock `ap_clk`, synchronous active-low reset `ap_rst_n`, AXI4-Stream slave `in0_V_TDATA/TVALID/TREADY`,
 master `out_V_TDATA/TVALID/TREADY`; TDATA widths padded to whole bytes (padding ignored on input, zero on
@@ -150,20 +153,27 @@ def mvau_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
     # ROM word a = nf*SF + sf holds W[nf*PE+p, sf*SIMD+s] at element p*SIMD+s
     we = _encode_values(w, wdt).reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
     wfile, tfile = f"{name}_weights.mem", f"{name}_thresholds.mem"
-    files[wfile] = _mem_lines(we, wdt.bits)
+    w_const = None
+    if sf * nf == 1:  # depth-1 ROM: a constant (see the module docstring)
+        w_const = _mem_lines(we, wdt.bits)[0]
+    else:
+        files[wfile] = _mem_lines(we, wdt.bits)
     xs = 2 if idt.bipolar else (idt.bits if idt.signed else idt.bits + 1)
     ws = 2 if wdt.bipolar else (wdt.bits if wdt.signed else wdt.bits + 1)
     ctx = dict(p, IB=idt.bits, WB=wdt.bits, OB=odt.bits, ACC=acc, SF=sf, NF=nf,
                INW=simd * idt.bits, OUTW=pe * odt.bits, WW=pe * simd * wdt.bits,
                IN_TDW=pad8(simd * idt.bits), OUT_TDW=pad8(pe * odt.bits),
                SFW=clog2(sf), NFW=clog2(nf), WAW=clog2(sf * nf), XS=xs, WS=ws, PW=xs + ws,
-               wfile=wfile, tfile=tfile, w_rom_style=rom_style(sf * nf, pe * simd * wdt.bits,
-                                                              _mem_style(p)),
+               wfile=wfile, tfile=tfile, w_const=w_const, t_const=None,
+               w_rom_style=rom_style(sf * nf, pe * simd * wdt.bits, _mem_style(p)),
                **_dt_info("in", idt), **_dt_info("w", wdt), **_dt_info("out", odt))
     if p["has_thresholds"]:
         lo, hi = -(1 << (acc - 1)), (1 << (acc - 1)) - 1
         nt, tb, rom = _thresholds_ctx(p["thresholds"], mh, pe, lo, hi, spec and spec["TB"])
-        files[tfile] = _mem_lines(rom, tb)
+        if nf == 1:
+            ctx["t_const"] = _mem_lines(rom, tb)[0]
+        else:
+            files[tfile] = _mem_lines(rom, tb)
         ctx.update(NT=nt, TB=tb, TW=pe * nt * tb, base_pattern=_out_base_pattern(p["out_base"], odt),
                    t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)))
     return ctx, files
@@ -181,9 +191,11 @@ def thresholding_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
     tfile = f"{name}_thresholds.mem"
     spec = p.pop("spec", None)  # the kind's derived quantities (ThresholdingSpec), when it gives them
     nt, tb, rom = _thresholds_ctx(p["thresholds"], c, pe, idt.min, idt.max, spec and spec["TB"])
-    files[tfile] = _mem_lines(rom, tb)
     nf = c // pe
-    ctx = dict(p, IB=idt.bits, OB=odt.bits, NF=nf, NFW=clog2(nf), INW=pe * idt.bits, OUTW=pe * odt.bits,
+    t_const = _mem_lines(rom, tb)[0] if nf == 1 else None  # depth-1 ROM: a constant
+    if t_const is None:
+        files[tfile] = _mem_lines(rom, tb)
+    ctx = dict(p, t_const=t_const, IB=idt.bits, OB=odt.bits, NF=nf, NFW=clog2(nf), INW=pe * idt.bits, OUTW=pe * odt.bits,
                IN_TDW=pad8(pe * idt.bits), OUT_TDW=pad8(pe * odt.bits), NT=nt, TB=tb, TW=pe * nt * tb,
                tfile=tfile, base_pattern=_out_base_pattern(p["out_base"], odt),
                t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)),

@@ -104,10 +104,11 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> dict
     o = d.output
     fifo_stage(o)
     wire(o.name, o.bits, stages[-1]["module"], "out_V", o.words_per_frame, None, label(o))
-    # monitor order: the wire entering each stage, then the one leaving the last (a chain: wire k enters stage k)
+    # monitor order: the wire entering each stage (its first input), the other wires, then the one into out_V
+    # last (a chain: wire k enters stage k; the harness reads the last wire as the output)
     by_name = {w["name"]: w for w in wires}
-    order = [by_name[s["ports"][0]["wire"]] for s in stages] + [by_name[o.name]]
-    order += [w for w in wires if w not in order]
+    order = [by_name[s["ports"][0]["wire"]] for s in stages]
+    order += [w for w in wires if w not in order and w["name"] != o.name] + [by_name[o.name]]
     streams = [{"name": w["label"], "wire": w["name"], "producer": w["src"], "consumer": w["dst"],
                 "words_per_frame": w["words_per_frame"], "layer": w["layer"]} for w in order]
     i, out = d.input, d.output
@@ -152,7 +153,7 @@ def write_rtl_project(out_dir, graph, top: str = "hwgen_top", fifo_depths: dict 
         blocks[s["module"]] = [w.name for w in written]
         paths += written
     text = rtl.render_top(top, [{k: s[k] for k in ("module", "instance", "comment", "ports")} for s in p["stages"]],
-                          p["wires"], p["wires"][0]["name"], p["wires"][len(p["stages"])]["name"],
+                          p["wires"], p["wires"][0]["name"], p["wires"][-1]["name"],
                           p["out"]["words_per_frame"], monitor=True,
                           streams=[dict(st, src=st["src"], dst=st["dst"]) for st in p["design_streams"]])
     top_v = out_dir / f"{top}.v"

@@ -19,11 +19,11 @@ Alveo boards (board.ps = none, board.platform set):
                  hwgen_idma.cpp / hwgen_odma.cpp (memory-mapped <-> AXI4-Stream data movers, XRT-controlled)
     README.md
 
-Stream widths: the accelerator's TDATA widths are padded to whole bytes (hwgen.packing.padded_bytes). The AXI DMA
-streams take 8..1024-bit powers of two: a padded width that is one is used directly, otherwise the DMA stream is
-the board's dma_width and an axis_dwidth_converter (bytes, any ratio) sits between DMA and accelerator. The DMA's
-memory-mapped width is max(board dma_width, both DMA stream widths). Buffers are the packed words back to back
-(hwgen.packing.pack_bytes layout, the C-simulation layout): in_bytes per input word, out_bytes per output word.
+Stream widths: the DMA streams and its memory-mapped ports are all the board's dma_width (a power of two). The
+accelerator cell is hwgen_dma_top (hwgen.codegen.dma: OUT/rtl/hwgen_dma_top.v for --rtl, OUT/hls/hwgen_dma_top.cpp
+via OUT/hls/dma_hls.tcl otherwise), which converts between DMA beats and the layers' words itself, so the block
+design has no axis_dwidth_converter (no non-integer width ratio can arise). Buffers: frames back to back, each
+padded with zeros to whole beats (hwgen.codegen.dma.DmaGeometry); one transfer per batch each way.
 
 Every identifier written into Tcl / shell / cfg text comes from this module's constants, sanitized board names
 (hwgen.naming.sanitize), integers, or validated part / platform strings; nothing from the ONNX model reaches them.
@@ -31,7 +31,6 @@ Every identifier written into Tcl / shell / cfg text comes from this module's co
 
 from __future__ import annotations
 
-import math
 import re
 import stat
 from dataclasses import dataclass
@@ -86,13 +85,9 @@ class StreamPlan:
     def out_bytes(self) -> int:
         return self.out_bits // 8
 
-    @property
-    def in_converter(self) -> bool:
-        return self.dma_in_bits != self.in_bits
-
-    @property
-    def out_converter(self) -> bool:
-        return self.dma_out_bits != self.out_bits
+    # no Xilinx width converter in the block design: hwgen_dma_top converts (kept for callers that ask)
+    in_converter = False
+    out_converter = False
 
 
 def accelerator_io(graph_or_layers):
@@ -110,13 +105,11 @@ def accelerator_io(graph_or_layers):
 
 
 def stream_plan(in_bits: int, out_bits: int, in_words: int, out_words: int, dma_width: int) -> StreamPlan:
+    """Every DMA width is the board's dma_width: hwgen_dma_top adapts the accelerator's words to it."""
     if dma_width not in DMA_MM_WIDTHS:
         raise HwgenError(f"board dma_width {dma_width} is not an AXI DMA memory-mapped width "
                          f"({', '.join(map(str, DMA_MM_WIDTHS))})")
-    dma_in = in_bits if in_bits in DMA_STREAM_WIDTHS else dma_width
-    dma_out = out_bits if out_bits in DMA_STREAM_WIDTHS else dma_width
-    mm = max(dma_width, dma_in, dma_out)
-    return StreamPlan(in_bits, out_bits, in_words, out_words, dma_in, dma_out, mm)
+    return StreamPlan(in_bits, out_bits, in_words, out_words, dma_width, dma_width, dma_width)
 
 
 ALVEO_MM_BITS = 512  # the data movers' memory-mapped width (one DDR / HBM beat)
@@ -170,12 +163,13 @@ def write_vivado(out_dir, graph, board) -> list[Path]:
         assert IDENT.match(ctx[k]), k
     files = []
     if board.ps in ZYNQ_PS:
+        from hwgen.codegen.dma import DMA_TOP, geometry
+
+        ctx.update(accel=DMA_TOP, geo=geometry(graph, plan.mm_bits), hls_project=f"{DMA_TOP}_hls")
         fid = BOARD_FILE_IDS.get(board.name, board_id)
         if not _BOARD_ID.match(fid):
             raise HwgenError(f"board file id {fid!r} has unexpected characters")
-        beat = plan.dma_in_bits // 8
-        ctx.update(board_file_id=fid, addr_width=32 if board.ps == "ps7" else 64,
-                   in_frames_multiple=math.lcm(ctx["frame_in_bytes"], beat) // ctx["frame_in_bytes"])
+        ctx.update(board_file_id=fid, addr_width=32 if board.ps == "ps7" else 64)
         for name, tpl in (("build.tcl", "vivado/zynq_build.tcl.j2"), ("build.sh", "vivado/zynq_build.sh.j2"),
                           ("README.md", "vivado/zynq_README.md.j2")):
             (out / name).write_text(render(tpl, **ctx))

@@ -14,12 +14,29 @@ def load_folding_file(path) -> dict:
     if not p.is_file():
         raise FoldingError(f"folding file {str(p)!r} does not exist.")
     try:
-        d = json.loads(p.read_text())
+        d = json.loads(p.read_bytes().decode("utf-8"), object_pairs_hook=_no_duplicates(p))
+    except UnicodeDecodeError as e:
+        raise FoldingError(f"folding file {str(p)!r} is not UTF-8 text (byte {e.start}); save it as UTF-8 "
+                           "JSON.") from None
     except json.JSONDecodeError as e:
         raise FoldingError(f"folding file {str(p)!r} is not valid JSON: {e}") from None
     if not isinstance(d, dict) or not all(isinstance(v, dict) for v in d.values()):
         raise FoldingError(f'folding file {str(p)!r} must map layer names to {{"PE": n, "SIMD": m}}.')
     return d
+
+
+def _no_duplicates(path):
+    """json object hook refusing repeated keys (json.loads would silently keep the last one)."""
+
+    def hook(pairs):
+        seen = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise FoldingError(f"folding file {str(path)!r} names {k!r} twice; keep one entry per layer.")
+            seen.add(k)
+        return dict(pairs)
+
+    return hook
 
 
 def apply_folding(layers, folding: dict) -> None:

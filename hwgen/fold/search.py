@@ -5,6 +5,11 @@ independently: the cheapest legal (PE, SIMD) with cycles <= T. "Cheapest" counts
 BRAM, DSP and FFs are cheap until the design would overflow their budget, then weighted up until it does not. Without a target, the smallest T whose cheapest design
 fits the board's budget is found by bisection over the layers' achievable cycle counts (cost grows as T falls).
 Every choice is explained: bottleneck, target, the cost of the pick and how many alternatives met T.
+
+I/O: given `io_cycles` (folded layers -> the cycles per frame the DMA needs, hwgen.codegen.dma), the fastest
+design stops at the I/O bound: when the compute interval would be shorter than the DMA's, the layers are folded
+for the DMA's interval instead (cheaper, no slower) and the explanation says so. A target rate above the I/O
+bound is folded as asked, with a note.
 """
 
 from __future__ import annotations
@@ -109,8 +114,35 @@ def fits(tot: dict, capacity: dict, budget: dict) -> bool:
     return all(tot[r] <= budget.get(r, 1.0) * capacity.get(r, 0) for r in RESOURCES)
 
 
+def _io_of(layers, choices, io_cycles) -> int:
+    keep = [(layer.pe, layer.simd) for layer in layers]
+    try:
+        for layer, ch in zip(layers, choices):
+            layer.pe, layer.simd = ch.pe, ch.simd
+        return int(io_cycles(layers))
+    finally:
+        for layer, (pe, simd) in zip(layers, keep):
+            layer.pe, layer.simd = pe, simd
+
+
+def _stop_at_io_bound(layers, choices, t, capacity, budget, io_cycles):
+    """(choices, t, note): refold for the DMA's interval when the compute interval is shorter."""
+    io = _io_of(layers, choices, io_cycles)
+    if max(ch.cycles for ch in choices) >= io:
+        return choices, t, ""
+    for _ in range(4):  # the DMA interval depends on the first / last layers' word widths: settle it
+        cand = fold_for_interval(layers, io, capacity, budget)
+        io2 = _io_of(layers, cand, io_cycles)
+        choices, t = cand, io
+        if io2 <= io:
+            break
+        io = io2
+    return choices, t, (f"; stopped at the I/O bound: the DMA needs {io} cycles per frame, so a faster "
+                        f"folding would not run faster (folded for {io} cycles)")
+
+
 def search(layers, capacity: dict, clock_mhz: float, target_fps: float | None = None,
-           budget: dict | None = None) -> dict:
+           budget: dict | None = None, io_cycles=None) -> dict:
     """Apply the chosen folding to `layers`; return the explanation for the report."""
     budget = budget or DEFAULT_BUDGET
     if target_fps is not None:
@@ -122,6 +154,9 @@ def search(layers, capacity: dict, clock_mhz: float, target_fps: float | None = 
                                f"{clock_mhz:g} MHz; the most a dataflow pipeline gives is {clock_mhz * 1e6:,.0f}.")
         choices = fold_for_interval(layers, t, capacity, budget)
         mode = f"target {target_fps:,.0f} frames/s at {clock_mhz:g} MHz -> at most {t} cycles per frame"
+        if io_cycles is not None and _io_of(layers, choices, io_cycles) > t:
+            mode += (f"; the target is above the I/O bound (the DMA needs {_io_of(layers, choices, io_cycles)} "
+                     "cycles per frame): the estimate is the I/O bound")
     else:
         points = sorted({layer.cycles(pe, simd) for layer in layers for pe, simd in _candidates(layer)})
         floor = max(min(layer.cycles(pe, simd) for pe, simd in _candidates(layer)) for layer in layers)
@@ -139,6 +174,9 @@ def search(layers, capacity: dict, clock_mhz: float, target_fps: float | None = 
         t = points[lo]
         choices = fold_for_interval(layers, t, capacity, budget)
         mode = f"fastest design within the board budget ({', '.join(f'{k} {v:.0%}' for k, v in budget.items())})"
+        if io_cycles is not None:
+            choices, t, note = _stop_at_io_bound(layers, choices, t, capacity, budget, io_cycles)
+            mode += note
     for layer, ch in zip(layers, choices):
         layer.set_folding(ch.pe, ch.simd)
     cpf = max(ch.cycles for ch in choices)
@@ -155,4 +193,6 @@ def search(layers, capacity: dict, clock_mhz: float, target_fps: float | None = 
                    for layer, ch in zip(layers, choices)},
         "totals": totals(choices),
     }
+    if io_cycles is not None:
+        explain["io_cycles_per_frame"] = _io_of(layers, choices, io_cycles)
     return explain

@@ -13,12 +13,13 @@ compiler, numba, pynq) are needed only by the backend that uses them.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hwgen.errors import HwgenError
+from hwgen.errors import BuildDirError, HwgenError, InputDataError
 from hwgen.graph import HwGraph
 
 # backend name -> "module:Class"; each class takes (out_dir, graph, **options) and has run_ints(q) -> ints
@@ -26,9 +27,11 @@ BACKENDS = {
     "reference": "hwgen.runtime.backends:ReferenceBackend",
     "csim": "hwgen.runtime.backends:CsimBackend",
     "rtlsim": "hwgen.runtime.rtlsim:RtlsimBackend",
-    "cpu": "sw_fallback.backend:CpuBackend",
+    "cpu": "sw_fallback.lazy:LazyCpuBackend",  # sw_fallback.backend:CpuBackend, compiled in the background
     "pynq": "hwgen.runtime.pynq_backend:PynqBackend",
 }
+
+SLOW_BACKENDS = {"csim", "rtlsim", "pynq"}  # simulate or transfer frame by frame: a bar on long batches
 
 
 class UnknownBackendError(HwgenError):
@@ -49,16 +52,47 @@ def backend_class(name: str):
 class Accelerator:
     def __init__(self, out_dir, backend: str = "reference", **options):
         self.out_dir = Path(out_dir)
-        self.graph = HwGraph.load(self.out_dir)
+        try:
+            self.graph = HwGraph.load(self.out_dir)
+        except FileNotFoundError as e:  # a file hwgraph.json names is gone
+            raise BuildDirError(f"build directory {str(self.out_dir)!r} is incomplete: {e.filename!r} is missing; "
+                                "rebuild with `hwgen build`.") from None
         self.backend_name = backend
+        if backend == "pynq" and options.get("overlay") is None and importlib.util.find_spec("pynq") is None:
+            raise HwgenError("backend 'pynq' runs on a PYNQ board and needs the pynq package, which is not "
+                             "installed here; on the board: pip install \"hwgen[board]\". Elsewhere use --backend "
+                             "rtlsim (the same hardware in Verilator), or from Python "
+                             "Accelerator(out, 'pynq', overlay=SimOverlay(out)).")
         self.backend = backend_class(backend)(self.out_dir, self.graph, **options)
+
+    def _warn_range(self, x) -> None:
+        """Warn (HwgenWarning) when inputs lie far outside the input quantizer's range (e.g. 0-255 pixels)."""
+        from hwgen.input_range import quantizer_span, warn_input_range
+
+        if not hasattr(self, "_span"):
+            try:
+                self._span = quantizer_span(self.graph)
+            except HwgenError:
+                self._span = None
+        warn_input_range(self.graph, x, self._span)
 
     def execute_ints(self, q: np.ndarray) -> np.ndarray:
         """Hardware part only: first layer's integer input (N, features) -> last layer's integer output."""
-        return np.asarray(self.backend.run_ints(np.asarray(q, dtype=np.int64)), dtype=np.int64)
+        from hwgen.progress import chunks
+
+        q = np.asarray(q, dtype=np.int64)
+        if self.backend_name not in SLOW_BACKENDS or q.ndim != 2:
+            return np.asarray(self.backend.run_ints(q), dtype=np.int64)
+        # long simulations show a bar (on a terminal only; otherwise one call, as before)
+        parts = [np.asarray(self.backend.run_ints(q[lo:hi]), dtype=np.int64)
+                 for lo, hi in chunks(len(q), self.backend_name)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def execute(self, x) -> np.ndarray:
         """The ONNX model's input (N, ...) or a single sample -> the ONNX model's output."""
+        if np.ndim(x) == len(self.graph.input_shape) and np.shape(x)[0] == 0:
+            raise InputDataError("the input batch holds 0 images; give at least one.")
+        self._warn_range(x)
         fast = getattr(self.backend, "execute", None)
         if fast is not None:  # a backend that compiles the CPU partitions too (proven equal to the evaluator)
             return fast(x)

@@ -33,9 +33,15 @@ def stream_meta(graph) -> dict:
 
 
 def write_driver(out: Path, graph, board) -> list[Path]:
+    """The Zynq PYNQ driver; an Alveo build gets none (its xclbin is driven through XRT, not an AXI DMA: see
+    OUT/vivado/README.md), so a stale one is removed."""
+    from hwgen.codegen.dma import frames_per_call, geometry
+
     pkg = Path(out) / "driver" / PKG
     if pkg.exists():
         shutil.rmtree(pkg)
+    if board.ps == "none":
+        return []
     pkg.mkdir(parents=True)
     files = []
     # driver_pkg is not a package inside hwgen (its modules import packing etc. relatively, as copied here)
@@ -46,7 +52,8 @@ def write_driver(out: Path, graph, board) -> list[Path]:
         files.append(Path(shutil.copyfile(HERE.parent / f, pkg / f)))
     meta = stream_meta(graph)
     meta.update({"board": board.name, "part": board.part, "clock_mhz": board.clock_mhz, "dma_name": "axi_dma_0",
-                 "bitfile": "hwgen_top.bit", "dma_max_bytes": (1 << 23) - 1})
+                 "bitfile": "hwgen_top.bit", "dma_max_bytes": (1 << 26) - 1,
+                 "dma": dict(geometry(graph, board.dma_width).as_dict(), frames_multiple=frames_per_call(graph))})
     (pkg / "meta.json").write_text(json.dumps(meta, indent=2))
     files.append(pkg / "meta.json")
     for part in (graph.head, graph.tail):

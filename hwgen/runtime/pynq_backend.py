@@ -15,6 +15,9 @@ from hwgen.errors import BuildDirError
 
 def load_driver_package(out_dir):
     pkg = Path(out_dir) / "driver" / "hwgen_driver"
+    if (Path(out_dir) / "vivado" / "link.cfg").is_file():
+        raise BuildDirError(f"{str(out_dir)!r} is an Alveo build: it has no PYNQ driver (the xclbin is run through "
+                            "XRT; see vivado/README.md). Use another backend, or build for a Zynq board.")
     if not (pkg / "__init__.py").is_file():
         raise BuildDirError(f"{str(pkg)!r} is missing; rebuild with `hwgen build`.")
     name = f"hwgen_driver_{abs(hash(str(pkg.resolve())))}"

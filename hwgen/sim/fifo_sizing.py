@@ -63,7 +63,9 @@ def size_fifos(out_dir, graph, frames: int = 16, log=print) -> dict:
     if not np.isfinite(target):
         raise ToolError("FIFO sizing: the design stalls even with very deep FIFOs; this is a bug, please report.")
     trials = 1
-    for name in rule:
+    from hwgen.progress import progress
+
+    for name in progress(list(rule), desc="FIFO sizing", unit="FIFO"):
         lo, hi = 1, depths[name]
         while lo < hi:  # smallest depth whose rate equals the deep design's
             mid = (lo + hi) // 2

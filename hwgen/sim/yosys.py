@@ -185,7 +185,9 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1) 
     if log:
         log(f"yosys synth_xilinx -family {family}: {len(stages)} blocks in {work}")
     with ThreadPoolExecutor(max(1, int(jobs))) as ex:
-        results = list(ex.map(one, stages))
+        from hwgen.progress import progress
+
+        results = list(progress(ex.map(one, stages), total=len(stages), desc="yosys synthesis", unit="block"))
     layers, glue = {}, {}
     tot = {"luts": 0, "ffs": 0, "brams": 0, "dsps": 0}
     for stage, res in results:

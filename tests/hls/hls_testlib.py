@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ COMPILERS = ["g++", "clang++"]
 
 def compiler_params():
     return [
-        pytest.param(c, marks=pytest.mark.skipif(shutil.which(c) is None, reason=f"{c} not installed"), id=c)
+        pytest.param(c, marks=pytest.mark.requires_tool(c), id=c)
         for c in COMPILERS
     ]
 

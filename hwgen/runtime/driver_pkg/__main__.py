@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from .accelerator import DmaTimeoutError, DriverInputError, FPGAAccelerator
+from .accelerator import DmaTimeoutError, DmaTransferError, DriverInputError, FPGAAccelerator
 
 
 def main(argv=None):
@@ -25,7 +25,7 @@ def main(argv=None):
         if a.throughput:
             r = acc.throughput_test(a.throughput)
             print(", ".join(f"{k}: {v:.4g}" if isinstance(v, float) else f"{k}: {v}" for k, v in r.items()))
-    except (DriverInputError, DmaTimeoutError, FileNotFoundError) as e:
+    except (DriverInputError, DmaTimeoutError, DmaTransferError, FileNotFoundError) as e:
         print(f"hwgen_driver: error: {e}", file=sys.stderr)
         return 2
     return 0

@@ -4,10 +4,14 @@
     acc = FPGAAccelerator("path/to/driver")          # loads hwgen_top.bit next to it through pynq.Overlay
     y = acc.execute(x)                                # the ONNX model's input -> its output
 
-Data path: input quantizer on the CPU (head) -> pack (packing.py, the one packing convention) -> DMA MM2S ->
-accelerator -> DMA S2MM (TLAST at frame end) -> unpack -> final float ops on the CPU (tail). Batches are cut so
-one transfer never exceeds the DMA's length register; every wait has a timeout that raises DmaTimeoutError
-instead of hanging.
+Data path: input quantizer on the CPU (head) -> pack (packing.py, the one packing convention) into frames padded
+to whole DMA beats -> ONE MM2S transfer per batch -> the accelerator's board boundary (hwgen_dma_top: TLAST on
+the last input beat marks the batch's last frame) -> ONE S2MM transfer per batch, ended by the accelerator's
+TLAST -> unpack -> final float ops on the CPU (tail). Every transfer starts at a beat-aligned offset of a
+pynq.allocate buffer and is a whole number of beats; a batch longer than the DMA's length register
+(dma.buffer_max_size, from the block design's c_sg_length_width) is cut at frame boundaries. Buffers are reused
+between calls. Every wait has a timeout that raises DmaTimeoutError instead of hanging; a short or failed
+transfer raises DmaTransferError.
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ class DmaTimeoutError(RuntimeError):
     """A DMA transfer did not complete in time (accelerator stalled, wrong bitstream, or TLAST missing)."""
 
 
+class DmaTransferError(RuntimeError):
+    """The DMA flagged an error, or received a different number of bytes than the batch needs."""
+
+
 class DriverInputError(ValueError):
     """Input with the wrong shape / dtype / values."""
 
@@ -41,22 +49,32 @@ class FPGAAccelerator:
         self.in_dtype, self.out_dtype = from_name(m["in_dtype"]), from_name(m["out_dtype"])
         self.in_elems, self.out_elems = m["in_elems_per_word"], m["out_elems_per_word"]
         self.in_words, self.out_words = m["in_words_per_frame"], m["out_words_per_frame"]
-        self.in_bytes = packing.padded_bytes(self.in_dtype.bits * self.in_elems)
-        self.out_bytes = packing.padded_bytes(self.out_dtype.bits * self.out_elems)
+        d = m["dma"]  # the DMA view of a frame (hwgen.codegen.dma.DmaGeometry)
+        self.in_bytes, self.out_bytes = d["in_word_bytes"], d["out_word_bytes"]
+        self.in_stride, self.out_stride = d["in_stride"], d["out_stride"]  # bytes per frame, whole beats
         self.timeout_s = timeout_s
-        max_len = int(m.get("dma_max_bytes", (1 << 23) - 1))
-        fit = max(1, max_len // max(self.in_words * self.in_bytes, self.out_words * self.out_bytes))
-        self.max_batch = min(fit, max_batch) if max_batch else fit
         if overlay is None:
             from pynq import Overlay
 
             overlay = Overlay(bitfile or os.path.join(self.dir, m.get("bitfile", "hwgen_top.bit")))
         self.overlay = overlay
         self.dma = getattr(overlay, m.get("dma_name", "axi_dma_0"))
+        # the DMA's length register bounds one transfer (PYNQ reads its width from the .hwh)
+        max_len = int(getattr(self.dma, "buffer_max_size", m.get("dma_max_bytes", (1 << 23) - 1)))
+        # the HLS accelerator takes frames in groups of `multiple` (the RTL one any number): batches are padded
+        self.multiple = int(d.get("frames_multiple", 1))
+        fit = max_len // max(self.in_stride, self.out_stride) // self.multiple * self.multiple
+        if fit < 1:
+            raise DriverInputError(f"{self.multiple} frame(s) of {max(self.in_stride, self.out_stride)} bytes are "
+                                   f"longer than the DMA's length register allows ({max_len} bytes)")
+        self.max_batch = fit
+        if max_batch:
+            self.max_batch = max(self.multiple, min(fit, max_batch) // self.multiple * self.multiple)
         alloc = getattr(overlay, "hwgen_allocate", None)
         if alloc is None:
             from pynq import allocate as alloc
         self.allocate = alloc
+        self._bufs = None  # (frames, input buffer, output buffer), reused while big enough
         self.head = NumpyPartition.load(os.path.join(self.dir, "head.json"), os.path.join(self.dir, "head.npz"))
         self.tail = NumpyPartition.load(os.path.join(self.dir, "tail.json"), os.path.join(self.dir, "tail.npz"))
         self.last_timing = {}
@@ -82,53 +100,71 @@ class FPGAAccelerator:
         return self.tail.run(self.execute_ints(q))
 
     # --- the hardware ----------------------------------------------------------------------------------------
-    def execute_ints(self, q):
-        q = np.asarray(q, dtype=np.int64)
-        n = q.shape[0]
-        t_pack = t_xfer = t_unpack = 0.0
-        outs = []
-        for s in range(0, n, self.max_batch):
-            chunk = q[s:s + self.max_batch]
-            b = chunk.shape[0]
-            t = time.perf_counter()
-            words = packing.pack_bytes(chunk, self.in_dtype, self.in_elems)  # (b * in_words, in_bytes)
-            ibuf = self.allocate(shape=(words.size,), dtype=np.uint8)
-            obuf = self.allocate(shape=(b * self.out_words * self.out_bytes,), dtype=np.uint8)
-            ibuf[:] = words.ravel()
-            t_pack += time.perf_counter() - t
-            t = time.perf_counter()
-            ibuf.flush()
-            self.dma.sendchannel.transfer(ibuf)
-            # The accelerator raises TLAST at every frame end and a simple-mode S2MM transfer ends at TLAST:
-            # receive frame by frame into consecutive slices of one buffer (the accelerator's FIFOs hold the
-            # stream meanwhile). Each receive is checked for its exact length: a short frame is an error.
-            frame_bytes = self.out_words * self.out_bytes
-            for f in range(b):
-                self.dma.recvchannel.transfer(obuf, start=f * frame_bytes, nbytes=frame_bytes)
-                self._wait(self.dma.recvchannel, f"S2MM (output frame {s + f})", b)
-            self._wait(self.dma.sendchannel, "MM2S (input)", b)
-            obuf.invalidate()
-            t_xfer += time.perf_counter() - t
-            t = time.perf_counter()
-            out = packing.unpack_bytes(np.asarray(obuf).reshape(-1, self.out_bytes), self.out_dtype, self.out_elems)
-            outs.append(out.reshape(b, -1))
-            for buf in (ibuf, obuf):
+    def _buffers(self, n):
+        if self._bufs is None or self._bufs[0] < n:
+            self.free()
+            self._bufs = (n, self.allocate(shape=(n * self.in_stride,), dtype=np.uint8),
+                          self.allocate(shape=(n * self.out_stride,), dtype=np.uint8))
+        return self._bufs[1], self._bufs[2]
+
+    def free(self):
+        """Release the DMA buffers (they are kept between calls)."""
+        if self._bufs is not None:
+            for buf in self._bufs[1:]:
                 free = getattr(buf, "freebuffer", None)
                 if free:
                     free()
-            t_unpack += time.perf_counter() - t
-        self.last_timing = {"pack_s": t_pack, "transfer_s": t_xfer, "unpack_s": t_unpack}
-        return np.concatenate(outs) if outs else np.zeros((0, self.meta["out_features"]), np.int64)
+            self._bufs = None
 
-    def _wait(self, channel, what, frames):
+    def execute_ints(self, q):
+        q = np.asarray(q, dtype=np.int64)
+        n = q.shape[0]
+        if n == 0:
+            return np.zeros((0, self.meta["out_features"]), np.int64)
+        t = time.perf_counter()
+        n_all = -(-n // self.multiple) * self.multiple  # padded with zero frames, their outputs dropped
+        ibuf, obuf = self._buffers(n_all)
+        words = packing.pack_bytes(q, self.in_dtype, self.in_elems).reshape(n, -1)  # (n, in_words * in_bytes)
+        frames = np.asarray(ibuf)[:n_all * self.in_stride].reshape(n_all, self.in_stride)
+        frames[:n, :words.shape[1]] = words
+        frames[:n, words.shape[1]:] = 0  # padding to a whole beat
+        frames[n:] = 0
+        t_pack = time.perf_counter() - t
+        t = time.perf_counter()
+        for s in range(0, n_all, self.max_batch):  # one transfer each way per chunk
+            b = min(self.max_batch, n_all - s)
+            self.dma.recvchannel.transfer(obuf, start=s * self.out_stride, nbytes=b * self.out_stride)
+            self.dma.sendchannel.transfer(ibuf, start=s * self.in_stride, nbytes=b * self.in_stride)
+            self._wait(self.dma.sendchannel, "MM2S (input)", s, b)
+            self._wait(self.dma.recvchannel, "S2MM (output)", s, b)
+            got = getattr(self.dma.recvchannel, "transferred", b * self.out_stride)
+            if got != b * self.out_stride:
+                raise DmaTransferError(
+                    f"S2MM received {got} bytes for frames {s}..{s + b - 1}, expected {b * self.out_stride}: the "
+                    "bitstream does not match this driver (frame size or TLAST).")
+        t_xfer = time.perf_counter() - t
+        t = time.perf_counter()
+        out = np.asarray(obuf)[:n * self.out_stride].reshape(n, self.out_stride)[:, :self.out_words * self.out_bytes]
+        y = packing.unpack_bytes(out.reshape(-1, self.out_bytes), self.out_dtype, self.out_elems).reshape(n, -1)
+        self.last_timing = {"pack_s": t_pack, "transfer_s": t_xfer, "unpack_s": time.perf_counter() - t,
+                            "transfers": -(-n_all // self.max_batch)}
+        return y
+
+    def _wait(self, channel, what, first, frames):
         deadline = time.monotonic() + self.timeout_s
         while not channel.idle:
+            if getattr(channel, "error", False):
+                break  # PYNQ's wait() raises with the DMA's reason
             if time.monotonic() > deadline:
                 raise DmaTimeoutError(
-                    f"DMA {what} transfer of {frames} frame(s) did not complete within {self.timeout_s:g} s: the "
-                    "accelerator stalled, the bitstream does not match this driver, or TLAST never came.")
+                    f"DMA {what} transfer of frames {first}..{first + frames - 1} did not complete within "
+                    f"{self.timeout_s:g} s: the accelerator stalled, the bitstream does not match this driver, or "
+                    "TLAST never came.")
             time.sleep(0)
-        channel.wait()
+        try:
+            channel.wait()
+        except RuntimeError as e:
+            raise DmaTransferError(f"DMA {what} transfer of frames {first}..{first + frames - 1} failed: {e}") from e
 
     def throughput_test(self, n: int = 10000, seed: int = 0):
         rng = np.random.default_rng(seed)

@@ -1,0 +1,197 @@
+"""The board boundary: the accelerator seen from the DMA, and the wrapper that adapts it.
+
+One DMA transfer per batch in each direction. The DMA streams are `beat_bytes` wide (the board's dma_width, a
+power of two); a batch in memory is its frames back to back, each frame = the accelerator's input words
+(hwgen.packing.pack_bytes layout, `in_word_bytes` each) padded with zero bytes to a whole number of beats. The
+output buffer has the same layout. So every frame starts at a beat-aligned offset, every transfer is a whole
+number of beats and a buffer from pynq.allocate is always aligned (no DMA realignment engine needed).
+
+TLAST without AXI-Lite: the MM2S DMA raises TLAST on the last beat of its transfer. The wrapper marks the frame
+that beat ends ("last frame of the batch") and raises output TLAST on the last beat of that frame's output. So
+the S2MM transfer ends exactly after the batch, whatever its size; the driver needs no register besides the DMA's.
+TKEEP is ignored on input (the driver only ever sends whole padded beats) and all-ones on output.
+
+`DmaGeometry` holds these numbers; `io_cycles_per_frame` is the least number of clock cycles per frame the DMA
+needs (one beat per cycle each way), from which hwgen.build reports `estimate.io_bound_fps` and the folding search
+stops at the I/O bound.
+
+Generated files (write_dma_wrapper_rtl / write_dma_top_hls):
+    OUT/rtl/hwgen_dma_top.v       templates/rtl/dma_wrapper.v.j2 around the stitched hwgen_top
+    OUT/hls/hwgen_dma_top.cpp     templates/hls/dma_top.cpp.j2 around the HLS layers, HLS_FRAMES_PER_CALL frames per
+                                  invocation (its fill is amortized); OUT/hls/dma_hls.tcl synthesizes it
+The driver pads each batch to a multiple of HLS_FRAMES_PER_CALL (meta.json dma.frames_multiple) for the HLS top;
+the RTL wrapper takes any number of frames.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hwgen import packing
+from hwgen.codegen.render import render
+from hwgen.errors import HwgenError
+
+DMA_TOP = "hwgen_dma_top"  # the block-design cell's module / HLS top
+DMA_BEAT_WIDTHS = (32, 64, 128, 256, 512, 1024)  # AXI DMA memory-mapped widths = our stream widths
+
+
+@dataclass(frozen=True)
+class DmaGeometry:
+    beat_bytes: int
+    in_word_bytes: int
+    in_words: int
+    out_word_bytes: int
+    out_words: int
+
+    @property
+    def in_frame_bytes(self) -> int:  # payload before padding
+        return self.in_words * self.in_word_bytes
+
+    @property
+    def out_frame_bytes(self) -> int:
+        return self.out_words * self.out_word_bytes
+
+    @property
+    def in_frame_beats(self) -> int:
+        return -(-self.in_frame_bytes // self.beat_bytes)
+
+    @property
+    def out_frame_beats(self) -> int:
+        return -(-self.out_frame_bytes // self.beat_bytes)
+
+    @property
+    def in_stride(self) -> int:  # bytes per frame in a DMA buffer (padded to whole beats)
+        return self.in_frame_beats * self.beat_bytes
+
+    @property
+    def out_stride(self) -> int:
+        return self.out_frame_beats * self.beat_bytes
+
+    @property
+    def io_cycles_per_frame(self) -> int:
+        return max(self.in_frame_beats, self.out_frame_beats)
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d.update(in_stride=self.in_stride, out_stride=self.out_stride, in_frame_beats=self.in_frame_beats,
+                 out_frame_beats=self.out_frame_beats)
+        return d
+
+
+def check_beat_bits(dma_width: int) -> int:
+    if dma_width not in DMA_BEAT_WIDTHS:
+        raise HwgenError(f"board dma_width {dma_width} is not an AXI DMA width ({', '.join(map(str, DMA_BEAT_WIDTHS))})"
+                         "; fix boards/<board>.yaml")
+    return dma_width
+
+
+def geometry(graph_or_layers, dma_width: int) -> DmaGeometry:
+    """The DMA view of a hardware graph (its design's outer streams) or of a folded chain of layers (first
+    layer's input words, last layer's output words: what the folding search has)."""
+    beat = check_beat_bits(int(dma_width)) // 8
+    if hasattr(graph_or_layers, "design"):
+        d = graph_or_layers.design()
+        i, o = d.input, d.output
+        return DmaGeometry(beat, packing.padded_bytes(i.bits), i.words_per_frame, packing.padded_bytes(o.bits),
+                           o.words_per_frame)
+    layers = list(graph_or_layers)
+    first, last = layers[0], layers[-1]
+    return DmaGeometry(beat, packing.padded_bytes(first.in_dtype.bits * first.in_elems_per_word()),
+                       first.in_words_per_frame(),
+                       packing.padded_bytes(last.out_dtype.bits * last.out_elems_per_word()),
+                       last.out_words_per_frame())
+
+
+def io_estimate(geo: DmaGeometry, clock_mhz: float) -> dict:
+    """DMA bytes per cycle x clock / padded bytes per frame, each direction; the bound is the smaller."""
+    hz = clock_mhz * 1e6
+    fin = geo.beat_bytes * hz / geo.in_stride
+    fout = geo.beat_bytes * hz / geo.out_stride
+    return {"io_bound_fps": min(fin, fout), "io_in_fps": fin, "io_out_fps": fout,
+            "io_cycles_per_frame": geo.io_cycles_per_frame, "dma_bytes_per_cycle": geo.beat_bytes,
+            "in_frame_bytes_padded": geo.in_stride, "out_frame_bytes_padded": geo.out_stride}
+
+
+def _clog2(n: int) -> int:
+    return max(1, math.ceil(math.log2(max(2, n))))
+
+
+def wrapper_context(geo: DmaGeometry, inner_in_bits: int, inner_out_bits: int) -> dict:
+    """Template values of the gearboxes: beats of W bytes <-> words of K bytes, frames padded to whole beats."""
+    w, ki, ko = geo.beat_bytes, geo.in_word_bytes, geo.out_word_bytes
+    return dict(top=DMA_TOP, inner="hwgen_top", W=w, KI=ki, KO=ko, FI=geo.in_words, FO=geo.out_words,
+                IN_BITS=inner_in_bits, OUT_BITS=inner_out_bits,
+                CI=w + ki, CO=w + ko,  # gearbox buffer capacities in bytes
+                NIW=_clog2(w + ki + 1), NOW=_clog2(w + ko + 1), FIW=_clog2(geo.in_words),
+                FOW=_clog2(geo.out_words), FLAGS=FLAG_DEPTH, FLW=_clog2(FLAG_DEPTH + 1),
+                in_beats=geo.in_frame_beats, out_beats=geo.out_frame_beats)
+
+
+# Frames per invocation of the HLS DMA top (its processes pay their pipeline fill once per call); the driver
+# pads every batch to a multiple of it (the RTL wrapper takes any number of frames).
+HLS_FRAMES_PER_CALL = 16
+
+# Frames between the input and the output gearbox whose "last of batch" flag is held: the accelerator's FIFOs
+# hold at most a few frames; when the flag queue is full the input waits (never a deadlock, only a throttle).
+FLAG_DEPTH = 32
+
+
+def write_dma_wrapper_rtl(rtl_dir, graph, dma_width: int) -> list[Path]:
+    """OUT/rtl/hwgen_dma_top.v around the stitched hwgen_top (written by hwgen.codegen.rtl_project)."""
+    from hwgen.codegen.rtl_project import load_manifest
+
+    rtl_dir = Path(rtl_dir)
+    geo = geometry(graph, dma_width)
+    m = load_manifest(rtl_dir)
+    text = render("rtl/dma_wrapper.v.j2", **wrapper_context(geo, m["in"]["tdata_bits"], m["out"]["tdata_bits"]))
+    p = rtl_dir / f"{DMA_TOP}.v"
+    p.write_text(text)
+    return [p]
+
+
+# Node templates whose process takes a frame count (templates/hls/<kind>.hpp.j2: `const unsigned frames = 1`)
+FRAMES_KINDS = {"mvau", "thresholding", "label_select", "width_converter"}
+
+
+def frames_per_call(graph) -> int:
+    """Frames per invocation of the HLS DMA top: HLS_FRAMES_PER_CALL when every node's process takes a frame
+    count, else 1 (then each frame pays the processes' pipeline fill)."""
+    from hwgen.codegen.hls import template_kind
+
+    return HLS_FRAMES_PER_CALL if all(template_kind(n) in FRAMES_KINDS for n in graph.design().nodes) else 1
+
+
+def write_dma_top_hls(hls_dir, graph, dma_width: int) -> list[Path]:
+    """OUT/hls/hwgen_dma_top.cpp: the HLS top the block design uses (see templates/hls/dma_top.cpp.j2): the node
+    headers hwgen.codegen.hls wrote, connected like hwgen_top but run for frames_per_call() frames per call."""
+    hls_dir = Path(hls_dir)
+    geo = geometry(graph, dma_width)
+    design = graph.design()
+    streams = [dict(name=s.name, bits=s.bits, depth=max(1, int(s.depth))) for s in design.streams]
+    nodes = [dict(name=n.name, header=f"{n.name}.hpp",
+                  args=[s.name for s in design.inputs_of(n.name)] + [s.name for s in design.outputs_of(n.name)])
+             for n in design.nodes]
+    text = render("hls/dma_top.cpp.j2", top=DMA_TOP, inner="hwgen_top", W=geo.beat_bytes, K=frames_per_call(graph),
+                  KI=geo.in_word_bytes, KO=geo.out_word_bytes, FI=geo.in_words, FO=geo.out_words,
+                  in_beats=geo.in_frame_beats, out_beats=geo.out_frame_beats,
+                  in_bits=design.input.bits, out_bits=design.output.bits, nodes=nodes, streams=streams,
+                  in_stream=design.input.name, out_stream=design.output.name)
+    p = hls_dir / f"{DMA_TOP}.cpp"
+    p.write_text(text)
+    return [p]
+
+
+def write_dma_files(out, graph, board) -> dict:
+    """The board boundary for both flows: {"rtl": [...], "hls": [...]} (OUT/hls/dma_hls.tcl synthesizes it)."""
+    from hwgen.codegen.hls import render_tcl
+
+    out = Path(out)
+    rtl = write_dma_wrapper_rtl(out / "rtl", graph, board.dma_width)
+    hls = write_dma_top_hls(out / "hls", graph, board.dma_width)
+    headers = sorted(f.name for f in (out / "hls").glob("*.hpp"))
+    tcl = out / "hls" / "dma_hls.tcl"
+    tcl.write_text(render_tcl(DMA_TOP, board.part, 1000.0 / board.clock_mhz, [f"{DMA_TOP}.cpp"],
+                              headers, project_name=f"{DMA_TOP}_hls").replace("hls.tcl", "dma_hls.tcl"))
+    return {"rtl": rtl, "hls": hls + [tcl]}

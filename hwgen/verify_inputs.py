@@ -1,0 +1,303 @@
+"""Inputs for `hwgen verify` that exercise every threshold.
+
+Random float inputs rarely reach threshold boundaries (on TFC_1W1A five of six random inputs quantize to -1), so
+a one-step error in one threshold can pass unnoticed. The inputs here are built on the first hardware layer's
+integer levels instead, and the float input is recovered by inverting the input quantizer:
+
+- uniform: every first-layer input feature drawn uniformly over its integer levels;
+- aimed: for each threshold t of each channel of each thresholded layer, an input whose accumulator at that
+  channel is t or t - 1 (the two values a +-1 change of t decides differently), found by a greedy local search
+  over first-layer levels (the accumulator of the first layer is linear in them; deeper layers are reached by
+  trying a few single-feature changes at a time through the reference layers);
+- raw: a few float inputs spanning and exceeding the quantizer's range (saturation, values between levels).
+
+Everything is deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from hwgen.layers.kernels import apply_thresholds
+
+GRID = 4096  # probe values per input element when inverting the input quantizer
+MAX_INVERT_ELEMS = 1 << 15  # larger inputs: raw random inputs only
+MAX_LEVELS = 1 << 12  # input quantizers up to 12 bits are inverted
+
+
+def input_span(graph) -> float:
+    """A magnitude of input at which the first layer's input saturates (searched on the head itself)."""
+    first = graph.layers[0]
+    lo, hi = first.in_dtype.min, first.in_dtype.max
+    for mag in [2.0 ** k for k in range(-8, 20)]:
+        probe = np.full((2, *graph.input_shape[1:]), mag, np.float32)
+        probe[1] = -mag
+        q = graph.head_ints(probe)
+        if q.max() >= hi and q.min() <= lo:
+            return mag
+    return 1.0
+
+
+def raw_inputs(graph, n: int, rng, span: float | None = None) -> np.ndarray:
+    """Floats spanning the input quantizer's range and beyond (saturation), a quarter on a grid (ties, levels)."""
+    span = input_span(graph) if span is None else span
+    x = rng.uniform(-1.5 * span, 1.5 * span, size=(n, *graph.input_shape[1:])).astype(np.float32)
+    k = max(1, n // 4)
+    x[:k] = np.round(x[:k] / (span / 16)) * (span / 16)
+    return x.astype(np.float32)
+
+
+class LevelInverter:
+    """Float model inputs that the head quantizes to chosen first-layer integer levels.
+
+    Probes the head with constant inputs on a grid to learn, per feature, one float value for each reachable
+    level, and one-hot probes to learn which input element feeds which feature. Only for heads that map each
+    input element to one feature (element-wise quantizers, reshapes); `build` returns None otherwise."""
+
+    def __init__(self, shape, perm, values, lo):
+        self.shape, self.perm, self.values, self.lo = tuple(shape), perm, values, lo
+        self.reachable = ~np.isnan(values)  # (F, levels)
+        self.count = self.reachable.sum(1)  # reachable levels per feature
+        self.order = np.argsort(~self.reachable, axis=1, kind="stable")  # reachable level indices first
+
+    @classmethod
+    def build(cls, graph, span: float):
+        shape = tuple(graph.input_shape[1:])
+        first = graph.layers[0]
+        E = int(np.prod(shape))
+        lo, hi = int(first.in_dtype.min), int(first.in_dtype.max)
+        if E > MAX_INVERT_ELEMS or hi - lo > MAX_LEVELS:
+            return None
+        grid = np.unique(np.concatenate([np.linspace(-1.5 * span, 1.5 * span, GRID), [0.0]]).astype(np.float32))
+        levels = np.concatenate([graph.head_ints(np.broadcast_to(chunk[:, None], (len(chunk), E)).reshape(
+            (len(chunk), *shape)).copy()) for chunk in np.array_split(grid, max(1, len(grid) * E // (1 << 22)))])
+        F = levels.shape[1]
+        if F != E:
+            return None
+        # two grid values where every feature has a different level: one-hot probes reveal element -> feature
+        k_lo, k_hi = int(np.argmin(levels.sum(1))), int(np.argmax(levels.sum(1)))
+        if not np.all(levels[k_lo] != levels[k_hi]):
+            return None
+        base = np.full(E, grid[k_lo], np.float32)
+        perm = np.full(F, -1)
+        for s in range(0, E, 4096):
+            rows = np.arange(s, min(E, s + 4096))
+            probe = np.broadcast_to(base, (len(rows), E)).copy()
+            probe[np.arange(len(rows)), rows] = grid[k_hi]
+            diff = graph.head_ints(probe.reshape((len(rows), *shape))) != levels[k_lo]
+            if not np.all(diff.sum(1) == 1):
+                return None
+            perm[diff.argmax(1)] = rows
+        if np.any(perm < 0):
+            return None
+        # per feature and level: the grid value midway between the first and last grid value giving that level
+        # (the head is monotone per element, so that is inside the level's interval)
+        nL = hi - lo + 1
+        key = (np.arange(F)[None, :] * nL + (levels - lo)).reshape(-1)
+        g = np.broadcast_to(np.arange(len(grid))[:, None], levels.shape).reshape(-1)
+        first = np.full(F * nL, len(grid), np.int64)
+        last = np.full(F * nL, -1, np.int64)
+        np.minimum.at(first, key, g)
+        np.maximum.at(last, key, g)
+        has = last >= 0
+        values = np.full(F * nL, np.nan, np.float32)
+        values[has] = grid[(first[has] + last[has]) // 2]
+        values = values.reshape(F, nL)
+        # a non-monotone head could put that midpoint on another level: keep only levels it really gives
+        rows = np.empty((nL, E), np.float32)
+        rows[:, perm] = np.where(np.isnan(values), grid[0], values).T  # row j: every feature at its level j value
+        check = graph.head_ints(rows.reshape((nL, *shape)))
+        values[check.T != np.arange(lo, hi + 1)[None, :]] = np.nan
+        return cls(shape, perm, values, lo)
+
+    def levels_of(self, f: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """The k-th reachable level (ascending) of features f."""
+        return self.order[f, k] + self.lo
+
+    def random_for(self, rng, f: np.ndarray) -> np.ndarray:
+        """One uniformly drawn reachable level for each feature index in f."""
+        return self.levels_of(f, (rng.random(f.shape) * self.count[f]).astype(np.int64))
+
+    def random_levels(self, rng, n: int) -> np.ndarray:
+        """(n, F) levels, each feature uniform over its reachable levels."""
+        F = self.count.shape[0]
+        return self.random_for(rng, np.broadcast_to(np.arange(F), (n, F)))
+
+    def biased_levels(self, rng, n: int) -> np.ndarray:
+        """(n, F) levels drawn around a random position per input (binomial over the reachable levels): inputs
+        mostly low, mostly high or in between, as real data often are (MNIST: mostly background)."""
+        F = self.count.shape[0]
+        f = np.broadcast_to(np.arange(F), (n, F))
+        return self.levels_of(f, rng.binomial(self.count[f] - 1, rng.random((n, 1))))
+
+    def floats(self, q: np.ndarray) -> np.ndarray:
+        """(N, F) levels (reachable ones) -> (N, *input shape) float32 inputs."""
+        v = self.values[np.arange(q.shape[1])[None, :], q - self.lo]
+        x = np.empty_like(v)
+        x[:, self.perm] = v
+        return x.reshape((q.shape[0], *self.shape))
+
+
+def _acc_targets(layer):
+    """(acc weights or None, thresholds) of a layer whose output is a threshold count of a per-channel value."""
+    if getattr(layer, "num_vectors", 1) != 1 or getattr(layer, "thresholds", None) is None:
+        return None
+    if layer.op == "MVAU":
+        return layer.weights, layer.thresholds
+    if layer.op == "Thresholding" and layer.in_features == layer.channels:
+        return None, layer.thresholds
+    return None
+
+
+class BoundaryAimer:
+    """Greedy search over first-layer levels for inputs putting one channel's pre-activation on a value."""
+
+    def __init__(self, graph, inverter: LevelInverter, rng, tries: int = 128, steps: int = 128, pool: int = 1024):
+        self.layers, self.inv, self.rng = graph.layers, inverter, rng
+        self.tries, self.steps = tries, steps
+        # starting points: deep pre-activations of uniform inputs cover a narrow range; biased ones reach further
+        self.pool = np.concatenate([inverter.random_levels(rng, pool // 2), inverter.biased_levels(rng, pool // 2)])
+        self._pool_inputs = {}
+
+    def _starts(self, k, w, chans, want):
+        """For each target, a pool input whose pre-activation is among the 4 closest to the wanted value."""
+        if k not in self._pool_inputs:
+            self._pool_inputs[k] = self._forward(self.pool, k, 0)
+        x = self._pool_inputs[k]
+        pre = x[:, chans] if w is None else x @ w[chans].T  # (pool, targets)
+        near = np.argsort(np.abs(pre - want[None, :]) + self.rng.random(pre.shape) * 0.5, axis=0)[:4]
+        return self.pool[near[self.rng.integers(0, 4, len(chans)), np.arange(len(chans))]].copy()
+
+    def targets(self):
+        """Every (layer index, channel, value) with value = t or t - 1 for a threshold t inside the reachable range."""
+        out = []
+        for k, layer in enumerate(self.layers):
+            at = _acc_targets(layer)
+            if at is None:
+                continue
+            w, thr = at
+            if w is not None:
+                lo, hi = layer.acc_range()
+            else:
+                lo = np.full(thr.shape[0], layer.in_dtype.min)
+                hi = np.full(thr.shape[0], layer.in_dtype.max)
+            # XNOR accumulators (sum of MW products of -1 / +1) all have the parity of MW
+            parity = layer.mw % 2 if getattr(layer, "binary_xnor", False) else None
+            for c in range(thr.shape[0]):
+                for t in np.unique(thr[c]):
+                    for v in (int(t), int(t) - 1):
+                        if lo[c] <= v <= hi[c] and (parity is None or v % 2 == parity):
+                            out.append((k, c, v))
+        return out
+
+    def _first_outputs(self, q, acc0, owner, f, new):
+        """First layer's output for candidates `owner` rows of q with feature f set to level new; for an MVAU
+        first layer incrementally: its accumulator changes by W[:, f] * (new - old)."""
+        first = self.layers[0]
+        if first.op == "MVAU" and getattr(first, "num_vectors", 1) == 1:
+            acc = acc0[owner] + (new - q[owner, f])[:, None] * first.weights.T[f]
+            if first.thresholds is None:
+                return acc
+            return apply_thresholds(acc, first.thresholds, first.out_base, first.out_dtype.bipolar)
+        cand = q[owner].copy()
+        cand[np.arange(len(owner)), f] = new
+        return first.execute(cand)
+
+    def _forward(self, x, k, start=1):
+        """Layer k's input from layer `start`'s input x. Candidates mostly differ in features that change no
+        activation downstream, so each layer runs on the distinct rows only."""
+        for layer in self.layers[start:k]:
+            key = x.astype(np.float64) @ self._mix(x.shape[1])  # row hash; a collision only misguides the search
+            _, first, back = np.unique(key, return_index=True, return_inverse=True)
+            x = layer.execute(x[first])[back.reshape(-1)]
+        return x
+
+    @staticmethod
+    def _mix(n):
+        return np.random.default_rng(n).random(n) + 0.5
+
+    def _pre(self, x, w, chans):
+        """The value compared with each row's target channel thresholds, from that layer's input rows x."""
+        if w is None:
+            return x[np.arange(len(chans)), chans]
+        return np.einsum("nf,nf->n", x, w[chans])
+
+    def aim(self, batch):
+        """batch: (layer k, channel c, value v) of one layer -> ((len, F) levels greedily improved, number hit)."""
+        k = batch[0][0]
+        w, _ = _acc_targets(self.layers[k])
+        first = self.layers[0]
+        F = self.inv.count.shape[0]
+        want = np.array([v for _, _, v in batch])
+        chans = np.array([c for _, c, _ in batch])
+        q = self._starts(k, w, chans, want)
+        dist = np.abs(self._pre(self._forward(q, k, 0), w, chans) - want)
+        # the first layer is cheap to search (linear): as many single-feature steps as it takes
+        steps = max(self.steps, 2 * F) if k == 0 else self.steps
+        for _ in range(steps):
+            live = np.flatnonzero(dist > 0)
+            if live.size == 0:
+                break
+            S = min(self.tries, F)
+            f = self.rng.integers(0, F, len(live) * S)
+            owner = np.repeat(live, S)
+            new = self.inv.random_for(self.rng, f)  # a random reachable level for each tried feature
+            if k == 0:  # the pre-activation is linear in the levels (or is the level itself)
+                cur = self._pre(q, w, chans)[owner]
+                if w is None:
+                    val = np.where(f == chans[owner], new, cur)
+                else:
+                    val = cur + w[chans[owner], f] * (new - q[owner, f])
+            else:
+                linear = first.op == "MVAU" and getattr(first, "num_vectors", 1) == 1
+                acc0 = first.weights @ q.T if linear else None
+                x1 = self._first_outputs(q, None if acc0 is None else acc0.T, owner, f, new)
+                val = self._pre(self._forward(x1, k), w, chans[owner])
+            d = np.abs(val - want[owner]).reshape(len(live), S)
+            best = d.argmin(1)
+            better = d[np.arange(len(live)), best] <= dist[live]
+            pick = live[better]
+            sel = np.flatnonzero(better) * S + best[better]
+            q[pick, f[sel]] = new[sel]
+            dist[pick] = d[np.flatnonzero(better), best[better]]
+        return q, int((dist == 0).sum())
+
+
+def verify_inputs(graph, n: int, seed: int = 0, reps: int = 3, max_aimed: int = 2048,
+                  budget_s: float = 30.0) -> tuple[np.ndarray, dict]:
+    """n random inputs (1/8 raw floats, the rest uniform first-layer levels) plus `reps` inputs aimed at each
+    threshold boundary (at most max_aimed in all, targets sampled when there are more; searched for at most
+    budget_s).
+
+    Returns (inputs, info) with info counting each kind, the boundary targets and how many were hit exactly."""
+    from hwgen.frontend.input_types import declared_grid
+
+    rng = np.random.default_rng(seed)
+    grid = declared_grid(graph)
+    if grid is not None:  # the build is bit-exact for inputs of its declared type (annotation, --input-dtype)
+        x = grid.random(rng, (n, *graph.input_shape[1:]))
+        return x, {"raw": 0, "uniform": n, "aimed": 0, "targets": 0, "hit": 0, "declared": grid.name}
+    span = input_span(graph)
+    inv = LevelInverter.build(graph, span)
+    if inv is None:  # head not invertible element by element: raw inputs only
+        return raw_inputs(graph, n, rng, span), {"raw": n, "uniform": 0, "aimed": 0, "targets": 0, "hit": 0}
+    n_raw = max(1, n // 8) if n >= 4 else 0
+    parts = [raw_inputs(graph, n_raw, rng, span), inv.floats(inv.random_levels(rng, n - n_raw))]
+    aimer = BoundaryAimer(graph, inv, rng)
+    targets = aimer.targets()
+    # several inputs per boundary (different starting points): a changed activation has to reach the output
+    chosen = [targets[i] for i in np.sort(rng.permutation(len(targets))[:max_aimed // reps])] * reps
+    hit = 0
+    t0 = time.perf_counter()
+    for k in sorted({t[0] for t in chosen}):
+        batch = [t for t in chosen if t[0] == k]
+        if time.perf_counter() - t0 > budget_s:  # out of time: uniform levels instead
+            q, h = inv.random_levels(rng, len(batch)), 0
+        else:
+            q, h = aimer.aim(batch)
+        hit += h
+        parts.append(inv.floats(q))
+    x = np.concatenate(parts).astype(np.float32)
+    return x, {"raw": n_raw, "uniform": n - n_raw, "aimed": len(chosen), "targets": len(targets), "hit": hit}

@@ -1,0 +1,119 @@
+"""Issue 13: the board boundary hwgen_dma_top (hwgen.codegen.dma), I/O-aware estimates and folding, constant
+depth-1 ROMs. The DMA path through PYNQ's own code is in test_pynq_driver.py; the block designs in
+test_vivado_flow.py."""
+
+import ctypes
+import json
+
+import numpy as np
+import pytest
+
+from hwgen import packing
+from hwgen.boards import get_board
+from hwgen.build import build, compile_model, summary
+from hwgen.codegen.dma import geometry
+from hwgen.graph import HwGraph
+from tests.conftest import ROOT, SHARED
+
+QUIET = dict(log=lambda *a: None)
+W3A5 = ROOT / "tests" / "models" / "brevitas" / "mlp_w3a5_narrow.onnx"
+DIGITS = ROOT / "examples" / "digits" / "digits_mlp_w2a2.onnx"
+
+
+def _models():
+    ms = [W3A5, DIGITS, *sorted((ROOT / "tests" / "models" / "brevitas").glob("*.onnx"))[:2]]
+    ms += sorted(SHARED.rglob("TFC_*.onnx")) if SHARED.is_dir() else []
+    return list(dict.fromkeys(ms))
+
+
+@pytest.mark.parametrize("board", ["pynq-z2", "zcu104", "alveo-u50"])
+def test_no_estimate_above_the_io_bound(board):
+    b = get_board(board)
+    for model in _models():
+        for target in (None, 5e7):
+            g = compile_model(model, board, target_fps=target)
+            e = summary(g)["estimate"]
+            geo = geometry(g, b.dma_width)
+            io = b.clock_mhz * 1e6 * geo.beat_bytes / max(geo.in_stride, geo.out_stride)
+            assert e["io_bound_fps"] == pytest.approx(io)
+            assert e["fps"] <= e["io_bound_fps"] * (1 + 1e-9) and e["fps"] == min(e["compute_fps"], io)
+            if target is None and e["compute_fps"] > io:
+                assert "stopped at the I/O bound" in g.meta["folding"]["mode"], model.name
+
+
+def test_fastest_tfc_stops_at_the_dma(tmp_path):
+    tfc = sorted(SHARED.rglob("TFC_1W1A*.onnx")) if SHARED.is_dir() else []
+    if not tfc:
+        pytest.skip("../shared TFC models absent")
+    s = build(tfc[0], tmp_path / "o", board="pynq-z2", **QUIET)
+    e = s["estimate"]
+    # 98 input bytes -> 13 beats of 8 bytes: at most 100 MHz / 13 frames/s, and folded for it, not for 1 cycle
+    assert e["io_cycles_per_frame"] == 13 and e["fps"] == pytest.approx(1e8 / 13)
+    assert e["cycles_per_frame"] > 1 and "stopped at the I/O bound" in s["folding"]["mode"]
+
+
+def _frames(g, geo, n, seed=0):
+    i = g.design().input
+    q = i.dtype.random(np.random.default_rng(seed), (n, i.words_per_frame * i.elems_per_word))
+    ref = g.run_layers(q).reshape(n, -1)
+    words = packing.pack_bytes(q, i.dtype, i.elems_per_word).reshape(n, -1)
+    buf = np.zeros((n, geo.in_stride), np.uint8)
+    buf[:, :words.shape[1]] = words
+    return buf, ref
+
+
+def _unframe(g, geo, raw, n):
+    last = g.design().output
+    o = raw.reshape(n, geo.out_stride)
+    assert not o[:, geo.out_frame_bytes:].any(), "beat padding must be zero"
+    o = o[:, :geo.out_frame_bytes].reshape(-1, geo.out_word_bytes)
+    return packing.unpack_bytes(o, last.dtype, last.elems_per_word).reshape(n, -1)
+
+
+@pytest.mark.parametrize("board,fold", [("pynq-z2", None), ("zcu104", {"SIMD": 8})])
+def test_hls_dma_top_csim(board, fold, tmp_path):
+    """The HLS board boundary in C simulation: words wider (40 bytes) and narrower (5 bytes) than the beat,
+    one output TLAST, on the batch's last beat."""
+    from hwgen.sim.csim import compile_shared
+
+    fold_file = None
+    if fold:
+        fold_file = tmp_path / "fold.json"
+        fold_file.write_text(json.dumps({"MVAU_0": fold}))
+    out = tmp_path / "o"
+    build(W3A5, out, board=board, folding_file=fold_file, **QUIET)
+    g = HwGraph.load(out)
+    geo = geometry(g, get_board(board).dma_width)
+    assert (geo.in_word_bytes > geo.beat_bytes) == (fold is None)
+    so = compile_shared([out / "hls" / "hwgen_top.cpp", out / "hls" / "hwgen_dma_top.cpp"], tmp_path / "dma.so",
+                        include_dirs=[out / "hls"])
+    fn = ctypes.CDLL(str(so)).hwgen_dma_top_csim_run
+    fn.argtypes, fn.restype = [ctypes.c_void_p] * 3 + [ctypes.c_int], ctypes.c_int
+    from hwgen.codegen.dma import frames_per_call
+
+    assert frames_per_call(g) == 16
+    n = 2 * frames_per_call(g)  # two invocations of the top
+    buf, ref = _frames(g, geo, n)
+    outb = np.zeros(n * geo.out_stride, np.uint8)
+    tlast = np.zeros(n * geo.out_frame_beats, np.uint8)
+    assert fn(buf.ctypes.data, outb.ctypes.data, tlast.ctypes.data, n) == 0
+    np.testing.assert_array_equal(_unframe(g, geo, outb, n), ref)
+    assert tlast.nonzero()[0].tolist() == [len(tlast) - 1]
+
+
+@pytest.mark.slow
+def test_depth1_roms_are_constants(tmp_path):
+    """Fully unrolled weights / thresholds are Verilog constants (no .mem, no load enable), still bit-exact."""
+    from hwgen.runtime.accelerator import Accelerator
+
+    out = tmp_path / "o"
+    build(DIGITS, out, target_fps=1e8, **QUIET)
+    g = HwGraph.load(out)
+    unrolled = [lay for lay in g.layers if lay.op == "MVAU" and lay.pe == lay.mh and lay.simd == lay.mw]
+    assert unrolled
+    for lay in unrolled:
+        v = (out / "rtl" / f"hwgen_top_{lay.name}.v").read_text()
+        assert "$readmemh" not in v and "WEIGHT_FILE" not in v and "wire [" in v
+        assert not (out / "rtl" / f"hwgen_top_{lay.name}_weights.mem").exists()
+    x = np.random.default_rng(0).integers(0, 17, (30, 64)).astype(np.float32) / 16
+    np.testing.assert_array_equal(Accelerator(out, "rtlsim").execute(x), Accelerator(out).execute(x))
