@@ -15,12 +15,16 @@ from hwgen.transforms.streamline import streamline
 
 
 def compile_model(model_path, board: str | None = None, folding_file=None, target_fps=None,
-                  clock_mhz=None) -> HwGraph:
-    """Model file -> folded HwGraph (nothing written). clock_mhz overrides the board's clock (folding, reports)."""
+                  clock_mhz=None, input_dtype: str | None = None) -> HwGraph:
+    """Model file -> folded HwGraph (nothing written). clock_mhz overrides the board's clock (folding, reports);
+    input_dtype: what the hardware receives when a float input feeds the first layer (--input-dtype)."""
+    from hwgen.frontend.input_types import parse
+
     p = str(Path(model_path).resolve())  # absolute: hwgraph.json must find the model from any directory
     b = board_at_clock(get_board(board), clock_mhz)
+    declared = parse(input_dtype) if input_dtype else None
     mw = import_model(p)
-    head, layers, tail = streamline(mw, p)
+    head, layers, tail = streamline(mw, p, declared)
     inits = {i.name for i in mw.graph.initializer}
     inp = [i for i in mw.graph.input if i.name not in inits][0]
     shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
@@ -41,8 +45,17 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
     # absolute: `hwgen verify` finds the model from any working directory (and checks model_sha256)
     g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=str(Path(p).resolve()))
     g.meta = {"board": b.name, "part": b.part, "clock_mhz": b.clock_mhz, "target_fps": target_fps,
-              "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "folding": explain}
+              "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "folding": explain,
+              "input": input_summary(head, declared)}
     return g
+
+
+def input_summary(head, declared) -> dict:
+    """What the first hardware layer receives and why (the head's reason says it in words)."""
+    grid = declared or head.input_check
+    return {"declared": grid and grid.name, "source": grid and grid.source,
+            "first_layer": "cpu" if any(n.op_type in ("MatMul", "Gemm", "Conv") for n in head.nodes) else "hardware",
+            "explain": head.explain or head.reason}
 
 
 def board_at_clock(b, clock_mhz=None):
@@ -99,6 +112,7 @@ def summary(g: HwGraph) -> dict:
                      "bound": "io" if io["io_bound_fps"] < compute_fps else "compute",
                      "bottleneck": max(layers, key=lambda lay: lay["cycles"])["name"]},
         "cpu_partitions": parts,
+        "input": g.meta.get("input"),
         "totals": {"estimate": tot, "capacity": {r: cap.get(r, 0) for r in RESOURCES},
                    "utilization": {r: (tot[r] / cap[r] if cap.get(r) else None) for r in RESOURCES}},
         "memory": plan_memories(g.layers),
@@ -112,9 +126,9 @@ def summary(g: HwGraph) -> dict:
 
 
 def build(model_path, out, board=None, folding_file=None, target_fps=None, synth=False, size_fifos=False,
-          log=print, clock_mhz=None) -> dict:
+          log=print, clock_mhz=None, input_dtype=None) -> dict:
     t0 = time.perf_counter()
-    g = compile_model(model_path, board, folding_file, target_fps, clock_mhz)
+    g = compile_model(model_path, board, folding_file, target_fps, clock_mhz, input_dtype=input_dtype)
     return write_build(g, out, synth=synth, size_fifos=size_fifos, log=log, t0=t0)
 
 

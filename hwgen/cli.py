@@ -84,15 +84,18 @@ def _over_budget(s: dict, strict: bool, out=None) -> None:
 
 def _cmd_build(a):
     from hwgen.build import build, compile_model, summary
-    from hwgen.report import cpu_table, layer_table
+    from hwgen.report import cpu_table, input_paragraph, layer_table
 
     _check_target_fps(a.target_fps)
     _writable_dir(a.out, "-o")
     if a.strict:  # refuse before writing anything
-        _over_budget(summary(compile_model(a.model, a.board, a.folding, a.target_fps, a.clock_mhz)), strict=True)
+        _over_budget(summary(compile_model(a.model, a.board, a.folding, a.target_fps, a.clock_mhz,
+                                           input_dtype=a.input_dtype)), strict=True)
     s = build(a.model, a.out, board=a.board, folding_file=a.folding, target_fps=a.target_fps, synth=a.synth,
-              size_fifos=a.size_fifos, log=(lambda *m: None) if a.quiet else print, clock_mhz=a.clock_mhz)
+              size_fifos=a.size_fifos, log=(lambda *m: None) if a.quiet else print, clock_mhz=a.clock_mhz,
+              input_dtype=a.input_dtype)
     if not a.quiet:
+        print(input_paragraph(s) + "\n")
         print(layer_table(s))
         e = s["estimate"]
         print(f"\n{s['board']} @ {s['clock_mhz']:g} MHz: {e['cycles_per_frame']} cycles/frame "
@@ -135,13 +138,15 @@ def _cmd_run(a):
 
 def _cmd_inspect(a):
     from hwgen.build import compile_model, summary
-    from hwgen.report import cpu_table, layer_table
+    from hwgen.report import cpu_table, input_paragraph, layer_table
 
-    s = summary(compile_model(a.model, board=a.board))
+    s = summary(compile_model(a.model, board=a.board, input_dtype=a.input_dtype))
     _over_budget(s, strict=False)
     if a.json:
-        print(json.dumps({"layers": s["layers"], "cpu_partitions": s["cpu_partitions"]}, indent=2))
+        print(json.dumps({"input": s["input"], "layers": s["layers"], "cpu_partitions": s["cpu_partitions"]},
+                         indent=2))
         return 0
+    print(input_paragraph(s) + "\n")
     print("hardware layers (default folding):\n" + layer_table(s))
     print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
     return 0
@@ -169,7 +174,7 @@ def _cmd_verify(a):
 
 def _cmd_report(a):
     from hwgen.build import load_summary
-    from hwgen.report import cpu_table, layer_table
+    from hwgen.report import cpu_table, input_paragraph, layer_table
 
     s = load_summary(a.out)
     if a.json:
@@ -187,6 +192,8 @@ def _cmd_report(a):
         y = s["synth"]
         print(f"yosys: {y.get('luts')} LUT, {y.get('ffs')} FF, {y.get('brams')} BRAM18, {y.get('dsps')} DSP")
     print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
+    if s.get("input"):
+        print("\n" + input_paragraph(s))
     print(f"\nHTML report: {Path(a.out) / 'report' / 'index.html'}")
     return 0
 
@@ -211,6 +218,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--synth", action="store_true", help="synthesize the generated RTL with yosys (resource figures)")
     b.add_argument("--size-fifos", action="store_true",
                    help="size the inter-layer FIFOs by simulation (minimal depths at full rate; takes a minute)")
+    b.add_argument("--input-dtype", default=None, metavar="TYPE",
+                   help="what the hardware receives when a float input feeds the first MatMul/Gemm directly: "
+                        "INT8, UINT8, INTn, UINTn, BIPOLAR, FIXED<16,6> (hls4ml ap_fixed<16,6>); the first layer then "
+                        "runs in hardware and outputs equal the model's for inputs of that type")
     b.add_argument("--strict", action="store_true",
                    help="refuse a design over the board's resource budget (default: build it and warn)")
     b.add_argument("-q", "--quiet", action="store_true")
@@ -225,6 +236,7 @@ def parser() -> argparse.ArgumentParser:
     i = sub.add_parser("inspect", help="show what goes to hardware and what to the CPU, before building")
     i.add_argument("model")
     i.add_argument("--board", default=None)
+    i.add_argument("--input-dtype", default=None, metavar="TYPE", help="as for build")
     i.add_argument("--json", action="store_true")
     i.set_defaults(fn=_cmd_inspect)
     bd = sub.add_parser("boards", help="list the known boards")

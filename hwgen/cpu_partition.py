@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from hwgen.frontend.input_types import InputGrid
 from hwgen.onnx_eval import SubgraphEvaluator
 
 
@@ -28,6 +29,9 @@ class CpuPartition:
     int_output: set = field(default_factory=set)
     # tail only: how the integer stream becomes the float tensor `input`
     entry: dict = field(default_factory=dict)  # {"kind": "acc", "factor", "offset"} | {"kind": "int", "zp", "scale"}
+    # head only: the input's declared datatype (finn_datatype annotation), checked on every run
+    input_check: InputGrid | None = None
+    explain: str = ""  # head only: the long story of where the input enters hardware (build report; not saved)
     _ev: SubgraphEvaluator | None = field(default=None, repr=False)
 
     @property
@@ -49,9 +53,11 @@ class CpuPartition:
         if e["kind"] == "acc":
             a = np.asarray(q, dtype=np.float64)
             return ((a - e["offset"]) * e["factor"]).astype(np.float32)
-        return (np.asarray(q).astype(np.float32) - e["zp"]) * e["scale"]
+        return ((np.asarray(q).astype(np.float32) - e["zp"]) * e["scale"]).astype(np.float32, copy=False)
 
     def run(self, x: np.ndarray) -> np.ndarray:
+        if self.input_check is not None:
+            self.input_check.check(x)
         v = self.entry_values(x)
         if not self.nodes:
             return v
@@ -92,17 +98,19 @@ class CpuPartition:
                 consts[f"__entry_{k}"] = np.asarray(v)
         desc = {"role": self.role, "input": self.input, "output": self.output, "nodes": nodes,
                 "int_output": sorted(self.int_output), "entry_kind": self.entry.get("kind")}
+        if self.input_check is not None:
+            desc["input_check"] = self.input_check.to_json()
         return desc, consts
 
     def to_json(self, onnx_file: str, entry_file: str | None) -> dict:
         return {"role": self.role, "onnx": onnx_file, "input": self.input, "output": self.output,
                 "opset": self.opset, "reason": self.reason, "nodes": self.node_names,
                 "int_output": sorted(self.int_output), "entry_kind": self.entry.get("kind"),
-                "entry_file": entry_file}
+                "entry_file": entry_file, "input_check": self.input_check and self.input_check.to_json()}
 
     @classmethod
     def from_json(cls, d: dict, model: onnx.ModelProto, entry: dict) -> "CpuPartition":
         consts = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
         return cls(role=d["role"], nodes=list(model.graph.node), constants=consts, input=d["input"],
                    output=d["output"], opset=d["opset"], reason=d["reason"], int_output=set(d["int_output"]),
-                   entry=entry)
+                   entry=entry, input_check=InputGrid.from_json(d.get("input_check")))

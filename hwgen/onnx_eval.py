@@ -70,7 +70,9 @@ class SubgraphEvaluator:
             narrow = bool(attr(node, "narrow", 0))
             mode = attr(node, "rounding_mode", "ROUND")
             qi = q.quant_int(x, scale, zp, bits, signed, narrow, mode)
-            return [qi if node.output[0] in self.int_output else (qi - zp) * scale]
+            # qonnx casts a Quant's output to float32 (its parameters may be int64 / float64, as QKeras's
+            # converter writes them, which makes the arithmetic above float64)
+            return [qi if node.output[0] in self.int_output else ((qi - zp) * scale).astype(np.float32, copy=False)]
         # Trunc
         mode = attr(node, "rounding_mode", "FLOOR")
         p = q.trunc_params(ins, mode)

@@ -22,3 +22,15 @@ def cpu_table(parts: list[dict]) -> str:
         return "(none)"
     rows = [[p["role"], ", ".join(p["nodes"]) or "-", p["reason"]] for p in parts]
     return table(rows, ["partition", "nodes", "reason"])
+
+
+def input_paragraph(summary: dict) -> str:
+    """Where the model's input enters hardware, and why (head planning in hwgen.transforms.input_head)."""
+    import textwrap
+
+    inp = summary.get("input") or {}
+    if not inp:
+        return ""
+    first = "on the CPU (float)" if inp.get("first_layer") == "cpu" else "in hardware"
+    head = f"input: {inp.get('declared') or 'float'}; first layer {first}. "
+    return textwrap.fill(head + inp.get("explain", ""), width=116, subsequent_indent="  ")

@@ -87,6 +87,9 @@ def render(summary: dict) -> str:
         body.append("<h2>CPU partitions</h2>" + _table(["partition", "nodes", "reason"],
                                                        [[p["role"], ", ".join(p["nodes"]), p["reason"]]
                                                         for p in parts]))
+    inp = summary.get("input")
+    if inp:  # where the model's input enters hardware, and why
+        body.append(f"<h2>model input</h2><p>{html.escape(inp.get('explain', ''))}</p>")
     fold = summary.get("folding")
     if fold:
         body.append(f"<h2>folding</h2><p>{html.escape(fold.get('mode', ''))}</p>" + _table(

@@ -23,7 +23,13 @@ class VerifyError(HwgenError):
 
 
 def random_model_inputs(graph, n: int, seed: int = 0) -> np.ndarray:
-    """Raw float inputs spanning the input quantizer's range and beyond (kept for callers of the old name)."""
+    """Raw float inputs spanning the input quantizer's range and beyond (kept for callers of the old name); values
+    of the declared type when the build declares one (annotation or --input-dtype)."""
+    from hwgen.frontend.input_types import declared_grid
+
+    grid = declared_grid(graph)
+    if grid is not None:
+        return grid.random(np.random.default_rng(seed), (n, *graph.input_shape[1:]))
     return raw_inputs(graph, n, np.random.default_rng(seed))
 
 

@@ -281,6 +281,26 @@ def _unquantized_matmul(m):
     _insert_after(m, "Quant_act0_out", [n], "bad_float_matmul_out")
 
 
+def _float_first_layer_float_weights(m):
+    """Neither the input nor the first layer's weights quantized: a float model, refused (a float input may feed
+    the first layer directly only when that layer's weights are quantized)."""
+    g = m.graph
+    for name in ("Quant_inp", "Quant_w0"):
+        g.node.remove(_node(m, name))
+    mm = _node(m, "MatMul_0")
+    mm.input[0], mm.input[1] = "inp", "W0"
+    mm.name = "bad_float_first_matmul"
+
+
+def _repair_float_first_layer(m):
+    base = {n.name: n for n in base_model().graph.node}
+    mm = _node(m, "bad_float_first_matmul")
+    mm.name = "MatMul_0"
+    mm.input[0], mm.input[1] = "Quant_inp_out", "Quant_w0_out"
+    for k, name in enumerate(("Quant_inp", "Quant_w0")):
+        m.graph.node.insert(k, base[name])
+
+
 def _sin(m):
     n = helper.make_node("Sin", ["Quant_act0_out"], ["bad_trig_node_out"], name="bad_trig_node")
     _insert_after(m, "Quant_act0_out", [n], "bad_trig_node_out")
@@ -311,6 +331,8 @@ CASES: list = [
     _model_case("unknown_custom_op", _unknown_op, ["bad_fancy_op", "fancyop"]),
     _model_case("unquantized_float_matmul", _unquantized_matmul, ["bad_float_matmul", "quantiz"]),
     _model_case("unsupported_sin", _sin, ["bad_trig_node", "sin"]),
+    _model_case("float_first_layer_float_weights", _float_first_layer_float_weights,
+                ["bad_float_first_matmul", "quantiz"]),
 ]
 
 
@@ -484,6 +506,7 @@ _REPAIRS = {
     "unknown_custom_op": lambda m: _drop_nodes(m, "bad_fancy_op"),
     "unquantized_float_matmul": lambda m: _drop_nodes(m, "bad_float_matmul"),
     "unsupported_sin": lambda m: _drop_nodes(m, "bad_trig_node"),
+    "float_first_layer_float_weights": _repair_float_first_layer,
 }
 
 

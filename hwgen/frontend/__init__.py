@@ -2,11 +2,11 @@
 
 from pathlib import Path
 
-from hwgen.frontend import cleanup, load
-
 
 def import_model(path):
     """Load, check and canonicalize `path` -> qonnx ModelWrapper."""
+    from hwgen.frontend import cleanup, load  # qonnx is imported only when a model is imported
+
     p = str(path)
     return cleanup.canonicalize(load.load_onnx(p), p)
 

@@ -28,7 +28,10 @@ TAIL_OPS = {"Softmax", "LogSoftmax", "TopK", "ArgMax"}
 # ops that only compute constants (folded away by cleanup when their inputs are static)
 CONSTANT_OPS = {"Shape", "Gather", "Concat", "Constant", "Cast", "ConstantOfShape", "Slice", "Range", "Equal",
                 "Where", "Expand"}
-SUPPORTED_OPS = QUANT_OPS | QCDQ_OPS | MATMUL_OPS | SHAPE_OPS | ELEMENTWISE_OPS | TAIL_OPS | CONSTANT_OPS
+# ops only the CPU head runs: a float first layer (its input not quantized) before the first quantizer
+HEAD_ONLY_OPS = {"Conv"}
+SUPPORTED_OPS = (QUANT_OPS | QCDQ_OPS | MATMUL_OPS | SHAPE_OPS | ELEMENTWISE_OPS | TAIL_OPS | CONSTANT_OPS
+                 | HEAD_ONLY_OPS)
 MAX_BITS = 32
 
 
@@ -59,7 +62,8 @@ def load_onnx(path) -> onnx.ModelProto:
 def normalize_domains(model: onnx.ModelProto) -> None:
     """Give QONNX ops from Brevitas / FINN domains the qonnx domain (as qonnx's cleanup does)."""
     for n in model.graph.node:
-        if n.op_type in QUANT_OPS and (n.domain in QONNX_DOMAINS or n.domain.startswith("qonnx.custom_op")):
+        if n.op_type in QUANT_OPS and (n.domain in QONNX_DOMAINS or n.domain == "qonnx"
+                                       or n.domain.startswith("qonnx.custom_op")):  # "qonnx": QKeras converter
             n.domain = "qonnx.custom_op.general"
 
 

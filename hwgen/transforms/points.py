@@ -27,7 +27,7 @@ class IntPoint:
 
     def dequant(self, q: np.ndarray) -> np.ndarray:
         qf = np.asarray(q).astype(np.float32)
-        return (qf - self.zp) * self.scale
+        return ((qf - self.zp) * self.scale).astype(np.float32, copy=False)  # qonnx's Quant output is float32
 
     def scalar_params(self) -> bool:
         return np.asarray(self.scale).size == 1 and np.asarray(self.zp).size == 1

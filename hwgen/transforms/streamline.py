@@ -23,13 +23,15 @@ from hwgen.layers import MVAU, Thresholding
 from hwgen.naming import Namer
 from hwgen.onnx_eval import SubgraphEvaluator
 from hwgen.onnx_eval import attr as _attr
+from hwgen.transforms.input_head import first_layer_exactness, plan_head
 from hwgen.transforms.points import AccPoint, IntPoint
 from hwgen.transforms.thresholds import NotMonotoneError, compute_thresholds
 
 
 class Streamliner:
-    def __init__(self, mw, path: str):
+    def __init__(self, mw, path: str, input_dtype=None):
         self.mw = mw
+        self.input_dtype = input_dtype  # InputGrid declared by --input-dtype, or None
         self.g = mw.graph
         self.path = path
         self.consts = {i.name: np.asarray(_to_array(i)) for i in self.g.initializer}
@@ -94,31 +96,14 @@ class Streamliner:
 
     def run(self):
         inp, nodes = self.data_path()
-        head_nodes, layers = [], []
-        point = None  # None: float region; IntPoint or AccPoint
+        plan = plan_head(self, inp, nodes, self.input_dtype)  # the CPU head and the first integer point
+        head, point, i = plan.head, plan.point, plan.next_index
+        layers = []
         chain: list = []  # element-wise nodes after `point`
         pending_layer = None  # MVAU awaiting its thresholds
-        i = 0
         while i < len(nodes):
             n = nodes[i]
             op = n.op_type
-            if point is None:  # float region before the first quantizer: CPU head
-                if op in MATMUL_OPS:
-                    raise self.err(n, "its input is not quantized. hwgen needs a quantizer (QONNX Quant / "
-                                      "BipolarQuant or QuantizeLinear) in front of every MatMul/Gemm.")
-                if op in TAIL_OPS:
-                    raise self.err(n, "the graph reaches the output without any quantized MatMul/Gemm; "
-                                      "there is nothing to put in hardware.")
-                head_nodes.append(n)
-                if op in QUANT_OPS:
-                    point = self.int_point(n)
-                    # shape ops right after the input quantizer stay in the head
-                    while i + 1 < len(nodes) and nodes[i + 1].op_type in SHAPE_OPS:
-                        i += 1
-                        head_nodes.append(nodes[i])
-                        point.tensor = nodes[i].output[0]
-                i += 1
-                continue
             if isinstance(point, IntPoint) and not chain:
                 if op in SHAPE_OPS:
                     self.check_order_preserving(n)
@@ -126,6 +111,8 @@ class Streamliner:
                     continue
                 if op in MATMUL_OPS:
                     pending_layer, point, chain = self.make_mvau(n, point, len(layers))
+                    if plan.grid is not None and not layers:
+                        head.explain += "; " + first_layer_exactness(pending_layer, plan.point, point.factor)
                     i += 1
                     continue
             if op in ELEMENTWISE_OPS or (op in SHAPE_OPS and point is not None):
@@ -151,13 +138,15 @@ class Streamliner:
                                   "between matrix layers.")
             if op in TAIL_OPS:
                 break
+            if op == "Conv":
+                raise self.err(n, "convolutions are not lowered to hardware yet; only a float first layer (fed by "
+                                  "the model's float input) may be a Conv, and it runs on the CPU.")
             raise self.err(n, f"op {op} cannot be mapped here.")
         tail_nodes = chain + nodes[i:]
         if pending_layer is not None:
             layers.append(pending_layer)
         if not layers:
             raise UnsupportedModelError(f"{self.path}: no quantized MatMul/Gemm found; nothing to put in hardware.")
-        head = self.make_head(inp, head_nodes)
         selected = self.try_label_select(point, tail_nodes, layers)
         if selected is not None:
             layer, out_shape = selected
@@ -404,12 +393,6 @@ class Streamliner:
             ) from None
 
     # --- CPU partitions ---------------------------------------------------------------------------------------
-    def make_head(self, inp, head_nodes):
-        out = head_nodes[-1].output[0]
-        return CpuPartition("head", head_nodes, self._consts_for(head_nodes), inp.name, out, self.opset,
-                            reason="float input scaling and the input quantizer run on the CPU",
-                            int_output={_quant_out(head_nodes)})
-
     def make_tail(self, point, tail_nodes):
         out = self.g.output[0].name
         if isinstance(point, AccPoint):
@@ -431,10 +414,6 @@ class Streamliner:
         return {i: self.consts[i] for n in nodes for i in n.input if i in self.consts}
 
 
-def _quant_out(nodes):
-    return next(n.output[0] for n in nodes if n.op_type in QUANT_OPS)
-
-
 def _per_row(scale, mh, node, sl):
     """Weight scale as one value per output row; per-input-feature scales cannot be folded."""
     s = np.asarray(scale, dtype=np.float64)
@@ -451,6 +430,6 @@ def _to_array(init):
     return numpy_helper.to_array(init)
 
 
-def streamline(mw, path: str):
-    """-> (head CpuPartition, [HwLayer], tail CpuPartition)"""
-    return Streamliner(mw, path).run()
+def streamline(mw, path: str, input_dtype=None):
+    """-> (head CpuPartition, [HwLayer], tail CpuPartition). input_dtype: an InputGrid from --input-dtype."""
+    return Streamliner(mw, path, input_dtype).run()

@@ -19,6 +19,22 @@ except ImportError:  # imported from hwgen itself
     from hwgen import quant as q
 
 
+class InputTypeError(ValueError):
+    """An input value outside the datatype the model declares for its input (finn_datatype annotation)."""
+
+
+def check_input_type(x, spec: dict) -> None:
+    """spec: InputGrid.to_json() (name, lo, hi, frac_bits, bipolar): every element must be a value of it."""
+    with np.errstate(all="ignore"):
+        q = np.asarray(x, dtype=np.float64) * (2.0 ** int(spec["frac_bits"]))
+        bad = ~np.isfinite(q) | (q != np.round(q))
+        bad |= ((q != 1) & (q != -1)) if spec["bipolar"] else ((q < spec["lo"]) | (q > spec["hi"]))
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InputTypeError(f"input element {idx} is {float(np.asarray(x)[idx])!r}, not a {spec['name']} value; the "
+                             f"accelerator was built for inputs of that type (the model's input annotation).")
+
+
 def _f32(a):
     return np.asarray(a, dtype=np.float32) if np.asarray(a).dtype == np.float64 else np.asarray(a)
 
@@ -44,10 +60,13 @@ class NumpyPartition:
             a = np.asarray(x, dtype=np.float64)
             return ((a - self.c["__entry_offset"]) * self.c["__entry_factor"]).astype(np.float32)
         if e == "int":
-            return (np.asarray(x).astype(np.float32) - self.c["__entry_zp"]) * self.c["__entry_scale"]
+            return ((np.asarray(x).astype(np.float32) - self.c["__entry_zp"]) * self.c["__entry_scale"]).astype(
+                np.float32, copy=False)
         return x
 
     def run(self, x):
+        if self.desc.get("input_check"):
+            check_input_type(x, self.desc["input_check"])
         ctx = dict(self.c)
         ctx[self.desc["input"]] = self.entry_values(x)
         batch = ctx[self.desc["input"]].shape[0]
@@ -66,7 +85,7 @@ def _eval(op, ins, at, batch, int_output):
     if op == "Quant":
         qi = q.quant_int(x, ins[1], ins[2], ins[3], bool(at.get("signed", 1)), bool(at.get("narrow", 0)),
                          at.get("rounding_mode", "ROUND"))
-        return [qi if int_output else (qi - ins[2]) * ins[1]]
+        return [qi if int_output else ((qi - ins[2]) * ins[1]).astype(np.float32, copy=False)]  # as qonnx
     if op == "BipolarQuant":
         qi = q.bipolar_quant_int(x)
         return [qi if int_output else qi * ins[1]]
