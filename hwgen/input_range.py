@@ -48,9 +48,12 @@ def quantizer_span(graph) -> tuple[float, float] | None:
     return (a, b) if b > a else None
 
 
-def check_input_range(graph, x, span=None) -> str | None:
+_UNKNOWN = object()  # span not computed yet (None means: computed, nothing to judge)
+
+
+def check_input_range(graph, x, span=_UNKNOWN) -> str | None:
     """A warning text when more than WARN_FRACTION of x lies more than one span outside [a, b]."""
-    span = quantizer_span(graph) if span is None else span
+    span = quantizer_span(graph) if span is _UNKNOWN else span
     x = np.asarray(x)
     if span is None or x.size == 0 or x.dtype.kind not in "fiub":
         return None
@@ -68,7 +71,7 @@ def check_input_range(graph, x, span=None) -> str | None:
             "they all quantize to its end levels. Scale the input as the model was trained (e.g. pixels / 255).")
 
 
-def warn_input_range(graph, x, span=None) -> None:
+def warn_input_range(graph, x, span=_UNKNOWN) -> None:
     msg = check_input_range(graph, x, span)
     if msg:
         warnings.warn(HwgenWarning(msg), stacklevel=3)
