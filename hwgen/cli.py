@@ -34,12 +34,7 @@ def _writable_dir(path, option: str) -> Path:
     if not probe_in.is_dir():
         raise HwgenError(f"{option} {str(p)!r}: {str(probe_in)!r} is a file, not a directory; choose another "
                          f"{option}.")
-    try:
-        with tempfile.TemporaryFile(dir=probe_in):
-            pass
-    except OSError as e:
-        raise HwgenError(f"{option} {str(p)!r} cannot be written ({str(probe_in)!r}: {e.strerror}); choose a "
-                         f"writable {option}.") from None
+    _probe_write(probe_in, p, option)
     return p
 
 
@@ -52,13 +47,18 @@ def _writable_file(path, option: str) -> Path:
     if not d.is_dir():
         raise HwgenError(f"{option} {str(p)!r}: directory {str(d)!r} does not exist; create it first or choose "
                          f"another {option}.")
+    _probe_write(d, p, option)
+    return p
+
+
+def _probe_write(directory: Path, target: Path, option: str) -> None:
+    """Refuse `target` when a file cannot be created in `directory` (tried, not guessed from mode bits: root)."""
     try:
-        with tempfile.TemporaryFile(dir=d):
+        with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as e:
-        raise HwgenError(f"{option} {str(p)!r} cannot be written ({str(d)!r}: {e.strerror}); choose a writable "
-                         "place.") from None
-    return p
+        raise HwgenError(f"{option} {str(target)!r} cannot be written ({str(directory)!r}: {e.strerror}); choose "
+                         f"a writable {option}.") from None
 
 
 def _budget_lines(s: dict) -> list[str]:

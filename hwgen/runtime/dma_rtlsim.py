@@ -31,13 +31,8 @@ HARNESS_CPP = r"""// hwgen Verilator harness for the DMA boundary: one MM2S tran
 int main(int argc, char** argv) {
     if (argc < 8) { fprintf(stderr, "usage: %s IN OUT MAX_OUT MAX_CYCLES P_IN P_OUT SEED\n", argv[0]); return 2; }
     const size_t W = BEAT_BYTES;
-    FILE* fi = fopen(argv[1], "rb");
-    if (!fi) { perror(argv[1]); return 2; }
     std::vector<uint8_t> in;
-    uint8_t buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, fi)) > 0) in.insert(in.end(), buf, buf + n);
-    fclose(fi);
+    if (!read_file(argv[1], in)) return 2;
     const size_t n_in = in.size() / W, max_out = strtoull(argv[3], nullptr, 10);
     const uint64_t max_cycles = strtoull(argv[4], nullptr, 10);
     const uint32_t p_in = atoi(argv[5]), p_out = atoi(argv[6]);
@@ -108,7 +103,7 @@ class DmaRtlsim:
         sources = [wrapper] + [self.rtl / f for f in m["verilog"]]
         self.work = self.out / "rtlsim" / "dma"
         self.work.mkdir(parents=True, exist_ok=True)
-        cpp_text = HARNESS_CPP.replace("{common}", vl._HARNESS_WORDS + "\n" + vl._HARNESS_RNG)
+        cpp_text = HARNESS_CPP.replace("{common}", vl.STREAM_HARNESS_COMMON_CPP)
         args = ["--cc", "--exe", "--build", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
                 "--x-initial", "fast", "--prefix", "Vtop", "--top-module", DMA_TOP, "-j", str(jobs),
                 "-CFLAGS", f"-O1 -DBEAT_BYTES={self.beat_bytes}", "-o", "harness"]

@@ -210,6 +210,20 @@ static uint32_t rnd1000() {
 }
 """
 
+_HARNESS_READ = r"""static bool read_file(const char* path, std::vector<uint8_t>& data) {
+    FILE* f = fopen(path, "rb");
+    if (!f) { perror(path); return false; }
+    uint8_t buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) data.insert(data.end(), buf, buf + n);
+    fclose(f);
+    return true;
+}
+"""
+
+# what a stream-level harness (this module's, or hwgen.runtime.dma_rtlsim's) puts where its text says {common}
+STREAM_HARNESS_COMMON_CPP = _HARNESS_WORDS + "\n" + _HARNESS_RNG + "\n" + _HARNESS_READ
+
 HARNESS_CPP = r"""// hwgen Verilator stream harness: feeds in0_V from a file of byte-padded words, writes out_V to a file.
 // usage: harness IN_FILE OUT_FILE N_OUT [MAX_CYCLES] [P_IN_PERMILLE] [P_OUT_PERMILLE] [SEED]
 #include "Vtop.h"
@@ -224,13 +238,8 @@ HARNESS_CPP = r"""// hwgen Verilator stream harness: feeds in0_V from a file of 
 int main(int argc, char** argv) {
     if (argc < 4) { fprintf(stderr, "usage: %s IN OUT N_OUT [MAX_CYCLES] [P_IN] [P_OUT] [SEED]\n", argv[0]); return 2; }
     const size_t IN_BYTES = (IN_BITS + 7) / 8, OUT_BYTES = (OUT_BITS + 7) / 8;
-    FILE* fi = fopen(argv[1], "rb");
-    if (!fi) { perror(argv[1]); return 2; }
     std::vector<uint8_t> in;
-    uint8_t buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, fi)) > 0) in.insert(in.end(), buf, buf + n);
-    fclose(fi);
+    if (!read_file(argv[1], in)) return 2;
     const size_t n_in = in.size() / IN_BYTES;
     const size_t n_out = strtoull(argv[3], nullptr, 10);
     const uint64_t max_cycles = argc > 4 ? strtoull(argv[4], nullptr, 10) : 0;
@@ -287,7 +296,7 @@ int main(int argc, char** argv) {
     return i_out < n_out ? 1 : 0;
 }
 """
-HARNESS_CPP = HARNESS_CPP.replace("{common}", _HARNESS_WORDS + "\n" + _HARNESS_RNG)
+HARNESS_CPP = HARNESS_CPP.replace("{common}", STREAM_HARNESS_COMMON_CPP)
 
 
 def build_stream_harness(sources: list, top: str, in_bits: int, out_bits: int, build_dir=None,
