@@ -48,7 +48,7 @@ def main():
             y = acc.execute(x)
             exact = np.array_equal(y, Accelerator(Path(d) / "o", "reference").execute(x))
             meas = acc.stats()
-            e, syn, mem = s["totals"]["estimate"], s.get("synth", {}), s["memory"]["totals"]
+            e, syn, mem = s["totals"]["design_estimate"], s.get("synth", {}), s["memory"]["totals"]
             rows.append([m.stem, f"{a.fps:,.0f}", s["estimate"]["cycles_per_frame"],
                          f"{meas.get('cycles_per_frame', float('nan')):.1f}", "yes" if exact else "NO",
                          f"{e['luts']:,} / {e['ffs']:,} / {e['bram18']} / {e['dsps']}",

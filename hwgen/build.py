@@ -97,6 +97,16 @@ def summary(g: HwGraph) -> dict:
     cap = get_board(g.meta["board"]).resources
     design = g.design()
     tot = {r: sum(board_use(lay["resources"]["estimate"])[r] for lay in layers) for r in RESOURCES}
+    from hwgen.layers.cost import fifo_resources
+
+    # the glue the finished design adds around the layers: a FIFO on every stream and the width converters
+    streams = design.summary()
+    for st in streams:
+        st["resources"] = {"estimate": fifo_resources(st["bits"], st["depth"])}
+    converters = [n for n in design.nodes if n.inserted]
+    glue = [board_use(st["resources"]["estimate"]) for st in streams]
+    glue += [board_use(n.resources()) for n in converters]
+    glue_tot = {r: sum(g[r] for g in glue) for r in RESOURCES}
     from hwgen.codegen.dma import geometry, io_estimate
 
     io = io_estimate(geometry(g, get_board(g.meta["board"]).dma_width), clock)
@@ -113,15 +123,19 @@ def summary(g: HwGraph) -> dict:
                      "bottleneck": max(layers, key=lambda lay: lay["cycles"])["name"]},
         "cpu_partitions": parts,
         "input": g.meta.get("input"),
-        "totals": {"estimate": tot, "capacity": {r: cap.get(r, 0) for r in RESOURCES},
+        # estimate: the layers (what the folding search budgets); glue_estimate: FIFOs and width converters;
+        # design_estimate: both (what yosys --synth totals)
+        "totals": {"estimate": tot, "glue_estimate": glue_tot,
+                   "design_estimate": {r: tot[r] + glue_tot[r] for r in RESOURCES},
+                   "capacity": {r: cap.get(r, 0) for r in RESOURCES},
                    "utilization": {r: (tot[r] / cap[r] if cap.get(r) else None) for r in RESOURCES}},
         "memory": plan_memories(g.layers),
         "folding": g.meta.get("folding"),
         # every stream of the finished design: the names and FIFO depths of the HLS top and the RTL top
-        "streams": design.summary(),
+        "streams": streams,
         "width_converters": [{"name": n.name, "in_elems": n.in_elems, "out_elems": n.out_elems,
                               "cycles": n.cycles(), "resources": {"estimate": n.resources()}}
-                             for n in design.nodes if n.inserted],
+                             for n in converters],
     }
 
 

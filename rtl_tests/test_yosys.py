@@ -61,3 +61,19 @@ def test_yosys_chain(tmp_path):
                         frame_words=2, fifo_depths=[2, 100, 4])
     r = synth([p for p in paths if p.suffix == ".v"], "sy_top", cwd=tmp_path)
     assert r["LUT"] > 20 and r["FF"] > 50, r
+
+
+@pytest.mark.parametrize("bits,depth", [(16, 51), (4, 18), (2, 2), (16, 100), (40, 600)])
+def test_fifo_cost_model_matches_yosys(tmp_path, bits, depth):
+    """hwgen.layers.cost.fifo_resources (the glue in summary.json totals) against yosys, both FIFO styles."""
+    from hwgen.layers.cost import fifo_resources
+
+    name = f"cost_fifo_{bits}_{depth}"
+    write_block("fifo", {"name": name, "width": bits, "depth": depth}, tmp_path)
+    got = synth([tmp_path / f"{name}.v"], name, cwd=tmp_path)
+    est = fifo_resources(bits, depth)
+    assert est["bram18"] == got["BRAM18"] and est["lutram"] == got["LUTRAM"], (est, got)
+    assert abs(est["ffs"] - got["FF"]) <= max(3, 0.15 * got["FF"]), (est, got)
+    luts = est["luts"] + est["lutram"]  # as board_use counts them: LUT-RAM is made of LUTs
+    yosys_luts = got["LUT"] + got["LUTRAM"] + got["SRL"]
+    assert abs(luts - yosys_luts) <= max(4, 0.25 * yosys_luts), (est, got)

@@ -177,3 +177,27 @@ def label_select_resources(sh: dict) -> dict:
     k, ib, ob, nf = sh["K"], sh["IB"], sh["OB"], sh["NF"]
     ffs = _clog2(nf) + ob * (nf > 1) + _clog2(k + 1) + k * (ib + ob + 1) + k * ob
     return {"luts": int(round(luts)), "ffs": int(ffs), "bram18": 0, "uram": 0, "dsps": 0, "lutram": 0}
+
+
+# FIFO on a stream (templates/rtl/fifo.v.j2; style "auto": a register array up to SRL_MAX_DEPTH words, a RAM
+# above). yosys synth_xilinx -family xc7 maps the register array to flip-flops, not SRLs (srl = 0 at every
+# point), so FF = bits * depth + the clog2(depth + 1)-bit count, exact at 8 points (2x2 ... 128x64), and LUT =
+# bits * depth / 2 + 2 per count bit (the read mux), within 7 %. The RAM style becomes LUTRAM (RAM64M: 3 bits x 64
+# words in 4 LUTs) for small memories and block RAM (18 bits x 1024 words per BRAM18) for large ones (16x100,
+# 8x300: LUTRAM exact; 40x600: 3 BRAM18); the LUTRAM / BRAM boundary is assumed, not measured.
+FIFO_SRL_MAX_DEPTH = 64
+FIFO_LUTRAM_MAX_BITS = 4096
+
+
+def fifo_resources(bits: int, depth: int) -> dict:
+    """Estimated resources of the FIFO of a `bits`-wide stream holding `depth` words (same keys as the layers')."""
+    cw = _clog2(depth + 1)
+    if depth <= FIFO_SRL_MAX_DEPTH:
+        return {"luts": round(0.5 * bits * depth + 2 * cw), "ffs": bits * depth + cw, "bram18": 0, "uram": 0,
+                "dsps": 0, "lutram": 0}
+    if bits * depth <= FIFO_LUTRAM_MAX_BITS:
+        return {"luts": 6 * cw, "ffs": bits + 3 * cw, "bram18": 0, "uram": 0, "dsps": 0,
+                "lutram": 4 * math.ceil(depth / 64) * math.ceil(bits / 3)}
+    # block RAM: the output register is the BRAM's own, only the pointers and count are flip-flops
+    return {"luts": 3 * cw, "ffs": 3 * cw, "bram18": math.ceil(bits / 18) * math.ceil(depth / 1024),
+            "uram": 0, "dsps": 0, "lutram": 0}
