@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 import tempfile
 import time
@@ -272,8 +273,17 @@ def _print_warning(message, category, filename, lineno, file=None, line=None):
 _show_warning = warnings.showwarning
 
 
+def _terminated(signum, frame):
+    # SIGTERM (a job scheduler, `kill`) unwinds like Ctrl-C, so a half-written build directory is removed
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread (main() called from a thread): leave signals alone
+        previous = None
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _print_warning
@@ -289,6 +299,9 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed: not an error of ours
         sys.stderr.close()
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -121,6 +121,15 @@ def _swap(work: Path, out: Path) -> None:
     shutil.rmtree(holder, ignore_errors=True)
 
 
+def _remove_stale_siblings(out: Path) -> None:
+    """Remove the temporary siblings of a build that was killed (SIGKILL, power loss) before it could clean up.
+    Only the holder of OUT's lock creates them, and the caller holds it now, so any that exist are stale."""
+    for pattern in (f".{out.name}.building-*", f".{out.name}.old-*"):
+        for d in out.parent.glob(pattern):
+            if d.is_dir() and not d.is_symlink():
+                shutil.rmtree(d, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def staged_build(out, log=print):
     """Yield a temporary sibling directory to build into; on success it atomically becomes `out` (see module doc)."""
@@ -138,6 +147,7 @@ def staged_build(out, log=print):
     except OSError as e:
         raise BuildDirError(f"cannot write beside {str(out)!r} ({e.strerror}); choose a writable directory.") from None
     try:
+        _remove_stale_siblings(out)
         foreign, known = _check_replaceable(out)
         try:
             work = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))

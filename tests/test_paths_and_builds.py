@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -362,3 +364,32 @@ def test_concurrent_rtlsim_threads_share_one_model(work):
         ys = list(ex.map(one, xs))
     for x, y in zip(xs, ys):
         np.testing.assert_array_equal(y, ref.execute(x))
+
+
+def _wait_for_staging(tmp: Path, proc, timeout=120):
+    t = time.monotonic()
+    while not list(tmp.glob(".o.building-*")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - t < timeout, "the build never started staging"
+        time.sleep(0.05)
+
+
+def test_killed_builds_leave_nothing_behind(tmp_path):
+    """SIGTERM unwinds like Ctrl-C (temporary directory removed, exit 130); after a SIGKILL, which nothing can
+    catch, the next build into the same OUT removes the dead build's temporary directory."""
+    shutil.copy(DIGITS / "digits_mlp_w2a2.onnx", tmp_path / MODEL)
+    hwgen("build", MODEL, "-o", "o", "-q", cwd=tmp_path)
+    before = tree_digests(tmp_path / "o")
+    p = hwgen_bg("build", MODEL, "-o", "o", "--size-fifos", cwd=tmp_path)  # minutes: time to be killed
+    _wait_for_staging(tmp_path, p)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    assert not list(tmp_path.glob(".o.building-*")) and tree_digests(tmp_path / "o") == before
+    p = hwgen_bg("build", MODEL, "-o", "o", "--size-fifos", cwd=tmp_path)
+    _wait_for_staging(tmp_path, p)
+    p.kill()
+    p.communicate(timeout=60)
+    assert list(tmp_path.glob(".o.building-*"))  # SIGKILL: left behind ...
+    hwgen("build", MODEL, "-o", "o", "-q", cwd=tmp_path)
+    assert not list(tmp_path.glob(".o.building-*"))  # ... and removed by the next build of OUT
