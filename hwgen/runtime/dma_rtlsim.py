@@ -139,7 +139,7 @@ class DmaRtlsim:
         cmd = [str(self.exe), str(fin), str(fout), str(int(max_out)), str(int(limit)),
                str(int(round(p_in * 1000))), str(int(round(p_out * 1000))), str(int(seed))]
         try:
-            st = vl._run_harness(cmd, self.rtl, timeout=3600)
+            st = vl.run_harness(cmd, self.rtl, timeout=3600)
             raw = np.fromfile(fout, dtype=np.uint8)
         finally:
             for f in (fin, fout):

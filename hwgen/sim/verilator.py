@@ -315,7 +315,7 @@ def build_stream_harness(sources: list, top: str, in_bits: int, out_bits: int, b
     return cached_harness(HARNESS_CPP, args, sources, top, cache_dir)[0]
 
 
-def _run_harness(cmd: list, cwd, timeout: float) -> dict:
+def run_harness(cmd: list, cwd, timeout: float) -> dict:
     """Run a C++ harness; its last stdout line is a JSON status. ToolError with the command on failure."""
     import json
 
@@ -346,7 +346,7 @@ def run_stream_harness(exe, in_words, out_bytes: int, n_out: int, workdir, max_c
         np.ascontiguousarray(in_words, dtype=np.uint8).tofile(fin)
         cmd = [str(Path(exe).resolve()), str(fin), str(fout), str(int(n_out)), str(int(max_cycles)),
                str(int(round(p_in * 1000))), str(int(round(p_out * 1000))), str(int(seed))]
-        stats = _run_harness(cmd, Path(workdir).resolve(), timeout)
+        stats = run_harness(cmd, Path(workdir).resolve(), timeout)
         out = (np.fromfile(fout, dtype=np.uint8).reshape(-1, out_bytes) if fout.exists()
                else np.zeros((0, out_bytes), np.uint8))
     if stats.get("timed_out"):
@@ -518,7 +518,7 @@ def run_network_harness(exe, in_words, n_frames: int, in_wpf: int, out_wpf: int,
         cmd = [str(Path(exe).resolve()), str(fin), str(fout), str(fst), str(int(n_frames)), str(int(in_wpf)),
                str(int(out_wpf)), str(int(watchdog)), str(int(max_cycles)), str(int(round(p_in * 1000))),
                str(int(round(p_out * 1000))), str(int(seed)), ",".join(str(int(w)) for w in stream_wpf)]
-        status = _run_harness(cmd, Path(rundir).resolve(), timeout)
+        status = run_harness(cmd, Path(rundir).resolve(), timeout)
         out = np.fromfile(fout, dtype=np.uint8).reshape(-1, out_bytes)
         stamps = np.fromfile(fst, dtype=np.uint64).reshape(len(stream_wpf), 2, int(n_frames))
     status["command"] = " ".join(cmd)

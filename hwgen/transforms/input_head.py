@@ -94,7 +94,7 @@ def _quantized_input(sl, inp, nodes, k, annotated, input_dtype):
     if annotated is not None:
         reason += f"; inputs checked to be {annotated.name}"
         explain += f"; inputs are checked to be {annotated.describe()} (finn_datatype annotation on the input)"
-    head = CpuPartition("head", head_nodes, sl._consts_for(head_nodes), inp.name, head_nodes[-1].output[0],
+    head = CpuPartition("head", head_nodes, sl.consts_for(head_nodes), inp.name, head_nodes[-1].output[0],
                         sl.opset, reason=reason, int_output={q.output[0]}, input_check=annotated, explain=explain)
     return HeadPlan(head, point, j)
 
@@ -180,7 +180,7 @@ def _grid_head(sl, inp, nodes, k, grid, mapped, annotated, input_dtype):
     reason += f"; the first layer {nodes[k].name!r} runs in hardware on {dt.name}"
     if prefix:
         short += f"; {', '.join(n.op_type for n in prefix)} map it exactly onto {dt.name}"
-    head = CpuPartition("head", head_nodes, {**sl._consts_for(head_nodes), **consts}, inp.name, qout.output[0],
+    head = CpuPartition("head", head_nodes, {**sl.consts_for(head_nodes), **consts}, inp.name, qout.output[0],
                         sl.opset, reason=short, int_output={qout.output[0]}, input_check=check, explain=reason)
     return HeadPlan(head, point, k, grid)
 
@@ -209,7 +209,7 @@ def _rewire(nodes, old, new):
 # --- 3. a float first layer on the CPU --------------------------------------------------------------------------
 def _float_head(sl, inp, nodes, k, annotated, why_not_grid):
     layer = nodes[k]
-    wq = sl._param_nodes.get(layer.input[1]) if len(layer.input) > 1 else None
+    wq = sl.param_nodes.get(layer.input[1]) if len(layer.input) > 1 else None
     if wq is None or wq.op_type not in ("Quant", "BipolarQuant"):
         raise sl.err(layer, "its input is not quantized, and neither are its weights: hwgen needs a quantized "
                             "model (QONNX Quant / BipolarQuant or QuantizeLinear on the weights). A float input may "
@@ -247,7 +247,7 @@ def _float_head(sl, inp, nodes, k, annotated, why_not_grid):
     if annotated is not None:
         reason += f"; inputs are checked to be {annotated.describe()}"
         short += f"; inputs checked to be {annotated.name}"
-    head = CpuPartition("head", head_nodes, sl._consts_for(head_nodes), inp.name, head_nodes[-1].output[0],
+    head = CpuPartition("head", head_nodes, sl.consts_for(head_nodes), inp.name, head_nodes[-1].output[0],
                         sl.opset, reason=short, int_output={q.output[0]}, input_check=annotated, explain=reason)
     return HeadPlan(head, point, j)
 

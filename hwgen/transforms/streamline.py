@@ -42,7 +42,7 @@ class Streamliner:
         for n in self.g.node:
             for i in n.input:
                 self.consumers.setdefault(i, []).append(n)
-        self._param_nodes = self._evaluate_parameter_nodes()
+        self.param_nodes = self._evaluate_parameter_nodes()
 
     # --- errors ---------------------------------------------------------------------------------------------
     def err(self, node, msg):
@@ -71,7 +71,7 @@ class Streamliner:
         out = self.g.output[0].name
         nodes, t = [], inp.name
         while t != out:
-            cons = [n for n in self.consumers.get(t, []) if n.output[0] not in self._param_nodes]
+            cons = [n for n in self.consumers.get(t, []) if n.output[0] not in self.param_nodes]
             if not cons:
                 raise UnsupportedModelError(f"{self.path}: tensor {t!r} does not lead to the graph output {out!r}.")
             if len(cons) > 1:
@@ -273,7 +273,7 @@ class Streamliner:
         if not point.scalar_params():
             raise self.err(n, f"its input quantizer {point.node!r} has a per-channel scale or zero point; the "
                               "input of a MatMul needs one scale and zero point (per-tensor) to be folded.")
-        wq = self._param_nodes.get(w_in)
+        wq = self.param_nodes.get(w_in)
         if wq is None or wq.op_type not in ("Quant", "BipolarQuant"):
             raise self.err(n, f"its weights {w_in!r} are not quantized (no QONNX Quant / BipolarQuant on a constant); "
                               "hwgen maps only integer weights. Quantize the weights in training (e.g. Brevitas "
@@ -407,10 +407,10 @@ class Streamliner:
             reason += "; softmax runs on the CPU"
         if any(n.op_type in ("TopK", "ArgMax") for n in nodes):
             reason += "; top-k / argmax of float values runs on the CPU"
-        return CpuPartition("tail", nodes, self._consts_for(nodes), point.tensor, out, self.opset, reason=reason,
+        return CpuPartition("tail", nodes, self.consts_for(nodes), point.tensor, out, self.opset, reason=reason,
                             entry=entry)
 
-    def _consts_for(self, nodes):
+    def consts_for(self, nodes):
         return {i: self.consts[i] for n in nodes for i in n.input if i in self.consts}
 
 
