@@ -118,6 +118,8 @@ class HwGraph:
         for layer in self.layers:
             ins = [vals[(e.src, e.src_port)] for e in sorted((e for e in self.edges if e.dst == layer.name),
                                                               key=lambda e: e.dst_port)]
+            # streams carry flat frames (NHWC order); each kind sees the per-frame shape it declares
+            ins = [np.asarray(v).reshape(len(v), *layer.in_port_shape(p)[1:]) for p, v in enumerate(ins)]
             outs = run(layer, ins)
             outs = outs if layer.n_outputs > 1 else (outs,)
             for p, v in enumerate(outs):

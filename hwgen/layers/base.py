@@ -56,8 +56,10 @@ class HwLayer:
     rtl_template: ClassVar[str | None] = None  # renders `module <module>` with in0_V_* / out_V_* AXI4-Stream ports
 
     def __init__(self, name: str, in_dtype: DType, out_dtype: DType, num_vectors: int = 1,
-                 onnx_nodes: list[str] | None = None, pe: int = 1, simd: int = 1):
+                 onnx_nodes: list[str] | None = None, pe: int = 1, simd: int = 1, spatial=None):
         self.name = name
+        # (H, W) of the pixels streamed per frame when the block is a conv's matrix part (num_vectors = H*W)
+        self._spatial = None if spatial is None else tuple(int(v) for v in spatial)
         self.in_dtype = in_dtype
         self.out_dtype = out_dtype
         self.num_vectors = int(num_vectors)
@@ -106,6 +108,19 @@ class HwLayer:
 
     def out_elems_per_word(self) -> int:
         return self.pe
+
+    # --- ports (kinds with several inputs or outputs override these) ----------------------------------------
+    def in_port(self, port: int = 0) -> tuple[DType, int, int]:
+        """(element datatype, elements per word, elements per frame) of input stream `port`."""
+        return self.in_dtype, self.in_elems_per_word(), self.in_words_per_frame() * self.in_elems_per_word()
+
+    def out_port(self, port: int = 0) -> tuple[DType, int, int]:
+        """(element datatype, elements per word, elements per frame) of output stream `port`."""
+        return self.out_dtype, self.out_elems_per_word(), self.out_words_per_frame() * self.out_elems_per_word()
+
+    def in_port_shape(self, port: int = 0) -> list[int]:
+        """Per-frame shape (batch 1) `execute` expects on input `port` (the graph reshapes to it)."""
+        return self.in_shape
 
     def in_stream_bits(self) -> int:
         return self.in_elems_per_word() * self.in_dtype.bits
@@ -196,6 +211,7 @@ class HwLayer:
             "out_shape": self.out_shape,
             "in_nhwc": self.in_nhwc,
             "out_nhwc": self.out_nhwc,
+            "spatial": list(self._spatial) if self._spatial else None,
             "attrs": self.attrs(),
         }
 
@@ -216,6 +232,7 @@ class HwLayer:
             onnx_nodes=d.get("onnx_nodes", []),
             pe=d.get("pe", 1),
             simd=d.get("simd", 1),
+            spatial=d.get("spatial"),
         )
 
 

@@ -94,11 +94,9 @@ def stream_name(src: str | None, src_port: int, dst: str | None, dst_port: int) 
     return f"{_end(src, src_port, 'o')}__{_end(dst, dst_port, 'i')}"
 
 
-def _interface(node, side: str) -> tuple[DType, int, int]:
+def _interface(node, side: str, port: int = 0) -> tuple[DType, int, int]:
     """(element datatype, elements per word, elements per frame) of a node's input or output stream."""
-    if side == "in":
-        return node.in_dtype, node.in_elems_per_word(), node.in_words_per_frame() * node.in_elems_per_word()
-    return node.out_dtype, node.out_elems_per_word(), node.out_words_per_frame() * node.out_elems_per_word()
+    return node.in_port(port) if side == "in" else node.out_port(port)
 
 
 def converter_widths(a: int, b: int) -> list[int]:
@@ -137,12 +135,12 @@ def finish(graph) -> Design:
 
     for lay in graph.layers:
         for e in sorted((e for e in graph.edges if e.dst == lay.name), key=lambda e: e.dst_port):
-            cdt, cel, ctot = _interface(lay, "in")
+            cdt, cel, ctot = _interface(lay, "in", e.dst_port)
             if e.src is None:
                 pdt, pel, ptot = cdt, cel, ctot
             else:
                 prod = nodes_by_name[e.src]
-                pdt, pel, ptot = _interface(prod, "out")
+                pdt, pel, ptot = _interface(prod, "out", e.src_port)
             _check(e, pdt, ptot, cdt, ctot)
             widths = converter_widths(pel, cel)
             src, sp = e.src, e.src_port
@@ -152,7 +150,10 @@ def finish(graph) -> Design:
                 while name in used:
                     name, k = f"{base}_{k}", k + 1
                 used.add(name)
+                # a converter re-packs whole groups of lcm(a, b) elements; the consumer's channels when they tile
                 channels = lay.in_features
+                if ctot % channels or channels % math.lcm(a, b):
+                    channels = math.lcm(a, b)
                 conv = WidthConverter(name, cdt, channels, a, b, num_vectors=ctot // channels)
                 add_stream(src, sp, name, 0, cdt, a, ctot, conv)
                 out_nodes.append(conv)
@@ -161,7 +162,7 @@ def finish(graph) -> Design:
         out_nodes.append(lay)
     e = outs[0]
     last = nodes_by_name[e.src]
-    dt, el, tot = _interface(last, "out")
+    dt, el, tot = _interface(last, "out", e.src_port)
     add_stream(e.src, e.src_port, None, 0, dt, el, tot, None)
     unknown = set(depths) - {s.name for s in streams}
     if unknown:

@@ -1,0 +1,108 @@
+"""Pool ("Pool"): the window reducer after a sliding-window generator: max, or a window sum followed by QONNX
+Trunc (Brevitas' TruncAvgPool / QuantAvgPool: `conv_kernels.trunc`).
+
+In: a window stream (1, OH, OW, window * C) in `conv_kernels.sliding_window` order; out: (1, OH, OW, C) NHWC,
+PE channels per word both sides. A global pool needs no generator: an NHWC frame is already the one window of
+the whole image (pixels = 1, window = H * W). hwgen.layers.pool_spec.PoolSpec holds the RTL block's quantities.
+Max pooling on integer levels is exact when the levels are an increasing function of the values (a positive
+scale): the streamliner checks that.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwgen.dtypes import DType
+from hwgen.layers import conv_kernels as ck
+from hwgen.layers.base import HwLayer, divisors
+from hwgen.layers.pool_spec import PoolSpec
+from hwgen.layers.registry import register
+
+
+@register
+class Pool(HwLayer):
+    op = "Pool"
+    rtl_template = "rtl/pool.v.j2"
+
+    def __init__(self, name, in_dtype: DType, out_dtype: DType, ofm, window: int, channels: int, mode: str = "max",
+                 shift: int = 0, out_narrow: bool = False, rounding_mode: str = "FLOOR", **kw):
+        super().__init__(name, in_dtype, out_dtype, **kw)
+        self.ofm = tuple(int(v) for v in ck.pair(ofm))
+        self.window, self.channels = int(window), int(channels)
+        self.mode, self.shift, self.out_narrow = mode, int(shift), bool(out_narrow)
+        self.rounding_mode = rounding_mode.upper()
+        if mode == "max" and out_dtype != in_dtype:
+            raise ValueError(f"{name}: a max pool keeps its input type ({in_dtype.name}), not {out_dtype.name}")
+        self.spec()  # validates
+
+    @property
+    def in_features(self):
+        return self.window * self.channels
+
+    @property
+    def out_features(self):
+        return self.channels
+
+    @property
+    def in_shape(self):
+        return [1, *self.ofm, self.in_features]
+
+    @property
+    def out_shape(self):
+        return [1, *self.ofm, self.channels]
+
+    @property
+    def in_nhwc(self):
+        return self.in_shape
+
+    @property
+    def out_nhwc(self):
+        return self.out_shape
+
+    def in_elems_per_word(self):
+        return self.pe
+
+    def out_elems_per_word(self):
+        return self.pe
+
+    def in_words_per_frame(self):
+        return self.ofm[0] * self.ofm[1] * self.in_features // self.pe
+
+    def out_words_per_frame(self):
+        return self.ofm[0] * self.ofm[1] * self.channels // self.pe
+
+    def spec(self, pe=None) -> PoolSpec:
+        pe = self.pe if pe is None else int(pe)
+        idt, odt = self.in_dtype, self.out_dtype
+        # BIPOLAR travels as bits 0 / 1 (unsigned, order-preserving): a max over bits is the max over -1 / +1
+        return PoolSpec(self.name, self.ofm[0] * self.ofm[1], self.window, self.channels, pe, idt.bits,
+                        idt.signed, self.mode, self.shift, odt.bits if self.mode != "max" else 0,
+                        odt.signed, self.out_narrow, self.rounding_mode)
+
+    def execute(self, x):
+        x = np.asarray(x, dtype=np.int64).reshape(-1, *self.in_shape[1:])
+        return self.spec().execute(x)
+
+    def out_range(self):
+        n = self.channels
+        if self.mode == "max":
+            return np.full(n, self.in_dtype.min, dtype=np.int64), np.full(n, self.in_dtype.max, dtype=np.int64)
+        lo, hi = ck.int_range(self.out_dtype.bits, self.out_dtype.signed, self.out_narrow)
+        return np.full(n, lo, dtype=np.int64), np.full(n, hi, dtype=np.int64)
+
+    def legal_pe(self):
+        return divisors(self.channels)
+
+    def cycles(self, pe=None, simd=None):
+        pe = self.pe if pe is None else int(pe)
+        return self.ofm[0] * self.ofm[1] * self.in_features // pe
+
+    def attrs(self):
+        return {"ofm": list(self.ofm), "window": self.window, "channels": self.channels, "mode": self.mode,
+                "shift": self.shift, "out_narrow": self.out_narrow, "rounding_mode": self.rounding_mode}
+
+    @classmethod
+    def from_json(cls, d, arrays):
+        a = d["attrs"]
+        return cls(ofm=a["ofm"], window=a["window"], channels=a["channels"], mode=a["mode"], shift=a["shift"],
+                   out_narrow=a["out_narrow"], rounding_mode=a["rounding_mode"], **cls._common(d))
