@@ -129,3 +129,51 @@ def test_csim_and_rtlsim_bit_exact_and_cycles(built):
             # Pad take input while their output waits, which the harness counts as busy, so only the bound above
             m = st["layers"][lay.name]
             assert abs(m["active_cycles"] - lay.cycles()) <= 0.05 * lay.cycles(), (name, lay.name, m)
+
+
+def test_line_buffer_mapping_and_hls_binding():
+    from hwgen.codegen import hls, rtl
+
+    small = SlidingWindow("S", DType(4, False), (1, 32), 8, (1, 3), simd=8)  # 3 words x 32 bits
+    big = SlidingWindow("B", BIPOLAR, (30, 30), 64, (3, 3), simd=32)  # 63 pixels x 2 words x 32 bits
+    m = small.memories()["line_buffer"]
+    assert (m["depth"], m["width"], m["style"], m["bram18"]) == (3, 32, "distributed", 0) and m["lutram_luts"] > 0
+    m = big.memories()["line_buffer"]
+    assert m["depth"] == 126 and m["style"] == "block" and m["bram18"] == 1
+    assert 0 < m["efficiency"] < 1
+    u = big.memories(mem_style="ultra")["line_buffer"]
+    assert (u["style"], u["uram"], u["bram18"]) == ("ultra", 1, 0)
+    assert "impl=bram" in hls.render_node(big) and "impl=lutram" in hls.render_node(small)
+    big.mem_style = "ultra"
+    assert "impl=uram" in hls.render_node(big)
+    assert 'ram_style = "ultra"' in rtl.render_node(big)[0]
+
+
+def test_kinds_round_trip_and_refuse_bad_input():
+    from hwgen.errors import HwgenError, UnsupportedModelError
+    from hwgen.layers.registry import kind
+
+    for lay in conv_graph()[0] + trunc_graph()[0]:
+        d = lay.to_json()
+        back = kind(d["op"]).from_json(d, lay.arrays())
+        assert back.to_json() == d
+    with pytest.raises(HwgenError, match="mem_style"):
+        SlidingWindow("S", INT4, (5, 5), 4, (3, 3), mem_style="flash")
+    with pytest.raises(UnsupportedModelError, match="BIPOLAR"):
+        Pool("P", BIPOLAR, DType(2, True), (2, 2), 4, 4, "trunc_avg", shift=1)
+
+
+def test_fifo_rules():
+    # SWG: a producer at the block's own rate has up to ~(span_h - 1) lines waiting; Pad: the pad rows' worth;
+    # Pool: one word a cycle
+    swg = SlidingWindow("S", BIPOLAR, (30, 30), 64, (3, 3), simd=32)
+    assert 2 * 30 <= swg.fifo_depth() <= 3 * 30 * 2
+    pad = Pad("P", BIPOLAR, (30, 30), 64, (1, 1, 1, 1), -1, simd=32)
+    assert pad.fifo_depth() >= 2 * 32 * 2 * 30 // (32 * 32 * 2) + 2
+    assert Pool("Q", INT4, INT4, (2, 2), 4, 4, pe=2).fifo_depth() == 2
+    # a slower consumer behind an SWG gets a FIFO covering the refill at the frame start; a faster one none
+    mvau = conv_graph()[0][2]
+    swg0 = conv_graph()[0][1]
+    assert swg0.out_fifo_depth(0, mvau) > 2
+    fast = Pool("F", INT4, INT4, swg0.ofm, swg0.window, 4, pe=4)
+    assert swg0.out_fifo_depth(0, fast) == 0

@@ -19,6 +19,7 @@ Handshake rules (the cycle model mirrors them, cycle for cycle):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -141,8 +142,7 @@ class SwgSpec:
     def _frame(self) -> tuple[int, int]:
         """(busy cycles of one frame, index of the cycle of its last read) with a source and a sink that never
         stall (`solve`)."""
-        t_r, t_w = self.solve()
-        return int(max(t_r[-1], t_w[-1])) + 1, int(t_r[-1])
+        return _frame_of(self)
 
     def solve(self, arrive: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Cycle of every read and every write of one frame (cycle 0 = the frame's first cycle), from the RTL's
@@ -170,6 +170,10 @@ class SwgSpec:
         return t_r, t_w
 
     def fifo_words(self, period: int | None = None, frames: int = 3) -> int:
+        """Most words waiting in front of the block for a rate-matched producer (`_fifo_words`, cached)."""
+        return _fifo_words_of(self, period, frames)
+
+    def _fifo_words(self, period: int | None = None, frames: int = 3) -> int:
         """Most words waiting in front of the block when a producer offers the frame's words evenly at the
         block's own rate (one frame per `period` cycles, default `frame_period()`) and the sink never stalls:
         the input FIFO depth that never throttles a rate-matched producer. The block takes the first
@@ -206,6 +210,18 @@ class SwgSpec:
             wr += can_write
             cyc += 1
         return cyc, last_read
+
+
+# the models take a second on large frames and every build asks them several times: cached per spec (frozen)
+@lru_cache(maxsize=512)
+def _frame_of(spec: SwgSpec) -> tuple[int, int]:
+    t_r, t_w = spec.solve()
+    return int(max(t_r[-1], t_w[-1])) + 1, int(t_r[-1])
+
+
+@lru_cache(maxsize=512)
+def _fifo_words_of(spec: SwgSpec, period, frames) -> int:
+    return spec._fifo_words(period, frames)
 
 
 @dataclass(frozen=True)

@@ -2,18 +2,20 @@
 `synth_xilinx -family xc7` maps them, and where the sliding-window line buffer goes.
 
 The line buffer is a RAM (one write port fed by the input stream, one registered read port), not a ROM:
-- "distributed": LUT-RAM, RAM64M = 64 words x 3 bits in 4 LUTs (RAM32M = 32 x 6 when <= 32 words deep), plus a
-  read mux of LUTs per bit above 64 words (the yosys mapping of a deep distributed RAM);
+- "distributed": LUT-RAM, RAM32M = 32 words x 6 bits or RAM64M = 64 x 3 in 4 LUTs (the cheaper tiling), plus a
+  read mux of logic LUTs per bit over the tiles in depth (the yosys mapping);
 - "block": block RAM in simple-dual-port mode, the cheapest RAMB18 / RAMB36 tiling (hwgen.layers.roms.bram18_for);
 - "ultra": UltraRAM (URAM288: 4096 x 72), UltraScale+ only (the RTL carries ram_style "ultra" for Vivado; yosys
   xc7 has none);
-- "auto": what yosys chooses (benchmarks/calibrate_window.py): LUT-RAM up to AUTO_LUTRAM_MAX_BITS bits or below 64
-  words deep, block RAM above.
+- "auto": what yosys chooses (`resolve_style`: the cheaper by its memory_libmap costs).
 The HLS template binds the buffer with the same choice (BIND_STORAGE impl=lutram / bram / uram).
 
-LUT and FF models: structural terms (counters, the buffer address adders, per-lane comparators / adders, output
-registers) with constants fitted on the sweep of benchmarks/calibrate_window.py (results in
-benchmarks/results/window_calibration.csv; fit error printed there and in the README).
+LUT models: linear in structural terms of each template (the small position counters, the frame-wide counters and
+the buffer address adders, the read mux of a LUT-RAM buffer; per-lane comparators, adders and clips), constants
+fitted by least squares on relative error over the sweep of benchmarks/calibrate_window.py (results in
+benchmarks/results/window_calibration.csv, fit error in the README); a fit over a narrow range, not a physical
+decomposition (SWG's constants are not each meaningful). FFs are counted from the templates' registers; LUT-RAM
+and block RAM from the tiling rules above (exact on the sweep).
 """
 
 from __future__ import annotations
@@ -22,19 +24,19 @@ import math
 
 import numpy as np
 
-from hwgen.bits import clog2
 from hwgen.errors import HwgenError
-from hwgen.layers.roms import BRAM18_BITS, bram18_for
+from hwgen.layers.roms import BRAM18_BITS, COST18, COST36, RAMB18_CFG, RAMB36_CFG, bram18_for
+
 
 MEM_STYLES = ("auto", "block", "distributed", "ultra")
-AUTO_LUTRAM_MAX_BITS = 4096
+LUTRAM_PRIM_COST = 8  # yosys' cost of a LUT-RAM primitive (COST18 / COST36 per block RAM)
 URAM_BITS = 4096 * 72
 HLS_IMPL = {"block": "bram", "distributed": "lutram", "ultra": "uram"}
 
-# fitted LUT constants (benchmarks/calibrate_window.py)
-SWG_LUT = {"base": 20.0, "ctr": 1.0, "addr": 2.0, "word": 0.0}
-PAD_LUT = {"base": 4.0, "ctr": 1.5, "word": 1.0}
-POOL_LUT = {"base": 6.0, "lane": 1.0, "cf": 0.5}
+# fitted LUT constants (benchmarks/calibrate_window.py --fit)
+SWG_LUT = {"base": -61.748, "ctr": 4.101, "wide": 13.067, "addr": -5.169, "mux": 0.544}
+PAD_LUT = {"base": 12.962, "ctr": 0.378}
+POOL_LUT = {"base": 15.587, "ctr": 0.573, "max": 0.497, "sum": 0.558, "clip": 2.422}
 
 
 def check_mem_style(name: str, mem_style: str) -> str:
@@ -66,25 +68,42 @@ def burst_fifo_words(spec, consumer, consumer_port: int = 0) -> int:
     return math.ceil(deficit) + 2
 
 
+def _lutram_tiling(depth: int, width: int) -> tuple[int, int]:
+    """(primitives, words per primitive) of the cheaper yosys LUT-RAM tiling of a simple-dual-port RAM: RAM32M
+    (32 words x 6 bits) or RAM64M (64 x 3), 4 LUTs each."""
+    n32 = math.ceil(width / 6) * math.ceil(depth / 32)
+    n64 = math.ceil(width / 3) * math.ceil(depth / 64)
+    return (n32, 32) if n32 <= n64 else (n64, 64)
+
+
 def lutram_luts(depth: int, width: int) -> int:
-    """LUTs of a depth x width RAM with one write and one read port in LUT-RAM (see the module docstring)."""
-    if depth <= 32:
-        return 4 * math.ceil(width / 6)
-    return 4 * math.ceil(width / 3) * math.ceil(depth / 64)
+    """LUTs of a depth x width RAM with one write and one read port in LUT-RAM."""
+    return 4 * _lutram_tiling(depth, width)[0]
+
+
+def _bram_cost(depth: int, width: int) -> int:
+    """yosys memory_libmap's cost of the cheapest block RAM tiling."""
+    return min(math.ceil(depth / d) * math.ceil(width / w) * cost
+               for cfgs, cost in ((RAMB18_CFG, COST18), (RAMB36_CFG, COST36)) for d, w in cfgs)
 
 
 def resolve_style(depth: int, width: int, mem_style: str = "auto") -> str:
+    """auto: yosys' choice, the cheaper by its costs (LUT-RAM primitive 8, RAMB18 129, RAMB36 257): block RAM from
+    17 LUT-RAM primitives on (e.g. 72 x 32 bits)."""
     if mem_style != "auto":
         return mem_style
-    return "block" if depth >= 64 and depth * width > AUTO_LUTRAM_MAX_BITS else "distributed"
+    lut_cost = LUTRAM_PRIM_COST * _lutram_tiling(depth, width)[0]
+    return "block" if _bram_cost(depth, width) < lut_cost else "distributed"
 
 
 def map_line_buffer(depth: int, width: int, mem_style: str = "auto") -> dict:
     """Where the line buffer goes and what it costs: {"depth", "width", "live_width", "mem_style", "ram": True,
-    "style", "hls_impl", "bits", "bram18", "uram", "lutram_luts", "allocated_bits", "efficiency"}."""
+    "style", "hls_impl", "bits", "bram18", "uram", "lutram_luts", "read_tiles", "allocated_bits",
+    "efficiency"}."""
     style = resolve_style(depth, width, mem_style)
     bits = depth * width
     b18 = uram = lut = 0
+    tiles = 1
     if style == "block":
         b18 = bram18_for(depth, width)
         alloc = b18 * BRAM18_BITS
@@ -92,47 +111,57 @@ def map_line_buffer(depth: int, width: int, mem_style: str = "auto") -> dict:
         uram = math.ceil(depth / 4096) * math.ceil(width / 72)
         alloc = uram * URAM_BITS
     else:
-        lut = lutram_luts(depth, width)
+        prims, words = _lutram_tiling(depth, width)
+        lut, tiles = 4 * prims, math.ceil(depth / words)
         alloc = lut * 64  # a LUT holds 64 bits
     return {"depth": depth, "width": width, "live_width": width, "mem_style": mem_style, "ram": True,
             "style": style, "hls_impl": HLS_IMPL[style], "bits": bits, "bram18": b18, "uram": uram,
-            "lutram_luts": lut, "allocated_bits": alloc, "efficiency": round(bits / alloc, 4) if alloc else None}
+            "lutram_luts": lut, "read_tiles": tiles, "allocated_bits": alloc,
+            "efficiency": round(bits / alloc, 4) if alloc else None}
 
 
-def swg_features(ctx: dict) -> dict:
-    """Structural terms of swg.v.j2 from its template context."""
-    ctr = ctx["CFB"] + ctx["KXB"] + ctx["KYB"] + ctx["OXB"] + ctx["OYB"] + 3 * ctx["WB"] + ctx["AW"]
-    return {"base": 1.0, "ctr": ctr, "addr": 4 * (ctx["AW"] + 1), "word": ctx["WORD"]}
+def swg_features(ctx: dict, read_tiles: int = 1) -> dict:
+    """LUT terms of swg.v.j2 from its template context and the LUT-RAM read tiles of its buffer."""
+    ctr = ctx["CFB"] + ctx["KXB"] + ctx["KYB"] + ctx["OXB"] + ctx["OYB"]
+    return {"base": 1.0, "ctr": ctr, "wide": ctx["WB"], "addr": ctx["AW"], "mux": ctx["WORD"] * (read_tiles - 1)}
 
 
 def swg_resources(spec, lb: dict) -> dict:
     ctx = spec.template_context()
-    f = swg_features(ctx)
-    luts = sum(SWG_LUT[k] * v for k, v in f.items())
-    luts += lb["lutram_luts"] and 0  # the RAM's own LUTs are counted as lutram
-    ffs = ctx["WB"] * 3 + 2 * ctx["AW"] + ctx["CFB"] + ctx["KXB"] + ctx["KYB"] + ctx["OXB"] + ctx["OYB"] + 2
-    ffs += ctx["WORD"]  # the output register
+    f = swg_features(ctx, lb["read_tiles"])
+    luts = max(sum(SWG_LUT[k] * v for k, v in f.items()), 10.0)
+    ctr = ctx["CFB"] + ctx["KXB"] + ctx["KYB"] + ctx["OXB"] + ctx["OYB"]
+    # wr_cnt, off, base; wr_addr, base_addr; the position counters; rd_done, the output valid; the read register
+    # (inside a block RAM)
+    ffs = 3 * ctx["WB"] + 2 * ctx["AW"] + ctr + 2 + ctx["WORD"] * (lb["style"] == "distributed")
     return {"luts": int(round(luts)), "ffs": int(ffs), "bram18": lb["bram18"], "uram": lb["uram"], "dsps": 0,
             "lutram": lb["lutram_luts"]}
 
 
+def pad_features(ctx: dict) -> dict:
+    return {"base": 1.0, "ctr": ctx["CFB"] + ctx["OXB"] + ctx["OYB"]}
+
+
 def pad_resources(spec) -> dict:
     ctx = spec.template_context()
-    ctr = ctx["CFB"] + ctx["OXB"] + ctx["OYB"]
-    luts = PAD_LUT["base"] + PAD_LUT["ctr"] * ctr + PAD_LUT["word"] * ctx["WORD"]
-    return {"luts": int(round(luts)), "ffs": ctr + ctx["WORD"] + 1, "bram18": 0, "uram": 0, "dsps": 0,
+    f = pad_features(ctx)
+    luts = sum(PAD_LUT[k] * v for k, v in f.items())
+    return {"luts": int(round(luts)), "ffs": f["ctr"] + ctx["WORD"] + 1, "bram18": 0, "uram": 0, "dsps": 0,
             "lutram": 0}
+
+
+def pool_features(ctx: dict) -> dict:
+    lanes = ctx["SIMD"] * ctx["AB"]
+    trunc = ctx["MODE"] != "max"
+    return {"base": 1.0, "ctr": ctx["CFB"] + ctx["KB"], "max": lanes * (not trunc), "sum": lanes * trunc,
+            "clip": ctx["WORD_OUT"] * trunc}
 
 
 def pool_resources(spec) -> dict:
     ctx = spec.template_context()
+    f = pool_features(ctx)
+    luts = sum(POOL_LUT[k] * v for k, v in f.items())
     lanes = ctx["SIMD"] * ctx["AB"]
-    luts = POOL_LUT["base"] + POOL_LUT["lane"] * lanes * 2 + POOL_LUT["cf"] * ctx["CFB"]
-    acc_bits = lanes * ctx["CF"]
-    lutram = lutram_luts(ctx["CF"], lanes) if ctx["CF"] > 1 else 0
-    ffs = ctx["CFB"] + ctx["KB"] + ctx["WORD_OUT"] + 1 + (acc_bits if ctx["CF"] == 1 else 0)
+    lutram = lutram_luts(ctx["CF"], lanes) if ctx["CF"] > 1 else 0  # the partial results, one word per fold
+    ffs = ctx["CFB"] + ctx["KB"] + ctx["WORD_OUT"] + 1 + (lanes if ctx["CF"] == 1 else 0)
     return {"luts": int(round(luts)), "ffs": int(ffs), "bram18": 0, "uram": 0, "dsps": 0, "lutram": lutram}
-
-
-def clog(n: int) -> int:
-    return clog2(n)
