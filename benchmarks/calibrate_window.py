@@ -89,7 +89,7 @@ def layers():
 def features(lay) -> dict:
     """The structural terms the LUT model weighs (window_cost), per kind."""
     if lay.op == "SWG":
-        return window_cost.swg_features(lay.spec().template_context(), lay.memories()["line_buffer"]["read_tiles"])
+        return window_cost.swg_features(lay.spec().template_context(), lay.memories()["line_buffer"])
     if lay.op == "Pad":
         return window_cost.pad_features(lay.spec().template_context())
     return window_cost.pool_features(lay.spec().template_context())

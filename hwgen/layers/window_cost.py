@@ -34,9 +34,9 @@ URAM_BITS = 4096 * 72
 HLS_IMPL = {"block": "bram", "distributed": "lutram", "ultra": "uram"}
 
 # fitted LUT constants (benchmarks/calibrate_window.py --fit)
-SWG_LUT = {"base": -61.748, "ctr": 4.101, "wide": 13.067, "addr": -5.169, "mux": 0.544}
+SWG_LUT = {"base": -33.068, "ctr": 6.332, "wide": 9.44, "addr": -7.456, "mux": 0.753, "word": -0.741}
 PAD_LUT = {"base": 12.962, "ctr": 0.378}
-POOL_LUT = {"base": 15.587, "ctr": 0.573, "max": 0.497, "sum": 0.558, "clip": 2.422}
+POOL_LUT = {"base": 14.278, "max_lane": -2.128, "max": 1.473, "max_reg": 0.549, "sum": 0.44, "clip": 2.877}
 
 
 def check_mem_style(name: str, mem_style: str) -> str:
@@ -120,15 +120,17 @@ def map_line_buffer(depth: int, width: int, mem_style: str = "auto") -> dict:
             "efficiency": round(bits / alloc, 4) if alloc else None}
 
 
-def swg_features(ctx: dict, read_tiles: int = 1) -> dict:
-    """LUT terms of swg.v.j2 from its template context and the LUT-RAM read tiles of its buffer."""
+def swg_features(ctx: dict, lb: dict) -> dict:
+    """LUT terms of swg.v.j2 from its template context and its line buffer's mapping (`map_line_buffer`)."""
     ctr = ctx["CFB"] + ctx["KXB"] + ctx["KYB"] + ctx["OXB"] + ctx["OYB"]
-    return {"base": 1.0, "ctr": ctr, "wide": ctx["WB"], "addr": ctx["AW"], "mux": ctx["WORD"] * (read_tiles - 1)}
+    dist = lb["style"] == "distributed"
+    return {"base": 1.0, "ctr": ctr, "wide": ctx["WB"], "addr": ctx["AW"],
+            "mux": ctx["WORD"] * (lb["read_tiles"] - 1), "word": ctx["WORD"] * dist}
 
 
 def swg_resources(spec, lb: dict) -> dict:
     ctx = spec.template_context()
-    f = swg_features(ctx, lb["read_tiles"])
+    f = swg_features(ctx, lb)
     luts = max(sum(SWG_LUT[k] * v for k, v in f.items()), 10.0)
     ctr = ctx["CFB"] + ctx["KXB"] + ctx["KYB"] + ctx["OXB"] + ctx["OYB"]
     # wr_cnt, off, base; wr_addr, base_addr; the position counters; rd_done, the output valid; the read register
@@ -151,10 +153,13 @@ def pad_resources(spec) -> dict:
 
 
 def pool_features(ctx: dict) -> dict:
+    """LUT terms of pool.v.j2: per lane and per lane bit of a max (its partial results in registers when there is
+    one channel fold, else LUT-RAM), per lane bit of a sum, per output bit of the Trunc rounding and clip."""
     lanes = ctx["SIMD"] * ctx["AB"]
     trunc = ctx["MODE"] != "max"
-    return {"base": 1.0, "ctr": ctx["CFB"] + ctx["KB"], "max": lanes * (not trunc), "sum": lanes * trunc,
-            "clip": ctx["WORD_OUT"] * trunc}
+    m = not trunc
+    return {"base": 1.0, "max_lane": m * ctx["SIMD"], "max": m * lanes, "max_reg": m * lanes * (ctx["CF"] == 1),
+            "sum": lanes * trunc, "clip": ctx["WORD_OUT"] * trunc}
 
 
 def pool_resources(spec) -> dict:
