@@ -53,16 +53,20 @@ def fifo_rule(waiting_words: int) -> int:
 def burst_fifo_words(spec, consumer, consumer_port: int = 0) -> int:
     """Words of the FIFO right after a sliding-window generator (SwgSpec `spec`) feeding a consumer slower than
     it, so that the consumer never starves: the consumer takes the generator's words at its own steady rate rho
-    (words per cycle); after the previous frame the FIFO is full (the generator was throttled) and at the restart
-    the generator reads its k-th word at t_r[k] + 1 (its source never stalls: its own input FIFO holds the
-    producer's backlog). The FIFO must hold max_k (rho * (t_r[k] + 2) - k) words then (0 when the consumer is not
-    slower: a FIFO cannot speed it up)."""
+    (words per cycle); after the previous frame the FIFO is full (the generator was throttled); from its last read
+    of that frame it still takes the input rows no window needs and restarts (`tail` cycles), then reads the next
+    frame's k-th word at t_r[k] + 1 (its source never stalls: its own input FIFO holds the producer's backlog).
+    The FIFO must hold max_k (rho * (tail + t_r[k] + 1) - k) words (0 when the consumer is not slower: a FIFO
+    cannot speed it up)."""
     cyc = consumer.cycles()
     if cyc <= spec.frame_period():
         return 0
     rho = spec.out_words / cyc
     t_r, _ = spec.solve()
-    deficit = float((rho * (t_r + 2) - np.arange(len(t_r))).max())
+    # silent from the frame's last read: the writes of input rows no window uses (stride), the restart cycle, then
+    # the refill up to each read of the next frame
+    tail = spec.frame_period() - 1 - int(t_r[-1])
+    deficit = float((rho * (t_r + 1 + tail) - np.arange(len(t_r))).max())
     if deficit <= 0:
         return 0
     return math.ceil(deficit) + 2
