@@ -157,6 +157,9 @@ def test_kinds_round_trip_and_refuse_bad_input():
         d = lay.to_json()
         back = kind(d["op"]).from_json(d, lay.arrays())
         assert back.to_json() == d
+    # BIPOLAR travels as bits: a +1 pad is all ones, a -1 pad all zeros
+    assert Pad("P", BIPOLAR, (3, 3), 4, (1, 1, 1, 1), 1, simd=4).spec().template_context()["PAD_WORD_HEX"] == "f"
+    assert Pad("P", BIPOLAR, (3, 3), 4, (1, 1, 1, 1), -1, simd=4).spec().template_context()["PAD_WORD_HEX"] == "0"
     with pytest.raises(HwgenError, match="mem_style"):
         SlidingWindow("S", INT4, (5, 5), 4, (3, 3), mem_style="flash")
     with pytest.raises(UnsupportedModelError, match="BIPOLAR"):
@@ -177,3 +180,31 @@ def test_fifo_rules():
     assert swg0.out_fifo_depth(0, mvau) > 2
     fast = Pool("F", INT4, INT4, swg0.ofm, swg0.window, 4, pe=4)
     assert swg0.out_fifo_depth(0, fast) == 0
+
+
+def test_hls_frames_per_call_in_the_dma_top(tmp_path):
+    """The board boundary's HLS top runs several frames per call (every process loop flat over them): the
+    SWG's state restarts between frames inside one loop, the Pad and Pool counters run on."""
+    import ctypes
+
+    from hwgen.codegen.dma import frames_per_call, geometry
+    from hwgen.sim.csim import compile_shared
+    from tests.test_dma_boundary import _frames, _unframe
+
+    layers, shape = conv_graph()
+    g = handmade_graph(layers, input_shape=shape)
+    out = tmp_path / "o"
+    write_build(g, out, log=lambda *a: None)
+    geo = geometry(g, 64)  # pynq-z2
+    so = compile_shared([out / "hls" / "hwgen_top.cpp", out / "hls" / "hwgen_dma_top.cpp"], tmp_path / "dma.so",
+                        include_dirs=[out / "hls"])
+    fn = ctypes.CDLL(str(so)).hwgen_dma_top_csim_run
+    fn.argtypes, fn.restype = [ctypes.c_void_p] * 3 + [ctypes.c_int], ctypes.c_int
+    k = frames_per_call(g)
+    assert k > 1
+    n = 2 * k
+    buf, ref = _frames(g, geo, n)
+    outb = np.zeros(n * geo.out_stride, np.uint8)
+    tlast = np.zeros(n * geo.out_frame_beats, np.uint8)
+    assert fn(buf.ctypes.data, outb.ctypes.data, tlast.ctypes.data, n) == 0
+    np.testing.assert_array_equal(_unframe(g, geo, outb, n), ref)

@@ -151,7 +151,8 @@ def write_dma_wrapper_rtl(rtl_dir, graph, dma_width: int) -> list[Path]:
     return [p]
 
 
-# Node templates whose process takes a frame count (templates/hls/<kind>.hpp.j2: `const unsigned frames = 1`)
+# Node templates whose process takes a frame count (templates/hls/<kind>.hpp.j2: `const unsigned frames = 1`); a
+# kind can say so itself (HwLayer.hls_frames)
 FRAMES_KINDS = {"mvau", "thresholding", "label_select", "width_converter"}
 
 
@@ -160,7 +161,8 @@ def frames_per_call(graph) -> int:
     count, else 1 (then each frame pays the processes' pipeline fill)."""
     from hwgen.codegen.hls import template_kind
 
-    return HLS_FRAMES_PER_CALL if all(template_kind(n) in FRAMES_KINDS for n in graph.design().nodes) else 1
+    takes = (getattr(n, "hls_frames", False) or template_kind(n) in FRAMES_KINDS for n in graph.design().nodes)
+    return HLS_FRAMES_PER_CALL if all(takes) else 1
 
 
 def write_dma_top_hls(hls_dir, graph, dma_width: int) -> list[Path]:

@@ -53,6 +53,7 @@ class HwLayer:
     template_dirs: ClassVar[tuple] = ()
     hls_template: ClassVar[str | None] = None  # renders `static void <name>(in streams..., out streams...)`
     hls_headers: ClassVar[tuple[str, ...]] = ()  # static headers (templates/hls/) copied into the project
+    hls_frames: ClassVar[bool] = False  # the HLS process takes `const unsigned frames = 1` (hwgen.codegen.dma)
     rtl_template: ClassVar[str | None] = None  # renders `module <module>` with in0_V_* / out_V_* AXI4-Stream ports
 
     def __init__(self, name: str, in_dtype: DType, out_dtype: DType, num_vectors: int = 1,

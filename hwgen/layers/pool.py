@@ -24,6 +24,7 @@ from hwgen.layers.registry import register
 @register
 class Pool(HwLayer):
     op = "Pool"
+    hls_frames = True
     hls_template = "hls/pool.hpp.j2"
     rtl_template = "rtl/pool.v.j2"
 

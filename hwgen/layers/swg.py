@@ -28,6 +28,7 @@ def _pair(v) -> tuple[int, int]:
 @register
 class SlidingWindow(HwLayer):
     op = "SWG"
+    hls_frames = True
     hls_template = "hls/swg.hpp.j2"
     rtl_template = "rtl/swg.v.j2"
 
@@ -163,6 +164,7 @@ class SlidingWindow(HwLayer):
 @register
 class Pad(HwLayer):
     op = "Pad"
+    hls_frames = True
     hls_template = "hls/pad.hpp.j2"
     rtl_template = "rtl/pad.v.j2"
 
