@@ -18,7 +18,6 @@ from hwgen.layers import conv_kernels as ck
 from hwgen.layers.mvau import MVAU
 from hwgen.layers.pool import Pool
 from hwgen.layers.swg import Pad, SlidingWindow
-from hwgen.layers.thresholding import Thresholding
 from tests.handmade import handmade_graph, random_input
 
 INT4, UINT3 = DType(4, True), DType(3, False)

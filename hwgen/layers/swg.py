@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwgen.dtypes import DType, from_name
+from hwgen.dtypes import DType
 from hwgen.layers import conv_kernels as ck
 from hwgen.layers import window_cost
 from hwgen.layers.base import HwLayer, divisors
