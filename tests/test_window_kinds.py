@@ -87,7 +87,15 @@ def bipolar_1d_graph():
     return [pad, s0, p0, s1, p1], [1, 1, 20, 6]
 
 
-GRAPHS = {"conv": conv_graph, "max_pool": max_pool_graph, "trunc": trunc_graph, "bipolar_1d": bipolar_1d_graph}
+def depthwise_graph():
+    """INT4 (7, 9, 6): SWG 3x2 in the depthwise order (channel words outer), stride (2, 1), dilation (1, 2), SIMD 2
+    (3 channel words of 2 channels: what a VVAU with PE 2 reads)."""
+    s0 = SlidingWindow("SWG_0", INT4, (7, 9), 6, (3, 2), (2, 1), (1, 2), order="depthwise", simd=2)
+    return [s0], [1, 7, 9, 6]
+
+
+GRAPHS = {"conv": conv_graph, "max_pool": max_pool_graph, "trunc": trunc_graph, "bipolar_1d": bipolar_1d_graph,
+          "depthwise": depthwise_graph}
 
 
 @pytest.fixture(scope="module", params=list(GRAPHS))
@@ -119,7 +127,7 @@ def test_csim_and_rtlsim_bit_exact_and_cycles(built):
         got = acc.execute_ints(q)
         np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=f"{name}: {be}")
     st = acc.stats()
-    # the slowest layer sets the pace: SWG (trunc, bipolar_1d), MVAU (conv), Pool (max_pool)
+    # the slowest layer sets the pace: SWG (trunc, bipolar_1d, depthwise), MVAU (conv), Pool (max_pool)
     bound = max(lay.cycles() for lay in g.layers)
     assert abs(st["cycles_per_frame"] - bound) <= 0.05 * bound, (name, st["cycles_per_frame"], bound)
     for lay in g.layers:
@@ -148,11 +156,25 @@ def test_line_buffer_mapping_and_hls_binding():
     assert 'ram_style = "ultra"' in rtl.render_node(big)[0]
 
 
+def test_depthwise_order():
+    """Depthwise order: per pixel, channel word f outer, kernel position k inner: element (f, k, s) is the window
+    order's (k, f, s)."""
+    x = np.random.default_rng(0).integers(-8, 8, size=(2, 7, 9, 6))
+    dw = depthwise_graph()[0][0]
+    win = SlidingWindow("W", INT4, (7, 9), 6, (3, 2), (2, 1), (1, 2), simd=2)
+    a, b = dw.execute(x), win.execute(x)
+    k, cf, simd = 6, 3, 2
+    for f in range(cf):
+        for j in range(k):
+            np.testing.assert_array_equal(a[..., (f * k + j) * simd:(f * k + j + 1) * simd],
+                                          b[..., (j * cf + f) * simd:(j * cf + f + 1) * simd])
+
+
 def test_kinds_round_trip_and_refuse_bad_input():
     from hwgen.errors import HwgenError, UnsupportedModelError
     from hwgen.layers.registry import kind
 
-    for lay in conv_graph()[0] + trunc_graph()[0]:
+    for lay in conv_graph()[0] + trunc_graph()[0] + depthwise_graph()[0]:
         d = lay.to_json()
         back = kind(d["op"]).from_json(d, lay.arrays())
         assert back.to_json() == d
@@ -161,6 +183,8 @@ def test_kinds_round_trip_and_refuse_bad_input():
     assert Pad("P", BIPOLAR, (3, 3), 4, (1, 1, 1, 1), -1, simd=4).spec().template_context()["PAD_WORD_HEX"] == "0"
     with pytest.raises(HwgenError, match="mem_style"):
         SlidingWindow("S", INT4, (5, 5), 4, (3, 3), mem_style="flash")
+    with pytest.raises(HwgenError, match="order"):
+        SlidingWindow("S", INT4, (5, 5), 4, (3, 3), order="channels_first")
     with pytest.raises(UnsupportedModelError, match="BIPOLAR"):
         Pool("P", BIPOLAR, DType(2, True), (2, 2), 4, 4, "trunc_avg", shift=1)
 

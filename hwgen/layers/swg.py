@@ -3,7 +3,9 @@
 SlidingWindow ("SWG"): an NHWC frame in, every output pixel's window out in `conv_kernels.sliding_window` order
 (output pixel, kernel position (ky, kx), channels), SIMD channels per word. It keeps (span_h - 1) lines + span_w
 pixels on chip (hwgen.layers.swg_spec.SwgSpec: the RTL block's quantities and its cycle-exact model). No padding
-inside: a padded conv is Pad -> SWG -> MVAU. 1-D convs are H = 1.
+inside: a padded conv is Pad -> SWG -> MVAU. 1-D convs are H = 1. Option order="depthwise": per output pixel the
+channel words outer and the kernel positions inner (SIMD channels per word), the input order of a VVAU with
+PE = SIMD taking SIMD kernel positions per word through a width converter (hwgen.layers.vvau).
 
 Pad ("Pad"): an NHWC frame in, the frame with (top, left, bottom, right) pixels of `pad_value` (an integer level:
 0, or the zero point of an asymmetric quantizer) around it out, SIMD channels per word.
@@ -14,11 +16,12 @@ from __future__ import annotations
 import numpy as np
 
 from hwgen.dtypes import DType
+from hwgen.errors import HwgenError
 from hwgen.layers import conv_kernels as ck
 from hwgen.layers import window_cost
 from hwgen.layers.base import HwLayer, divisors
 from hwgen.layers.registry import register
-from hwgen.layers.swg_spec import PadSpec, SwgSpec
+from hwgen.layers.swg_spec import ORDERS, PadSpec, SwgSpec
 
 
 def _pair(v) -> tuple[int, int]:
@@ -33,11 +36,16 @@ class SlidingWindow(HwLayer):
     rtl_template = "rtl/swg.v.j2"
 
     def __init__(self, name, dtype: DType, ifm, channels: int, kernel, stride=(1, 1), dilation=(1, 1),
-                 mem_style: str = "auto", **kw):
+                 mem_style: str = "auto", order: str = "window", **kw):
         kw.pop("in_dtype", None)
         kw.pop("out_dtype", None)
         super().__init__(name, dtype, dtype, **kw)
         self.mem_style = window_cost.check_mem_style(name, mem_style)
+        # "window" (kernel position outer, channel words inner: a conv's MVAU, a Pool) or "depthwise" (channel
+        # words of SIMD channels outer, kernel positions inner: a VVAU with PE = this SIMD; SwgSpec.order)
+        if order not in ORDERS:
+            raise HwgenError(f"layer {name}: window order {order!r}; use one of {', '.join(ORDERS)}")
+        self.order = order
         self.ifm = _pair(ifm)
         self.channels = int(channels)
         self.kernel, self.stride, self.dilation = _pair(kernel), _pair(stride), _pair(dilation)
@@ -91,8 +99,7 @@ class SlidingWindow(HwLayer):
 
     # --- semantics ------------------------------------------------------------------------------------------
     def execute(self, x):
-        return ck.sliding_window(np.asarray(x).reshape(-1, *self.in_shape[1:]), self.kernel, self.stride,
-                                 self.dilation)
+        return self.spec().execute(np.asarray(x).reshape(-1, *self.in_shape[1:]))
 
     def out_range(self):
         n = self.out_features
@@ -105,7 +112,7 @@ class SlidingWindow(HwLayer):
     def spec(self, simd=None) -> SwgSpec:
         simd = self.simd if simd is None else int(simd)
         return SwgSpec(self.name, self.ifm[0], self.ifm[1], self.channels, simd, self.in_dtype.bits, self.kernel,
-                       self.stride, self.dilation)
+                       self.stride, self.dilation, getattr(self, "order", "window"))
 
     def cycles(self, pe=None, simd=None):
         return self.spec(simd).frame_period()
@@ -151,14 +158,15 @@ class SlidingWindow(HwLayer):
     def attrs(self):
         return {"ifm": list(self.ifm), "channels": self.channels, "kernel": list(self.kernel),
                 "stride": list(self.stride), "dilation": list(self.dilation), "ofm": list(self.ofm),
-                "mem_style": self.mem_style}
+                "mem_style": self.mem_style, "order": self.order}
 
     @classmethod
     def from_json(cls, d, arrays):
         a, c = d["attrs"], cls._common(d)
         c.pop("out_dtype")
         return cls(dtype=c.pop("in_dtype"), ifm=a["ifm"], channels=a["channels"], kernel=a["kernel"],
-                   stride=a["stride"], dilation=a["dilation"], mem_style=a.get("mem_style", "auto"), **c)
+                   stride=a["stride"], dilation=a["dilation"], mem_style=a.get("mem_style", "auto"),
+                   order=a.get("order", "window"), **c)
 
 
 @register

@@ -26,6 +26,9 @@ import numpy as np
 from hwgen.layers import conv_kernels as ck
 
 
+ORDERS = ("window", "depthwise")
+
+
 def _bits_for(n: int) -> int:
     """Bits of an unsigned counter holding 0..n."""
     return max(1, int(n).bit_length())
@@ -46,8 +49,14 @@ class SwgSpec:
     kernel: tuple[int, int]
     stride: tuple[int, int] = (1, 1)
     dilation: tuple[int, int] = (1, 1)
+    # "window": per output pixel, kernel positions (ky, kx) outer, channel words inner (a conv's MVAU, a Pool);
+    # "depthwise": per output pixel, channel words (SIMD channels each) outer, kernel positions inner (a VVAU with
+    # PE = SIMD: hwgen.layers.vvau's depthwise order)
+    order: str = "window"
 
     def __post_init__(self):
+        if self.order not in ORDERS:
+            raise ValueError(f"{self.name}: window order {self.order!r}; use one of {', '.join(ORDERS)}")
         if self.channels % self.simd:
             raise ValueError(f"{self.name}: SIMD {self.simd} does not divide {self.channels} channels")
         for what, v in (("kernel", self.kernel), ("stride", self.stride), ("dilation", self.dilation)):
@@ -92,17 +101,24 @@ class SwgSpec:
 
     # --- semantics -----------------------------------------------------------------------------------------------
     def execute(self, x: np.ndarray) -> np.ndarray:
-        """(N, H, W, C) -> (N, OH, OW, KH*KW*C) in window order."""
-        return ck.sliding_window(x, self.kernel, self.stride, self.dilation)
+        """(N, H, W, C) -> (N, OH, OW, KH*KW*C) in the block's order (`order`)."""
+        w = ck.sliding_window(x, self.kernel, self.stride, self.dilation)
+        if self.order == "depthwise":  # (kernel position, fold, SIMD) -> (fold, kernel position, SIMD)
+            k = self.kernel[0] * self.kernel[1]
+            per_word = w.shape[-1] // (k * self.cf)  # SIMD channels (1 on word indices: read_order)
+            w = w.reshape(*w.shape[:-1], k, self.cf, per_word).swapaxes(-3, -2).reshape(w.shape)
+        return w
 
     # --- template ------------------------------------------------------------------------------------------------
     def template_context(self) -> dict:
         """Everything swg.v.j2 renders from: constants only, no arithmetic left to the template."""
         (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
         (oh, ow), w, cf = self.ofm, self.ifm_w, self.cf
-        # read offset (words from the window's first word) steps: next channel fold, next kx, next ky
-        step_kx = dw * cf - (cf - 1)
-        step_ky = dh * w * cf - (kw - 1) * dw * cf - (cf - 1)
+        # read offset (words from the window's first word) steps: next kx, next ky (after the last channel fold of
+        # a kernel position in the window order, in the depthwise order from the same channel fold)
+        dwo = self.order == "depthwise"
+        step_kx = dw * cf - (0 if dwo else cf - 1)
+        step_ky = dh * w * cf - (kw - 1) * dw * cf - (0 if dwo else cf - 1)
         # window base steps (words): next output column, next output row
         step_ox = sw * cf
         step_oy = (sh * w - (ow - 1) * sw) * cf
@@ -112,14 +128,14 @@ class SwgSpec:
             IN_TDW=_bytes_width(self.word_bits), OUT_TDW=_bytes_width(self.word_bits),
             CF=cf, KH=kh, KW=kw, OH=oh, OW=ow,
             BUF_WORDS=self.buf_words, AW=_bits_for(self.buf_words - 1), IN_WORDS=self.in_words, WB=wb,
-            OUT_WORDS=self.out_words, TRIP=self._frame()[0],
+            OUT_WORDS=self.out_words, TRIP=self._frame()[0], DEPTHWISE=dwo,
             RAM_STYLE="",  # synthesis attribute of the buffer ("": the tool decides)
             STEP_KX=step_kx, STEP_KY=step_ky, STEP_OX=step_ox, STEP_OY=step_oy,
             STEP_OX_MOD=step_ox % self.buf_words, STEP_OY_MOD=step_oy % self.buf_words,
             CFB=_bits_for(cf - 1), KXB=_bits_for(kw - 1), KYB=_bits_for(kh - 1), OXB=_bits_for(ow - 1),
             OYB=_bits_for(oh - 1), OFFB=_bits_for(self.buf_words),
             info=f"{self.ifm_h}x{self.ifm_w}x{self.channels}, kernel {kh}x{kw}, stride {sh}x{sw}, "
-                 f"dilation {dh}x{dw}, SIMD {self.simd}, {self.elem_bits}-bit elements",
+                 f"dilation {dh}x{dw}, SIMD {self.simd}, {self.elem_bits}-bit elements, {self.order} order",
         )
 
     # --- cost ----------------------------------------------------------------------------------------------------
