@@ -205,6 +205,7 @@ def test_fifo_rules():
     assert swg0.out_fifo_depth(0, fast) == 0
 
 
+@pytest.mark.slow
 def test_hls_frames_per_call_in_the_dma_top(tmp_path):
     """The board boundary's HLS top runs several frames per call (every process loop flat over them): the
     SWG's state restarts between frames inside one loop, the Pad and Pool counters run on."""
