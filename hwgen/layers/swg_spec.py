@@ -160,6 +160,10 @@ class SwgSpec:
         stall (`solve`)."""
         return _frame_of(self)
 
+    def read_times(self) -> np.ndarray:
+        """Cycle of every read of a frame with a source and a sink that never stall (`solve`, cached)."""
+        return _free_run(self)[0]
+
     def solve(self, arrive: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Cycle of every read and every write of one frame (cycle 0 = the frame's first cycle), from the RTL's
         rules as max-plus recurrences, solved by iterating to their least fixed point (vectorized;
@@ -229,9 +233,16 @@ class SwgSpec:
 
 
 # the models take a second on large frames and every build asks them several times: cached per spec (frozen)
+@lru_cache(maxsize=64)
+def _free_run(spec: SwgSpec) -> tuple[np.ndarray, np.ndarray]:
+    t_r, t_w = spec.solve()
+    t_r.flags.writeable = t_w.flags.writeable = False  # shared by every caller
+    return t_r, t_w
+
+
 @lru_cache(maxsize=512)
 def _frame_of(spec: SwgSpec) -> tuple[int, int]:
-    t_r, t_w = spec.solve()
+    t_r, t_w = _free_run(spec)
     return int(max(t_r[-1], t_w[-1])) + 1, int(t_r[-1])
 
 

@@ -62,7 +62,7 @@ def burst_fifo_words(spec, consumer, consumer_port: int = 0) -> int:
     if cyc <= spec.frame_period():
         return 0
     rho = spec.out_words / cyc
-    t_r, _ = spec.solve()
+    t_r = spec.read_times()
     # silent from the frame's last read: the writes of input rows no window uses (stride), the restart cycle, then
     # the refill up to each read of the next frame
     tail = spec.frame_period() - 1 - int(t_r[-1])
