@@ -232,3 +232,17 @@ def test_hls_frames_per_call_in_the_dma_top(tmp_path):
     tlast = np.zeros(n * geo.out_frame_beats, np.uint8)
     assert fn(buf.ctypes.data, outb.ctypes.data, tlast.ctypes.data, n) == 0
     np.testing.assert_array_equal(_unframe(g, geo, outb, n), ref)
+
+
+
+def test_cpu_kernel_choice():
+    """The cpu backend's window kernel (sw_fallback's SwgKernel, window order) serves the window order only; the
+    depthwise order runs the numpy golden."""
+    class Lib:  # the kernel classes the backend hands in, as tags
+        NumpyKernel = staticmethod(lambda layer: "numpy")
+        SwgKernel = staticmethod(lambda layer: "swg")
+
+    assert depthwise_graph()[0][0].cpu_kernel(Lib) == "numpy"
+    assert trunc_graph()[0][0].cpu_kernel(Lib) == "swg"
+    del Lib.SwgKernel
+    assert trunc_graph()[0][0].cpu_kernel(Lib) == "numpy"

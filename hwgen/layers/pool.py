@@ -113,6 +113,10 @@ class Pool(HwLayer):
         # one word taken every cycle the output register has room: the default 2 never throttles
         return 2
 
+    def words_in_flight(self) -> int:
+        # a window's words (kernel positions x channel words) before its result, plus the output register
+        return self.window * self.channels // self.pe + 2
+
     def hls_context(self, lib):
         return self.spec().template_context()
 

@@ -122,6 +122,17 @@ class SlidingWindow(HwLayer):
         sp = self.spec(simd)
         return sp.buf_words * sp.word_bits
 
+    def cpu_kernel(self, sw):
+        # the CPU backend's window kernel (sw_fallback) makes the window order; the depthwise order (and a backend
+        # without that kernel) runs the numpy golden
+        kernel = getattr(sw, "SwgKernel", None)
+        return kernel(self) if kernel is not None and self.order == "window" else sw.NumpyKernel(self)
+
+    def words_in_flight(self) -> int:
+        # input words held between taking them and sending the windows they are in: the line buffer and the
+        # output register (hwgen.transforms.streams: FIFOs on the skip path of a fork / join)
+        return self.spec().buf_words + 2
+
     def memories(self, pe=None, simd=None, mem_style=None) -> dict:
         """The line buffer: {"line_buffer": {"depth", "width", "live_width", "mem_style", "ram": True,
         "style", ...}} (a RAM written by the input stream, not a ROM: window_cost.map_line_buffer places it)."""
@@ -255,6 +266,9 @@ class Pad(HwLayer):
     def resources(self, pe=None, simd=None, mem_style=None) -> dict:
         """Estimated resources of templates/rtl/pad.v.j2 (hwgen.layers.window_cost, fitted to yosys)."""
         return window_cost.pad_resources(self.spec(simd))
+
+    def words_in_flight(self) -> int:
+        return 2  # the output register (and one word offered)
 
     def fifo_depth(self, port=0):
         # the block takes nothing while it sends pad rows and columns (PadSpec.fifo_words); its in0_V_TREADY
