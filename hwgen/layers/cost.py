@@ -201,3 +201,53 @@ def fifo_resources(bits: int, depth: int) -> dict:
     # block RAM: the output register is the BRAM's own, only the pointers and count are flip-flops
     return {"luts": 3 * cw, "ffs": 3 * cw, "bram18": math.ceil(bits / 18) * math.ceil(depth / 1024),
             "uram": 0, "dsps": 0, "lutram": 0}
+
+
+# VVAU (templates/rtl/vvau.v.j2): the MVAU's terms without the input vector buffer, plus the accumulator file
+# of the conv window order (NF partial sums per PE, written and read every cycle). Constants fitted to yosys by
+# benchmarks/calibrate_vvau.py (results in benchmarks/results/vvau_calibration.csv).
+VVAU_LUT = dict(MVAU_LUT, accf=1.0)
+
+
+def vvau_features(sh: dict, roms: dict) -> dict:
+    pe, simd, sf, nf, acc = sh["PE"], sh["SIMD"], sh["SF"], sh["NF"], sh["ACC"]
+    wconst = sf * nf == 1
+    n = pe * simd
+    f = {k: 0.0 for k in VVAU_LUT}
+    f["base"] = 1.0 if sf * nf > 1 else 0.4
+    if not _is_dsp(sh):
+        if wconst:
+            f["mul_const"] = n * sh["XS"] * sh["WS"]
+        elif sh["XS"] + sh["WS"] <= 6:
+            f["mul"] = n * sh["PW"]
+        else:
+            f["mul_big"] = n * sh["XS"] * sh["WS"]
+    f["tree"] = pe * _tree_bits(simd, sh["PW"], acc)
+    f["acc"] = pe * acc
+    f["accf"] = pe * acc * (sh["ACCF"] > 1)  # the read port's word select
+    if sh["NT"]:
+        _thr_features(f, sh, roms["thresholds"])
+    f["outq"] = sh["OUTW"]
+    w = roms["weights"]
+    f["rom"] = w["live_width"] * math.ceil(w["depth"] / 16) if w["style"] != "block" and w["depth"] > 1 else 0
+    return f
+
+
+def vvau_resources(sh: dict, mems: dict) -> dict:
+    roms = _roms(mems)
+    f = vvau_features(sh, roms)
+    luts = sum(VVAU_LUT[k] * v for k, v in f.items())
+    pe, sf, nf, acc = sh["PE"], sh["SF"], sh["NF"], sh["ACC"]
+    w, t = roms["weights"], roms.get("thresholds")
+    ffs = 2 + 7 + _clog2(sf) + _clog2(nf) * 3 + _clog2(sf * nf) * (sf * nf > 1)
+    ffs += sh["INW"]  # x1
+    ffs += FF_ROMREG["weights"] * sh["WW"] * (w["style"] != "block" and sf * nf > 1)
+    if t is not None:
+        ffs += FF_ROMREG["thresholds"] * sh["TW"] * (t["style"] != "block" and nf > 1)
+    ffs += 3 * pe * acc * (1 if sh["ACCF"] > 1 else 1)  # psum2, acc, (accr in the register style)
+    ffs += 2 * sh["OUTW"]
+    per = math.ceil(max(sh["XS"], sh["WS"]) / 25) * math.ceil(min(sh["XS"], sh["WS"]) / 18)
+    dsps = pe * sh["SIMD"] * per if _is_dsp(sh) else 0
+    return {"luts": int(round(luts)), "ffs": int(round(ffs)), "bram18": _rom_total(roms, "bram18"),
+            "uram": _rom_total(roms, "uram"), "dsps": int(dsps),
+            "lutram": _lutram_buffer(sh["ACCF"], pe * acc) if sh["ACCF"] > 1 else 0}
