@@ -206,7 +206,9 @@ def fifo_resources(bits: int, depth: int) -> dict:
 # VVAU (templates/rtl/vvau.v.j2): the MVAU's terms without the input vector buffer, plus the accumulator file
 # of the conv window order (NF partial sums per PE, written and read every cycle). Constants fitted to yosys by
 # benchmarks/calibrate_vvau.py (results in benchmarks/results/vvau_calibration.csv).
-VVAU_LUT = dict(MVAU_LUT, accf=1.0)
+# (least squares on relative LUT error over the "fit" points: max 16 %; the accumulator file's read select
+# came out at 0 LUTs, absorbed by the LUTRAM, and is not a term)
+VVAU_LUT = dict(MVAU_LUT, cmp_rom=1.10, cmp=0.86, cmp_const=0.21)
 
 
 def vvau_features(sh: dict, roms: dict) -> dict:
@@ -224,9 +226,17 @@ def vvau_features(sh: dict, roms: dict) -> dict:
             f["mul_big"] = n * sh["XS"] * sh["WS"]
     f["tree"] = pe * _tree_bits(simd, sh["PW"], acc)
     f["acc"] = pe * acc
-    f["accf"] = pe * acc * (sh["ACCF"] > 1)  # the read port's word select
     if sh["NT"]:
-        _thr_features(f, sh, roms["thresholds"])
+        # comparators against a threshold ROM: per live ROM bit (yosys drops constant columns), doubled above 8
+        # words as in the MVAU; constant thresholds (one fold) fold into far fewer LUTs than in the MVAU sweep
+        t = roms["thresholds"]
+        bits = sh["PE"] * sh["NT"] * sh["TB"]
+        if nf == 1:
+            f["cmp_const"] = bits
+        elif t["style"] == "block":
+            f["cmp"] = bits
+        else:
+            f["cmp_rom"] = t["live_width"] * (1 if nf <= 8 else 2)
     f["outq"] = sh["OUTW"]
     w = roms["weights"]
     f["rom"] = w["live_width"] * math.ceil(w["depth"] / 16) if w["style"] != "block" and w["depth"] > 1 else 0
@@ -244,7 +254,9 @@ def vvau_resources(sh: dict, mems: dict) -> dict:
     ffs += FF_ROMREG["weights"] * sh["WW"] * (w["style"] != "block" and sf * nf > 1)
     if t is not None:
         ffs += FF_ROMREG["thresholds"] * sh["TW"] * (t["style"] != "block" and nf > 1)
-    ffs += 3 * pe * acc * (1 if sh["ACCF"] > 1 else 1)  # psum2, acc, (accr in the register style)
+    # psum2 (the DSP's own output register when the products are in DSPs) and acc (accr, the accumulator of the
+    # one-fold / depthwise style, is the same register: merged)
+    ffs += pe * acc * (1 + (not _is_dsp(sh)))
     ffs += 2 * sh["OUTW"]
     per = math.ceil(max(sh["XS"], sh["WS"]) / 25) * math.ceil(min(sh["XS"], sh["WS"]) / 18)
     dsps = pe * sh["SIMD"] * per if _is_dsp(sh) else 0

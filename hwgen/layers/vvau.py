@@ -51,6 +51,21 @@ class VvauSpec:
         return asdict(self)
 
 
+def window_to_depthwise(windows: np.ndarray, channels: int, pe: int) -> np.ndarray:
+    """Windows (..., K*C) in the generator's conv order (kernel position, channel) -> the depthwise order of a
+    VVAU with PE channels per fold (fold, kernel position, channel in fold)."""
+    w = np.asarray(windows)
+    k, nf = w.shape[-1] // channels, channels // pe
+    return w.reshape(*w.shape[:-1], k, nf, pe).swapaxes(-3, -2).reshape(w.shape)
+
+
+def depthwise_to_window(x: np.ndarray, channels: int, pe: int) -> np.ndarray:
+    """The inverse of `window_to_depthwise`."""
+    x = np.asarray(x)
+    k, nf = x.shape[-1] // channels, channels // pe
+    return x.reshape(*x.shape[:-1], nf, k, pe).swapaxes(-3, -2).reshape(x.shape)
+
+
 def _hex_lines(words: np.ndarray, elem_bits: int) -> list[str]:
     """(n_words, n_elems) int -> $readmemh lines, element i at bits [i*elem_bits, ...), two's complement."""
     digits = max(1, (words.shape[1] * elem_bits + 3) // 4)
@@ -137,6 +152,8 @@ class VVAU(HwLayer):
 
     def execute(self, x):
         x = np.asarray(x, dtype=np.int64).reshape(-1, *self.in_shape[1:])
+        if self.order == "depthwise":
+            x = depthwise_to_window(x, self.channels, self.pe)
         return ck.vvau(x, self.weights, self.thresholds, self.out_base, self.out_dtype.bipolar)
 
     def out_range(self):
