@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from hwgen.bits import clog2 as _clog2
-from hwgen.layers.roms import map_rom
+from hwgen.layers.roms import bram18_for, map_rom
 
 # yosys synth_xilinx (mul2dsp) maps a $mul to a DSP48E1 when both operands are >= 2 bits and the product is
 # >= 9 bits (seen in the sweep: 4x4 signed = 8-bit products stay in LUTs, 5x4 = 9-bit ones go to DSPs, constant
@@ -142,9 +142,23 @@ def mvau_resources(sh: dict, binary: bool, mems: dict) -> dict:
     # one DSP48E1 (25 x 18 signed) per product, more for wider operands
     per = math.ceil(max(sh["XS"], sh["WS"]) / 25) * math.ceil(min(sh["XS"], sh["WS"]) / 18)
     dsps = pe * sh["SIMD"] * per if (not binary and _is_dsp(sh)) else 0
-    return {"luts": int(round(luts)), "ffs": int(round(ffs)), "bram18": _rom_total(roms, "bram18"),
-            "uram": _rom_total(roms, "uram"), "dsps": int(dsps),
-            "lutram": _lutram_buffer(sf, sh["INW"]) if nf > 1 and sf > 1 else 0}
+    lutram, ibuf_bram = _input_buffer(sh)
+    return {"luts": int(round(luts)), "ffs": int(round(ffs)), "bram18": _rom_total(roms, "bram18") + ibuf_bram,
+            "uram": _rom_total(roms, "uram"), "dsps": int(dsps), "lutram": lutram}
+
+
+def _input_buffer(sh: dict) -> tuple[int, int]:
+    """(LUTRAM LUTs, BRAM18) of the MVAU's input vector buffer (SF words of INW bits, kept while NF > 1 folds
+    reuse it). yosys maps it to LUTRAM, except when it is deeper than a RAM64M and would take more than 64 LUTs:
+    then to block RAM (seen at conv sizes: CNV conv5 at fold_cnv_large, 72 x 32 bits -> one RAMB18;
+    benchmarks/calibrate_vvau.py)."""
+    sf, nf, inw = sh["SF"], sh["NF"], sh["INW"]
+    if nf <= 1 or sf <= 1:
+        return 0, 0
+    luts = _lutram_buffer(sf, inw)
+    if sf > 64 and luts > 64:
+        return 0, bram18_for(sf, inw)
+    return luts, 0
 
 
 def thresholding_features(sh: dict, roms: dict) -> dict:
