@@ -108,3 +108,13 @@ def test_vvau_depthwise_order_simd(pe, simd, tmp_path):
     for be in ("reference", "csim", "rtlsim"):
         np.testing.assert_array_equal(res[be], want.reshape(len(want), -1), err_msg=be)
     assert_cycles(res["rtlsim_stats"], [v])
+
+
+@pytest.mark.slow
+def test_yosys_spot_check(tmp_path, monkeypatch):
+    """One VVAU point synthesized afresh (a private yosys cache): the same figures as the committed table."""
+    monkeypatch.setattr(CAL.CAL, "CACHE", tmp_path / "yosys")
+    row = next(r for r in ROWS if r["id"] == "dw_u2w2_c64_p8")
+    y = CAL.CAL.synth_cached(CAL.make_layer(next(p for p in CAL.POINTS if p[0] == row["id"])))
+    assert (y["LUT"], y["FF"], y["BRAM18"], y["LUTRAM"]) == (int(row["yosys_luts"]), int(row["yosys_ffs"]),
+                                                            int(row["yosys_bram18"]), int(row["yosys_lutram"]))
