@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from hwgen.bits import clog2 as _clog2
-from hwgen.layers.roms import map_rom
+from hwgen.layers.roms import bram18_for, map_rom
 
 # yosys synth_xilinx (mul2dsp) maps a $mul to a DSP48E1 when both operands are >= 2 bits and the product is
 # >= 9 bits (seen in the sweep: 4x4 signed = 8-bit products stay in LUTs, 5x4 = 9-bit ones go to DSPs, constant
@@ -142,9 +142,23 @@ def mvau_resources(sh: dict, binary: bool, mems: dict) -> dict:
     # one DSP48E1 (25 x 18 signed) per product, more for wider operands
     per = math.ceil(max(sh["XS"], sh["WS"]) / 25) * math.ceil(min(sh["XS"], sh["WS"]) / 18)
     dsps = pe * sh["SIMD"] * per if (not binary and _is_dsp(sh)) else 0
-    return {"luts": int(round(luts)), "ffs": int(round(ffs)), "bram18": _rom_total(roms, "bram18"),
-            "uram": _rom_total(roms, "uram"), "dsps": int(dsps),
-            "lutram": _lutram_buffer(sf, sh["INW"]) if nf > 1 and sf > 1 else 0}
+    lutram, ibuf_bram = _input_buffer(sh)
+    return {"luts": int(round(luts)), "ffs": int(round(ffs)), "bram18": _rom_total(roms, "bram18") + ibuf_bram,
+            "uram": _rom_total(roms, "uram"), "dsps": int(dsps), "lutram": lutram}
+
+
+def _input_buffer(sh: dict) -> tuple[int, int]:
+    """(LUTRAM LUTs, BRAM18) of the MVAU's input vector buffer (SF words of INW bits, kept while NF > 1 folds
+    reuse it). yosys maps it to LUTRAM, except when it is deeper than a RAM64M and would take more than 64 LUTs:
+    then to block RAM (seen at conv sizes: CNV conv5 at fold_cnv_large, 72 x 32 bits -> one RAMB18;
+    benchmarks/calibrate_vvau.py)."""
+    sf, nf, inw = sh["SF"], sh["NF"], sh["INW"]
+    if nf <= 1 or sf <= 1:
+        return 0, 0
+    luts = _lutram_buffer(sf, inw)
+    if sf > 64 and luts > 64:
+        return 0, bram18_for(sf, inw)
+    return luts, 0
 
 
 def thresholding_features(sh: dict, roms: dict) -> dict:
@@ -201,3 +215,65 @@ def fifo_resources(bits: int, depth: int) -> dict:
     # block RAM: the output register is the BRAM's own, only the pointers and count are flip-flops
     return {"luts": 3 * cw, "ffs": 3 * cw, "bram18": math.ceil(bits / 18) * math.ceil(depth / 1024),
             "uram": 0, "dsps": 0, "lutram": 0}
+
+
+# VVAU (templates/rtl/vvau.v.j2): the MVAU's terms without the input vector buffer, plus the accumulator file
+# of the conv window order (NF partial sums per PE, written and read every cycle). Constants fitted to yosys by
+# benchmarks/calibrate_vvau.py (results in benchmarks/results/vvau_calibration.csv).
+# (least squares on relative LUT error over the "fit" points: max 16 %; the accumulator file's read select
+# came out at 0 LUTs, absorbed by the LUTRAM, and is not a term)
+VVAU_LUT = dict(MVAU_LUT, cmp_rom=1.10, cmp=0.86, cmp_const=0.21)
+
+
+def vvau_features(sh: dict, roms: dict) -> dict:
+    pe, simd, sf, nf, acc = sh["PE"], sh["SIMD"], sh["SF"], sh["NF"], sh["ACC"]
+    wconst = sf * nf == 1
+    n = pe * simd
+    f = {k: 0.0 for k in VVAU_LUT}
+    f["base"] = 1.0 if sf * nf > 1 else 0.4
+    if not _is_dsp(sh):
+        if wconst:
+            f["mul_const"] = n * sh["XS"] * sh["WS"]
+        elif sh["XS"] + sh["WS"] <= 6:
+            f["mul"] = n * sh["PW"]
+        else:
+            f["mul_big"] = n * sh["XS"] * sh["WS"]
+    f["tree"] = pe * _tree_bits(simd, sh["PW"], acc)
+    f["acc"] = pe * acc
+    if sh["NT"]:
+        # comparators against a threshold ROM: per live ROM bit (yosys drops constant columns), doubled above 8
+        # words as in the MVAU; constant thresholds (one fold) fold into far fewer LUTs than in the MVAU sweep
+        t = roms["thresholds"]
+        bits = sh["PE"] * sh["NT"] * sh["TB"]
+        if nf == 1:
+            f["cmp_const"] = bits
+        elif t["style"] == "block":
+            f["cmp"] = bits
+        else:
+            f["cmp_rom"] = t["live_width"] * (1 if nf <= 8 else 2)
+    f["outq"] = sh["OUTW"]
+    w = roms["weights"]
+    f["rom"] = w["live_width"] * math.ceil(w["depth"] / 16) if w["style"] != "block" and w["depth"] > 1 else 0
+    return f
+
+
+def vvau_resources(sh: dict, mems: dict) -> dict:
+    roms = _roms(mems)
+    f = vvau_features(sh, roms)
+    luts = sum(VVAU_LUT[k] * v for k, v in f.items())
+    pe, sf, nf, acc = sh["PE"], sh["SF"], sh["NF"], sh["ACC"]
+    w, t = roms["weights"], roms.get("thresholds")
+    ffs = 2 + 7 + _clog2(sf) + _clog2(nf) * 3 + _clog2(sf * nf) * (sf * nf > 1)
+    ffs += sh["INW"]  # x1
+    ffs += FF_ROMREG["weights"] * sh["WW"] * (w["style"] != "block" and sf * nf > 1)
+    if t is not None:
+        ffs += FF_ROMREG["thresholds"] * sh["TW"] * (t["style"] != "block" and nf > 1)
+    # psum2 (the DSP's own output register when the products are in DSPs) and acc (accr, the accumulator of the
+    # one-fold / depthwise style, is the same register: merged)
+    ffs += pe * acc * (1 + (not _is_dsp(sh)))
+    ffs += 2 * sh["OUTW"]
+    per = math.ceil(max(sh["XS"], sh["WS"]) / 25) * math.ceil(min(sh["XS"], sh["WS"]) / 18)
+    dsps = pe * sh["SIMD"] * per if _is_dsp(sh) else 0
+    return {"luts": int(round(luts)), "ffs": int(round(ffs)), "bram18": _rom_total(roms, "bram18"),
+            "uram": _rom_total(roms, "uram"), "dsps": int(dsps),
+            "lutram": _lutram_buffer(sh["ACCF"], pe * acc) if sh["ACCF"] > 1 else 0}

@@ -170,8 +170,11 @@ class MVAU(HwLayer):
 
     def fifo_depth(self, port=0):
         # the MVAU reads its whole input vector (MW/SIMD words) during its first output fold and nothing during
-        # the other MH/PE - 1 folds: a FIFO of one vector plus 2 keeps a rate-matched producer from blocking
-        return max(2, self.mw // self.simd + 2)
+        # the other MH/PE - 1 folds: a FIFO of one vector plus 2 keeps a rate-matched producer (a sliding-window
+        # generator emitting the next window meanwhile) from blocking. With one fold it reads a word every cycle.
+        if self.mh // self.pe == 1:
+            return 2
+        return self.mw // self.simd + 2
 
     def hls_context(self, lib):
         return lib.mvau_context(dict(self.template_params(), spec=self.spec().as_dict()))
