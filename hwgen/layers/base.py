@@ -173,6 +173,15 @@ class HwLayer:
         """Words of the FIFO on input stream `port` (default rule; `hwgen build --size-fifos` measures instead)."""
         return 2
 
+    def words_in_flight(self) -> int:
+        """Input words (of port 0) the block can hold between taking them and sending the output they produce: its
+        buffering, a bound. hwgen.transforms.streams sums it (as a fraction of a frame) along every branch of a
+        fork / join so that the FIFO on a skip path holds what the longest branch holds and never stalls it.
+        Default: one input vector plus 4 words (input and result registers, a 2-word output queue), a bound for
+        blocks that work vector by vector (an MVAU reads a whole vector before its first output); blocks with
+        line buffers override it (a sliding window holds (K-1) lines + K pixels)."""
+        return self.in_words_per_frame() // max(1, self.num_vectors) + 4
+
     # --- code generation ------------------------------------------------------------------------------------
     def template_params(self) -> dict:
         """The plain dict the HLS and RTL templates of this layer render from."""
