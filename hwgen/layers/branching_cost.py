@@ -1,6 +1,7 @@
 """Resource models of the fork / join / repeat blocks (templates/rtl/duplicate, add_streams, concat, upsample .v.j2)
 as yosys `synth_xilinx -family xc7` maps them; same keys as hwgen.layers.cost. Structural terms (what the template
-instantiates) with LUT constants fitted on tests/test_branching_cost.py's points (see the constants' comments).
+instantiates) with LUT constants fitted on the points of benchmarks/calibrate_branching.py (its table gives the
+error of every point: LUTs within ~15 % on most, FFs within ~10 %).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import math
 
 from hwgen.bits import clog2
 from hwgen.layers import cost
+from hwgen.layers.roms import bram18_for
 
 
 def _res(luts, ffs, lutram=0, bram18=0, dsps=0) -> dict:
@@ -17,58 +19,92 @@ def _res(luts, ffs, lutram=0, bram18=0, dsps=0) -> dict:
 
 
 def duplicate_resources(word_bits: int, n_outputs: int) -> dict:
-    """Combinational: the TREADY / TVALID gating only."""
+    """Combinational: the TREADY / TVALID gating only (exact on the calibration points)."""
     return _res(n_outputs + 1, 0)
 
 
 def _mul_bits(mul: int, in_bits: int, w: int) -> int:
-    """Adder bits of a constant multiplication (shift-add: one W-bit adder per extra set bit of |mul|)."""
+    """Adder bits of a constant multiplication (shift-add: one adder per extra set bit of |mul|, a power of two
+    costs one for the sign handling)."""
     m = abs(int(mul))
     if m <= 1:
         return 0
     return (bin(m).count("1") - 1 + (m & (m - 1) == 0)) * min(w, in_bits + m.bit_length())
 
 
-ADD_LUT = {"base": 6.0, "add": 1.0, "mul": 1.0, "cmp": 0.8, "cmp_const": 0.65, "cmp_rom": 0.9, "outq": 0.16}
+# per PE*W adder bit; per PE*OB queue bit; per multiplier adder bit; comparators: per PE*NT*TB bit from a
+# distributed ROM of NF words (LUTs grow with log2 NF: ROM and comparator share LUTs); constant thresholds on a
+# sum of <= 6 bits collapse to one small function per output bit ("cmp_small", per PE*OB)
+ADD_LUT = {"base": 9.0, "add": 1.0, "outq": 0.8, "mul": 1.27, "cmp_small": 1.75, "cmp_const": 0.65,
+           "cmp_block": 0.63}
+ADD_CMP_ROM = (-1.03, 0.715, 0.3)  # per comparator bit: max(floor, a + b * log2(NF))
 
 
-def add_streams_resources(sh: dict, mems: dict) -> dict:
-    pe, w, nf = sh["PE"], sh["W"], sh["NF"]
+def add_streams_features(sh: dict, roms: dict) -> dict:
+    pe, w, nf, nt = sh["PE"], sh["W"], sh["NF"], sh["NT"]
     f = {k: 0.0 for k in ADD_LUT}
     f["base"] = 1.0
     f["add"] = pe * w
     f["mul"] = pe * (_mul_bits(sh["a_mul"], sh["A_IB"], w) + _mul_bits(sh["b_mul"], sh["B_IB"], w))
     f["outq"] = pe * sh["OB"]
+    f["cmp_rom"] = 0.0
+    if nt:
+        bits = pe * nt * sh["TB"]
+        if nf == 1:
+            f["cmp_small" if sh["TB"] <= 6 else "cmp_const"] = pe * sh["OB"] if sh["TB"] <= 6 else bits
+        elif roms["thresholds"]["style"] == "block":
+            f["cmp_block"] = bits
+        else:
+            a, b, floor = ADD_CMP_ROM
+            f["cmp_rom"] = bits * max(floor, a + b * math.log2(nf))
+    return f
+
+
+def add_streams_resources(sh: dict, mems: dict) -> dict:
     roms = {k: cost.map_rom(r["depth"], r["width"], r["mem_style"], r.get("live_width")) for k, r in mems.items()}
-    if sh["NT"]:
-        cost._thr_features(f, sh, roms["thresholds"])
-    luts = sum(ADD_LUT[k] * v for k, v in f.items())
+    f = add_streams_features(sh, roms)
+    luts = sum(ADD_LUT.get(k, 1.0) * v for k, v in f.items())
+    pe, nf = sh["PE"], sh["NF"]
     ffs = 2 + 1 + pe * (sh["A_IB"] + sh["B_IB"]) + 2 * pe * sh["OB"]
     if sh["NT"]:
-        ffs += clog2(nf) * (nf > 1) + cost.FF_ROMREG["thresholds"] * sh["TW"] * (
-            roms["thresholds"]["style"] != "block" and nf > 1)
+        ffs += clog2(nf) * (nf > 1)
+        if nf > 1 and roms["thresholds"]["style"] != "block":
+            ffs += sh["TW"] * (1.0 if nf > 8 else 0.18)  # the ROM read register (yosys keeps part of a small one)
     return _res(luts, ffs, bram18=sum(r["bram18"] for r in roms.values()))
 
 
-CONCAT_LUT = {"base": 4.0, "mux": 1.0}
+CONCAT_LUT = {"mux": 0.91, "counter": 1.34}
 
 
 def concat_resources(pe: int, out_bits: int, in_bits: list[int], nfs: list[int]) -> dict:
-    """An n-way word mux into one output register, counters of the input and its word."""
+    """An n-way word mux into one output register, the input and word counters."""
     n = len(in_bits)
-    mux = pe * out_bits * max(0, n - 1)
-    luts = CONCAT_LUT["base"] + CONCAT_LUT["mux"] * mux + 2 * clog2(max(nfs))
-    ffs = 1 + pe * out_bits + clog2(n) + clog2(max(nfs))
+    counters = clog2(n) + clog2(max(nfs))
+    luts = CONCAT_LUT["mux"] * pe * out_bits * max(1, n - 1) + CONCAT_LUT["counter"] * counters
+    ffs = 1 + pe * out_bits + counters
     return _res(luts, ffs)
 
 
-UPS_LUT = {"base": 12.0, "mux": 1.0}
+UPS_LUT = {"base": 3.0, "mux": 1.13, "counter": 0.85}
+UPS_BLOCK_MIN_DEPTH = 1024  # a line of 512 words was LUT RAM, one of 2048 block RAM (the boundary is assumed)
+
+
+def upsample_line(depth: int, width: int) -> dict:
+    """Where the line buffer goes: {"style", "lutram", "bram18"}. The block reads and writes one address (a
+    single-port RAM): up to 32 words yosys packs 8 bits in 4 LUTs (RAM32M), deeper ones one LUT per bit per 64
+    words (RAM64X1S ... RAM512X1S), from UPS_BLOCK_MIN_DEPTH on block RAM (the read feeds the output register)."""
+    if depth <= 1:
+        return {"style": "register", "lutram": 0, "bram18": 0}
+    if depth >= UPS_BLOCK_MIN_DEPTH:
+        return {"style": "block", "lutram": 0, "bram18": bram18_for(depth, width)}
+    luts = 4 * math.ceil(width / 8) if depth <= 32 else width * math.ceil(depth / 64)
+    return {"style": "distributed", "lutram": luts, "bram18": 0}
 
 
 def upsample_resources(sp: dict) -> dict:
-    """Line buffer (LUT RAM, asynchronous read), input / line mux, five counters and the address adder."""
+    """Line buffer, input / line mux, five counters and the address adder."""
     counters = sp["FBW"] + sp["RXW"] + sp["IXW"] + sp["RYW"] + sp["AW"]
-    lutram = cost._lutram_buffer(sp["DEPTH"], sp["WORD"]) if sp["DEPTH"] > 1 else 0
-    luts = UPS_LUT["base"] + UPS_LUT["mux"] * sp["WORD"] + 2 * counters
-    ffs = 1 + sp["WORD"] * (1 + (sp["DEPTH"] <= 1)) + counters
-    return _res(luts, ffs, lutram=lutram)
+    line = upsample_line(sp["DEPTH"], sp["WORD"])
+    luts = UPS_LUT["base"] + UPS_LUT["mux"] * sp["WORD"] + UPS_LUT["counter"] * counters
+    ffs = 1 + sp["WORD"] * ((line["style"] != "block") + (sp["DEPTH"] <= 1)) + counters
+    return _res(luts, ffs, lutram=line["lutram"], bram18=line["bram18"])

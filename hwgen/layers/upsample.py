@@ -97,10 +97,12 @@ class Upsample(HwLayer):
         return self.ifm[1] * self.channels // self.pe + 2  # the line buffer, the output register
 
     def memories(self, pe=None, simd=None, mem_style=None) -> dict:
-        """The line buffer: one input line of words (a RAM written and read by the block, not a ROM)."""
+        """The line buffer: one input line of words (a RAM the block writes and reads, not a ROM); its style is
+        where yosys puts it (branching_cost.upsample_line)."""
         pe = self.pe if pe is None else int(pe)
-        return {"line": {"depth": self.ifm[1] * self.channels // pe, "width": pe * self.in_dtype.bits,
-                         "live_width": pe * self.in_dtype.bits, "mem_style": "distributed"}}
+        depth, width = self.ifm[1] * self.channels // pe, pe * self.in_dtype.bits
+        return {"line": {"depth": depth, "width": width, "live_width": width,
+                         "mem_style": bcost.upsample_line(depth, width)["style"]}}
 
     def resources(self, pe=None, simd=None, mem_style=None):
         pe = self.pe if pe is None else int(pe)
