@@ -32,11 +32,15 @@ def _thr(c, t, lo, hi, seed=0):
 
 
 # not used for fitting: how the models generalize
-HOLDOUT = {"add_thr_p8_nf2", "add_mul_u2_p2", "cat_4x_p4", "up_w8_c8_p2_f31"}
+HOLDOUT = {"add_thr_u2_p4", "add_mul_s4_p2", "cat_2x_p4_mixed", "up_w64_c16_p1"}
 
 
 def points():
     return [
+        AddStreams("add_thr_u2_p4", U(2), U(2), U(2), (4, 4), 16, thresholds=_thr(16, 3, 0, 6), pe=4),
+        AddStreams("add_mul_s4_p2", S(4), S(4), S(7), (4, 4), 8, a_mul=2, b_mul=3, pe=2),
+        Concat("cat_2x_p4_mixed", [U(3), S(2)], S(4), (4, 4), [8, 4], pe=4),
+        Upsample("up_w64_c16_p1", U(4), (4, 64), 16, (2, 2), pe=1),
         AddStreams("add_thr_p8_nf2", U(4), S(4), U(3), (4, 4), 16, a_mul=2, b_mul=1,
                    thresholds=_thr(16, 7, -20, 40), pe=8),
         AddStreams("add_mul_u2_p2", U(2), U(2), U(6), (4, 4), 8, a_mul=7, b_mul=5, pe=2),
@@ -77,7 +81,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="")
     a = ap.parse_args(argv)
     only = set(filter(None, a.only.split(",")))
-    errs = {"luts": [], "ffs": []}
+    errs = {(g, k): [] for g in ("fit", "holdout") for k in ("luts", "ffs")}
     print(f"{'point':18s} {'LUT est':>8s} {'yosys':>6s} {'err%':>6s} {'FF est':>7s} {'yosys':>6s} {'err%':>6s}"
           f" {'LUTRAM est':>10s} {'yosys':>6s} {'BRAM18 est':>10s} {'yosys':>6s}")
     if True:
@@ -88,14 +92,14 @@ def main(argv=None) -> int:
             row = []
             for k in ("luts", "ffs"):
                 e = (est[k] - got[k]) / max(got[k], 1) * 100
-                errs[k].append(abs(e))
+                errs[("holdout" if n.name in HOLDOUT else "fit", k)].append(abs(e))
                 row += [est[k], got[k], e]
             print(f"{n.name + (' *' if n.name in HOLDOUT else ''):18s} {row[0]:8d} {row[1]:6d} {row[2]:6.1f} {row[3]:7d} {row[4]:6d} {row[5]:6.1f}"
                   f" {est['lutram']:10d} {got['lutram']:6d} {est['bram18']:10d} {got['bram18']:6d}")
     print("(* holdout point, not used for fitting)")
-    for k, v in errs.items():
+    for (g, k), v in errs.items():
         if v:
-            print(f"{k}: mean |error| {np.mean(v):.1f} %, worst {max(v):.1f} %")
+            print(f"{g} points ({len(v)}), {k}: mean |error| {np.mean(v):.1f} %, worst {max(v):.1f} %")
     return 0
 
 

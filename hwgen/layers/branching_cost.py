@@ -24,28 +24,32 @@ def duplicate_resources(word_bits: int, n_outputs: int) -> dict:
 
 
 def _mul_bits(mul: int, in_bits: int, w: int) -> int:
-    """Adder bits of a constant multiplication (shift-add: one adder per extra set bit of |mul|, a power of two
-    costs one for the sign handling)."""
+    """Adder bits of a constant multiplication: shift-add, one adder per extra set bit of |mul| (a power of two
+    is a free shift), plus a W-bit negation when mul < 0."""
     m = abs(int(mul))
-    if m <= 1:
-        return 0
-    return (bin(m).count("1") - 1 + (m & (m - 1) == 0)) * min(w, in_bits + m.bit_length())
+    adds = (bin(m).count("1") - 1) * min(w, in_bits + m.bit_length()) if m > 1 else 0
+    return adds + (w if mul < 0 else 0)
 
 
 # per PE*W adder bit; per PE*OB queue bit; per multiplier adder bit; comparators: per PE*NT*TB bit from a
 # distributed ROM of NF words (LUTs grow with log2 NF: ROM and comparator share LUTs); constant thresholds on a
 # sum of <= 6 bits collapse to one small function per output bit ("cmp_small", per PE*OB)
-ADD_LUT = {"base": 9.0, "add": 1.0, "outq": 0.8, "mul": 1.27, "cmp_small": 1.75, "cmp_const": 0.65,
-           "cmp_block": 0.63}
-ADD_CMP_ROM = (-1.03, 0.715, 0.3)  # per comparator bit: max(floor, a + b * log2(NF))
+ADD_LUT = {"base": 9.0, "add": 1.0, "outq": 0.8, "mul": 0.79, "cmp_small": 1.75, "cmp_const": 0.65,
+           "cmp_block": 0.63, "small_sum": 1.5}
+# inputs of <= 6 bits together: the whole multiply-add is a function of <= 6 bits, one LUT-ish per sum bit
+SMALL_SUM_BITS = 6
+ADD_CMP_ROM = (-1.03, 0.715, 0.45)  # per comparator bit: max(floor, a + b * log2(NF))
 
 
 def add_streams_features(sh: dict, roms: dict) -> dict:
     pe, w, nf, nt = sh["PE"], sh["W"], sh["NF"], sh["NT"]
     f = {k: 0.0 for k in ADD_LUT}
     f["base"] = 1.0
-    f["add"] = pe * w
-    f["mul"] = pe * (_mul_bits(sh["a_mul"], sh["A_IB"], w) + _mul_bits(sh["b_mul"], sh["B_IB"], w))
+    if sh["A_IB"] + sh["B_IB"] <= SMALL_SUM_BITS:
+        f["small_sum"] = pe * w
+    else:
+        f["add"] = pe * w
+        f["mul"] = pe * (_mul_bits(sh["a_mul"], sh["A_IB"], w) + _mul_bits(sh["b_mul"], sh["B_IB"], w))
     f["outq"] = pe * sh["OB"]
     f["cmp_rom"] = 0.0
     if nt:
@@ -69,18 +73,20 @@ def add_streams_resources(sh: dict, mems: dict) -> dict:
     if sh["NT"]:
         ffs += clog2(nf) * (nf > 1)
         if nf > 1 and roms["thresholds"]["style"] != "block":
-            ffs += sh["TW"] * (1.0 if nf > 8 else 0.18)  # the ROM read register (yosys keeps part of a small one)
+            # the ROM read register: yosys keeps it for deep ROMs, part of it at 4 words, none at 2 (it registers
+            # the address instead)
+            ffs += sh["TW"] * (1.0 if nf > 8 else 0.18 if nf > 2 else 0.0)
     return _res(luts, ffs, bram18=sum(r["bram18"] for r in roms.values()))
 
 
-CONCAT_LUT = {"mux": 0.91, "counter": 1.34}
+CONCAT_LUT = {"mux": 0.91, "counter": 1.34}  # per output bit and LUT6 of the mux (4:1 per LUT6); per counter bit
 
 
 def concat_resources(pe: int, out_bits: int, in_bits: list[int], nfs: list[int]) -> dict:
     """An n-way word mux into one output register, the input and word counters."""
     n = len(in_bits)
     counters = clog2(n) + clog2(max(nfs))
-    luts = CONCAT_LUT["mux"] * pe * out_bits * max(1, n - 1) + CONCAT_LUT["counter"] * counters
+    luts = CONCAT_LUT["mux"] * pe * out_bits * math.ceil((n - 1) / 3) + CONCAT_LUT["counter"] * counters
     ffs = 1 + pe * out_bits + counters
     return _res(luts, ffs)
 

@@ -101,6 +101,8 @@ class Upsample(HwLayer):
         where yosys puts it (branching_cost.upsample_line)."""
         pe = self.pe if pe is None else int(pe)
         depth, width = self.ifm[1] * self.channels // pe, pe * self.in_dtype.bits
+        if depth <= 1:
+            return {}  # one word: the output register holds it
         return {"line": {"depth": depth, "width": width, "live_width": width,
                          "mem_style": bcost.upsample_line(depth, width)["style"]}}
 
