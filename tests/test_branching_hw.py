@@ -84,6 +84,15 @@ def test_residual_thresholds_multipliers(tmp_path):
     assert len(np.unique(want)) == 4  # every threshold level is reached
 
 
+def test_residual_bipolar(tmp_path):
+    """BIPOLAR skip + INT2 branch -> BIPOLAR output (one threshold per channel: the sign of a + 2b)."""
+    bip, c, hw = DType(1, False, True), 6, (2, 3)
+    long = [Thresholding("Thr_0", bip, np.tile([-1, 0, 1], (c, 1)), S(2), out_base=-2, num_vectors=6, pe=3)]
+    add = AddStreams("Add_0", bip, S(2), bip, hw, c, b_mul=2, thresholds=RNG.integers(-3, 3, (c, 1)), pe=2)
+    layers, edges, shape = residual_layers(hw, c, bip, pe_dup=6, add=add, long=long)
+    check_backends(build(tmp_path, layers, edges, shape))
+
+
 def test_concat_channels_and_dtypes(tmp_path):
     """Concat of a 4-channel UINT2 branch and a 6-channel INT3 branch (thresholds to INT3) into INT4, PE 2."""
     hw = (3, 3)
