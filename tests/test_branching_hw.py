@@ -132,13 +132,13 @@ def test_upsample(tmp_path, ifm, c, factor, pe):
     assert abs(m["active_cycles"] - up.cycles()) <= 0.05 * up.cycles(), m
 
 
-def skip_mvau_layers(c=16, hw=(4, 4), pe=2, simd=2):
+def skip_mvau_layers(c=16, hw=(4, 4), pe=2, simd=2, pe_ends=2):
     """A residual block whose long branch holds a whole pixel vector: an MVAU c -> c (it reads the vector before
     its first output)."""
     n = hw[0] * hw[1]
     w = RNG.integers(-1, 2, size=(c, c))
     mv = MVAU("Mv_0", U(3), S(2), w, _thr(c, 7, -20, 20), U(3), num_vectors=n, spatial=hw, pe=pe, simd=simd)
-    return residual_layers(hw, c, U(3), pe_dup=2, pe_add=2, long=[mv])
+    return residual_layers(hw, c, U(3), pe_dup=pe_ends, pe_add=pe_ends, long=[mv])
 
 
 def test_skip_fifo_rule_full_rate_and_stall(tmp_path):
@@ -159,6 +159,28 @@ def test_skip_fifo_rule_full_rate_and_stall(tmp_path):
     ref = Accelerator(out2, backend="reference")
     with pytest.raises(ToolError, match=r"stream Dup_0 -> Add_0 stopped: its consumer never became ready"):
         Accelerator(out2, backend="rtlsim", watchdog=3000).execute_ints(ref.graph.head_ints(random_input(ref.graph, 4)))
+
+
+def test_skip_fifo_follows_the_long_branch():
+    """The skip FIFO covers what the long branch holds: the MVAU's input vector (16 words at SIMD 1, 4 at SIMD 4)
+    plus the FIFOs on that branch; a depth measured by --size-fifos is kept as given."""
+    def skip_depth(simd, measured=None):
+        layers, edges, shape = skip_mvau_layers(simd=simd, pe=simd, pe_ends=simd)  # no width converters
+        g = handmade_graph(layers, edges=edges, input_shape=shape)
+        g.fifo_depths = dict(measured or {})
+        d = {s.name: s for s in g.design().streams}
+        mv = layers[1]
+        # lag of the long branch at the join, in words of the skip stream (128 words per frame)
+        lag = sum(d[n].depth / d[n].words_per_frame for n in ("Dup_0_o1__Mv_0", "Mv_0__Add_0_i1"))
+        lag += mv.words_in_flight() / mv.in_words_per_frame()
+        skip = d["Dup_0__Add_0"]
+        assert measured or skip.depth == 2 + np.ceil((lag - 2 / skip.words_per_frame) * skip.words_per_frame - 1e-9)
+        return skip.depth, mv.words_in_flight()
+
+    deep, flight1 = skip_depth(1)
+    shallow, flight4 = skip_depth(4)
+    assert (flight1, flight4) == (16 + 4, 4 + 4) and deep > shallow
+    assert skip_depth(1, {"Dup_0__Add_0": 5})[0] == 5
 
 
 @pytest.mark.parametrize("which", ["Dup_0", "Add_0", "Cat_0"])
