@@ -178,8 +178,9 @@ class HwLayer:
         buffering, a bound. hwgen.transforms.streams sums it (as a fraction of a frame) along every branch of a
         fork / join so that the FIFO on a skip path holds what the longest branch holds and never stalls it.
         Default: one input vector plus 4 words (input and result registers, a 2-word output queue), a bound for
-        blocks that work vector by vector (an MVAU reads a whole vector before its first output); blocks with
-        line buffers override it (a sliding window holds (K-1) lines + K pixels)."""
+        blocks that work vector by vector (an MVAU reads a whole vector before its first output). A kind streaming
+        pixels with num_vectors = 1 gets a whole frame: safe (never too small) but a large skip FIFO, so kinds
+        override it with their real buffering (a sliding window: (K-1) lines + K pixels; a pad: a few words)."""
         return self.in_words_per_frame() // max(1, self.num_vectors) + 4
 
     # --- code generation ------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ For every edge of the graph (producer output port -> consumer input port, or the
   re-packs whole words;
 - every stream (graph edge, or a piece of one between converters) gets a FIFO: its depth is
   `graph.fifo_depths[name]` when measured (`hwgen build --size-fifos`), else the consumer kind's rule
-  (`fifo_depth(port)`; 2 for the accelerator output).
+  (`fifo_depth(port)`; 2 for the accelerator output); on the inputs of a join (a node with several inputs) the rule
+  is raised by what the other branches hold in flight (`balance_joins`: skip connections never stall).
 
 Stream names are `<producer>__<consumer>` (`in0` / `out` for the accelerator's ports; `_o<k>` / `_i<k>` suffixes on
 ports other than 0), sanitized identifiers: the HLS top declares `hls::stream` variables of these names and the
