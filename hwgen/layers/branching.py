@@ -319,7 +319,8 @@ class Concat(_PixelLayer):
 
     def hls_context(self, lib):
         return dict(name=self.name, PE=self.pe, pixels=self.num_vectors, out_name=self.out_dtype.name,
-                    out_bits=self.out_dtype.bits, out_bipolar=self.out_dtype.bipolar, ports=self._ports(lib._cbool))
+                    out_bits=self.out_dtype.bits, out_bipolar=self.out_dtype.bipolar, ports=self._ports(lib._cbool),
+                    total_nf=self.channels // self.pe)
 
     def rtl_context(self, lib, module):
         ports = self._ports(bool)
