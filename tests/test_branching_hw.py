@@ -71,12 +71,13 @@ def test_residual_exact(tmp_path):
     np.testing.assert_array_equal(want.reshape(6, -1), x + thr)
 
 
-def test_residual_thresholds_multipliers(tmp_path):
+@pytest.mark.parametrize("pe_add", [4, 8])
+def test_residual_thresholds_multipliers(tmp_path, pe_add):
     """Different scales: acc = 3a - 2b on INT4 / UINT3 inputs (signed, negative multiplier), thresholds per channel
-    to UINT2; PE 4 on the add, 1 on the fork."""
+    to UINT2; PE 4 (two threshold words per pixel) or 8 (constant thresholds) on the add, 1 on the fork."""
     c, hw = 8, (3, 4)
     thr = _thr(c, 3, -30, 40)
-    add = AddStreams("Add_0", S(4), U(3), U(2), hw, c, a_mul=3, b_mul=-2, thresholds=thr, pe=4)
+    add = AddStreams("Add_0", S(4), U(3), U(2), hw, c, a_mul=3, b_mul=-2, thresholds=thr, pe=pe_add)
     long = [Thresholding("Thr_0", S(4), _thr(c, 7, -8, 7), U(3), num_vectors=12, pe=2)]
     layers, edges, shape = residual_layers(hw, c, S(4), pe_dup=1, add=add, long=long)
     out = build(tmp_path, layers, edges, shape)
