@@ -95,14 +95,14 @@ def test_residual_bipolar(tmp_path):
 
 
 def test_concat_channels_and_dtypes(tmp_path):
-    """Concat of a 4-channel UINT2 branch and a 6-channel INT3 branch (thresholds to INT3) into INT4, PE 2."""
+    """Concat of a 4-channel UINT2 branch (thresholds) and a 6-channel INT3 branch (an MVAU) into INT4, PE 2."""
     hw = (3, 3)
     dup = Duplicate("Dup_0", U(2), hw, 4, pe=4)
-    thr = Thresholding("Thr_0", U(2), np.tile([0, 1, 2, 3, 3, 3, 3], (4, 1)), S(3), out_base=-4, num_vectors=9)
+    thr = Thresholding("Thr_0", U(2), np.array([[1, 2, 3], [0, 2, 3], [1, 1, 3], [2, 3, 3]]), U(2), num_vectors=9)
     # a second branch with 6 channels: an MVAU 4 -> 6
     w = RNG.integers(-1, 2, size=(6, 4))
     mv = MVAU("Mv_0", U(2), S(2), w, _thr(6, 7, -6, 6), S(3), out_base=-4, num_vectors=9, spatial=hw, pe=3, simd=2)
-    cat = Concat("Cat_0", [S(3), S(3)], S(4), hw, [4, 6], pe=2)
+    cat = Concat("Cat_0", [U(2), S(3)], S(4), hw, [4, 6], pe=2)
     edges = [Edge(None, 0, "Dup_0", 0), Edge("Dup_0", 0, "Thr_0", 0), Edge("Dup_0", 1, "Mv_0", 0),
              Edge("Thr_0", 0, "Cat_0", 0), Edge("Mv_0", 0, "Cat_0", 1), Edge("Cat_0", 0, None, 0)]
     out = build(tmp_path, [dup, thr, mv, cat], edges, [1, *hw, 4])
