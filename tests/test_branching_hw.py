@@ -215,6 +215,9 @@ def _lint_nodes():
             AddStreams("a5", S(8), S(8), S(9), (2, 2), 2),
             Concat("c0", [U(2), S(3), U(1)], S(4), (2, 3), [2, 2, 2], pe=2),
             Concat("c1", [S(4), S(4)], S(4), (1, 1), [4, 8], pe=4),
+            Concat("c2", [DType(1, False, True)] * 2, DType(1, False, True), (1, 2), [3, 3]),
+            AddStreams("a4", DType(1, False, True), S(2), DType(1, False, True), (2, 2), 2,
+                       thresholds=np.zeros((2, 1), int)),
             Upsample("u0", S(4), (3, 4), 4, (2, 3), pe=2), Upsample("u1", U(2), (1, 1), 1, (1, 1)),
             Upsample("u2", U(8), (2, 3), 4, (3, 1), pe=4)]
 
