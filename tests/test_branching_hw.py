@@ -247,3 +247,13 @@ def test_resources_match_yosys(tmp_path):
         assert abs(est["luts"] - r["LUT"]) <= 0.25 * r["LUT"] + 2, (n.name, est, r)
         assert abs(est["ffs"] - r["FF"]) <= 0.25 * r["FF"] + 2, (n.name, est, r)
         assert est["lutram"] == r["LUTRAM"], (n.name, est, r)
+
+
+def test_add_without_thresholds_needs_a_wide_enough_output():
+    from hwgen.codegen import hls, rtl
+    from hwgen.errors import UnsupportedModelError
+
+    add = AddStreams("Add_0", U(4), U(4), U(4), (2, 2), 4)  # sums up to 30 do not fit UINT4
+    for lib in (hls.LIB, rtl.LIB):
+        with pytest.raises(UnsupportedModelError, match=r"Add_0.*sums in \[0, 30\] do not fit the output type UINT4"):
+            add.rtl_context(lib, "m") if lib is rtl.LIB else add.hls_context(lib)

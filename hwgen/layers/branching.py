@@ -23,6 +23,7 @@ import numpy as np
 
 from hwgen.bits import clog2, pad8, signed_bits
 from hwgen.dtypes import DType, from_name, smallest_for_range
+from hwgen.errors import UnsupportedModelError
 from hwgen.layers import branching_cost as bcost
 from hwgen.layers import conv_kernels as ck
 from hwgen.layers.base import HwLayer, divisors, thresholded_range
@@ -191,8 +192,10 @@ class AddStreams(_PixelLayer):
         if self.thresholds is None:
             lo, hi = self.acc_range()
             if not self.out_dtype.allowed(np.array([lo, hi])) or self.out_dtype.bipolar:
-                raise ValueError(f"{self.name}: sums in [{lo}, {hi}] do not fit the output type {self.out_dtype.name}"
-                                 " (without thresholds the output is the exact sum)")
+                raise UnsupportedModelError(
+                    f"layer {self.name} (ONNX {', '.join(self.onnx_nodes) or 'none'}): sums in [{lo}, {hi}] do not "
+                    f"fit the output type {self.out_dtype.name}; without thresholds the output is the exact sum, so "
+                    "give it a type holding that range (or thresholds that re-quantize it)")
 
     def spec(self, pe=None) -> dict:
         """Derived widths: W = arithmetic width (exact with thresholds; else the output width, modulo 2^W)."""
