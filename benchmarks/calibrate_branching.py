@@ -32,7 +32,7 @@ def _thr(c, t, lo, hi, seed=0):
 
 
 # not used for fitting: how the models generalize
-HOLDOUT = {"add_thr_u2_p4", "add_mul_s4_p2", "cat_2x_p4_mixed", "up_w64_c16_p1"}
+HOLDOUT = {"add_thr_u2_p4", "add_mul_s4_p2", "cat_2x_p4_mixed", "up_w12_c6_p3"}
 
 
 def points():
@@ -40,6 +40,7 @@ def points():
         AddStreams("add_thr_u2_p4", U(2), U(2), U(2), (4, 4), 16, thresholds=_thr(16, 3, 0, 6), pe=4),
         AddStreams("add_mul_s4_p2", S(4), S(4), S(7), (4, 4), 8, a_mul=2, b_mul=3, pe=2),
         Concat("cat_2x_p4_mixed", [U(3), S(2)], S(4), (4, 4), [8, 4], pe=4),
+        Upsample("up_w12_c6_p3", U(5), (3, 12), 6, (2, 2), pe=3),
         Upsample("up_w64_c16_p1", U(4), (4, 64), 16, (2, 2), pe=1),
         AddStreams("add_thr_p8_nf2", U(4), S(4), U(3), (4, 4), 16, a_mul=2, b_mul=1,
                    thresholds=_thr(16, 7, -20, 40), pe=8),

@@ -91,14 +91,14 @@ def concat_resources(pe: int, out_bits: int, in_bits: list[int], nfs: list[int])
     return _res(luts, ffs)
 
 
-UPS_LUT = {"base": 3.0, "mux": 1.13, "counter": 0.85}
+UPS_LUT = {"base": 8.7, "mux": 2.07, "mux_block": 1.07, "counter": 1.0}  # per word bit: input / line mux + queue
 UPS_BLOCK_MIN_DEPTH = 1024  # a line of 512 words was LUT RAM, one of 2048 block RAM (the boundary is assumed)
 
 
 def upsample_line(depth: int, width: int) -> dict:
     """Where the line buffer goes: {"style", "lutram", "bram18"}. The block reads and writes one address (a
-    single-port RAM): up to 32 words yosys packs 8 bits in 4 LUTs (RAM32M), deeper ones one LUT per bit per 64
-    words (RAM64X1S ... RAM512X1S), from UPS_BLOCK_MIN_DEPTH on block RAM (the read feeds the output register)."""
+    single-port RAM, registered read): up to 32 words yosys packs 8 bits in 4 LUTs (RAM32M), deeper ones one LUT
+    per bit per 64 words (RAM64X1S ... RAM512X1S), from UPS_BLOCK_MIN_DEPTH on block RAM."""
     if depth <= 1:
         return {"style": "register", "lutram": 0, "bram18": 0}
     if depth >= UPS_BLOCK_MIN_DEPTH:
@@ -108,9 +108,11 @@ def upsample_line(depth: int, width: int) -> dict:
 
 
 def upsample_resources(sp: dict) -> dict:
-    """Line buffer, input / line mux, five counters and the address adder."""
+    """Line buffer, input / line mux, 2-word output queue, five counters and the address adder."""
     counters = sp["FBW"] + sp["RXW"] + sp["IXW"] + sp["RYW"] + sp["AW"]
     line = upsample_line(sp["DEPTH"], sp["WORD"])
-    luts = UPS_LUT["base"] + UPS_LUT["mux"] * sp["WORD"] + UPS_LUT["counter"] * counters
-    ffs = 1 + sp["WORD"] * ((line["style"] != "block") + (sp["DEPTH"] <= 1)) + counters
+    block = line["style"] == "block"
+    luts = UPS_LUT["base"] + UPS_LUT["mux_block" if block else "mux"] * sp["WORD"] + UPS_LUT["counter"] * counters
+    # input and line-read registers (the read register is the block RAM's own), the queue, valid / select / count
+    ffs = 5 + sp["WORD"] * (2 if block else 4) + counters
     return _res(luts, ffs, lutram=line["lutram"], bram18=line["bram18"])

@@ -5,7 +5,8 @@ it fh times.
 
 Hardware (templates/hls/branching.hpp + upsample.hpp.j2, templates/rtl/upsample.v.j2): the line buffer (W * C/PE
 words) is written while the first output line of an input line is sent (each pixel's first copy comes straight
-from the input) and read for the other copies; the RTL reads it asynchronously (LUT RAM). Resources:
+from the input) and read for the other copies (a single-port RAM with registered read: LUT RAM, or block RAM
+for long lines), then a 2-word output queue. Resources:
 hwgen.layers.branching_cost."""
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class Upsample(HwLayer):
     rtl_template = "rtl/upsample.v.j2"
 
     def words_in_flight(self) -> int:
-        return self.ifm[1] * self.channels // self.pe + 2  # the line buffer, the output register
+        return self.ifm[1] * self.channels // self.pe + 4  # the line buffer, the read stage, the output queue
 
     def memories(self, pe=None, simd=None, mem_style=None) -> dict:
         """The line buffer: one input line of words (a RAM the block writes and reads, not a ROM); its style is
