@@ -181,6 +181,16 @@ class HwLayer:
         consumer's `fifo_depth`). A sliding-window generator is silent while it refills at a frame start."""
         return 0
 
+    def words_in_flight(self) -> int:
+        """Input words (of port 0) the block can hold between taking them and sending the output they produce: its
+        buffering, a bound. hwgen.transforms.streams sums it (as a fraction of a frame) along every branch of a
+        fork / join so that the FIFO on a skip path holds what the longest branch holds and never stalls it.
+        Default: one input vector plus 4 words (input and result registers, a 2-word output queue), a bound for
+        blocks that work vector by vector (an MVAU reads a whole vector before its first output). A kind streaming
+        pixels with num_vectors = 1 gets a whole frame: safe (never too small) but a large skip FIFO, so kinds
+        override it with their real buffering (a sliding window: (K-1) lines + K pixels; a pad: a few words)."""
+        return self.in_words_per_frame() // max(1, self.num_vectors) + 4
+
     # --- code generation ------------------------------------------------------------------------------------
     def template_params(self) -> dict:
         """The plain dict the HLS and RTL templates of this layer render from."""

@@ -9,7 +9,8 @@ For every edge of the graph (producer output port -> consumer input port, or the
   re-packs whole words;
 - every stream (graph edge, or a piece of one between converters) gets a FIFO: its depth is
   `graph.fifo_depths[name]` when measured (`hwgen build --size-fifos`), else the consumer kind's rule
-  (`fifo_depth(port)`; 2 for the accelerator output).
+  (`fifo_depth(port)`; 2 for the accelerator output); on the inputs of a join (a node with several inputs) the rule
+  is raised by what the other branches hold in flight (`balance_joins`: skip connections never stall).
 
 Stream names are `<producer>__<consumer>` (`in0` / `out` for the accelerator's ports; `_o<k>` / `_i<k>` suffixes on
 ports other than 0), sanitized identifiers: the HLS top declares `hls::stream` variables of these names and the
@@ -167,11 +168,42 @@ def finish(graph) -> Design:
     last = nodes_by_name[e.src]
     dt, el, tot = _interface(last, "out", e.src_port)
     add_stream(e.src, e.src_port, None, 0, dt, el, tot, None)
+    balance_joins(out_nodes, streams, depths)
     unknown = set(depths) - {s.name for s in streams}
     if unknown:
         raise UnsupportedModelError(f"FIFO depths given for streams that do not exist: {sorted(unknown)}; "
                                     f"streams: {[s.name for s in streams]}")
     return Design(out_nodes, streams)
+
+
+def balance_joins(nodes, streams: list[Stream], measured: dict) -> None:
+    """Skip connections: deepen the FIFO on each input of a join (a node with several inputs) so that it holds
+    what the other branches hold in flight, so the skip path never stalls the long one (the fork sends a word to
+    all branches at once: a full skip FIFO stops the long branch too, or deadlocks it when that branch needs more
+    input before its first output).
+
+    The lag of a stream = how far behind the accelerator input its data runs, in frames: along every path, each
+    node adds `words_in_flight()` / its input words per frame, each FIFO its depth / its words per frame. A join
+    input's FIFO gets its kind's rule plus the words of the lag gap to the join's latest input. Depths measured
+    by --size-fifos (`measured`) are kept."""
+    if not any(getattr(n, "n_inputs", 1) > 1 for n in nodes):
+        return
+    lag_out: dict = {None: 0.0}  # node name -> lag of its outputs
+
+    def arrival(s: Stream) -> float:  # lag of the stream's data at its consumer, the FIFO included
+        return lag_out[s.src] + s.depth / max(1, s.words_per_frame)
+
+    for n in nodes:
+        ins = sorted((s for s in streams if s.dst == n.name), key=lambda s: s.dst_port)
+        if len(ins) > 1:
+            latest = max(arrival(s) for s in ins)
+            for s in ins:
+                if s.name not in measured:
+                    gap = latest - arrival(s)
+                    s.depth += math.ceil(gap * s.words_per_frame - 1e-9) if gap > 0 else 0
+        in_wpf = max(1, ins[0].words_per_frame) if ins else 1
+        flight = n.words_in_flight() if hasattr(n, "words_in_flight") else 4
+        lag_out[n.name] = max((arrival(s) for s in ins), default=0.0) + flight / in_wpf
 
 
 def _check(e, pdt: DType, ptot: int, cdt: DType, ctot: int) -> None:
