@@ -21,7 +21,9 @@ Module names are `<top>_<node name>` (node names are sanitized identifiers witho
 relative to the simulator's / synthesis tool's working directory: run from out_dir.
 
 Wires: each stream is two wires, `<stream>_w` (producer -> FIFO) and `<stream>` (FIFO -> consumer). Stage k of
-the manifest (blocks and FIFOs in dataflow order) is entered by wire k when the design is a chain.
+the manifest (blocks and FIFOs in dataflow order) is entered by wire k when the design is a chain; on any graph
+each stage lists its "in_wires" / "out_wires" (monitor indices), each layer its stage, wires and "timing_wire",
+and "fifos" names the wire into and out of the FIFO of every stream (the simulator reads occupancies from them).
 """
 
 from __future__ import annotations
@@ -112,6 +114,11 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> dict
     streams = [{"name": w["label"], "wire": w["name"], "producer": w["src"], "consumer": w["dst"],
                 "words_per_frame": w["words_per_frame"], "layer": w["layer"]} for w in order]
     i, out = d.input, d.output
+    index = {w["name"]: j for j, w in enumerate(order)}
+    for s in stages:  # what the harness measures per stage (idle cycles) and per stream
+        s["in_wires"] = [index[p["wire"]] for p in s["ports"] if p["port"].startswith("in")]
+        s["out_wires"] = [index[p["wire"]] for p in s["ports"] if p["port"].startswith("out")]
+    stage_of = {s["layer"]: k for k, s in enumerate(stages) if s["layer"]}
     return {
         "top": top,
         "stages": stages,
@@ -122,10 +129,22 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> dict
                "words_per_frame": i.words_per_frame, "features": i.words_per_frame * i.elems_per_word},
         "out": {"tdata_bits": pad8(out.bits), "dtype": out.dtype.name, "elems_per_word": out.elems_per_word,
                 "words_per_frame": out.words_per_frame, "features": out.words_per_frame * out.elems_per_word},
-        "layers": {lay.name: {"module": f"{top}_{lay.name}", "cycles": lay.cycles(),
-                              "out_stream": next(j for j, st in enumerate(streams) if st["layer"] == lay.name)}
+        "layers": {lay.name: _layer_info(lay, top, stages[stage_of[lay.name]], stage_of[lay.name])
                    for lay in g.layers},
+        # the FIFO of every design stream: the wire into it and the wire out of it (its occupancy is the
+        # difference of their handshake counts)
+        "fifos": [{"stream": s.name, "in_wire": index[f"{s.name}_w"], "out_wire": index[s.name],
+                   "depth": int(s.depth)} for s in d.streams],
     }
+
+
+def _layer_info(lay, top: str, stage: dict, k: int) -> dict:
+    """A layer's entry in the manifest: its stage and wires. Its frame timing ("timing_wire") is read on its
+    output, except for a fork (several outputs, which may run apart): on its input."""
+    outs, ins = stage["out_wires"], stage["in_wires"]
+    timing = outs[0] if len(outs) == 1 else ins[0]
+    return {"module": f"{top}_{lay.name}", "cycles": lay.cycles(), "stage": k, "in_wires": ins, "out_wires": outs,
+            "out_stream": outs[0], "timing_wire": timing, "timing_from": "output" if len(outs) == 1 else "input"}
 
 
 def _check_width(ctx: dict, port: str, s, module: str) -> None:
@@ -162,8 +181,8 @@ def write_rtl_project(out_dir, graph, top: str = "hwgen_top", fifo_depths: dict 
     flist = out_dir / f"{top}.f"
     flist.write_text("\n".join(vfiles) + "\n")
     manifest = {k: v for k, v in p.items() if k not in ("stages", "wires")}
-    manifest["stages"] = [{k: s[k] for k in ("module", "instance", "kind", "layer", "label", "words_per_frame")
-                           if k in s}
+    manifest["stages"] = [{k: s[k] for k in ("module", "instance", "kind", "layer", "label", "words_per_frame",
+                                             "in_wires", "out_wires") if k in s}
                           | {"files": blocks[s["module"]]} for s in p["stages"]]
     manifest["verilog"] = vfiles
     manifest["mem"] = sorted(f for fs in blocks.values() for f in fs if f.endswith(".mem"))

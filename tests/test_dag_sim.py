@@ -1,0 +1,75 @@
+"""The simulators on a branching graph (tests/skip_graph.py: a skip connection whose long branch holds a whole
+frame): rtlsim and csim bit-exact with the reference, per-layer and per-stream figures on the fork and the join,
+and no silent deadlock: with the short branch's FIFO too shallow the watchdog stops the run within its bound and
+names the join, the empty stream and the full FIFO to deepen."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from hwgen.build import write_build
+from hwgen.errors import ToolError
+from hwgen.runtime.accelerator import Accelerator
+from tests.skip_graph import SHORT, skip_graph, skip_reference, use_templates
+
+PE = 4
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory):
+    use_templates(tmp_path_factory.mktemp("skip_templates"))
+
+
+def _frames(n, seed=0):
+    return np.random.default_rng(seed).integers(0, 16, (n, 4 * 8 * 8))
+
+
+def test_skip_connection_bit_exact_with_figures(templates, tmp_path):
+    g = skip_graph(short_depth=64)  # a frame (64 words): the long branch never stalls the short one
+    out = tmp_path / "skip"
+    write_build(g, out, log=lambda *a: None)
+    q = _frames(12)
+    want = skip_reference(q, PE)
+    np.testing.assert_array_equal(Accelerator(out, "reference").execute_ints(q).reshape(len(q), -1), want)
+    np.testing.assert_array_equal(Accelerator(out, "csim").execute_ints(q), want)
+    acc = Accelerator(out, "rtlsim")
+    np.testing.assert_array_equal(acc.execute_ints(q), want)
+    st = acc.stats()
+    # Rev_0 fills then drains a frame: 2 x 64 cycles per frame, the whole graph runs at its rate
+    assert st["cycles_per_frame"] == 128, st
+    lay = st["layers"]
+    assert lay["Fork_0"]["timing_from"] == "input" and lay["Join_0"]["timing_from"] == "output"
+    for name in ("Fork_0", "Rev_0", "Join_0"):
+        assert lay[name]["cycles_per_frame"] == 128, (name, lay[name])
+        assert abs(lay[name]["active_cycles"] - lay[name]["estimate"]) <= 0.05 * lay[name]["estimate"], lay[name]
+    s = st["streams"]
+    assert set(s) == {"in0__Fork_0", "Fork_0_o1__Rev_0", SHORT, "Rev_0__Join_0_i1", "Join_0__out"}
+    assert s[SHORT]["depth"] == 64 and s[SHORT]["max_occupancy"] == 64  # the short branch holds the frame
+    assert all(v["cycles_per_frame"] == 128 for v in s.values()), s
+    # raw stamps: first / last word of every frame on both wires of every stream
+    stamps = acc.backend.stream_stamps()
+    assert stamps[SHORT].shape == (2, 12) and stamps[f"{SHORT}_w"].shape == (2, 12)
+    assert np.all(stamps["Rev_0__Join_0_i1"][0] > stamps["Fork_0_o1__Rev_0"][1])  # Rev_0 emits after its frame
+
+
+def test_shallow_short_branch_is_named(templates, tmp_path):
+    g = skip_graph(short_depth=4)
+    out = tmp_path / "shallow"
+    write_build(g, out, log=lambda *a: None)
+    q = _frames(3)
+    np.testing.assert_array_equal(Accelerator(out, "csim").execute_ints(q), skip_reference(q, PE))  # sequential
+    acc = Accelerator(out, "rtlsim", watchdog=500)
+    t = time.perf_counter()
+    with pytest.raises(ToolError) as e:
+        acc.execute_ints(q)
+    msg = str(e.value)
+    assert time.perf_counter() - t < 30
+    assert "deadlock at the join Join_0" in msg, msg
+    assert "waits for data on stream Rev_0__Join_0_i1" in msg, msg
+    assert f"stream {SHORT} (Fork_0 -> Join_0) is full" in msg and "depth 4" in msg, msg
+    assert f"deepen the FIFO of stream '{SHORT}'" in msg, msg
+    assert "in0__Fork_0'" not in msg  # above the fork: not the culprit
+    assert "no stream moved for 500 cycles" in msg
