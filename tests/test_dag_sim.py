@@ -73,3 +73,75 @@ def test_shallow_short_branch_is_named(templates, tmp_path):
     assert f"deepen the FIFO of stream '{SHORT}'" in msg, msg
     assert "in0__Fork_0'" not in msg  # above the fork: not the culprit
     assert "no stream moved for 500 cycles" in msg
+
+
+def test_size_fifos_on_a_skip_connection(templates, tmp_path, monkeypatch):
+    """--size-fifos on the skip connection, from a deep start that itself deadlocks (no frame added to the
+    branch FIFOs): the deadlock is named, the short branch deepened, and the sizing ends deadlock-free at the
+    deep design's rate, with the short branch about a frame deep."""
+    from hwgen.graph import HwGraph
+    from hwgen.sim import fifo_sizing
+
+    monkeypatch.setattr(fifo_sizing, "JOIN_FRAMES", 0)
+    logs = []
+    out = tmp_path / "sized"
+    s = write_build(skip_graph(), out, size_fifos=True, log=logs.append)
+    f = s["fifos"]
+    assert any("deep design deadlocks: deepening Fork_0__Join_0" in m for m in logs), logs
+    assert f["cycles_per_frame_sized"] == f["cycles_per_frame_deep"] == 128
+    assert 32 < f["depths"][SHORT] <= 64 and f["verilator_builds"] == 3, f
+    assert all(d <= 2 for k, d in f["depths"].items() if k != SHORT), f
+    q = _frames(8)
+    acc = Accelerator(out, "rtlsim")
+    np.testing.assert_array_equal(acc.execute_ints(q), skip_reference(q, PE))
+    assert acc.stats()["cycles_per_frame"] == 128
+    assert HwGraph.load(out).fifo_depths == f["depths"]
+
+
+def test_sizing_fifo_is_the_real_fifo(templates, tmp_path):
+    """The run-time-depth FIFO of the sizing model behaves cycle for cycle as the real one (SRL style up to 64
+    words, the depth-1 case included; RAM style above): same output, same stamps on every wire."""
+    from hwgen.codegen.rtl_project import write_rtl_project
+    from hwgen.runtime.rtlsim import RtlsimBackend
+    from hwgen.sim.fifo_sizing import SizingModel
+
+    g = skip_graph()
+    q = _frames(5)
+    names = [s.name for s in g.design().streams]
+    model = SizingModel(tmp_path / "model", g, {k: 80 for k in names}, q)
+    for others, short in [(1, 70), (3, 64)]:
+        depths = {k: (short if k == SHORT else others) for k in names}
+        assert np.isfinite(model.run(depths))
+        write_rtl_project(tmp_path / f"r{others}" / "rtl", g, fifo_depths=depths)
+        be = RtlsimBackend(tmp_path / f"r{others}", g, record=False)
+        np.testing.assert_array_equal(be.run_ints(q), skip_reference(q, PE))
+        a, b = model.be.stream_stamps(), be.stream_stamps()
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=(others, short, k))
+
+
+def test_csim_names_a_stream_short_of_a_frame(templates, tmp_path):
+    """csim runs the processes in turn on unbounded streams: the short branch's depth cannot deadlock it (the
+    pragma still carries it for the hardware), and a producer that writes less than a frame is named instead of
+    its consumer reading zeros from an empty stream."""
+    import shutil
+
+    from hwgen.manifest import write_manifest
+
+    out = tmp_path / "csim"
+    write_build(skip_graph(short_depth=3), out, log=lambda *a: None)
+    top = (out / "hls" / "hwgen_top.cpp").read_text()
+    assert f"#pragma HLS STREAM variable={SHORT} depth=3" in top
+    broken = tmp_path / "broken"
+    shutil.copytree(out, broken)
+    h = broken / "hls" / "Rev_0.hpp"
+    text = h.read_text()
+    assert "i >= 0; i--" in text
+    h.write_text(text.replace("i >= 0; i--", "i >= 1; i--"))  # drops the frame's first word
+    (broken / "manifest.json").unlink()
+    write_manifest(broken)
+    q = _frames(2)
+    np.testing.assert_array_equal(Accelerator(out, "csim").execute_ints(q), skip_reference(q, PE))
+    with pytest.raises(ToolError, match=r"stream Rev_0__Join_0_i1 \(Rev_0 -> Join_0\) \(63 words, a frame is 64\)"):
+        Accelerator(broken, "csim").execute_ints(q)

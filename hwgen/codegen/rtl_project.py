@@ -32,7 +32,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from hwgen.bits import pad8
+from hwgen.bits import clog2, pad8
 from hwgen.codegen import rtl
 from hwgen.codegen.render import render
 from hwgen.errors import UnsupportedModelError
@@ -49,13 +49,29 @@ def _with_depths(graph, fifo_depths):
     return dataclasses.replace(graph, fifo_depths={**graph.fifo_depths, **fifo_depths}, edges=list(graph.edges))
 
 
-def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> dict:
+def sizing_fifo_cfg(module: str, width: int, depth: int) -> list[str]:
+    """Lines of a sizing FIFO's configuration file (templates/rtl/fifo_sizing.v.j2): its depth and whether
+    fifo.v.j2 would build it in the RAM style at that depth (the same rule, rtl.fifo_context)."""
+    style = rtl.fifo_context({"name": module, "width": width, "depth": int(depth)})[0]["style"]
+    return [f"{int(depth):x}", "1" if style == "ram" else "0"]
+
+
+def _sizing_fifo(module: str, s, capacity: int) -> tuple[dict, dict]:
+    capacity = max(int(capacity), int(s.depth), 2)
+    ctx = {"name": module, "width": s.bits, "capacity": capacity, "TDW": pad8(s.bits), "AW": clog2(capacity),
+           "CW": clog2(capacity + 1), "cfg_file": f"{module}.depth"}
+    return ctx, {f"{module}.depth": sizing_fifo_cfg(module, s.bits, s.depth)}
+
+
+def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None, sizing: dict | None = None) -> dict:
     """The stitched design without writing anything.
 
     stages: {"module", "kind" (the template's name), "op" (nodes), "template", "ctx", "files", "layer" (compute node name or None), "label",
     "words_per_frame" (output words per frame), "ports"}; streams (the top's wires, monitor order):
     {"name", "producer", "consumer", "words_per_frame", "layer" (the layer whose output this is, or None)};
-    fifo_depths: optional {stream name: depth} overriding the graph's depths.
+    fifo_depths: optional {stream name: depth} overriding the graph's depths. sizing: {stream name: capacity}
+    for FIFO sizing runs (hwgen.sim.fifo_sizing): every FIFO is templates/rtl/fifo_sizing.v.j2 with room for
+    that many words (at least its depth) and reads its depth at run time from `<module>.depth`.
     """
     g = _with_depths(graph, fifo_depths)
     if not g.layers:
@@ -73,11 +89,16 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> dict
 
     def fifo_stage(s):
         module = f"{top}__fifo_{s.name}"
-        ctx, files = rtl.fifo_context({"name": module, "width": s.bits, "depth": int(s.depth)})
+        if sizing is None:
+            ctx, files = rtl.fifo_context({"name": module, "width": s.bits, "depth": int(s.depth)})
+            template = "rtl/fifo.v.j2"
+        else:
+            ctx, files = _sizing_fifo(module, s, sizing.get(s.name, s.depth))
+            template = "rtl/fifo_sizing.v.j2"
         src = f"{top}_{s.src}" if s.src else "in0_V"
         wire(f"{s.name}_w", s.bits, src, module, s.words_per_frame, s.src if s.src in compute else None,
              f"{label(s)} (into its FIFO)")
-        stages.append({"module": module, "instance": f"{s.name}_fifo", "kind": "fifo", "template": "rtl/fifo.v.j2",
+        stages.append({"module": module, "instance": f"{s.name}_fifo", "kind": "fifo", "template": template,
                        "dirs": (), "ctx": ctx, "files": files, "layer": None, "label": f"fifo_{s.name}",
                        "words_per_frame": s.words_per_frame, "stream": s.name,
                        "comment": f"stream {s.name}: {s.src or 'in0_V'} -> {s.dst or 'out_V'}, {s.bits} bits, "
@@ -153,12 +174,13 @@ def _check_width(ctx: dict, port: str, s, module: str) -> None:
         raise AssertionError(f"{module}: template takes {want}-bit words, stream {s.name} carries {pad8(s.bits)}")
 
 
-def write_rtl_project(out_dir, graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> list[Path]:
+def write_rtl_project(out_dir, graph, top: str = "hwgen_top", fifo_depths: dict | None = None,
+                      sizing: dict | None = None) -> list[Path]:
     """Write the stitched design of `graph` into out_dir (see the module docstring); returns the written paths,
-    the top's .v first."""
+    the top's .v first. sizing: see plan()."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    p = plan(graph, top, fifo_depths)
+    p = plan(graph, top, fifo_depths, sizing)
     paths: list[Path] = []
     blocks: dict[str, list[str]] = {}
     for s in p["stages"]:

@@ -76,6 +76,7 @@ class RtlsimBackend:
         self.build_seconds = time.perf_counter() - t
         self.last_timing: dict = {}
         self.last_stamps: dict = {}
+        self.last_status: dict = {}  # the harness' status of the last run (stalled or not)
         self._stats: dict = {"build_seconds": round(self.build_seconds, 3), "rebuilt": self.rebuilt}
 
     def run_ints(self, q):
@@ -95,6 +96,7 @@ class RtlsimBackend:
         max_cycles = 50 * (n + 4) * max(est, mi["words_per_frame"], mo["words_per_frame"]) + 10 * self.watchdog
         out, stamps, st = self._run(words, n, wpf, max_cycles)
         t2 = time.perf_counter()
+        self.last_status = st
         if st["status"] != "ok":
             raise ToolError(self._stall_message(st, n))
         if st["outputs"] != n * mo["words_per_frame"]:

@@ -55,8 +55,9 @@ def stream_states(m: dict, st: dict, n: int) -> list[StreamState]:
     return out
 
 
-def _join_deadlock(m: dict, states: list[StreamState]) -> str | None:
-    """The message for a join waiting on an empty input while another input is backed up, or None."""
+def _join_deadlock(m: dict, states: list[StreamState]) -> tuple[str, list[StreamState]] | None:
+    """A join waiting on an empty input while another input is backed up: (message, the streams whose FIFOs to
+    deepen), or None."""
     by_out = {f["out_wire"]: s for f, s in zip(m["fifos"], states)}  # wire into a block -> its stream
     fifo_by_out = {f["out_wire"]: f for f in m["fifos"]}
     producer_of = {w: stg for stg in m["stages"] if stg.get("kind") != "fifo" for w in stg["out_wires"]}
@@ -91,8 +92,16 @@ def _join_deadlock(m: dict, states: list[StreamState]) -> str | None:
         waits = ", ".join(f"{s.name} ({s.src} -> {s.dst})" for s in empty)
         return (f"deadlock at the join {stg['label']}: it waits for data on stream {waits}, empty, while {held}"
                 f"{why}. The branch FIFO is too shallow for what the other branch holds back: deepen the FIFO of "
-                f"stream {fix} (HwGraph.fifo_depths, or `hwgen build --size-fifos`)")
+                f"stream {fix} (HwGraph.fifo_depths, or `hwgen build --size-fifos`)"), names
     return None
+
+
+def to_deepen(m: dict, st: dict, n: int) -> list[str]:
+    """Names of the streams whose FIFOs a stalled run says to deepen: the backed-up branch of a deadlocked join,
+    else every full FIFO."""
+    states = stream_states(m, st, n)
+    join = _join_deadlock(m, states)
+    return [s.name for s in (join[1] if join else [s for s in states if s.full])]
 
 
 def _outputs(m: dict, node: str) -> int:
@@ -119,7 +128,8 @@ def _chain_head(m: dict, st: dict, n: int) -> str:
 
 def stall_message(m: dict, st: dict, n: int, watchdog: int) -> str:
     states = stream_states(m, st, n)
-    head = _join_deadlock(m, states) or _chain_head(m, st, n)
+    join = _join_deadlock(m, states)
+    head = join[0] if join else _chain_head(m, st, n)
     what = (f"no stream moved for {watchdog} cycles" if st["status"] == "stall"
             else f"the run hit its cycle limit after {st['cycles']} cycles")
     return (f"rtlsim: design stalled: {head}; {what} (at cycle {st['cycles']}, {st['outputs']} output words of "
