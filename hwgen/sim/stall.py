@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_NAMES = 6  # blocked wires named besides the first one
+
 
 @dataclass
 class StreamState:
@@ -118,8 +120,10 @@ def _chain_head(m: dict, st: dict, n: int) -> str:
             idle.append(s["name"])
     if blocked:
         head = f"stream {blocked[-1]} stopped: its consumer never became ready"
-        if len(blocked) > 1:
-            head += f" (also blocked: {', '.join(blocked[:-1])})"
+        more = blocked[:-1][::-1]
+        if more:
+            head += (f" (also blocked: {', '.join(more[:MAX_NAMES])}"
+                     f"{f' and {len(more) - MAX_NAMES} more' if len(more) > MAX_NAMES else ''})")
         return head
     if idle:
         return f"stream {idle[0]} stopped: its producer has no more data to send"
@@ -129,7 +133,7 @@ def _chain_head(m: dict, st: dict, n: int) -> str:
 def stall_message(m: dict, st: dict, n: int, watchdog: int) -> str:
     states = stream_states(m, st, n)
     join = _join_deadlock(m, states)
-    head = join[0] if join else _chain_head(m, st, n)
+    head = f"{join[0]}. Last wire stopped: {_chain_head(m, st, n)}" if join else _chain_head(m, st, n)
     what = (f"no stream moved for {watchdog} cycles" if st["status"] == "stall"
             else f"the run hit its cycle limit after {st['cycles']} cycles")
     return (f"rtlsim: design stalled: {head}; {what} (at cycle {st['cycles']}, {st['outputs']} output words of "
