@@ -43,6 +43,10 @@ NETWORK_HARNESS_CPP = r"""// hwgen Verilator network harness (top built with +de
 
 {common_words}template <typename T> static bool bit(const T& sig, size_t i) { return ((uint64_t)sig >> i) & 1; }
 template <std::size_t N> static bool bit(const VlWide<N>& sig, size_t i) { return (sig[i / 32] >> (i % 32)) & 1; }
+template <typename T> static uint32_t word32(const T& sig, size_t k) {
+    return k * 32 < 64 ? (uint32_t)((uint64_t)sig >> (32 * k)) : 0;
+}
+template <std::size_t N> static uint32_t word32(const VlWide<N>& sig, size_t k) { return sig[k]; }
 
 {common_rng}
 static std::vector<uint64_t> parse_list(const std::string& s, char sep) {
@@ -109,7 +113,11 @@ int main(int argc, char** argv) {
     fclose(fi);
     std::vector<uint64_t> count(ns, 0), last_move(ns, 0), stamps(ns * 2 * n_frames, 0), idle(nst, 0);
     std::vector<uint64_t> occ_max(nf, 0), next_stamp(ns, 0);
-    std::vector<uint8_t> v(ns, 0), r(ns, 0);
+    std::vector<int64_t> fifo_of_in(ns, -1);
+    for (size_t k = 0; k < nf; ++k) fifo_of_in[fifo_in[k]] = (int64_t)k;
+    std::vector<size_t> moved;
+    moved.reserve(ns);
+    const size_t n_words = (ns + 31) / 32;
 
     VerilatedContext ctx;
     Vtop top(&ctx);
@@ -132,14 +140,16 @@ int main(int argc, char** argv) {
         const bool ready = p_out >= 1000 || rnd1000() < p_out;
         top.out_V_TREADY = ready;
         top.eval();
-        bool moved = false;
-        for (size_t s = 0; s < ns; ++s) {
-            v[s] = bit(top.mon_valid, s);
-            r[s] = bit(top.mon_ready, s);
-            if (v[s] && r[s]) {
+        // handshakes, 32 wires at a time: only the wires that moved cost anything
+        moved.clear();
+        for (size_t k = 0; k < n_words; ++k) {
+            uint32_t hs = word32(top.mon_valid, k) & word32(top.mon_ready, k);
+            while (hs) {
+                const size_t s = 32 * k + __builtin_ctz(hs);
+                hs &= hs - 1;
+                moved.push_back(s);
                 const uint64_t c = count[s]++;
                 last_move[s] = cycle;
-                moved = true;
                 if (wpf[s]) {  // first / last word of a frame: a countdown instead of a division per word
                     if (c == next_stamp[s]) {
                         const uint64_t f = c / wpf[s];
@@ -153,23 +163,26 @@ int main(int argc, char** argv) {
                 }
             }
         }
-        if (moved) last_any = cycle;
+        if (!moved.empty()) last_any = cycle;
+        for (size_t s : moved) {  // a FIFO's occupancy only grows when its input wire moves
+            const int64_t k = fifo_of_in[s];
+            if (k < 0) continue;
+            const uint64_t o = count[fifo_in[k]] - count[fifo_out[k]];
+            if (o > occ_max[k]) occ_max[k] = o;
+        }
         // a stage is idle when it takes no input word and is starved (an input it waits on is empty: TREADY
         // without TVALID, or any empty input of a join, which needs a word on every input) or blocked (an
-        // output offers a word its consumer does not take)
+        // output offers a word its consumer does not take); stages given without wires (FIFOs) are skipped
         for (size_t k = 0; k < nst; ++k) {
             const Stage& st = stages[k];
             bool took = false, starved = false, blocked = false;
             for (uint64_t w : st.in) {
-                took |= v[w] && r[w];
-                starved |= !v[w] && (r[w] || st.in.size() > 1);
+                const bool vw = bit(top.mon_valid, w), rw = bit(top.mon_ready, w);
+                took |= vw && rw;
+                starved |= !vw && (rw || st.in.size() > 1);
             }
-            for (uint64_t w : st.out) blocked |= v[w] && !r[w];
+            for (uint64_t w : st.out) blocked |= bit(top.mon_valid, w) && !bit(top.mon_ready, w);
             if (!took && (starved || blocked)) ++idle[k];
-        }
-        for (size_t k = 0; k < nf; ++k) {
-            const uint64_t o = count[fifo_in[k]] - count[fifo_out[k]];
-            if (o > occ_max[k]) occ_max[k] = o;
         }
         if (offering && top.in0_V_TREADY) { ++i_in; offering = false; }
         if (ready && top.out_V_TVALID) {
@@ -192,9 +205,9 @@ int main(int argc, char** argv) {
     std::string js = "{\"status\": \"" + std::string(status) + "\", \"cycles\": " + std::to_string(cycle) +
                      ", \"inputs\": " + std::to_string(i_in) + ", \"outputs\": " + std::to_string(i_out) +
                      ", \"tlast_errors\": " + std::to_string(tlast_errors) + ", \"streams\": [";
-    for (size_t s = 0; s < ns; ++s) {
+    for (size_t s = 0; s < ns; ++s) {  // TVALID / TREADY as the last cycle left them (steady in a stall)
         js += (s ? ", " : "") + std::string("{\"count\": ") + std::to_string(count[s]) + ", \"valid\": " +
-              std::to_string((int)v[s]) + ", \"ready\": " + std::to_string((int)r[s]) +
+              std::to_string((int)bit(top.mon_valid, s)) + ", \"ready\": " + std::to_string((int)bit(top.mon_ready, s)) +
               ", \"last_move\": " + std::to_string(last_move[s]) + "}";
     }
     js += "], \"stages\": [";
@@ -232,8 +245,10 @@ def build_network_harness(sources: list, top: str, in_bits: int, out_bits: int, 
 
 
 def stage_spec(stages: list[dict]) -> str:
-    """The STAGES argument: "in,in/out;..." from the manifest's stages (in_wires / out_wires)."""
-    return ";".join(",".join(map(str, s["in_wires"])) + "/" + ",".join(map(str, s["out_wires"])) for s in stages)
+    """The STAGES argument: "in,in/out;..." from the manifest's stages (in_wires / out_wires); FIFOs without
+    wires (their idle cycles are not reported)."""
+    return ";".join("/" if s.get("kind") == "fifo" else
+                    ",".join(map(str, s["in_wires"])) + "/" + ",".join(map(str, s["out_wires"])) for s in stages)
 
 
 def fifo_spec(fifos: list[dict]) -> str:
