@@ -145,3 +145,43 @@ def test_csim_names_a_stream_short_of_a_frame(templates, tmp_path):
     np.testing.assert_array_equal(Accelerator(out, "csim").execute_ints(q), skip_reference(q, PE))
     with pytest.raises(ToolError, match=r"stream Rev_0__Join_0_i1 \(Rev_0 -> Join_0\) \(63 words, a frame is 64\)"):
         Accelerator(broken, "csim").execute_ints(q)
+
+
+def test_stall_diagnosis_walks_the_backed_up_branch_to_the_fork():
+    """hwgen.sim.stall on a status made by hand (no simulation): a width converter on the short branch; both of
+    its FIFOs full, the join's other input empty: both are named, nearest the join first, up to the fork (not
+    above it); without a join waiting, the chain message."""
+    from hwgen.codegen.rtl_project import plan
+    from hwgen.dtypes import from_name
+    from hwgen.graph import Edge
+    from hwgen.sim.stall import stall_message, to_deepen
+    from tests.handmade import handmade_graph
+    from tests.skip_graph import EvenOdd, Fork, ReverseFrame
+
+    dt = from_name("UINT4")
+    layers = [Fork("Fork_0", dt, 8, pe=4, num_vectors=4), ReverseFrame("Rev_0", dt, 8, pe=4, num_vectors=4),
+              EvenOdd("Join_0", dt, 8, pe=2, num_vectors=4)]
+    edges = [Edge(None, 0, "Fork_0", 0), Edge("Fork_0", 0, "Join_0", 0), Edge("Fork_0", 1, "Rev_0", 0),
+             Edge("Rev_0", 0, "Join_0", 1), Edge("Join_0", 0, None, 0)]
+    m = plan(handmade_graph(layers, edges=edges, input_shape=[1, 1, 4, 8]))
+    names = [f["stream"] for f in m["fifos"]]
+    short = [n for n in names if n.startswith("Fork_0__dwc") or n.startswith("dwc_Fork_0_Join_0__")]
+    assert len(short) == 2, names
+    wires = [{"count": 0, "valid": 0, "ready": 1, "last_move": 0} for _ in m["streams"]]
+    fifo = {f["stream"]: f for f in m["fifos"]}
+    for n in short + ["in0__Fork_0"]:  # full, producer blocked
+        wires[fifo[n]["in_wire"]].update(valid=1, ready=0)
+        wires[fifo[n]["out_wire"]].update(valid=1, ready=0)
+    st = {"status": "stall", "cycles": 900, "outputs": 0, "streams": wires,
+          "fifos": [{"occupancy": 2, "max_occupancy": 2} for _ in m["fifos"]]}
+    msg = stall_message(m, st, 1, 500)
+    into_join = next(n for n in short if n.endswith("__Join_0"))
+    assert msg.startswith("rtlsim: design stalled: deadlock at the join Join_0"), msg
+    assert to_deepen(m, st, 1) == [into_join, next(n for n in short if n != into_join)]
+    assert "so Fork_0 cannot send on its other branch" in msg and "'in0__Fork_0'" not in msg
+    for n in short:  # no join waiting: the chain's message
+        wires[fifo[n]["out_wire"]].update(valid=0, ready=1)
+    wires[fifo[into_join]["out_wire"]].update(valid=1, ready=0)
+    j = fifo[next(s["name"] for s in m["design_streams"] if s["dst"] == "Join_0" and s["dst_port"] == 1)]
+    wires[j["out_wire"]].update(valid=1, ready=1)
+    assert "deadlock" not in stall_message(m, st, 1, 500)
