@@ -6,6 +6,14 @@ images through `--backend rtlsim` (target: under 60 s including the build), the 
 latency and per-layer cycles, and yosys synth_xilinx LUT / FF / BRAM18 / DSP per layer (--no-synth to skip).
 
     python benchmarks/bench_rtlsim.py [--model TFC_1W1A] [--no-synth]
+
+CNN-sized frames (`--case skip`): a handmade skip connection over 32x32x64 frames (tests/skip_graph.py: a fork,
+a block that holds a whole frame, a join; 16,384 words and 32,768 cycles per frame, about CNV's 33k at
+fold_cnv_large): simulated cycles per CPU second of the monitored network harness (per-wire stamps, idle cycles,
+FIFO occupancy, watchdog) against the plain stream harness on the same design (the baseline), and the Python
+time per frame around the simulation (packing, unpacking, figures), for two batch sizes.
+
+    python benchmarks/bench_rtlsim.py --case skip
 """
 
 from __future__ import annotations
@@ -26,11 +34,70 @@ FOLD = {"MVAU_0": {"PE": 16, "SIMD": 49}, "MVAU_1": {"PE": 8, "SIMD": 8}, "MVAU_
         "MVAU_3": {"PE": 10, "SIMD": 8}}
 
 
+def _child_cpu() -> float:
+    """CPU seconds of this process' finished children (the harness runs): steadier than wall time on a shared
+    machine."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def bench_skip(h: int = 32, w: int = 32, c: int = 64, pe: int = 4, batches=(8, 64)) -> int:
+    from hwgen.build import write_build
+    from hwgen.codegen.rtl_project import load_manifest
+    from hwgen.packing import pack_bytes
+    from hwgen.report import table
+    from hwgen.runtime.accelerator import Accelerator
+    from hwgen.sim.verilator import build_stream_harness, run_stream_harness
+    from tests.skip_graph import skip_graph, skip_reference, use_templates
+
+    rows = []
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        use_templates(d / "templates")
+        words = h * w * c // pe
+        g = skip_graph(h, w, c, pe, short_depth=words)
+        t = time.perf_counter()
+        write_build(g, d / "o", log=lambda *_: None)
+        t_build = time.perf_counter() - t
+        t = time.perf_counter()
+        acc = Accelerator(d / "o", "rtlsim")
+        t_vl = time.perf_counter() - t
+        m = load_manifest(d / "o" / "rtl")
+        plain = build_stream_harness([d / "o" / "rtl" / f for f in m["verilog"]], "hwgen_top",
+                                     m["in"]["tdata_bits"], m["out"]["tdata_bits"])
+        for n in batches:
+            q = np.random.default_rng(n).integers(0, 16, (n, h * w * c))
+            t, cpu = time.perf_counter(), _child_cpu()
+            y = acc.execute_ints(q)
+            wall, cpu_mon = time.perf_counter() - t, _child_cpu() - cpu
+            tm, st = acc.backend.last_timing, acc.stats()
+            exact = bool(np.array_equal(y, skip_reference(q, pe)))
+            words_in = pack_bytes(q, g.input_node().in_dtype, m["in"]["elems_per_word"])
+            cpu = _child_cpu()
+            _, ps = run_stream_harness(plain, words_in, (m["out"]["tdata_bits"] + 7) // 8,
+                                       n * m["out"]["words_per_frame"], d / "o" / "rtl")
+            cpu_plain = _child_cpu() - cpu
+            mon, base = tm["simulated_cycles"] / cpu_mon, ps["cycles"] / cpu_plain
+            rows.append([n, f"{tm['simulated_cycles']:,}", st["cycles_per_frame"],
+                         f"{tm['cycles_per_second'] / 1e6:.2f} M", f"{mon / 1e6:.2f} M", f"{base / 1e6:.2f} M",
+                         f"{mon / base:.2f}", f"{(wall - tm['sim_seconds']) / n * 1e3:.1f}", exact])
+    print(f"skip connection over {h}x{w}x{c} UINT4 frames, PE {pe} ({words:,} words per frame); hwgen build "
+          f"{t_build:.2f} s, Verilator harness build {t_vl:.2f} s\n")
+    print(table(rows, ["frames", "simulated cycles", "cycles/frame", "cycles/s wall", "cycles/CPU-s (rtlsim harness)",
+                       "cycles/CPU-s (plain harness, baseline)", "ratio", "Python ms/frame", "bit-exact"]))
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="TFC_1W1A")
     ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--case", choices=["tfc", "skip"], default="tfc")
     a = ap.parse_args()
+    if a.case == "skip":
+        return bench_skip()
     from hwgen.boards import get_board
     from hwgen.build import build
     from hwgen.report import table

@@ -472,7 +472,7 @@ def render_design_top(top_name: str, design, csim_entry: str = "hwgen_csim_run")
     _check_name(csim_entry)
     if not design.nodes:
         raise HwgenError("an HLS design needs at least one layer")
-    streams = [dict(name=_check_name(s.name), bits=s.bits, depth=max(1, int(s.depth)),
+    streams = [dict(name=_check_name(s.name), bits=s.bits, depth=max(1, int(s.depth)), words=s.words_per_frame,
                     src=s.src or "in0_V", dst=s.dst or "out_V") for s in design.streams]
     nodes = [dict(name=n.name, header=f"{n.name}.hpp",
                   args=[s.name for s in design.inputs_of(n.name)] + [s.name for s in design.outputs_of(n.name)])

@@ -21,7 +21,9 @@ Module names are `<top>_<node name>` (node names are sanitized identifiers witho
 relative to the simulator's / synthesis tool's working directory: run from out_dir.
 
 Wires: each stream is two wires, `<stream>_w` (producer -> FIFO) and `<stream>` (FIFO -> consumer). Stage k of
-the manifest (blocks and FIFOs in dataflow order) is entered by wire k when the design is a chain.
+the manifest (blocks and FIFOs in dataflow order) is entered by wire k when the design is a chain; on any graph
+each stage lists its "in_wires" / "out_wires" (monitor indices), each layer its stage, wires and "timing_wire",
+and "fifos" names the wire into and out of the FIFO of every stream (the simulator reads occupancies from them).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from hwgen.bits import pad8
+from hwgen.bits import clog2, pad8
 from hwgen.codegen import rtl
 from hwgen.codegen.render import render
 from hwgen.errors import UnsupportedModelError
@@ -47,13 +49,29 @@ def _with_depths(graph, fifo_depths):
     return dataclasses.replace(graph, fifo_depths={**graph.fifo_depths, **fifo_depths}, edges=list(graph.edges))
 
 
-def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> dict:
+def sizing_fifo_cfg(module: str, width: int, depth: int) -> list[str]:
+    """Lines of a sizing FIFO's configuration file (templates/rtl/fifo_sizing.v.j2): its depth and whether
+    fifo.v.j2 would build it in the RAM style at that depth (the same rule, rtl.fifo_context)."""
+    style = rtl.fifo_context({"name": module, "width": width, "depth": int(depth)})[0]["style"]
+    return [f"{int(depth):x}", "1" if style == "ram" else "0"]
+
+
+def _sizing_fifo(module: str, s, capacity: int) -> tuple[dict, dict]:
+    capacity = max(int(capacity), int(s.depth), 2)
+    ctx = {"name": module, "width": s.bits, "capacity": capacity, "TDW": pad8(s.bits), "AW": clog2(capacity),
+           "CW": clog2(capacity + 1), "cfg_file": f"{module}.depth"}
+    return ctx, {f"{module}.depth": sizing_fifo_cfg(module, s.bits, s.depth)}
+
+
+def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None, sizing: dict | None = None) -> dict:
     """The stitched design without writing anything.
 
     stages: {"module", "kind" (the template's name), "op" (nodes), "template", "ctx", "files", "layer" (compute node name or None), "label",
     "words_per_frame" (output words per frame), "ports"}; streams (the top's wires, monitor order):
     {"name", "producer", "consumer", "words_per_frame", "layer" (the layer whose output this is, or None)};
-    fifo_depths: optional {stream name: depth} overriding the graph's depths.
+    fifo_depths: optional {stream name: depth} overriding the graph's depths. sizing: {stream name: capacity}
+    for FIFO sizing runs (hwgen.sim.fifo_sizing): every FIFO is templates/rtl/fifo_sizing.v.j2 with room for
+    that many words (at least its depth) and reads its depth at run time from `<module>.depth`.
     """
     g = _with_depths(graph, fifo_depths)
     if not g.layers:
@@ -71,11 +89,16 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> dict
 
     def fifo_stage(s):
         module = f"{top}__fifo_{s.name}"
-        ctx, files = rtl.fifo_context({"name": module, "width": s.bits, "depth": int(s.depth)})
+        if sizing is None:
+            ctx, files = rtl.fifo_context({"name": module, "width": s.bits, "depth": int(s.depth)})
+            template = "rtl/fifo.v.j2"
+        else:
+            ctx, files = _sizing_fifo(module, s, sizing.get(s.name, s.depth))
+            template = "rtl/fifo_sizing.v.j2"
         src = f"{top}_{s.src}" if s.src else "in0_V"
         wire(f"{s.name}_w", s.bits, src, module, s.words_per_frame, s.src if s.src in compute else None,
              f"{label(s)} (into its FIFO)")
-        stages.append({"module": module, "instance": f"{s.name}_fifo", "kind": "fifo", "template": "rtl/fifo.v.j2",
+        stages.append({"module": module, "instance": f"{s.name}_fifo", "kind": "fifo", "template": template,
                        "dirs": (), "ctx": ctx, "files": files, "layer": None, "label": f"fifo_{s.name}",
                        "words_per_frame": s.words_per_frame, "stream": s.name,
                        "comment": f"stream {s.name}: {s.src or 'in0_V'} -> {s.dst or 'out_V'}, {s.bits} bits, "
@@ -112,6 +135,11 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> dict
     streams = [{"name": w["label"], "wire": w["name"], "producer": w["src"], "consumer": w["dst"],
                 "words_per_frame": w["words_per_frame"], "layer": w["layer"]} for w in order]
     i, out = d.input, d.output
+    index = {w["name"]: j for j, w in enumerate(order)}
+    for s in stages:  # what the harness measures per stage (idle cycles) and per stream
+        s["in_wires"] = [index[p["wire"]] for p in s["ports"] if p["port"].startswith("in")]
+        s["out_wires"] = [index[p["wire"]] for p in s["ports"] if p["port"].startswith("out")]
+    stage_of = {s["layer"]: k for k, s in enumerate(stages) if s["layer"]}
     return {
         "top": top,
         "stages": stages,
@@ -122,10 +150,22 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> dict
                "words_per_frame": i.words_per_frame, "features": i.words_per_frame * i.elems_per_word},
         "out": {"tdata_bits": pad8(out.bits), "dtype": out.dtype.name, "elems_per_word": out.elems_per_word,
                 "words_per_frame": out.words_per_frame, "features": out.words_per_frame * out.elems_per_word},
-        "layers": {lay.name: {"module": f"{top}_{lay.name}", "cycles": lay.cycles(),
-                              "out_stream": next(j for j, st in enumerate(streams) if st["layer"] == lay.name)}
+        "layers": {lay.name: _layer_info(lay, top, stages[stage_of[lay.name]], stage_of[lay.name])
                    for lay in g.layers},
+        # the FIFO of every design stream: the wire into it and the wire out of it (its occupancy is the
+        # difference of their handshake counts)
+        "fifos": [{"stream": s.name, "in_wire": index[f"{s.name}_w"], "out_wire": index[s.name],
+                   "depth": int(s.depth)} for s in d.streams],
     }
+
+
+def _layer_info(lay, top: str, stage: dict, k: int) -> dict:
+    """A layer's entry in the manifest: its stage and wires. Its frame timing ("timing_wire") is read on its
+    output, except for a fork (several outputs, which may run apart): on its input."""
+    outs, ins = stage["out_wires"], stage["in_wires"]
+    timing = outs[0] if len(outs) == 1 else ins[0]
+    return {"module": f"{top}_{lay.name}", "cycles": lay.cycles(), "stage": k, "in_wires": ins, "out_wires": outs,
+            "out_stream": outs[0], "timing_wire": timing, "timing_from": "output" if len(outs) == 1 else "input"}
 
 
 def _check_width(ctx: dict, port: str, s, module: str) -> None:
@@ -134,12 +174,13 @@ def _check_width(ctx: dict, port: str, s, module: str) -> None:
         raise AssertionError(f"{module}: template takes {want}-bit words, stream {s.name} carries {pad8(s.bits)}")
 
 
-def write_rtl_project(out_dir, graph, top: str = "hwgen_top", fifo_depths: dict | None = None) -> list[Path]:
+def write_rtl_project(out_dir, graph, top: str = "hwgen_top", fifo_depths: dict | None = None,
+                      sizing: dict | None = None) -> list[Path]:
     """Write the stitched design of `graph` into out_dir (see the module docstring); returns the written paths,
-    the top's .v first."""
+    the top's .v first. sizing: see plan()."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    p = plan(graph, top, fifo_depths)
+    p = plan(graph, top, fifo_depths, sizing)
     paths: list[Path] = []
     blocks: dict[str, list[str]] = {}
     for s in p["stages"]:
@@ -162,8 +203,8 @@ def write_rtl_project(out_dir, graph, top: str = "hwgen_top", fifo_depths: dict 
     flist = out_dir / f"{top}.f"
     flist.write_text("\n".join(vfiles) + "\n")
     manifest = {k: v for k, v in p.items() if k not in ("stages", "wires")}
-    manifest["stages"] = [{k: s[k] for k in ("module", "instance", "kind", "layer", "label", "words_per_frame")
-                           if k in s}
+    manifest["stages"] = [{k: s[k] for k in ("module", "instance", "kind", "layer", "label", "words_per_frame",
+                                             "in_wires", "out_wires") if k in s}
                           | {"files": blocks[s["module"]]} for s in p["stages"]]
     manifest["verilog"] = vfiles
     manifest["mem"] = sorted(f for fs in blocks.values() for f in fs if f.endswith(".mem"))

@@ -4,24 +4,29 @@
     y = acc.execute(x)
     acc.stats()   # {"cycles_per_frame", "latency_cycles", "frames", "layers": {name: {...}}, "build_seconds", ...}
 
-The harness (hwgen.sim.verilator.NETWORK_HARNESS_CPP) is built once per Verilog design into hwgen's shared cache
+The harness (hwgen.sim.network_harness) is built once per Verilog design into hwgen's shared cache
 (content-addressed, under a file lock; ROM contents are .mem files read at run time from OUT/rtl/). A batch is one
-run: the packed input words of every frame go in through a file, the outputs and per-stream per-frame cycle stamps
+run: the packed input words of every frame go in through a file, the outputs and per-wire per-frame cycle stamps
 come back through files in the run's own temporary directory (concurrent runs of one build never mix); no Python
 runs per cycle. Nothing is written into OUT except the measured figures in OUT/report/summary.json.
 
 Figures (full-rate runs, p_in = p_out = 1): steady-state cycles per frame = interval between the last output
 words of consecutive frames over the second half of the batch; first-frame latency = cycles from the first input
-word taken to the last output word of frame 0, inclusive; per layer, the same interval on the layer's own output
-stream ("cycles_per_frame": in a chain every layer runs at the bottleneck's rate), the mean span from a frame's
-first to its last output word ("frame_span"), and "active_cycles": cycles per frame in which the layer's block was
-neither starved (input TREADY without TVALID) nor blocked (output TVALID without TREADY, no input taken): the
-measured counterpart of layer.cycles() (exact when nothing downstream applies backpressure; a block that keeps
-working while its output waits is counted as idle then). After a full-rate run the figures go
-into OUT/report/summary.json under "rtlsim".
+word taken to the last output word of frame 0, inclusive. Per layer, on any graph: "cycles_per_frame", the same
+interval on the layer's timing stream (its output; a fork's input, since its outputs may run apart; in a chain
+every layer runs at the bottleneck's rate), "frame_span", the mean span from a frame's first to its last word
+there, and "active_cycles": cycles per frame in which the layer's block took an input word or was neither
+starved (an input it waits on empty; a join waits on all of its inputs) nor blocked (an output word refused):
+the measured counterpart of layer.cycles() (exact when nothing downstream applies backpressure; a block that keeps
+working while its output waits is counted as idle then). Per stream ("streams", by the names of summary.json):
+the same interval and span on the stream into its consumer, and the FIFO's maximum occupancy. `stream_stamps()`
+gives the raw first / last word cycles of every frame on every wire. After a full-rate run the figures go into
+OUT/report/summary.json under "rtlsim".
 
 Watchdog: when no stream of the design has moved for `watchdog` cycles (default 100,000) the run stops and
-raises ToolError naming the streams that are blocked (TVALID high, TREADY low) or starved.
+raises ToolError naming the stalled streams (hwgen.sim.stall): on a join waiting on an empty input while its
+other input is backed up (a skip connection's short-branch FIFO too shallow), the join, the empty stream and the
+full FIFO to deepen.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ class RtlsimBackend:
     def __init__(self, out_dir, graph, watchdog: int = 100_000, p_in: float = 1.0, p_out: float = 1.0,
                  seed: int = 1, record: bool = True, log=None, jobs: int = 2, **_):
         from hwgen.codegen.rtl_project import load_manifest, write_rtl_project
-        from hwgen.sim.verilator import build_network_harness
+        from hwgen.sim.network_harness import build_network_harness
 
         self.out = Path(out_dir).resolve()
         self.graph = graph
@@ -61,12 +66,17 @@ class RtlsimBackend:
         if not (self.rtl / f"{TOP}.json").is_file():  # a build from before the RTL project existed
             write_rtl_project(self.rtl, graph, TOP)
         self.m = load_manifest(self.rtl, TOP)
+        if "fifos" not in self.m:  # a build from before the manifest described stages and FIFOs
+            write_rtl_project(self.rtl, graph, TOP)
+            self.m = load_manifest(self.rtl, TOP)
         t = time.perf_counter()
         self.exe, self.rebuilt = build_network_harness(
             [self.rtl / f for f in self.m["verilog"]], TOP, self.m["in"]["tdata_bits"], self.m["out"]["tdata_bits"],
             None, jobs=jobs, log=log)
         self.build_seconds = time.perf_counter() - t
         self.last_timing: dict = {}
+        self.last_stamps: dict = {}
+        self.last_status: dict = {}  # the harness' status of the last run (stalled or not)
         self._stats: dict = {"build_seconds": round(self.build_seconds, 3), "rebuilt": self.rebuilt}
 
     def run_ints(self, q):
@@ -86,6 +96,7 @@ class RtlsimBackend:
         max_cycles = 50 * (n + 4) * max(est, mi["words_per_frame"], mo["words_per_frame"]) + 10 * self.watchdog
         out, stamps, st = self._run(words, n, wpf, max_cycles)
         t2 = time.perf_counter()
+        self.last_status = st
         if st["status"] != "ok":
             raise ToolError(self._stall_message(st, n))
         if st["outputs"] != n * mo["words_per_frame"]:
@@ -103,55 +114,41 @@ class RtlsimBackend:
         return y
 
     def _run(self, words, n, wpf, max_cycles):
-        from hwgen.sim.verilator import run_network_harness
+        from hwgen.sim.network_harness import fifo_spec, run_network_harness, stage_spec
 
         mi, mo = self.m["in"], self.m["out"]
         return run_network_harness(self.exe, words, n, mi["words_per_frame"], mo["words_per_frame"],
-                                   (mo["tdata_bits"] + 7) // 8, wpf, None, self.rtl, watchdog=self.watchdog,
-                                   max_cycles=max_cycles, p_in=self.p_in, p_out=self.p_out, seed=self.seed)
+                                   (mo["tdata_bits"] + 7) // 8, wpf, self.rtl, stage_spec(self.m["stages"]),
+                                   fifo_spec(self.m["fifos"]), watchdog=self.watchdog, max_cycles=max_cycles,
+                                   p_in=self.p_in, p_out=self.p_out, seed=self.seed)
 
     def _stall_message(self, st, n) -> str:
-        streams = self.m["streams"]
-        rows = []
-        blocked, idle = [], []
-        for s, r in zip(streams, st["streams"]):
-            exp = s["words_per_frame"] * n
-            state = ("blocked (TVALID=1, TREADY=0)" if r["valid"] and not r["ready"] else
-                     "waiting for data (TVALID=0)" if not r["valid"] else "moving")
-            rows.append(f"  {s['name']}: {r['count']}/{exp} words, {state}, last moved at cycle {r['last_move']}")
-            if r["valid"] and not r["ready"]:
-                blocked.append(s["name"])
-            elif not r["valid"] and r["count"] < exp:
-                idle.append(s["name"])
-        what = ("no stream moved for" if st["status"] == "stall" else "the run hit its cycle limit after")
-        if blocked:
-            head = f"stream {blocked[-1]} stopped: its consumer never became ready"
-            if len(blocked) > 1:
-                head += f" (also blocked: {', '.join(blocked[:-1])})"
-        elif idle:
-            head = f"stream {idle[0]} stopped: its producer has no more data to send"
-        else:
-            head = "the design stopped"
-        return (f"rtlsim: design stalled: {head}; {what} {self.watchdog if st['status'] == 'stall' else st['cycles']}"
-                f" cycles (at cycle {st['cycles']}, {st['outputs']} output words of "
-                f"{n * self.m['out']['words_per_frame']}). Streams:\n" + "\n".join(rows))
+        from hwgen.sim.stall import stall_message
+
+        return stall_message(self.m, st, n, self.watchdog)
 
     def _figures(self, stamps, st, n):
         streams = self.m["streams"]
         first_in, out_end = stamps[0, 0], stamps[len(streams) - 1, 1]
         cpf = steady_interval(out_end)
         latency = int(out_end[0] - first_in[0] + 1)
-        layers = {}
-        for name, info in self.m["layers"].items():
-            k = info["out_stream"]
+        self.last_stamps = {s["wire"]: stamps[k] for k, s in enumerate(streams)}
+
+        def timing(k):
             iv = steady_interval(stamps[k, 1])
             span = float(np.mean(stamps[k, 1].astype(np.int64) - stamps[k, 0].astype(np.int64) + 1))
-            active = (st["cycles"] - st["streams"][k - 1]["idle"]) / n
-            layers[name] = {"active_cycles": round(active, 3),
-                            "cycles_per_frame": None if iv is None else round(iv, 3),
-                            "frame_span": round(span, 3), "estimate": info["cycles"]}
+            return {"cycles_per_frame": None if iv is None else round(iv, 3), "frame_span": round(span, 3)}
+
+        layers = {}
+        for name, info in self.m["layers"].items():
+            active = (st["cycles"] - st["stages"][info["stage"]]["idle"]) / n
+            layers[name] = {"active_cycles": round(active, 3), **timing(info["timing_wire"]),
+                            "timing_from": info["timing_from"], "estimate": info["cycles"]}
+        fifos = {f["stream"]: {**timing(f["out_wire"]), "depth": f["depth"],
+                               "max_occupancy": int(o["max_occupancy"])}
+                 for f, o in zip(self.m["fifos"], st["fifos"])}
         figs = {"cycles_per_frame": None if cpf is None else round(cpf, 3), "latency_cycles": latency,
-                "frames": n, "simulated_cycles": int(st["cycles"]), "layers": layers}
+                "frames": n, "simulated_cycles": int(st["cycles"]), "layers": layers, "streams": fifos}
         full_rate = self.p_in >= 1.0 and self.p_out >= 1.0
         figs["full_rate"] = full_rate
         self._stats.update(figs)
@@ -174,3 +171,8 @@ class RtlsimBackend:
 
     def stats(self) -> dict:
         return dict(self._stats)
+
+    def stream_stamps(self) -> dict:
+        """{wire name: uint64 array (2, frames)}: the cycle of the first and of the last word of every frame on
+        every wire of the last run (`<stream>_w` into a stream's FIFO, `<stream>` out of it)."""
+        return dict(self.last_stamps)

@@ -6,6 +6,13 @@ never copied into the repository.
 
 The generated top has a batch entry point `extern "C" int hwgen_csim_run(const uint8_t* in, uint8_t* out,
 int n_frames)` over whole packed byte arrays (hwgen.packing.pack_bytes layout), so Python calls it once per batch.
+
+On a graph with forks and joins too, C simulation runs the processes one after another (dataflow order), each over
+one whole frame, on unbounded streams: FIFO depths cannot deadlock it, and it does not check them (a
+mis-sized branch FIFO is rtlsim's watchdog's to name; the `#pragma HLS STREAM depth` of every stream is the
+design's depth, the same as the RTL FIFO's). It checks instead that every stream holds exactly one frame when its
+consumer starts and is empty at the end of the frame, and names the stream when not (a read of an empty
+hls::stream would otherwise return 0 with only a warning).
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ _CSIM_ERRORS = {
     3: "TLAST was not set exactly on the last output word of a frame",
     4: "the design did not consume all input words of a frame",
     5: "data was left in an internal stream at the end of a frame",
+    6: "an internal stream did not hold one frame when its consumer started (its producer wrote too few or too "
+       "many words)",
 }
 
 
@@ -100,8 +109,11 @@ class CsimLibrary:
         self.path = Path(so_path)
         self._lib = ctypes.CDLL(str(self.path.resolve()))
 
-    def run_bytes(self, entry: str, in_buf: np.ndarray, n_frames: int, out_words: int, out_bytes: int) -> np.ndarray:
-        """in_buf: uint8 (n_frames * in_words, in_bytes). Returns uint8 (n_frames * out_words, out_bytes)."""
+    def run_bytes(self, entry: str, in_buf: np.ndarray, n_frames: int, out_words: int, out_bytes: int,
+                  streams=()) -> np.ndarray:
+        """in_buf: uint8 (n_frames * in_words, in_bytes). Returns uint8 (n_frames * out_words, out_bytes).
+        streams: the design's streams in the top's order (hwgen.transforms.streams.Stream), to name the one an
+        error is about."""
         fn = getattr(self._lib, entry)
         fn.restype = ctypes.c_int
         fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
@@ -110,8 +122,22 @@ class CsimLibrary:
         rc = fn(inb.ctypes.data, out.ctypes.data, int(n_frames))
         if rc != 0:
             raise ToolError(f"C simulation {self.path.name}:{entry} failed: "
-                            f"{_CSIM_ERRORS.get(rc, f'return code {rc}')}")
+                            f"{_CSIM_ERRORS.get(rc, f'return code {rc}')}{self._which(entry, rc, streams)}")
         return out
+
+    def _which(self, entry: str, rc: int, streams) -> str:
+        """The stream an error 5 / 6 is about, as the top reports it (tops from before it did: nothing)."""
+        try:
+            k = int(getattr(self._lib, f"{entry}_stream")())
+            words = getattr(self._lib, f"{entry}_words")
+        except AttributeError:
+            return ""
+        if rc not in (5, 6) or not 1 <= k <= len(streams):
+            return ""
+        s = streams[k - 1]
+        words.restype = ctypes.c_long
+        held = f" ({words()} words, a frame is {s.words_per_frame})" if rc == 6 else ""
+        return f": stream {s.name} ({s.src or 'in0_V'} -> {s.dst or 'out_V'}){held}"
 
 
 def built_project(hls_dir, graph, top_name: str = "hwgen_top"):
@@ -161,5 +187,5 @@ class CsimAccelerator:
         n = x.shape[0]
         in_buf = packing.pack_bytes(x, io.in_dtype, io.in_elems)
         out_bytes = packing.padded_bytes(io.out_bits)
-        out = self.lib.run_bytes(self.entry, in_buf, n, io.out_words, out_bytes)
+        out = self.lib.run_bytes(self.entry, in_buf, n, io.out_words, out_bytes, self.project.streams)
         return packing.unpack_bytes(out, io.out_dtype, io.out_elems).reshape(n, -1)

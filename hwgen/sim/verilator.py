@@ -179,7 +179,7 @@ def objcache_script(cache_dir) -> Path:
 
 # C++ pieces both harnesses share: byte-padded word access to Verilator signals of any width, and the
 # xorshift generator behind the random valid / ready bubbles.
-_HARNESS_WORDS = r"""template <typename T> static void set_word(T& sig, const uint8_t* p, size_t nb) {
+HARNESS_WORDS_CPP = r"""template <typename T> static void set_word(T& sig, const uint8_t* p, size_t nb) {
     uint64_t v = 0;
     for (size_t i = 0; i < nb && i < 8; ++i) v |= (uint64_t)p[i] << (8 * i);
     sig = (T)v;
@@ -203,7 +203,7 @@ template <std::size_t N> static void get_word(const VlWide<N>& sig, uint8_t* p, 
 }
 """
 
-_HARNESS_RNG = r"""static uint64_t rng_state = 88172645463325252ULL;
+HARNESS_RNG_CPP = r"""static uint64_t rng_state = 88172645463325252ULL;
 static uint32_t rnd1000() {
     rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
     return (uint32_t)(rng_state % 1000);
@@ -222,7 +222,7 @@ _HARNESS_READ = r"""static bool read_file(const char* path, std::vector<uint8_t>
 """
 
 # what a stream-level harness (this module's, or hwgen.runtime.dma_rtlsim's) puts where its text says {common}
-STREAM_HARNESS_COMMON_CPP = _HARNESS_WORDS + "\n" + _HARNESS_RNG + "\n" + _HARNESS_READ
+STREAM_HARNESS_COMMON_CPP = HARNESS_WORDS_CPP + "\n" + HARNESS_RNG_CPP + "\n" + _HARNESS_READ
 
 HARNESS_CPP = r"""// hwgen Verilator stream harness: feeds in0_V from a file of byte-padded words, writes out_V to a file.
 // usage: harness IN_FILE OUT_FILE N_OUT [MAX_CYCLES] [P_IN_PERMILLE] [P_OUT_PERMILLE] [SEED]
@@ -355,171 +355,4 @@ def run_stream_harness(exe, in_words, out_bytes: int, n_out: int, workdir, max_c
     return out, stats
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Whole-network harness: a stitched top built with `define HWGEN_MONITOR (mon_valid / mon_ready over its internal
-# streams, hwgen.codegen.rtl_project). Streams frames from a file, writes the outputs, per-stream per-frame cycle
-# stamps and a JSON status line; a watchdog stops the run when no stream has moved for WATCHDOG cycles.
-
-NETWORK_HARNESS_CPP = r"""// hwgen Verilator network harness (top built with +define+HWGEN_MONITOR).
-// usage: harness IN OUT STAMPS N_FRAMES IN_WPF OUT_WPF WATCHDOG MAX_CYCLES P_IN P_OUT SEED WPF_LIST
-//   IN: n_frames*IN_WPF byte-padded input words; OUT: n_frames*OUT_WPF output words (written as received)
-//   STAMPS: uint64 [n_streams][2][n_frames]: cycle of the first / last handshake of every frame on every stream
-//   WPF_LIST: comma-separated words per frame of each monitored stream (0 = not stamped)
-// Prints one JSON line: status ok | stall | max_cycles, cycles, per stream: handshakes, TVALID/TREADY at the end,
-// cycle of the last handshake, and idle cycles of the stage the stream enters (starved or blocked).
-#include "Vtop.h"
-#include "verilated.h"
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <string>
-#include <vector>
-
-{common_words}template <typename T> static bool bit(const T& sig, size_t i) { return ((uint64_t)sig >> i) & 1; }
-template <std::size_t N> static bool bit(const VlWide<N>& sig, size_t i) { return (sig[i / 32] >> (i % 32)) & 1; }
-
-{common_rng}
-int main(int argc, char** argv) {
-    if (argc < 13) { fprintf(stderr, "usage: %s IN OUT STAMPS N_FRAMES IN_WPF OUT_WPF WATCHDOG MAX_CYCLES P_IN P_OUT SEED WPF_LIST\n", argv[0]); return 2; }
-    const size_t IN_BYTES = (IN_BITS + 7) / 8, OUT_BYTES = (OUT_BITS + 7) / 8;
-    const size_t n_frames = strtoull(argv[4], nullptr, 10);
-    const size_t in_wpf = strtoull(argv[5], nullptr, 10), out_wpf = strtoull(argv[6], nullptr, 10);
-    const uint64_t watchdog = strtoull(argv[7], nullptr, 10), max_cycles = strtoull(argv[8], nullptr, 10);
-    const uint32_t p_in = atoi(argv[9]), p_out = atoi(argv[10]);
-    rng_state ^= strtoull(argv[11], nullptr, 10) * 0x9E3779B97F4A7C15ULL;
-    std::vector<uint64_t> wpf;
-    for (const char* s = argv[12]; *s;) {
-        char* e;
-        wpf.push_back(strtoull(s, &e, 10));
-        s = (*e == ',') ? e + 1 : e;
-        if (e == s && *s) break;
-    }
-    const size_t ns = wpf.size();
-    const size_t n_in = n_frames * in_wpf, n_out = n_frames * out_wpf;
-    std::vector<uint8_t> in(n_in * IN_BYTES), out(n_out * OUT_BYTES);
-    FILE* fi = fopen(argv[1], "rb");
-    if (!fi) { perror(argv[1]); return 2; }
-    if (fread(in.data(), 1, in.size(), fi) != in.size()) { fprintf(stderr, "%s: short input file\n", argv[1]); return 2; }
-    fclose(fi);
-    std::vector<uint64_t> count(ns, 0), last_move(ns, 0), stamps(ns * 2 * n_frames, 0), idle(ns, 0);
-
-    VerilatedContext ctx;
-    Vtop top(&ctx);
-    top.ap_clk = 0; top.ap_rst_n = 0; top.in0_V_TVALID = 0; top.out_V_TREADY = 0;
-    for (int i = 0; i < 8; ++i) { top.ap_clk = !top.ap_clk; top.eval(); }
-    top.ap_rst_n = 1;
-    size_t i_in = 0, i_out = 0;
-    bool offering = false;
-    uint64_t cycle = 0, last_any = 0, tlast_errors = 0;
-    const char* status = "ok";
-    while (i_out < n_out) {
-        if (max_cycles && cycle >= max_cycles) { status = "max_cycles"; break; }
-        if (cycle - last_any > watchdog) { status = "stall"; break; }
-        top.ap_clk = 0;
-        if (!offering && i_in < n_in && (p_in >= 1000 || rnd1000() < p_in)) {
-            offering = true;
-            set_word(top.in0_V_TDATA, &in[i_in * IN_BYTES], IN_BYTES);
-        }
-        top.in0_V_TVALID = offering;
-        const bool ready = p_out >= 1000 || rnd1000() < p_out;
-        top.out_V_TREADY = ready;
-        top.eval();
-        // stage s (between streams s and s+1) is idle when starved (in: TREADY && !TVALID) or blocked (out:
-        // TVALID && !TREADY) without taking an input word
-        for (size_t s = 0; s + 1 < ns; ++s) {
-            const bool iv = bit(top.mon_valid, s), ir = bit(top.mon_ready, s);
-            const bool ov = bit(top.mon_valid, s + 1), orr = bit(top.mon_ready, s + 1);
-            if ((ir && !iv) || (ov && !orr && !(iv && ir))) ++idle[s];
-        }
-        for (size_t s = 0; s < ns; ++s) {
-            if (bit(top.mon_valid, s) && bit(top.mon_ready, s)) {
-                const uint64_t c = count[s]++;
-                last_move[s] = cycle;
-                last_any = cycle;
-                if (wpf[s]) {
-                    const uint64_t f = c / wpf[s], k = c % wpf[s];
-                    if (f < n_frames) {
-                        if (k == 0) stamps[(s * 2) * n_frames + f] = cycle;
-                        if (k == wpf[s] - 1) stamps[(s * 2 + 1) * n_frames + f] = cycle;
-                    }
-                }
-            }
-        }
-        if (offering && top.in0_V_TREADY) { ++i_in; offering = false; }
-        if (ready && top.out_V_TVALID) {
-            get_word(top.out_V_TDATA, &out[i_out * OUT_BYTES], OUT_BYTES);
-            ++i_out;
-            if ((bool)top.out_V_TLAST != (i_out % out_wpf == 0)) ++tlast_errors;
-        }
-        top.ap_clk = 1; top.eval();
-        ++cycle;
-    }
-    top.final();
-    FILE* fo = fopen(argv[2], "wb");
-    if (!fo) { perror(argv[2]); return 2; }
-    fwrite(out.data(), 1, i_out * OUT_BYTES, fo);
-    fclose(fo);
-    FILE* fs = fopen(argv[3], "wb");
-    if (!fs) { perror(argv[3]); return 2; }
-    fwrite(stamps.data(), sizeof(uint64_t), stamps.size(), fs);
-    fclose(fs);
-    std::string js = "{\"status\": \"" + std::string(status) + "\", \"cycles\": " + std::to_string(cycle) +
-                     ", \"inputs\": " + std::to_string(i_in) + ", \"outputs\": " + std::to_string(i_out) +
-                     ", \"tlast_errors\": " + std::to_string(tlast_errors) + ", \"streams\": [";
-    for (size_t s = 0; s < ns; ++s) {
-        js += (s ? ", " : "") + std::string("{\"count\": ") + std::to_string(count[s]) + ", \"valid\": " +
-              std::to_string((int)bit(top.mon_valid, s)) + ", \"ready\": " + std::to_string((int)bit(top.mon_ready, s)) +
-              ", \"last_move\": " + std::to_string(last_move[s]) + ", \"idle\": " + std::to_string(idle[s]) + "}";
-    }
-    js += "]}";
-    printf("%s\n", js.c_str());
-    return 0;
-}
-"""
-NETWORK_HARNESS_CPP = NETWORK_HARNESS_CPP.replace("{common_words}", _HARNESS_WORDS).replace(
-    "{common_rng}", _HARNESS_RNG)
-
-
-def build_network_harness(sources: list, top: str, in_bits: int, out_bits: int, build_dir=None, cache_dir=None,
-                          jobs: int = 2, log=None) -> tuple[Path, bool]:
-    """Verilate a stitched top (with +define+HWGEN_MONITOR) and NETWORK_HARNESS_CPP; returns (executable, rebuilt).
-
-    Built once per (sources, widths, flags, harness) into hwgen's shared cache (see hwgen.sim.verilator_cache); ROM
-    contents are .mem files read at run time, so builds that differ only in weights share one executable.
-    `build_dir` is ignored (kept for callers of the old signature).
-    """
-    args = ["--cc", "--exe", "--build", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
-            "--x-initial", "fast", "+define+HWGEN_MONITOR", "--prefix", "Vtop", "--top-module", top, "-j",
-            str(jobs), "-CFLAGS", f"-O1 -DIN_BITS={int(in_bits)} -DOUT_BITS={int(out_bits)}",
-            # the PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks split (PCH) builds
-            "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]
-    from hwgen.sim.verilator_cache import cached_harness
-
-    return cached_harness(NETWORK_HARNESS_CPP, args, sources, top, cache_dir, log)
-
-
-def run_network_harness(exe, in_words, n_frames: int, in_wpf: int, out_wpf: int, out_bytes: int, stream_wpf: list,
-                        workdir, rundir, watchdog: int = 100_000, max_cycles: int = 0, p_in: float = 1.0,
-                        p_out: float = 1.0, seed: int = 1, timeout: float = 3600):
-    """Run a harness from build_network_harness. in_words: uint8 (n_frames*in_wpf, in_bytes). Files go to
-    workdir; the simulator runs in rundir (where the .mem files are). Returns (outputs uint8 (n, out_bytes),
-    stamps uint64 (n_streams, 2, n_frames), status dict from the harness). Does not raise on a stall: the caller
-    reads status["status"] ("ok" | "stall" | "max_cycles") and names the streams. The input, output and stamp
-    files of a run live in a private temporary directory (`workdir` is not used), so concurrent runs of one
-    build never read each other's results."""
-    import tempfile
-
-    import numpy as np
-
-    with tempfile.TemporaryDirectory(prefix="hwgen-rtlsim-") as tmp:  # this run's own files: runs never mix
-        fin, fout, fst = Path(tmp) / "in.bin", Path(tmp) / "out.bin", Path(tmp) / "stamps.bin"
-        np.ascontiguousarray(in_words, dtype=np.uint8).tofile(fin)
-        cmd = [str(Path(exe).resolve()), str(fin), str(fout), str(fst), str(int(n_frames)), str(int(in_wpf)),
-               str(int(out_wpf)), str(int(watchdog)), str(int(max_cycles)), str(int(round(p_in * 1000))),
-               str(int(round(p_out * 1000))), str(int(seed)), ",".join(str(int(w)) for w in stream_wpf)]
-        status = run_harness(cmd, Path(rundir).resolve(), timeout)
-        out = np.fromfile(fout, dtype=np.uint8).reshape(-1, out_bytes)
-        stamps = np.fromfile(fst, dtype=np.uint64).reshape(len(stream_wpf), 2, int(n_frames))
-    status["command"] = " ".join(cmd)
-    return out, stamps, status
+# The whole-network harness (per-wire stamps, idle cycles, FIFO occupancy, watchdog): hwgen.sim.network_harness.
