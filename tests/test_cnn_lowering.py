@@ -30,7 +30,12 @@ OPS = {
     "conv1d_w4a4": {"Pad": 1, "SWG": 4, "MVAU": 3, "Pool": 1},
     "concat_pad_w4a4": {"Pad": 4, "SWG": 5, "MVAU": 4, "Duplicate": 1, "Concat": 1, "Upsample": 1, "Pool": 1},
 }
-FAST = ["mnist_cnn_w4a4.onnx", "mnist_cnn_w4a4_qcdq.onnx", "resnet_w4a4.onnx", "mobilenet_w4a4.onnx",
+# the QCDQ twins write the average pool's Trunc as QuantizeLinear, which rounds qonnx's float32 average: at a
+# tie its result depends on the window's values, not only their integer sum, so the CPU tail runs the pool
+OPS_QCDQ = {"resnet_w4a4": {**OPS["resnet_w4a4"]}, "mobilenet_w4a4": {**OPS["mobilenet_w4a4"]}}
+for _ops in OPS_QCDQ.values():
+    del _ops["Pool"]
+FAST = ["resnet_w4a4_qcdq.onnx", "mnist_cnn_w4a4.onnx", "mnist_cnn_w4a4_qcdq.onnx", "resnet_w4a4.onnx", "mobilenet_w4a4.onnx",
         "mobilenet_w4a4_qcdq.onnx", "conv1d_w4a4.onnx", "conv1d_w4a4_qcdq.onnx", "concat_pad_w4a4.onnx",
         "concat_pad_w4a4_qcdq.onnx"]
 SLOW = ["cnv_1w1a.onnx.gz", "cnv_1w2a.onnx.gz", "cnv_2w2a.onnx.gz"]
@@ -47,7 +52,8 @@ def _check_model(name, tmp_path):
     p = model_path(name, tmp_path)
     g = compile_model(p)
     base = name.split(".")[0].removesuffix("_qcdq")
-    assert dict(Counter(lay.op for lay in g.layers)) == OPS[base]
+    ops = OPS_QCDQ.get(base, OPS[base]) if "_qcdq" in name else OPS[base]
+    assert dict(Counter(lay.op for lay in g.layers)) == ops
     for op in ("MVAU", "VVAU", "SWG"):  # matrix layers named <op>_<k> in graph order (FOLD.json keys)
         assert [lay.name for lay in g.layers if lay.op == op] == [f"{op}_{k}" for k in range(OPS[base].get(op, 0))]
     x = _inputs(name)
@@ -139,3 +145,26 @@ def test_errors_name_the_node(tmp_path):
         compile_model(_conv_model(tmp_path, ceil=True, pads=(0, 0, 1, 1)))
     with pytest.raises(UnsupportedModelError, match=r"the_pool.*followed by exactly one Trunc or Quant"):
         compile_model(_conv_model(tmp_path, pool="AveragePool"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["mnist_cnn_w4a4.onnx", "mnist_cnn_w4a4_qcdq.onnx"])
+def test_mnist_cnn_all_test_images(name, tmp_path):
+    """All 10,000 ../shared MNIST test images: the accuracy is qonnx's (tests/models/cnn/README.md: 99.02 % on
+    all 10,000, 98.05 % on the 2,000 held out) and the logits are bit-exact on all but a handful of images: the
+    thresholds are exact for the exact conv sums, while qonnx sums the float32 products in onnxruntime's order,
+    which can round across a quantizer step (image 7083: one activation level of the first conv)."""
+    from tests.conftest import load_mnist
+
+    x, labels = load_mnist()
+    p = model_path(name, tmp_path)
+    g = compile_model(p)
+    y = np.concatenate([g.execute(x[i:i + 2000]) for i in range(0, len(x), 2000)])
+    want = np.concatenate([golden(p, x[i:i + 2000]) for i in range(0, len(x), 2000)])
+    differ = int((y != want).any(axis=1).sum())
+    assert differ <= 3, f"{differ} of 10,000 images differ from qonnx"
+    assert np.array_equal(y.argmax(axis=1), want.argmax(axis=1))
+    acc = float((y.argmax(axis=1) == labels).mean())
+    held_out = float((y[8000:].argmax(axis=1) == labels[8000:]).mean())
+    assert acc == float((want.argmax(axis=1) == labels).mean())
+    assert (round(acc * 100, 2), round(held_out * 100, 2)) == (99.02, 98.05)

@@ -30,6 +30,9 @@ from hwgen.transforms.points import AccPoint, IntPoint
 from hwgen.transforms.streamline import Streamliner
 
 Src = tuple  # (layer name | None, output port)
+# ops the CPU tail may run after an op hwgen leaves to it
+CPU_TAIL_OPS = ELEMENTWISE_OPS | SHAPE_OPS | QUANT_OPS | MATMUL_OPS | TAIL_OPS | {"AveragePool", "GlobalAveragePool",
+                                                                                  "MaxPool"}
 
 
 @dataclass
@@ -43,6 +46,7 @@ class Val:
     layer: object = None  # AccPoint: the matrix layer whose thresholds the next quantizer sets
     prev: object = None  # AccPoint of an FC: the Val it reads and its node (the tail may run it instead)
     base: tuple | None = None  # perm set: (tensor, shape) of the last channels-last tensor, shape nodes since
+    cpu: bool = False  # `chain` holds ops only the CPU tail computes as qonnx does (everything after stays there)
 
     @property
     def is_int(self) -> bool:
@@ -198,6 +202,14 @@ class DagStreamliner(CnnOps, Streamliner):
             raise self.err(n, "it has no data input.")
         v = vs[0]
         out = n.output[0]
+        if any(x.cpu for x in vs):
+            if len(vs) > 1 or op not in CPU_TAIL_OPS:
+                first = next(x for x in vs if x.cpu).chain[0]
+                raise self.err(n, f"it follows {first.name!r}, which hwgen cannot compute exactly in integers and "
+                                  "leaves to the CPU tail; only element-wise, shape, pooling and final matrix ops "
+                                  "may follow it.")
+            self.vals[out] = replace(v, chain=v.chain + [n], shape=self.shape_or(out, v.shape))
+            return
         if op in QUANT_OPS:
             self.vals[out] = self.quantize(n, v)
         elif op == "Add" and len(vs) == 2:
