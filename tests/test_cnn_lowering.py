@@ -93,33 +93,40 @@ def test_head_is_nhwc_and_fc_weights_follow_it(tmp_path):
 
 
 # --- error cases -----------------------------------------------------------------------------------------------
-def _conv_model(tmp_path, group=1, pads=(0, 0, 0, 0), ceil=False, zp=0.0, pool="MaxPool", axis=1):
-    """x (1, 4, 6, 6) -> Quant -> Conv 3x3 -> Relu -> Quant -> pool -> Flatten -> MatMul."""
+def _conv_model(tmp_path, group=1, pads=(0, 0, 0, 0), ceil=False, zp=0.0, pool="MaxPool", axis=1, strides=(1, 1),
+                dilations=(1, 1), pool_first=False, neg_scale=False):
+    """x (1, 4, 9, 9) -> Quant -> Conv 3x3 (+ bias) -> Mul (per channel) -> Relu -> Quant -> pool 2x2 -> Flatten ->
+    MatMul; pool_first: the pool right after the Mul (on the accumulator's float map)."""
     rng = np.random.default_rng(0)
-    cin = 4
+    cin, size = 4, 9
     w = rng.integers(-3, 4, (4, cin // group, 3, 3)).astype(np.float32)
+    mul = np.array([0.5, 1.5, -0.75 if neg_scale else 0.75, 2.0], np.float32).reshape(1, 4, 1, 1)
     inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.float32(0.5), "s"),
              numpy_helper.from_array(np.float32(zp), "z"), numpy_helper.from_array(np.float32(4), "b"),
-             numpy_helper.from_array(np.float32(1.0), "ws"), numpy_helper.from_array(np.float32(0), "wz")]
-    nodes = [helper.make_node("Quant", ["x", "s", "z", "b"], ["xq"], name="q_in", domain="qonnx.custom_op.general",
-                              signed=1, narrow=0, rounding_mode="ROUND"),
-             helper.make_node("Quant", ["w", "ws", "wz", "b"], ["wq"], name="q_w", domain="qonnx.custom_op.general",
-                              signed=1, narrow=0, rounding_mode="ROUND"),
-             helper.make_node("Conv", ["xq", "wq"], ["c"], name="the_conv", kernel_shape=[3, 3], group=group,
-                              pads=list(pads)),
-             helper.make_node("Relu", ["c"], ["r"], name="relu"),
-             helper.make_node("Quant", ["r", "s", "wz", "b"], ["a"], name="q_act", domain="qonnx.custom_op.general",
-                              signed=0, narrow=0, rounding_mode="ROUND"),
-             helper.make_node(pool, ["a"], ["p"], name="the_pool", kernel_shape=[2, 2], strides=[2, 2],
-                              **({"ceil_mode": 1} if ceil else {})),
-             helper.make_node("Flatten", ["p"], ["f"], name="flat")]
-    oh = 6 + pads[0] + pads[2] - 2
-    feats = 4 * ((oh - 2) // 2 + (1 if ceil and (oh - 2) % 2 else 0) + 1) ** 2
+             numpy_helper.from_array(np.float32(1.0), "ws"), numpy_helper.from_array(np.float32(0), "wz"),
+             numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "bias"),
+             numpy_helper.from_array(mul, "mul")]
+    q = dict(domain="qonnx.custom_op.general", narrow=0, rounding_mode="ROUND")
+    pool_node = helper.make_node(pool, ["m" if pool_first else "a"], ["p"], name="the_pool", kernel_shape=[2, 2],
+                                 strides=[2, 2], **({"ceil_mode": 1} if ceil else {}))
+    nodes = [helper.make_node("Quant", ["x", "s", "z", "b"], ["xq"], name="q_in", signed=1, **q),
+             helper.make_node("Quant", ["w", "ws", "wz", "b"], ["wq"], name="q_w", signed=1, **q),
+             helper.make_node("Conv", ["xq", "wq", "bias"], ["c"], name="the_conv", kernel_shape=[3, 3],
+                              group=group, pads=list(pads), strides=list(strides), dilations=list(dilations)),
+             helper.make_node("Mul", ["c", "mul"], ["m"], name="scale"),
+             helper.make_node("Relu", ["p" if pool_first else "m"], ["r"], name="relu"),
+             helper.make_node("Quant", ["r", "s", "wz", "b"], ["a"], name="q_act", signed=0, **q)]
+    nodes += [pool_node] if not pool_first else []
+    nodes = nodes[:4] + [pool_node] + nodes[4:] if pool_first else nodes
+    nodes.append(helper.make_node("Flatten", ["a" if pool_first else "p"], ["f"], name="flat"))
+    oh = [(size + pads[i] + pads[i + 2] - dilations[i] * 2 - 1) // strides[i] + 1 for i in (0, 1)]
+    ph = [(o - 2) // 2 + (1 if ceil and (o - 2) % 2 else 0) + 1 for o in oh]
+    feats = 4 * ph[0] * ph[1]
     inits.append(numpy_helper.from_array(rng.integers(-3, 4, (feats, 3)).astype(np.float32), "fw"))
-    nodes += [helper.make_node("Quant", ["fw", "ws", "wz", "b"], ["fwq"], name="q_fw",
-                               domain="qonnx.custom_op.general", signed=1, narrow=0, rounding_mode="ROUND"),
+    nodes += [helper.make_node("Quant", ["fw", "ws", "wz", "b"], ["fwq"], name="q_fw", signed=1, **q),
               helper.make_node("MatMul", ["f", "fwq"], ["y"], name="fc")]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, 6, 6])],
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                         [1, cin, size, size])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
                                                 helper.make_opsetid("qonnx.custom_op.general", 1)])
@@ -128,12 +135,22 @@ def _conv_model(tmp_path, group=1, pads=(0, 0, 0, 0), ceil=False, zp=0.0, pool="
     return f
 
 
-def test_small_conv_model_exact(tmp_path):
-    f = _conv_model(tmp_path, pads=(1, 0, 1, 2))
+def _exact(f, n=32):
     g = compile_model(f)
-    x = np.random.default_rng(1).standard_normal((16, 4, 6, 6)).astype(np.float32) * 3
+    x = np.random.default_rng(1).standard_normal((n, 4, 9, 9)).astype(np.float32) * 3
     np.testing.assert_array_equal(g.execute(x), golden(f, x))
-    assert [lay.op for lay in g.layers][:3] == ["Pad", "SWG", "MVAU"]
+    return [lay.op for lay in g.layers]
+
+
+@pytest.mark.parametrize("kw, ops", [
+    (dict(pads=(1, 0, 1, 2)), ["Pad", "SWG", "MVAU", "SWG", "Pool", "MVAU"]),
+    (dict(strides=(2, 1), dilations=(1, 2)), ["SWG", "MVAU", "SWG", "Pool", "MVAU"]),
+    (dict(group=4, pads=(1, 1, 1, 1)), ["Pad", "SWG", "VVAU", "SWG", "Pool", "MVAU"]),
+    (dict(pool_first=True), ["SWG", "MVAU", "SWG", "Pool", "Thresholding", "MVAU"]),
+    (dict(zp=-2.0, pads=(2, 2, 0, 0)), ["Pad", "SWG", "MVAU", "SWG", "Pool", "MVAU"]),
+])
+def test_conv_variants_exact(tmp_path, kw, ops):
+    assert _exact(_conv_model(tmp_path, **kw)) == ops
 
 
 def test_errors_name_the_node(tmp_path):
@@ -142,9 +159,11 @@ def test_errors_name_the_node(tmp_path):
     with pytest.raises(UnsupportedModelError, match=r"the_conv.*padding value 0.0 is not a level"):
         compile_model(_conv_model(tmp_path, pads=(1, 1, 1, 1), zp=0.5))
     with pytest.raises(UnsupportedModelError, match=r"the_pool.*ceil_mode=1"):
-        compile_model(_conv_model(tmp_path, ceil=True, pads=(0, 0, 1, 1)))
+        compile_model(_conv_model(tmp_path, ceil=True))
     with pytest.raises(UnsupportedModelError, match=r"the_pool.*followed by exactly one Trunc or Quant"):
         compile_model(_conv_model(tmp_path, pool="AveragePool"))
+    with pytest.raises(UnsupportedModelError, match=r"the_pool.*decreases .* channel 2.*Quantize before"):
+        compile_model(_conv_model(tmp_path, pool_first=True, neg_scale=True))
 
 
 @pytest.mark.slow

@@ -200,6 +200,8 @@ class CnnOps:
                                   "ceil_mode=0 (or pad the input so the windows fit).")
 
     def max_pool(self, n, v):
+        if isinstance(v.point, AccPoint) and v.layer is not None and v.perm is None and v.pad is None:
+            return self.max_pool_acc(n, v)
         self.need_int(n, v)
         h, w, c = self.spatial_of(n, v)
         pt = v.point
@@ -216,6 +218,40 @@ class CnnOps:
         pool = Pool(self.name("Pool"), dt, dt, ofm, kernel[0] * kernel[1], c, mode="max", onnx_nodes=[n.name])
         src = self.add(pool, src)
         return replace(v, point=replace(pt, tensor=n.output[0]), src=src, shape=self.shape(n.output[0]), pad=None)
+
+    def max_pool_acc(self, n, v):
+        """MaxPool between a matrix layer and its quantizer: pooled on the accumulators, exact when the float ops
+        before it are non-decreasing in the accumulator for every channel (max commutes with them); the
+        quantizer becomes a Thresholding after the pool."""
+        acc = v.point
+        h, w, c = self.spatial_of(n, v)
+        nodes = acc.chain_prefix + v.chain
+        if nodes:
+            ev = SubgraphEvaluator(nodes, self.consts, self.opset)
+            lo, hi = np.asarray(acc.lo, dtype=np.int64), np.asarray(acc.hi, dtype=np.int64)
+            span = int((hi - lo).max()) + 1
+            k = np.arange(min(span, 4097), dtype=np.int64)[:, None]
+            a = np.minimum(lo + (k * (span - 1)) // max(min(span, 4097) - 1, 1), hi)
+            r = self.rank(acc.tensor)
+            f = ev.run({acc.tensor: acc.to_float(a).reshape(a.shape + (1,) * (r - 2))}, [n.input[0]])[n.input[0]]
+            f = np.asarray(f, dtype=np.float64).reshape(a.shape[0], -1)
+            bad = np.nonzero(~np.all(np.diff(f, axis=0) >= 0, axis=0))[0]
+            if bad.size:
+                raise self.err(n, f"it pools the float output of {', '.join(repr(x.name) for x in v.chain)}, "
+                                  f"which decreases with the accumulator in channel {int(bad[0])}; max pooling "
+                                  "commutes only with increasing ops. Quantize before the MaxPool.")
+        dt = v.layer.out_dtype
+        kernel, stride, dil, pads = self.window_attrs(n, v, len(v.shape))
+        self._ceil_check(n, v, kernel, stride, dil, pads)
+        if not any(pads) and kernel == (h, w) and dil == (1, 1):
+            src, ofm = v.src, (1, 1)
+        else:
+            src, ofm, _ = self.windowed(n, v, kernel, stride, dil, pads, dt.min, dt)
+        pool = Pool(self.name("Pool"), dt, dt, ofm, kernel[0] * kernel[1], c, mode="max", onnx_nodes=[n.name])
+        src = self.add(pool, src)
+        ident = helper.make_node("Identity", [n.input[0]], [n.output[0]], name=f"{n.name}__hwgen_pooled")
+        return replace(v, src=src, shape=self.shape(n.output[0]), chain=v.chain + [ident], layer=None,
+                       prev=None)
 
     def avg_pool(self, n, v):
         from hwgen.transforms.lower_cnn import Val

@@ -264,6 +264,8 @@ class DagStreamliner(CnnOps, Streamliner):
                 raise self.err(n, f"the sum of {v.layer.name} feeds two quantizers; hwgen folds one quantizer "
                                   "into a residual add.")
             return Val(self.fuse_add(v, n), v.src, shape)
+        if isinstance(v.point, AccPoint) and v.layer is None:  # pooled accumulators: a Thresholding after the pool
+            return self.threshold_acc(n, v, chain, shape)
         if isinstance(v.point, AccPoint):
             layer = v.layer
             if layer.thresholds is not None or getattr(layer, "_hwgen_fused", False):
@@ -283,6 +285,21 @@ class DagStreamliner(CnnOps, Streamliner):
             layer._spatial = layout.hwc(v.shape)[:2]
         src = self.add(layer, self.place(v, n))
         return Val(pt, src, shape, perm=v.perm)
+
+    def threshold_acc(self, n, v, chain, shape):
+        acc = v.point
+        out_pt = self.int_point(n)
+        g = self._chain_fn(acc.tensor, acc.to_float, acc.chain_prefix + chain, n)
+        res = self._thresholds(g, acc.lo, acc.hi, out_pt, n, chain)
+        if res.negate.any():
+            raise self.err(n, "the float ops before this quantizer decrease with the pooled accumulator in channel "
+                              f"{int(np.nonzero(res.negate)[0][0])}; quantize before the MaxPool.")
+        dt = self.stream_info(*v.src)[0]
+        h, w, _ = layout.hwc(v.shape)
+        layer = Thresholding(self.name("Thresholding"), dt, res.thresholds, out_pt.dtype, out_base=out_pt.lo,
+                             num_vectors=h * w, spatial=(h, w) if layout.is_spatial(v.shape) else None,
+                             onnx_nodes=[c.name for c in chain])
+        return Val(out_pt, self.add(layer, v.src), shape)
 
     def place(self, v: Val, n) -> Src:
         """The stream of `v` with its pending Pad placed in hardware."""
