@@ -187,3 +187,55 @@ def test_mnist_cnn_all_test_images(name, tmp_path):
     held_out = float((y[8000:].argmax(axis=1) == labels[8000:]).mean())
     assert acc == float((want.argmax(axis=1) == labels).mean())
     assert (round(acc * 100, 2), round(held_out * 100, 2)) == (99.02, 98.05)
+
+
+def _residual_model(tmp_path, sa=0.5, sb=0.5, after="quant"):
+    """x (1, 2, 6, 6) -> Quant -> (Conv 3x3 pad 1 -> Relu -> Quant sa | Conv 1x1 -> Quant sb) -> Add -> (Relu ->
+    Quant | MaxPool 2x2) -> Flatten -> MatMul."""
+    rng = np.random.default_rng(3)
+    q = dict(domain="qonnx.custom_op.general", narrow=0, rounding_mode="ROUND")
+    c = {"s": 0.5, "sa": sa, "sb": sb, "so": 0.75, "z": 0.0, "b": 4.0, "one": 1.0}
+    inits = [numpy_helper.from_array(np.float32(v), k) for k, v in c.items()]
+    inits += [numpy_helper.from_array(rng.integers(-3, 4, (4, 2, 3, 3)).astype(np.float32), "wa"),
+              numpy_helper.from_array(rng.integers(-3, 4, (4, 2, 1, 1)).astype(np.float32), "wb")]
+    nodes = [helper.make_node("Quant", ["x", "s", "z", "b"], ["xq"], name="q_in", signed=1, **q),
+             helper.make_node("Quant", ["wa", "one", "z", "b"], ["waq"], name="q_wa", signed=1, **q),
+             helper.make_node("Quant", ["wb", "one", "z", "b"], ["wbq"], name="q_wb", signed=1, **q),
+             helper.make_node("Conv", ["xq", "waq"], ["ca"], name="conv_a", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["ca"], ["ra"], name="relu_a"),
+             helper.make_node("Quant", ["ra", "sa", "z", "b"], ["qa"], name="q_a", signed=0, **q),
+             helper.make_node("Conv", ["xq", "wbq"], ["cb"], name="conv_b", kernel_shape=[1, 1]),
+             helper.make_node("Quant", ["cb", "sb", "z", "b"], ["qb"], name="q_b", signed=1, **q),
+             helper.make_node("Add", ["qa", "qb"], ["sum"], name="the_add")]
+    if after == "quant":
+        nodes += [helper.make_node("Relu", ["sum"], ["rs"], name="relu_s"),
+                  helper.make_node("Quant", ["rs", "so", "z", "b"], ["h"], name="q_out", signed=0, **q)]
+        feats = 4 * 36
+    else:
+        nodes += [helper.make_node("MaxPool", ["sum"], ["h"], name="pool", kernel_shape=[2, 2], strides=[2, 2])]
+        feats = 4 * 9
+    inits.append(numpy_helper.from_array(rng.integers(-3, 4, (feats, 5)).astype(np.float32), "fw"))
+    nodes += [helper.make_node("Flatten", ["h"], ["f"], name="flat"),
+              helper.make_node("Quant", ["fw", "one", "z", "b"], ["fwq"], name="q_fw", signed=1, **q),
+              helper.make_node("MatMul", ["f", "fwq"], ["y"], name="fc")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 6, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                helper.make_opsetid("qonnx.custom_op.general", 1)])
+    f = tmp_path / "residual.onnx"
+    onnx.save(m, f)
+    return f
+
+
+@pytest.mark.parametrize("sa, sb, after, muls", [(0.5, 0.5, "quant", (1, 1)), (0.5, 0.375, "quant", (4, 3)),
+                                                 (0.3, 0.7, "quant", None), (0.5, 0.5, "pool", (1, 1))])
+def test_residual_add_exact(tmp_path, sa, sb, after, muls):
+    f = _residual_model(tmp_path, sa, sb, after)
+    g = compile_model(f)
+    x = np.random.default_rng(2).standard_normal((64, 2, 6, 6)).astype(np.float32) * 4
+    np.testing.assert_array_equal(g.execute(x), golden(f, x))
+    add = next(lay for lay in g.layers if lay.op == "AddStreams")
+    assert (add.thresholds is None) == (after == "pool")
+    if muls:
+        assert (add.a_mul, add.b_mul) == muls
+    assert [lay.op for lay in g.layers].count("Duplicate") == 1

@@ -210,6 +210,9 @@ class DagStreamliner(CnnOps, Streamliner):
                                   "may follow it.")
             self.vals[out] = replace(v, chain=v.chain + [n], shape=self.shape_or(out, v.shape))
             return
+        if op not in QUANT_OPS | ELEMENTWISE_OPS | TAIL_OPS | SHAPE_OPS:
+            vs = [self.exact_sum(n, x) for x in vs]
+            v = vs[0]
         if op in QUANT_OPS:
             self.vals[out] = self.quantize(n, v)
         elif op == "Add" and len(vs) == 2:
@@ -260,9 +263,9 @@ class DagStreamliner(CnnOps, Streamliner):
         chain = v.chain + [n]
         shape = self.shape(n.output[0])
         if isinstance(v.point, AddPoint):
-            if v.layer.thresholds is not None:
-                raise self.err(n, f"the sum of {v.layer.name} feeds two quantizers; hwgen folds one quantizer "
-                                  "into a residual add.")
+            if v.layer.thresholds is not None or getattr(v.layer, "_hwgen_exact", False):
+                raise self.err(n, f"the sum of {v.layer.name} feeds two quantizers (or a quantizer and another "
+                                  "op); hwgen folds one quantizer into a residual add.")
             return Val(self.fuse_add(v, n), v.src, shape)
         if isinstance(v.point, AccPoint) and v.layer is None:  # pooled accumulators: a Thresholding after the pool
             return self.threshold_acc(n, v, chain, shape)
@@ -301,6 +304,26 @@ class DagStreamliner(CnnOps, Streamliner):
                              onnx_nodes=[c.name for c in chain])
         return Val(out_pt, self.add(layer, v.src), shape)
 
+    def exact_sum(self, n, v: Val) -> Val:
+        """A residual Add of two equally quantized tensors read by a hardware op other than a quantizer: the
+        AddStreams outputs the integer sum (a_mul = b_mul = 1, no thresholds), an integer point of its own."""
+        if not isinstance(v.point, AddPoint) or v.chain:
+            return v
+        a, b, lay = v.point.a, v.point.b, v.layer
+        if not (a.scalar_params() and b.scalar_params() and np.array_equal(np.asarray(a.scale), np.asarray(b.scale))
+                and not a.dtype.bipolar and not b.dtype.bipolar):
+            raise self.err(n, f"it reads the sum of the residual Add {v.point.node.name!r}, whose inputs are "
+                              "quantized with different scales; quantize the sum (an activation quantizer after "
+                              "the Add) first.")
+        if lay.thresholds is not None:
+            raise self.err(n, f"the sum of {lay.name} is also quantized; hwgen gives a residual add one output.")
+        lo, hi = lay.acc_range()
+        lay.out_dtype = lay.acc_dtype()
+        lay._hwgen_exact = True
+        zp = np.asarray(a.zp, dtype=np.float32) + np.asarray(b.zp, dtype=np.float32)
+        pt = IntPoint(v.point.tensor, v.point.node.name, lay.out_dtype, int(lo), int(hi), zp, a.scale, lay.channels)
+        return replace(v, point=pt)
+
     def place(self, v: Val, n) -> Src:
         """The stream of `v` with its pending Pad placed in hardware."""
         if v.pad is None:
@@ -311,6 +334,9 @@ class DagStreamliner(CnnOps, Streamliner):
     def finish_tail(self, v: Val):
         out = self.g.output[0].name
         pt = v.point
+        if isinstance(pt, AddPoint):
+            v = self.exact_sum(pt.node, v)
+            pt = v.point
         if v.pad is not None:
             v = replace(v, src=self.place(v, None), pad=None)
         if isinstance(pt, AccPoint) and v.prev is not None and not exact_fc(v.layer, pt):
