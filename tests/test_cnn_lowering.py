@@ -239,3 +239,45 @@ def test_residual_add_exact(tmp_path, sa, sb, after, muls):
     if muls:
         assert (add.a_mul, add.b_mul) == muls
     assert [lay.op for lay in g.layers].count("Duplicate") == 1
+
+
+def _edited_concat_pad(tmp_path, edit):
+    m = onnx.load(model_path("concat_pad_w4a4.onnx", tmp_path))
+    edit(m)
+    f = tmp_path / "edited.onnx"
+    onnx.save(m, f)
+    return f
+
+
+def test_concat_and_resize_errors(tmp_path):
+    def rescale(m):  # the Concat's second input quantizer gets a scale of its own
+        q = next(n for n in m.graph.node if n.name == "/shared/act_quant/export_handler_2/Quant")
+        m.graph.initializer.append(numpy_helper.from_array(np.float32(0.25), "other_scale"))
+        q.input[1] = "other_scale"
+
+    with pytest.raises(UnsupportedModelError, match=r"/Concat.*quantized differently.*share the quantizer"):
+        compile_model(_edited_concat_pad(tmp_path, rescale))
+
+    def linear(m):
+        r = next(n for n in m.graph.node if n.op_type == "Resize")
+        next(a for a in r.attribute if a.name == "mode").s = b"linear"
+
+    with pytest.raises(UnsupportedModelError, match=r"/up/Resize.*not a nearest-neighbour upsampling"):
+        compile_model(_edited_concat_pad(tmp_path, linear))
+
+    def reflect(m):
+        p = next(n for n in m.graph.node if n.op_type == "Pad")
+        next(a for a in p.attribute if a.name == "mode").s = b"reflect"
+
+    with pytest.raises(UnsupportedModelError, match=r"/pad/Pad.*only constant padding"):
+        compile_model(_edited_concat_pad(tmp_path, reflect))
+
+
+def test_cli_exit_2_on_unsupported_conv(tmp_path, capsys, monkeypatch):
+    from hwgen.cli import main
+
+    f = _conv_model(tmp_path, group=2)
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", "conv.onnx", "-o", "out"]) == 2
+    err = capsys.readouterr().err
+    assert "the_conv" in err and "group=2" in err and "Traceback" not in err
