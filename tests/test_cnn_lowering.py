@@ -75,9 +75,10 @@ def test_cnv_reference_bit_exact(name, tmp_path):
     _check_model(name, tmp_path)
 
 
-def test_graph_saved_and_loaded(tmp_path):
-    """hwgraph.json keeps the DAG (edges, Duplicate / AddStreams) and the NHWC head and tail."""
-    g, p, x, y = _check_model("resnet_w4a4.onnx", tmp_path)
+@pytest.mark.parametrize("name", ["resnet_w4a4.onnx", "concat_pad_w4a4.onnx", "mobilenet_w4a4_qcdq.onnx"])
+def test_graph_saved_and_loaded(name, tmp_path):
+    """hwgraph.json keeps the DAG (edges, Duplicate / AddStreams / Concat / VVAU ...) and the NHWC head and tail."""
+    g, p, x, y = _check_model(name, tmp_path)
     g.save(tmp_path / "out")
     g2 = HwGraph.load(tmp_path / "out")
     assert [lay.name for lay in g2.layers] == [lay.name for lay in g.layers]

@@ -99,13 +99,12 @@ class CnnOps:
 
     def windowed(self, n, v, kernel, stride, dil, pads, level, dtype):
         """[Pad] -> SWG on the stream of v (merging a pending Pad node of the same level) -> (src, ofm, ifm)."""
-        h, w, c = layout.hwc(v.shape)
-        src = v.src
         if v.pad is not None and v.pad[1] == level:
             pads = tuple(a + b for a, b in zip(pads, v.pad[0]))
         elif v.pad is not None:
-            src = self.pad_layer(v, v.pad[0], v.pad[1], n)
-            h, w = h + v.pad[0][0] + v.pad[0][2], w + v.pad[0][1] + v.pad[0][3]
+            v = self.materialize(v, n)
+        h, w, c = layout.hwc(v.shape)
+        src = v.src
         if any(pads):
             vv = replace(v, src=src, shape=[1, c, h, w])
             src = self.pad_layer(vv, pads, level, n)
@@ -394,7 +393,7 @@ class CnnOps:
         if v.pad is not None and v.pad[1] == level:
             tlbr = tuple(a + b for a, b in zip(tlbr, v.pad[0]))
         elif v.pad is not None:
-            v = replace(v, src=self.place(v, n), pad=None, shape=self.shape(n.input[0]))
+            v = self.materialize(v, n)
         # the stream stays the unpadded one until a consumer places the padding (or merges it into its own)
         return replace(v, point=replace(v.point, tensor=n.output[0]), pad=(tlbr, level))
 

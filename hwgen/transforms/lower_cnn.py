@@ -30,6 +30,8 @@ from hwgen.transforms.points import AccPoint, IntPoint
 from hwgen.transforms.streamline import Streamliner
 
 Src = tuple  # (layer name | None, output port)
+# ops that merge a preceding Pad node into their own padding (the others place it as a Pad layer first)
+PAD_MERGING_OPS = {"Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad"}
 # ops the CPU tail may run after an op hwgen leaves to it
 CPU_TAIL_OPS = ELEMENTWISE_OPS | SHAPE_OPS | QUANT_OPS | MATMUL_OPS | TAIL_OPS | {"AveragePool", "GlobalAveragePool",
                                                                                   "MaxPool"}
@@ -212,7 +214,9 @@ class DagStreamliner(CnnOps, Streamliner):
             return
         if op not in QUANT_OPS | ELEMENTWISE_OPS | TAIL_OPS | SHAPE_OPS:
             vs = [self.exact_sum(n, x) for x in vs]
-            v = vs[0]
+        if op not in PAD_MERGING_OPS:
+            vs = [self.materialize(x, n) for x in vs]
+        v = vs[0]
         if op in QUANT_OPS:
             self.vals[out] = self.quantize(n, v)
         elif op == "Add" and len(vs) == 2:
@@ -225,8 +229,6 @@ class DagStreamliner(CnnOps, Streamliner):
         elif op in SHAPE_OPS:
             new_shape = self.shape(out)
             perm = layout.after_shape_op(n, v.perm, v.shape, new_shape)
-            if v.pad is not None:
-                raise self.err(n, "a shape op after a Pad is not supported; the Pad must feed a Conv or pool.")
             nv = replace(v, chain=v.chain + [n] if v.chain else [], shape=new_shape, perm=perm)
             if v.is_int:
                 nv.point = replace(v.point, tensor=out)
@@ -258,8 +260,6 @@ class DagStreamliner(CnnOps, Streamliner):
 
     # --- quantizers: thresholds ------------------------------------------------------------------------------
     def quantize(self, n, v: Val) -> Val:
-        if v.pad is not None:
-            raise self.err(n, "a quantizer after a Pad is not supported; the Pad must feed a Conv or pool.")
         chain = v.chain + [n]
         shape = self.shape(n.output[0])
         if isinstance(v.point, AddPoint):
@@ -326,9 +326,19 @@ class DagStreamliner(CnnOps, Streamliner):
 
     def place(self, v: Val, n) -> Src:
         """The stream of `v` with its pending Pad placed in hardware."""
+        return self.materialize(v, n).src
+
+    def materialize(self, v: Val, n) -> Val:
+        """`v` with its pending Pad placed in hardware (a Pad layer), for ops that cannot merge it."""
         if v.pad is None:
-            return v.src
-        return self.pad_layer(v, v.pad[0], v.pad[1], n)
+            return v
+        (t, l, b, r), level = v.pad
+        src = self.pad_layer(v, (t, l, b, r), level, n)
+        s = list(v.shape)
+        s[-1] += l + r
+        if len(s) == 4:
+            s[-2] += t + b
+        return replace(v, src=src, pad=None, shape=s)
 
     # --- the tail ----------------------------------------------------------------------------------------------
     def finish_tail(self, v: Val):
@@ -337,8 +347,7 @@ class DagStreamliner(CnnOps, Streamliner):
         if isinstance(pt, AddPoint):
             v = self.exact_sum(pt.node, v)
             pt = v.point
-        if v.pad is not None:
-            v = replace(v, src=self.place(v, None), pad=None)
+        v = self.materialize(v, None)
         if isinstance(pt, AccPoint) and v.prev is not None and not exact_fc(v.layer, pt):
             # qonnx's float32 sum of this last FC rounds where the hardware's integer sum does not: the tail
             # runs it as qonnx does, from the integer features the hardware delivers
