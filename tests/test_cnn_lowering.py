@@ -95,7 +95,7 @@ def test_head_is_nhwc_and_fc_weights_follow_it(tmp_path):
 
 # --- error cases -----------------------------------------------------------------------------------------------
 def _conv_model(tmp_path, group=1, pads=(0, 0, 0, 0), ceil=False, zp=0.0, pool="MaxPool", axis=1, strides=(1, 1),
-                dilations=(1, 1), pool_first=False, neg_scale=False):
+                dilations=(1, 1), pool_first=False, neg_scale=False, pad_node=False):
     """x (1, 4, 9, 9) -> Quant -> Conv 3x3 (+ bias) -> Mul (per channel) -> Relu -> Quant -> pool 2x2 -> Flatten ->
     MatMul; pool_first: the pool right after the Mul (on the accumulator's float map)."""
     rng = np.random.default_rng(0)
@@ -108,15 +108,20 @@ def _conv_model(tmp_path, group=1, pads=(0, 0, 0, 0), ceil=False, zp=0.0, pool="
              numpy_helper.from_array(rng.standard_normal(4).astype(np.float32), "bias"),
              numpy_helper.from_array(mul, "mul")]
     q = dict(domain="qonnx.custom_op.general", narrow=0, rounding_mode="ROUND")
-    pool_node = helper.make_node(pool, ["m" if pool_first else "a"], ["p"], name="the_pool", kernel_shape=[2, 2],
-                                 strides=[2, 2], **({"ceil_mode": 1} if ceil else {}))
+    pool_in = "m" if pool_first else "a"
+    pool_node = helper.make_node(pool, ["padded" if pad_node else pool_in], ["p"], name="the_pool",
+                                 kernel_shape=[2, 2], strides=[2, 2], **({"ceil_mode": 1} if ceil else {}))
     nodes = [helper.make_node("Quant", ["x", "s", "z", "b"], ["xq"], name="q_in", signed=1, **q),
              helper.make_node("Quant", ["w", "ws", "wz", "b"], ["wq"], name="q_w", signed=1, **q),
              helper.make_node("Conv", ["xq", "wq", "bias"], ["c"], name="the_conv", kernel_shape=[3, 3],
                               group=group, pads=list(pads), strides=list(strides), dilations=list(dilations)),
              helper.make_node("Mul", ["c", "mul"], ["m"], name="scale"),
              helper.make_node("Relu", ["p" if pool_first else "m"], ["r"], name="relu"),
-             helper.make_node("Quant", ["r", "s", "wz", "b"], ["a"], name="q_act", signed=0, **q)]
+             helper.make_node("Quant", ["r", "s", "wz", "b"], ["a"], name="q_act", signed=int(pad_node), **q)]
+    if pad_node:  # an ONNX Pad (zeros) before the pool: a signed activation's 0 is not its min, so no merging
+        inits.append(numpy_helper.from_array(np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64), "pads"))
+        nodes.append(helper.make_node("Pad", ["a", "pads"], ["padded"], name="the_pad"))
+        pads = (pads[0] + 1, pads[1], pads[2], pads[3] + 1)  # (for the feature count below)
     nodes += [pool_node] if not pool_first else []
     nodes = nodes[:4] + [pool_node] + nodes[4:] if pool_first else nodes
     nodes.append(helper.make_node("Flatten", ["a" if pool_first else "p"], ["f"], name="flat"))
@@ -149,6 +154,7 @@ def _exact(f, n=32):
     (dict(group=4, pads=(1, 1, 1, 1)), ["Pad", "SWG", "VVAU", "SWG", "Pool", "MVAU"]),
     (dict(pool_first=True), ["SWG", "MVAU", "SWG", "Pool", "Thresholding", "MVAU"]),
     (dict(zp=-2.0, pads=(2, 2, 0, 0)), ["Pad", "SWG", "MVAU", "SWG", "Pool", "MVAU"]),
+    (dict(pad_node=True), ["SWG", "MVAU", "Pad", "SWG", "Pool", "MVAU"]),
 ])
 def test_conv_variants_exact(tmp_path, kw, ops):
     assert _exact(_conv_model(tmp_path, **kw)) == ops
