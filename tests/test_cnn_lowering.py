@@ -288,3 +288,31 @@ def test_cli_exit_2_on_unsupported_conv(tmp_path, capsys, monkeypatch):
     assert main(["build", "conv.onnx", "-o", "out"]) == 2
     err = capsys.readouterr().err
     assert "the_conv" in err and "group=2" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("end", ["conv", "quant"])
+def test_feature_map_output_back_to_nchw(tmp_path, end):
+    """A model ending in a feature map: the tail turns the NHWC stream back into NCHW (accumulator entry with a
+    bias, or quantizer levels)."""
+    rng = np.random.default_rng(4)
+    q = dict(domain="qonnx.custom_op.general", narrow=0, rounding_mode="ROUND")
+    inits = [numpy_helper.from_array(np.float32(v), k) for k, v in {"s": 0.25, "z": 0.0, "b": 4.0}.items()]
+    inits += [numpy_helper.from_array(rng.integers(-3, 4, (5, 3, 2, 3)).astype(np.float32), "w"),
+              numpy_helper.from_array(rng.standard_normal(5).astype(np.float32), "bias"),
+              numpy_helper.from_array(np.array([0.5, 0.25, 1, 2, 0.125], np.float32).reshape(5, 1, 1, 1), "ws")]
+    nodes = [helper.make_node("Quant", ["x", "s", "z", "b"], ["xq"], name="q_in", signed=1, **q),
+             helper.make_node("Quant", ["w", "ws", "z", "b"], ["wq"], name="q_w", signed=1, **q),
+             helper.make_node("Conv", ["xq", "wq", "bias"], ["c" if end == "quant" else "y"], name="conv",
+                              kernel_shape=[2, 3], pads=[0, 1, 1, 0])]
+    if end == "quant":
+        nodes.append(helper.make_node("Quant", ["c", "s", "z", "b"], ["y"], name="q_out", signed=1, **q))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 5, 7])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5, 5, 6])], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                helper.make_opsetid("qonnx.custom_op.general", 1)])
+    f = tmp_path / "fmap.onnx"
+    onnx.save(m, f)
+    g = compile_model(f)
+    x = rng.standard_normal((16, 3, 5, 7)).astype(np.float32)
+    np.testing.assert_array_equal(g.execute(x), golden(f, x))
+    assert [lay.op for lay in g.layers] == ["Pad", "SWG", "MVAU"]

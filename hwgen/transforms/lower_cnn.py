@@ -163,8 +163,7 @@ class DagStreamliner(CnnOps, Streamliner):
                                                perm=layout.to_channels_last(shape)))
             head.output = nhwc
             head._ev = None
-            if layout.is_spatial(shape):
-                point.channels = shape[1]
+            point.channels = shape[1]
         self.vals[point.tensor] = Val(point, (None, 0), shape)
         self.first_dtype = point.dtype
         self.input_hwc = layout.hwc(shape)
@@ -383,9 +382,10 @@ class DagStreamliner(CnnOps, Streamliner):
         return tail
 
     def entry_shape(self, v: Val):
+        """Shape of the tensor the tail starts from (a synthetic accumulator entry: its Conv / Gemm's output)."""
         pt = v.point
-        return self.shape_or(pt.tensor, v.shape) if pt.tensor in self._ranks or self.mw.get_tensor_shape(
-            pt.tensor) else v.shape
+        t = pt.chain_prefix[-1].output[0] if isinstance(pt, AccPoint) and pt.chain_prefix else pt.tensor
+        return self.shape_or(t, v.shape)
 
     def tail_from_nhwc(self, tail: CpuPartition, shape):
         """The hardware output is an NHWC frame: de-quantize per stream element, then reshape and transpose it
