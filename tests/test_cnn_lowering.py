@@ -316,3 +316,46 @@ def test_feature_map_output_back_to_nchw(tmp_path, end):
     x = rng.standard_normal((16, 3, 5, 7)).astype(np.float32)
     np.testing.assert_array_equal(g.execute(x), golden(f, x))
     assert [lay.op for lay in g.layers] == ["Pad", "SWG", "MVAU"]
+
+
+@pytest.mark.parametrize("pool, mode, ops", [
+    ("GlobalAveragePool", "FLOOR", ["SWG", "MVAU", "Pool"]),
+    ("AveragePool", "ROUND", ["SWG", "MVAU", "SWG", "Pool"]),
+    ("AveragePool", "CEIL", ["SWG", "MVAU", "SWG", "Pool"]),
+])
+def test_trunc_average_pools(tmp_path, pool, mode, ops):
+    """Conv -> Relu -> Quant -> (Global)AveragePool -> Trunc (QONNX v2, Brevitas' TruncAvgPool) -> FC (its scale
+    0.3 / 4 is not a power of two: the CPU tail runs it)."""
+    rng = np.random.default_rng(6)
+    q = dict(domain="qonnx.custom_op.general", narrow=0, rounding_mode="ROUND")
+    s, k = 0.3, (16 if pool == "GlobalAveragePool" else 4)
+    c = {"s": s, "z": 0.0, "b": 4.0, "one": 1.0, "ts": s / k, "tib": 4.0 + np.log2(k), "tos": s / k * 4,
+         "tob": 4.0}
+    inits = [numpy_helper.from_array(np.float32(v), n) for n, v in c.items()]
+    inits.append(numpy_helper.from_array(rng.integers(-3, 4, (6, 2, 3, 3)).astype(np.float32), "w"))
+    nodes = [helper.make_node("Quant", ["x", "s", "z", "b"], ["xq"], name="q_in", signed=1, **q),
+             helper.make_node("Quant", ["w", "one", "z", "b"], ["wq"], name="q_w", signed=1, **q),
+             helper.make_node("Conv", ["xq", "wq"], ["cv"], name="conv", kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["cv"], ["r"], name="relu"),
+             helper.make_node("Quant", ["r", "s", "z", "b"], ["a"], name="q_a", signed=0, **q),
+             helper.make_node(pool, ["a"], ["p"], name="pool",
+                              **({} if pool == "GlobalAveragePool" else {"kernel_shape": [2, 2], "strides": [2, 2]})),
+             helper.make_node("Trunc", ["p", "ts", "z", "tib", "tos", "tob"], ["t"], name="trunc",
+                              domain="qonnx.custom_op.general", rounding_mode=mode, signed=0, narrow=0),
+             helper.make_node("Flatten", ["t"], ["f"], name="flat")]
+    feats = 6 if pool == "GlobalAveragePool" else 6 * 4
+    inits.append(numpy_helper.from_array(rng.integers(-3, 4, (feats, 3)).astype(np.float32), "fw"))
+    nodes += [helper.make_node("Quant", ["fw", "one", "z", "b"], ["fwq"], name="q_fw", signed=1, **q),
+              helper.make_node("MatMul", ["f", "fwq"], ["y"], name="fc")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 6, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
+                                                helper.make_opsetid("qonnx.custom_op.general", 2)])
+    f = tmp_path / "avg.onnx"
+    onnx.save(m, f)
+    g = compile_model(f)
+    x = rng.standard_normal((64, 2, 6, 6)).astype(np.float32) * 2
+    np.testing.assert_array_equal(g.execute(x), golden(f, x))
+    assert [lay.op for lay in g.layers] == ops
+    pl = next(lay for lay in g.layers if lay.op == "Pool")
+    assert (pl.mode, pl.shift, pl.rounding_mode) == ("trunc_avg", 2, mode)
