@@ -95,7 +95,7 @@ def test_head_is_nhwc_and_fc_weights_follow_it(tmp_path):
 
 # --- error cases -----------------------------------------------------------------------------------------------
 def _conv_model(tmp_path, group=1, pads=(0, 0, 0, 0), ceil=False, zp=0.0, pool="MaxPool", axis=1, strides=(1, 1),
-                dilations=(1, 1), pool_first=False, neg_scale=False, pad_node=False):
+                dilations=(1, 1), pool_first=False, neg_scale=False, pad_node=False, transpose=False):
     """x (1, 4, 9, 9) -> Quant -> Conv 3x3 (+ bias) -> Mul (per channel) -> Relu -> Quant -> pool 2x2 -> Flatten ->
     MatMul; pool_first: the pool right after the Mul (on the accumulator's float map)."""
     rng = np.random.default_rng(0)
@@ -124,7 +124,11 @@ def _conv_model(tmp_path, group=1, pads=(0, 0, 0, 0), ceil=False, zp=0.0, pool="
         pads = (pads[0] + 1, pads[1], pads[2], pads[3] + 1)  # (for the feature count below)
     nodes += [pool_node] if not pool_first else []
     nodes = nodes[:4] + [pool_node] + nodes[4:] if pool_first else nodes
-    nodes.append(helper.make_node("Flatten", ["a" if pool_first else "p"], ["f"], name="flat"))
+    flat_in = "a" if pool_first else "p"
+    if transpose:  # NHWC flatten, as Keras exports it
+        nodes.append(helper.make_node("Transpose", [flat_in], ["pt"], name="to_nhwc", perm=[0, 2, 3, 1]))
+        flat_in = "pt"
+    nodes.append(helper.make_node("Flatten", [flat_in], ["f"], name="flat"))
     oh = [(size + pads[i] + pads[i + 2] - dilations[i] * 2 - 1) // strides[i] + 1 for i in (0, 1)]
     ph = [(o - 2) // 2 + (1 if ceil and (o - 2) % 2 else 0) + 1 for o in oh]
     feats = 4 * ph[0] * ph[1]
@@ -155,6 +159,7 @@ def _exact(f, n=32):
     (dict(pool_first=True), ["SWG", "MVAU", "SWG", "Pool", "Thresholding", "MVAU"]),
     (dict(zp=-2.0, pads=(2, 2, 0, 0)), ["Pad", "SWG", "MVAU", "SWG", "Pool", "MVAU"]),
     (dict(pad_node=True), ["SWG", "MVAU", "Pad", "SWG", "Pool", "MVAU"]),
+    (dict(transpose=True), ["SWG", "MVAU", "SWG", "Pool", "MVAU"]),
 ])
 def test_conv_variants_exact(tmp_path, kw, ops):
     assert _exact(_conv_model(tmp_path, **kw)) == ops
