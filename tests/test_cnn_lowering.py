@@ -95,7 +95,8 @@ def test_head_is_nhwc_and_fc_weights_follow_it(tmp_path):
 
 # --- error cases -----------------------------------------------------------------------------------------------
 def _conv_model(tmp_path, group=1, pads=(0, 0, 0, 0), ceil=False, zp=0.0, pool="MaxPool", axis=1, strides=(1, 1),
-                dilations=(1, 1), pool_first=False, neg_scale=False, pad_node=False, transpose=False):
+                dilations=(1, 1), pool_first=False, neg_scale=False, pad_node=False, transpose=False,
+                argmax=False):
     """x (1, 4, 9, 9) -> Quant -> Conv 3x3 (+ bias) -> Mul (per channel) -> Relu -> Quant -> pool 2x2 -> Flatten ->
     MatMul; pool_first: the pool right after the Mul (on the accumulator's float map)."""
     rng = np.random.default_rng(0)
@@ -134,10 +135,13 @@ def _conv_model(tmp_path, group=1, pads=(0, 0, 0, 0), ceil=False, zp=0.0, pool="
     feats = 4 * ph[0] * ph[1]
     inits.append(numpy_helper.from_array(rng.integers(-3, 4, (feats, 3)).astype(np.float32), "fw"))
     nodes += [helper.make_node("Quant", ["fw", "ws", "wz", "b"], ["fwq"], name="q_fw", signed=1, **q),
-              helper.make_node("MatMul", ["f", "fwq"], ["y"], name="fc")]
+              helper.make_node("MatMul", ["f", "fwq"], ["logits" if argmax else "y"], name="fc")]
+    if argmax:
+        nodes.append(helper.make_node("ArgMax", ["logits"], ["y"], name="argmax", axis=1, keepdims=1))
+    out = helper.make_tensor_value_info("y", TensorProto.INT64 if argmax else TensorProto.FLOAT,
+                                        [1, 1 if argmax else 3])
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                                                         [1, cin, size, size])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], inits)
+                                                                         [1, cin, size, size])], [out], inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13),
                                                 helper.make_opsetid("qonnx.custom_op.general", 1)])
     f = tmp_path / "conv.onnx"
@@ -160,6 +164,7 @@ def _exact(f, n=32):
     (dict(zp=-2.0, pads=(2, 2, 0, 0)), ["Pad", "SWG", "MVAU", "SWG", "Pool", "MVAU"]),
     (dict(pad_node=True), ["SWG", "MVAU", "Pad", "SWG", "Pool", "MVAU"]),
     (dict(transpose=True), ["SWG", "MVAU", "SWG", "Pool", "MVAU"]),
+    (dict(argmax=True), ["SWG", "MVAU", "SWG", "Pool", "MVAU", "LabelSelect"]),
 ])
 def test_conv_variants_exact(tmp_path, kw, ops):
     assert _exact(_conv_model(tmp_path, **kw)) == ops
