@@ -35,7 +35,8 @@ OPS = {
 OPS_QCDQ = {"resnet_w4a4": {**OPS["resnet_w4a4"]}, "mobilenet_w4a4": {**OPS["mobilenet_w4a4"]}}
 for _ops in OPS_QCDQ.values():
     del _ops["Pool"]
-FAST = ["resnet_w4a4_qcdq.onnx", "mnist_cnn_w4a4.onnx", "mnist_cnn_w4a4_qcdq.onnx", "resnet_w4a4.onnx", "mobilenet_w4a4.onnx",
+FAST = ["resnet_w4a4_qcdq.onnx", "mnist_cnn_w4a4.onnx", "mnist_cnn_w4a4_qcdq.onnx", "resnet_w4a4.onnx",
+        "mobilenet_w4a4.onnx",
         "mobilenet_w4a4_qcdq.onnx", "conv1d_w4a4.onnx", "conv1d_w4a4_qcdq.onnx", "concat_pad_w4a4.onnx",
         "concat_pad_w4a4_qcdq.onnx"]
 SLOW = ["cnv_1w1a.onnx.gz", "cnv_1w2a.onnx.gz", "cnv_2w2a.onnx.gz"]

@@ -13,7 +13,7 @@ MatMul/Gemm an MVAU reading its input through the stream layout (NCHW-flatten we
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 from onnx import helper
@@ -25,20 +25,11 @@ from hwgen.layers import conv_kernels as ck
 from hwgen.onnx_eval import SubgraphEvaluator, attr
 from hwgen.transforms import layout
 from hwgen.transforms.points import AccPoint, IntPoint
+from hwgen.transforms.values import AddPoint, Val
 from hwgen.transforms.streamline import per_row
 
 MAX_PAIRS = 1 << 17  # input level pairs of a residual Add evaluated exactly
 MAX_MUL = 1 << 12  # largest integer multiplier tried for an Add of different scales
-
-
-@dataclass
-class AddPoint:
-    """The float sum of two quantized tensors, awaiting the quantizer that becomes the AddStreams' thresholds."""
-
-    tensor: str
-    node: object  # the Add node
-    a: IntPoint
-    b: IntPoint
 
 
 def _pow2(f) -> bool:
@@ -129,13 +120,9 @@ class CnnOps:
         if v.perm is not None:  # stream position i holds ONNX feature perm[i]
             layer.weights = layer.weights[:, v.perm]
         src = self.add(layer, v.src)
-        from hwgen.transforms.lower_cnn import Val
-
         return Val(acc, src, self.shape(n.output[0]), layer=layer, prev=(v, n))
 
     def conv(self, n, v):
-        from hwgen.transforms.lower_cnn import Val
-
         self.need_int(n, v)
         h, w, c = self.spatial_of(n, v)
         pt = v.point
@@ -253,8 +240,6 @@ class CnnOps:
                        prev=None)
 
     def avg_pool(self, n, v):
-        from hwgen.transforms.lower_cnn import Val
-
         self.need_int(n, v)
         h, w, c = self.spatial_of(n, v)
         cons = [m for m in self.consumers.get(n.output[0], [])]
@@ -341,8 +326,6 @@ class CnnOps:
         lay = Concat(self.name("Concat"), [v.point.dtype for v in vs], odt, (h, w), chans, onnx_nodes=[n.name])
         src = self.add(lay, *srcs)
         pt = replace(p0, tensor=n.output[0], dtype=odt, lo=lo, hi=hi, channels=sum(chans))
-        from hwgen.transforms.lower_cnn import Val
-
         return Val(pt, src, self.shape(n.output[0]))
 
     def upsample(self, n, v):
@@ -399,8 +382,6 @@ class CnnOps:
 
     # --- residual Add --------------------------------------------------------------------------------------------
     def add_streams(self, n, a, b):
-        from hwgen.transforms.lower_cnn import Val
-
         self.need_int(n, a, "its first input")
         self.need_int(n, b, "its second input")
         if a.shape != b.shape:

@@ -12,7 +12,7 @@ Transpose of the input quantizer's NCHW levels to the NHWC stream; the tail star
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 from onnx import helper
@@ -24,35 +24,17 @@ from hwgen.graph import Edge
 from hwgen.layers import Duplicate, Thresholding
 from hwgen.onnx_eval import SubgraphEvaluator
 from hwgen.transforms import layout
-from hwgen.transforms.cnn_ops import AddPoint, CnnOps
+from hwgen.transforms.cnn_ops import CnnOps
+from hwgen.transforms.values import AddPoint, Val
 from hwgen.transforms.input_head import plan_head
 from hwgen.transforms.points import AccPoint, IntPoint
 from hwgen.transforms.streamline import Streamliner
 
-Src = tuple  # (layer name | None, output port)
 # ops that merge a preceding Pad node into their own padding (the others place it as a Pad layer first)
 PAD_MERGING_OPS = {"Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad"}
 # ops the CPU tail may run after an op hwgen leaves to it
 CPU_TAIL_OPS = ELEMENTWISE_OPS | SHAPE_OPS | QUANT_OPS | MATMUL_OPS | TAIL_OPS | {"AveragePool", "GlobalAveragePool",
                                                                                   "MaxPool"}
-
-
-@dataclass
-class Val:
-    point: object  # IntPoint | AccPoint
-    src: Src  # the stream carrying the integers
-    shape: list  # ONNX shape (batch 1) of the tensor
-    chain: list = field(default_factory=list)  # element-wise / shape nodes since `point`
-    perm: np.ndarray | None = None  # stream position -> ONNX flat index (None: channels last)
-    pad: tuple | None = None  # ((top, left, bottom, right), level): an ONNX Pad not yet placed in hardware
-    layer: object = None  # AccPoint: the matrix layer whose thresholds the next quantizer sets
-    prev: object = None  # AccPoint of an FC: the Val it reads and its node (the tail may run it instead)
-    base: tuple | None = None  # perm set: (tensor, shape) of the last channels-last tensor, shape nodes since
-    cpu: bool = False  # `chain` holds ops only the CPU tail computes as qonnx does (everything after stays there)
-
-    @property
-    def is_int(self) -> bool:
-        return isinstance(self.point, IntPoint) and not self.chain
 
 
 def needs_dag(sl: Streamliner) -> bool:
@@ -102,7 +84,7 @@ class DagStreamliner(CnnOps, Streamliner):
         self.counts[op] = k + 1
         return self.namer(f"{op}_{k}")
 
-    def add(self, layer, *srcs) -> Src:
+    def add(self, layer, *srcs) -> tuple:
         """Append a layer fed by streams `srcs` (port order); -> its output stream."""
         self.layers.append(layer)
         for port, s in enumerate(srcs):
@@ -323,7 +305,7 @@ class DagStreamliner(CnnOps, Streamliner):
         pt = IntPoint(v.point.tensor, v.point.node.name, lay.out_dtype, int(lo), int(hi), zp, a.scale, lay.channels)
         return replace(v, point=pt)
 
-    def place(self, v: Val, n) -> Src:
+    def place(self, v: Val, n) -> tuple:
         """The stream of `v` with its pending Pad placed in hardware."""
         return self.materialize(v, n).src
 
