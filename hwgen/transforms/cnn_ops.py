@@ -32,7 +32,7 @@ MAX_PAIRS = 1 << 17  # input level pairs of a residual Add evaluated exactly
 MAX_MUL = 1 << 12  # largest integer multiplier tried for an Add of different scales
 
 
-def _pow2(f) -> bool:
+def isis_pow2(f) -> bool:
     f = float(f)
     return f > 0 and np.log2(f) == np.round(np.log2(f))
 
@@ -279,7 +279,7 @@ class CnnOps:
             s_out, bits = float(np.asarray(c_q[1]).ravel()[0]), int(np.asarray(c_q[3]).ravel()[0])
             ratio = s_out * k / s_in
             shift = int(np.round(np.log2(ratio)))
-            if not all(_pow2(f) for f in (s_in, s_out, k)) or k * max(abs(pt.lo), abs(pt.hi)) > (1 << 24):
+            if not all(is_pow2(f) for f in (s_in, s_out, k)) or k * max(abs(pt.lo), abs(pt.hi)) > (1 << 24):
                 # qonnx rounds the float32 average (summed in some order, then divided): at a tie its result
                 # depends on the window's values, not just their sum. The CPU tail computes it as qonnx does.
                 return q, replace(v, chain=[n, q], cpu=True, shape=self.shape(q.output[0]))

@@ -24,7 +24,7 @@ from hwgen.graph import Edge
 from hwgen.layers import Duplicate, Thresholding
 from hwgen.onnx_eval import SubgraphEvaluator
 from hwgen.transforms import layout
-from hwgen.transforms.cnn_ops import CnnOps
+from hwgen.transforms.cnn_ops import CnnOps, is_pow2
 from hwgen.transforms.values import AddPoint, Val
 from hwgen.transforms.input_head import plan_head
 from hwgen.transforms.points import AccPoint, IntPoint
@@ -329,7 +329,7 @@ class DagStreamliner(CnnOps, Streamliner):
             v = self.exact_sum(pt.node, v)
             pt = v.point
         v = self.materialize(v, None)
-        if isinstance(pt, AccPoint) and v.prev is not None and not exact_fc(v.layer, pt):
+        if isinstance(pt, AccPoint) and v.prev is not None and not exact_fc(v.layer, pt, v.prev[0].point):
             # qonnx's float32 sum of this last FC rounds where the hardware's integer sum does not: the tail
             # runs it as qonnx does, from the integer features the hardware delivers
             prev, node = v.prev
@@ -416,18 +416,17 @@ class DagStreamliner(CnnOps, Streamliner):
         return dt, (int(n[1]), int(n[2])), int(n[3])
 
 
-def exact_fc(layer, acc: AccPoint) -> bool:
-    """Whether qonnx's float32 MatMul/Gemm equals the exact sum scaled: power-of-two scales, and every partial
-    sum within float32's 24-bit mantissa (in units of the scale)."""
-    f = np.asarray(acc.factor, dtype=np.float64)
-    if not (np.all(f > 0) and np.all(np.log2(f) == np.round(np.log2(f)))):
+def exact_fc(layer, acc: AccPoint, x: IntPoint) -> bool:
+    """Whether qonnx's float32 MatMul/Gemm of the de-quantized input x equals the exact sum: input and weight
+    scales powers of two (every de-quantized value and product exact), an integer zero point, and every partial
+    sum within float32's 24-bit mantissa (in units of the scales)."""
+    s_x = float(np.asarray(x.scale, dtype=np.float64).ravel()[0])
+    s_w = np.asarray(acc.factor, dtype=np.float64) / s_x
+    z = float(np.asarray(x.zp, dtype=np.float64).ravel()[0])
+    if not (all(is_pow2(f) for f in s_w.ravel()) and is_pow2(s_x) and z == round(z)):
         return False
-    off = np.asarray(acc.offset, dtype=np.float64)
-    if np.any(off != np.round(off)):
-        return False
-    xmax = max(abs(layer.in_dtype.min), abs(layer.in_dtype.max)) + int(np.max(np.abs(off))) if off.size else 0
-    bound = int(np.abs(layer.weights).sum(axis=1).max()) * max(xmax, 1)
-    return bound <= (1 << 24)
+    xmax = max(abs(x.lo - z), abs(x.hi - z))
+    return int(np.abs(layer.weights).sum(axis=1).max()) * max(xmax, 1) <= (1 << 24)
 
 
 def lower_graph(mw, path, input_dtype=None):
