@@ -32,7 +32,7 @@ MAX_PAIRS = 1 << 17  # input level pairs of a residual Add evaluated exactly
 MAX_MUL = 1 << 12  # largest integer multiplier tried for an Add of different scales
 
 
-def isis_pow2(f) -> bool:
+def is_pow2(f) -> bool:
     f = float(f)
     return f > 0 and np.log2(f) == np.round(np.log2(f))
 
