@@ -11,7 +11,7 @@ from hwgen import fold
 from hwgen.boards import get_board
 from hwgen.frontend import import_model
 from hwgen.graph import HwGraph
-from hwgen.transforms.streamline import streamline
+from hwgen.transforms.lower_cnn import lower_graph
 
 
 def compile_model(model_path, board: str | None = None, folding_file=None, target_fps=None,
@@ -24,7 +24,7 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
     b = board_at_clock(get_board(board), clock_mhz)
     declared = parse(input_dtype) if input_dtype else None
     mw = import_model(p)
-    head, layers, tail = streamline(mw, p, declared)
+    head, layers, tail, edges = lower_graph(mw, p, declared)
     inits = {i.name for i in mw.graph.initializer}
     inp = [i for i in mw.graph.input if i.name not in inits][0]
     shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
@@ -32,8 +32,14 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
 
     from hwgen.codegen.dma import geometry
 
-    explain = search(layers, b.resources, b.clock_mhz, None if target_fps is None else float(target_fps),
-                     io_cycles=lambda ls: geometry(ls, b.dma_width).io_cycles_per_frame)
+    uncosted = sorted({lay.op for lay in layers if not has_cost_model(lay)})
+    if uncosted:  # kinds whose resources() are not written yet: no search, every layer at PE = SIMD = 1
+        explain = {"mode": f"not searched: no cost model yet for {', '.join(uncosted)}; PE = SIMD = 1",
+                   "layers": {lay.name: {"pe": lay.pe, "simd": lay.simd, "cycles": lay.cycles(),
+                                         "why": "unfolded"} for lay in layers}}
+    else:
+        explain = search(layers, b.resources, b.clock_mhz, None if target_fps is None else float(target_fps),
+                         io_cycles=lambda ls: geometry(ls, b.dma_width).io_cycles_per_frame)
     if folding_file is not None:
         user = fold.load_folding_file(folding_file)
         fold.apply_folding(layers, user)
@@ -43,11 +49,18 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
             if (e["pe"], e["simd"]) != (layer.pe, layer.simd):
                 e.update(pe=layer.pe, simd=layer.simd, cycles=layer.cycles(), why="set by the folding file")
     # absolute: `hwgen verify` finds the model from any working directory (and checks model_sha256)
-    g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=str(Path(p).resolve()))
+    g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=str(Path(p).resolve()),
+                edges=edges)
     g.meta = {"board": b.name, "part": b.part, "clock_mhz": b.clock_mhz, "target_fps": target_fps,
               "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "folding": explain,
               "input": input_summary(head, declared)}
     return g
+
+
+def has_cost_model(layer) -> bool:
+    from hwgen.layers.base import HwLayer
+
+    return type(layer).resources is not HwLayer.resources
 
 
 def input_summary(head, declared) -> dict:

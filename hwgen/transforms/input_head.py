@@ -60,9 +60,11 @@ def plan_head(sl, inp, nodes, input_dtype: InputGrid | None) -> HeadPlan:
     if grid is not None:
         if first.op_type == "Conv":
             if input_dtype is not None:
-                raise sl.err(first, f"--input-dtype {input_dtype.name}: the first layer is a convolution, which "
-                                    "hwgen does not lower to hardware yet; build without --input-dtype (the first "
-                                    "layer then runs on the CPU).")
+                raise sl.err(first, f"--input-dtype {input_dtype.name}: the first layer is a convolution fed by "
+                                    "the float input; the option declares the input of a first MatMul/Gemm only. "
+                                    "Build without --input-dtype (the first convolution then runs on the CPU), or "
+                                    "quantize the input in the model (e.g. Brevitas QuantIdentity) to put it in "
+                                    "hardware.")
         else:
             mapped, why = _grid_after(sl, inp.name, prefix, grid)
             if mapped is not None:
