@@ -85,6 +85,9 @@ class Duplicate(_PixelLayer):
         n = self.channels
         return np.full(n, self.in_dtype.min, dtype=np.int64), np.full(n, self.in_dtype.max, dtype=np.int64)
 
+    def cpu_kernel(self, sw):
+        return sw.DuplicateKernel(self)
+
     def attrs(self):
         return {"hw": list(self.hw), "channels": self.channels, "n_outputs": self.n_outputs}
 
@@ -137,6 +140,9 @@ class AddStreams(_PixelLayer):
             return np.full(n, lo, dtype=np.int64), np.full(n, hi, dtype=np.int64)
         return thresholded_range(self.channels, self.thresholds.shape[1], self.out_base, self.out_dtype)
 
+    def cpu_kernel(self, sw):
+        return sw.AddStreamsKernel(self)
+
     def attrs(self):
         return {"hw": list(self.hw), "channels": self.channels, "in1_dtype": self.in1_dtype.name,
                 "a_mul": self.a_mul, "b_mul": self.b_mul, "out_base": self.out_base,
@@ -177,6 +183,9 @@ class Concat(_PixelLayer):
 
     def execute(self, *xs):
         return ck.concat_channels([np.asarray(x).reshape(-1, *self.in_port_shape(p)[1:]) for p, x in enumerate(xs)])
+
+    def cpu_kernel(self, sw):
+        return sw.ConcatKernel(self)
 
     def attrs(self):
         return {"hw": list(self.hw), "channels_in": self.channels_in, "in_dtypes": [d.name for d in self.in_dtypes]}

@@ -97,6 +97,9 @@ class Pool(HwLayer):
         pe = self.pe if pe is None else int(pe)
         return self.ofm[0] * self.ofm[1] * self.in_features // pe
 
+    def cpu_kernel(self, sw):
+        return sw.PoolKernel(self)
+
     def attrs(self):
         return {"ofm": list(self.ofm), "window": self.window, "channels": self.channels, "mode": self.mode,
                 "shift": self.shift, "out_narrow": self.out_narrow, "rounding_mode": self.rounding_mode}

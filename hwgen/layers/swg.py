@@ -110,6 +110,9 @@ class SlidingWindow(HwLayer):
         sp = self.spec(simd)
         return sp.buf_words * sp.word_bits
 
+    def cpu_kernel(self, sw):
+        return sw.SwgKernel(self)
+
     def attrs(self):
         return {"ifm": list(self.ifm), "channels": self.channels, "kernel": list(self.kernel),
                 "stride": list(self.stride), "dilation": list(self.dilation), "ofm": list(self.ofm)}
@@ -201,6 +204,9 @@ class Pad(HwLayer):
 
     def cycles(self, pe=None, simd=None):
         return self.out_words_per_frame() if simd is None else self.ofm[0] * self.ofm[1] * self.channels // simd
+
+    def cpu_kernel(self, sw):
+        return sw.PadKernel(self)
 
     def attrs(self):
         return {"ifm": list(self.ifm), "channels": self.channels, "pads": list(self.pads),

@@ -81,6 +81,9 @@ class Upsample(HwLayer):
         n = self.channels
         return np.full(n, self.in_dtype.min, dtype=np.int64), np.full(n, self.in_dtype.max, dtype=np.int64)
 
+    def cpu_kernel(self, sw):
+        return sw.UpsampleKernel(self)
+
     def attrs(self):
         return {"ifm": list(self.ifm), "channels": self.channels, "factor": list(self.factor), "ofm": list(self.ofm)}
 

@@ -105,6 +105,9 @@ class VVAU(HwLayer):
     def fifo_depth(self, port=0):
         return 2
 
+    def cpu_kernel(self, sw):
+        return sw.VvauKernel(self)
+
     def attrs(self):
         return {"C": self.channels, "K": self.window, "ofm": list(self.ofm), "w_dtype": self.w_dtype.name,
                 "acc_dtype": self.acc_dtype().name,

@@ -1,0 +1,322 @@
+"""numba kernels of the CPU backend for convolutional hardware graphs (NHWC frames, batch first), bit-exact with
+hwgen/layers/conv_kernels.py.
+
+Sliding-window kernels never build the im2col matrix of a frame: each image is copied once into a padded buffer
+(Hp, Wp, C) (pad pixels = the pad value; the line buffer's job), and each output pixel reads its KH*KW input
+pixels straight from it. Integer convs gather the windows of four neighbouring output pixels into a small
+buffer so that each weight load feeds four multiply-adds (as the MLP kernels take four images per weight row);
+the accumulator type is the narrowest holding the final dot product (exact modulo 2^bits, see kernels.py),
+chosen by the `zacc` witness argument (np.int16(0), np.int32(0) or np.int64(0)). Binary (BIPOLAR x BIPOLAR)
+convs read pixels bit-packed (channel c in word c // 64, bit c % 64, padding bits 0 in inputs and weights) and
+count XNOR-popcounts: acc = KH*KW*C - 2 * popcount(x ^ w). Every kernel is parallel over the batch (prange).
+
+Outputs are levels (thresholds fused: out_base + #passed, or -1/+1), or, with `pack`, BIPOLAR levels written
+bit-packed per pixel for the next binary layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange, types
+from numba.extending import intrinsic
+
+from sw_fallback.kernels import OPTS, popcount64
+from sw_fallback.kernels import count_le as _count_le
+
+# rounding modes of QONNX Trunc (hwgen.layers.conv_kernels.shift_round) as kernel codes
+ROUNDING_CODES = {"FLOOR": 0, "CEIL": 1, "DOWN": 2, "UP": 3, "ROUND": 4, "HALF_EVEN": 4, "HALF_UP": 5,
+                  "HALF_DOWN": 6}
+
+
+@intrinsic
+def acc_cast(typingctx, like, v):
+    """v converted (two's complement truncation) to the integer type of `like`."""
+    if not isinstance(like, types.Integer) or not isinstance(v, types.Integer):
+        return None
+    sig = like(like, v)
+
+    def codegen(context, builder, signature, args):
+        return context.cast(builder, args[1], signature.args[1], signature.return_type)
+
+    return sig, codegen
+
+
+@njit(inline="always", **OPTS)
+def _level(a, thr, o, out_base, out_bipolar):
+    if thr.shape[1] == 0:
+        return np.int64(a)
+    c = _count_le(thr[o], np.int64(a))
+    return 2 * c - 1 if out_bipolar else out_base + c
+
+
+@njit(inline="always", **OPTS)
+def _fill_padded(src, t, l, pvals, dst):
+    """dst (Hp, Wp, C) = src (H, W, C) at offset (t, l), every other pixel = pvals (C,)."""
+    Hp, Wp, C = dst.shape
+    H, W = src.shape[0], src.shape[1]
+    for y in range(Hp):
+        for x in range(Wp):
+            if t <= y < t + H and l <= x < l + W:
+                for c in range(C):
+                    dst[y, x, c] = src[y - t, x - l, c]
+            else:
+                for c in range(C):
+                    dst[y, x, c] = pvals[c]
+
+
+@njit(inline="always", **OPTS)
+def _gather(xp, y0, x0, kh, kw, dh, dw, buf):
+    """The window whose top-left input pixel is (y0, x0), in window order (ky, kx, c), into buf (KH*KW*C,)."""
+    C = xp.shape[2]
+    i = 0
+    for ky in range(kh):
+        for kx in range(kw):
+            px = xp[y0 + ky * dh, x0 + kx * dw]
+            for c in range(C):
+                buf[i + c] = px[c]
+            i += C
+
+
+@njit(inline="always", **OPTS)
+def _store(out, n, oy, ox, lev, pack):
+    """One pixel's levels (O,) into out: as integers, or (pack) BIPOLAR bit-packed (bit 1 = +1)."""
+    O = lev.shape[0]
+    if pack:
+        for wo in range((O + 63) // 64):
+            word = np.uint64(0)
+            for b in range(min(64, O - wo * 64)):
+                if lev[wo * 64 + b] > 0:
+                    word |= np.uint64(1) << np.uint64(b)
+            out[n, oy, ox, wo] = word
+    else:
+        for o in range(O):
+            out[n, oy, ox, o] = lev[o]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# layout kernels: padding, the standalone sliding window, upsampling, concat, add
+
+
+@njit(parallel=True, **OPTS)
+def pad_frames(x, t, l, pvals, out):
+    for n in prange(x.shape[0]):
+        _fill_padded(x[n], t, l, pvals, out[n])
+
+
+@njit(parallel=True, **OPTS)
+def sliding_window(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, out):
+    """x (N, H, W, C) -> out (N, OH, OW, KH*KW*C): the generator's window stream (padding included)."""
+    N, C = x.shape[0], x.shape[3]
+    OH, OW = out.shape[1], out.shape[2]
+    for n in prange(N):
+        xp = np.empty((hp, wp, C), dtype=x.dtype)
+        _fill_padded(x[n], t, l, pvals, xp)
+        for oy in range(OH):
+            for ox in range(OW):
+                _gather(xp, oy * sh, ox * sw, kh, kw, dh, dw, out[n, oy, ox])
+
+
+@njit(parallel=True, **OPTS)
+def upsample(x, fh, fw, out):
+    N, H, W, C = x.shape
+    for n in prange(N):
+        for y in range(H * fh):
+            for xx in range(W * fw):
+                for c in range(C):
+                    out[n, y, xx, c] = x[n, y // fh, xx // fw, c]
+
+
+@njit(parallel=True, **OPTS)
+def concat_into(x, offset, out):
+    """x (N, P, Ci) -> out[:, :, offset:offset + Ci]."""
+    N, P, Ci = x.shape
+    for n in prange(N):
+        for p in range(P):
+            for c in range(Ci):
+                out[n, p, offset + c] = x[n, p, c]
+
+
+@njit(parallel=True, **OPTS)
+def add_streams(a, b, a_mul, b_mul, thr, out_base, out_bipolar, out):
+    """a, b, out (N, P, C): a * a_mul + b * b_mul, then optional thresholds (C, T)."""
+    N, P, C = a.shape
+    for n in prange(N):
+        for p in range(P):
+            for c in range(C):
+                acc = np.int64(a[n, p, c]) * a_mul + np.int64(b[n, p, c]) * b_mul
+                out[n, p, c] = _level(acc, thr, c, out_base, out_bipolar)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# fused sliding window + matrix / vector / pool units
+
+
+@njit(parallel=True, **OPTS)
+def conv_int(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_base, out_bipolar, zacc, pack, out):
+    """Direct conv: x (N, H, W, C) integers, w (O, KH*KW*C) in window order -> out (N, OH, OW, O) levels
+    (or, with pack, (N, OH, OW, ceil(O/64)) BIPOLAR bits). Accumulates in the type of zacc."""
+    N, C = x.shape[0], x.shape[3]
+    O, KC = w.shape
+    OH, OW = out.shape[1], out.shape[2]
+    for n in prange(N):
+        xp = np.empty((hp, wp, C), dtype=x.dtype)
+        _fill_padded(x[n], t, l, pvals, xp)
+        buf = np.zeros((4, KC), dtype=x.dtype)
+        lev = np.empty((4, O), dtype=np.int64)
+        for oy in range(OH):
+            for ox0 in range(0, OW, 4):
+                m = min(4, OW - ox0)
+                for j in range(m):
+                    _gather(xp, oy * sh, (ox0 + j) * sw, kh, kw, dh, dw, buf[j])
+                b0, b1, b2, b3 = buf[0], buf[1], buf[2], buf[3]
+                for o in range(O):
+                    wr = w[o]
+                    a0 = acc_cast(zacc, 0)
+                    a1 = acc_cast(zacc, 0)
+                    a2 = acc_cast(zacc, 0)
+                    a3 = acc_cast(zacc, 0)
+                    for k in range(KC):
+                        wv = acc_cast(zacc, wr[k])
+                        a0 = acc_cast(zacc, a0 + wv * acc_cast(zacc, b0[k]))
+                        a1 = acc_cast(zacc, a1 + wv * acc_cast(zacc, b1[k]))
+                        a2 = acc_cast(zacc, a2 + wv * acc_cast(zacc, b2[k]))
+                        a3 = acc_cast(zacc, a3 + wv * acc_cast(zacc, b3[k]))
+                    lev[0, o] = _level(a0, thr, o, out_base, out_bipolar)
+                    lev[1, o] = _level(a1, thr, o, out_base, out_bipolar)
+                    lev[2, o] = _level(a2, thr, o, out_base, out_bipolar)
+                    lev[3, o] = _level(a3, thr, o, out_base, out_bipolar)
+                for j in range(m):
+                    _store(out, n, oy, ox0 + j, lev[j], pack)
+
+
+@njit(parallel=True, **OPTS)
+def conv_xnor(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, kc, thr, out_base, out_bipolar, pack, out):
+    """Binary direct conv: x (N, H, W, CW) packed pixels, w (O, KH*KW*CW) packed per kernel position; kc = KH*KW*C
+    (the true dot-product length) -> out as conv_int."""
+    N, CW = x.shape[0], x.shape[3]
+    O, KW_ = w.shape
+    OH, OW = out.shape[1], out.shape[2]
+    for n in prange(N):
+        xp = np.empty((hp, wp, CW), dtype=np.uint64)
+        _fill_padded(x[n], t, l, pvals, xp)
+        buf = np.zeros((2, KW_), dtype=np.uint64)
+        lev = np.empty((2, O), dtype=np.int64)
+        for oy in range(OH):
+            for ox0 in range(0, OW, 2):
+                m = min(2, OW - ox0)
+                for j in range(m):
+                    _gather(xp, oy * sh, (ox0 + j) * sw, kh, kw, dh, dw, buf[j])
+                b0, b1 = buf[0], buf[1]
+                for o in range(O):
+                    wr = w[o]
+                    h0 = np.uint64(0)
+                    h1 = np.uint64(0)
+                    for k in range(KW_):
+                        wv = wr[k]
+                        h0 += popcount64(b0[k] ^ wv)
+                        h1 += popcount64(b1[k] ^ wv)
+                    lev[0, o] = _level(np.int64(kc) - 2 * np.int64(h0), thr, o, out_base, out_bipolar)
+                    lev[1, o] = _level(np.int64(kc) - 2 * np.int64(h1), thr, o, out_base, out_bipolar)
+                for j in range(m):
+                    _store(out, n, oy, ox0 + j, lev[j], pack)
+
+
+@njit(parallel=True, **OPTS)
+def depthwise(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thr, out_base, out_bipolar, out):
+    """VVAU over windows read in place: x (N, H, W, C), wT (KH*KW, C) -> out (N, OH, OW, C) levels."""
+    N, C = x.shape[0], x.shape[3]
+    OH, OW = out.shape[1], out.shape[2]
+    for n in prange(N):
+        xp = np.empty((hp, wp, C), dtype=x.dtype)
+        _fill_padded(x[n], t, l, pvals, xp)
+        acc = np.empty(C, dtype=np.int64)
+        for oy in range(OH):
+            for ox in range(OW):
+                acc[:] = 0
+                k = 0
+                for ky in range(kh):
+                    for kx in range(kw):
+                        px = xp[oy * sh + ky * dh, ox * sw + kx * dw]
+                        wk = wT[k]
+                        for c in range(C):
+                            acc[c] += np.int64(px[c]) * np.int64(wk[c])
+                        k += 1
+                for c in range(C):
+                    out[n, oy, ox, c] = _level(acc[c], thr, c, out_base, out_bipolar)
+
+
+@njit(inline="always", **OPTS)
+def shift_round(acc, shift, mode):
+    """acc / 2**shift rounded as hwgen.layers.conv_kernels.shift_round (mode: ROUNDING_CODES)."""
+    if shift <= 0:
+        return acc << -shift
+    q = acc >> shift  # floor
+    r = acc - (q << shift)  # in [0, 2**shift)
+    d = np.int64(1) << shift
+    above = r > 0
+    neg = acc < 0
+    if mode == 0:
+        return q
+    if mode == 1:
+        return q + above
+    if mode == 2:
+        return q + (above and neg)
+    if mode == 3:
+        return q + (above and not neg)
+    half = 2 * r > d
+    tie = 2 * r == d
+    if mode == 4:
+        return q + (half or (tie and (q & 1) == 1))
+    if mode == 5:
+        return q + (half or (tie and not neg))
+    return q + (half or (tie and neg))
+
+
+@njit(parallel=True, **OPTS)
+def pool(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, is_max, shift, mode, lo, hi, out):
+    """Max or Trunc-average pool over windows read in place: x (N, H, W, C) -> out (N, OH, OW, C)."""
+    N, C = x.shape[0], x.shape[3]
+    OH, OW = out.shape[1], out.shape[2]
+    for n in prange(N):
+        xp = np.empty((hp, wp, C), dtype=x.dtype)
+        _fill_padded(x[n], t, l, pvals, xp)
+        acc = np.empty(C, dtype=np.int64)
+        for oy in range(OH):
+            for ox in range(OW):
+                first = xp[oy * sh, ox * sw]
+                for c in range(C):
+                    acc[c] = first[c]
+                for ky in range(kh):
+                    for kx in range(kw):
+                        if ky == 0 and kx == 0:
+                            continue
+                        px = xp[oy * sh + ky * dh, ox * sw + kx * dw]
+                        if is_max:
+                            for c in range(C):
+                                acc[c] = max(acc[c], np.int64(px[c]))
+                        else:
+                            for c in range(C):
+                                acc[c] += px[c]
+                for c in range(C):
+                    if is_max:
+                        out[n, oy, ox, c] = acc[c]
+                    else:
+                        out[n, oy, ox, c] = min(max(shift_round(acc[c], shift, mode), lo), hi)
+
+
+@njit(parallel=True, **OPTS)
+def pool_or_bits(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, out):
+    """Max pool of BIPOLAR pixels, bit-packed: the max of -1/+1 values is the OR of their bits."""
+    N, CW = x.shape[0], x.shape[3]
+    OH, OW = out.shape[1], out.shape[2]
+    for n in prange(N):
+        xp = np.empty((hp, wp, CW), dtype=np.uint64)
+        _fill_padded(x[n], t, l, pvals, xp)
+        for oy in range(OH):
+            for ox in range(OW):
+                for c in range(CW):
+                    v = np.uint64(0)
+                    for ky in range(kh):
+                        for kx in range(kw):
+                            v |= xp[oy * sh + ky * dh, ox * sw + kx * dw, c]
+                    out[n, oy, ox, c] = v
