@@ -21,6 +21,9 @@ from sw_fallback.formats import Bits, int_type, is_int, pack, words
 from sw_fallback.mlp import Kernel, thr_array
 
 
+OUTER_MIN_CHANNELS = 16  # integer convs with this many output channels vectorize over them (conv_int_outer)
+
+
 class Geometry:
     """A sliding window over an (H, W, C) image with (top, left, bottom, right) padding of `pad_value`."""
 
@@ -220,12 +223,15 @@ class ConvKernel(FrameKernel):
             self.kind = "conv_xnor"
             self.in_fmt = Bits(g.channels)
             o = w.shape[0]
-            self.w = np.ascontiguousarray(pack(w.reshape(o * g.window, g.channels), g.channels).reshape(o, -1))
+            wb = pack(w.reshape(o * g.window, g.channels), g.channels).reshape(o, -1)  # (O, KH*KW*CW)
+            self.w = np.ascontiguousarray(wb.T)
         else:
-            self.kind = f"conv_int{acc_bits}"
+            # many output channels: vectorize over them (wT); few: over the window, four pixels per weight row
+            self.outer = w.shape[0] >= OUTER_MIN_CHANNELS
+            self.kind = f"conv_int{acc_bits}" + ("_outer" if self.outer else "")
             self.in_fmt = op_type
             self.zacc = {16: np.int16(0), 32: np.int32(0), 64: np.int64(0)}[acc_bits]
-            self.w = np.ascontiguousarray(w.astype(op_type))
+            self.w = np.ascontiguousarray((w.T if self.outer else w).astype(op_type))
 
     def can_write(self, port, fmt):
         return is_int(fmt) or (self.out_bipolar and fmt == Bits(self.layer.mh))
@@ -240,6 +246,9 @@ class ConvKernel(FrameKernel):
             cw = words(g.channels)
             CK.conv_xnor(g.image(xs[0], n, cw), *g.args(g.bit_pads()), self.w, g.window * g.channels, self.thr,
                          la.out_base, self.out_bipolar, packed, out)
+        elif self.outer:
+            CK.conv_int_outer(g.image(xs[0], n), *g.args(g.int_pads()), self.w, self.thr, la.out_base,
+                              self.out_bipolar, np.zeros(0, dtype=self.zacc.dtype), packed, out)
         else:
             CK.conv_int(g.image(xs[0], n), *g.args(g.int_pads()), self.w, self.thr, la.out_base, self.out_bipolar,
                         self.zacc, packed, out)

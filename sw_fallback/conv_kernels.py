@@ -190,35 +190,67 @@ def conv_int(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_base, o
 
 
 @njit(parallel=True, **OPTS)
-def conv_xnor(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, kc, thr, out_base, out_bipolar, pack, out):
-    """Binary direct conv: x (N, H, W, CW) packed pixels, w (O, KH*KW*CW) packed per kernel position; kc = KH*KW*C
-    (the true dot-product length) -> out as conv_int."""
+def conv_int_outer(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thr, out_base, out_bipolar, acc_proto, pack,
+                   out):
+    """As conv_int, vectorized over the output channels instead (for many of them, short windows): wT
+    (KH*KW*C, O); each input element of the window is broadcast into a multiply-add over a row of wT.
+    Accumulates in the dtype of acc_proto."""
+    N, C = x.shape[0], x.shape[3]
+    O = wT.shape[1]
+    OH, OW = out.shape[1], out.shape[2]
+    for n in prange(N):
+        xp = np.empty((hp, wp, C), dtype=x.dtype)
+        _fill_padded(x[n], t, l, pvals, xp)
+        acc = np.zeros(O, dtype=acc_proto.dtype)
+        z = acc[0]
+        lev = np.empty(O, dtype=np.int64)
+        for oy in range(OH):
+            for ox in range(OW):
+                acc[:] = 0
+                k = 0
+                for ky in range(kh):
+                    for kx in range(kw):
+                        px = xp[oy * sh + ky * dh, ox * sw + kx * dw]
+                        for c in range(C):
+                            xv = acc_cast(z, px[c])
+                            wr = wT[k]
+                            for o in range(O):
+                                acc[o] = acc_cast(z, acc[o] + xv * acc_cast(z, wr[o]))
+                            k += 1
+                for o in range(O):
+                    lev[o] = _level(acc[o], thr, o, out_base, out_bipolar)
+                _store(out, n, oy, ox, lev, pack)
+
+
+@njit(parallel=True, **OPTS)
+def conv_xnor(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, kc, thr, out_base, out_bipolar, pack, out):
+    """Binary direct conv: x (N, H, W, CW) packed pixels, wT (KH*KW*CW, O) packed weights, one row per kernel
+    position and word; kc = KH*KW*C (the true dot-product length) -> out as conv_int. Each input word is
+    XNOR-popcounted against a row of wT, vectorized over the output channels."""
     N, CW = x.shape[0], x.shape[3]
-    O, KW_ = w.shape
+    O = wT.shape[1]
     OH, OW = out.shape[1], out.shape[2]
     for n in prange(N):
         xp = np.empty((hp, wp, CW), dtype=np.uint64)
         _fill_padded(x[n], t, l, pvals, xp)
-        buf = np.zeros((2, KW_), dtype=np.uint64)
-        lev = np.empty((2, O), dtype=np.int64)
+        ham = np.zeros(O, dtype=np.uint64)
+        lev = np.empty(O, dtype=np.int64)
         for oy in range(OH):
-            for ox0 in range(0, OW, 2):
-                m = min(2, OW - ox0)
-                for j in range(m):
-                    _gather(xp, oy * sh, (ox0 + j) * sw, kh, kw, dh, dw, buf[j])
-                b0, b1 = buf[0], buf[1]
+            for ox in range(OW):
+                ham[:] = 0
+                k = 0
+                for ky in range(kh):
+                    for kx in range(kw):
+                        px = xp[oy * sh + ky * dh, ox * sw + kx * dw]
+                        for c in range(CW):
+                            xv = px[c]
+                            wr = wT[k]
+                            for o in range(O):
+                                ham[o] += popcount64(xv ^ wr[o])
+                            k += 1
                 for o in range(O):
-                    wr = w[o]
-                    h0 = np.uint64(0)
-                    h1 = np.uint64(0)
-                    for k in range(KW_):
-                        wv = wr[k]
-                        h0 += popcount64(b0[k] ^ wv)
-                        h1 += popcount64(b1[k] ^ wv)
-                    lev[0, o] = _level(np.int64(kc) - 2 * np.int64(h0), thr, o, out_base, out_bipolar)
-                    lev[1, o] = _level(np.int64(kc) - 2 * np.int64(h1), thr, o, out_base, out_bipolar)
-                for j in range(m):
-                    _store(out, n, oy, ox0 + j, lev[j], pack)
+                    lev[o] = _level(np.int64(kc) - 2 * np.int64(ham[o]), thr, o, out_base, out_bipolar)
+                _store(out, n, oy, ox, lev, pack)
 
 
 @njit(parallel=True, **OPTS)
