@@ -255,6 +255,8 @@ class CpuBackend:
         ot = fmt if is_int(fmt) else int_type(*p.out_range)
         out = np.empty((x.shape[0], p.out_f), dtype=ot)
         xb = np.ascontiguousarray(x).reshape(x.shape[0], h.F).view(np.int32)
+        if h.perm is not None:
+            xb = np.ascontiguousarray(xb[:, h.perm])
         if K.head_mvau_acc16(xb, h.thrT, h.thr, h.base, h.sgn, p.w, p.thr, p.layer.out_base, p.out_bipolar, out):
             return None  # NaN / inf: the unfused path hands it to the evaluator
         return {(st.layer.name, 0): (convert(out, ot, fmt, p.out_f), fmt, p.out_f)}

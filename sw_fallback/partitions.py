@@ -12,6 +12,7 @@ from sw_fallback.mlp import out_range
 
 # element-wise ops whose float32 result is one correctly rounded IEEE operation (or exact): position independent
 _LAYOUT = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
+_MOVES = {"Transpose"}  # layout ops that move elements (a CNN head's NCHW -> NHWC): the head gathers first
 _MONOTONE = {"Mul", "Div", "Add", "Sub", "Relu", "Clip", "Max", "Min", "Neg", "Quant", "BipolarQuant"}
 _ELEMENTWISE_EXACT = _LAYOUT | _MONOTONE | {"Abs", "Floor", "Ceil", "Round", "Sign", "Cast", "Trunc"}
 FLT_MAX = np.finfo(np.float32).max
@@ -86,7 +87,10 @@ class CompiledHead:
         self.lo, self.hi = int(fl.in_dtype.min), int(fl.in_dtype.max)
         self.fmt = fmt
         feats = fl.in_port(0)[2]
-        r = _chain_reason(head, _MONOTONE | _LAYOUT, monotone=True) if head.nodes else "empty head"
+        r = _chain_reason(head, _MONOTONE | _LAYOUT | _MOVES, monotone=True) if head.nodes else "empty head"
+        self.perm = None
+        if r is None and any(n.op_type in _MOVES for n in head.nodes):
+            r = self._find_perm()
         if r is None and self.F != feats:
             r = f"head maps {self.F} input elements to {feats} features"
         if r is None and self.hi - self.lo > HEAD_MAX_LEVELS:
@@ -100,7 +104,37 @@ class CompiledHead:
             self.mode = "thresholds"
         self.reason = r or "monotone element-wise head: exact float32 thresholds"
 
+    def _find_perm(self) -> str | None:
+        """The element moves of the head's layout ops: output element j comes from input element perm[j]
+        (the element-wise ops replaced by Identity, the chain run on the element indices)."""
+        from onnx import helper
+
+        from hwgen.onnx_eval import SubgraphEvaluator
+
+        head, data, nodes = self.graph.head, self.graph.head.input, []
+        for node in head.nodes:
+            if node.op_type in _LAYOUT | _MOVES:
+                nodes.append(node)
+            else:
+                nodes.append(helper.make_node("Identity", [data], [node.output[0]]))
+            data = node.output[0]
+        idx = np.arange(self.F, dtype=np.float64).reshape((1,) + self.shape)
+        try:
+            out = SubgraphEvaluator(nodes, head.constants, head.opset).run({head.input: idx}, [head.output])
+            perm = np.asarray(out[head.output]).reshape(-1)
+        except Exception as e:  # noqa: BLE001 (any evaluator failure: keep the evaluator)
+            return f"layout of the head not found: {type(e).__name__}: {e}"
+        if perm.size != self.F or not np.array_equal(np.sort(perm), np.arange(self.F)):
+            return "the head's layout ops are not a permutation of the input"
+        self.perm = np.ascontiguousarray(perm.astype(np.int64))
+        return None
+
     def _levels(self, keys: np.ndarray) -> np.ndarray:
+        """Head levels (P, F) per output element j for float keys (P, F) given to the input element feeding j."""
+        if self.perm is not None:
+            k = np.empty_like(keys)
+            k[:, self.perm] = keys
+            keys = k
         x = _keys_to_float(keys).reshape((keys.shape[0],) + self.shape)
         with np.errstate(all="ignore"):  # probes span the whole float range: overflow to +-inf is expected
             q = np.asarray(self.graph.head.run(x)).reshape(keys.shape[0], -1)
@@ -151,6 +185,8 @@ class CompiledHead:
         n = x.shape[0]
         if self.mode == "thresholds":
             xb = np.ascontiguousarray(x, dtype=np.float32).reshape(n, self.F).view(np.int32)
+            if self.perm is not None:
+                xb = np.ascontiguousarray(xb[:, self.perm])
             args = (xb, self.thrT, self.thr, self.base, self.sgn)
             if fmt == Bits(self.F):
                 out = np.empty((n, words(self.F)), dtype=np.uint64)
