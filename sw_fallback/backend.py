@@ -78,20 +78,6 @@ def plan_layer(layer, bitserial: bool = False) -> Kernel:
     return k
 
 
-def _reference_shape(layer, port: int, elems: int) -> list[int]:
-    """Per-frame shape of the layer's `execute` output on `port` (what the reference hands the tail): the kind's
-    own convention, found by running it on one zero frame."""
-    try:
-        xs = [np.zeros((1, *layer.in_port_shape(p)[1:]), dtype=np.int64) for p in range(layer.n_inputs)]
-        y = layer.execute(*xs)
-        y = np.asarray(y[port] if layer.n_outputs > 1 else y)
-        if y.size == elems:
-            return list(y.shape[1:])
-    except Exception:  # noqa: BLE001 (a kind that rejects zeros: the flat frame)
-        pass
-    return [elems]
-
-
 class Step:
     """One kernel of the plan: the values it reads (producer, port) and the formats it writes its outputs in."""
 
@@ -164,7 +150,7 @@ class CpuBackend:
         self.out_key = (out_edge.src, out_edge.src_port)
         out_layer = graph.node(out_edge.src)
         self.out_elems = out_layer.out_port(out_edge.src_port)[2]
-        self.out_shape = _reference_shape(out_layer, out_edge.src_port, self.out_elems)
+        self.out_shape = [self.out_elems]  # the output stream's flat frames (NHWC order), as HwGraph.run_layers
         self.fuse_head = fuse_head
         self.last_timing = {}
         self.head_plan = CompiledHead(graph, self.in_fmt) if compiled_head else None

