@@ -94,7 +94,8 @@ def bench_model(name, args, rows):
     from tests.cnn_models import CNN_DIR, model_path
 
     with tempfile.TemporaryDirectory() as tmp:
-        path = model_path(name, Path(tmp))
+        fname = next(f for f in (f"{name}.onnx.gz", f"{name}.onnx") if (CNN_DIR / f).is_file())
+        path = model_path(fname, Path(tmp))
         g = compile_model(path)
         io = np.load(CNN_DIR / f"{name}_io.npz")
         x0 = np.asarray(io[io.files[0]], dtype=np.float32)
