@@ -21,9 +21,6 @@ from sw_fallback.formats import Bits, int_type, is_int, pack, words
 from sw_fallback.mlp import Kernel, thr_array
 
 
-OUTER_MIN_CHANNELS = 16  # integer convs with this many output channels vectorize over them (conv_int_outer)
-
-
 class Geometry:
     """A sliding window over an (H, W, C) image with (top, left, bottom, right) padding of `pad_value`."""
 
@@ -59,6 +56,16 @@ class Geometry:
 
     def image(self, x, n, cw=None):
         return x.reshape(n, self.ifm[0], self.ifm[1], self.channels if cw is None else cw)
+
+
+def thresholds_by_column(thr, acc_range) -> np.ndarray:
+    """Thresholds (C, T) as a (T, C) table for the vectorized count, clamped into [acc min, acc max + 1] (exact:
+    a threshold below every accumulator is always passed, one above never) in the narrowest type holding that."""
+    lo, hi = (np.asarray(v, dtype=np.int64) for v in acc_range)
+    if thr is None:
+        return np.zeros((0, lo.shape[0]), dtype=np.int64)
+    t = np.clip(np.asarray(thr, dtype=np.int64), lo[:, None], hi[:, None] + 1)
+    return np.ascontiguousarray(t.T.astype(int_type(int(t.min(initial=0)), int(t.max(initial=0)))))
 
 
 def window_stream(ofm, window, channels) -> Geometry:
@@ -189,7 +196,7 @@ class VvauKernel(FrameKernel):
         self.geom = geom or window_stream(layer.ofm, layer.window, layer.channels)
         self.kind = "depthwise" + ("" if geom is None else "_fused")
         self.wT = np.ascontiguousarray(layer.weights.T, dtype=np.int64)  # (K, C)
-        self.thr = thr_array(layer.thresholds, layer.channels)
+        self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
         if geom is not None:
             lo, hi = layer.in_dtype.min, layer.in_dtype.max
             self.in_fmt = int_type(min(lo, geom.pad_value), max(hi, geom.pad_value))
@@ -205,7 +212,7 @@ class VvauKernel(FrameKernel):
         g, la, n = self.geom, self.layer, xs[0].shape[0]
         oh, ow = g.ofm
         out = np.empty((n, oh, ow, g.channels), dtype=self._int_out(out_fmts[0]))
-        CK.depthwise(g.image(xs[0], n), *g.args(g.int_pads()), self.wT, self.thr, la.out_base,
+        CK.depthwise(g.image(xs[0], n), *g.args(g.int_pads()), self.wT, self.thrT, la.out_base,
                      bool(la.out_dtype.bipolar), out)
         return [out.reshape(n, -1)]
 
@@ -216,7 +223,6 @@ class ConvKernel(FrameKernel):
     def __init__(self, layer, geom, members, acc_bits=None, op_type=None):
         super().__init__(layer, members)
         self.geom = g = geom
-        self.thr = thr_array(layer.thresholds, layer.mh)
         self.out_bipolar = bool(layer.out_dtype.bipolar)
         w = layer.weights  # (O, KH*KW*C), window order
         if layer.binary_xnor:
@@ -226,12 +232,12 @@ class ConvKernel(FrameKernel):
             wb = pack(w.reshape(o * g.window, g.channels), g.channels).reshape(o, -1)  # (O, KH*KW*CW)
             self.w = np.ascontiguousarray(wb.T)
         else:
-            # many output channels: vectorize over them (wT); few: over the window, four pixels per weight row
-            self.outer = w.shape[0] >= OUTER_MIN_CHANNELS
-            self.kind = f"conv_int{acc_bits}" + ("_outer" if self.outer else "")
+            self.kind = f"conv_int{acc_bits}"
             self.in_fmt = op_type
-            self.zacc = {16: np.int16(0), 32: np.int32(0), 64: np.int64(0)}[acc_bits]
-            self.w = np.ascontiguousarray((w.T if self.outer else w).astype(op_type))
+            self.acc_proto = np.zeros(0, dtype={16: np.int16, 32: np.int32, 64: np.int64}[acc_bits])
+            self.lev_proto = np.zeros(0, dtype=np.int64 if acc_bits == 64 else np.int32)
+            self.w = np.ascontiguousarray(w.T.astype(op_type))  # (KH*KW*C, O)
+        self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
 
     def can_write(self, port, fmt):
         return is_int(fmt) or (self.out_bipolar and fmt == Bits(self.layer.mh))
@@ -244,14 +250,11 @@ class ConvKernel(FrameKernel):
         out = np.empty((n, oh, ow, words(o) if packed else o), dtype=np.uint64 if packed else out_fmts[0])
         if self.kind == "conv_xnor":
             cw = words(g.channels)
-            CK.conv_xnor(g.image(xs[0], n, cw), *g.args(g.bit_pads()), self.w, g.window * g.channels, self.thr,
+            CK.conv_xnor(g.image(xs[0], n, cw), *g.args(g.bit_pads()), self.w, g.window * g.channels, self.thrT,
                          la.out_base, self.out_bipolar, packed, out)
-        elif self.outer:
-            CK.conv_int_outer(g.image(xs[0], n), *g.args(g.int_pads()), self.w, self.thr, la.out_base,
-                              self.out_bipolar, np.zeros(0, dtype=self.zacc.dtype), packed, out)
         else:
-            CK.conv_int(g.image(xs[0], n), *g.args(g.int_pads()), self.w, self.thr, la.out_base, self.out_bipolar,
-                        self.zacc, packed, out)
+            CK.conv_int(g.image(xs[0], n), *g.args(g.int_pads()), self.w, self.thrT, la.out_base, self.out_bipolar,
+                        self.acc_proto, self.lev_proto, packed, out)
         return [out.reshape(n, -1)]
 
 

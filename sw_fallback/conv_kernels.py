@@ -3,10 +3,10 @@ hwgen/layers/conv_kernels.py.
 
 Sliding-window kernels never build the im2col matrix of a frame: each image is copied once into a padded buffer
 (Hp, Wp, C) (pad pixels = the pad value; the line buffer's job), and each output pixel reads its KH*KW input
-pixels straight from it. Integer convs gather the windows of four neighbouring output pixels into a small
-buffer so that each weight load feeds four multiply-adds (as the MLP kernels take four images per weight row);
-the accumulator type is the narrowest holding the final dot product (exact modulo 2^bits, see kernels.py),
-chosen by the `zacc` witness argument (np.int16(0), np.int32(0) or np.int64(0)). Binary (BIPOLAR x BIPOLAR)
+pixels straight from it. Integer convs broadcast each window element into a multiply-add over the output
+channels (vectorized over them); the accumulator type is the narrowest holding the final dot product (exact modulo 2^bits, see kernels.py),
+chosen by the dtype of the `acc_proto` argument (an empty int16 / int32 / int64 array).
+Thresholds are counted for all channels of a pixel at once over a (T, channels) table (no per-channel search). Binary (BIPOLAR x BIPOLAR)
 convs read pixels bit-packed (channel c in word c // 64, bit c % 64, padding bits 0 in inputs and weights) and
 count XNOR-popcounts: acc = KH*KW*C - 2 * popcount(x ^ w). Every kernel is parallel over the batch (prange).
 
@@ -47,6 +47,30 @@ def _level(a, thr, o, out_base, out_bipolar):
         return np.int64(a)
     c = _count_le(thr[o], np.int64(a))
     return 2 * c - 1 if out_bipolar else out_base + c
+
+
+@njit(inline="always", **OPTS)
+def _levels_vec(acc, thrT, out_base, out_bipolar, lev):
+    """lev[o] = the level of acc[o] under thresholds thrT (T, O) (column o ascending), counted for all channels
+    at once (vectorized over o: no per-channel search); T == 0: lev = acc."""
+    O = acc.shape[0]
+    T = thrT.shape[0]
+    if T == 0:
+        for o in range(O):
+            lev[o] = acc[o]
+        return
+    for o in range(O):
+        lev[o] = 0
+    for j in range(T):
+        tr = thrT[j]
+        for o in range(O):
+            lev[o] += acc[o] >= tr[o]
+    if out_bipolar:
+        for o in range(O):
+            lev[o] = 2 * lev[o] - 1
+    else:
+        for o in range(O):
+            lev[o] += out_base
 
 
 @njit(inline="always", **OPTS)
@@ -152,49 +176,12 @@ def add_streams(a, b, a_mul, b_mul, thr, out_base, out_bipolar, out):
 
 
 @njit(parallel=True, **OPTS)
-def conv_int(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_base, out_bipolar, zacc, pack, out):
-    """Direct conv: x (N, H, W, C) integers, w (O, KH*KW*C) in window order -> out (N, OH, OW, O) levels
-    (or, with pack, (N, OH, OW, ceil(O/64)) BIPOLAR bits). Accumulates in the type of zacc."""
-    N, C = x.shape[0], x.shape[3]
-    O, KC = w.shape
-    OH, OW = out.shape[1], out.shape[2]
-    for n in prange(N):
-        xp = np.empty((hp, wp, C), dtype=x.dtype)
-        _fill_padded(x[n], t, l, pvals, xp)
-        buf = np.zeros((4, KC), dtype=x.dtype)
-        lev = np.empty((4, O), dtype=np.int64)
-        for oy in range(OH):
-            for ox0 in range(0, OW, 4):
-                m = min(4, OW - ox0)
-                for j in range(m):
-                    _gather(xp, oy * sh, (ox0 + j) * sw, kh, kw, dh, dw, buf[j])
-                b0, b1, b2, b3 = buf[0], buf[1], buf[2], buf[3]
-                for o in range(O):
-                    wr = w[o]
-                    a0 = acc_cast(zacc, 0)
-                    a1 = acc_cast(zacc, 0)
-                    a2 = acc_cast(zacc, 0)
-                    a3 = acc_cast(zacc, 0)
-                    for k in range(KC):
-                        wv = acc_cast(zacc, wr[k])
-                        a0 = acc_cast(zacc, a0 + wv * acc_cast(zacc, b0[k]))
-                        a1 = acc_cast(zacc, a1 + wv * acc_cast(zacc, b1[k]))
-                        a2 = acc_cast(zacc, a2 + wv * acc_cast(zacc, b2[k]))
-                        a3 = acc_cast(zacc, a3 + wv * acc_cast(zacc, b3[k]))
-                    lev[0, o] = _level(a0, thr, o, out_base, out_bipolar)
-                    lev[1, o] = _level(a1, thr, o, out_base, out_bipolar)
-                    lev[2, o] = _level(a2, thr, o, out_base, out_bipolar)
-                    lev[3, o] = _level(a3, thr, o, out_base, out_bipolar)
-                for j in range(m):
-                    _store(out, n, oy, ox0 + j, lev[j], pack)
-
-
-@njit(parallel=True, **OPTS)
-def conv_int_outer(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thr, out_base, out_bipolar, acc_proto, pack,
-                   out):
-    """As conv_int, vectorized over the output channels instead (for many of them, short windows): wT
-    (KH*KW*C, O); each input element of the window is broadcast into a multiply-add over a row of wT.
-    Accumulates in the dtype of acc_proto."""
+def conv_int(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thrT, out_base, out_bipolar, acc_proto, lev_proto,
+             pack, out):
+    """Direct conv: x (N, H, W, C) integers, wT (KH*KW*C, O) in window order -> out (N, OH, OW, O) levels (or,
+    with pack, (N, OH, OW, ceil(O/64)) BIPOLAR bits). Each input element of a window is broadcast into a
+    multiply-add over a row of wT (vectorized over the output channels), in the dtype of acc_proto; thresholds
+    thrT (T, O); levels in the dtype of lev_proto (holding the accumulators when there are no thresholds)."""
     N, C = x.shape[0], x.shape[3]
     O = wT.shape[1]
     OH, OW = out.shape[1], out.shape[2]
@@ -203,7 +190,7 @@ def conv_int_outer(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thr, out_
         _fill_padded(x[n], t, l, pvals, xp)
         acc = np.zeros(O, dtype=acc_proto.dtype)
         z = acc[0]
-        lev = np.empty(O, dtype=np.int64)
+        lev = np.empty(O, dtype=lev_proto.dtype)
         for oy in range(OH):
             for ox in range(OW):
                 acc[:] = 0
@@ -217,13 +204,12 @@ def conv_int_outer(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thr, out_
                             for o in range(O):
                                 acc[o] = acc_cast(z, acc[o] + xv * acc_cast(z, wr[o]))
                             k += 1
-                for o in range(O):
-                    lev[o] = _level(acc[o], thr, o, out_base, out_bipolar)
+                _levels_vec(acc, thrT, out_base, out_bipolar, lev)
                 _store(out, n, oy, ox, lev, pack)
 
 
 @njit(parallel=True, **OPTS)
-def conv_xnor(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, kc, thr, out_base, out_bipolar, pack, out):
+def conv_xnor(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, kc, thrT, out_base, out_bipolar, pack, out):
     """Binary direct conv: x (N, H, W, CW) packed pixels, wT (KH*KW*CW, O) packed weights, one row per kernel
     position and word; kc = KH*KW*C (the true dot-product length) -> out as conv_int. Each input word is
     XNOR-popcounted against a row of wT, vectorized over the output channels."""
@@ -234,7 +220,8 @@ def conv_xnor(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, kc, thr, out_b
         xp = np.empty((hp, wp, CW), dtype=np.uint64)
         _fill_padded(x[n], t, l, pvals, xp)
         ham = np.zeros(O, dtype=np.uint64)
-        lev = np.empty(O, dtype=np.int64)
+        acc = np.empty(O, dtype=np.int64)
+        lev = np.empty(O, dtype=np.int32)
         for oy in range(OH):
             for ox in range(OW):
                 ham[:] = 0
@@ -249,19 +236,22 @@ def conv_xnor(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, kc, thr, out_b
                                 ham[o] += popcount64(xv ^ wr[o])
                             k += 1
                 for o in range(O):
-                    lev[o] = _level(np.int64(kc) - 2 * np.int64(ham[o]), thr, o, out_base, out_bipolar)
+                    acc[o] = np.int64(kc) - 2 * np.int64(ham[o])
+                _levels_vec(acc, thrT, out_base, out_bipolar, lev)
                 _store(out, n, oy, ox, lev, pack)
 
 
 @njit(parallel=True, **OPTS)
-def depthwise(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thr, out_base, out_bipolar, out):
-    """VVAU over windows read in place: x (N, H, W, C), wT (KH*KW, C) -> out (N, OH, OW, C) levels."""
+def depthwise(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thrT, out_base, out_bipolar, out):
+    """VVAU over windows read in place: x (N, H, W, C), wT (KH*KW, C), thresholds thrT (T, C) -> out (N, OH, OW, C)
+    levels (vectorized over the channels)."""
     N, C = x.shape[0], x.shape[3]
     OH, OW = out.shape[1], out.shape[2]
     for n in prange(N):
         xp = np.empty((hp, wp, C), dtype=x.dtype)
         _fill_padded(x[n], t, l, pvals, xp)
         acc = np.empty(C, dtype=np.int64)
+        lev = np.empty(C, dtype=np.int64)
         for oy in range(OH):
             for ox in range(OW):
                 acc[:] = 0
@@ -273,8 +263,9 @@ def depthwise(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thr, out_base,
                         for c in range(C):
                             acc[c] += np.int64(px[c]) * np.int64(wk[c])
                         k += 1
+                _levels_vec(acc, thrT, out_base, out_bipolar, lev)
                 for c in range(C):
-                    out[n, oy, ox, c] = _level(acc[c], thr, c, out_base, out_bipolar)
+                    out[n, oy, ox, c] = lev[c]
 
 
 @njit(inline="always", **OPTS)
@@ -315,24 +306,25 @@ def pool(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, is_max, shift, mode, lo
         acc = np.empty(C, dtype=np.int64)
         for oy in range(OH):
             for ox in range(OW):
-                first = xp[oy * sh, ox * sw]
-                for c in range(C):
-                    acc[c] = first[c]
-                for ky in range(kh):
-                    for kx in range(kw):
-                        if ky == 0 and kx == 0:
-                            continue
-                        px = xp[oy * sh + ky * dh, ox * sw + kx * dw]
-                        if is_max:
+                y0, x0 = oy * sh, ox * sw
+                if is_max:  # max in the input's own type, straight into the output row
+                    row = out[n, oy, ox]
+                    first = xp[y0, x0]
+                    for c in range(C):
+                        row[c] = first[c]
+                    for ky in range(kh):
+                        for kx in range(kw):
+                            px = xp[y0 + ky * dh, x0 + kx * dw]
                             for c in range(C):
-                                acc[c] = max(acc[c], np.int64(px[c]))
-                        else:
+                                row[c] = max(row[c], px[c])
+                else:
+                    acc[:] = 0
+                    for ky in range(kh):
+                        for kx in range(kw):
+                            px = xp[y0 + ky * dh, x0 + kx * dw]
                             for c in range(C):
                                 acc[c] += px[c]
-                for c in range(C):
-                    if is_max:
-                        out[n, oy, ox, c] = acc[c]
-                    else:
+                    for c in range(C):
                         out[n, oy, ox, c] = min(max(shift_round(acc[c], shift, mode), lo), hi)
 
 

@@ -112,7 +112,7 @@ def test_binary_cnn_stays_packed():
     fc = MVAU("fc", B, B, w, None, D("INT16"))
     be = assert_cpu_exact(l0 + l1 + [pool_swg, pool, fc], [1, 10, 10, 3], n=9, fused=["c0_mvau", "c1_mvau", "p"])
     assert [st.out_fmts[0].__class__.__name__ for st in be.steps[:-1]] == ["Bits"] * 3
-    assert [p.kind for p in be.plan] == ["conv_int16_outer", "conv_xnor", "pool_bits_fused", "xnor"]
+    assert [p.kind for p in be.plan] == ["conv_int16", "conv_xnor", "pool_bits_fused", "xnor"]
 
 
 # --- depthwise, pools ------------------------------------------------------------------------------------------------
