@@ -21,6 +21,9 @@ from sw_fallback.formats import Bits, int_type, is_int, pack, words
 from sw_fallback.mlp import Kernel, thr_array
 
 
+PLANAR_MAX_CHANNELS = 32  # stride-1 integer convs with fewer output channels run channel-planar
+
+
 class Geometry:
     """A sliding window over an (H, W, C) image with (top, left, bottom, right) padding of `pad_value`."""
 
@@ -232,15 +235,24 @@ class ConvKernel(FrameKernel):
             wb = pack(w.reshape(o * g.window, g.channels), g.channels).reshape(o, -1)  # (O, KH*KW*CW)
             self.w = np.ascontiguousarray(wb.T)
         else:
-            self.kind = f"conv_int{acc_bits}"
+            self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
+            # the accumulator type also holds the clamped thresholds (acc max + 1 is "never passed")
+            acc_bits = max(acc_bits, np.dtype(self.thrT.dtype).itemsize * 8)
+            # few output channels at stride 1: channel-planar (long loops over pixels); else over the channels
+            self.planar = g.stride == (1, 1) and w.shape[0] < PLANAR_MAX_CHANNELS
+            self.kind = f"conv_int{acc_bits}" + ("_planar" if self.planar else "")
             self.in_fmt = op_type
-            self.acc_proto = np.zeros(0, dtype={16: np.int16, 32: np.int32, 64: np.int64}[acc_bits])
+            acc_t = {16: np.int16, 32: np.int32, 64: np.int64}[acc_bits]
+            self.acc_proto = np.zeros(0, dtype=acc_t)
             self.lev_proto = np.zeros(0, dtype=np.int64 if acc_bits == 64 else np.int32)
-            self.w = np.ascontiguousarray(w.T.astype(op_type))  # (KH*KW*C, O)
-        self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
+            self.w = np.ascontiguousarray((w if self.planar else w.T).astype(op_type))  # (O, K*C) / (K*C, O)
+            if self.planar:
+                self.thrT = np.ascontiguousarray(self.thrT.T.astype(acc_t))  # (O, T)
+        if layer.binary_xnor:
+            self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
 
     def can_write(self, port, fmt):
-        return is_int(fmt) or (self.out_bipolar and fmt == Bits(self.layer.mh))
+        return is_int(fmt) or (self.out_bipolar and fmt == Bits(self.layer.mh) and not getattr(self, "planar", 0))
 
     def frames(self, xs, out_fmts):
         g, la, n = self.geom, self.layer, xs[0].shape[0]
@@ -252,6 +264,10 @@ class ConvKernel(FrameKernel):
             cw = words(g.channels)
             CK.conv_xnor(g.image(xs[0], n, cw), *g.args(g.bit_pads()), self.w, g.window * g.channels, self.thrT,
                          la.out_base, self.out_bipolar, packed, out)
+        elif self.planar:
+            t, l, pv, hp, wp, kh, kw, _, _, dh, dw = g.args(g.int_pads())
+            CK.conv_int_planar(g.image(xs[0], n), t, l, pv, hp, wp, kh, kw, dh, dw, self.w, self.thrT, la.out_base,
+                               self.out_bipolar, self.acc_proto, self.lev_proto, out)
         else:
             CK.conv_int(g.image(xs[0], n), *g.args(g.int_pads()), self.w, self.thrT, la.out_base, self.out_bipolar,
                         self.acc_proto, self.lev_proto, packed, out)

@@ -209,6 +209,57 @@ def conv_int(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thrT, out_base,
 
 
 @njit(parallel=True, **OPTS)
+def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, dh, dw, w, thr, out_base, out_bipolar, acc_proto, lev_proto,
+                    out):
+    """Stride-1 direct conv for few output channels: the padded image is held channel-planar (C, Hp*Wp), so
+    that for one output channel and one kernel tap the output plane is a multiply-add over one contiguous run of
+    (OH-1)*Wp + OW positions (the Wp - OW positions past each row's end are computed and dropped): long
+    vectorized loops however few the channels. w (O, KH*KW*C) in window order, thr (O, T) in the accumulator
+    type (acc_proto's), levels in lev_proto's type -> out (N, OH, OW, O)."""
+    N, H, W, C = x.shape
+    O = w.shape[0]
+    OH, OW = out.shape[1], out.shape[2]
+    P = (OH - 1) * wp + OW
+    T = thr.shape[1]
+    for n in prange(N):
+        xpl = np.empty((C, hp * wp), dtype=x.dtype)
+        for y in range(hp):
+            for xx in range(wp):
+                inside = t <= y < t + H and l <= xx < l + W
+                for c in range(C):
+                    xpl[c, y * wp + xx] = x[n, y - t, xx - l, c] if inside else pvals[c]
+        acc = np.zeros(P, dtype=acc_proto.dtype)
+        z = acc[0]
+        lev = np.zeros(P, dtype=lev_proto.dtype)
+        for o in range(O):
+            acc[:] = 0
+            k = 0
+            for ky in range(kh):
+                for kx in range(kw):
+                    off = ky * dh * wp + kx * dw
+                    for c in range(C):
+                        wv = acc_cast(z, w[o, k])
+                        src = xpl[c, off:off + P]
+                        for p in range(P):
+                            acc[p] = acc_cast(z, acc[p] + wv * acc_cast(z, src[p]))
+                        k += 1
+            if T == 0:
+                for p in range(P):
+                    lev[p] = acc[p]
+            else:
+                lev[:] = 0
+                for j in range(T):
+                    tv = acc_cast(z, thr[o, j])
+                    for p in range(P):
+                        lev[p] += acc[p] >= tv
+                for p in range(P):
+                    lev[p] = 2 * lev[p] - 1 if out_bipolar else lev[p] + out_base
+            for oy in range(OH):
+                for ox in range(OW):
+                    out[n, oy, ox, o] = lev[oy * wp + ox]
+
+
+@njit(parallel=True, **OPTS)
 def conv_xnor(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, kc, thrT, out_base, out_bipolar, pack, out):
     """Binary direct conv: x (N, H, W, CW) packed pixels, wT (KH*KW*CW, O) packed weights, one row per kernel
     position and word; kc = KH*KW*C (the true dot-product length) -> out as conv_int. Each input word is
