@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sw_fallback import head_kernels as HK
 from sw_fallback import kernels as K
 from sw_fallback.formats import Bits, CpuBackendError, Planes, convert, int_type, is_int, words
 from sw_fallback.mlp import out_range
@@ -17,6 +18,7 @@ _MONOTONE = {"Mul", "Div", "Add", "Sub", "Relu", "Clip", "Max", "Min", "Neg", "Q
 _ELEMENTWISE_EXACT = _LAYOUT | _MONOTONE | {"Abs", "Floor", "Ceil", "Round", "Sign", "Cast", "Trunc"}
 FLT_MAX = np.finfo(np.float32).max
 HEAD_MAX_LEVELS = 4096  # input quantizers up to 12 bits get compiled thresholds
+HEAD_BUCKET_ROWS = 64  # distinct threshold rows (per-tensor / per-channel quantizers) that get bucket tables
 TAIL_MAX_TABLE = 1 << 22  # entries of the tail lookup table
 
 
@@ -89,6 +91,7 @@ class CompiledHead:
         feats = fl.in_port(0)[2]
         r = _chain_reason(head, _MONOTONE | _LAYOUT | _MOVES, monotone=True) if head.nodes else "empty head"
         self.perm = None
+        self.buckets = None  # (rows, row_of, table) of the bucket fast path (_search)
         if r is None and any(n.op_type in _MOVES for n in head.nodes):
             r = self._find_perm()
         if r is None and self.F != feats:
@@ -177,6 +180,15 @@ class CompiledHead:
         K.head_levels(_keys_to_float(keys).view(np.int32), self.thrT, self.thr, self.base, self.sgn, got)
         if not np.array_equal(got, want):
             return "compiled thresholds disagree with the evaluator (kept the evaluator)"
+        self.buckets = None
+        rows, row_of = np.unique(self.thr, axis=0, return_inverse=True)
+        if rows.shape[0] <= HEAD_BUCKET_ROWS:
+            b = (np.ascontiguousarray(rows, dtype=np.int32), np.ascontiguousarray(row_of.reshape(-1), dtype=np.int32),
+                 HK.bucket_table(rows))
+            got2 = np.empty(want.shape, dtype=np.int64)
+            HK.head_levels_bucket(_keys_to_float(keys).view(np.int32), *b, self.base, self.sgn, got2)
+            if np.array_equal(got2, want):
+                self.buckets = b
         return None
 
     def run(self, x: np.ndarray, fmt=None):
@@ -198,6 +210,9 @@ class CompiledHead:
                 it = int_type(self.lo, self.hi)
                 out = convert(self.run(x, it), it, fmt, self.F)
                 bad = 0
+            elif self.buckets is not None:
+                out = np.empty((n, self.F), dtype=fmt)
+                bad = HK.head_levels_bucket(xb, *self.buckets, self.base, self.sgn, out)
             else:
                 out = np.empty((n, self.F), dtype=fmt)
                 bad = K.head_levels(*args, out)
