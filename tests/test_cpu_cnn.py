@@ -151,9 +151,12 @@ def test_pools_max_global_and_standalone():
     # an SWG whose consumer reads a window stream it cannot fuse with (thresholds): the standalone generator
     th = Thresholding("th", dt, np.sort(np.random.default_rng(0).integers(-8, 8, (C, 3)), axis=1), D("UINT2"),
                       num_vectors=1)
-    swg2 = SlidingWindow("s2", dt, (4, 4), C, 2, 2)
+    pad2 = Pad("p2", dt, (4, 4), C, (1, 0, 0, 1), -1)
+    swg2 = SlidingWindow("s2", dt, pad2.ofm, C, 2, 2)
     th.num_vectors = swg2.ofm[0] * swg2.ofm[1] * swg2.window
-    assert_cpu_exact([swg2, th], [1, 4, 4, C])
+    assert_cpu_exact([pad2, swg2, th], [1, 4, 4, C], fused=["s2"])  # a padded window stream
+    # a Pad no window reads: the standalone padding kernel
+    assert_cpu_exact([Pad("p3", dt, (3, 5), C, (2, 1, 0, 3), 3), Upsample("u3", dt, (5, 9), C, 2)], [1, 3, 5, C])
 
 
 # --- DAGs: residual add, concat, upsample ----------------------------------------------------------------------------
