@@ -124,16 +124,20 @@ def plan_graph(graph, bitserial: bool = False) -> tuple[list[Step], dict]:
     return steps, consumers
 
 
+SPLIT_MIN_FRAMES = 32  # frames per thread below which a batch is not split
+
+
 class CpuBackend:
     """Backend 'cpu' of hwgen.runtime.Accelerator. Options: threads (numba threads; default all cores),
     compiled_head / compiled_tail (default True; False keeps hwgen's evaluator), warmup (default True:
     compile or load the cached kernels now, so the first execute is not slower), bitserial (default False:
     few-bit integer layers on bit planes and popcounts instead of int16 SIMD multiply-adds), fuse_head (default
-    True: a compiled head feeds a first int16 MVAU image by image instead of through an (N, F) array)."""
+    True: a compiled head feeds a first int16 MVAU image by image instead of through an (N, F) array), split
+    (default True: a CNN graph's big batches run as one chunk per thread through every layer)."""
 
     def __init__(self, out_dir, graph, threads: int | None = None, compiled_head: bool = True,
                  compiled_tail: bool = True, warmup: bool = True, bitserial: bool = False, fuse_head: bool = True,
-                 **_):
+                 split: bool = True, **_):
         import numba
 
         t0 = time.perf_counter()
@@ -141,8 +145,13 @@ class CpuBackend:
         self.graph = graph
         if threads:
             numba.set_num_threads(int(threads))
+        self.threads = numba.get_num_threads()
         self.steps, self.consumers = plan_graph(graph, bitserial)
         self.plan = [st.kernel for st in self.steps]
+        # frame-shaped (CNN) graphs split big batches over threads that each run every layer single-threaded
+        # (no barrier per kernel, each chunk's feature maps stay in its core's cache); MLPs keep prange per layer
+        self.split = bool(split) and self.threads > 1 and any(isinstance(k, cnn.FrameKernel) for k in self.plan)
+        self._pool = None
         in_edge = next(e for e in graph.edges if e.src is None)
         out_edge = next(e for e in graph.edges if e.dst is None)
         self.in_layer = graph.node(in_edge.dst)
@@ -260,9 +269,35 @@ class CpuBackend:
             return None  # NaN / inf: the unfused path hands it to the evaluator
         return {(st.layer.name, 0): (convert(out, ot, fmt, p.out_f), fmt, p.out_f)}
 
+    def _split_ints(self, x):
+        """The integer output for a big finite float32 batch, one chunk per thread (each thread runs the kernels
+        single-threaded); None when the batch is not one to split."""
+        n = x.shape[0] if isinstance(x, np.ndarray) else 0
+        if not (self.split and n >= SPLIT_MIN_FRAMES * self.threads and x.dtype == np.float32
+                and x.ndim == len(self.graph.input_shape) and np.isfinite(x).all()):
+            return None  # (errors and non-finite inputs: the unsplit path, whose messages index the whole batch)
+        import numba
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="hwgen-cpu",
+                                            initializer=numba.set_num_threads, initargs=(1,))
+
+        def ints(c):
+            vals = self._fused_first(c)
+            return self._run(vals, 1) if vals is not None else self.run_layers(self.head_first(c))
+
+        return np.concatenate(list(self._pool.map(ints, np.array_split(x, self.threads))))
+
     def execute(self, x) -> np.ndarray:
         """The ONNX model's input (N, ...) or one sample -> the model's output, as Accelerator.execute."""
         t0 = time.perf_counter()
+        y = self._split_ints(x)
+        if y is not None:
+            t1 = time.perf_counter()
+            out = self.tail(y)  # the tail on the whole batch, as the reference runs it
+            self.last_timing = {"head_and_layers_seconds": t1 - t0, "tail_seconds": time.perf_counter() - t1}
+            return out
         vals = self._fused_first(x)
         if vals is not None:
             t1 = time.perf_counter()

@@ -12,6 +12,7 @@ from tests.tools import require_module  # noqa: E402
 require_module("numba", "the cpu backend")
 
 from hwgen.dtypes import from_name  # noqa: E402
+from hwgen.errors import HwgenError  # noqa: E402
 from hwgen.graph import Edge  # noqa: E402
 from hwgen.layers import conv_kernels as ck  # noqa: E402
 from hwgen.layers.branching import AddStreams, Concat, Duplicate  # noqa: E402
@@ -194,3 +195,22 @@ def test_concat_upsample_and_exact_add():
     edges = [Edge(None, 0, "dup2", 0), Edge("dup2", 0, "add", 0), Edge("dup2", 1, "add", 1),
              Edge("add", 0, "up", 0), Edge("up", 0, None, 0)]
     assert_cpu_exact([dup2, add, up], [1, *hw, C], edges=edges)
+
+
+def test_big_batches_split_over_threads():
+    """A batch of a CNN graph big enough is cut into one chunk per thread, each run through every layer: the
+    same integers, and errors still name the whole batch's index."""
+    rng = np.random.default_rng(6)
+    dt = D("UINT4")
+    layers = conv_layers("s", rng, dt, (6, 6), 3, 8, 3, pads=(1, 1, 1, 1), out_dt=dt)
+    g = handmade_graph(layers, input_shape=[1, 6, 6, 3])
+    be = CpuBackend(None, g, threads=2, warmup=False)
+    x = random_input(g, 150, 2)
+    assert be.split and be._split_ints(x) is not None
+    np.testing.assert_array_equal(be.execute(x).reshape(150, -1), g.execute(x).reshape(150, -1))
+    x[140, 0, 0, 0] = np.nan
+    with pytest.raises(HwgenError) as want:
+        g.execute(x)
+    with pytest.raises(type(want.value)) as got:
+        be.execute(x)
+    assert str(got.value) == str(want.value)
