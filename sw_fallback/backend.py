@@ -111,6 +111,9 @@ def plan_graph(graph, bitserial: bool = False) -> tuple[list[Step], dict]:
         if fused is not None:
             kernels[la.name], ins[la.name] = fused, ins[src]
             absorbed.add(src)
+    for name, k in kernels.items():  # what is left unfused may still prefer a frame kernel (a 1x1 conv)
+        frame = getattr(k, "frame_kernel", None)
+        kernels[name] = (frame() if frame else None) or k
     steps = [Step(kernels[la.name], la, ins[la.name]) for la in graph.layers if la.name not in absorbed]
     consumers = {}
     for st in steps:

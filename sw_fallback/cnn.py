@@ -21,7 +21,8 @@ from sw_fallback.formats import Bits, int_type, is_int, pack, words
 from sw_fallback.mlp import Kernel, thr_array
 
 
-PLANAR_MAX_CHANNELS = 32  # stride-1 integer convs with fewer output channels run channel-planar
+PLANAR_MAX_CHANNELS = 32  # integer convs with fewer output channels run channel-planar...
+PLANAR_MAX_STRIDE = 4  # ... when stride_h * stride_w is at most this (the planar kernel computes every position)
 
 
 class Geometry:
@@ -192,17 +193,22 @@ class PoolKernel(FrameKernel):
 
 
 class VvauKernel(FrameKernel):
-    """Depthwise VVAU; standalone on a window stream, or fused onto the image."""
+    """Depthwise VVAU (channel-planar kernel); standalone on a window stream, or fused onto the image."""
 
     def __init__(self, layer, geom=None, members=None):
         super().__init__(layer, members)
         self.geom = geom or window_stream(layer.ofm, layer.window, layer.channels)
         self.kind = "depthwise" + ("" if geom is None else "_fused")
-        self.wT = np.ascontiguousarray(layer.weights.T, dtype=np.int64)  # (K, C)
-        self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
+        lo, hi = layer.acc_range()
+        thrT = thresholds_by_column(layer.thresholds, (lo, hi))
+        acc_t = np.result_type(int_type(min(int(lo.min()), 0), max(int(hi.max()), 0)), thrT.dtype, np.int16)
+        self.acc_proto = np.zeros(0, dtype=acc_t)
+        self.lev_proto = np.zeros(0, dtype=np.int64 if acc_t == np.int64 else np.int32)
+        self.thr = np.ascontiguousarray(thrT.T.astype(acc_t))  # (C, T)
+        self.w = np.ascontiguousarray(layer.weights.astype(acc_t))  # (C, K)
         if geom is not None:
-            lo, hi = layer.in_dtype.min, layer.in_dtype.max
-            self.in_fmt = int_type(min(lo, geom.pad_value), max(hi, geom.pad_value))
+            dlo, dhi = layer.in_dtype.min, layer.in_dtype.max
+            self.in_fmt = int_type(min(dlo, geom.pad_value), max(dhi, geom.pad_value))
 
     def fuse_input(self, producer):
         la = self.layer
@@ -215,8 +221,8 @@ class VvauKernel(FrameKernel):
         g, la, n = self.geom, self.layer, xs[0].shape[0]
         oh, ow = g.ofm
         out = np.empty((n, oh, ow, g.channels), dtype=self._int_out(out_fmts[0]))
-        CK.depthwise(g.image(xs[0], n), *g.args(g.int_pads()), self.wT, self.thrT, la.out_base,
-                     bool(la.out_dtype.bipolar), out)
+        CK.conv_int_planar(g.image(xs[0], n), *g.args(g.int_pads()), self.w, True, self.thr, la.out_base,
+                           bool(la.out_dtype.bipolar), self.acc_proto, self.lev_proto, out)
         return [out.reshape(n, -1)]
 
 
@@ -238,8 +244,8 @@ class ConvKernel(FrameKernel):
             self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
             # the accumulator type also holds the clamped thresholds (acc max + 1 is "never passed")
             acc_bits = max(acc_bits, np.dtype(self.thrT.dtype).itemsize * 8)
-            # few output channels at stride 1: channel-planar (long loops over pixels); else over the channels
-            self.planar = g.stride == (1, 1) and w.shape[0] < PLANAR_MAX_CHANNELS
+            # few output channels: channel-planar (long loops over pixels); else vectorized over the channels
+            self.planar = w.shape[0] < PLANAR_MAX_CHANNELS and g.stride[0] * g.stride[1] <= PLANAR_MAX_STRIDE
             self.kind = f"conv_int{acc_bits}" + ("_planar" if self.planar else "")
             self.in_fmt = op_type
             acc_t = {16: np.int16, 32: np.int32, 64: np.int64}[acc_bits]
@@ -265,8 +271,7 @@ class ConvKernel(FrameKernel):
             CK.conv_xnor(g.image(xs[0], n, cw), *g.args(g.bit_pads()), self.w, g.window * g.channels, self.thrT,
                          la.out_base, self.out_bipolar, packed, out)
         elif self.planar:
-            t, l, pv, hp, wp, kh, kw, _, _, dh, dw = g.args(g.int_pads())
-            CK.conv_int_planar(g.image(xs[0], n), t, l, pv, hp, wp, kh, kw, dh, dw, self.w, self.thrT, la.out_base,
+            CK.conv_int_planar(g.image(xs[0], n), *g.args(g.int_pads()), self.w, False, self.thrT, la.out_base,
                                self.out_bipolar, self.acc_proto, self.lev_proto, out)
         else:
             CK.conv_int(g.image(xs[0], n), *g.args(g.int_pads()), self.w, self.thrT, la.out_base, self.out_bipolar,
@@ -335,6 +340,20 @@ class UpsampleKernel(FrameKernel):
         out = np.empty((n, *la.ofm, la.channels), dtype=self._int_out(out_fmts[0]))
         CK.upsample(xs[0].reshape(n, *la.ifm, la.channels), *la.factor, out)
         return [out.reshape(n, -1)]
+
+
+def pointwise_conv(mvau_kernel):
+    """An MVAU over the pixels of an image without a sliding window (a 1x1 conv, stride 1) as a direct conv, or
+    None (one vector per frame, or pixels without a known image shape)."""
+    la = mvau_kernel.layer
+    h, w = la.spatial
+    if la.num_vectors <= 1 or h * w != la.num_vectors:
+        return None
+
+    class _Pixels:  # the image itself as a 1x1 window source
+        window_geom, members = Geometry((h, w), la.mw, (1, 1)), []
+
+    return conv_from_mvau(mvau_kernel, _Pixels)
 
 
 def conv_from_mvau(mvau_kernel, producer):

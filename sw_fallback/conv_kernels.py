@@ -209,17 +209,18 @@ def conv_int(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thrT, out_base,
 
 
 @njit(parallel=True, **OPTS)
-def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, dh, dw, w, thr, out_base, out_bipolar, acc_proto, lev_proto,
-                    out):
-    """Stride-1 direct conv for few output channels: the padded image is held channel-planar (C, Hp*Wp), so
-    that for one output channel and one kernel tap the output plane is a multiply-add over one contiguous run of
-    (OH-1)*Wp + OW positions (the Wp - OW positions past each row's end are computed and dropped): long
-    vectorized loops however few the channels. w (O, KH*KW*C) in window order, thr (O, T) in the accumulator
-    type (acc_proto's), levels in lev_proto's type -> out (N, OH, OW, O)."""
+def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise, thr, out_base, out_bipolar,
+                    acc_proto, lev_proto, out):
+    """Direct conv for few output channels: the padded image is held channel-planar (C, Hp*Wp), so that for one
+    output channel and one kernel tap the output plane is a multiply-add over one contiguous run of positions
+    (every stride-1 position up to the last output; the others (past each row's end, between strides) are
+    computed and dropped): long vectorized loops however few the channels. w (O, KH*KW*C) in window order, or
+    (depthwise: output o reads channel o only) (C, KH*KW); thr (O, T) in the accumulator type (acc_proto's),
+    levels in lev_proto's type -> out (N, OH, OW, O)."""
     N, H, W, C = x.shape
     O = w.shape[0]
     OH, OW = out.shape[1], out.shape[2]
-    P = (OH - 1) * wp + OW
+    P = (OH - 1) * sh * wp + (OW - 1) * sw + 1
     T = thr.shape[1]
     for n in prange(N):
         xpl = np.empty((C, hp * wp), dtype=x.dtype)
@@ -233,11 +234,12 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, dh, dw, w, thr, out_base, ou
         lev = np.zeros(P, dtype=lev_proto.dtype)
         for o in range(O):
             acc[:] = 0
+            c0, c1 = (o, o + 1) if depthwise else (0, C)
             k = 0
             for ky in range(kh):
                 for kx in range(kw):
                     off = ky * dh * wp + kx * dw
-                    for c in range(C):
+                    for c in range(c0, c1):
                         wv = acc_cast(z, w[o, k])
                         src = xpl[c, off:off + P]
                         for p in range(P):
@@ -256,7 +258,7 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, dh, dw, w, thr, out_base, ou
                     lev[p] = 2 * lev[p] - 1 if out_bipolar else lev[p] + out_base
             for oy in range(OH):
                 for ox in range(OW):
-                    out[n, oy, ox, o] = lev[oy * wp + ox]
+                    out[n, oy, ox, o] = lev[oy * sh * wp + ox * sw]
 
 
 @njit(parallel=True, **OPTS)
@@ -290,33 +292,6 @@ def conv_xnor(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, kc, thrT, out_
                     acc[o] = np.int64(kc) - 2 * np.int64(ham[o])
                 _levels_vec(acc, thrT, out_base, out_bipolar, lev)
                 _store(out, n, oy, ox, lev, pack)
-
-
-@njit(parallel=True, **OPTS)
-def depthwise(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thrT, out_base, out_bipolar, out):
-    """VVAU over windows read in place: x (N, H, W, C), wT (KH*KW, C), thresholds thrT (T, C) -> out (N, OH, OW, C)
-    levels (vectorized over the channels)."""
-    N, C = x.shape[0], x.shape[3]
-    OH, OW = out.shape[1], out.shape[2]
-    for n in prange(N):
-        xp = np.empty((hp, wp, C), dtype=x.dtype)
-        _fill_padded(x[n], t, l, pvals, xp)
-        acc = np.empty(C, dtype=np.int64)
-        lev = np.empty(C, dtype=np.int64)
-        for oy in range(OH):
-            for ox in range(OW):
-                acc[:] = 0
-                k = 0
-                for ky in range(kh):
-                    for kx in range(kw):
-                        px = xp[oy * sh + ky * dh, ox * sw + kx * dw]
-                        wk = wT[k]
-                        for c in range(C):
-                            acc[c] += np.int64(px[c]) * np.int64(wk[c])
-                        k += 1
-                _levels_vec(acc, thrT, out_base, out_bipolar, lev)
-                for c in range(C):
-                    out[n, oy, ox, c] = lev[c]
 
 
 @njit(inline="always", **OPTS)

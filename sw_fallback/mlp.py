@@ -202,6 +202,12 @@ class MvauKernel(Kernel):
 
         return conv_from_mvau(self, producer)
 
+    def frame_kernel(self):
+        """This MVAU as a frame kernel when it is a 1x1 conv over an image (sw_fallback.cnn), else None."""
+        from sw_fallback.cnn import pointwise_conv
+
+        return pointwise_conv(self)
+
     def can_write_bits(self) -> bool:
         return self.kind == "xnor" and self.out_bipolar and self.thr.shape[1] == 1
 

@@ -214,3 +214,17 @@ def test_big_batches_split_over_threads():
     with pytest.raises(type(want.value)) as got:
         be.execute(x)
     assert str(got.value) == str(want.value)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_pointwise_mvau_runs_as_conv(binary):
+    """An MVAU over an image's pixels with no sliding window (a 1x1 conv): the direct conv kernel."""
+    rng = np.random.default_rng(7)
+    dt, w_dt = (D("BIPOLAR"), D("BIPOLAR")) if binary else (D("INT4"), D("INT4"))
+    w = _weights(rng, w_dt, (6, 70 if binary else 5))
+    mv = MVAU("pw", dt, w_dt, w, None, D("INT16"), num_vectors=12, spatial=(3, 4))
+    lo, hi = mv.acc_range()
+    thr, base = _thresholds(rng, lo, hi, 6, D("UINT2"))
+    mv = MVAU("pw", dt, w_dt, w, thr, D("UINT2"), num_vectors=12, spatial=(3, 4))
+    be = assert_cpu_exact([mv], [1, 3, 4, w.shape[1]])
+    assert be.plan[0].kind.startswith("conv_")
