@@ -3,9 +3,14 @@
     acc = Accelerator("out/", backend="cpu")          # or CpuBackend(out_dir, graph) directly
     y = acc.execute(x)
 
+The hardware graph is a DAG (forks: Duplicate; joins: AddStreams, Concat): the plan runs its nodes in topological
+order, each value (a batch of frames) kept until its consumers have read it. Sliding windows are fused into the
+node that reads them (sw_fallback.cnn: direct convs, depthwise convs and pools, with their padding), asked of
+the kernels, never decided on the kinds.
+
 Layers. Each layer reads its input in the format it computes on, written directly by the layer before it:
-XNOR MVAUs (BIPOLAR inputs and weights) read bit-packed uint64 words, and a BIPOLAR-output XNOR MVAU writes the
-next layer's packed words itself; the other layers read int8 / int16 / int32 / int64 arrays, the narrowest type
+XNOR MVAUs and convs (BIPOLAR inputs and weights) read bit-packed uint64 words (a vector, or a pixel's
+channels), and a BIPOLAR-output MVAU or conv writes the next layer's packed words itself; the other layers read int8 / int16 / int32 / int64 arrays, the narrowest type
 holding the values, with accumulators chosen from the layer's exact accumulator range. Weights are packed or
 narrowed once, here. Thresholds are fused into the MVAU kernels; integer MVAUs take four images per pass over
 a weight row (int16 SIMD multiply-adds when the accumulator range allows); a compiled head feeds a first int16
@@ -28,6 +33,7 @@ CPU partitions (optional, used by `execute`, `head_ints`, `tail`; each falls bac
 Both are checked again against the evaluator at construction (boundary points and random values).
 """
 
+
 from __future__ import annotations
 
 import time
@@ -36,222 +42,14 @@ from pathlib import Path
 import numpy as np
 
 from hwgen.errors import HwgenError, InputDataError
+from sw_fallback import cnn
+from sw_fallback import conv_kernels as CK
+from sw_fallback import head_kernels as HK
 from sw_fallback import kernels as K
-
-# element-wise ops whose float32 result is one correctly rounded IEEE operation (or exact): position independent
-_LAYOUT = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
-_MONOTONE = {"Mul", "Div", "Add", "Sub", "Relu", "Clip", "Max", "Min", "Neg", "Quant", "BipolarQuant"}
-_ELEMENTWISE_EXACT = _LAYOUT | _MONOTONE | {"Abs", "Floor", "Ceil", "Round", "Sign", "Cast", "Trunc"}
-FLT_MAX = np.finfo(np.float32).max
-HEAD_MAX_LEVELS = 4096  # input quantizers up to 12 bits get compiled thresholds
-TAIL_MAX_TABLE = 1 << 22  # entries of the tail lookup table
-# bit-serial MVAU (option bitserial=True) when input bits x weight bits <= this (INT2 x INT2, INT2 x BIPOLAR):
-# its kernel beats the int16 one on wide layers, but building bit planes in the head costs more than it saves
-# on TFC (2-core AVX-512 machine, 2026-11-26), so it is off by default
-BITSERIAL_MAX = 4
-
-
-class CpuBackendError(HwgenError):
-    pass
-
-
-def _int_type(lo: int, hi: int):
-    for t in (np.int8, np.int16, np.int32, np.int64):
-        i = np.iinfo(t)
-        if i.min <= lo and hi <= i.max:
-            return t
-    raise CpuBackendError(f"integer range [{lo}, {hi}] does not fit 64 bits")
-
-
-def _bits_for(t) -> int:
-    return np.dtype(t).itemsize * 8
-
-
-def _words(n: int) -> int:
-    return (n + 63) // 64
-
-
-def _pack(q: np.ndarray) -> np.ndarray:
-    q = np.ascontiguousarray(q)
-    out = np.empty((q.shape[0], _words(q.shape[1])), dtype=np.uint64)
-    K.pack_bipolar(q, out)
-    return out
-
-
-class Planes:
-    """Input format of a bit-serial layer: values x = ax * u + xmin, u in [0, 2^B) held as B bit planes."""
-
-    def __init__(self, bits: int, xmin: int, ax: int):
-        self.bits, self.xmin, self.ax = int(bits), int(xmin), int(ax)
-
-    def __repr__(self):
-        return f"Planes(bits={self.bits}, xmin={self.xmin}, ax={self.ax})"
-
-
-def _affine(dt_or_values, bipolar: bool) -> tuple[int, int, int]:
-    """(a, min, B): values = a * u + min with u in [0, 2^B)."""
-    if bipolar:
-        return 2, -1, 1
-    lo, hi = dt_or_values
-    return 1, int(lo), max(1, int(hi - lo).bit_length())
-
-
-def _convert(q: np.ndarray, fmt) -> np.ndarray:
-    """Integer values (N, F) -> a layer input format: 'bits', Planes, or an integer numpy type."""
-    q = np.ascontiguousarray(q)
-    if isinstance(fmt, str):
-        return _pack(q)
-    if isinstance(fmt, Planes):
-        out = np.empty((q.shape[0], fmt.bits, _words(q.shape[1])), dtype=np.uint64)
-        K.pack_planes(q, fmt.xmin, fmt.ax // 2, out)
-        return out
-    return q if q.dtype == fmt else q.astype(fmt)
-
-
-def _thr(t, n_rows) -> np.ndarray:
-    if t is None:
-        return np.zeros((n_rows, 0), dtype=np.int64)
-    return np.ascontiguousarray(t, dtype=np.int64)
-
-
-def _out_range(layer) -> tuple[np.ndarray, np.ndarray]:
-    """Per-output-channel integer range of a layer's outputs (the kind's own bounds)."""
-    lo, hi = layer.out_range()
-    return np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
-
-
-class Kernel:
-    """One layer's compiled plan on the CPU: the input format it reads (`in_fmt`: 'bits', Planes or a numpy
-    integer type) and `run(x, out_fmt)`. Each layer kind picks its kernel (`HwLayer.cpu_kernel(lib)`, lib =
-    a KernelLib); subclasses implement `compute(x, out)` on integer arrays."""
-
-    kind = "kernel"
-
-    def __init__(self, layer):
-        self.layer = layer
-        lo, hi = _out_range(layer)
-        self.out_range = (int(lo.min(initial=0)), int(hi.max(initial=0)))
-        self.name = layer.name
-        self.op = layer.op
-        self.in_f = layer.in_features
-        self.out_f = layer.out_features
-        dt = layer.in_dtype
-        self.in_fmt = _int_type(dt.min, dt.max)
-
-    def can_write_bits(self) -> bool:
-        return False
-
-    def compute(self, x, out) -> None:
-        raise NotImplementedError
-
-    def run(self, x, out_fmt):
-        """x in self.in_fmt -> output in out_fmt ('bits', Planes or an int dtype)."""
-        ot = out_fmt if isinstance(out_fmt, type) else _int_type(*self.out_range)
-        out = np.empty((x.shape[0], self.out_f), dtype=ot)
-        self.compute(x, out)
-        return out if isinstance(out_fmt, type) else _convert(out, out_fmt)
-
-
-class NumpyKernel(Kernel):
-    """A kind without a compiled kernel: its numpy `execute()` (exact, not fast)."""
-
-    kind = "numpy"
-
-    def compute(self, x, out):
-        out[...] = np.asarray(self.layer.execute(np.asarray(x, dtype=np.int64))).reshape(out.shape)
-
-
-class IdentityKernel(Kernel):
-    kind = "identity"
-
-    def compute(self, x, out):
-        out[...] = x
-
-
-class ThresholdsKernel(Kernel):
-    kind = "thresholds"
-
-    def __init__(self, layer):
-        super().__init__(layer)
-        self.thr = _thr(layer.thresholds, layer.channels)
-        self.out_bipolar = bool(layer.out_dtype.bipolar)
-
-    def compute(self, x, out):
-        K.thresholds(x, self.thr, self.layer.out_base, self.out_bipolar, out)
-
-
-class LabelSelectKernel(Kernel):
-    kind = "label_select"
-
-    def compute(self, x, out):
-        K.label_select(x, self.layer.k, out)
-
-
-class MvauKernel(Kernel):
-    """XNOR-popcount on packed words (bipolar), bit planes (bitserial option), or integer multiply-adds."""
-
-    def __init__(self, layer, bitserial: bool = False):
-        super().__init__(layer)
-        dt = layer.in_dtype
-        self.thr = _thr(layer.thresholds, layer.mh)
-        self.out_bipolar = bool(layer.out_dtype.bipolar)
-        if layer.binary_xnor:
-            self.kind = "xnor"
-            self.in_fmt = "bits"
-            self.w = _pack(layer.weights)
-        elif bitserial and self._bitserial(layer):
-            pass
-        else:
-            w = layer.weights
-            lo = min(dt.min, int(w.min(initial=0)))
-            hi = max(dt.max, int(w.max(initial=0)))
-            alo, ahi = layer.acc_range()
-            acc_t = _int_type(min(int(alo.min(initial=0)), 0), max(int(ahi.max(initial=0)), 0))
-            # sums are exact modulo 2^bits, so an accumulator holding the final dot product is enough
-            # (operands are narrowed modulo 2^bits too, inside the kernel)
-            acc_bits = max(16, _bits_for(acc_t))
-            op_t = _int_type(lo, hi)
-            self.kind = f"int{acc_bits}"
-            self.acc_bits = acc_bits
-            self.in_fmt = op_t
-            self.w = np.ascontiguousarray(w.astype(op_t))
-
-    def _bitserial(self, layer) -> bool:
-        """Few-bit operands (input bits x weight bits <= BITSERIAL_MAX): bit planes and popcounts."""
-        w = layer.weights
-        ax, xmin, bx = _affine((layer.in_dtype.min, layer.in_dtype.max), layer.in_dtype.bipolar)
-        wb = bool(layer.w_dtype.bipolar and np.all(np.abs(w) == 1))
-        aw, wmin, bw = _affine((int(w.min(initial=0)), int(w.max(initial=0))), wb)
-        if bx * bw > BITSERIAL_MAX:
-            return False
-        self.kind = "bitserial"
-        self.in_fmt = Planes(bx, xmin, ax)
-        self.bs = (ax, aw, xmin, wmin)
-        planes = np.empty((layer.mh, bw, _words(layer.mw)), dtype=np.uint64)
-        K.pack_planes(np.ascontiguousarray(w), wmin, aw // 2, planes)
-        self.w = np.ascontiguousarray(planes.transpose(1, 2, 0))  # (Bw, W, MH): rows innermost
-        self.vsum = ((w - wmin) // aw).sum(axis=1).astype(np.int64)
-        return True
-
-    def can_write_bits(self) -> bool:
-        return self.kind == "xnor" and self.out_bipolar and self.thr.shape[1] == 1
-
-    def run(self, x, out_fmt):
-        if out_fmt == "bits" and self.can_write_bits():
-            out = np.empty((x.shape[0], _words(self.out_f)), dtype=np.uint64)
-            K.mvau_xnor_bits(x, self.w, self.in_f, self.thr, out)
-            return out
-        return super().run(x, out_fmt)
-
-    def compute(self, x, out):
-        if self.kind == "bitserial":
-            ax, aw, xmin, wmin = self.bs
-            K.mvau_bitserial(x, self.w, ax, aw, xmin, wmin, self.vsum, self.in_f, self.thr, self.layer.out_base,
-                             self.out_bipolar, out)
-        elif self.kind == "xnor":
-            K.mvau_xnor_int(x, self.w, self.in_f, self.thr, self.layer.out_base, self.out_bipolar, out)
-        else:
-            K.MVAU_INT[self.acc_bits](x, self.w, self.thr, self.layer.out_base, self.out_bipolar, out)
+from sw_fallback.formats import Bits, CpuBackendError, Planes, convert, int_type, is_int
+from sw_fallback.mlp import (BITSERIAL_MAX, IdentityKernel, Kernel, LabelSelectKernel, MvauKernel,  # noqa: F401
+                             NumpyKernel, ThresholdsKernel)
+from sw_fallback.partitions import CompiledHead, CompiledTail
 
 
 class KernelLib:
@@ -260,7 +58,10 @@ class KernelLib:
 
     Kernel, NumpyKernel, IdentityKernel = Kernel, NumpyKernel, IdentityKernel
     ThresholdsKernel, LabelSelectKernel = ThresholdsKernel, LabelSelectKernel
-    Planes = Planes
+    SwgKernel, PadKernel, PoolKernel, VvauKernel = cnn.SwgKernel, cnn.PadKernel, cnn.PoolKernel, cnn.VvauKernel
+    DuplicateKernel, AddStreamsKernel = cnn.DuplicateKernel, cnn.AddStreamsKernel
+    ConcatKernel, UpsampleKernel = cnn.ConcatKernel, cnn.UpsampleKernel
+    Planes, Bits = Planes, Bits
 
     def __init__(self, bitserial: bool = False):
         self.bitserial = bitserial
@@ -273,196 +74,60 @@ def plan_layer(layer, bitserial: bool = False) -> Kernel:
     k = layer.cpu_kernel(KernelLib(bitserial))
     if not hasattr(k, "run") or not hasattr(k, "in_fmt"):
         raise CpuBackendError(f"layer {layer.name}: kind {layer.op}'s cpu_kernel() returned {k!r}, not a Kernel")
+    if not hasattr(k, "run_frames"):  # a kernel written against the row interface only
+        raise CpuBackendError(f"layer {layer.name}: kind {layer.op}'s cpu_kernel() is not built on lib.Kernel")
     return k
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# CPU partitions
+class Step:
+    """One kernel of the plan: the values it reads (producer, port) and the formats it writes its outputs in."""
+
+    def __init__(self, kernel, layer, ins):
+        self.kernel, self.layer, self.ins = kernel, layer, ins
+        self.out_fmts = [kernel.native_fmt(p) for p in range(layer.n_outputs)]
 
 
-def _float_keys(x: np.ndarray) -> np.ndarray:
-    b = np.ascontiguousarray(x, dtype=np.float32).view(np.int32).astype(np.int64)
-    return b ^ ((b >> 31) & 0x7FFFFFFF)
+def plan_graph(graph, bitserial: bool = False) -> tuple[list[Step], dict]:
+    """The steps running the graph (sliding windows fused into their consumers), and the consumers of each value
+    {(producer, port): [(step, input port)]} (producer None: the accelerator input)."""
+    kernels = {la.name: plan_layer(la, bitserial) for la in graph.layers}
+    ins = {la.name: [None] * la.n_inputs for la in graph.layers}
+    users = {}
+    for e in graph.edges:
+        if e.dst is not None:
+            ins[e.dst][e.dst_port] = (e.src, e.src_port)
+        users.setdefault((e.src, e.src_port), []).append(e.dst)
+    for la in graph.layers:
+        if any(i is None for i in ins[la.name]):
+            raise CpuBackendError(f"layer {la.name}: an input port has no stream")
+    absorbed = set()
+    for la in graph.layers:  # topological order: a Pad fuses into its SWG before the SWG into its consumer
+        if la.n_inputs != 1:
+            continue
+        src, port = ins[la.name][0]
+        if src is None or users[(src, port)] != [la.name] or graph.node(src).n_outputs != 1:
+            continue
+        fused = kernels[la.name].fuse_input(kernels[src])
+        if fused is not None:
+            kernels[la.name], ins[la.name] = fused, ins[src]
+            absorbed.add(src)
+    for name, k in kernels.items():  # what is left unfused may still prefer a frame kernel (a 1x1 conv)
+        frame = getattr(k, "frame_kernel", None)
+        kernels[name] = (frame() if frame else None) or k
+    steps = [Step(kernels[la.name], la, ins[la.name]) for la in graph.layers if la.name not in absorbed]
+    consumers = {}
+    for st in steps:
+        for p, key in enumerate(st.ins):
+            consumers.setdefault(key, []).append((st, p))
+    for st in steps:  # write each output in its consumer's format when the kernel can
+        for p in range(st.layer.n_outputs):
+            want = [c.kernel.in_fmts()[cp] for c, cp in consumers.get((st.layer.name, p), [])]
+            if len(want) == 1 and st.kernel.can_write(p, want[0]):
+                st.out_fmts[p] = want[0]
+    return steps, consumers
 
 
-def _keys_to_float(k: np.ndarray) -> np.ndarray:
-    b = k ^ ((k >> 31) & 0x7FFFFFFF)
-    return b.astype(np.int32).view(np.float32)
-
-
-def _chain_reason(part, allowed: set, monotone: bool) -> str | None:
-    """None if `part` is a chain of allowed element-wise nodes on one data tensor with constant other inputs."""
-    consts = part.constants
-    data = part.input
-    for node in part.nodes:
-        op = node.op_type
-        if op not in allowed:
-            return f"node {node.name or op} ({op}) is not a supported element-wise op"
-        ins = list(node.input)
-        dyn = [i for i in ins if i and i not in consts]
-        if dyn != [data]:
-            return f"node {node.name or op} ({op}) is not a single-input chain step"
-        cvals = [np.asarray(consts[i]) for i in ins if i and i in consts]
-        if op not in _LAYOUT and op != "Cast":
-            for c in cvals:
-                if c.dtype.kind == "f" and not np.all(np.isfinite(c)):
-                    return f"node {node.name or op} ({op}) has a non-finite constant"
-        if monotone:
-            if op in ("Mul", "Div") and any(np.any(c == 0) for c in cvals):
-                return f"node {node.name or op} ({op}) multiplies or divides by zero"
-            if op == "Div" and ins[0] != data:
-                return f"node {node.name or op}: constant / x is not monotone"
-            if op in ("Quant", "BipolarQuant"):
-                if ins[0] != data:
-                    return f"node {node.name or op}: quantizer input is not the data"
-                if not np.all(np.asarray(consts[ins[1]]) > 0):
-                    return f"node {node.name or op}: quantizer scale not positive"
-        elif op in ("Quant", "BipolarQuant", "Trunc") and ins[0] != data:
-            return f"node {node.name or op}: quantizer input is not the data"
-        if len(node.output) != 1:
-            return f"node {node.name or op} has {len(node.output)} outputs"
-        data = node.output[0]
-    if data != part.output:
-        return "the chain does not end at the partition output"
-    return None
-
-
-class _Head:
-    """Exact per-element thresholds on the float32 order for a monotone head (see the module docstring)."""
-
-    def __init__(self, graph, first: Kernel):
-        self.graph = graph
-        self.mode = "evaluator"
-        self.reason = ""
-        head = graph.head
-        fl = graph.layers[0]
-        self.shape = tuple(graph.input_shape[1:])
-        self.F = int(np.prod(self.shape))
-        self.lo, self.hi = int(fl.in_dtype.min), int(fl.in_dtype.max)
-        self.fmt = first.in_fmt
-        r = _chain_reason(head, _MONOTONE | _LAYOUT, monotone=True) if head.nodes else "empty head"
-        if r is None and self.F != fl.in_features * fl.num_vectors:
-            r = f"head maps {self.F} input elements to {fl.in_features * fl.num_vectors} features"
-        if r is None and self.hi - self.lo > HEAD_MAX_LEVELS:
-            r = f"{self.hi - self.lo + 1} input levels (more than {HEAD_MAX_LEVELS + 1})"
-        if r is None:
-            try:
-                r = self._search()
-            except Exception as e:  # an evaluator failure on probes: keep the evaluator for real inputs
-                r = f"threshold search failed: {type(e).__name__}: {e}"
-        if r is None:
-            self.mode = "thresholds"
-        self.reason = r or "monotone element-wise head: exact float32 thresholds"
-
-    def _levels(self, keys: np.ndarray) -> np.ndarray:
-        x = _keys_to_float(keys).reshape((keys.shape[0],) + self.shape)
-        with np.errstate(all="ignore"):  # probes span the whole float range: overflow to +-inf is expected
-            q = np.asarray(self.graph.head.run(x)).reshape(keys.shape[0], -1)
-        if q.shape[1] != self.F or not self.graph.layers[0].in_dtype.allowed(q):
-            raise CpuBackendError("head output on probes is not the first layer's integer levels")
-        return q.astype(np.int64)
-
-    def _search(self) -> str | None:
-        F, lo, hi = self.F, self.lo, self.hi
-        kmin, kmax = (int(k) for k in _float_keys(np.array([-FLT_MAX, FLT_MAX], dtype=np.float32)))
-        ends = self._levels(np.array([[kmin] * F, [kmax] * F], dtype=np.int64))
-        inc = ends[0] <= ends[1]
-        ks = np.arange(lo + 1, hi + 1, dtype=np.int64)[:, None]  # (T, 1) level boundaries
-        T = ks.shape[0]
-        a = np.full((T, F), kmin, dtype=np.int64)  # P(a-1) false (or a = kmin)
-        b = np.full((T, F), kmax + 1, dtype=np.int64)  # P(b) true (sentinel beyond the finite floats)
-        while True:
-            act = a < b
-            if not act.any():
-                break
-            mid = np.where(act, (a + b) >> 1, a)
-            mid = np.minimum(mid, kmax)
-            lev = self._levels(mid)
-            p = np.where(inc[None, :], lev >= ks, lev < ks)
-            b = np.where(act & p, mid, b)
-            a = np.where(act & ~p, mid + 1, a)
-        self.thr = np.ascontiguousarray(np.sort(a.T, axis=1).astype(np.int32))  # (F, T) ascending keys
-        self.thrT = np.ascontiguousarray(self.thr.T)
-        self.base = np.where(inc, lo, hi).astype(np.int32)  # level = base + sgn * #passed
-        self.sgn = np.where(inc, 1, -1).astype(np.int32)
-        # check the compiled head against the evaluator at every boundary, just below it, and at random values
-        rng = np.random.default_rng(0)
-        probes = [self.thr.T.reshape(-1, F)[:256], (self.thr.T - 1).reshape(-1, F)[:256],
-                  np.clip(self.thr.T + 1, kmin, kmax).reshape(-1, F)[:256],
-                  _float_keys(rng.standard_normal((64, F)).astype(np.float32) * 4),
-                  rng.integers(kmin, kmax + 1, (64, F))]
-        keys = np.clip(np.concatenate(probes), kmin, kmax)
-        want = self._levels(keys)
-        got = np.empty(want.shape, dtype=np.int64)
-        K.head_levels(_keys_to_float(keys).view(np.int32), self.thrT, self.thr, self.base, self.sgn, got)
-        if not np.array_equal(got, want):
-            return "compiled thresholds disagree with the evaluator (kept the evaluator)"
-        return None
-
-    def run(self, x: np.ndarray, fmt=None):
-        """x: float32 model input -> the first layer's input in `fmt` (default: its compute format)."""
-        fmt = self.fmt if fmt is None else fmt
-        n = x.shape[0]
-        if self.mode == "thresholds":
-            xb = np.ascontiguousarray(x, dtype=np.float32).reshape(n, self.F).view(np.int32)
-            args = (xb, self.thrT, self.thr, self.base, self.sgn)
-            if isinstance(fmt, str):
-                out = np.empty((n, _words(self.F)), dtype=np.uint64)
-                bad = K.head_bits(*args, out)
-            elif isinstance(fmt, Planes) and fmt.bits <= 4:
-                out = np.empty((n, fmt.bits, _words(self.F)), dtype=np.uint64)
-                bad = K.head_planes(*args, fmt.xmin, fmt.ax // 2, out)
-            elif isinstance(fmt, Planes):
-                out = _convert(self.run(x, _int_type(self.lo, self.hi)), fmt)
-                bad = 0
-            else:
-                out = np.empty((n, self.F), dtype=fmt)
-                bad = K.head_levels(*args, out)
-            if bad == 0:
-                return out
-        q = self.graph.head_ints(x)  # the evaluator: exact behaviour on NaN / inf (or its error)
-        return _convert(q, fmt)
-
-
-class _Tail:
-    """The tail as a table per channel and integer value, when it is element-wise (see the module docstring)."""
-
-    def __init__(self, graph, last_layer):
-        self.graph = graph
-        self.mode = "evaluator"
-        tail = graph.tail
-        lo, hi = _out_range(last_layer)
-        self.C = last_layer.out_features
-        r = _chain_reason(tail, _ELEMENTWISE_EXACT, monotone=False) if tail.nodes else None
-        R = int((hi - lo).max(initial=0)) + 1
-        if r is None and last_layer.num_vectors != 1:
-            r = "last layer has several vectors per frame"
-        if r is None and R * self.C > TAIL_MAX_TABLE:
-            r = f"output range too wide for a table ({R} values x {self.C} channels)"
-        if r is None:
-            try:
-                vals = np.minimum(lo[None, :] + np.arange(R)[:, None], hi[None, :]).astype(np.int64)
-                y = np.asarray(tail.run(vals))
-                if y.shape[0] != R or y.size != R * self.C:
-                    r = f"tail output shape {y.shape} is not element-wise"
-                else:
-                    self.out_shape = y.shape[1:]
-                    self.lut = np.ascontiguousarray(y.reshape(R, self.C).T)
-                    self.lo = np.ascontiguousarray(lo, dtype=np.int64)
-                    rng = np.random.default_rng(1)
-                    q = rng.integers(lo, hi + 1, (97, self.C))
-                    if not np.array_equal(self.run(q), np.asarray(tail.run(q)), equal_nan=y.dtype.kind == "f"):
-                        r = "table disagrees with the evaluator (kept the evaluator)"
-            except Exception as e:
-                r = f"table build failed: {type(e).__name__}: {e}"
-        if r is None:
-            self.mode = "table"
-        self.reason = r or "element-wise tail: exact table per channel and integer value"
-
-    def run(self, q):
-        out = np.empty((q.shape[0], self.C), dtype=self.lut.dtype)
-        K.tail_lookup(np.ascontiguousarray(q), self.lut, self.lo, out)
-        return out.reshape((q.shape[0],) + self.out_shape)
+SPLIT_MIN_FRAMES = 32  # frames per thread below which a batch is not split
 
 
 class CpuBackend:
@@ -470,11 +135,12 @@ class CpuBackend:
     compiled_head / compiled_tail (default True; False keeps hwgen's evaluator), warmup (default True:
     compile or load the cached kernels now, so the first execute is not slower), bitserial (default False:
     few-bit integer layers on bit planes and popcounts instead of int16 SIMD multiply-adds), fuse_head (default
-    True: a compiled head feeds a first int16 MVAU image by image instead of through an (N, F) array)."""
+    True: a compiled head feeds a first int16 MVAU image by image instead of through an (N, F) array), split
+    (default True: a CNN graph's big batches run as one chunk per thread through every layer)."""
 
     def __init__(self, out_dir, graph, threads: int | None = None, compiled_head: bool = True,
                  compiled_tail: bool = True, warmup: bool = True, bitserial: bool = False, fuse_head: bool = True,
-                 **_):
+                 split: bool = True, **_):
         import numba
 
         t0 = time.perf_counter()
@@ -482,16 +148,26 @@ class CpuBackend:
         self.graph = graph
         if threads:
             numba.set_num_threads(int(threads))
-        if [(e.src, e.dst) for e in graph.edges] != list(zip([None] + [la.name for la in graph.layers],
-                                                             [la.name for la in graph.layers] + [None])):
-            raise CpuBackendError("the cpu backend runs chains of layers; this hardware graph branches")
-        self.plan = [plan_layer(layer, bitserial) for layer in graph.layers]
+        self.threads = numba.get_num_threads()
+        self.steps, self.consumers = plan_graph(graph, bitserial)
+        self.plan = [st.kernel for st in self.steps]
+        # frame-shaped (CNN) graphs split big batches over threads that each run every layer single-threaded
+        # (no barrier per kernel, each chunk's feature maps stay in its core's cache); MLPs keep prange per layer
+        self.split = bool(split) and self.threads > 1 and any(isinstance(k, cnn.FrameKernel) for k in self.plan)
+        self._pool = None
+        in_edge = next(e for e in graph.edges if e.src is None)
+        out_edge = next(e for e in graph.edges if e.dst is None)
+        self.in_layer = graph.node(in_edge.dst)
+        self.in_elems = self.in_layer.in_port(in_edge.dst_port)[2]
+        self.in_fmt = self.consumers[(None, 0)][0][0].kernel.in_fmts()[self.consumers[(None, 0)][0][1]]
+        self.out_key = (out_edge.src, out_edge.src_port)
+        out_layer = graph.node(out_edge.src)
+        self.out_elems = out_layer.out_port(out_edge.src_port)[2]
+        self.out_shape = [self.out_elems]  # the output stream's flat frames (NHWC order), as HwGraph.run_layers
         self.fuse_head = fuse_head
-        fmts = [p.in_fmt for p in self.plan[1:]] + [np.int64]
-        self.out_fmts = fmts
         self.last_timing = {}
-        self.head_plan = _Head(graph, self.plan[0]) if compiled_head else None
-        self.tail_plan = _Tail(graph, graph.layers[-1]) if compiled_tail else None
+        self.head_plan = CompiledHead(graph, self.in_fmt) if compiled_head else None
+        self.tail_plan = CompiledTail(graph, out_layer, self.out_shape) if compiled_tail else None
         self.setup_seconds = time.perf_counter() - t0
         self.warmup_seconds = 0.0
         if warmup:
@@ -505,8 +181,8 @@ class CpuBackend:
     # --- integer part -------------------------------------------------------------------------------------------
     def to_first(self, q) -> np.ndarray:
         q = np.asarray(q)
-        q = q.reshape(-1, self.plan[0].in_f)
-        dt = self.graph.layers[0].in_dtype
+        q = q.reshape(-1, self.in_elems)
+        dt = self.in_layer.in_dtype
         if q.dtype.kind in "iu" and q.size:
             ok = K.count_outside(np.ascontiguousarray(q), dt.min, dt.max, dt.bipolar) == 0
         else:
@@ -514,12 +190,31 @@ class CpuBackend:
         if not ok:  # never narrow silently
             raise InputDataError(f"integer input holds values outside the first layer's type {dt.name} "
                                  f"([{dt.min}, {dt.max}]{', -1 or +1 only' if dt.bipolar else ''}).")
-        return _convert(q, self.plan[0].in_fmt)
+        q = q if q.dtype.kind in "iu" else q.astype(np.int64)
+        return convert(q, q.dtype.type, self.in_fmt, self.in_elems)
+
+    def _run(self, vals: dict, start: int = 0) -> np.ndarray:
+        """Run the steps from `start` on the values in `vals` {(producer, port): (array, format, elements per
+        frame)}; returns the accelerator output as int64 (N, *out_shape)."""
+        left = {k: len(v) for k, v in self.consumers.items()}
+        for st in self.steps[start:]:
+            fmts = st.kernel.in_fmts()
+            xs = []
+            for p, key in enumerate(st.ins):
+                v, f, elems = vals[key]
+                xs.append(convert(v, f, fmts[p], elems))
+                left[key] -= 1
+                if left[key] == 0 and key != self.out_key:
+                    del vals[key]  # the last consumer has it: free the memory
+            outs = st.kernel.run_frames(xs, st.out_fmts)
+            for p, v in enumerate(outs):
+                vals[(st.layer.name, p)] = (v, st.out_fmts[p], st.layer.out_port(p)[2])
+        v, f, elems = vals[self.out_key]
+        return convert(v, f, np.int64, elems).reshape(v.shape[0], *self.out_shape)
 
     def run_layers(self, x) -> np.ndarray:
-        for p, fmt in zip(self.plan, self.out_fmts):
-            x = p.run(x, fmt)
-        return x
+        """The accelerator's input in its first kernel's format -> its integer output (N, *out_shape)."""
+        return self._run({(None, 0): (x, self.in_fmt, self.in_elems)})
 
     def run_ints(self, q):
         q = np.asarray(q)
@@ -529,15 +224,14 @@ class CpuBackend:
         t1 = time.perf_counter()
         y = self.run_layers(x)
         t2 = time.perf_counter()
-        y = y.reshape(n, -1).astype(np.int64)
-        t3 = time.perf_counter()
-        self.last_timing = {"pack_seconds": t1 - t0, "compute_seconds": t2 - t1, "unpack_seconds": t3 - t2}
-        return y
+        self.last_timing = {"pack_seconds": t1 - t0, "compute_seconds": t2 - t1}
+        return y.reshape(n, *self.out_shape)
 
     # --- whole model (CPU partitions included) -------------------------------------------------------------------
     def head_first(self, x, fmt=None):
         """Model input -> the first layer's input in `fmt` (default: its compute format: packed bits, bit
         planes or narrow ints)."""
+        fmt = self.in_fmt if fmt is None else fmt
         if self.head_plan is not None and self.head_plan.mode == "thresholds":
             shape = tuple(self.graph.input_shape[1:])
             if not (isinstance(x, np.ndarray) and x.dtype == np.float32 and x.shape[1:] == shape
@@ -546,7 +240,7 @@ class CpuBackend:
             # float32 of the right shape passes check_input unchanged unless it holds NaN / inf: the compiled
             # head counts those and then hands the batch to graph.head_ints (check_input's error, exactly)
             return self.head_plan.run(x, fmt)
-        return _convert(self.graph.head_ints(x), self.plan[0].in_fmt if fmt is None else fmt)
+        return convert(self.graph.head_ints(x), np.int64, fmt, self.in_elems)
 
     def head_ints(self, x) -> np.ndarray:
         """As HwGraph.head_ints: model input -> first layer's integer input values (N, features), int64."""
@@ -559,28 +253,58 @@ class CpuBackend:
         return self.graph.tail.run(np.asarray(q, dtype=np.int64))
 
     def _fused_first(self, x):
-        """Head fused into a first int16-accumulator MVAU: that layer's output, or None when not applicable."""
-        h, p = self.head_plan, self.plan[0]
-        if not (self.fuse_head and h is not None and h.mode == "thresholds" and p.kind == "int16"
-                and isinstance(x, np.ndarray) and x.dtype == np.float32 and x.ndim == len(h.shape) + 1
-                and x.shape[1:] == h.shape and x.shape[0] > 0):
+        """Head fused into a first int16-accumulator MVAU (one vector per frame, the only reader of the input):
+        the values after it, or None when not applicable."""
+        h, st = self.head_plan, self.steps[0]
+        p = st.kernel
+        if not (self.fuse_head and h is not None and h.mode == "thresholds" and getattr(p, "kind", "") == "int16"
+                and isinstance(p, MvauKernel) and p.rows_per_frame() == 1 and len(self.consumers[(None, 0)]) == 1
+                and st.ins == [(None, 0)] and isinstance(x, np.ndarray) and x.dtype == np.float32
+                and x.ndim == len(h.shape) + 1 and x.shape[1:] == h.shape and x.shape[0] > 0):
             return None
-        fmt = self.out_fmts[0]
-        ot = fmt if isinstance(fmt, type) else _int_type(*p.out_range)
+        fmt = st.out_fmts[0]
+        ot = fmt if is_int(fmt) else int_type(*p.out_range)
         out = np.empty((x.shape[0], p.out_f), dtype=ot)
         xb = np.ascontiguousarray(x).reshape(x.shape[0], h.F).view(np.int32)
+        if h.perm is not None:
+            xb = np.ascontiguousarray(xb[:, h.perm])
         if K.head_mvau_acc16(xb, h.thrT, h.thr, h.base, h.sgn, p.w, p.thr, p.layer.out_base, p.out_bipolar, out):
             return None  # NaN / inf: the unfused path hands it to the evaluator
-        return out if isinstance(fmt, type) else _convert(out, fmt)
+        return {(st.layer.name, 0): (convert(out, ot, fmt, p.out_f), fmt, p.out_f)}
+
+    def _split_ints(self, x):
+        """The integer output for a big finite float32 batch, one chunk per thread (each thread runs the kernels
+        single-threaded); None when the batch is not one to split."""
+        n = x.shape[0] if isinstance(x, np.ndarray) else 0
+        if not (self.split and n >= SPLIT_MIN_FRAMES * self.threads and x.dtype == np.float32
+                and x.ndim == len(self.graph.input_shape) and np.isfinite(x).all()):
+            return None  # (errors and non-finite inputs: the unsplit path, whose messages index the whole batch)
+        import numba
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="hwgen-cpu",
+                                            initializer=numba.set_num_threads, initargs=(1,))
+
+        def ints(c):
+            vals = self._fused_first(c)
+            return self._run(vals, 1) if vals is not None else self.run_layers(self.head_first(c))
+
+        return np.concatenate(list(self._pool.map(ints, np.array_split(x, self.threads))))
 
     def execute(self, x) -> np.ndarray:
         """The ONNX model's input (N, ...) or one sample -> the model's output, as Accelerator.execute."""
         t0 = time.perf_counter()
-        y = self._fused_first(x)
+        y = self._split_ints(x)
         if y is not None:
             t1 = time.perf_counter()
-            for p, fmt in zip(self.plan[1:], self.out_fmts[1:]):
-                y = p.run(y, fmt)
+            out = self.tail(y)  # the tail on the whole batch, as the reference runs it
+            self.last_timing = {"head_and_layers_seconds": t1 - t0, "tail_seconds": time.perf_counter() - t1}
+            return out
+        vals = self._fused_first(x)
+        if vals is not None:
+            t1 = time.perf_counter()
+            y = self._run(vals, 1)
             t2 = time.perf_counter()
             out = self.tail(y)
             t3 = time.perf_counter()
@@ -604,16 +328,14 @@ class CpuBackend:
             self.execute(x)
         except HwgenError:
             pass
-        first = self.graph.layers[0]
-        dt = first.in_dtype
-        self.run_ints(np.full((2, first.in_features * first.num_vectors), 1 if dt.bipolar else dt.min,
-                              dtype=np.int64))
+        dt = self.in_layer.in_dtype
+        self.run_ints(np.full((2, self.in_elems), 1 if dt.bipolar else dt.min, dtype=np.int64))
 
     def stats(self) -> dict:
         return {
             "setup_seconds": self.setup_seconds,
             "warmup_seconds": self.warmup_seconds,
-            "layers": {p.name: p.kind for p in self.plan},
+            "layers": {p.name: p.kind for p in self.plan},  # a fused kernel: "Pad_0+SWG_0+MVAU_0": "conv_xnor"
             "head": None if self.head_plan is None else f"{self.head_plan.mode}: {self.head_plan.reason}",
             "tail": None if self.tail_plan is None else f"{self.tail_plan.mode}: {self.tail_plan.reason}",
             "cache_misses": cache_misses(),
@@ -624,19 +346,13 @@ def cache_misses() -> int:
     """Kernels compiled (not loaded from numba's on-disk cache) in this process so far."""
     from numba.core.registry import CPUDispatcher
 
-    n = 0
-    for v in vars(K).values():
-        if isinstance(v, CPUDispatcher):
-            n += sum(v.stats.cache_misses.values())
-    return n
+    return sum(sum(v.stats.cache_misses.values()) for m in (K, CK, HK) for v in vars(m).values()
+               if isinstance(v, CPUDispatcher))
 
 
 def cache_hits() -> int:
     from numba.core.registry import CPUDispatcher
 
-    n = 0
-    for v in vars(K).values():
-        if isinstance(v, CPUDispatcher):
-            n += sum(v.stats.cache_hits.values())
-    return n
+    return sum(sum(v.stats.cache_hits.values()) for m in (K, CK, HK) for v in vars(m).values()
+               if isinstance(v, CPUDispatcher))
 

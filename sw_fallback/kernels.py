@@ -56,6 +56,9 @@ def _count_le(row, v):
     return lo
 
 
+count_le = _count_le  # public: the conv kernels (sw_fallback.conv_kernels) count thresholds the same way
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # packing
 

@@ -81,8 +81,7 @@ class LazyCpuBackend:
         q = np.asarray(q)
         if self._use_reference(q.shape[0] if q.ndim else 1):
             t = time.perf_counter()
-            for layer in self.graph.layers:
-                q = layer.execute(q)
+            q = self.graph.run_layers(q)
             self.last_timing = {"reference_while_compiling_seconds": time.perf_counter() - t}
             return q
         inner = self._wait()

@@ -119,6 +119,9 @@ class Duplicate(_PixelLayer):
         return dict(module=module, W=self.pe * self.in_dtype.bits, TDW=pad8(self.pe * self.in_dtype.bits),
                     n_outputs=self.n_outputs), {}
 
+    def cpu_kernel(self, sw):
+        return sw.DuplicateKernel(self)
+
     def attrs(self):
         return {"hw": list(self.hw), "channels": self.channels, "n_outputs": self.n_outputs}
 
@@ -255,6 +258,9 @@ class AddStreams(_PixelLayer):
             ctx.update({k: t[k] for k in ("t_const", "t_rom_style", "tfile", "base_pattern", "NT", "TB", "TW")})
         return ctx, files
 
+    def cpu_kernel(self, sw):
+        return sw.AddStreamsKernel(self)
+
     def attrs(self):
         return {"hw": list(self.hw), "channels": self.channels, "in1_dtype": self.in1_dtype.name,
                 "a_mul": self.a_mul, "b_mul": self.b_mul, "out_base": self.out_base,
@@ -331,6 +337,9 @@ class Concat(_PixelLayer):
         return dict(module=module, PE=self.pe, N=self.n_inputs, ports=ports, out_name=self.out_dtype.name, OB=ob,
                     OUTW=self.pe * ob, OUT_TDW=pad8(self.pe * ob), IN_TDW=ports[0]["TDW"], SW=clog2(self.n_inputs),
                     CW=clog2(max(p["NF"] for p in ports))), {}
+
+    def cpu_kernel(self, sw):
+        return sw.ConcatKernel(self)
 
     def attrs(self):
         return {"hw": list(self.hw), "channels_in": self.channels_in, "in_dtypes": [d.name for d in self.in_dtypes]}

@@ -123,6 +123,9 @@ class Pool(HwLayer):
     def rtl_context(self, lib, module):
         return dict(self.spec().template_context(), name=module), {}
 
+    def cpu_kernel(self, sw):
+        return sw.PoolKernel(self)
+
     def attrs(self):
         return {"ofm": list(self.ofm), "window": self.window, "channels": self.channels, "mode": self.mode,
                 "shift": self.shift, "out_narrow": self.out_narrow, "rounding_mode": self.rounding_mode}

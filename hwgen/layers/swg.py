@@ -281,6 +281,9 @@ class Pad(HwLayer):
     def rtl_context(self, lib, module):
         return dict(self.spec().template_context(), name=module), {}
 
+    def cpu_kernel(self, sw):
+        return sw.PadKernel(self)
+
     def attrs(self):
         return {"ifm": list(self.ifm), "channels": self.channels, "pads": list(self.pads),
                 "pad_value": self.pad_value, "ofm": list(self.ofm)}

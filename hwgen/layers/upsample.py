@@ -127,6 +127,9 @@ class Upsample(HwLayer):
         sp = self._spec()
         return dict(sp, module=module, TDW=pad8(sp["WORD"]), IN_TDW=pad8(sp["WORD"])), {}
 
+    def cpu_kernel(self, sw):
+        return sw.UpsampleKernel(self)
+
     def attrs(self):
         return {"ifm": list(self.ifm), "channels": self.channels, "factor": list(self.factor), "ofm": list(self.ofm)}
 

@@ -260,6 +260,9 @@ class VVAU(HwLayer):
         return dict(lib.mvau_context(p), C=self.channels, K=self.window, dw_order=self.order == "depthwise",
                     in_width=sp.INW)
 
+    def cpu_kernel(self, sw):
+        return sw.VvauKernel(self)
+
     def attrs(self):
         return {"C": self.channels, "K": self.window, "ofm": list(self.ofm), "w_dtype": self.w_dtype.name,
                 "acc_dtype": self.acc_dtype().name,

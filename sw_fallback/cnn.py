@@ -1,0 +1,371 @@
+"""CPU kernels of the convolutional kinds (NHWC frames), and the fusion of sliding windows into their consumers.
+
+Every kernel here works on whole frames: a value is (N, elements per frame) in stream (NHWC) order, or bit-packed
+per pixel (Bits(C)) for BIPOLAR data. Fusion is asked of the kernels, never decided on the kinds: a Pad kernel
+offers its padding (`pad_source`), a sliding-window kernel its window geometry (`window_geom`), and the kernel
+consuming them (`fuse_input`) returns one kernel that reads the producer's input directly:
+    Pad -> SWG                    -> a padded SWG
+    [Pad ->] SWG -> MVAU          -> a direct conv (XNOR-popcount on packed pixels when binary)
+    [Pad ->] SWG -> VVAU          -> a direct depthwise conv
+    [Pad ->] SWG -> Pool          -> a direct pool (max of BIPOLAR pixels: OR of their bits)
+so no window stream (im2col) is ever materialised for them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hwgen.layers import conv_kernels as ck
+from sw_fallback import conv_kernels as CK
+from sw_fallback.formats import Bits, int_type, is_int, pack, words
+from sw_fallback.mlp import Kernel, thr_array
+
+
+PLANAR_MAX_CHANNELS = 32  # integer convs with fewer output channels run channel-planar...
+PLANAR_MAX_STRIDE = 4  # ... when stride_h * stride_w is at most this (the planar kernel computes every position)
+
+
+class Geometry:
+    """A sliding window over an (H, W, C) image with (top, left, bottom, right) padding of `pad_value`."""
+
+    def __init__(self, ifm, channels, kernel, stride=(1, 1), dilation=(1, 1), pads=(0, 0, 0, 0), pad_value=0):
+        self.ifm, self.channels = tuple(int(v) for v in ifm), int(channels)
+        self.kernel, self.stride, self.dilation = ck.pair(kernel), ck.pair(stride), ck.pair(dilation)
+        self.pads, self.pad_value = tuple(int(p) for p in pads), int(pad_value)
+
+    @property
+    def ofm(self):
+        return ck.out_shape(self.ifm, self.kernel, self.stride, self.dilation, self.pads)
+
+    @property
+    def window(self) -> int:
+        return self.kernel[0] * self.kernel[1]
+
+    def padded(self, pads, pad_value) -> "Geometry":
+        """This window read through a Pad in front (only onto an unpadded window)."""
+        t, l, b, r = pads
+        return Geometry((self.ifm[0] - t - b, self.ifm[1] - l - r), self.channels, self.kernel, self.stride,
+                        self.dilation, pads, pad_value)
+
+    def args(self, pvals) -> tuple:
+        """The kernels' geometry arguments: t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw."""
+        t, l, b, r = self.pads
+        return (t, l, pvals, self.ifm[0] + t + b, self.ifm[1] + l + r, *self.kernel, *self.stride, *self.dilation)
+
+    def int_pads(self) -> np.ndarray:
+        return np.full(self.channels, self.pad_value, dtype=np.int64)
+
+    def bit_pads(self) -> np.ndarray:
+        return pack(np.full((1, self.channels), 1 if self.pad_value > 0 else -1, dtype=np.int8))[0]
+
+    def image(self, x, n, cw=None):
+        return x.reshape(n, self.ifm[0], self.ifm[1], self.channels if cw is None else cw)
+
+
+def thresholds_by_column(thr, acc_range) -> np.ndarray:
+    """Thresholds (C, T) as a (T, C) table for the vectorized count, clamped into [acc min, acc max + 1] (exact:
+    a threshold below every accumulator is always passed, one above never) in the narrowest type holding that."""
+    lo, hi = (np.asarray(v, dtype=np.int64) for v in acc_range)
+    if thr is None:
+        return np.zeros((0, lo.shape[0]), dtype=np.int64)
+    t = np.clip(np.asarray(thr, dtype=np.int64), lo[:, None], hi[:, None] + 1)
+    return np.ascontiguousarray(t.T.astype(int_type(int(t.min(initial=0)), int(t.max(initial=0)))))
+
+
+def window_stream(ofm, window, channels) -> Geometry:
+    """A window stream (N, OH, OW, window * C) seen as an image of OH*OW rows of `window` pixels, one window
+    per row: the standalone Pool / VVAU use the fused kernels on it (a global pool: one row of H*W pixels)."""
+    return Geometry((ofm[0] * ofm[1], window), channels, (1, window))
+
+
+class FrameKernel(Kernel):
+    """A kernel over whole frames; subclasses set in_fmt / out format and implement `frames(xs, out_fmts)`."""
+
+    def __init__(self, layer, members=None):
+        super().__init__(layer)
+        self.members = members or [layer.name]  # the layers this kernel computes (several when fused)
+        self.name = "+".join(self.members)
+
+    def can_write(self, port, fmt):
+        return fmt == self.native_fmt(port) or is_int(fmt)
+
+    def run_frames(self, xs, out_fmts):
+        return self.frames(xs, out_fmts)
+
+    def _int_out(self, fmt):
+        return fmt if is_int(fmt) else self.native_fmt(0)
+
+
+class PadKernel(FrameKernel):
+    kind = "pad"
+
+    def __init__(self, layer):
+        super().__init__(layer)
+        self.pad_source = (layer.pads, layer.pad_value, layer.ofm)
+        self.geom = Geometry(layer.ofm, layer.channels, (1, 1)).padded(layer.pads, layer.pad_value)
+
+    def frames(self, xs, out_fmts):
+        g, n = self.geom, xs[0].shape[0]
+        t, l, b, r = g.pads
+        out = np.empty((n, g.ifm[0] + t + b, g.ifm[1] + l + r, g.channels), dtype=self._int_out(out_fmts[0]))
+        CK.pad_frames(g.image(xs[0], n), t, l, g.int_pads(), out)
+        return [out.reshape(n, -1)]
+
+
+class SwgKernel(FrameKernel):
+    """The window stream itself (when its consumer cannot read windows in place)."""
+
+    kind = "swg"
+
+    def __init__(self, layer, geom=None, members=None):
+        super().__init__(layer, members)
+        self.window_geom = geom or Geometry(layer.ifm, layer.channels, layer.kernel, layer.stride, layer.dilation)
+        if geom is not None:
+            self.in_fmt = int_type(min(self.out_range[0], geom.pad_value), max(self.out_range[1], geom.pad_value))
+
+    def fuse_input(self, producer):
+        src = getattr(producer, "pad_source", None)
+        g = self.window_geom
+        if src is None or g.pads != (0, 0, 0, 0) or tuple(src[2]) != g.ifm:
+            return None
+        return SwgKernel(self.layer, g.padded(src[0], src[1]), producer.members + self.members)
+
+    def frames(self, xs, out_fmts):
+        g, n = self.window_geom, xs[0].shape[0]
+        oh, ow = g.ofm
+        out = np.empty((n, oh, ow, g.window * g.channels), dtype=self._int_out(out_fmts[0]))
+        CK.sliding_window(g.image(xs[0], n), *g.args(g.int_pads()), out)
+        return [out.reshape(n, -1)]
+
+
+def _window_of(producer, channels, window, ofm):
+    """The producer's window geometry when it is a sliding window matching this consumer, else None."""
+    g = getattr(producer, "window_geom", None)
+    if g is None or g.channels != channels or g.window != window or tuple(g.ofm) != tuple(ofm):
+        return None
+    return g
+
+
+class PoolKernel(FrameKernel):
+    """Max / Trunc-average pool; standalone on a window stream, or fused onto the image (`fuse_input`)."""
+
+    def __init__(self, layer, geom=None, members=None):
+        super().__init__(layer, members)
+        self.geom = geom or window_stream(layer.ofm, layer.window, layer.channels)
+        self.is_max = layer.mode == "max"
+        self.bits = self.is_max and layer.in_dtype.bipolar
+        self.kind = ("pool_bits" if self.bits else "pool_max" if self.is_max else "pool_avg") + (
+            "" if geom is None else "_fused")
+        if self.bits:
+            self.in_fmt = Bits(layer.channels)
+        elif geom is not None:
+            lo, hi = layer.in_dtype.min, layer.in_dtype.max
+            self.in_fmt = int_type(min(lo, geom.pad_value), max(hi, geom.pad_value))
+
+    def native_fmt(self, port=0):
+        return Bits(self.layer.channels) if self.bits else super().native_fmt(port)
+
+    def can_write(self, port, fmt):
+        return fmt == self.native_fmt(port) if self.bits else is_int(fmt)
+
+    def fuse_input(self, producer):
+        la = self.layer
+        g = _window_of(producer, la.channels, la.window, la.ofm)
+        if g is None or getattr(self, "fused", False):
+            return None
+        k = PoolKernel(la, g, producer.members + self.members)
+        k.fused = True
+        return k
+
+    def frames(self, xs, out_fmts):
+        g, la, n = self.geom, self.layer, xs[0].shape[0]
+        oh, ow = g.ofm
+        if self.bits:
+            cw = words(g.channels)
+            out = np.empty((n, oh, ow, cw), dtype=np.uint64)
+            CK.pool_or_bits(g.image(xs[0], n, cw), *g.args(g.bit_pads()), out)
+            return [out.reshape(n, -1)]
+        out = np.empty((n, oh, ow, g.channels), dtype=self._int_out(out_fmts[0]))
+        lo, hi = (int(v[0]) for v in la.out_range())
+        CK.pool(g.image(xs[0], n), *g.args(g.int_pads()), self.is_max, la.shift,
+                CK.ROUNDING_CODES[la.rounding_mode], lo, hi, out)
+        return [out.reshape(n, -1)]
+
+
+class VvauKernel(FrameKernel):
+    """Depthwise VVAU (channel-planar kernel); standalone on a window stream, or fused onto the image."""
+
+    def __init__(self, layer, geom=None, members=None):
+        super().__init__(layer, members)
+        self.geom = geom or window_stream(layer.ofm, layer.window, layer.channels)
+        self.kind = "depthwise" + ("" if geom is None else "_fused")
+        lo, hi = layer.acc_range()
+        thrT = thresholds_by_column(layer.thresholds, (lo, hi))
+        acc_t = np.result_type(int_type(min(int(lo.min()), 0), max(int(hi.max()), 0)), thrT.dtype, np.int16)
+        self.acc_proto = np.zeros(0, dtype=acc_t)
+        self.lev_proto = np.zeros(0, dtype=np.int64 if acc_t == np.int64 else np.int32)
+        self.thr = np.ascontiguousarray(thrT.T.astype(acc_t))  # (C, T)
+        self.w = np.ascontiguousarray(layer.weights.astype(acc_t))  # (C, K)
+        if geom is not None:
+            dlo, dhi = layer.in_dtype.min, layer.in_dtype.max
+            self.in_fmt = int_type(min(dlo, geom.pad_value), max(dhi, geom.pad_value))
+
+    def fuse_input(self, producer):
+        la = self.layer
+        g = _window_of(producer, la.channels, la.window, la.ofm)
+        if g is None or self.kind.endswith("_fused"):
+            return None
+        return VvauKernel(la, g, producer.members + self.members)
+
+    def frames(self, xs, out_fmts):
+        g, la, n = self.geom, self.layer, xs[0].shape[0]
+        oh, ow = g.ofm
+        out = np.empty((n, oh, ow, g.channels), dtype=self._int_out(out_fmts[0]))
+        CK.conv_int_planar(g.image(xs[0], n), *g.args(g.int_pads()), self.w, True, self.thr, la.out_base,
+                           bool(la.out_dtype.bipolar), self.acc_proto, self.lev_proto, out)
+        return [out.reshape(n, -1)]
+
+
+class ConvKernel(FrameKernel):
+    """[Pad ->] SWG -> MVAU as one direct convolution (made by the MVAU kernel's `fuse_input`)."""
+
+    def __init__(self, layer, geom, members, acc_bits=None, op_type=None):
+        super().__init__(layer, members)
+        self.geom = g = geom
+        self.out_bipolar = bool(layer.out_dtype.bipolar)
+        w = layer.weights  # (O, KH*KW*C), window order
+        if layer.binary_xnor:
+            self.kind = "conv_xnor"
+            self.in_fmt = Bits(g.channels)
+            o = w.shape[0]
+            wb = pack(w.reshape(o * g.window, g.channels), g.channels).reshape(o, -1)  # (O, KH*KW*CW)
+            self.w = np.ascontiguousarray(wb.T)
+        else:
+            self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
+            # the accumulator type also holds the clamped thresholds (acc max + 1 is "never passed")
+            acc_bits = max(acc_bits, np.dtype(self.thrT.dtype).itemsize * 8)
+            # few output channels: channel-planar (long loops over pixels); else vectorized over the channels
+            self.planar = w.shape[0] < PLANAR_MAX_CHANNELS and g.stride[0] * g.stride[1] <= PLANAR_MAX_STRIDE
+            self.kind = f"conv_int{acc_bits}" + ("_planar" if self.planar else "")
+            self.in_fmt = op_type
+            acc_t = {16: np.int16, 32: np.int32, 64: np.int64}[acc_bits]
+            self.acc_proto = np.zeros(0, dtype=acc_t)
+            self.lev_proto = np.zeros(0, dtype=np.int64 if acc_bits == 64 else np.int32)
+            self.w = np.ascontiguousarray((w if self.planar else w.T).astype(op_type))  # (O, K*C) / (K*C, O)
+            if self.planar:
+                self.thrT = np.ascontiguousarray(self.thrT.T.astype(acc_t))  # (O, T)
+        if layer.binary_xnor:
+            self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
+
+    def can_write(self, port, fmt):
+        return is_int(fmt) or (self.out_bipolar and fmt == Bits(self.layer.mh) and not getattr(self, "planar", 0))
+
+    def frames(self, xs, out_fmts):
+        g, la, n = self.geom, self.layer, xs[0].shape[0]
+        oh, ow = g.ofm
+        packed = isinstance(out_fmts[0], Bits)
+        o = la.mh
+        out = np.empty((n, oh, ow, words(o) if packed else o), dtype=np.uint64 if packed else out_fmts[0])
+        if self.kind == "conv_xnor":
+            cw = words(g.channels)
+            CK.conv_xnor(g.image(xs[0], n, cw), *g.args(g.bit_pads()), self.w, g.window * g.channels, self.thrT,
+                         la.out_base, self.out_bipolar, packed, out)
+        elif self.planar:
+            CK.conv_int_planar(g.image(xs[0], n), *g.args(g.int_pads()), self.w, False, self.thrT, la.out_base,
+                               self.out_bipolar, self.acc_proto, self.lev_proto, out)
+        else:
+            CK.conv_int(g.image(xs[0], n), *g.args(g.int_pads()), self.w, self.thrT, la.out_base, self.out_bipolar,
+                        self.acc_proto, self.lev_proto, packed, out)
+        return [out.reshape(n, -1)]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# stream forks and joins, upsampling
+
+
+class DuplicateKernel(FrameKernel):
+    """Every output is the input value itself (values are never written in place)."""
+
+    kind = "duplicate"
+
+    def native_fmt(self, port=0):
+        return self.in_fmt
+
+    def can_write(self, port, fmt):
+        return fmt == self.in_fmt
+
+    def frames(self, xs, out_fmts):
+        return [xs[0]] * self.layer.n_outputs
+
+
+class AddStreamsKernel(FrameKernel):
+    kind = "add"
+
+    def __init__(self, layer):
+        super().__init__(layer)
+        self.thr = thr_array(layer.thresholds, layer.channels)
+
+    def in_fmts(self):
+        return [int_type(d.min, d.max) for d in (self.layer.in_dtype, self.layer.in1_dtype)]
+
+    def frames(self, xs, out_fmts):
+        la, n = self.layer, xs[0].shape[0]
+        a, b = (x.reshape(n, -1, la.channels) for x in xs)
+        out = np.empty(a.shape, dtype=self._int_out(out_fmts[0]))
+        CK.add_streams(a, b, la.a_mul, la.b_mul, self.thr, la.out_base, bool(la.out_dtype.bipolar), out)
+        return [out.reshape(n, -1)]
+
+
+class ConcatKernel(FrameKernel):
+    kind = "concat"
+
+    def in_fmts(self):
+        return [int_type(d.min, d.max) for d in self.layer.in_dtypes]
+
+    def frames(self, xs, out_fmts):
+        la, n = self.layer, xs[0].shape[0]
+        out = np.empty((n, la.num_vectors, la.channels), dtype=self._int_out(out_fmts[0]))
+        off = 0
+        for x, c in zip(xs, la.channels_in):
+            CK.concat_into(x.reshape(n, -1, c), off, out)
+            off += c
+        return [out.reshape(n, -1)]
+
+
+class UpsampleKernel(FrameKernel):
+    kind = "upsample"
+
+    def frames(self, xs, out_fmts):
+        la, n = self.layer, xs[0].shape[0]
+        out = np.empty((n, *la.ofm, la.channels), dtype=self._int_out(out_fmts[0]))
+        CK.upsample(xs[0].reshape(n, *la.ifm, la.channels), *la.factor, out)
+        return [out.reshape(n, -1)]
+
+
+def pointwise_conv(mvau_kernel):
+    """An MVAU over the pixels of an image without a sliding window (a 1x1 conv, stride 1) as a direct conv, or
+    None (one vector per frame, or pixels without a known image shape)."""
+    la = mvau_kernel.layer
+    h, w = la.spatial
+    if la.num_vectors <= 1 or h * w != la.num_vectors:
+        return None
+
+    class _Pixels:  # the image itself as a 1x1 window source
+        window_geom, members = Geometry((h, w), la.mw, (1, 1)), []
+
+    return conv_from_mvau(mvau_kernel, _Pixels)
+
+
+def conv_from_mvau(mvau_kernel, producer):
+    """The direct conv of an MVAU fed by a sliding window, or None when the MVAU is not that window's matrix."""
+    la = mvau_kernel.layer
+    g = getattr(producer, "window_geom", None)
+    if g is None or la.num_vectors != g.ofm[0] * g.ofm[1] or la.mw != g.window * g.channels:
+        return None
+    if la.binary_xnor:
+        return ConvKernel(la, g, producer.members + [la.name])
+    acc_bits = getattr(mvau_kernel, "acc_bits", None)
+    if acc_bits is None:  # the bit-serial option: convs keep integer multiply-adds
+        return None
+    # the pad value is a level of the MVAU's input type, so the MVAU's operand type holds it
+    return ConvKernel(la, g, producer.members + [la.name], acc_bits, mvau_kernel.in_fmt)

@@ -1,0 +1,49 @@
+"""The compiled head's fast path (sw_fallback.partitions.CompiledHead): an input element's level from its float32
+bit pattern through a bucket table instead of a binary search over its thresholds.
+
+Keys (the float's bit pattern made order-preserving as an int32, see kernels._head_level) are split by their
+top 16 bits into 65,536 buckets; table[row, bucket] counts the thresholds of that row below the bucket's first
+key, and the few thresholds inside the bucket (an 8-bit quantizer has about one per bucket) are stepped over
+linearly. Exact for any ascending rows; elements sharing a threshold row (a per-tensor or per-channel input
+quantizer) share its table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from sw_fallback.kernels import OPTS
+
+BUCKET_SHIFT = 16
+BUCKETS = 1 << (32 - BUCKET_SHIFT)
+
+
+def bucket_table(rows: np.ndarray) -> np.ndarray:
+    """rows (R, T) ascending int32 keys -> (R, BUCKETS) counts of each row's thresholds below each bucket."""
+    starts = (np.arange(BUCKETS, dtype=np.int64) - BUCKETS // 2) << BUCKET_SHIFT
+    t = np.stack([np.searchsorted(r.astype(np.int64), starts, side="left") for r in rows])
+    return np.ascontiguousarray(t.astype(np.int16 if rows.shape[1] < 32767 else np.int32))
+
+
+@njit(parallel=True, **OPTS)
+def head_levels_bucket(xb, rows, row_of, table, base, sgn, out):
+    """xb (N, F) int32 view of the float32 input -> out (N, F) levels base + sgn * #thresholds passed; element f
+    uses threshold row row_of[f] of rows (R, T). Returns the number of non-finite inputs (as head_levels)."""
+    N, F = xb.shape
+    T = rows.shape[1]
+    bad = np.zeros(N, dtype=np.int64)
+    for n in prange(N):
+        nb = np.int32(0)
+        for f in range(F):
+            b = xb[n, f]
+            nb += np.int32((b & np.int32(0x7F800000)) == np.int32(0x7F800000))
+            key = np.int32(b ^ ((b >> np.int32(31)) & np.int32(0x7FFFFFFF)))
+            r = row_of[f]
+            c = np.int32(table[r, (key >> np.int32(BUCKET_SHIFT)) + np.int32(BUCKETS // 2)])
+            row = rows[r]
+            while c < T and row[c] <= key:
+                c += 1
+            out[n, f] = base[f] + sgn[f] * c
+        bad[n] = nb
+    return bad.sum()

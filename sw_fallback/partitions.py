@@ -1,0 +1,267 @@
+"""The CPU partitions compiled (see sw_fallback.backend's docstring): a monotone element-wise head as exact
+per-element thresholds on the float32 order, an element-wise tail as a table per channel and integer value.
+Each falls back to hwgen's evaluator when it does not apply."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sw_fallback import head_kernels as HK
+from sw_fallback import kernels as K
+from sw_fallback.formats import Bits, CpuBackendError, Planes, convert, int_type, is_int, words
+from sw_fallback.mlp import out_range
+
+# element-wise ops whose float32 result is one correctly rounded IEEE operation (or exact): position independent
+_LAYOUT = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
+_MOVES = {"Transpose"}  # layout ops that move elements (a CNN head's NCHW -> NHWC): the head gathers first
+_MONOTONE = {"Mul", "Div", "Add", "Sub", "Relu", "Clip", "Max", "Min", "Neg", "Quant", "BipolarQuant"}
+_ELEMENTWISE_EXACT = _LAYOUT | _MONOTONE | {"Abs", "Floor", "Ceil", "Round", "Sign", "Cast", "Trunc"}
+FLT_MAX = np.finfo(np.float32).max
+HEAD_MAX_LEVELS = 4096  # input quantizers up to 12 bits get compiled thresholds
+HEAD_BUCKET_ROWS = 64  # distinct threshold rows (per-tensor / per-channel quantizers) that get bucket tables
+TAIL_MAX_TABLE = 1 << 22  # entries of the tail lookup table
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# CPU partitions
+
+
+def _float_keys(x: np.ndarray) -> np.ndarray:
+    b = np.ascontiguousarray(x, dtype=np.float32).view(np.int32).astype(np.int64)
+    return b ^ ((b >> 31) & 0x7FFFFFFF)
+
+
+def _keys_to_float(k: np.ndarray) -> np.ndarray:
+    b = k ^ ((k >> 31) & 0x7FFFFFFF)
+    return b.astype(np.int32).view(np.float32)
+
+
+def _chain_reason(part, allowed: set, monotone: bool) -> str | None:
+    """None if `part` is a chain of allowed element-wise nodes on one data tensor with constant other inputs."""
+    consts = part.constants
+    data = part.input
+    for node in part.nodes:
+        op = node.op_type
+        if op not in allowed:
+            return f"node {node.name or op} ({op}) is not a supported element-wise op"
+        ins = list(node.input)
+        dyn = [i for i in ins if i and i not in consts]
+        if dyn != [data]:
+            return f"node {node.name or op} ({op}) is not a single-input chain step"
+        cvals = [np.asarray(consts[i]) for i in ins if i and i in consts]
+        if op not in _LAYOUT and op != "Cast":
+            for c in cvals:
+                if c.dtype.kind == "f" and not np.all(np.isfinite(c)):
+                    return f"node {node.name or op} ({op}) has a non-finite constant"
+        if monotone:
+            if op in ("Mul", "Div") and any(np.any(c == 0) for c in cvals):
+                return f"node {node.name or op} ({op}) multiplies or divides by zero"
+            if op == "Div" and ins[0] != data:
+                return f"node {node.name or op}: constant / x is not monotone"
+            if op in ("Quant", "BipolarQuant"):
+                if ins[0] != data:
+                    return f"node {node.name or op}: quantizer input is not the data"
+                if not np.all(np.asarray(consts[ins[1]]) > 0):
+                    return f"node {node.name or op}: quantizer scale not positive"
+        elif op in ("Quant", "BipolarQuant", "Trunc") and ins[0] != data:
+            return f"node {node.name or op}: quantizer input is not the data"
+        if len(node.output) != 1:
+            return f"node {node.name or op} has {len(node.output)} outputs"
+        data = node.output[0]
+    if data != part.output:
+        return "the chain does not end at the partition output"
+    return None
+
+
+class CompiledHead:
+    """Exact per-element thresholds on the float32 order for a monotone head (see the module docstring)."""
+
+    def __init__(self, graph, fmt):
+        """fmt: the format the first layer reads."""
+        self.graph = graph
+        self.mode = "evaluator"
+        self.reason = ""
+        head = graph.head
+        fl = graph.input_node()
+        self.in_dtype = fl.in_dtype
+        self.shape = tuple(graph.input_shape[1:])
+        self.F = int(np.prod(self.shape))
+        self.lo, self.hi = int(fl.in_dtype.min), int(fl.in_dtype.max)
+        self.fmt = fmt
+        feats = fl.in_port(0)[2]
+        r = _chain_reason(head, _MONOTONE | _LAYOUT | _MOVES, monotone=True) if head.nodes else "empty head"
+        self.perm = None
+        self.buckets = None  # (rows, row_of, table) of the bucket fast path (_search)
+        if r is None and any(n.op_type in _MOVES for n in head.nodes):
+            r = self._find_perm()
+        if r is None and self.F != feats:
+            r = f"head maps {self.F} input elements to {feats} features"
+        if r is None and self.hi - self.lo > HEAD_MAX_LEVELS:
+            r = f"{self.hi - self.lo + 1} input levels (more than {HEAD_MAX_LEVELS + 1})"
+        if r is None:
+            try:
+                r = self._search()
+            except Exception as e:  # an evaluator failure on probes: keep the evaluator for real inputs
+                r = f"threshold search failed: {type(e).__name__}: {e}"
+        if r is None:
+            self.mode = "thresholds"
+        self.reason = r or "monotone element-wise head: exact float32 thresholds"
+
+    def _find_perm(self) -> str | None:
+        """The element moves of the head's layout ops: output element j comes from input element perm[j]
+        (the element-wise ops replaced by Identity, the chain run on the element indices)."""
+        from onnx import helper
+
+        from hwgen.onnx_eval import SubgraphEvaluator
+
+        head, data, nodes = self.graph.head, self.graph.head.input, []
+        for node in head.nodes:
+            if node.op_type in _LAYOUT | _MOVES:
+                nodes.append(node)
+            else:
+                nodes.append(helper.make_node("Identity", [data], [node.output[0]]))
+            data = node.output[0]
+        idx = np.arange(self.F, dtype=np.float64).reshape((1,) + self.shape)
+        try:
+            out = SubgraphEvaluator(nodes, head.constants, head.opset).run({head.input: idx}, [head.output])
+            perm = np.asarray(out[head.output]).reshape(-1)
+        except Exception as e:  # noqa: BLE001 (any evaluator failure: keep the evaluator)
+            return f"layout of the head not found: {type(e).__name__}: {e}"
+        if perm.size != self.F or not np.array_equal(np.sort(perm), np.arange(self.F)):
+            return "the head's layout ops are not a permutation of the input"
+        self.perm = np.ascontiguousarray(perm.astype(np.int64))
+        return None
+
+    def _levels(self, keys: np.ndarray) -> np.ndarray:
+        """Head levels (P, F) per output element j for float keys (P, F) given to the input element feeding j."""
+        if self.perm is not None:
+            k = np.empty_like(keys)
+            k[:, self.perm] = keys
+            keys = k
+        x = _keys_to_float(keys).reshape((keys.shape[0],) + self.shape)
+        with np.errstate(all="ignore"):  # probes span the whole float range: overflow to +-inf is expected
+            q = np.asarray(self.graph.head.run(x)).reshape(keys.shape[0], -1)
+        if q.shape[1] != self.F or not self.in_dtype.allowed(q):
+            raise CpuBackendError("head output on probes is not the first layer's integer levels")
+        return q.astype(np.int64)
+
+    def _search(self) -> str | None:
+        F, lo, hi = self.F, self.lo, self.hi
+        kmin, kmax = (int(k) for k in _float_keys(np.array([-FLT_MAX, FLT_MAX], dtype=np.float32)))
+        ends = self._levels(np.array([[kmin] * F, [kmax] * F], dtype=np.int64))
+        inc = ends[0] <= ends[1]
+        ks = np.arange(lo + 1, hi + 1, dtype=np.int64)[:, None]  # (T, 1) level boundaries
+        T = ks.shape[0]
+        a = np.full((T, F), kmin, dtype=np.int64)  # P(a-1) false (or a = kmin)
+        b = np.full((T, F), kmax + 1, dtype=np.int64)  # P(b) true (sentinel beyond the finite floats)
+        while True:
+            act = a < b
+            if not act.any():
+                break
+            mid = np.where(act, (a + b) >> 1, a)
+            mid = np.minimum(mid, kmax)
+            lev = self._levels(mid)
+            p = np.where(inc[None, :], lev >= ks, lev < ks)
+            b = np.where(act & p, mid, b)
+            a = np.where(act & ~p, mid + 1, a)
+        self.thr = np.ascontiguousarray(np.sort(a.T, axis=1).astype(np.int32))  # (F, T) ascending keys
+        self.thrT = np.ascontiguousarray(self.thr.T)
+        self.base = np.where(inc, lo, hi).astype(np.int32)  # level = base + sgn * #passed
+        self.sgn = np.where(inc, 1, -1).astype(np.int32)
+        # check the compiled head against the evaluator at every boundary, just below it, and at random values
+        rng = np.random.default_rng(0)
+        probes = [self.thr.T.reshape(-1, F)[:256], (self.thr.T - 1).reshape(-1, F)[:256],
+                  np.clip(self.thr.T + 1, kmin, kmax).reshape(-1, F)[:256],
+                  _float_keys(rng.standard_normal((64, F)).astype(np.float32) * 4),
+                  rng.integers(kmin, kmax + 1, (64, F))]
+        keys = np.clip(np.concatenate(probes), kmin, kmax)
+        want = self._levels(keys)
+        got = np.empty(want.shape, dtype=np.int64)
+        K.head_levels(_keys_to_float(keys).view(np.int32), self.thrT, self.thr, self.base, self.sgn, got)
+        if not np.array_equal(got, want):
+            return "compiled thresholds disagree with the evaluator (kept the evaluator)"
+        self.buckets = None
+        rows, row_of = np.unique(self.thr, axis=0, return_inverse=True)
+        if rows.shape[0] <= HEAD_BUCKET_ROWS:
+            b = (np.ascontiguousarray(rows, dtype=np.int32), np.ascontiguousarray(row_of.reshape(-1), dtype=np.int32),
+                 HK.bucket_table(rows))
+            got2 = np.empty(want.shape, dtype=np.int64)
+            HK.head_levels_bucket(_keys_to_float(keys).view(np.int32), *b, self.base, self.sgn, got2)
+            if np.array_equal(got2, want):
+                self.buckets = b
+        return None
+
+    def run(self, x: np.ndarray, fmt=None):
+        """x: float32 model input -> the first layer's input in `fmt` (default: its compute format)."""
+        fmt = self.fmt if fmt is None else fmt
+        n = x.shape[0]
+        if self.mode == "thresholds":
+            xb = np.ascontiguousarray(x, dtype=np.float32).reshape(n, self.F).view(np.int32)
+            if self.perm is not None:
+                xb = np.ascontiguousarray(xb[:, self.perm])
+            args = (xb, self.thrT, self.thr, self.base, self.sgn)
+            if fmt == Bits(self.F):
+                out = np.empty((n, words(self.F)), dtype=np.uint64)
+                bad = K.head_bits(*args, out)
+            elif isinstance(fmt, Planes) and fmt.bits <= 4:
+                out = np.empty((n, fmt.bits, words(self.F)), dtype=np.uint64)
+                bad = K.head_planes(*args, fmt.xmin, fmt.ax // 2, out)
+            elif not is_int(fmt):
+                it = int_type(self.lo, self.hi)
+                out = convert(self.run(x, it), it, fmt, self.F)
+                bad = 0
+            elif self.buckets is not None:
+                out = np.empty((n, self.F), dtype=fmt)
+                bad = HK.head_levels_bucket(xb, *self.buckets, self.base, self.sgn, out)
+            else:
+                out = np.empty((n, self.F), dtype=fmt)
+                bad = K.head_levels(*args, out)
+            if bad == 0:
+                return out
+        q = self.graph.head_ints(x)  # the evaluator: exact behaviour on NaN / inf (or its error)
+        return convert(q, np.int64, fmt, self.F)
+
+
+class CompiledTail:
+    """The tail as a table per channel and integer value, when it is element-wise (see the module docstring)."""
+
+    def __init__(self, graph, last_layer, q_shape=None):
+        """q_shape: the per-frame shape of the integer output the tail reads (default: (channels,))."""
+        self.graph = graph
+        self.mode = "evaluator"
+        tail = graph.tail
+        lo, hi = out_range(last_layer)
+        self.C = last_layer.out_features
+        r = _chain_reason(tail, _ELEMENTWISE_EXACT, monotone=False) if tail.nodes else None
+        R = int((hi - lo).max(initial=0)) + 1
+        if r is None and (last_layer.out_port(0)[2] != self.C or last_layer.n_outputs != 1):
+            r = "last layer has several vectors per frame"
+        if r is None and R * self.C > TAIL_MAX_TABLE:
+            r = f"output range too wide for a table ({R} values x {self.C} channels)"
+        if r is None:
+            try:
+                vals = np.minimum(lo[None, :] + np.arange(R)[:, None], hi[None, :]).astype(np.int64)
+                self.q_shape = tuple(q_shape or (self.C,))
+                y = np.asarray(tail.run(vals.reshape(R, *self.q_shape)))
+                if y.shape[0] != R or y.size != R * self.C:
+                    r = f"tail output shape {y.shape} is not element-wise"
+                else:
+                    self.out_shape = y.shape[1:]
+                    self.lut = np.ascontiguousarray(y.reshape(R, self.C).T)
+                    self.lo = np.ascontiguousarray(lo, dtype=np.int64)
+                    rng = np.random.default_rng(1)
+                    q = rng.integers(lo, hi + 1, (97, self.C)).reshape(97, *self.q_shape)
+                    if not np.array_equal(self.run(q), np.asarray(tail.run(q)), equal_nan=y.dtype.kind == "f"):
+                        r = "table disagrees with the evaluator (kept the evaluator)"
+            except Exception as e:
+                r = f"table build failed: {type(e).__name__}: {e}"
+        if r is None:
+            self.mode = "table"
+        self.reason = r or "element-wise tail: exact table per channel and integer value"
+
+    def run(self, q):
+        out = np.empty((q.shape[0], self.C), dtype=self.lut.dtype)
+        K.tail_lookup(np.ascontiguousarray(q).reshape(q.shape[0], self.C), self.lut, self.lo, out)
+        return out.reshape((q.shape[0],) + self.out_shape)
+
+
