@@ -27,6 +27,7 @@ def _pair(v) -> tuple[int, int]:
 @register
 class SlidingWindow(HwLayer):
     op = "SWG"
+    follows_consumer = True  # takes its consumer's word (hwgen.fold.units)
     rtl_template = "rtl/swg.v.j2"
 
     def __init__(self, name, dtype: DType, ifm, channels: int, kernel, stride=(1, 1), dilation=(1, 1), **kw):
@@ -125,6 +126,7 @@ class SlidingWindow(HwLayer):
 @register
 class Pad(HwLayer):
     op = "Pad"
+    follows_consumer = True  # takes its consumer's word (hwgen.fold.units)
     rtl_template = "rtl/pad.v.j2"
 
     def __init__(self, name, dtype: DType, ifm, channels: int, pads, pad_value: int = 0, **kw):

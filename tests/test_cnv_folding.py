@@ -1,0 +1,128 @@
+"""Folding and memory planning of conv graphs, on a handmade CNV-1W1A (tests/handmade_cnv.py: FINN's CNV shapes,
+random bipolar weights): FOLD.json keyed by the matrix layers' names (fold_cnv_large), sliding-window generators
+tied to their consumers, pools never the bottleneck, the fastest design and --target-fps on pynq-z2, line buffers
+and weights in the memory plan with their efficiency."""
+
+import json
+
+import pytest
+
+from hwgen.boards import get_board
+from hwgen.build import summary
+from hwgen.errors import FoldingError
+from hwgen.fold import fold_graph
+from hwgen.fold.units import tied_simd
+from hwgen.layers.rams import map_ram
+from tests.handmade_cnv import CNV_BOUND_CYCLES, FOLD_CNV_LARGE, cnv_graph, fold_cnv_large_file, matrix_layers
+
+PYNQ_Z2 = get_board("pynq-z2")
+
+
+def _fold(g, tmp_path=None, fold=None, **kw):
+    ff = None
+    if fold is not None:
+        ff = tmp_path / "FOLD.json"
+        ff.write_text(json.dumps(fold))
+    g.meta["folding"] = fold_graph(g.layers, PYNQ_Z2, folding_file=ff, edges=g.edges, **kw)
+    return g.meta["folding"]
+
+
+@pytest.fixture(scope="module")
+def cnv_large(tmp_path_factory):
+    g = cnv_graph()
+    fold = fold_cnv_large_file([lay.name for lay in matrix_layers(g.layers)])
+    ex = _fold(g, tmp_path_factory.mktemp("fold"), fold)
+    return g, ex, summary(g)
+
+
+def test_fold_cnv_large_is_a_file_of_the_nine_matrix_layers(cnv_large):
+    g, ex, s = cnv_large
+    mat = [lay for lay in s["layers"] if lay["op"] in ("MVAU", "VVAU")]
+    assert [(lay["pe"], lay["simd"]) for lay in mat] == FOLD_CNV_LARGE
+    assert [lay["name"] for lay in mat] == [f"MVAU_{i}" for i in range(9)]  # graph order
+    assert s["estimate"]["cycles_per_frame"] == CNV_BOUND_CYCLES
+    assert round(s["estimate"]["fps"]) == 3052
+    assert s["estimate"]["bottleneck"] == ex["bottleneck"] == "MVAU_6"
+    assert ex["layers"]["MVAU_6"]["why"].startswith("bottleneck: set by the folding file")
+
+
+def test_sliding_windows_follow_their_consumer_and_pools_keep_up_cheaply(cnv_large):
+    g, ex, _ = cnv_large
+    simd = {lay.name: lay.simd for lay in g.layers}
+    # conv generators: the MVAU's SIMD (it divides the channels); pool generators: the pool's PE
+    assert [simd[f"SWG_{i}"] for i in (0, 1, 3, 4, 6, 7)] == [3, 32, 32, 32, 32, 32]
+    assert simd["SWG_2"] == g.node("Pool_0").pe and simd["SWG_5"] == g.node("Pool_1").pe
+    assert all(lay.cycles() <= CNV_BOUND_CYCLES for lay in g.layers)
+    for p in ("Pool_0", "Pool_1"):
+        assert "the rate the folding file sets" in ex["layers"][p]["why"]
+    assert g.node("Pool_0").pe >= 2  # PE 1 would take 50,176 cycles: the bottleneck
+    assert ex["layers"]["SWG_1"]["why"] == "tied to MVAU_1's input word (SIMD 32)"
+
+
+def test_tied_simd_is_the_largest_divisor_of_the_channels_dividing_the_consumer_word():
+    g = cnv_graph()
+    swg0, mvau0, swg1, mvau1 = g.layers[:4]
+    mvau0.set_folding(1, 27)  # SIMD 27 over 3 channels: the generator gives whole pixels
+    assert tied_simd(swg0, mvau0) == 3
+    mvau1.set_folding(1, 48)  # 48 does not divide 64 channels: 16 does, and divides 48
+    assert tied_simd(swg1, mvau1) == 16
+    mvau1.set_folding(1, 576)
+    assert tied_simd(swg1, mvau1) == 64
+
+
+def test_a_folding_file_may_name_a_generator_too(tmp_path):
+    g = cnv_graph()
+    fold = fold_cnv_large_file([lay.name for lay in matrix_layers(g.layers)])
+    fold["SWG_1"] = {"SIMD": 64}
+    ex = _fold(g, tmp_path, fold)
+    assert g.node("SWG_1").simd == 64 and ex["layers"]["SWG_1"]["why"] == "set by the folding file"
+    assert g.node("SWG_3").simd == 32
+
+
+def test_fastest_cnv_on_pynq_z2_fits_and_names_its_bottleneck():
+    g = cnv_graph()
+    ex = _fold(g)
+    s = summary(g)
+    cap, tot = s["totals"]["capacity"], s["totals"]["estimate"]
+    assert all(tot[r] <= 0.9 * cap[r] for r in cap if cap[r])
+    assert s["estimate"]["cycles_per_frame"] == ex["cycles_per_frame"] < CNV_BOUND_CYCLES
+    # the first generator cannot go faster than its 3 channels per word: it is the floor
+    assert ex["bottleneck"] == "SWG_0" and g.node("SWG_0").simd == 3
+
+
+def test_target_fps_reached_within_budget_or_refused_naming_the_layer():
+    g = cnv_graph()
+    ex = _fold(g, target_fps=3052)
+    assert ex["cycles_per_frame"] <= 32765 and "over the board's budget" not in ex["mode"]
+    s = summary(g)
+    assert all(v is None or v <= 1 for v in s["totals"]["utilization"].values())
+    with pytest.raises(FoldingError, match=r"layer SWG_0 \(tied to MVAU_0\) cannot reach 2000 cycles"):
+        _fold(cnv_graph(), target_fps=50_000)
+
+
+def test_memory_plan_maps_line_buffers_and_weights_with_efficiency(cnv_large):
+    _, _, s = cnv_large
+    mem = s["memory"]
+    lb = mem["layers"]["SWG_1"]["line_buffer"]
+    # (2 lines + 3 pixels) x 64 channels / 32 per word = 126 words of 32 bits: LUTRAM
+    assert (lb["kind"], lb["style"], lb["depth"], lb["width"]) == ("ram", "distributed", 126, 32)
+    assert 0 < lb["efficiency"] <= 1
+    w = mem["layers"]["MVAU_5"]["weights"]
+    assert (w["kind"], w["style"]) == ("rom", "block") and w["bram18"] > 0
+    t = mem["totals"]
+    assert t["bits"] == sum(m["bits"] for ms in mem["layers"].values() for m in ms.values())
+    assert t["efficiency_all"] == round(t["bits"] / t["allocated_bits"], 4)
+    assert set(t["by_style"]) == {"distributed", "block"}
+    # every SWG's placeholder estimate carries its line buffer's LUTs
+    e = next(lay for lay in s["layers"] if lay["name"] == "SWG_1")["resources"]["estimate"]
+    assert e.get("lutram", 0) >= lb["lutram_luts"] or not e.get("placeholder")
+
+
+def test_buffer_mapping_rule():
+    assert map_ram(126, 32)["style"] == "distributed"
+    big = map_ram(4096, 64)
+    assert (big["style"], big["bram18"]) == ("block", 16) and big["efficiency"] == 0.8889
+    assert map_ram(4096, 64, has_uram=True)["style"] == "ultra"
+    u = map_ram(4096, 64, has_uram=True)
+    assert (u["uram"], u["efficiency"]) == (1, round(64 / 72, 4))
+    assert map_ram(4096, 64, "ultra", has_uram=False)["style"] == "block"
