@@ -82,6 +82,10 @@ def _largest(s: dict, r: str) -> str:
 
 def _over_budget(s: dict, strict: bool, out=None) -> None:
     lines = _budget_lines(s)
+    over = (s.get("folding") or {}).get("over_budget")
+    if over and not lines and not strict:  # above the search's budget share, within the board: a warning only
+        print(f"hwgen: warning: the cheapest folding that reaches --target-fps is over the share of the board the "
+              f"folding search keeps for the layers: {over}", file=sys.stderr)
     if not lines:
         return
     advice = "lower --target-fps, set a cheaper --folding, or choose a larger --board"

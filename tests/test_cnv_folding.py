@@ -126,3 +126,15 @@ def test_buffer_mapping_rule():
     u = map_ram(4096, 64, has_uram=True)
     assert (u["uram"], u["efficiency"]) == (1, round(64 / 72, 4))
     assert map_ram(4096, 64, "ultra", has_uram=False)["style"] == "block"
+
+
+def test_target_over_the_budget_says_which_resource_and_layers():
+    from hwgen.fold.search import search
+
+    g = cnv_graph()
+    small = dict(PYNQ_Z2.resources, luts=6000)
+    ex = search(g.layers, small, 100.0, target_fps=3052, edges=g.edges)
+    assert ex["over_budget"].startswith("luts: ") and "largest: MVAU_" in ex["over_budget"]
+    assert "over the board's budget" in ex["mode"]
+    with pytest.raises(FoldingError, match=r"does not fit the board's budget \(luts: .*largest: MVAU_"):
+        search(cnv_graph().layers, dict(PYNQ_Z2.resources, luts=500), 100.0)

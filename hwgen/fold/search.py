@@ -179,9 +179,9 @@ def search(layers, capacity: dict, clock_mhz: float, target_fps: float | None = 
                                f"{clock_mhz:g} MHz; the most a dataflow pipeline gives is {clock_mhz * 1e6:,.0f}.")
         choices = fold_for_interval(units, t, capacity, budget)
         mode = f"target {target_fps:,.0f} frames/s at {clock_mhz:g} MHz -> at most {t} cycles per frame"
-        if not fits(totals(choices), capacity, budget):
-            mode += ("; the cheapest folding that reaches it is over the board's budget: "
-                     + over_budget_reason(units, choices, capacity, budget))
+        over = "" if fits(totals(choices), capacity, budget) else over_budget_reason(units, choices, capacity, budget)
+        if over:
+            mode += "; the cheapest folding that reaches it is over the board's budget: " + over
         if io_cycles is not None and _io_of(units, choices, io_cycles) > t:
             mode += (f"; the target is above the I/O bound (the DMA needs {_io_of(units, choices, io_cycles)} "
                      "cycles per frame): the estimate is the I/O bound")
@@ -212,6 +212,8 @@ def search(layers, capacity: dict, clock_mhz: float, target_fps: float | None = 
             mode += note
     apply_choices(units, choices)
     explain = {"mode": mode, "max_cycles": t, "layers": {}, "totals": totals(choices)}
+    if target_fps is not None and over:
+        explain["over_budget"] = over  # the CLI warns (hwgen.cli)
     for unit, ch in zip(units, choices):
         for lay in unit.layers:
             if lay is unit.main:
