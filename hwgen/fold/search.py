@@ -55,6 +55,7 @@ def cost_of(res: dict, capacity: dict, weights: dict | None = None) -> float:
 # more logic and wider, no fewer, memories, so the cheapest is among the slow ones; pricing every folding of a big
 # MVAU (its cost model reads the whole weight matrix) would dominate the build time.
 PRICE_WINDOW = 2
+PRICE_LEVELS = 3  # and at most the 3 slowest distinct cycle counts (every (PE, SIMD) split of each is priced)
 
 
 def cheapest(unit: Unit, max_cycles: int, capacity: dict, weights: dict | None = None) -> Choice | None:
@@ -62,7 +63,8 @@ def cheapest(unit: Unit, max_cycles: int, capacity: dict, weights: dict | None =
     meet = [c for c in unit.table if c.cycles <= max_cycles]
     n = len(meet)
     slowest = max((c.cycles for c in meet), default=0)
-    for c in priced(unit, [c for c in meet if c.cycles * PRICE_WINDOW >= slowest]):
+    levels = sorted({c.cycles for c in meet if c.cycles * PRICE_WINDOW >= slowest}, reverse=True)[:PRICE_LEVELS]
+    for c in priced(unit, [c for c in meet if c.cycles >= levels[-1]] if levels else []):
         k = cost_of(c.resources, capacity, weights)
         # ties: fewer cycles (more headroom), then narrower streams
         key = (k, c.cycles, c.pe * c.simd)
