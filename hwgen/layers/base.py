@@ -176,6 +176,13 @@ class HwLayer:
         """Words of the FIFO on input stream `port` (default rule; `hwgen build --size-fifos` measures instead)."""
         return 2
 
+    def out_fifo_depth(self, port: int, consumer, consumer_port: int = 0) -> int:
+        """Words (this block's) of the FIFO right after it on output stream `port` (before any width converter:
+        a converter to narrower words runs at the consumer's rate and cannot catch up) that its bursts need so
+        that a slower `consumer` never starves (0: no demand; the stream gets the larger of this and its
+        consumer's `fifo_depth`). A sliding-window generator is silent while it refills at a frame start."""
+        return 0
+
     # --- code generation ------------------------------------------------------------------------------------
     def template_params(self) -> dict:
         """The plain dict the HLS and RTL templates of this layer render from."""

@@ -13,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from hwgen.dtypes import DType
+from hwgen.errors import UnsupportedModelError
 from hwgen.layers import conv_kernels as ck
+from hwgen.layers import window_cost
 from hwgen.layers.base import HwLayer, divisors
 from hwgen.layers.pool_spec import PoolSpec
 from hwgen.layers.registry import register
@@ -22,6 +24,7 @@ from hwgen.layers.registry import register
 @register
 class Pool(HwLayer):
     op = "Pool"
+    hls_template = "hls/pool.hpp.j2"
     rtl_template = "rtl/pool.v.j2"
 
     def __init__(self, name, in_dtype: DType, out_dtype: DType, ofm, window: int, channels: int, mode: str = "max",
@@ -33,6 +36,10 @@ class Pool(HwLayer):
         self.rounding_mode = rounding_mode.upper()
         if mode == "max" and out_dtype != in_dtype:
             raise ValueError(f"{name}: a max pool keeps its input type ({in_dtype.name}), not {out_dtype.name}")
+        if mode != "max" and (in_dtype.bipolar or out_dtype.bipolar):
+            # the block sums the stream's bits; a BIPOLAR element's bit is not its value
+            raise UnsupportedModelError(f"{name}: an average pool of BIPOLAR values is not supported (a BIPOLAR "
+                                        "input or output needs a max pool, or a wider integer type before it)")
         self.spec()  # validates
 
     @property
@@ -96,6 +103,20 @@ class Pool(HwLayer):
     def cycles(self, pe=None, simd=None):
         pe = self.pe if pe is None else int(pe)
         return self.ofm[0] * self.ofm[1] * self.in_features // pe
+
+    def resources(self, pe=None, simd=None, mem_style=None) -> dict:
+        """Estimated resources of templates/rtl/pool.v.j2 (hwgen.layers.window_cost, fitted to yosys)."""
+        return window_cost.pool_resources(self.spec(pe))
+
+    def fifo_depth(self, port=0):
+        # one word taken every cycle the output register has room: the default 2 never throttles
+        return 2
+
+    def hls_context(self, lib):
+        return self.spec().template_context()
+
+    def rtl_context(self, lib, module):
+        return dict(self.spec().template_context(), name=module), {}
 
     def attrs(self):
         return {"ofm": list(self.ofm), "window": self.window, "channels": self.channels, "mode": self.mode,

@@ -70,7 +70,11 @@ class PoolSpec:
     def acc_bits(self) -> int:
         """Signed container of one lane: the element (one bit more when unsigned), plus the window sum's growth."""
         grow = (self.window - 1).bit_length() if self.mode == "trunc_avg" else 0
-        return self.in_bits + (0 if self.in_signed else 1) + grow
+        ab = self.in_bits + (0 if self.in_signed else 1) + grow
+        if self.mode == "trunc_avg":  # the clip bounds are compared in the container too
+            lo, hi = ck.int_range(self.out_bits, self.out_signed, self.out_narrow)
+            ab = max(ab, max(-lo, hi).bit_length() + 1)
+        return ab
 
     def execute(self, windows: np.ndarray) -> np.ndarray:
         """(..., window * C) in window order -> (..., C)."""
@@ -88,7 +92,8 @@ class PoolSpec:
         return dict(
             name=self.name, SIMD=self.simd, EB=self.in_bits, SIGNED=self.in_signed, OB=self.elem_out_bits,
             WORD_IN=word_in, WORD_OUT=word_out, IN_TDW=_bytes_width(word_in), OUT_TDW=_bytes_width(word_out),
-            CF=self.cf, KK=self.window, CFB=_bits_for(self.cf - 1), KB=_bits_for(self.window - 1), AB=ab,
+            CF=self.cf, KK=self.window, IN_WORDS=self.in_words, OUT_WORDS=self.out_words,
+            CFB=_bits_for(self.cf - 1), KB=_bits_for(self.window - 1), AB=ab,
             MODE=self.mode, SHIFT=self.shift, ROUNDING=self.rounding_mode.upper().replace("HALF_EVEN", "ROUND"),
             # clip bounds as AB-bit two's-complement literals (negative values written as AB-bit patterns)
             LO=lo, HI=hi, LO_PAT=lo & ((1 << ab) - 1), HI_PAT=hi & ((1 << ab) - 1), LO_NEG=lo < 0,

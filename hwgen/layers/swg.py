@@ -15,6 +15,7 @@ import numpy as np
 
 from hwgen.dtypes import DType, from_name
 from hwgen.layers import conv_kernels as ck
+from hwgen.layers import window_cost
 from hwgen.layers.base import HwLayer, divisors
 from hwgen.layers.registry import register
 from hwgen.layers.swg_spec import PadSpec, SwgSpec
@@ -27,13 +28,16 @@ def _pair(v) -> tuple[int, int]:
 @register
 class SlidingWindow(HwLayer):
     op = "SWG"
+    hls_template = "hls/swg.hpp.j2"
     follows_consumer = True  # takes its consumer's word (hwgen.fold.units)
     rtl_template = "rtl/swg.v.j2"
 
-    def __init__(self, name, dtype: DType, ifm, channels: int, kernel, stride=(1, 1), dilation=(1, 1), **kw):
+    def __init__(self, name, dtype: DType, ifm, channels: int, kernel, stride=(1, 1), dilation=(1, 1),
+                 mem_style: str = "auto", **kw):
         kw.pop("in_dtype", None)
         kw.pop("out_dtype", None)
         super().__init__(name, dtype, dtype, **kw)
+        self.mem_style = window_cost.check_mem_style(name, mem_style)
         self.ifm = _pair(ifm)
         self.channels = int(channels)
         self.kernel, self.stride, self.dilation = _pair(kernel), _pair(stride), _pair(dilation)
@@ -111,21 +115,56 @@ class SlidingWindow(HwLayer):
         sp = self.spec(simd)
         return sp.buf_words * sp.word_bits
 
+    def memories(self, pe=None, simd=None, mem_style=None) -> dict:
+        """The line buffer: {"line_buffer": {"depth", "width", "live_width", "mem_style", "ram": True,
+        "style", ...}} (a RAM written by the input stream, not a ROM: window_cost.map_line_buffer places it)."""
+        sp = self.spec(simd)
+        ms = self.mem_style if mem_style is None else mem_style
+        return {"line_buffer": window_cost.map_line_buffer(sp.buf_words, sp.word_bits, ms)}
+
+    def resources(self, pe=None, simd=None, mem_style=None) -> dict:
+        """Estimated {"luts", "ffs", "bram18", "uram", "dsps", "lutram"} of templates/rtl/swg.v.j2, calibrated
+        against yosys synth_xilinx -family xc7 (hwgen.layers.window_cost)."""
+        return window_cost.swg_resources(self.spec(simd), self.memories(pe, simd, mem_style)["line_buffer"])
+
+    def fifo_depth(self, port=0):
+        # the block takes (span_h - 1) lines in a burst and then a word per window step, and nothing from its
+        # last write of a frame until that frame's last window is out: the most words a producer at the
+        # block's own rate has waiting, plus the 2 of the default rule (SwgSpec.fifo_words)
+        return window_cost.fifo_rule(self.spec().fifo_words())
+
+    def out_fifo_depth(self, port, consumer, consumer_port=0):
+        # a consumer slower than this block throttles it, and at a frame start the block is silent while it
+        # refills its buffer: the FIFO in front of the consumer covers the consumer's demand meanwhile
+        return window_cost.burst_fifo_words(self.spec(), consumer, consumer_port)
+
+    # --- code generation ----------------------------------------------------------------------------------
+    def hls_context(self, lib):
+        lb = self.memories()["line_buffer"]
+        return dict(self.spec().template_context(), buffer_impl=lb["hls_impl"],
+                    buffer_note=f"{lb['depth']} x {lb['width']} bits, {lb['style']}")
+
+    def rtl_context(self, lib, module):
+        ram_style = "" if self.mem_style == "auto" else self.mem_style  # auto: the synthesis tool decides
+        return dict(self.spec().template_context(), name=module, RAM_STYLE=ram_style), {}
+
     def attrs(self):
         return {"ifm": list(self.ifm), "channels": self.channels, "kernel": list(self.kernel),
-                "stride": list(self.stride), "dilation": list(self.dilation), "ofm": list(self.ofm)}
+                "stride": list(self.stride), "dilation": list(self.dilation), "ofm": list(self.ofm),
+                "mem_style": self.mem_style}
 
     @classmethod
     def from_json(cls, d, arrays):
         a, c = d["attrs"], cls._common(d)
         c.pop("out_dtype")
         return cls(dtype=c.pop("in_dtype"), ifm=a["ifm"], channels=a["channels"], kernel=a["kernel"],
-                   stride=a["stride"], dilation=a["dilation"], **c)
+                   stride=a["stride"], dilation=a["dilation"], mem_style=a.get("mem_style", "auto"), **c)
 
 
 @register
 class Pad(HwLayer):
     op = "Pad"
+    hls_template = "hls/pad.hpp.j2"
     follows_consumer = True  # takes its consumer's word (hwgen.fold.units)
     rtl_template = "rtl/pad.v.j2"
 
@@ -198,11 +237,27 @@ class Pad(HwLayer):
         simd = self.simd if simd is None else int(simd)
         dt = self.in_dtype
         bits = dt.bits
-        return PadSpec(self.name, self.ifm[0], self.ifm[1], self.channels, simd, bits, dt.signed, self.pads,
-                       0 if dt.bipolar else self.pad_value)
+        # BIPOLAR travels as bits: -1 is 0, +1 is 1
+        value = int(self.pad_value > 0) if dt.bipolar else self.pad_value
+        return PadSpec(self.name, self.ifm[0], self.ifm[1], self.channels, simd, bits, dt.signed, self.pads, value)
 
     def cycles(self, pe=None, simd=None):
         return self.out_words_per_frame() if simd is None else self.ofm[0] * self.ofm[1] * self.channels // simd
+
+    def resources(self, pe=None, simd=None, mem_style=None) -> dict:
+        """Estimated resources of templates/rtl/pad.v.j2 (hwgen.layers.window_cost, fitted to yosys)."""
+        return window_cost.pad_resources(self.spec(simd))
+
+    def fifo_depth(self, port=0):
+        # the block takes nothing while it sends pad rows and columns (PadSpec.fifo_words); its in0_V_TREADY
+        # follows out_V_TREADY combinationally, so the FIFO in front of it is never shallower than 2
+        return window_cost.fifo_rule(self.spec().fifo_words())
+
+    def hls_context(self, lib):
+        return self.spec().template_context()
+
+    def rtl_context(self, lib, module):
+        return dict(self.spec().template_context(), name=module), {}
 
     def attrs(self):
         return {"ifm": list(self.ifm), "channels": self.channels, "pads": list(self.pads),

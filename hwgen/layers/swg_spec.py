@@ -111,6 +111,8 @@ class SwgSpec:
             IN_TDW=_bytes_width(self.word_bits), OUT_TDW=_bytes_width(self.word_bits),
             CF=cf, KH=kh, KW=kw, OH=oh, OW=ow,
             BUF_WORDS=self.buf_words, AW=_bits_for(self.buf_words - 1), IN_WORDS=self.in_words, WB=wb,
+            OUT_WORDS=self.out_words, TRIP=self._frame()[0],
+            RAM_STYLE="",  # synthesis attribute of the buffer ("": the tool decides)
             STEP_KX=step_kx, STEP_KY=step_ky, STEP_OX=step_ox, STEP_OY=step_oy,
             STEP_OX_MOD=step_ox % self.buf_words, STEP_OY_MOD=step_oy % self.buf_words,
             CFB=_bits_for(cf - 1), KXB=_bits_for(kw - 1), KYB=_bits_for(kh - 1), OXB=_bits_for(ow - 1),
@@ -137,27 +139,55 @@ class SwgSpec:
         return self._frame()[0] + 1
 
     def _frame(self) -> tuple[int, int]:
-        """(busy cycles of one frame, index of the cycle of its last read), from the RTL's rules as max-plus
-        recurrences, solved by iterating to their least fixed point (vectorized; `_frame_stepped` is the
-        cycle-by-cycle reference):
+        """(busy cycles of one frame, index of the cycle of its last read) with a source and a sink that never
+        stall (`solve`)."""
+        t_r, t_w = self.solve()
+        return int(max(t_r[-1], t_w[-1])) + 1, int(t_r[-1])
+
+    def solve(self, arrive: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Cycle of every read and every write of one frame (cycle 0 = the frame's first cycle), from the RTL's
+        rules as max-plus recurrences, solved by iterating to their least fixed point (vectorized;
+        `_frame_stepped` is the cycle-by-cycle reference):
           read r:  t_r[r] = max(t_r[r-1] + 1, t_w[reads[r]] + 1)
-          write i: t_w[i] = max(t_w[i-1] + 1, t_r[k(i) * win_len - 1] + 1), k(i) = the first window whose first
-                   word is more than i - BUF_WORDS (no constraint when k(i) = 0)."""
+          write i: t_w[i] = max(t_w[i-1] + 1, t_r[k(i) * win_len - 1] + 1, arrive[i]), k(i) = the first window
+                   whose first word is more than i - BUF_WORDS (no constraint when k(i) = 0).
+        arrive: the cycle input word i is offered (default: all at cycle 0, a source that never stalls)."""
         reads = self.read_order()
         n_r, n_w = len(reads), self.in_words
         win_len = self.kernel[0] * self.kernel[1] * self.cf
         k = np.searchsorted(reads[::win_len] + self.buf_words, np.arange(n_w), side="right")
         gate_read = k * win_len - 1  # the read that must be done before write i (-1: none)
         r_idx, w_idx = np.arange(n_r), np.arange(n_w)
+        floor_w = np.zeros(n_w, dtype=np.int64) if arrive is None else np.asarray(arrive, dtype=np.int64)
         t_r = r_idx.copy()
         while True:
-            gate = np.where(gate_read >= 0, t_r[np.maximum(gate_read, 0)] + 1, 0)
+            gate = np.maximum(np.where(gate_read >= 0, t_r[np.maximum(gate_read, 0)] + 1, 0), floor_w)
             t_w = w_idx + np.maximum.accumulate(np.maximum(gate - w_idx, 0))
             new_r = r_idx + np.maximum.accumulate(np.maximum(t_w[reads] + 1 - r_idx, 0))
             if np.array_equal(new_r, t_r):
                 break
             t_r = new_r
-        return int(max(t_r[-1], t_w[-1])) + 1, int(t_r[-1])
+        return t_r, t_w
+
+    def fifo_words(self, period: int | None = None, frames: int = 3) -> int:
+        """Most words waiting in front of the block when a producer offers the frame's words evenly at the
+        block's own rate (one frame per `period` cycles, default `frame_period()`) and the sink never stalls:
+        the input FIFO depth that never throttles a rate-matched producer. The block takes the first
+        (span_h - 1) lines in a burst, then a word per window step, and nothing between its last write of a frame
+        and the restart after the frame's last window (`frames` frames simulated back to back)."""
+        period = self.frame_period() if period is None else int(period)
+        n = self.in_words
+        produced = (np.arange(frames * n) * period) // n  # cycle the producer offers word j
+        start, worst = 0, 0
+        for f in range(frames):
+            arrive = produced[f * n:(f + 1) * n] - start
+            t_r, t_w = self.solve(np.maximum(arrive, 0))
+            taken = t_w + start  # absolute cycle word f*n + i is taken
+            # words offered by then and not yet taken (word i itself included)
+            waiting = np.searchsorted(produced, taken, side="right") - (np.arange(n) + f * n)
+            worst = max(worst, int(waiting.max()))
+            start += int(max(t_r[-1], t_w[-1])) + 2  # busy cycles plus the restart cycle
+        return worst
 
     def _frame_stepped(self) -> tuple[int, int]:
         """`_frame`, stepping the RTL's rules one cycle at a time (slow; the reference the tests compare with)."""
@@ -235,7 +265,7 @@ class PadSpec:
         return dict(
             name=self.name, WORD=self.word_bits, IN_TDW=_bytes_width(self.word_bits),
             OUT_TDW=_bytes_width(self.word_bits), CF=self.cf, OH=oh, OW=ow,
-            Y0=t, Y1=t + self.ifm_h, X0=l, X1=l + self.ifm_w, PAD_WORD_HEX=f"{word:x}",
+            Y0=t, Y1=t + self.ifm_h, X0=l, X1=l + self.ifm_w, PAD_WORD_HEX=f"{word:x}", OUT_WORDS=self.out_words,
             CFB=_bits_for(self.cf - 1), OXB=_bits_for(ow), OYB=_bits_for(oh),
             info=f"{self.ifm_h}x{self.ifm_w}x{self.channels} padded (top, left, bottom, right) = {self.pads} "
                  f"with {self.pad_value}, SIMD {self.simd}, {self.elem_bits}-bit elements",
@@ -244,3 +274,21 @@ class PadSpec:
     def cycles(self, frames: int = 1) -> int:
         """Cycles from the first output word to the last, inclusive, for `frames` frames at full rate."""
         return frames * self.out_words
+
+    def interior(self) -> np.ndarray:
+        """Output word positions (in frame order) that carry an input word."""
+        (oh, ow), (t, l, _, _) = self.ofm, self.pads
+        y, x = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
+        inside = (y >= t) & (y < t + self.ifm_h) & (x >= l) & (x < l + self.ifm_w)
+        return np.flatnonzero(np.repeat(inside.ravel(), self.cf))
+
+    def fifo_words(self) -> int:
+        """Most words waiting in front of the block when a producer offers a frame's words evenly over the
+        block's frame (out_words cycles) and the sink never stalls: during the pad rows and columns the block
+        takes nothing (the input FIFO depth that never throttles a rate-matched producer)."""
+        n, p = self.in_words, self.out_words
+        if n == 0:
+            return 0
+        produced = (np.arange(n) * p) // n
+        taken = self.interior()
+        return int((np.searchsorted(produced, taken, side="right") - np.arange(n)).max())

@@ -1,6 +1,7 @@
 """On-chip memory planning: weight and threshold ROMs -> BRAM18 / LUTs (distributed ROM) / URAM, line buffers
-(writable: a sliding-window generator's) -> LUTRAM / BRAM18 / URAM (hwgen.layers.rams), the efficiency of each
-memory and of all of them, and what packing small ROMs into shared BRAMs would save.
+(writable: a sliding-window generator's, placed by its kind: hwgen.layers.window_cost.map_line_buffer, the rule
+its RTL ram_style and HLS BIND_STORAGE follow) -> LUTRAM / BRAM18 / URAM, the efficiency of each memory and of
+all of them, and what packing small ROMs into shared BRAMs would save.
 
 One rule decides where a ROM goes: `hwgen.layers.roms.rom_style(depth, width, mem_style)`, the function the RTL
 templates take their `rom_style` attribute from (this module calls it; it does not re-derive it). The ROM shapes
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import math
 
-from hwgen.layers.rams import map_ram
+from hwgen.layers.window_cost import map_line_buffer
 from hwgen.layers.roms import (  # noqa: F401  (re-exported: the memory plan's vocabulary)
     BRAM18_BITS, COST18, COST36, RAMB18_CFG, RAMB36_CFG, bram18_for, live_width, map_rom, resolved_rom_style,
     rom_luts)
@@ -79,20 +80,23 @@ def plan_packing(mems: list[tuple[str, str, dict]]) -> dict:
 
 
 def layer_buffers(layer) -> dict:
-    """Writable buffers of a layer: {name: {"depth", "width", "mem_style"}}. A kind lists them in memories() with
-    "ram": True; a sliding-window generator that does not (yet) gets its line buffer from its spec
-    (buf_words words of SIMD elements)."""
+    """Writable buffers of a layer as its kind lists them in memories() ("ram": True): {name: {...}}."""
     mems = layer.memories() if hasattr(layer, "memories") else {}
-    out = {k: v for k, v in mems.items() if v.get("ram")}
-    if not out and hasattr(layer, "buffer_bits") and hasattr(layer, "spec"):
-        sp = layer.spec()
-        out["line_buffer"] = {"depth": sp.buf_words, "width": sp.word_bits, "mem_style": "auto", "ram": True}
-    return out
+    return {k: v for k, v in mems.items() if v.get("ram")}
 
 
 def map_buffers(layer, has_uram: bool = False) -> dict:
-    return {k: dict(map_ram(b["depth"], b["width"], b.get("mem_style", "auto"), has_uram), kind="ram")
-            for k, b in layer_buffers(layer).items()}
+    """The layer's buffers where its kind placed them (or, when a kind gives only the shape, by the line-buffer
+    rule); URAM only where the board has it (else block RAM)."""
+    out = {}
+    for k, b in layer_buffers(layer).items():
+        m = b if "allocated_bits" in b else map_line_buffer(b["depth"], b["width"], b.get("mem_style", "auto"))
+        if m["style"] == "ultra" and not has_uram:
+            m = map_line_buffer(b["depth"], b["width"], "block")
+        keep = ("style", "depth", "width", "live_width", "bits", "bram18", "uram", "lutram_luts", "allocated_bits",
+                "efficiency")
+        out[k] = dict({f: m[f] for f in keep}, kind="ram")
+    return out
 
 
 def plan_memories(layers, family: str = "xc7", has_uram: bool = False) -> dict:

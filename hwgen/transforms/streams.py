@@ -128,9 +128,9 @@ def finish(graph) -> Design:
     depths = dict(graph.fifo_depths or {})
     out_nodes, streams = [], []
 
-    def add_stream(src, sp, dst, dp, dt, elems, total, consumer):
+    def add_stream(src, sp, dst, dp, dt, elems, total, consumer, producer_rule=0):
         name = stream_name(src, sp, dst, dp)
-        rule = consumer.fifo_depth(dp) if consumer is not None else 2
+        rule = max(consumer.fifo_depth(dp) if consumer is not None else 2, producer_rule)
         streams.append(Stream(name, src, sp, dst, dp, dt, elems, total // elems, int(depths.get(name, rule))))
 
     for lay in graph.layers:
@@ -144,6 +144,9 @@ def finish(graph) -> Design:
             _check(e, pdt, ptot, cdt, ctot)
             widths = converter_widths(pel, cel)
             src, sp = e.src, e.src_port
+            # a bursty producer's own demand (hwgen.layers.base.HwLayer.out_fifo_depth), on the piece after it
+            rule = getattr(nodes_by_name.get(e.src), "out_fifo_depth", None)
+            burst = rule(e.src_port, lay, e.dst_port) if rule is not None else 0
             base = f"dwc_{e.src or 'in0'}_{lay.name}"
             for a, b in zip(widths, widths[1:]):
                 name, k = base, 1
@@ -155,10 +158,10 @@ def finish(graph) -> Design:
                 if ctot % channels or channels % math.lcm(a, b):
                     channels = math.lcm(a, b)
                 conv = WidthConverter(name, cdt, channels, a, b, num_vectors=ctot // channels)
-                add_stream(src, sp, name, 0, cdt, a, ctot, conv)
+                add_stream(src, sp, name, 0, cdt, a, ctot, conv, burst if src == e.src else 0)
                 out_nodes.append(conv)
                 src, sp = name, 0
-            add_stream(src, sp, lay.name, e.dst_port, cdt, cel, ctot, lay)
+            add_stream(src, sp, lay.name, e.dst_port, cdt, cel, ctot, lay, burst if src == e.src else 0)
         out_nodes.append(lay)
     e = outs[0]
     last = nodes_by_name[e.src]
