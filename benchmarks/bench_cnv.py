@@ -126,7 +126,9 @@ def main():
             runs[label], s = handmade_phases(out, ff) if a.handmade else phases(model, out, ff)
             runs[label]["cycles/frame (estimate)"] = s["estimate"]["cycles_per_frame"]
             runs[label]["bottleneck"] = s["estimate"]["bottleneck"]
-        cols = sorted({k for r in runs.values() for k in r}, key=lambda k: (k == "total", k))
+        order = ["make graph", "import", "streamline", "fold", "write (summary, HLS, RTL, driver)", "total",
+                 "cycles/frame (estimate)", "bottleneck"]
+        cols = [k for k in order if any(k in r for r in runs.values())]
         rows = []
         for label, r in runs.items():
             rows.append([label] + [f"{r[k]:.2f}" if isinstance(r.get(k), float) else r.get(k, "-") for k in cols]

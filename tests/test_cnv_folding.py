@@ -5,6 +5,7 @@ and weights in the memory plan with their efficiency."""
 
 import json
 
+import numpy as np
 import pytest
 
 from hwgen.boards import get_board
@@ -127,3 +128,30 @@ def test_target_over_the_budget_says_which_resource_and_layers():
     assert "over the board's budget" in ex["mode"]
     with pytest.raises(FoldingError, match=r"does not fit the board's budget \(luts: .*largest: MVAU_"):
         search(cnv_graph().layers, dict(PYNQ_Z2.resources, luts=500), 100.0)
+
+
+@pytest.mark.slow
+def test_cnv_large_rtlsim_measures_the_bound(tmp_path):
+    """rtlsim of the handmade CNV-1W1A at fold_cnv_large: bit-exact, within 2 % of 32,768 cycles per frame, every
+    matrix and pool layer within 5 % of cycles(). A sliding-window generator in a pipeline slower than it has no
+    measurable period of its own (its input and output sides move at different cycles than alone), so it is held
+    only to never needing more than cycles(); tests/test_window_kinds.py measures it alone."""
+    from hwgen.build import write_build
+    from hwgen.runtime.accelerator import Accelerator
+    from tests.handmade import random_input
+
+    g = cnv_graph()
+    _fold(g, tmp_path, fold_cnv_large_file([lay.name for lay in matrix_layers(g.layers)]))
+    write_build(g, tmp_path / "out", log=lambda *_: None)
+    x = random_input(g, 6)
+    acc = Accelerator(tmp_path / "out", "rtlsim")
+    assert np.array_equal(acc.execute(x), Accelerator(tmp_path / "out").execute(x))
+    st = acc.stats()
+    assert abs(st["cycles_per_frame"] / CNV_BOUND_CYCLES - 1) <= 0.02, st["cycles_per_frame"]
+    ops = {lay.name: lay.op for lay in g.layers}
+    for name, v in st["layers"].items():
+        ratio = v["active_cycles"] / v["estimate"]
+        if ops[name] == "SWG":
+            assert ratio <= 1.05, (name, v)
+        else:
+            assert abs(ratio - 1) <= 0.05, (name, v)
