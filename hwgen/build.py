@@ -11,7 +11,7 @@ from hwgen import fold
 from hwgen.boards import get_board
 from hwgen.frontend import import_model
 from hwgen.graph import HwGraph
-from hwgen.transforms.streamline import streamline
+from hwgen.transforms.lower_cnn import lower_graph
 
 
 def compile_model(model_path, board: str | None = None, folding_file=None, target_fps=None,
@@ -24,14 +24,15 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
     b = board_at_clock(get_board(board), clock_mhz)
     declared = parse(input_dtype) if input_dtype else None
     mw = import_model(p)
-    head, layers, tail = streamline(mw, p, declared)
+    head, layers, tail, edges = lower_graph(mw, p, declared)
     inits = {i.name for i in mw.graph.initializer}
     inp = [i for i in mw.graph.input if i.name not in inits][0]
     shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
     from hwgen.codegen.dma import geometry
 
     # absolute: `hwgen verify` finds the model from any working directory (and checks model_sha256)
-    g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=str(Path(p).resolve()))
+    g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=str(Path(p).resolve()),
+                edges=edges)
     explain = fold.fold_graph(layers, b, target_fps, folding_file, edges=g.edges,
                               io_cycles=lambda ls: geometry(ls, b.dma_width).io_cycles_per_frame)
     g.meta = {"board": b.name, "part": b.part, "clock_mhz": b.clock_mhz, "target_fps": target_fps,

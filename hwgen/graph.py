@@ -125,7 +125,8 @@ class HwGraph:
             for p, v in enumerate(outs):
                 vals[(layer.name, p)] = v
         out = next(e for e in self.edges if e.dst is None)
-        return vals[(out.src, out.src_port)]
+        v = np.asarray(vals[(out.src, out.src_port)])
+        return v.reshape(len(v), -1)  # the output stream: flat frames (NHWC order), as every backend returns it
 
     def execute(self, x, return_ints: bool = False):
         q = self.run_layers(self.head_ints(x))

@@ -30,8 +30,10 @@ CONSTANT_OPS = {"Shape", "Gather", "Concat", "Constant", "Cast", "ConstantOfShap
                 "Where", "Expand"}
 # ops only the CPU head runs: a float first layer (its input not quantized) before the first quantizer
 HEAD_ONLY_OPS = {"Conv"}
+# convolutional ops lowered to sliding-window / pool / stream-join kinds (hwgen.transforms.lower_cnn)
+CNN_OPS = {"Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad", "Concat", "Resize", "Upsample"}
 SUPPORTED_OPS = (QUANT_OPS | QCDQ_OPS | MATMUL_OPS | SHAPE_OPS | ELEMENTWISE_OPS | TAIL_OPS | CONSTANT_OPS
-                 | HEAD_ONLY_OPS)
+                 | HEAD_ONLY_OPS | CNN_OPS)
 MAX_BITS = 32
 
 
@@ -122,7 +124,8 @@ def check_ops(model: onnx.ModelProto, path: str) -> None:
         if n.op_type not in SUPPORTED_OPS:
             raise UnsupportedModelError(
                 f"{path}: {describe_node(n)} is an op hwgen does not support. Supported: QONNX "
-                "Quant/BipolarQuant/Trunc, QuantizeLinear/DequantizeLinear, MatMul/Gemm, element-wise "
+                "Quant/BipolarQuant/Trunc, QuantizeLinear/DequantizeLinear, MatMul/Gemm, Conv, MaxPool, "
+                "AveragePool/GlobalAveragePool, Pad, Concat, Resize, element-wise "
                 "Add/Sub/Mul/Div/BatchNormalization/Relu/Clip, shape ops, and Softmax/TopK/ArgMax at the output."
             )
 

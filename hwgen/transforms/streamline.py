@@ -285,7 +285,7 @@ class Streamliner:
             w_int = w_int.T
             w_scale = w_scale.T
         mh, mw = w_int.shape
-        s_w = _per_row(w_scale, mh, n, self)
+        s_w = per_row(w_scale, mh, n, self)
         in_feats = int(np.prod(self.mw.get_tensor_shape(a_in)[1:]))
         if in_feats != mw:
             raise self.err(n, f"weights expect {mw} input features but the input has {in_feats}.")
@@ -414,7 +414,7 @@ class Streamliner:
         return {i: self.consts[i] for n in nodes for i in n.input if i in self.consts}
 
 
-def _per_row(scale, mh, node, sl):
+def per_row(scale, mh, node, sl):
     """Weight scale as one value per output row; per-input-feature scales cannot be folded."""
     s = np.asarray(scale, dtype=np.float64)
     rows = s.reshape(mh, -1) if s.size % mh == 0 else None
