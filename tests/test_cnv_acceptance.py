@@ -1,14 +1,14 @@
 """CNV-1W1A (tests/models/cnn, FINN's CIFAR-10 CNV) through `hwgen build`: FINN's fold_cnv_large as a FOLD.json
 of the 9 matrix layers summary.json lists in graph order, its 32,768-cycle bound (3,052 frames/s at 100 MHz),
 --target-fps on pynq-z2 from a fresh working directory, and (slow) the rtlsim measurement: within 2 % of the
-bound, every layer within 5 % of cycles(), bit-exact with the reference."""
+bound, every matrix and pool layer within 5 % of cycles(), bit-exact with the reference."""
 
 import json
 
 import numpy as np
 import pytest
 
-from hwgen.build import build
+from hwgen.build import build, compile_model
 from hwgen.cli import main
 from tests.cnn_models import io_pair, model_path
 from tests.handmade_cnv import CNV_BOUND_CYCLES, FOLD_CNV_LARGE, fold_cnv_large_file
@@ -19,11 +19,10 @@ CNV = "cnv_1w1a.onnx.gz"
 
 @pytest.fixture(scope="module")
 def cnv_large(tmp_path_factory):
-    """OUT of CNV-1W1A at fold_cnv_large; the FOLD.json names come from a default build's summary.json."""
+    """OUT of CNV-1W1A at fold_cnv_large; the FOLD.json names are the lowered graph's matrix layers."""
     d = tmp_path_factory.mktemp("cnv")
     model = model_path(CNV, d)
-    s = build(model, d / "default", **QUIET)
-    names = [lay["name"] for lay in s["layers"] if lay["op"] in ("MVAU", "VVAU")]
+    names = [lay.name for lay in compile_model(model).layers if lay.op in ("MVAU", "VVAU")]
     (d / "FOLD.json").write_text(json.dumps(fold_cnv_large_file(names)))
     s = build(model, d / "large", folding_file=d / "FOLD.json", **QUIET)
     return d, s
@@ -69,5 +68,16 @@ def test_rtlsim_within_2_percent_of_the_bound_and_5_percent_per_layer(cnv_large)
     assert np.array_equal(y, Accelerator(d / "large").execute(x))
     st = acc.stats()
     assert abs(st["cycles_per_frame"] / CNV_BOUND_CYCLES - 1) <= 0.02, st["cycles_per_frame"]
-    off = {n: v for n, v in st["layers"].items() if abs(v["active_cycles"] / v["estimate"] - 1) > 0.05}
+    # a sliding-window generator in a pipeline slower than it has no measurable period of its own (its input
+    # and output sides move at other cycles than alone): it is held only to never needing more than cycles()
+    # (tests/test_window_kinds.py measures it alone); every matrix and pool layer within 5 %
+    ops = _ops(d / "large")
+    off = {n: v for n, v in st["layers"].items()
+           if (v["active_cycles"] / v["estimate"] > 1.05 if ops[n] == "SWG"
+               else abs(v["active_cycles"] / v["estimate"] - 1) > 0.05)}
     assert not off, off
+
+
+def _ops(out) -> dict:
+    s = json.loads((out / "report" / "summary.json").read_text())
+    return {lay["name"]: lay["op"] for lay in s["layers"]}
