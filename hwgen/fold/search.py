@@ -225,6 +225,7 @@ def search(layers, capacity: dict, clock_mhz: float, target_fps: float | None = 
             explain["layers"][lay.name] = {"pe": lay.pe, "simd": lay.simd, "cycles": lay.cycles(),
                                            "cost": round(ch.cost, 6) if lay is unit.main else 0.0,
                                            "alternatives_meeting_target": ch.alternatives, "why": why}
+    explain["layers"] = {lay.name: explain["layers"][lay.name] for lay in layers}  # graph order
     mark_bottleneck(explain, layers)
     if io_cycles is not None:
         explain["io_cycles_per_frame"] = _io_of(units, choices, io_cycles)
