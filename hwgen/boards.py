@@ -37,9 +37,22 @@ def boards_dir() -> Path:
     return installed if installed.is_dir() else here.parent / "boards"
 
 
+_CACHE: dict = {}
+
+
 def all_boards() -> dict[str, Board]:
+    """Every board file parsed (cached until a file is added, removed or changed: a build asks several times)."""
+    files = sorted(boards_dir().glob("*.yaml"))
+    key = tuple((str(f), f.stat().st_mtime_ns) for f in files)
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = _parse(files)
+    return dict(_CACHE[key])
+
+
+def _parse(files) -> dict[str, Board]:
     out = {}
-    for f in sorted(boards_dir().glob("*.yaml")):
+    for f in files:
         d = yaml.safe_load(f.read_text())
         desc = f.read_text().splitlines()[0].lstrip("# ").strip()
         out[d["name"]] = Board(d["name"], d["part"], d["family"], d["ps"], float(d["clock_mhz"]),

@@ -28,39 +28,17 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
     inits = {i.name for i in mw.graph.initializer}
     inp = [i for i in mw.graph.input if i.name not in inits][0]
     shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
-    from hwgen.fold.search import search
-
     from hwgen.codegen.dma import geometry
 
-    uncosted = sorted({lay.op for lay in layers if not has_cost_model(lay)})
-    if uncosted:  # kinds whose resources() are not written yet: no search, every layer at PE = SIMD = 1
-        explain = {"mode": f"not searched: no cost model yet for {', '.join(uncosted)}; PE = SIMD = 1",
-                   "layers": {lay.name: {"pe": lay.pe, "simd": lay.simd, "cycles": lay.cycles(),
-                                         "why": "unfolded"} for lay in layers}}
-    else:
-        explain = search(layers, b.resources, b.clock_mhz, None if target_fps is None else float(target_fps),
-                         io_cycles=lambda ls: geometry(ls, b.dma_width).io_cycles_per_frame)
-    if folding_file is not None:
-        user = fold.load_folding_file(folding_file)
-        fold.apply_folding(layers, user)
-        explain["mode"] += f"; then {Path(str(folding_file)).name} set: " + ", ".join(sorted(user))
-        for layer in layers:
-            e = explain["layers"][layer.name]
-            if (e["pe"], e["simd"]) != (layer.pe, layer.simd):
-                e.update(pe=layer.pe, simd=layer.simd, cycles=layer.cycles(), why="set by the folding file")
     # absolute: `hwgen verify` finds the model from any working directory (and checks model_sha256)
     g = HwGraph(head, layers, tail, inp.name, shape, mw.graph.output[0].name, model_path=str(Path(p).resolve()),
                 edges=edges)
+    explain = fold.fold_graph(layers, b, target_fps, folding_file, edges=g.edges,
+                              io_cycles=lambda ls: geometry(ls, b.dma_width).io_cycles_per_frame)
     g.meta = {"board": b.name, "part": b.part, "clock_mhz": b.clock_mhz, "target_fps": target_fps,
               "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "folding": explain,
               "input": input_summary(head, declared)}
     return g
-
-
-def has_cost_model(layer) -> bool:
-    from hwgen.layers.base import HwLayer
-
-    return type(layer).resources is not HwLayer.resources
 
 
 def input_summary(head, declared) -> dict:
@@ -86,7 +64,10 @@ def board_at_clock(b, clock_mhz=None):
 
 
 def summary(g: HwGraph) -> dict:
+    from hwgen.fold.units import estimate
+
     clock = g.meta["clock_mhz"]
+    has_uram = get_board(g.meta["board"]).resources.get("uram", 0) > 0
     layers = []
     for layer in g.layers:
         layers.append({
@@ -96,14 +77,13 @@ def summary(g: HwGraph) -> dict:
             "in_dtype": layer.in_dtype.name, "out_dtype": layer.out_dtype.name,
             "weight_dtype": getattr(layer, "w_dtype", None) and layer.w_dtype.name,
             "cycles": layer.cycles(), "onnx_nodes": layer.onnx_nodes,
-            "resources": {"estimate": layer.resources()},
+            "resources": {"estimate": estimate(layer, has_uram)},
         })
     cpf = max(lay["cycles"] for lay in layers)
     parts = []
     for part in (g.head, g.tail):
         if part.nodes or part.role == "tail":
             parts.append({"role": part.role, "nodes": part.node_names, "reason": part.reason})
-    from hwgen.boards import get_board
     from hwgen.fold.search import RESOURCES, board_use
     from hwgen.plan.memory import plan_memories
 
@@ -142,7 +122,7 @@ def summary(g: HwGraph) -> dict:
                    "design_estimate": {r: tot[r] + glue_tot[r] for r in RESOURCES},
                    "capacity": {r: cap.get(r, 0) for r in RESOURCES},
                    "utilization": {r: (tot[r] / cap[r] if cap.get(r) else None) for r in RESOURCES}},
-        "memory": plan_memories(g.layers),
+        "memory": plan_memories(g.layers, has_uram=has_uram),
         "folding": g.meta.get("folding"),
         # every stream of the finished design: the names and FIFO depths of the HLS top and the RTL top
         "streams": streams,

@@ -67,12 +67,25 @@ def _budget_lines(s: dict) -> list[str]:
     util = s.get("totals", {}).get("utilization", {})
     tot = s.get("totals", {}).get("estimate", {})
     cap = s.get("totals", {}).get("capacity", {})
-    return [f"the design needs {u * 100:.0f} % of {s['board']}'s {r} ({tot.get(r):,} of {cap.get(r):,}, estimate)"
-            for r, u in util.items() if u is not None and u > 1.0]
+    return [f"the design needs {u * 100:.0f} % of {s['board']}'s {r} ({tot.get(r):,} of {cap.get(r):,}, estimate; "
+            f"largest: {_largest(s, r)})" for r, u in util.items() if u is not None and u > 1.0]
+
+
+def _largest(s: dict, r: str) -> str:
+    """The two layers that take most of resource r (which layer to fold further)."""
+    from hwgen.fold.units import board_use
+
+    use = sorted(((board_use(lay["resources"]["estimate"])[r], lay["name"]) for lay in s.get("layers", [])),
+                 reverse=True)[:2]
+    return ", ".join(f"{n} {v:,}" for v, n in use)
 
 
 def _over_budget(s: dict, strict: bool, out=None) -> None:
     lines = _budget_lines(s)
+    over = (s.get("folding") or {}).get("over_budget")
+    if over and not lines and not strict:  # above the search's budget share, within the board: a warning only
+        print(f"hwgen: warning: the cheapest folding that reaches --target-fps is over the share of the board the "
+              f"folding search keeps for the layers: {over}", file=sys.stderr)
     if not lines:
         return
     advice = "lower --target-fps, set a cheaper --folding, or choose a larger --board"

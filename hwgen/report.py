@@ -34,3 +34,19 @@ def input_paragraph(summary: dict) -> str:
     first = "on the CPU (float)" if inp.get("first_layer") == "cpu" else "in hardware"
     head = f"input: {inp.get('declared') or 'float'}; first layer {first}. "
     return textwrap.fill(head + inp.get("explain", ""), width=116, subsequent_indent="  ")
+
+
+def memory_rows(summary: dict) -> list[list]:
+    """One row per weight / threshold ROM and line buffer of the memory plan (summary.json "memory")."""
+    rows = []
+    for lname, mems in summary.get("memory", {}).get("layers", {}).items():
+        for mname, m in mems.items():
+            eff = m.get("efficiency")
+            rows.append([lname, mname, m.get("kind", "rom"), m["style"], f"{m['depth']}x{m['width']}", m["bram18"],
+                         m.get("uram", 0), m["lutram_luts"], "-" if eff is None else f"{100 * eff:.0f} %"])
+    return rows
+
+
+def memory_table(summary: dict) -> str:
+    return table(memory_rows(summary), ["layer", "memory", "kind", "style", "depth x width", "BRAM18", "URAM",
+                                        "LUTs", "efficiency"])

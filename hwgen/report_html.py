@@ -32,6 +32,9 @@ def _table(header, rows):
     return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
 
 
+MEM_COLS = ["layer", "memory", "kind", "style", "depth x width", "BRAM18", "URAM", "LUTs", "efficiency"]
+
+
 def render(summary: dict) -> str:
     layers = summary["layers"]
     est = summary.get("estimate", {})
@@ -80,8 +83,13 @@ def render(summary: dict) -> str:
                         [[k, v, ff["rule_depths"][k], ff["bits"][k]] for k, v in ff["depths"].items()]))
     mem = summary.get("memory", {}).get("totals")
     if mem:
-        body.append(f"<p>on-chip memories: {mem.get('bram18')} BRAM18, {mem.get('lutram_luts')} LUTs as ROM; BRAM "
-                    f"efficiency {100 * (mem.get('efficiency') or 0):.0f} % (useful / allocated bits)</p>")
+        body.append(f"<p>on-chip memories: {mem.get('bram18')} BRAM18, {mem.get('uram', 0)} URAM, "
+                    f"{mem.get('lutram_luts')} LUTs as ROM / LUTRAM; BRAM efficiency "
+                    f"{100 * (mem.get('efficiency') or 0):.0f} %, all memories "
+                    f"{100 * (mem.get('efficiency_all') or 0):.0f} % (used / allocated bits)</p>")
+        from hwgen.report import memory_rows
+
+        body.append(_table(MEM_COLS, memory_rows(summary)))
     parts = summary.get("cpu_partitions", [])
     if parts:
         body.append("<h2>CPU partitions</h2>" + _table(["partition", "nodes", "reason"],

@@ -1,5 +1,11 @@
 """Folding: PE / SIMD per layer. The search (target rate or board budget) is hwgen.fold.search; this module
-reads and applies a user's FOLD.json on top of it."""
+reads and applies a user's FOLD.json on top of it (`fold_graph` does both).
+
+FOLD.json maps layer names (summary.json's, hwgraph.json's) to {"PE": n, "SIMD": m}; any kind can be named. The
+layers it names set the rate: without --target-fps, every layer it does not name is refolded to the cheapest
+folding that keeps up with the slowest named one (so a pool or a threshold layer is never the bottleneck when a
+cheaper choice exists), and a sliding-window generator / pad it does not name follows its consumer's word (so
+FINN's fold_cnv_large is a file of the 9 matrix layers)."""
 
 from __future__ import annotations
 
@@ -52,3 +58,66 @@ def apply_folding(layers, folding: dict) -> None:
             if not isinstance(v, int) or isinstance(v, bool):
                 raise FoldingError(f"folding for layer {name!r}: {k} must be an integer, got {v!r}.")
         by_name[name].set_folding(f.get("PE"), f.get("SIMD"))
+
+
+def fold_graph(layers, board, target_fps=None, folding_file=None, io_cycles=None, edges=None) -> dict:
+    """Fold `layers` (a DAG with `edges`; a chain by default) for `board` (hwgen.boards.Board): the search, then
+    the folding file on top. Returns the explanation (summary.json's "folding")."""
+    from hwgen.fold.search import search
+
+    user = load_folding_file(folding_file) if folding_file is not None else {}
+    if user and target_fps is None:  # the file sets the rate: no search, the rest follows it
+        apply_folding(layers, user)
+        explain = {"mode": f"{Path(str(folding_file)).name} set: " + ", ".join(sorted(user)) + "; every other "
+                   "layer folded to keep up with them", "layers": {
+                       lay.name: {"pe": lay.pe, "simd": lay.simd, "cycles": 0, "cost": 0.0,
+                                  "alternatives_meeting_target": 0, "why": ""} for lay in layers}}
+        refold_around(layers, user, explain, board.resources, edges)
+        return explain
+    explain = search(layers, board.resources, board.clock_mhz, None if target_fps is None else float(target_fps),
+                     io_cycles=io_cycles, edges=edges)
+    if user:
+        apply_folding(layers, user)
+        refold_around(layers, user, explain, board.resources, edges, keep_others=True)
+        explain["mode"] += f"; then {Path(str(folding_file)).name} set: " + ", ".join(sorted(user))
+    return explain
+
+
+def refold_around(layers, user: dict, explain: dict, capacity: dict, edges=None, keep_others=False) -> None:
+    """After a folding file: the layers it does not name follow it (tied ones their consumer; the others, unless
+    `keep_others` (a target rate set the interval), the cheapest folding within the slowest named layer's
+    cycles, or their fastest when none is). Updates `explain`."""
+    from hwgen.fold.search import cheapest, mark_bottleneck
+    from hwgen.fold.units import build_table, make_units
+
+    by_name = {lay.name: lay for lay in layers}
+    t = max(by_name[n].cycles() for n in user)
+    units = make_units(layers, edges, keep=set(user))
+    has_uram = capacity.get("uram", 0) > 0
+    for unit in units:
+        name = unit.main.name
+        if name not in user and not keep_others:
+            build_table(unit, has_uram)
+            ch = cheapest(unit, t, capacity) or min(unit.table, key=lambda c: c.cycles)
+            unit.main.set_folding(ch.pe, ch.simd)
+            n = getattr(ch, "alternatives", 0)
+            why = (f"cheapest of {n} legal foldings with <= {t} cycles (the rate the folding file sets)"
+                   if ch.cycles <= t else
+                   f"its fastest folding ({ch.cycles} cycles): none keeps up with the folding file's {t} cycles")
+            explain["layers"][name].update(why=why, cost=round(getattr(ch, "cost", 0.0), 6),
+                                           alternatives_meeting_target=n)
+        unit.follow()
+        for lay in unit.layers:
+            e = explain["layers"][lay.name]
+            e.update(pe=lay.pe, simd=lay.simd, cycles=lay.cycles())
+            if lay.name in user:
+                e["why"] = "set by the folding file"
+            elif lay is not unit.main:
+                e["why"] = f"tied to {dict(unit.tied)[lay].name}'s input word (SIMD {lay.simd})"
+    if not keep_others:
+        explain["max_cycles"] = t
+    from hwgen.fold.units import RESOURCES, layer_resources
+
+    res = [layer_resources(lay, has_uram) for lay in layers]
+    explain["totals"] = {r: sum(x[r] for x in res) for r in RESOURCES}
+    mark_bottleneck(explain, layers)

@@ -49,6 +49,9 @@ class HwLayer:
     n_outputs: ClassVar[int] = 1
     # True for kinds the graph transforms place (width converters): not folded, not in FOLD.json
     inserted: ClassVar[bool] = False
+    # True for blocks that only move data (a sliding-window generator, a pad): the folding search gives them the
+    # word their consumer reads (hwgen.fold.units) instead of folding them on their own
+    follows_consumer: ClassVar[bool] = False
     # templates: paths relative to templates/ or to one of template_dirs (a kind defined outside hwgen)
     template_dirs: ClassVar[tuple] = ()
     hls_template: ClassVar[str | None] = None  # renders `static void <name>(in streams..., out streams...)`

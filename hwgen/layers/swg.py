@@ -33,6 +33,7 @@ class SlidingWindow(HwLayer):
     op = "SWG"
     hls_frames = True
     hls_template = "hls/swg.hpp.j2"
+    follows_consumer = True  # takes its consumer's word (hwgen.fold.units)
     rtl_template = "rtl/swg.v.j2"
 
     def __init__(self, name, dtype: DType, ifm, channels: int, kernel, stride=(1, 1), dilation=(1, 1),
@@ -185,6 +186,7 @@ class Pad(HwLayer):
     op = "Pad"
     hls_frames = True
     hls_template = "hls/pad.hpp.j2"
+    follows_consumer = True  # takes its consumer's word (hwgen.fold.units)
     rtl_template = "rtl/pad.v.j2"
 
     def __init__(self, name, dtype: DType, ifm, channels: int, pads, pad_value: int = 0, **kw):

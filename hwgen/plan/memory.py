@@ -1,5 +1,7 @@
-"""On-chip memory planning: weight and threshold ROMs -> BRAM18 / LUTs (distributed ROM) / URAM, BRAM efficiency,
-and what packing small ROMs into shared BRAMs would save.
+"""On-chip memory planning: weight and threshold ROMs -> BRAM18 / LUTs (distributed ROM) / URAM, line buffers
+(writable: a sliding-window generator's, placed by its kind: hwgen.layers.window_cost.map_line_buffer, the rule
+its RTL ram_style and HLS BIND_STORAGE follow) -> LUTRAM / BRAM18 / URAM, the efficiency of each memory and of
+all of them, and what packing small ROMs into shared BRAMs would save.
 
 One rule decides where a ROM goes: `hwgen.layers.roms.rom_style(depth, width, mem_style)`, the function the RTL
 templates take their `rom_style` attribute from (this module calls it; it does not re-derive it). The ROM shapes
@@ -18,12 +20,14 @@ width * ceil(depth / 64) LUTs (`rom_luts`), and a single-word ROM is a constant 
 UltraRAM: initialised ROMs cannot live in URAM (rom_style maps "ultra" to block RAM, as the HLS flow does), so
 the planner never allocates URAM; it is kept in the result for the board budget.
 
-plan_memories(layers) -> {
-    "layers": {name: {"weights": {...}, "thresholds": {...}}},    (only the memories a layer has)
-        each: {"style": "block" | "distributed", "depth", "width", "live_width", "bits" (depth * live_width),
-               "bram18", "uram", "lutram_luts", "allocated_bits", "efficiency"}
-    "totals": {"bram18", "uram", "lutram_luts", "bits_in_bram", "efficiency"}   (efficiency = useful bits in
-                                                    BRAM / (bram18 * 18432), None without BRAM)
+plan_memories(layers, has_uram) -> {
+    "layers": {name: {"weights": {...}, "thresholds": {...}, "line_buffer": {...}}}  (the memories a layer has)
+        each: {"style": "block" | "distributed" | "ultra", "kind": "rom" | "ram", "depth", "width", "live_width",
+               "bits" (depth * live_width), "bram18", "uram", "lutram_luts", "allocated_bits", "efficiency"}
+    "totals": {"bram18", "uram", "lutram_luts", "bits_in_bram", "efficiency" (useful bits in BRAM /
+               (bram18 * 18432), None without BRAM), "bits", "allocated_bits", "efficiency_all" (every memory:
+               used bits / allocated bits), "by_style": {style: {"memories", "bits", "allocated_bits",
+               "efficiency"}}}
     "packing": {"bram18_packed", "saving", "groups": [[(layer, memory), ...], ...], "note"}}
 """
 
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import math
 
+from hwgen.layers.window_cost import map_line_buffer
 from hwgen.layers.roms import (  # noqa: F401  (re-exported: the memory plan's vocabulary)
     BRAM18_BITS, COST18, COST36, RAMB18_CFG, RAMB36_CFG, bram18_for, live_width, map_rom, resolved_rom_style,
     rom_luts)
@@ -54,8 +59,8 @@ def plan_packing(mems: list[tuple[str, str, dict]]) -> dict:
     at least half a BRAM18 unused. Greedy: pair half-slices across ROMs."""
     cand = []
     for lname, mname, m in mems:
-        if m["style"] != "block":
-            continue
+        if m["style"] != "block" or m.get("kind") == "ram":
+            continue  # line buffers are written while read: no sharing of their ports
         s = _half_slices(m["depth"], m["live_width"])
         if s is not None and s < 2 * m["bram18"]:
             cand.append((lname, mname, m, s))
@@ -74,20 +79,59 @@ def plan_packing(mems: list[tuple[str, str, dict]]) -> dict:
                      "ports yet)") if saving else "nothing to gain"}
 
 
-def plan_memories(layers, family: str = "xc7") -> dict:
-    """Map every layer's weight and threshold ROMs (current folding and mem_style of each layer)."""
+def layer_buffers(layer) -> dict:
+    """Writable buffers of a layer as its kind lists them in memories() ("ram": True): {name: {...}}."""
+    mems = layer.memories() if hasattr(layer, "memories") else {}
+    return {k: v for k, v in mems.items() if v.get("ram")}
+
+
+def map_buffers(layer, has_uram: bool = False) -> dict:
+    """The layer's buffers where its kind placed them (or, when a kind gives only the shape, by the line-buffer
+    rule); URAM only where the board has it (else block RAM)."""
+    out = {}
+    for k, b in layer_buffers(layer).items():
+        m = b if "allocated_bits" in b else map_line_buffer(b["depth"], b["width"], b.get("mem_style", "auto"))
+        if m["style"] == "ultra" and not has_uram:
+            m = map_line_buffer(b["depth"], b["width"], "block")
+        keep = ("style", "depth", "width", "live_width", "bits", "bram18", "uram", "lutram_luts", "allocated_bits",
+                "efficiency")
+        out[k] = dict({f: m[f] for f in keep}, kind="ram")
+    return out
+
+
+def plan_memories(layers, family: str = "xc7", has_uram: bool = False) -> dict:
+    """Map every layer's weight and threshold ROMs and its line buffers (current folding and mem_style of each
+    layer)."""
     out_layers: dict[str, dict] = {}
     flat = []
     for lay in layers:
         mems = lay.memories() if hasattr(lay, "memories") else {}
         entry = {}
         for mname, r in mems.items():
-            m = map_rom(r["depth"], r["width"], r["mem_style"], r.get("live_width"))
+            if r.get("ram"):
+                continue  # mapped with the buffers below
+            m = dict(map_rom(r["depth"], r["width"], r["mem_style"], r.get("live_width")), kind="rom")
+            entry[mname] = m
+            flat.append((lay.name, mname, m))
+        for mname, m in map_buffers(lay, has_uram).items():
             entry[mname] = m
             flat.append((lay.name, mname, m))
         out_layers[lay.name] = entry
     b18 = sum(m["bram18"] for _, _, m in flat)
     bits_b = sum(m["bits"] for _, _, m in flat if m["style"] == "block")
-    totals = {"bram18": b18, "uram": 0, "lutram_luts": sum(m["lutram_luts"] for _, _, m in flat),
-              "bits_in_bram": bits_b, "efficiency": round(bits_b / (b18 * BRAM18_BITS), 4) if b18 else None}
+    bits = sum(m["bits"] for _, _, m in flat)
+    alloc = sum(m["allocated_bits"] for _, _, m in flat)
+    by_style = {}
+    for _, _, m in flat:
+        d = by_style.setdefault(m["style"], {"memories": 0, "bits": 0, "allocated_bits": 0})
+        d["memories"] += 1
+        d["bits"] += m["bits"]
+        d["allocated_bits"] += m["allocated_bits"]
+    for d in by_style.values():
+        d["efficiency"] = round(d["bits"] / d["allocated_bits"], 4) if d["allocated_bits"] else None
+    totals = {"bram18": b18, "uram": sum(m["uram"] for _, _, m in flat),
+              "lutram_luts": sum(m["lutram_luts"] for _, _, m in flat),
+              "bits_in_bram": bits_b, "efficiency": round(bits_b / (b18 * BRAM18_BITS), 4) if b18 else None,
+              "bits": bits, "allocated_bits": alloc, "efficiency_all": round(bits / alloc, 4) if alloc else None,
+              "by_style": by_style}
     return {"layers": out_layers, "totals": totals, "packing": plan_packing(flat)}
