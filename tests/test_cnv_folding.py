@@ -104,18 +104,20 @@ def test_memory_plan_maps_line_buffers_and_weights_with_efficiency(cnv_large):
     _, _, s = cnv_large
     mem = s["memory"]
     lb = mem["layers"]["SWG_1"]["line_buffer"]
-    # (2 lines + 3 pixels) x 64 channels / 32 per word = 126 words of 32 bits: LUTRAM
-    assert (lb["kind"], lb["style"], lb["depth"], lb["width"]) == ("ram", "distributed", 126, 32)
-    assert 0 < lb["efficiency"] <= 1
+    # (2 lines + 3 pixels) x 64 channels / 32 per word = 126 words of 32 bits: one BRAM18 (as yosys maps it)
+    assert (lb["kind"], lb["style"], lb["depth"], lb["width"], lb["bram18"]) == ("ram", "block", 126, 32, 1)
+    assert lb["efficiency"] == round(126 * 32 / 18432, 4)
     w = mem["layers"]["MVAU_5"]["weights"]
     assert (w["kind"], w["style"]) == ("rom", "block") and w["bram18"] > 0
     t = mem["totals"]
     assert t["bits"] == sum(m["bits"] for ms in mem["layers"].values() for m in ms.values())
     assert t["efficiency_all"] == round(t["bits"] / t["allocated_bits"], 4)
     assert set(t["by_style"]) == {"distributed", "block"}
-    # the generator's estimate carries its line buffer's LUTs
+    # the generator's estimate carries its line buffer
     e = next(lay for lay in s["layers"] if lay["name"] == "SWG_1")["resources"]["estimate"]
-    assert e["lutram"] == lb["lutram_luts"] > 0
+    assert (e["bram18"], e["lutram"]) == (lb["bram18"], lb["lutram_luts"])
+    small = mem["layers"]["SWG_3"]["line_buffer"]  # 62 words: LUTRAM
+    assert small["style"] == "distributed" and small["lutram_luts"] > 0 and small["bram18"] == 0
 
 
 def test_target_over_the_budget_says_which_resource_and_layers():
