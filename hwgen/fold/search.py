@@ -191,6 +191,8 @@ def search(layers, capacity: dict, clock_mhz: float, target_fps: float | None = 
         floor = max(fastest(unit) for unit in units)
         points = sorted({c.cycles for unit in units for c in unit.table if c.cycles >= floor})
         lo, hi = 0, len(points) - 1
+        if fits(totals(fold_for_interval(units, points[0], capacity, budget)), capacity, budget):
+            hi = 0  # the fastest the layers allow fits (often, on a board larger than the model): no bisection
         slowest = fold_for_interval(units, points[hi], capacity, budget)
         if not fits(totals(slowest), capacity, budget):
             raise FoldingError("even the most folded design does not fit the board's budget ("
