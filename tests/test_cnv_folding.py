@@ -157,3 +157,25 @@ def test_cnv_large_rtlsim_measures_the_bound(tmp_path):
             assert ratio <= 1.05, (name, v)
         else:
             assert abs(ratio - 1) <= 0.05, (name, v)
+
+
+def test_depthwise_order_generator_takes_the_vvau_pe(tmp_path):
+    """SWG (depthwise order) -> VVAU (depthwise order, SIMD kernel positions per word): the generator's SIMD is
+    the VVAU's PE, whatever SIMD the folding file sets, and the graph stays exact."""
+    from hwgen.dtypes import from_name
+    from hwgen.layers import conv_kernels as ck
+    from hwgen.layers.swg import SlidingWindow
+    from tests.conv_graphs import dw_vvau, rand
+    from tests.handmade import handmade_graph
+
+    rng = np.random.default_rng(3)
+    idt, wdt = from_name("UINT3"), from_name("INT3")
+    w = rand(rng, wdt, (12, 1, 3, 3))  # 12 channels: PE x SIMD = 6 divides them, yet the generator needs 2
+    swg = SlidingWindow("SWG_0", idt, (6, 6), 12, (3, 3), order="depthwise")
+    vv = dw_vvau("VVAU_0", idt, w, wdt, from_name("UINT3"), (4, 4), 1, rng, order="depthwise")
+    g = handmade_graph([swg, vv], input_shape=[1, 6, 6, 12])
+    _fold(g, tmp_path, {"VVAU_0": {"PE": 2, "SIMD": 3}})
+    assert (swg.simd, vv.pe, vv.simd) == (2, 2, 3)
+    x = rand(rng, idt, (3, 6, 6, 12))
+    want = ck.depthwise_conv(x, w, thresholds=vv.thresholds, out_base=vv.out_base)
+    np.testing.assert_array_equal(g.run_layers(x).reshape(len(x), -1), want.reshape(len(x), -1))

@@ -2,8 +2,8 @@
 
 A block that only moves data (a sliding-window generator, a pad: `follows_consumer`) is not folded on its own: it
 takes the word its consumer reads, so no width converter sits between them and its rate rises with its
-consumer's. Its SIMD is the consumer's input elements per word (an MVAU's SIMD, a Pool's or a VVAU's PE) when
-that divides its channels, else the largest of its legal values that divides it (the converter then only
+consumer's. Its SIMD is the consumer's input elements per word (`producer_word`: an MVAU's SIMD, a Pool's PE, a
+VVAU's PE x SIMD, or its PE in the depthwise order) when that divides its channels, else the largest of its legal values that divides it (the converter then only
 gathers whole words). A chain Pad -> SWG -> MVAU is one unit: the MVAU's folding decides both.
 
 A unit's candidate = a legal (PE, SIMD) of its main layer with the tied layers following; its cycles = the
@@ -50,8 +50,9 @@ def estimate(layer, has_uram: bool = False) -> dict:
 
 
 def tied_simd(layer, consumer) -> int:
-    """The SIMD a data-moving layer takes for its consumer's input word."""
-    word = consumer.in_elems_per_word()
+    """The SIMD a data-moving layer takes for its consumer's input word (`producer_word`: a VVAU in the depthwise
+    order wants its PE)."""
+    word = consumer.producer_word()
     return max(d for d in layer.legal_simd() if word % d == 0)
 
 

@@ -113,6 +113,11 @@ class HwLayer:
     def out_elems_per_word(self) -> int:
         return self.pe
 
+    def producer_word(self, port: int = 0) -> int:
+        """Elements per word a data-moving producer (a sliding-window generator, a pad: hwgen.fold.units) gives
+        this block on input `port`: its own input word, unless its input order depends on its folding."""
+        return self.in_elems_per_word()
+
     # --- ports (kinds with several inputs or outputs override these) ----------------------------------------
     def in_port(self, port: int = 0) -> tuple[DType, int, int]:
         """(element datatype, elements per word, elements per frame) of input stream `port`."""

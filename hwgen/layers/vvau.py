@@ -140,6 +140,11 @@ class VVAU(HwLayer):
     def out_elems_per_word(self):
         return self.pe
 
+    def producer_word(self, port=0):
+        # the depthwise order is made by a generator whose SIMD is this PE (SIMD kernel positions are gathered by
+        # a width converter); the window order by one giving the whole word
+        return self.pe if self.order == "depthwise" else self.in_elems_per_word()
+
     def acc_range(self) -> tuple[np.ndarray, np.ndarray]:
         w = self.weights
         a, b = w * self.in_dtype.min, w * self.in_dtype.max
