@@ -101,6 +101,7 @@ class Duplicate(_PixelLayer):
 
     # --- hardware ---------------------------------------------------------------------------------------------
     hls_template = "hls/duplicate.hpp.j2"
+    hls_frames = True  # the process takes `frames` (hwgen.codegen.dma batches frames per call)
     rtl_template = "rtl/duplicate.v.j2"
 
     def words_in_flight(self) -> int:
@@ -176,6 +177,7 @@ class AddStreams(_PixelLayer):
 
     # --- hardware ---------------------------------------------------------------------------------------------
     hls_template = "hls/add_streams.hpp.j2"
+    hls_frames = True  # the process takes `frames` (hwgen.codegen.dma batches frames per call)
     hls_headers = ("branching.hpp",)
     rtl_template = "rtl/add_streams.v.j2"
 
@@ -304,6 +306,7 @@ class Concat(_PixelLayer):
 
     # --- hardware ---------------------------------------------------------------------------------------------
     hls_template = "hls/concat.hpp.j2"
+    hls_frames = True  # the process takes `frames` (hwgen.codegen.dma batches frames per call)
     rtl_template = "rtl/concat.v.j2"
 
     def _nf(self, port, pe=None):
