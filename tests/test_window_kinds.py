@@ -236,13 +236,13 @@ def test_hls_frames_per_call_in_the_dma_top(tmp_path):
 
 
 def test_cpu_kernel_choice():
-    """The cpu backend's window kernel (sw_fallback's SwgKernel, window order) serves the window order only; the
-    depthwise order runs the numpy golden."""
+    """The cpu backend's window kernel (sw_fallback's SwgKernel) serves both orders (tests/test_cpu_cnn.py checks
+    the depthwise order bit-exact); a backend without it runs the numpy golden."""
     class Lib:  # the kernel classes the backend hands in, as tags
         NumpyKernel = staticmethod(lambda layer: "numpy")
         SwgKernel = staticmethod(lambda layer: "swg")
 
-    assert depthwise_graph()[0][0].cpu_kernel(Lib) == "numpy"
+    assert depthwise_graph()[0][0].cpu_kernel(Lib) == "swg"
     assert trunc_graph()[0][0].cpu_kernel(Lib) == "swg"
     del Lib.SwgKernel
     assert trunc_graph()[0][0].cpu_kernel(Lib) == "numpy"
