@@ -17,8 +17,7 @@ from hwgen.layers import conv_kernels as ck
 from hwgen.layers.mvau import MVAU
 from tests.conv_graphs import assert_cycles, build_and_run, conv_mvau, dtype, rand
 
-# (the cpu backend runs one vector per frame today: developer "cpu" makes it run pixels)
-BACKENDS = ("reference", "csim", "rtlsim")
+BACKENDS = ("reference", "cpu", "csim", "rtlsim")
 
 # id: (in, w, out (None: accumulator), C, O, (H, W), kernel, stride, dilation, PE, SIMD)
 CASES = {
