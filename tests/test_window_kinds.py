@@ -114,7 +114,7 @@ def _golden(g, q):
     return np.asarray(x).reshape(len(q), -1)
 
 
-def test_csim_and_rtlsim_bit_exact_and_cycles(built):
+def test_csim_and_rtlsim_bit_exact_and_cycles(built):  # (and the cpu backend)
     from hwgen.runtime.accelerator import Accelerator
 
     name, out, g = built
@@ -122,7 +122,7 @@ def test_csim_and_rtlsim_bit_exact_and_cycles(built):
     q = ref.graph.head_ints(random_input(ref.graph, 5, seed=3))
     want = _golden(g, q)
     np.testing.assert_array_equal(ref.execute_ints(q).reshape(want.shape), want)
-    for be in ("csim", "rtlsim"):
+    for be in ("cpu", "csim", "rtlsim"):
         acc = Accelerator(out, backend=be)
         got = acc.execute_ints(q)
         np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=f"{name}: {be}")
