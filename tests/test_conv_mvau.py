@@ -1,7 +1,7 @@
 """The matrix part of a convolution: an MVAU over the sliding-window stream (num_vectors = OH*OW, spatial (OH, OW)).
 
 Handmade graphs whose input is the window stream itself (`conv_kernels.sliding_window` of random frames), so the
-MVAU is tested on its own: reference, csim and rtlsim bit-exact with `conv_kernels.conv` (integer, binary
+MVAU is tested on its own: reference, cpu, csim and rtlsim bit-exact with `conv_kernels.conv` (integer, binary
 XNOR-popcount 1W1A, 1W2A, with and without thresholds, stride, dilation, non-square, 1-D), rtlsim cycles per
 frame within 5 % of cycles() at several foldings; FINN's fold_cnv_large reachable on CNV's 9 matrix layers."""
 
