@@ -14,6 +14,11 @@ FIFO occupancy, watchdog) against the plain stream harness on the same design (t
 time per frame around the simulation (packing, unpacking, figures), for two batch sizes.
 
     python benchmarks/bench_rtlsim.py --case skip
+
+`--case cnv`: the same table for CNV-1W1A (tests/models/cnn) at FINN's fold_cnv_large (32,768 cycles per frame),
+bit-exact with the reference backend.
+
+    python benchmarks/bench_rtlsim.py --case cnv
 """
 
 from __future__ import annotations
@@ -43,50 +48,92 @@ def _child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def bench_skip(h: int = 32, w: int = 32, c: int = 64, pe: int = 4, batches=(8, 64)) -> int:
-    from hwgen.build import write_build
+def harness_rows(out: Path, batches, make_input, check) -> tuple[list, float]:
+    """Rows of the speed table for the build in `out`: per batch size, the monitored rtlsim harness against the
+    plain stream harness on the same Verilog (the baseline), in simulated cycles per CPU second."""
     from hwgen.codegen.rtl_project import load_manifest
+    from hwgen.dtypes import from_name
     from hwgen.packing import pack_bytes
-    from hwgen.report import table
     from hwgen.runtime.accelerator import Accelerator
     from hwgen.sim.verilator import build_stream_harness, run_stream_harness
+
+    t = time.perf_counter()
+    acc = Accelerator(out, "rtlsim")
+    t_vl = time.perf_counter() - t
+    m = load_manifest(out / "rtl")
+    plain = build_stream_harness([out / "rtl" / f for f in m["verilog"]], "hwgen_top", m["in"]["tdata_bits"],
+                                 m["out"]["tdata_bits"])
+    rows = []
+    for n in batches:
+        q = make_input(acc.graph, n)
+        t, cpu = time.perf_counter(), _child_cpu()
+        y = acc.execute_ints(q)
+        wall, cpu_mon = time.perf_counter() - t, _child_cpu() - cpu
+        tm, st = acc.backend.last_timing, acc.stats()
+        words_in = pack_bytes(q, from_name(m["in"]["dtype"]), m["in"]["elems_per_word"])
+        cpu = _child_cpu()
+        _, ps = run_stream_harness(plain, words_in, (m["out"]["tdata_bits"] + 7) // 8,
+                                   n * m["out"]["words_per_frame"], out / "rtl")
+        cpu_plain = _child_cpu() - cpu
+        mon, base = tm["simulated_cycles"] / cpu_mon, ps["cycles"] / cpu_plain
+        rows.append([n, f"{tm['simulated_cycles']:,}", st["cycles_per_frame"], f"{tm['cycles_per_second'] / 1e6:.2f} M",
+                     f"{mon / 1e6:.2f} M", f"{base / 1e6:.2f} M", f"{mon / base:.2f}",
+                     f"{n / tm['sim_seconds']:.1f}", f"{(wall - tm['sim_seconds']) / n * 1e3:.1f}", check(q, y)])
+    return rows, t_vl
+
+
+SPEED_COLUMNS = ["frames", "simulated cycles", "cycles/frame", "cycles/s wall", "cycles/CPU-s (rtlsim harness)",
+                 "cycles/CPU-s (plain harness, baseline)", "ratio", "frames/s wall", "Python ms/frame", "bit-exact"]
+
+
+def bench_skip(h: int = 32, w: int = 32, c: int = 64, pe: int = 4, batches=(8, 64)) -> int:
+    from hwgen.build import write_build
+    from hwgen.report import table
     from tests.skip_graph import skip_graph, skip_reference, use_templates
 
-    rows = []
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         use_templates(d / "templates")
         words = h * w * c // pe
-        g = skip_graph(h, w, c, pe, short_depth=words)
         t = time.perf_counter()
-        write_build(g, d / "o", log=lambda *_: None)
+        write_build(skip_graph(h, w, c, pe, short_depth=words), d / "o", log=lambda *_: None)
         t_build = time.perf_counter() - t
-        t = time.perf_counter()
-        acc = Accelerator(d / "o", "rtlsim")
-        t_vl = time.perf_counter() - t
-        m = load_manifest(d / "o" / "rtl")
-        plain = build_stream_harness([d / "o" / "rtl" / f for f in m["verilog"]], "hwgen_top",
-                                     m["in"]["tdata_bits"], m["out"]["tdata_bits"])
-        for n in batches:
-            q = np.random.default_rng(n).integers(0, 16, (n, h * w * c))
-            t, cpu = time.perf_counter(), _child_cpu()
-            y = acc.execute_ints(q)
-            wall, cpu_mon = time.perf_counter() - t, _child_cpu() - cpu
-            tm, st = acc.backend.last_timing, acc.stats()
-            exact = bool(np.array_equal(y, skip_reference(q, pe)))
-            words_in = pack_bytes(q, g.input_node().in_dtype, m["in"]["elems_per_word"])
-            cpu = _child_cpu()
-            _, ps = run_stream_harness(plain, words_in, (m["out"]["tdata_bits"] + 7) // 8,
-                                       n * m["out"]["words_per_frame"], d / "o" / "rtl")
-            cpu_plain = _child_cpu() - cpu
-            mon, base = tm["simulated_cycles"] / cpu_mon, ps["cycles"] / cpu_plain
-            rows.append([n, f"{tm['simulated_cycles']:,}", st["cycles_per_frame"],
-                         f"{tm['cycles_per_second'] / 1e6:.2f} M", f"{mon / 1e6:.2f} M", f"{base / 1e6:.2f} M",
-                         f"{mon / base:.2f}", f"{(wall - tm['sim_seconds']) / n * 1e3:.1f}", exact])
+        rows, t_vl = harness_rows(
+            d / "o", batches, lambda g, n: np.random.default_rng(n).integers(0, 16, (n, h * w * c)),
+            lambda q, y: bool(np.array_equal(y, skip_reference(q, pe))))
     print(f"skip connection over {h}x{w}x{c} UINT4 frames, PE {pe} ({words:,} words per frame); hwgen build "
           f"{t_build:.2f} s, Verilator harness build {t_vl:.2f} s\n")
-    print(table(rows, ["frames", "simulated cycles", "cycles/frame", "cycles/s wall", "cycles/CPU-s (rtlsim harness)",
-                       "cycles/CPU-s (plain harness, baseline)", "ratio", "Python ms/frame", "bit-exact"]))
+    print(table(rows, SPEED_COLUMNS))
+    return 0
+
+
+def bench_cnv(batches=(2, 8)) -> int:
+    """CNV-1W1A (tests/models/cnn) at FINN's fold_cnv_large: 32,768 cycles per frame at the bound."""
+    from hwgen.build import build, compile_model
+    from hwgen.report import table
+    from hwgen.runtime.accelerator import Accelerator
+    from tests.cnn_models import io_pair, model_path
+    from tests.handmade_cnv import fold_cnv_large_file
+
+    x, _ = io_pair("cnv_1w1a.onnx.gz")
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        model = model_path("cnv_1w1a.onnx.gz", d)
+        names = [lay.name for lay in compile_model(model).layers if lay.op in ("MVAU", "VVAU")]
+        (d / "FOLD.json").write_text(json.dumps(fold_cnv_large_file(names)))
+        t = time.perf_counter()
+        build(model, d / "o", folding_file=d / "FOLD.json", log=lambda *_: None)
+        t_build = time.perf_counter() - t
+        ref = Accelerator(d / "o", "reference")
+
+        def frames(g, n):
+            return g.head_ints(np.concatenate([x] * (n // len(x) + 1))[:n])
+
+        rows, t_vl = harness_rows(d / "o", batches, frames,
+                                  lambda q, y: bool(np.array_equal(y, ref.execute_ints(q).reshape(len(q), -1))))
+    print(f"CNV-1W1A at fold_cnv_large (bound 32,768 cycles/frame); hwgen build {t_build:.2f} s, Verilator "
+          f"harness build {t_vl:.2f} s\n")
+    print(table(rows, SPEED_COLUMNS))
     return 0
 
 
@@ -94,10 +141,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="TFC_1W1A")
     ap.add_argument("--no-synth", action="store_true")
-    ap.add_argument("--case", choices=["tfc", "skip"], default="tfc")
+    ap.add_argument("--case", choices=["tfc", "skip", "cnv"], default="tfc")
     a = ap.parse_args()
     if a.case == "skip":
         return bench_skip()
+    if a.case == "cnv":
+        return bench_cnv()
     from hwgen.boards import get_board
     from hwgen.build import build
     from hwgen.report import table

@@ -58,7 +58,7 @@ def dw_vvau(name, in_dt: DType, w_c1hw: np.ndarray, w_dt: DType, out_dt: DType |
     return v
 
 
-def build_and_run(layers, x_graph: np.ndarray, out, backends=("reference", "csim", "rtlsim"), input_shape=None):
+def build_and_run(layers, x_graph: np.ndarray, out, backends=("reference", "cpu", "csim", "rtlsim"), input_shape=None):
     """write_build the chain, run x_graph (N, *input shape) on each backend; {backend: ints (N, ...)}, and the
     rtlsim stats under "rtlsim_stats"."""
     g = handmade_graph(list(layers), input_shape=input_shape or [1, *x_graph.shape[1:]])

@@ -1,7 +1,7 @@
 """The matrix part of a convolution: an MVAU over the sliding-window stream (num_vectors = OH*OW, spatial (OH, OW)).
 
 Handmade graphs whose input is the window stream itself (`conv_kernels.sliding_window` of random frames), so the
-MVAU is tested on its own: reference, csim and rtlsim bit-exact with `conv_kernels.conv` (integer, binary
+MVAU is tested on its own: reference, cpu, csim and rtlsim bit-exact with `conv_kernels.conv` (integer, binary
 XNOR-popcount 1W1A, 1W2A, with and without thresholds, stride, dilation, non-square, 1-D), rtlsim cycles per
 frame within 5 % of cycles() at several foldings; FINN's fold_cnv_large reachable on CNV's 9 matrix layers."""
 
@@ -17,8 +17,7 @@ from hwgen.layers import conv_kernels as ck
 from hwgen.layers.mvau import MVAU
 from tests.conv_graphs import assert_cycles, build_and_run, conv_mvau, dtype, rand
 
-# (the cpu backend runs one vector per frame today: developer "cpu" makes it run pixels)
-BACKENDS = ("reference", "csim", "rtlsim")
+BACKENDS = ("reference", "cpu", "csim", "rtlsim")
 
 # id: (in, w, out (None: accumulator), C, O, (H, W), kernel, stride, dilation, PE, SIMD)
 CASES = {

@@ -43,7 +43,7 @@ def test_vvau_bit_exact_and_cycles(cid, tmp_path):
     rng = np.random.default_rng(zlib.crc32(cid.encode()))
     v, win, want = _case(cid, rng)
     res = build_and_run([v], win, tmp_path / "out")
-    for be in ("reference", "csim", "rtlsim"):
+    for be in ("reference", "cpu", "csim", "rtlsim"):
         np.testing.assert_array_equal(res[be], want.reshape(len(want), -1), err_msg=be)
     assert_cycles(res["rtlsim_stats"], [v])
 
@@ -105,7 +105,7 @@ def test_vvau_depthwise_order_simd(pe, simd, tmp_path):
     x = rand(rng, idt, (3, 6, 6, 8))
     want = ck.depthwise_conv(x, w_c1hw, thresholds=v.thresholds, out_base=v.out_base)
     res = build_and_run([v], window_to_depthwise(ck.sliding_window(x, 3), 8, pe), tmp_path / "out")
-    for be in ("reference", "csim", "rtlsim"):
+    for be in ("reference", "cpu", "csim", "rtlsim"):
         np.testing.assert_array_equal(res[be], want.reshape(len(want), -1), err_msg=be)
     assert_cycles(res["rtlsim_stats"], [v])
 

@@ -89,9 +89,16 @@ def bipolar_1d_graph():
 
 def depthwise_graph():
     """INT4 (7, 9, 6): SWG 3x2 in the depthwise order (channel words outer), stride (2, 1), dilation (1, 2), SIMD 2
-    (3 channel words of 2 channels: what a VVAU with PE 2 reads)."""
+    (3 channel words of 2 channels) -> a width converter to 3 kernel positions x 2 channels -> depthwise VVAU
+    (PE 2, SIMD 3, thresholds to UINT2)."""
+    from hwgen.layers.vvau import VVAU
+
+    rng = np.random.default_rng(4)
     s0 = SlidingWindow("SWG_0", INT4, (7, 9), 6, (3, 2), (2, 1), (1, 2), order="depthwise", simd=2)
-    return [s0], [1, 7, 9, 6]
+    w = rng.integers(-4, 4, size=(6, s0.window))
+    thr = np.sort(rng.integers(-40, 40, size=(6, 3)), axis=1)
+    v = VVAU("VVAU_0", INT4, DType(3, True), w, thr, DType(2, False), s0.ofm, order="depthwise", pe=2, simd=3)
+    return [s0, v], [1, 7, 9, 6]
 
 
 GRAPHS = {"conv": conv_graph, "max_pool": max_pool_graph, "trunc": trunc_graph, "bipolar_1d": bipolar_1d_graph,
@@ -127,11 +134,11 @@ def test_csim_and_rtlsim_bit_exact_and_cycles(built):
         got = acc.execute_ints(q)
         np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=f"{name}: {be}")
     st = acc.stats()
-    # the slowest layer sets the pace: SWG (trunc, bipolar_1d, depthwise), MVAU (conv), Pool (max_pool)
+    # the slowest layer sets the pace: SWG (trunc, bipolar_1d), MVAU (conv), Pool (max_pool), VVAU (depthwise)
     bound = max(lay.cycles() for lay in g.layers)
     assert abs(st["cycles_per_frame"] - bound) <= 0.05 * bound, (name, st["cycles_per_frame"], bound)
     for lay in g.layers:
-        if lay.op in ("Pool", "MVAU"):
+        if lay.op in ("Pool", "MVAU", "VVAU"):
             # a steady consumer's busy cycles (neither starved nor blocked) are its cycles(); the SWG and the
             # Pad take input while their output waits, which the harness counts as busy, so only the bound above
             m = st["layers"][lay.name]

@@ -422,6 +422,13 @@ class TemplateBlock:
     def fifo_depth(self, port=0):
         return DEFAULT_DEPTH
 
+    # the stream interface hwgen.transforms.streams reads (as hwgen.layers.base.HwLayer has it)
+    def in_port(self, port: int = 0):
+        return self.in_dtype, self.io.in_elems, self.io.in_words * self.io.in_elems
+
+    def out_port(self, port: int = 0):
+        return self.out_dtype, self.io.out_elems, self.io.out_words * self.io.out_elems
+
     def hls_context(self, lib):
         return _CONTEXT[self.kind](self.params)
 

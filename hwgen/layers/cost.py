@@ -17,6 +17,7 @@ import math
 
 from hwgen.bits import clog2 as _clog2
 from hwgen.layers.roms import bram18_for, map_rom
+from hwgen.layers.window_cost import lutram_luts, resolve_style
 
 # yosys synth_xilinx (mul2dsp) maps a $mul to a DSP48E1 when both operands are >= 2 bits and the product is
 # >= 9 bits (seen in the sweep: 4x4 signed = 8-bit products stay in LUTs, 5x4 = 9-bit ones go to DSPs, constant
@@ -149,16 +150,15 @@ def mvau_resources(sh: dict, binary: bool, mems: dict) -> dict:
 
 def _input_buffer(sh: dict) -> tuple[int, int]:
     """(LUTRAM LUTs, BRAM18) of the MVAU's input vector buffer (SF words of INW bits, kept while NF > 1 folds
-    reuse it). yosys maps it to LUTRAM, except when it is deeper than a RAM64M and would take more than 64 LUTs:
-    then to block RAM (seen at conv sizes: CNV conv5 at fold_cnv_large, 72 x 32 bits -> one RAMB18;
+    reuse it), placed as yosys places a RAM (hwgen.layers.window_cost.resolve_style: block RAM when cheaper by
+    memory_libmap's costs; seen at conv sizes: CNV conv5 at fold_cnv_large, 72 x 32 bits -> one RAMB18,
     benchmarks/calibrate_vvau.py)."""
     sf, nf, inw = sh["SF"], sh["NF"], sh["INW"]
     if nf <= 1 or sf <= 1:
         return 0, 0
-    luts = _lutram_buffer(sf, inw)
-    if sf > 64 and luts > 64:
+    if resolve_style(sf, inw) == "block":
         return 0, bram18_for(sf, inw)
-    return luts, 0
+    return lutram_luts(sf, inw), 0
 
 
 def thresholding_features(sh: dict, roms: dict) -> dict:

@@ -45,7 +45,12 @@ TOP = "hwgen_top"
 
 
 def steady_interval(ends: np.ndarray) -> float | None:
-    """Steady-state cycles between consecutive frame ends (second half of the run); None for one frame."""
+    """Steady-state cycles between consecutive frame ends (second half of the run); None for one frame.
+    Frames without an end stamp (0: the run stopped at the last output word while words of a last frame that no
+    output needs, e.g. image rows below every window, were still on their way) are left out."""
+    ends = np.asarray(ends, dtype=np.int64)
+    done = np.flatnonzero(ends > 0)
+    ends = ends[: done[-1] + 1] if len(done) else ends[:0]
     n = len(ends)
     if n < 2:
         return None
@@ -136,7 +141,9 @@ class RtlsimBackend:
 
         def timing(k):
             iv = steady_interval(stamps[k, 1])
-            span = float(np.mean(stamps[k, 1].astype(np.int64) - stamps[k, 0].astype(np.int64) + 1))
+            start, end = stamps[k, 0].astype(np.int64), stamps[k, 1].astype(np.int64)
+            done = end > 0  # frames the run saw to their last word (see steady_interval)
+            span = float(np.mean(end[done] - start[done] + 1)) if done.any() else 0.0
             return {"cycles_per_frame": None if iv is None else round(iv, 3), "frame_span": round(span, 3)}
 
         layers = {}

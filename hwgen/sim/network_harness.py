@@ -172,7 +172,8 @@ int main(int argc, char** argv) {
         }
         // a stage is idle when it takes no input word and is starved (an input it waits on is empty: TREADY
         // without TVALID, or any empty input of a join, which needs a word on every input) or blocked (an
-        // output offers a word its consumer does not take); stages given without wires (FIFOs) are skipped
+        // output offers a word its consumer does not take; for a fork, any output not ready); stages given
+        // without wires (FIFOs) are skipped
         for (size_t k = 0; k < nst; ++k) {
             const Stage& st = stages[k];
             bool took = false, starved = false, blocked = false;
@@ -181,7 +182,9 @@ int main(int argc, char** argv) {
                 took |= vw && rw;
                 starved |= !vw && (rw || st.in.size() > 1);
             }
-            for (uint64_t w : st.out) blocked |= bit(top.mon_valid, w) && !bit(top.mon_ready, w);
+            // a fork (several outputs) holds nothing of its own: any output not ready blocks it, offered or not
+            for (uint64_t w : st.out)
+                blocked |= !bit(top.mon_ready, w) && (st.out.size() > 1 || bit(top.mon_valid, w));
             if (!took && (starved || blocked)) ++idle[k];
         }
         if (offering && top.in0_V_TREADY) { ++i_in; offering = false; }
