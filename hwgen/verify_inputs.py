@@ -174,6 +174,10 @@ class BoundaryAimer:
         """Every (layer index, channel, value) with value = t or t - 1 for a threshold t inside the reachable range."""
         out = []
         for k, layer in enumerate(self.layers):
+            if layer.n_inputs != 1 or layer.n_outputs != 1 or int(np.prod(layer.in_nhwc[1:3])) > 1:
+                # the search runs the layers as a chain of vectors: it stops at the first fork, join or
+                # feature map (a CNN's frames are too large to search through; its inputs stay uniform levels)
+                break
             at = _acc_targets(layer)
             if at is None:
                 continue
@@ -209,10 +213,12 @@ class BoundaryAimer:
         """Layer k's input from layer `start`'s input x. Candidates mostly differ in features that change no
         activation downstream, so each layer runs on the distinct rows only."""
         for layer in self.layers[start:k]:
+            x = x.reshape(len(x), -1)  # flat frames (NHWC order), reshaped per kind as HwGraph.run_layers does
             key = x.astype(np.float64) @ self._mix(x.shape[1])  # row hash; a collision only misguides the search
             _, first, back = np.unique(key, return_index=True, return_inverse=True)
-            x = layer.execute(x[first])[back.reshape(-1)]
-        return x
+            xi = x[first].reshape(len(first), *layer.in_port_shape(0)[1:])
+            x = np.asarray(layer.execute(xi)).reshape(len(first), -1)[back.reshape(-1)]
+        return x.reshape(len(x), -1)
 
     @staticmethod
     def _mix(n):

@@ -120,6 +120,10 @@ class SwgKernel(FrameKernel):
     def __init__(self, layer, geom=None, members=None):
         super().__init__(layer, members)
         self.window_geom = geom or Geometry(layer.ifm, layer.channels, layer.kernel, layer.stride, layer.dilation)
+        # the stream's order: ("window", None), or ("depthwise", SIMD): per pixel, words of SIMD channels outer and
+        # kernel positions inner (a VVAU with PE = SIMD reads it)
+        order = getattr(layer, "order", "window")
+        self.stream_order = ("window", None) if order == "window" else (order, layer.simd)
         if geom is not None:
             self.in_fmt = int_type(min(self.out_range[0], geom.pad_value), max(self.out_range[1], geom.pad_value))
 
@@ -135,13 +139,27 @@ class SwgKernel(FrameKernel):
         oh, ow = g.ofm
         out = np.empty((n, oh, ow, g.window * g.channels), dtype=self._int_out(out_fmts[0]))
         CK.sliding_window(g.image(xs[0], n), *g.args(g.int_pads()), out)
+        if self.stream_order[0] != "window":
+            out = reorder_windows(out, g.window, g.channels, self.stream_order[1], to_depthwise=True)
         return [out.reshape(n, -1)]
 
 
-def _window_of(producer, channels, window, ofm):
-    """The producer's window geometry when it is a sliding window matching this consumer, else None."""
+def reorder_windows(w, window, channels, pe, to_depthwise):
+    """Windows (..., K*C) between the window order (kernel position, channel) and the depthwise order (channel
+    fold of PE, kernel position, channel in fold)."""
+    lead, nf = w.shape[:-1], channels // pe
+    if to_depthwise:
+        return np.ascontiguousarray(w.reshape(*lead, window, nf, pe).swapaxes(-3, -2)).reshape(w.shape)
+    return np.ascontiguousarray(w.reshape(*lead, nf, window, pe).swapaxes(-3, -2)).reshape(w.shape)
+
+
+def _window_of(producer, channels, window, ofm, order=("window", None)):
+    """The producer's window geometry when it is a sliding window matching this consumer (its size, and the order
+    of its stream, which a fused kernel never materialises but both ends must agree on), else None."""
     g = getattr(producer, "window_geom", None)
     if g is None or g.channels != channels or g.window != window or tuple(g.ofm) != tuple(ofm):
+        return None
+    if getattr(producer, "stream_order", ("window", None)) != order:
         return None
     return g
 
@@ -210,9 +228,13 @@ class VvauKernel(FrameKernel):
             dlo, dhi = layer.in_dtype.min, layer.in_dtype.max
             self.in_fmt = int_type(min(dlo, geom.pad_value), max(dhi, geom.pad_value))
 
+    def _order(self):
+        order = getattr(self.layer, "order", "window")
+        return ("window", None) if order == "window" else (order, self.layer.pe)
+
     def fuse_input(self, producer):
         la = self.layer
-        g = _window_of(producer, la.channels, la.window, la.ofm)
+        g = _window_of(producer, la.channels, la.window, la.ofm, self._order())
         if g is None or self.kind.endswith("_fused"):
             return None
         return VvauKernel(la, g, producer.members + self.members)
@@ -221,7 +243,10 @@ class VvauKernel(FrameKernel):
         g, la, n = self.geom, self.layer, xs[0].shape[0]
         oh, ow = g.ofm
         out = np.empty((n, oh, ow, g.channels), dtype=self._int_out(out_fmts[0]))
-        CK.conv_int_planar(g.image(xs[0], n), *g.args(g.int_pads()), self.w, True, self.thr, la.out_base,
+        x = xs[0]
+        if self._order()[0] != "window" and not self.kind.endswith("_fused"):  # a depthwise-order window stream
+            x = reorder_windows(x.reshape(n, -1, la.window * la.channels), la.window, la.channels, la.pe, False)
+        CK.conv_int_planar(g.image(x, n), *g.args(g.int_pads()), self.w, True, self.thr, la.out_base,
                            bool(la.out_dtype.bipolar), self.acc_proto, self.lev_proto, out)
         return [out.reshape(n, -1)]
 
@@ -361,6 +386,8 @@ def conv_from_mvau(mvau_kernel, producer):
     la = mvau_kernel.layer
     g = getattr(producer, "window_geom", None)
     if g is None or la.num_vectors != g.ofm[0] * g.ofm[1] or la.mw != g.window * g.channels:
+        return None
+    if getattr(producer, "stream_order", ("window", None)) != ("window", None):
         return None
     if la.binary_xnor:
         return ConvKernel(la, g, producer.members + [la.name])

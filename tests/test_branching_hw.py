@@ -257,3 +257,44 @@ def test_add_without_thresholds_needs_a_wide_enough_output():
     for lib in (hls.LIB, rtl.LIB):
         with pytest.raises(UnsupportedModelError, match=r"Add_0.*sums in \[0, 30\] do not fit the output type UINT4"):
             add.rtl_context(lib, "m") if lib is rtl.LIB else add.hls_context(lib)
+
+
+@pytest.mark.slow
+def test_hls_frames_per_call_in_the_dma_top(tmp_path):
+    """All four kinds in one graph (Dup -> Thr | skip -> Add -> Dup -> Thr | skip -> Concat -> Upsample) through
+    the board boundary's HLS top, several frames per call: every process runs on over frame boundaries (the
+    Upsample's line, the Concat's input counter)."""
+    import ctypes
+
+    from hwgen.codegen.dma import frames_per_call, geometry
+    from hwgen.sim.csim import compile_shared
+    from tests.test_dma_boundary import _frames, _unframe
+
+    hw, c = (3, 4), 4
+    dup0 = Duplicate("Dup_0", U(3), hw, c, pe=2)
+    thr0 = Thresholding("Thr_0", U(3), _thr(c, 7, 0, 7), U(3), num_vectors=12, pe=2)
+    add = AddStreams("Add_0", U(3), U(3), U(4), hw, c, pe=2)
+    dup1 = Duplicate("Dup_1", U(4), hw, c, pe=2)
+    thr1 = Thresholding("Thr_1", U(4), _thr(c, 3, 0, 15), U(2), num_vectors=12, pe=2)
+    cat = Concat("Cat_0", [U(4), U(2)], U(4), hw, [c, c], pe=2)
+    up = Upsample("Up_0", U(4), hw, 2 * c, (2, 3), pe=2)
+    edges = [Edge(None, 0, "Dup_0", 0), Edge("Dup_0", 0, "Add_0", 0), Edge("Dup_0", 1, "Thr_0", 0),
+             Edge("Thr_0", 0, "Add_0", 1), Edge("Add_0", 0, "Dup_1", 0), Edge("Dup_1", 0, "Cat_0", 0),
+             Edge("Dup_1", 1, "Thr_1", 0), Edge("Thr_1", 0, "Cat_0", 1), Edge("Cat_0", 0, "Up_0", 0),
+             Edge("Up_0", 0, None, 0)]
+    g = handmade_graph([dup0, thr0, add, dup1, thr1, cat, up], edges=edges, input_shape=[1, *hw, c])
+    out = tmp_path / "o"
+    write_build(g, out, log=lambda *a: None)
+    geo = geometry(g, 64)  # pynq-z2
+    so = compile_shared([out / "hls" / "hwgen_top.cpp", out / "hls" / "hwgen_dma_top.cpp"], tmp_path / "dma.so",
+                        include_dirs=[out / "hls"])
+    fn = ctypes.CDLL(str(so)).hwgen_dma_top_csim_run
+    fn.argtypes, fn.restype = [ctypes.c_void_p] * 3 + [ctypes.c_int], ctypes.c_int
+    k = frames_per_call(g)
+    assert k > 1
+    n = 2 * k
+    buf, ref = _frames(g, geo, n)
+    outb = np.zeros(n * geo.out_stride, np.uint8)
+    tlast = np.zeros(n * geo.out_frame_beats, np.uint8)
+    assert fn(buf.ctypes.data, outb.ctypes.data, tlast.ctypes.data, n) == 0
+    np.testing.assert_array_equal(_unframe(g, geo, outb, n), ref)

@@ -22,7 +22,9 @@ from hwgen.layers.swg import Pad, SlidingWindow  # noqa: E402
 from hwgen.layers.thresholding import Thresholding  # noqa: E402
 from hwgen.layers.upsample import Upsample  # noqa: E402
 from hwgen.layers.vvau import VVAU  # noqa: E402
+from hwgen.build import compile_model  # noqa: E402
 from sw_fallback.backend import CpuBackend  # noqa: E402
+from tests.cnn_models import committed_models, io_pair, model_path  # noqa: E402
 from tests.handmade import handmade_graph, random_input  # noqa: E402
 
 D = from_name
@@ -228,3 +230,59 @@ def test_pointwise_mvau_runs_as_conv(binary):
     mv = MVAU("pw", dt, w_dt, w, thr, D("UINT2"), num_vectors=12, spatial=(3, 4))
     be = assert_cpu_exact([mv], [1, 3, 4, w.shape[1]])
     assert be.plan[0].kind.startswith("conv_")
+
+
+def test_depthwise_order_streams():
+    """SWG and VVAU in the depthwise stream order (SIMD kernel positions per word, PE = the SWG's SIMD): fused,
+    and each alone (the standalone window stream and the standalone VVAU read and write that order)."""
+    rng = np.random.default_rng(8)
+    dt, C = D("INT4"), 6
+    swg = SlidingWindow("o_swg", dt, (6, 5), C, 3, 1, 1, order="depthwise", simd=2)
+    w = _weights(rng, D("INT4"), (C, swg.window))
+    vv = VVAU("o_dw", dt, D("INT4"), w, None, D("INT32"), swg.ofm, order="depthwise", pe=2)
+    assert_cpu_exact([swg, vv], [1, 6, 5, C], fused=["o_dw"])
+    assert_cpu_exact([swg], [1, 6, 5, C])
+    assert_cpu_exact([vv], [1, *swg.ofm, swg.window * C])
+
+
+# --- the committed CNN test models (tests/models/cnn), compiled by the streamliner -----------------------------------
+def _model_inputs(file_name, n_random=12):
+    """The exported inputs plus random ones over their range."""
+    x, _ = io_pair(file_name)
+    rng = np.random.default_rng(5)
+    xr = rng.random((n_random, *x.shape[1:])) * (x.max() - x.min()) + x.min()
+    return np.concatenate([x, xr.astype(np.float32)])
+
+
+# CNV 1W2A / 2W2A take ~10 s each (compile, head threshold search, numpy reference): slow; 1W1A stays fast
+MODEL_PARAMS = [pytest.param(m, marks=pytest.mark.slow) if m in ("cnv_1w2a.onnx.gz", "cnv_2w2a.onnx.gz") else m
+                for m in committed_models()]
+
+
+@pytest.mark.parametrize("name", MODEL_PARAMS)
+def test_cnn_model_cpu_bit_exact(name, tmp_path):
+    g = compile_model(model_path(name, tmp_path))
+    x = _model_inputs(name)
+    want, q_last = g.execute(x, return_ints=True)
+    be = CpuBackend(None, g)
+    np.testing.assert_array_equal(be.head_ints(x), g.head_ints(x))
+    np.testing.assert_array_equal(be.run_ints(g.head_ints(x)), q_last)
+    y = be.execute(x)
+    assert y.shape == want.shape and y.dtype == want.dtype
+    np.testing.assert_array_equal(y, want)
+    assert be.head_plan.mode == "thresholds", be.stats()["head"]
+    assert all(p.kind not in ("numpy", "swg") for p in be.plan), be.stats()["layers"]  # every window fused
+
+
+@pytest.mark.slow
+def test_mnist_cnn_cpu_all_test_images(tmp_path):
+    """All 10,000 ../shared MNIST test images through the cpu backend: bit-exact with the reference (whose
+    accuracy is qonnx's, tests/test_cnn_lowering.py), 99.02 %."""
+    from tests.conftest import load_mnist
+
+    x, labels = load_mnist()
+    g = compile_model(model_path("mnist_cnn_w4a4.onnx", tmp_path))
+    y = CpuBackend(None, g).execute(x)
+    want = np.concatenate([g.execute(x[i:i + 2000]) for i in range(0, len(x), 2000)])
+    np.testing.assert_array_equal(y, want)
+    assert round(float((y.argmax(axis=1) == labels).mean()) * 100, 2) == 99.02

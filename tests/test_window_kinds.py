@@ -121,7 +121,7 @@ def _golden(g, q):
     return np.asarray(x).reshape(len(q), -1)
 
 
-def test_csim_and_rtlsim_bit_exact_and_cycles(built):
+def test_csim_and_rtlsim_bit_exact_and_cycles(built):  # (and the cpu backend)
     from hwgen.runtime.accelerator import Accelerator
 
     name, out, g = built
@@ -129,7 +129,7 @@ def test_csim_and_rtlsim_bit_exact_and_cycles(built):
     q = ref.graph.head_ints(random_input(ref.graph, 5, seed=3))
     want = _golden(g, q)
     np.testing.assert_array_equal(ref.execute_ints(q).reshape(want.shape), want)
-    for be in ("csim", "rtlsim"):
+    for be in ("cpu", "csim", "rtlsim"):
         acc = Accelerator(out, backend=be)
         got = acc.execute_ints(q)
         np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=f"{name}: {be}")
@@ -243,13 +243,13 @@ def test_hls_frames_per_call_in_the_dma_top(tmp_path):
 
 
 def test_cpu_kernel_choice():
-    """The cpu backend's window kernel (sw_fallback's SwgKernel, window order) serves the window order only; the
-    depthwise order runs the numpy golden."""
+    """The cpu backend's window kernel (sw_fallback's SwgKernel) serves both orders (tests/test_cpu_cnn.py checks
+    the depthwise order bit-exact); a backend without it runs the numpy golden."""
     class Lib:  # the kernel classes the backend hands in, as tags
         NumpyKernel = staticmethod(lambda layer: "numpy")
         SwgKernel = staticmethod(lambda layer: "swg")
 
-    assert depthwise_graph()[0][0].cpu_kernel(Lib) == "numpy"
+    assert depthwise_graph()[0][0].cpu_kernel(Lib) == "swg"
     assert trunc_graph()[0][0].cpu_kernel(Lib) == "swg"
     del Lib.SwgKernel
     assert trunc_graph()[0][0].cpu_kernel(Lib) == "numpy"

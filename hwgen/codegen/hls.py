@@ -110,7 +110,7 @@ class StreamIO:
 
 # ---------------------------------------------------------------------------------------------- helpers
 
-def _cbool(b) -> str:
+def cbool(b) -> str:
     return "true" if b else "false"
 
 
@@ -287,8 +287,8 @@ def mvau_context(p: dict) -> dict:
         name=name, MW=mw, MH=mh, PE=pe, SIMD=simd, T=n_thr, num_vectors=nv, binary_xnor=xnor,
         has_thresholds=has_thr, out_base=int(p["out_base"]), hw_out_base=0 if outd.bipolar else int(p["out_base"]),
         in_dtype_name=ind.name, w_dtype_name=wd.name, out_dtype_name=outd.name, mem_style=p["mem_style"],
-        in_bits=ind.bits, in_signed=_cbool(ind.signed), in_bipolar=_cbool(ind.bipolar),
-        w_bits=wd.bits, w_signed=_cbool(wd.signed), w_bipolar=_cbool(wd.bipolar),
+        in_bits=ind.bits, in_signed=cbool(ind.signed), in_bipolar=cbool(ind.bipolar),
+        w_bits=wd.bits, w_signed=cbool(wd.signed), w_bipolar=cbool(wd.bipolar),
         out_bits=outd.bits, acc_bits=acc_bits, thr_bits=thr_bits,
         in_width=simd * ind.bits, out_width=pe * outd.bits, w_word_bits=wbits, w_depth=depth,
         tiles=tiles, folds=folds, weights_rom=weights_rom, thresholds_rom=thresholds_rom,
@@ -313,7 +313,7 @@ def thresholding_context(p: dict) -> dict:
         name=name, C=c, PE=pe, T=thr.shape[1], num_vectors=nv, out_base=int(p["out_base"]),
         hw_out_base=0 if outd.bipolar else int(p["out_base"]),
         in_dtype_name=ind.name, out_dtype_name=outd.name, mem_style=p["mem_style"],
-        in_bits=ind.bits, in_signed=_cbool(ind.signed), in_bipolar=_cbool(ind.bipolar), out_bits=outd.bits,
+        in_bits=ind.bits, in_signed=cbool(ind.signed), in_bipolar=cbool(ind.bipolar), out_bits=outd.bits,
         thr_bits=thr_bits, folds=c // pe, thresholds_rom=_int_rom(name, "thresholds", thr_rows, thr_bits, pe, c // pe, thr.shape[1]),
         in_width=pe * ind.bits, out_width=pe * outd.bits,
         storage_type=st, storage_impl=si, storage_comment=sc,
@@ -332,7 +332,7 @@ def label_select_context(p: dict) -> dict:
     return dict(
         name=name, C=c, PE=pe, k=k, num_vectors=int(p.get("num_vectors", 1)),
         in_dtype_name=ind.name, out_dtype_name=outd.name,
-        in_bits=ind.bits, in_signed=_cbool(ind.signed), in_bipolar=_cbool(ind.bipolar), out_bits=outd.bits,
+        in_bits=ind.bits, in_signed=cbool(ind.signed), in_bipolar=cbool(ind.bipolar), out_bits=outd.bits,
         in_width=pe * ind.bits, out_width=outd.bits,
     )
 

@@ -101,6 +101,7 @@ class Duplicate(_PixelLayer):
 
     # --- hardware ---------------------------------------------------------------------------------------------
     hls_template = "hls/duplicate.hpp.j2"
+    hls_frames = True  # the process takes `frames` (hwgen.codegen.dma batches frames per call)
     rtl_template = "rtl/duplicate.v.j2"
 
     def words_in_flight(self) -> int:
@@ -176,6 +177,7 @@ class AddStreams(_PixelLayer):
 
     # --- hardware ---------------------------------------------------------------------------------------------
     hls_template = "hls/add_streams.hpp.j2"
+    hls_frames = True  # the process takes `frames` (hwgen.codegen.dma batches frames per call)
     hls_headers = ("branching.hpp",)
     rtl_template = "rtl/add_streams.v.j2"
 
@@ -231,8 +233,8 @@ class AddStreams(_PixelLayer):
         acc = self.exact_bits()
         ctx = dict(name=self.name, C=self.channels, PE=self.pe, pixels=self.num_vectors, a_mul=self.a_mul,
                    b_mul=self.b_mul, a_name=a.name, b_name=b.name, out_name=o.name, acc_bits=acc,
-                   a_bits=a.bits, a_signed=lib._cbool(a.signed), a_bipolar=lib._cbool(a.bipolar),
-                   b_bits=b.bits, b_signed=lib._cbool(b.signed), b_bipolar=lib._cbool(b.bipolar),
+                   a_bits=a.bits, a_signed=lib.cbool(a.signed), a_bipolar=lib.cbool(a.bipolar),
+                   b_bits=b.bits, b_signed=lib.cbool(b.signed), b_bipolar=lib.cbool(b.bipolar),
                    out_bits=o.bits, a_width=self.pe * a.bits, b_width=self.pe * b.bits, out_width=self.pe * o.bits,
                    T=0, thr_bits=2, out_base=self.out_base, hw_out_base=0, mem_style="auto")
         if self.thresholds is not None:
@@ -304,6 +306,7 @@ class Concat(_PixelLayer):
 
     # --- hardware ---------------------------------------------------------------------------------------------
     hls_template = "hls/concat.hpp.j2"
+    hls_frames = True  # the process takes `frames` (hwgen.codegen.dma batches frames per call)
     rtl_template = "rtl/concat.v.j2"
 
     def _nf(self, port, pe=None):
@@ -328,7 +331,7 @@ class Concat(_PixelLayer):
 
     def hls_context(self, lib):
         return dict(name=self.name, PE=self.pe, pixels=self.num_vectors, out_name=self.out_dtype.name,
-                    out_bits=self.out_dtype.bits, out_bipolar=self.out_dtype.bipolar, ports=self._ports(lib._cbool),
+                    out_bits=self.out_dtype.bits, out_bipolar=self.out_dtype.bipolar, ports=self._ports(lib.cbool),
                     total_nf=self.channels // self.pe)
 
     def rtl_context(self, lib, module):

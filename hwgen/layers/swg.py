@@ -124,10 +124,10 @@ class SlidingWindow(HwLayer):
         return sp.buf_words * sp.word_bits
 
     def cpu_kernel(self, sw):
-        # the CPU backend's window kernel (sw_fallback) makes the window order; the depthwise order (and a backend
-        # without that kernel) runs the numpy golden
+        # the CPU backend's window kernel (sw_fallback) makes both orders (and is fused into its reader); a backend
+        # without it runs the numpy golden
         kernel = getattr(sw, "SwgKernel", None)
-        return kernel(self) if kernel is not None and self.order == "window" else sw.NumpyKernel(self)
+        return kernel(self) if kernel is not None else sw.NumpyKernel(self)
 
     def words_in_flight(self) -> int:
         # input words held between taking them and sending the windows they are in: the line buffer and the

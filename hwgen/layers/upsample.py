@@ -91,6 +91,7 @@ class Upsample(HwLayer):
 
     # --- hardware ---------------------------------------------------------------------------------------------
     hls_template = "hls/upsample.hpp.j2"
+    hls_frames = True  # the process takes `frames` (hwgen.codegen.dma batches frames per call)
     hls_headers = ("branching.hpp",)
     rtl_template = "rtl/upsample.v.j2"
 

@@ -266,8 +266,8 @@ class VVAU(HwLayer):
                     in_width=sp.INW)
 
     def cpu_kernel(self, sw):
-        # the backend's depthwise kernel reads the window order; the depthwise order runs the numpy golden
-        return sw.VvauKernel(self) if self.order == "window" else sw.NumpyKernel(self)
+        # the backend's depthwise kernel reads both orders (fused with its SWG when their orders agree)
+        return sw.VvauKernel(self)
 
     def attrs(self):
         return {"C": self.channels, "K": self.window, "ofm": list(self.ofm), "w_dtype": self.w_dtype.name,

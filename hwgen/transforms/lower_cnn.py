@@ -439,4 +439,4 @@ def lower_graph(mw, path, input_dtype=None):
     return DagStreamliner(mw, path, input_dtype).run()
 
 
-__all__ = ["DagStreamliner", "Thresholding", "lower_graph", "needs_dag"]
+__all__ = ["DagStreamliner", "exact_fc", "lower_graph", "needs_dag"]
