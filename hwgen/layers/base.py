@@ -281,3 +281,48 @@ class ChannelLayer(HwLayer):
     def cycles(self, pe=None, simd=None):
         pe = self.pe if pe is None else pe
         return self.num_vectors * self.channels // pe
+
+
+class FrameLayer(HwLayer):
+    """A kind streaming NHWC feature maps: (1, H, W, C) in, (1, H', W', C') out, `word_elems()` elements per word
+    on both sides (its SIMD or its PE). Subclasses give `in_hw` / `out_hw` (pixels per frame) and `in_features`
+    / `out_features` (elements per pixel); shapes and words per frame follow from them."""
+
+    @property
+    def in_hw(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def word_elems(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def in_shape(self):
+        return [1, *self.in_hw, self.in_features]
+
+    @property
+    def out_shape(self):
+        return [1, *self.out_hw, self.out_features]
+
+    @property
+    def in_nhwc(self):
+        return self.in_shape
+
+    @property
+    def out_nhwc(self):
+        return self.out_shape
+
+    def in_elems_per_word(self):
+        return self.word_elems()
+
+    def out_elems_per_word(self):
+        return self.word_elems()
+
+    def in_words_per_frame(self):
+        return self.in_hw[0] * self.in_hw[1] * self.in_features // self.in_elems_per_word()
+
+    def out_words_per_frame(self):
+        return self.out_hw[0] * self.out_hw[1] * self.out_features // self.out_elems_per_word()

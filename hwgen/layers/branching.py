@@ -26,12 +26,12 @@ from hwgen.dtypes import DType, from_name, smallest_for_range
 from hwgen.errors import UnsupportedModelError
 from hwgen.layers import branching_cost as bcost
 from hwgen.layers import conv_kernels as ck
-from hwgen.layers.base import HwLayer, divisors, thresholded_range
+from hwgen.layers.base import FrameLayer, divisors, thresholded_range
 from hwgen.layers.roms import live_width
 from hwgen.layers.registry import register
 
 
-class _PixelLayer(HwLayer):
+class _PixelLayer(FrameLayer):
     """A kind over (1, H, W, C) frames folded by PE channels per word."""
 
     def _init_pixels(self, hw, channels):
@@ -49,25 +49,14 @@ class _PixelLayer(HwLayer):
         return self.channels
 
     @property
-    def in_shape(self):
-        return [1, *self.hw, self.in_features]
+    def in_hw(self):
+        return self.hw
 
     @property
-    def out_shape(self):
-        return [1, *self.hw, self.out_features]
+    def out_hw(self):
+        return self.hw
 
-    @property
-    def in_nhwc(self):
-        return self.in_shape
-
-    @property
-    def out_nhwc(self):
-        return self.out_shape
-
-    def in_elems_per_word(self):
-        return self.pe
-
-    def out_elems_per_word(self):
+    def word_elems(self):
         return self.pe
 
     def legal_pe(self):

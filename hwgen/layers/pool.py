@@ -16,13 +16,13 @@ from hwgen.dtypes import DType
 from hwgen.errors import UnsupportedModelError
 from hwgen.layers import conv_kernels as ck
 from hwgen.layers import window_cost
-from hwgen.layers.base import HwLayer, divisors
+from hwgen.layers.base import FrameLayer, divisors
 from hwgen.layers.pool_spec import PoolSpec
 from hwgen.layers.registry import register
 
 
 @register
-class Pool(HwLayer):
+class Pool(FrameLayer):
     op = "Pool"
     hls_frames = True
     hls_template = "hls/pool.hpp.j2"
@@ -52,32 +52,15 @@ class Pool(HwLayer):
         return self.channels
 
     @property
-    def in_shape(self):
-        return [1, *self.ofm, self.in_features]
+    def in_hw(self):
+        return self.ofm
 
     @property
-    def out_shape(self):
-        return [1, *self.ofm, self.channels]
+    def out_hw(self):
+        return self.ofm
 
-    @property
-    def in_nhwc(self):
-        return self.in_shape
-
-    @property
-    def out_nhwc(self):
-        return self.out_shape
-
-    def in_elems_per_word(self):
+    def word_elems(self):
         return self.pe
-
-    def out_elems_per_word(self):
-        return self.pe
-
-    def in_words_per_frame(self):
-        return self.ofm[0] * self.ofm[1] * self.in_features // self.pe
-
-    def out_words_per_frame(self):
-        return self.ofm[0] * self.ofm[1] * self.channels // self.pe
 
     def spec(self, pe=None) -> PoolSpec:
         pe = self.pe if pe is None else int(pe)

@@ -19,7 +19,7 @@ from hwgen.dtypes import DType
 from hwgen.errors import HwgenError
 from hwgen.layers import conv_kernels as ck
 from hwgen.layers import window_cost
-from hwgen.layers.base import HwLayer, divisors
+from hwgen.layers.base import FrameLayer, divisors
 from hwgen.layers.registry import register
 from hwgen.layers.swg_spec import ORDERS, PadSpec, SwgSpec
 
@@ -29,7 +29,7 @@ def _pair(v) -> tuple[int, int]:
 
 
 @register
-class SlidingWindow(HwLayer):
+class SlidingWindow(FrameLayer):
     op = "SWG"
     hls_frames = True
     hls_template = "hls/swg.hpp.j2"
@@ -71,32 +71,15 @@ class SlidingWindow(HwLayer):
         return self.window * self.channels
 
     @property
-    def in_shape(self):
-        return [1, *self.ifm, self.channels]
+    def in_hw(self):
+        return self.ifm
 
     @property
-    def out_shape(self):
-        return [1, *self.ofm, self.out_features]
+    def out_hw(self):
+        return self.ofm
 
-    @property
-    def in_nhwc(self):
-        return self.in_shape
-
-    @property
-    def out_nhwc(self):
-        return self.out_shape
-
-    def in_elems_per_word(self):
+    def word_elems(self):
         return self.simd
-
-    def out_elems_per_word(self):
-        return self.simd
-
-    def in_words_per_frame(self):
-        return self.ifm[0] * self.ifm[1] * self.channels // self.simd
-
-    def out_words_per_frame(self):
-        return self.ofm[0] * self.ofm[1] * self.out_features // self.simd
 
     # --- semantics ------------------------------------------------------------------------------------------
     def execute(self, x):
@@ -182,7 +165,7 @@ class SlidingWindow(HwLayer):
 
 
 @register
-class Pad(HwLayer):
+class Pad(FrameLayer):
     op = "Pad"
     hls_frames = True
     hls_template = "hls/pad.hpp.j2"
@@ -216,32 +199,15 @@ class Pad(HwLayer):
         return self.channels
 
     @property
-    def in_shape(self):
-        return [1, *self.ifm, self.channels]
+    def in_hw(self):
+        return self.ifm
 
     @property
-    def out_shape(self):
-        return [1, *self.ofm, self.channels]
+    def out_hw(self):
+        return self.ofm
 
-    @property
-    def in_nhwc(self):
-        return self.in_shape
-
-    @property
-    def out_nhwc(self):
-        return self.out_shape
-
-    def in_elems_per_word(self):
+    def word_elems(self):
         return self.simd
-
-    def out_elems_per_word(self):
-        return self.simd
-
-    def in_words_per_frame(self):
-        return self.ifm[0] * self.ifm[1] * self.channels // self.simd
-
-    def out_words_per_frame(self):
-        return self.ofm[0] * self.ofm[1] * self.channels // self.simd
 
     def execute(self, x):
         return ck.pad(np.asarray(x).reshape(-1, *self.in_shape[1:]), self.pads, self.pad_value)

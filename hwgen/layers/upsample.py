@@ -17,12 +17,12 @@ from hwgen.bits import clog2, pad8
 from hwgen.dtypes import DType
 from hwgen.layers import branching_cost as bcost
 from hwgen.layers import conv_kernels as ck
-from hwgen.layers.base import HwLayer, divisors
+from hwgen.layers.base import FrameLayer, divisors
 from hwgen.layers.registry import register
 
 
 @register
-class Upsample(HwLayer):
+class Upsample(FrameLayer):
     op = "Upsample"
 
     def __init__(self, name, dtype: DType, ifm, channels: int, factor, **kw):
@@ -48,32 +48,15 @@ class Upsample(HwLayer):
         return self.channels
 
     @property
-    def in_shape(self):
-        return [1, *self.ifm, self.channels]
+    def in_hw(self):
+        return self.ifm
 
     @property
-    def out_shape(self):
-        return [1, *self.ofm, self.channels]
+    def out_hw(self):
+        return self.ofm
 
-    @property
-    def in_nhwc(self):
-        return self.in_shape
-
-    @property
-    def out_nhwc(self):
-        return self.out_shape
-
-    def in_elems_per_word(self):
+    def word_elems(self):
         return self.pe
-
-    def out_elems_per_word(self):
-        return self.pe
-
-    def in_words_per_frame(self):
-        return self.ifm[0] * self.ifm[1] * self.channels // self.pe
-
-    def out_words_per_frame(self):
-        return self.ofm[0] * self.ofm[1] * self.channels // self.pe
 
     def legal_pe(self):
         return divisors(self.channels)

@@ -16,7 +16,7 @@ from hwgen.bits import clog2, pad8, signed_bits
 from hwgen.dtypes import DType, from_name, smallest_for_range
 from hwgen.layers import conv_kernels as ck
 from hwgen.layers import cost
-from hwgen.layers.base import HwLayer, divisors, dtype_dict, thresholded_range
+from hwgen.layers.base import FrameLayer, divisors, dtype_dict, thresholded_range
 from hwgen.layers.registry import register
 from hwgen.layers.roms import live_width, rom_style
 
@@ -80,7 +80,7 @@ def _hex_lines(words: np.ndarray, elem_bits: int) -> list[str]:
 
 
 @register
-class VVAU(HwLayer):
+class VVAU(FrameLayer):
     op = "VVAU"
     array_fields = ("weights", "thresholds")
     hls_template = "hls/vvau.hpp.j2"
@@ -119,20 +119,12 @@ class VVAU(HwLayer):
         return self.channels
 
     @property
-    def in_shape(self):
-        return [1, *self.ofm, self.in_features]
+    def in_hw(self):
+        return self.ofm
 
     @property
-    def out_shape(self):
-        return [1, *self.ofm, self.channels]
-
-    @property
-    def in_nhwc(self):
-        return self.in_shape
-
-    @property
-    def out_nhwc(self):
-        return self.out_shape
+    def out_hw(self):
+        return self.ofm
 
     def in_elems_per_word(self):
         return self.pe * self.simd
