@@ -273,6 +273,9 @@ def parser() -> argparse.ArgumentParser:
     from hwgen.explore.command import add_parser as add_explore
 
     add_explore(sub)
+    from hwgen.quantize.command import add_parser as add_quantize
+
+    add_quantize(sub)
     return p
 
 
