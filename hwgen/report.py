@@ -24,6 +24,29 @@ def cpu_table(parts: list[dict]) -> str:
     return table(rows, ["partition", "nodes", "reason"])
 
 
+def pruned_lines(summary: dict) -> list[str]:
+    """What the prune_channels pass removed (hwgen.transforms.prune_channels), one line per layer."""
+    out = []
+    for p in summary.get("pruned") or []:
+        levels = sorted({v for v in p["constant_levels"].values() if v is not None})
+        why = f"constant output {', '.join(map(str, levels))}" if levels else "not read by the next layer"
+        out.append(f"{p['layer']}: {p['of'] - p['kept']} of {p['of']} output channels removed ({why}), and their "
+                   f"inputs of {p['consumer']}: channels {_ranges(p['removed'])}")
+    return out
+
+
+def _ranges(idx: list[int]) -> str:
+    """[0, 1, 2, 5] -> '0-2, 5'."""
+    out, start = [], None
+    for i, v in enumerate(idx):
+        if start is None:
+            start = v
+        if i + 1 == len(idx) or idx[i + 1] != v + 1:
+            out.append(str(start) if start == v else f"{start}-{v}")
+            start = None
+    return ", ".join(out)
+
+
 def input_paragraph(summary: dict) -> str:
     """Where the model's input enters hardware, and why (head planning in hwgen.transforms.input_head)."""
     import textwrap

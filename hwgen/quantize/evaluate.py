@@ -22,6 +22,7 @@ class HwEstimate:
     fps: float
     cycles_per_frame: int
     pruned: list  # what the build's channel-pruning pass removed
+    fits: bool  # every resource of the layers within the board's capacity (summary totals.utilization)
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -51,7 +52,8 @@ class Candidate:
         return HwEstimate(int(t["design_estimate"]["luts"]), int(t["estimate"]["luts"]),
                           float(t["design_estimate"]["bram18"]), int(t["design_estimate"]["dsps"]),
                           float(s["estimate"]["fps"]), int(s["estimate"]["cycles_per_frame"]),
-                          list(self.graph.meta.get("pruned") or []))
+                          list(self.graph.meta.get("pruned") or []),
+                          all(u is None or u <= 1.0 for u in t["utilization"].values()))
 
     def outputs(self, x) -> np.ndarray:
         if self._cpu is None:

@@ -124,8 +124,12 @@ def input_quantizer(x, input_dtype: str | None, bits: int, method: str) -> ActQ:
 
 
 def quantize_net(net: FloatNet, x, wbits, abits, input_dtype=None, input_bits: int = 8, weight_method="mse",
-                 act_method="mse", bias_correction=True, last_pow2=True, input_q: ActQ | None = None) -> QNet:
-    """wbits / abits: one per linear layer (abits[k]: the quantizer on layer k's output; ignored where none)."""
+                 act_method="mse", bias_correction=True, last_pow2=True, input_q: ActQ | None = None,
+                 ref: FloatNet | None = None, frozen: dict | None = None) -> QNet:
+    """wbits / abits: one per linear layer (abits[k]: the quantizer on layer k's output; ignored where none).
+    ref: the float network bias correction aims at (default `net`; the unpruned one after --prune, so the mean
+    shift the removed channels cause is corrected too); frozen: {linear name: channels whose bias stays as it is
+    (pruned channels stay exactly 0)}."""
     lin = linear_steps(net)
     if len(wbits) != len(lin) or len(abits) != len(lin):
         raise QuantizeError(f"give one weight and one activation bit width per linear layer ({len(lin)}).")
@@ -136,12 +140,14 @@ def quantize_net(net: FloatNet, x, wbits, abits, input_dtype=None, input_bits: i
     xq = qn.forward(x, 0)
     qn.input_q.sqnr_db = calib.sqnr_db(x, xq)
     xf = np.asarray(x, dtype=np.float32)
+    ref = ref or net
     for i, s in enumerate(net.steps):
-        yf = run_step(s, xf)
+        yf = run_step(ref.steps[i], xf)
         if s.op == "linear":
             k = lin.index(i)
             qn.weights[i] = wq = quantize_linear(s, xq, yf, wbits[k], weight_method, bias_correction,
-                                                 pow2=last_pow2 and i == last)
+                                                 pow2=last_pow2 and i == last,
+                                                 frozen=(frozen or {}).get(s.linear.name, ()))
             wq.step = i
             yq = run_step(s, xq, w=wq.w, b=wq.b)
             wq.out_sqnr_db = calib.sqnr_db(yf, yq)
@@ -161,7 +167,7 @@ def quantize_net(net: FloatNet, x, wbits, abits, input_dtype=None, input_bits: i
     return qn
 
 
-def quantize_linear(s, xq, yf, bits: int, method: str, bias_correction: bool, pow2: bool) -> WeightQ:
+def quantize_linear(s, xq, yf, bits: int, method: str, bias_correction: bool, pow2: bool, frozen=()) -> WeightQ:
     lin = s.linear
     scales = calib.weight_scales(lin.w, bits, method, pow2=pow2)
     shape = (-1,) + (1,) * (lin.w.ndim - 1)
@@ -172,6 +178,7 @@ def quantize_linear(s, xq, yf, bits: int, method: str, bias_correction: bool, po
         yq = run_step(s, xq, w=w, b=b)
         axes = (0,) if yq.ndim == 2 else (0, 2, 3)
         delta = (yf.astype(np.float64) - yq).mean(axis=axes).astype(np.float32)
+        delta[list(frozen)] = 0
         b = (b + delta).astype(np.float32)
         shift = float(np.abs(delta).max())
     return WeightQ(0, int(bits), scales, w, b, pow2, shift, calib.sqnr_db(lin.w, w))

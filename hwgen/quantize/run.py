@@ -106,12 +106,15 @@ def quantize(model, calib, out, weights=8, acts=8, labels=None, input_dtype=None
                           "act_method": act_method, "bias_correction": bool(bias_correction), "prune": prune,
                           "prune_rule": prune_rule, "accuracy_drop": accuracy_drop, "board": board,
                           "target_fps": target_fps}}
+    float_acc = None if y is None else accuracy(net.forward(x), y)
+    opts = dict(input_dtype=input_dtype, weight_method=weight_method, act_method=act_method,
+                bias_correction=bias_correction)
     if prune:
         from hwgen.quantize.prune import prune_net
 
+        ref = load_float(model)  # bias correction aims at the unpruned network's outputs
         report["pruned"] = prune_net(net, x, prune, prune_rule)
-    opts = dict(input_dtype=input_dtype, weight_method=weight_method, act_method=act_method,
-                bias_correction=bias_correction)
+        opts.update(ref=ref, frozen={r["layer"]: r["removed"] for r in report["pruned"]})
     if accuracy_drop is not None:
         from hwgen.quantize.mixed import search
 
@@ -128,7 +131,8 @@ def quantize(model, calib, out, weights=8, acts=8, labels=None, input_dtype=None
     with Candidate(model_proto, board=board, target_fps=target_fps) as cand:
         report["hardware"] = cand.estimate().as_dict()
         if y is not None:
-            report["accuracy"] = {"float": accuracy(net.forward(x), y), "quantized": cand.accuracy(x, y),
+            report["accuracy"] = {"float": float_acc, "quantized": cand.accuracy(x, y),
+                                  **({"pruned_float": accuracy(net.forward(x), y)} if prune else {}),
                                   "quantized_numpy": accuracy(qn.forward(x), y), "on": "calibration set",
                                   "quantized_backend": "cpu"}
     onnx.save(model_proto, str(out))
@@ -182,8 +186,9 @@ def format_report(r: dict) -> str:
                   f"{h['fps']:,.0f} frames/s"]
     if r.get("accuracy"):
         a = r["accuracy"]
+        pr = f"pruned float {a['pruned_float'] * 100:.2f} %, " if "pruned_float" in a else ""
         lines.append(f"accuracy on the {a['on']} ({r['calibration_samples']} samples): float {a['float'] * 100:.2f} %, "
-                     f"quantized {a['quantized'] * 100:.2f} % (cpu backend, bit-exact with qonnx)")
+                     f"{pr}quantized {a['quantized'] * 100:.2f} % (cpu backend, bit-exact with qonnx)")
     lines.append(f"wrote {r['output']} and its report {report_paths(Path(r['output']))[1]}")
     return "\n".join(lines)
 
