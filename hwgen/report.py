@@ -28,7 +28,7 @@ def pruned_lines(summary: dict) -> list[str]:
     """What the prune_channels pass removed (hwgen.transforms.prune_channels), one line per layer."""
     out = []
     for p in summary.get("pruned") or []:
-        levels = sorted({v for v in p["constant_levels"].values() if v is not None})
+        levels = sorted({v for v in p["constant_levels"] if v is not None})
         why = f"constant output {', '.join(map(str, levels))}" if levels else "not read by the next layer"
         out.append(f"{p['layer']}: {p['of'] - p['kept']} of {p['of']} output channels removed ({why}), and their "
                    f"inputs of {p['consumer']}: channels {_ranges(p['removed'])}")

@@ -108,7 +108,8 @@ def _try(p: MVAU, cons) -> dict | None:
     if m.thresholds is not None and shift.any():
         m.thresholds = m.thresholds - shift[:, None]
     return {"layer": p.name, "onnx_nodes": list(p.onnx_nodes), "removed": [int(ch) for ch in remove],
-            "constant_levels": {int(ch): (None if levels[ch] is None else int(levels[ch])) for ch in remove},
+            # per removed channel: its constant level, or None when it was removed as unread
+            "constant_levels": [None if levels[ch] is None else int(levels[ch]) for ch in remove],
             "kept": int(len(keep)), "of": int(c), "consumer": m.name, "through": [lay.name for lay in path]}
 
 
