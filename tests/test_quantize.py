@@ -187,3 +187,26 @@ def test_bad_input_exits_2_with_one_line(calib_files, tmp_path, capsys, case, ar
     for w in words:
         assert w in err, (case, err)
     assert not (tmp_path / "q.onnx").exists()
+
+
+def test_explore_sweeps_prune_ratios_of_a_float_model(tmp_path):
+    """`hwgen explore FLOAT.onnx --calib --labels --weights --acts --prune`: each point quantizes in its Dask task,
+    builds and measures accuracy on the cpu backend; accuracy against LUTs in pareto.svg and index.html."""
+    from hwgen.explore.sweep import explore
+
+    xtr, ytr, _, _ = digits("mlp")
+    res = explore(FLOAT / "digits_mlp.onnx", tmp_path / "sw", targets=[FPS], calib=xtr[:200], labels=ytr[:200],
+                  weights=[4], acts=[4], prunes=[0.0, 0.5], workers=1, log=None, progress=False)
+    rows = res["points"]
+    assert res["failed"] == 0 and [(r["weights"], r["acts"], r["prune"]) for r in rows] == [(4, 4, 0.0),
+                                                                                          (4, 4, 0.5)]
+    assert all(0.8 < r["accuracy"] <= 1 and r["luts"] > 0 for r in rows)
+    import json
+
+    assert any(r["pareto"] for r in json.loads((tmp_path / "sw" / "results.json").read_text())["points"])
+    assert "Accuracy against LUTs" in (tmp_path / "sw" / "pareto.svg").read_text()
+    assert "<th>W bits</th>" in (tmp_path / "sw" / "index.html").read_text()
+    again = explore(FLOAT / "digits_mlp.onnx", tmp_path / "sw", targets=[FPS], calib=xtr[:200], labels=ytr[:200],
+                    weights=[4], acts=[4], prunes=[0.0, 0.5], workers=1, log=None, progress=False)
+    assert again["cached"] == 2
+    assert main(["explore", str(FLOAT / "digits_mlp.onnx"), "-o", str(tmp_path / "x"), "--weights", "4"]) == 2

@@ -1,6 +1,7 @@
 """Mixed precision under an accuracy budget (`hwgen quantize --accuracy-drop PT --labels Y.npy`).
 
-Greedy descent from the uniform maximum (--weights / --acts): each round proposes, for every layer, its weights
+First the uniform bit widths are tried from the maximum (--weights / --acts) down, while they stay within the
+budget; the narrowest uniform one is where a greedy descent starts: each round proposes, for every layer, its weights
 one step narrower and its output activations one step narrower (steps BITS), quantizes each proposal (ptq),
 compiles it by the normal build path for the board and --target-fps (hwgen.quantize.evaluate.Candidate: the
 folding search and every kind's resource model) and runs it on the `cpu` backend on the labelled calibration set.
@@ -63,6 +64,15 @@ def search(net, x, y, drop: float, board=None, target_fps=None, max_bits=(8, 8),
     _, acc, est = evaluate(wb, ab, "uniform")
     uniform = rows[-1]
     path = [rows[-1]]
+    b = max(max_bits)
+    while (b := _lower(b)) is not None:  # narrower uniform widths while within the budget
+        w2, a2 = [min(b, max_bits[0])] * n, [min(b, max_bits[1])] * n
+        _, acc2, est2 = evaluate(w2, a2, f"uniform {b} bits")
+        if acc2 < floor - 1e-12 or not est2.fits:
+            break
+        if est2.luts < est.luts:
+            wb, ab, acc, est = w2, a2, acc2, est2
+            path.append(rows[-1])
     while True:
         props = []
         for k in range(n):
