@@ -109,7 +109,7 @@ def main():
     a = ap.parse_args()
     from hwgen.quantize.evaluate import Candidate, accuracy
     from hwgen.quantize.run import quantize
-    from hwgen.report import table
+    from hwgen.report import markdown_table, table
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-quantize-"))
     rows = []
@@ -148,12 +148,7 @@ def main():
         rows.append(_row(name, "onnxruntime quantize_static (QDQ, per-channel int8)", acc, fa, est, note))
     head = ["model", "quantizer", "test accuracy %", "vs float (points)", "LUTs (design)", "LUTs (layers)", "BRAM18",
             "DSP", "fps", "notes"]
-    if a.markdown:
-        print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
-        for r in rows:
-            print("| " + " | ".join(str(c) for c in r) + " |")
-    else:
-        print(table(rows, head))
+    print(markdown_table(rows, head) if a.markdown else table(rows, head))
     print(f"\n(pynq-z2, --target-fps {a.target_fps:,.0f}; calibration: 1,257 training images; test: 540 images)")
 
 

@@ -10,6 +10,12 @@ def table(rows: list[list], header: list[str]) -> str:
     return "\n".join([line(cells[0]), "  ".join("-" * x for x in w)] + [line(r) for r in cells[1:]])
 
 
+def markdown_table(rows: list[list], header: list[str]) -> str:
+    """The same table as Markdown (the README's performance tables)."""
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                     + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
+
+
 def layer_table(summary: dict) -> str:
     rows = [[lay["name"], lay["op"], lay["pe"], lay["simd"], "x".join(map(str, lay["in_shape"])),
              "x".join(map(str, lay["out_shape"])), lay["in_dtype"], lay["weight_dtype"] or "-", lay["out_dtype"],

@@ -72,17 +72,12 @@ def explore(model, out, boards=(None,), targets=(None,), clocks=(None,), rtlsim:
 def _sweep_data(model, calib, labels):
     """({"calib": X, "labels": Y or None}, a digest of both) checked as `hwgen quantize` checks them."""
     from hwgen.quantize.floatnet import QuantizeError, load_float
-    from hwgen.quantize.run import check_calib, check_labels, load_array
+    from hwgen.quantize.run import load_data
 
     if calib is None:
         raise QuantizeError("--weights / --acts / --prune sweep a float model through `hwgen quantize`: give its "
                             "calibration inputs with --calib X.npy (and --labels Y.npy for accuracy).")
-    net = load_float(model)
-    x = check_calib(load_array(calib, "--calib") if isinstance(calib, (str, Path)) else calib, net, str(calib))
-    y = None
-    if labels is not None:
-        y = check_labels(load_array(labels, "--labels") if isinstance(labels, (str, Path)) else labels, len(x),
-                         str(labels))
+    x, y = load_data(load_float(model), calib, labels)
     h = hashlib.sha256(x.tobytes() + str(x.shape).encode() + (b"" if y is None else y.tobytes()))
     return {"calib": x, "labels": y}, h.hexdigest()
 

@@ -66,6 +66,16 @@ def check_labels(y, n: int, path: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
+def load_data(net: FloatNet, calib, labels=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """--calib and --labels (paths or arrays), checked against the model: (X float32, Y int64 or None)."""
+    x = check_calib(load_array(calib, "--calib") if isinstance(calib, (str, Path)) else calib, net, str(calib))
+    y = None
+    if labels is not None:
+        y = check_labels(load_array(labels, "--labels") if isinstance(labels, (str, Path)) else labels, len(x),
+                         str(labels))
+    return x, y
+
+
 def quantize(model, calib, out, weights=8, acts=8, labels=None, input_dtype=None, accuracy_drop=None, prune=None,
              prune_rule="magnitude", board=None, target_fps=None, weight_method="mse", act_method="mse",
              bias_correction=True, log=print) -> dict:
@@ -95,11 +105,7 @@ def quantize(model, calib, out, weights=8, acts=8, labels=None, input_dtype=None
     if out.is_dir() or not out.parent.is_dir():
         raise QuantizeError(f"-o {str(out)!r}: give a file name in an existing directory (e.g. q.onnx).")
     net = load_float(model)
-    x = check_calib(load_array(calib, "--calib") if isinstance(calib, (str, Path)) else calib, net, str(calib))
-    y = None
-    if labels is not None:
-        y = check_labels(load_array(labels, "--labels") if isinstance(labels, (str, Path)) else labels, len(x),
-                         str(labels))
+    x, y = load_data(net, calib, labels)
     n_lin = len(linear_steps(net))
     report = {"model": str(model), "output": str(out), "calibration_samples": int(len(x)),
               "options": {"weights": wb, "acts": ab, "input_dtype": input_dtype, "weight_method": weight_method,
