@@ -148,6 +148,23 @@ def test_accuracy_drop_fewer_luts_than_w8a8(tmp_path):
     assert (tmp_path / "mixed.report.md").read_text().count("chosen") >= 1
 
 
+def test_adaptive_rounding_lowers_the_output_error(tmp_path):
+    """--rounding adaptive: every layer's output error on the calibration set smaller than round-to-nearest's;
+    auto picks it at 2 bits only; the model still builds bit-exact."""
+    xtr, _, _, _ = digits("cnn")
+    sq = {}
+    for r, bits in (("nearest", 2), ("adaptive", 2), ("auto", 2), ("auto", 4)):
+        rep = quantize(FLOAT / "digits_cnn.onnx", xtr[:300], tmp_path / f"{r}{bits}.onnx", weights=bits, acts=bits,
+                       rounding=r, **QUIET)
+        sq[r, bits] = [L["out_sqnr_db"] for L in rep["layers"]]
+        assert {L["w_rounding"] for L in rep["layers"]} == {"adaptive" if (r, bits) != ("nearest", 2) and
+                                                            (r, bits) != ("auto", 4) else "nearest"}
+    assert all(a > n for a, n in zip(sq["adaptive", 2], sq["nearest", 2])), sq
+    out = tmp_path / "b"
+    build(tmp_path / "adaptive2.onnx", out, log=lambda *a: None)
+    assert verify(out, n=12, backends=("reference", "cpu"), log=lambda *a: None)
+
+
 @pytest.fixture(scope="module")
 def calib_files(tmp_path_factory):
     d = tmp_path_factory.mktemp("calib")

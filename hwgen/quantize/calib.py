@@ -102,3 +102,26 @@ def sqnr_db(ref, approx) -> float:
     if noise == 0:
         return float("inf")
     return 10 * np.log10(max(sig, 1e-30) / noise)
+
+
+def adaptive_round(w, scales, bits: int, x2, damp: float = 0.01) -> np.ndarray:
+    """Layer-wise rounding optimization (numpy): the levels of each output channel chosen one input at a time, each
+    rounding error pushed onto the inputs not yet rounded in proportion to their correlation on the calibration
+    inputs x2 (N, I) (error feedback through the Cholesky factor of the inverse input Hessian, as OBQ / GPTQ do;
+    AdaRound's goal, ||W x - Wq x||^2 small, without its gradient descent). Scales stay as chosen; returns the
+    de-quantized weights (levels x scale) in w's shape."""
+    o = w.shape[0]
+    wk = np.asarray(w, dtype=np.float64).reshape(o, -1).copy()
+    h = x2.T @ x2 / max(len(x2), 1)
+    dead = np.diag(h) == 0  # inputs that are always 0: any level does; keep the Hessian invertible
+    h[dead, dead] = 1.0
+    h += damp * float(np.mean(np.diag(h))) * np.eye(h.shape[0])
+    u = np.linalg.cholesky(np.linalg.inv(h)).T
+    lo, hi = levels(bits, True, True)
+    s = np.asarray(scales, dtype=np.float64)
+    out = np.zeros_like(wk)
+    for i in range(wk.shape[1]):
+        q = np.clip(np.round(wk[:, i] / s), lo, hi) * s
+        out[:, i] = q
+        wk[:, i + 1:] -= np.outer((wk[:, i] - q) / u[i, i], u[i, i + 1:])
+    return fake_quant(out.reshape(w.shape), s.reshape((-1,) + (1,) * (w.ndim - 1)), bits, True, True)

@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
     q.add_argument("--weight-method", default="mse", choices=["mse", "percentile", "max"])
     q.add_argument("--act-method", default="mse", choices=["mse", "percentile", "minmax"])
     q.add_argument("--no-bias-correction", action="store_true")
+    q.add_argument("--rounding", default="auto", choices=["auto", "nearest", "adaptive"],
+                   help="weight rounding: to nearest, or adaptive (layer-wise, minimizing the layer's output error on "
+                        "the calibration set); auto: adaptive for weights of 2 bits or fewer")
     q.add_argument("-q", "--quiet", action="store_true")
     q.set_defaults(fn=run)
 
@@ -38,5 +41,5 @@ def run(a) -> int:
     quantize(a.model, a.calib, a.out, weights=a.weights, acts=a.acts, labels=a.labels, input_dtype=a.input_dtype,
              accuracy_drop=a.accuracy_drop, prune=a.prune, prune_rule=a.prune_rule, board=a.board,
              target_fps=a.target_fps, weight_method=a.weight_method, act_method=a.act_method,
-             bias_correction=not a.no_bias_correction, log=None if a.quiet else print)
+             bias_correction=not a.no_bias_correction, rounding=a.rounding, log=None if a.quiet else print)
     return 0

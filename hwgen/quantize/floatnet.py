@@ -105,6 +105,15 @@ def windows(x, kernel, strides, dilations, pads, pad_value=0.0):
     return v[:, :, ::strides[0], ::strides[1], ::dh, ::dw]
 
 
+def layer_inputs(lin: Linear, x) -> np.ndarray:
+    """The rows a linear layer multiplies by its weights reshaped (O, -1): (N, I) for a Gemm, one row per output
+    pixel (C, KH, KW order) for a Conv; float64."""
+    if lin.kind == "gemm":
+        return x.reshape(len(x), -1).astype(np.float64)
+    v = windows(x, lin.w.shape[2:], lin.strides, lin.dilations, lin.pads)  # (N, C, OH, OW, KH, KW)
+    return v.transpose(0, 2, 3, 1, 4, 5).reshape(-1, int(np.prod(lin.w.shape[1:]))).astype(np.float64)
+
+
 def conv2d(x, w, b, pads, strides, dilations) -> np.ndarray:
     v = windows(x, w.shape[2:], strides, dilations, pads)
     y = np.einsum("nchwij,ocij->nohw", v, w, optimize=True)

@@ -50,16 +50,11 @@ def prune_net(net: FloatNet, x, ratio: float, rule: str = "magnitude") -> list[d
 
 def refit(lay, x, target, ridge: float = 1e-3) -> None:
     """Least-squares weights and bias of `lay` mapping its input x (pruned network) to target (unpruned)."""
-    from hwgen.quantize.floatnet import windows
+    from hwgen.quantize.floatnet import layer_inputs
 
     o = lay.out_channels
-    if lay.kind == "gemm":
-        a = x.reshape(len(x), -1).astype(np.float64)
-        t = target.reshape(len(x), o).astype(np.float64)
-    else:
-        v = windows(x, lay.w.shape[2:], lay.strides, lay.dilations, lay.pads)  # (N, C, OH, OW, KH, KW)
-        a = v.transpose(0, 2, 3, 1, 4, 5).reshape(-1, int(np.prod(lay.w.shape[1:]))).astype(np.float64)
-        t = target.transpose(0, 2, 3, 1).reshape(-1, o).astype(np.float64)
+    a = layer_inputs(lay, x)
+    t = (target if lay.kind == "gemm" else target.transpose(0, 2, 3, 1)).reshape(-1, o).astype(np.float64)
     used = np.abs(a).max(axis=0) > 0  # columns of removed (all-zero) inputs keep weight 0
     a1 = np.concatenate([a[:, used], np.ones((len(a), 1))], axis=1)
     reg = ridge * np.mean(a1 ** 2) * len(a1)

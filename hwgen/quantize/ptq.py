@@ -21,6 +21,8 @@ import numpy as np
 from hwgen.quantize import calib
 from hwgen.quantize.floatnet import FloatNet, QuantizeError, run_step
 
+AUTO_ADAPTIVE_BITS = 2  # --rounding auto: adaptive rounding for weights this narrow (it helped accuracy there)
+
 
 @dataclass
 class ActQ:
@@ -44,6 +46,7 @@ class WeightQ:
     bias_shift: float = 0.0  # largest |correction| added to the bias
     w_sqnr_db: float | None = None
     out_sqnr_db: float | None = None
+    adaptive: bool = False  # levels from calib.adaptive_round instead of round to nearest
 
 
 @dataclass
@@ -125,7 +128,7 @@ def input_quantizer(x, input_dtype: str | None, bits: int, method: str) -> ActQ:
 
 def quantize_net(net: FloatNet, x, wbits, abits, input_dtype=None, input_bits: int = 8, weight_method="mse",
                  act_method="mse", bias_correction=True, last_pow2=True, input_q: ActQ | None = None,
-                 ref: FloatNet | None = None, frozen: dict | None = None) -> QNet:
+                 ref: FloatNet | None = None, frozen: dict | None = None, rounding: str = "auto") -> QNet:
     """wbits / abits: one per linear layer (abits[k]: the quantizer on layer k's output; ignored where none).
     ref: the float network bias correction aims at (default `net`; the unpruned one after --prune, so the mean
     shift the removed channels cause is corrected too); frozen: {linear name: channels whose bias stays as it is
@@ -147,7 +150,9 @@ def quantize_net(net: FloatNet, x, wbits, abits, input_dtype=None, input_bits: i
             k = lin.index(i)
             qn.weights[i] = wq = quantize_linear(s, xq, yf, wbits[k], weight_method, bias_correction,
                                                  pow2=last_pow2 and i == last,
-                                                 frozen=(frozen or {}).get(s.linear.name, ()))
+                                                 frozen=(frozen or {}).get(s.linear.name, ()),
+                                                 adaptive=rounding == "adaptive" or rounding == "auto"
+                                                 and 1 < wbits[k] <= AUTO_ADAPTIVE_BITS)
             wq.step = i
             yq = run_step(s, xq, w=wq.w, b=wq.b)
             wq.out_sqnr_db = calib.sqnr_db(yf, yq)
@@ -167,11 +172,17 @@ def quantize_net(net: FloatNet, x, wbits, abits, input_dtype=None, input_bits: i
     return qn
 
 
-def quantize_linear(s, xq, yf, bits: int, method: str, bias_correction: bool, pow2: bool, frozen=()) -> WeightQ:
+def quantize_linear(s, xq, yf, bits: int, method: str, bias_correction: bool, pow2: bool, frozen=(),
+                    adaptive: bool = False) -> WeightQ:
     lin = s.linear
     scales = calib.weight_scales(lin.w, bits, method, pow2=pow2)
     shape = (-1,) + (1,) * (lin.w.ndim - 1)
-    w = calib.fake_quant(lin.w, scales.reshape(shape), bits, True, True)
+    if adaptive and bits > 1:
+        from hwgen.quantize.floatnet import layer_inputs
+
+        w = calib.adaptive_round(lin.w, scales, bits, layer_inputs(lin, xq))
+    else:
+        w = calib.fake_quant(lin.w, scales.reshape(shape), bits, True, True)
     b = lin.b.astype(np.float32).copy()
     shift = 0.0
     if bias_correction:
@@ -181,4 +192,4 @@ def quantize_linear(s, xq, yf, bits: int, method: str, bias_correction: bool, po
         delta[list(frozen)] = 0
         b = (b + delta).astype(np.float32)
         shift = float(np.abs(delta).max())
-    return WeightQ(0, int(bits), scales, w, b, pow2, shift, calib.sqnr_db(lin.w, w))
+    return WeightQ(0, int(bits), scales, w, b, pow2, shift, calib.sqnr_db(lin.w, w), adaptive=adaptive and bits > 1)

@@ -78,7 +78,7 @@ def load_data(net: FloatNet, calib, labels=None) -> tuple[np.ndarray, np.ndarray
 
 def quantize(model, calib, out, weights=8, acts=8, labels=None, input_dtype=None, accuracy_drop=None, prune=None,
              prune_rule="magnitude", board=None, target_fps=None, weight_method="mse", act_method="mse",
-             bias_correction=True, log=print) -> dict:
+             bias_correction=True, rounding="auto", log=print) -> dict:
     """Returns the report (also written to OUT with suffix .report.json / .report.md)."""
     from hwgen.quantize import calib as cal
     from hwgen.quantize.evaluate import Candidate, accuracy
@@ -91,6 +91,8 @@ def quantize(model, calib, out, weights=8, acts=8, labels=None, input_dtype=None
         raise QuantizeError(f"--weight-method {weight_method!r}: use one of {', '.join(cal.WEIGHT_METHODS)}.")
     if act_method not in cal.ACT_METHODS:
         raise QuantizeError(f"--act-method {act_method!r}: use one of {', '.join(cal.ACT_METHODS)}.")
+    if rounding not in ("auto", "nearest", "adaptive"):
+        raise QuantizeError(f"--rounding {rounding!r}: use auto, nearest or adaptive.")
     if accuracy_drop is not None:
         if labels is None:
             raise QuantizeError("--accuracy-drop needs --labels Y.npy (the accuracy it keeps is measured on them).")
@@ -110,11 +112,12 @@ def quantize(model, calib, out, weights=8, acts=8, labels=None, input_dtype=None
     report = {"model": str(model), "output": str(out), "calibration_samples": int(len(x)),
               "options": {"weights": wb, "acts": ab, "input_dtype": input_dtype, "weight_method": weight_method,
                           "act_method": act_method, "bias_correction": bool(bias_correction), "prune": prune,
+                          "rounding": rounding,
                           "prune_rule": prune_rule, "accuracy_drop": accuracy_drop, "board": board,
                           "target_fps": target_fps}}
     float_acc = None if y is None else accuracy(net.forward(x), y)
     opts = dict(input_dtype=input_dtype, weight_method=weight_method, act_method=act_method,
-                bias_correction=bias_correction)
+                bias_correction=bias_correction, rounding=rounding)
     if prune:
         from hwgen.quantize.prune import prune_net
 
@@ -156,7 +159,8 @@ def layer_rows(qn) -> list[dict]:
         rows.append({"layer": s.linear.name, "kind": s.linear.kind, "shape": list(s.linear.w.shape),
                      "folded_bn": s.linear.folded_bn, "w_bits": wq.bits,
                      "w_scale_min": float(wq.scales.min()), "w_scale_max": float(wq.scales.max()),
-                     "w_pow2": wq.pow2, "w_sqnr_db": _r(wq.w_sqnr_db), "bias_shift": _r(wq.bias_shift, 5),
+                     "w_pow2": wq.pow2, "w_rounding": "adaptive" if wq.adaptive else "nearest",
+                     "w_sqnr_db": _r(wq.w_sqnr_db), "bias_shift": _r(wq.bias_shift, 5),
                      "out_sqnr_db": _r(wq.out_sqnr_db), "a_bits": a and a.bits, "a_signed": a and a.signed,
                      "a_scale": a and a.scale, "a_how": a and a.how, "a_sqnr_db": a and _r(a.sqnr_db),
                      "removed": qn.removed.get(s.linear.name, [])})
@@ -174,12 +178,13 @@ def format_report(r: dict) -> str:
     lines = [f"input quantizer: {'INT' if q['signed'] else 'UINT'}{q['bits']}, scale {q['scale']:.6g} ({q['how']})",
              ""]
     rows = [[L["layer"], L["kind"], "x".join(map(str, L["shape"])), L["w_bits"],
-             f"{L['w_scale_min']:.3g}..{L['w_scale_max']:.3g}" + (" 2^k" if L["w_pow2"] else ""), L["w_sqnr_db"],
+             f"{L['w_scale_min']:.3g}..{L['w_scale_max']:.3g}" + (" 2^k" if L["w_pow2"] else ""),
+             L["w_rounding"], L["w_sqnr_db"],
              L["bias_shift"], L["out_sqnr_db"], "-" if L["a_bits"] is None else
              f"{'INT' if L['a_signed'] else 'UINT'}{L['a_bits']}", "-" if L["a_scale"] is None else
              f"{L['a_scale']:.4g}", "-" if L["a_sqnr_db"] is None else L["a_sqnr_db"], len(L["removed"]) or "-"]
             for L in r["layers"]]
-    lines.append(table(rows, ["layer", "kind", "weights", "W bits", "W scales (per channel)", "W SQNR dB",
+    lines.append(table(rows, ["layer", "kind", "weights", "W bits", "W scales (per channel)", "rounding", "W SQNR dB",
                               "bias corr", "out SQNR dB", "act", "act scale", "act SQNR dB", "pruned"]))
     if r.get("mixed_precision"):
         from hwgen.quantize.mixed import format_table
@@ -190,6 +195,10 @@ def format_report(r: dict) -> str:
                   f"{', target ' + format(r['options']['target_fps'], ',.0f') + ' fps' if r['options']['target_fps'] else ''}"
                   f"): {h['luts']:,} LUTs ({h['layer_luts']:,} in layers), {h['bram18']:g} BRAM18, {h['dsps']} DSP, "
                   f"{h['fps']:,.0f} frames/s"]
+    if h.get("pruned"):
+        from hwgen.report import pruned_lines
+
+        lines += ["removed by the build (prune_channels):"] + ["  " + ln for ln in pruned_lines(h)]
     if r.get("accuracy"):
         a = r["accuracy"]
         pr = f"pruned float {a['pruned_float'] * 100:.2f} %, " if "pruned_float" in a else ""
