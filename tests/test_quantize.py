@@ -99,12 +99,13 @@ def test_model_pruned_in_training_builds_smaller_bit_exact(tmp_path):
 
 
 def test_constant_nonzero_channel_folds_into_next_thresholds(tmp_path):
-    """A hidden neuron with zero weights and a positive bias sends the same non-zero level for every input: the
-    pass removes it and shifts the next layer's thresholds by its contribution; outputs stay bit-exact."""
+    """Hidden neurons with zero weights and a positive bias send the same non-zero level for every input: the pass
+    removes them and shifts the next layer's thresholds by their contribution; outputs stay bit-exact. Removing
+    them only where the count stays foldable (8 -> 4, not 8 -> 7)."""
     rng = np.random.default_rng(1)
-    w1, b1 = rng.normal(size=(6, 8)), rng.normal(size=6) * 0.1
-    w1[2], b1[2] = 0, 0.7
-    w2, b2 = rng.normal(size=(5, 6)), rng.normal(size=5) * 0.1
+    w1, b1 = rng.normal(size=(8, 8)), rng.normal(size=8) * 0.1
+    w1[[1, 2, 4, 6]], b1[[1, 2, 4, 6]] = 0, [0.7, 0.4, 0.2, 0.9]
+    w2, b2 = rng.normal(size=(5, 8)), rng.normal(size=5) * 0.1
     w3, b3 = rng.normal(size=(3, 5)), np.zeros(3)
     path = tmp_path / "f.onnx"
     inits = [numpy_helper.from_array(a.astype(np.float32), n)
@@ -121,10 +122,14 @@ def test_constant_nonzero_channel_folds_into_next_thresholds(tmp_path):
     q = tmp_path / "q.onnx"
     r = quantize(path, x, q, weights=4, acts=4, **QUIET)
     (p,) = r["hardware"]["pruned"]
-    assert p["removed"] == [2] and p["constant_levels"][0] > 0
+    assert p["removed"] == [1, 2, 4, 6] and max(p["constant_levels"]) > 0
     out = tmp_path / "b"
     build(q, out, log=lambda *a: None)
     assert verify(out, n=30, backends=("reference", "cpu"), log=lambda *a: None)
+    from hwgen.transforms.prune_channels import how_many
+
+    assert [how_many(c, n) for c, n in ((512, 1), (8, 1), (8, 4), (64, 8), (64, 3), (6, 1), (16, 16))] == \
+        [0, 0, 4, 8, 0, 0, 15]
 
 
 def test_prune_option_removes_channels_and_refits(tmp_path):
@@ -227,3 +232,14 @@ def test_explore_sweeps_prune_ratios_of_a_float_model(tmp_path):
                     weights=[4], acts=[4], prunes=[0.0, 0.5], workers=1, log=None, progress=False)
     assert again["cached"] == 2
     assert main(["explore", str(FLOAT / "digits_mlp.onnx"), "-o", str(tmp_path / "x"), "--weights", "4"]) == 2
+
+
+def test_input_quantizer_from_data_or_declared(tmp_path):
+    """The calibration data's lossless grid (digits: x / 16 -> UINT5, scale 1/16), or --input-dtype."""
+    xtr, _, _, _ = digits("mlp")
+    r = quantize(FLOAT / "digits_mlp.onnx", xtr[:200], tmp_path / "a.onnx", weights=4, acts=4, **QUIET)
+    assert r["input_quantizer"] == {**r["input_quantizer"], "bits": 5, "signed": False, "scale": 0.0625}
+    r = quantize(FLOAT / "digits_mlp.onnx", xtr[:200], tmp_path / "b.onnx", weights=4, acts=4,
+                 input_dtype="UFIXED<8,1>", **QUIET)
+    assert r["input_quantizer"] == {**r["input_quantizer"], "bits": 8, "signed": False, "scale": 2.0 ** -7}
+    assert r["layers"][0]["out_sqnr_db"] > 20

@@ -15,7 +15,9 @@ position p) and, if v and its weights are not zero, folds the constant contribut
 its thresholds (t - contribution: the integer sum the hardware computes is the old one minus a constant, so every
 output level is unchanged, bit for bit). A Pad whose pad value is not v would make the border differ, so such a
 channel is kept unless its consumer's weights are all zero; so is a contribution to a consumer without thresholds
-(its accumulator leaves the accelerator as it is). Repeats until nothing changes (a consumer whose inputs lost
+(its accumulator leaves the accelerator as it is). Only as many channels go as keep the count foldable (PE and SIMD
+must divide it): what is left is a power of two up to 8, or a multiple of 8 (or of the original's power of two). Repeats until nothing
+changes (a consumer whose inputs lost
 columns may itself have constant channels then).
 
 Hook: `prune_channels(layers, edges)` after lowering, before folding (hwgen.build.compile_model); it edits the
@@ -33,6 +35,7 @@ from hwgen.layers.pool import Pool
 from hwgen.layers.swg import Pad, SlidingWindow
 
 NAME = "prune_channels"
+FOLD_FACTOR = 8  # a pruned channel count keeps at least this power of two (or the original's) as a factor
 
 
 def _movers_ok(layer) -> bool:
@@ -80,10 +83,10 @@ def _try(p: MVAU, cons) -> dict | None:
     unused = ~np.any(w != 0, axis=(0, 1))
     levels = _constant_levels(p)
     pads = {lay.pad_value for lay in path if isinstance(lay, Pad)}
-    remove, shift = [], np.zeros(m.mh, dtype=np.int64)
+    removable = {}  # channel -> its contribution to the consumer's accumulators (per output row)
     for ch in range(c):
         if unused[ch]:
-            remove.append(ch)
+            removable[ch] = np.zeros(m.mh, dtype=np.int64)
             continue
         v = levels[ch]
         if v is None or any(pv != v for pv in pads):
@@ -91,14 +94,12 @@ def _try(p: MVAU, cons) -> dict | None:
         k = (w[:, :, ch].sum(axis=1) * int(v)).astype(np.int64)
         if k.any() and m.thresholds is None:
             continue
-        remove.append(ch)
-        shift += k
-    if not remove or len(remove) == c:
-        if len(remove) == c:  # keep one channel: a stream needs an element
-            remove = remove[1:]
-        if not remove:
-            return None
-        shift = _shift(w, levels, unused, remove, m.mh)
+        removable[ch] = k
+    n = how_many(c, len(removable))
+    if not n:
+        return None
+    remove = sorted(removable)[:n]
+    shift = sum((removable[ch] for ch in remove), np.zeros(m.mh, dtype=np.int64))
     keep = np.array([ch for ch in range(c) if ch not in set(remove)])
     p.weights = p.weights[keep]
     p.thresholds = p.thresholds[keep]
@@ -113,12 +114,16 @@ def _try(p: MVAU, cons) -> dict | None:
             "kept": int(len(keep)), "of": int(c), "consumer": m.name, "through": [lay.name for lay in path]}
 
 
-def _shift(w, levels, unused, remove, mh) -> np.ndarray:
-    s = np.zeros(mh, dtype=np.int64)
-    for ch in remove:
-        if not unused[ch]:
-            s += (w[:, :, ch].sum(axis=1) * int(levels[ch])).astype(np.int64)
-    return s
+def _pow2(n: int) -> int:
+    return n & -n
+
+
+def how_many(c: int, removable: int) -> int:
+    """How many of the removable channels to remove: the most that leave a count whose power-of-two factor is at
+    least min(the original's, FOLD_FACTOR, the count left): PE / SIMD must divide the channels, and 512 -> 511 would
+    leave 1, 7, 73, 511 and a worse folding. At least one channel stays."""
+    ok = [k for k in range(1, min(removable, c - 1) + 1) if _pow2(c - k) >= min(_pow2(c), FOLD_FACTOR, c - k)]
+    return max(ok, default=0)
 
 
 def prune_channels(layers: list, edges) -> list[dict]:
