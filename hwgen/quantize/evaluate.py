@@ -31,11 +31,11 @@ class HwEstimate:
 class Candidate:
     """A QONNX model compiled for a board / rate; `.accuracy(x, y)` on the cpu backend."""
 
-    def __init__(self, model: onnx.ModelProto, board=None, target_fps=None, keep: Path | None = None):
+    def __init__(self, model: onnx.ModelProto, board=None, target_fps=None):
         from hwgen.build import compile_model, summary
 
         self.tmp = Path(tempfile.mkdtemp(prefix="hwgen-quantize-"))
-        path = (keep or self.tmp / "candidate.onnx")
+        path = self.tmp / "candidate.onnx"
         onnx.save(model, str(path))
         self.path = path
         try:

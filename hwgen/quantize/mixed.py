@@ -12,8 +12,6 @@ per point of accuracy lost; it stops when none is left. Every evaluated proposal
 
 from __future__ import annotations
 
-import numpy as np
-
 from hwgen.quantize.evaluate import Candidate, accuracy
 from hwgen.quantize.export import to_qonnx
 from hwgen.quantize.ptq import act_positions, linear_steps, quantize_net
