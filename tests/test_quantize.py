@@ -243,3 +243,20 @@ def test_input_quantizer_from_data_or_declared(tmp_path):
                  input_dtype="UFIXED<8,1>", **QUIET)
     assert r["input_quantizer"] == {**r["input_quantizer"], "bits": 8, "signed": False, "scale": 2.0 ** -7}
     assert r["layers"][0]["out_sqnr_db"] > 20
+
+
+def test_scales_pow2_by_default_float_on_request(tmp_path):
+    """Default: every scale a power of two (qonnx's float32 arithmetic exact: the build equals qonnx on every
+    input); --scales float: free scales but for the last layer and its input."""
+    xtr, _, _, _ = digits("mlp")
+
+    def pow2(v):
+        return float(np.frexp(np.float32(v))[0]) == 0.5
+
+    r = quantize(FLOAT / "digits_mlp.onnx", xtr[:200], tmp_path / "a.onnx", weights=4, acts=4, **QUIET)
+    assert all(L["w_pow2"] and pow2(L["a_scale"] or 1.0) for L in r["layers"])
+    r = quantize(FLOAT / "digits_mlp.onnx", xtr[:200], tmp_path / "b.onnx", weights=4, acts=4, scales="float",
+                 **QUIET)
+    assert [L["w_pow2"] for L in r["layers"]] == [False, False, True] and pow2(r["layers"][1]["a_scale"])
+    assert main(["quantize", str(FLOAT / "digits_mlp.onnx"), "--calib", str(tmp_path / "nope.npy"), "-o",
+                 str(tmp_path / "c.onnx"), "--scales", "pow2"]) == 2

@@ -28,6 +28,10 @@ def add_parser(sub) -> None:
     q.add_argument("--weight-method", default="mse", choices=["mse", "percentile", "max"])
     q.add_argument("--act-method", default="mse", choices=["mse", "percentile", "minmax"])
     q.add_argument("--no-bias-correction", action="store_true")
+    q.add_argument("--scales", default="pow2", choices=["pow2", "float"],
+                   help="pow2 (default): every scale a power of two, so qonnx's float32 arithmetic is exact and the "
+                        "build equals qonnx on every input; float: free scales (smaller error; qonnx's float32 sums may "
+                        "round across a quantizer step where the hardware's exact ones do not)")
     q.add_argument("--rounding", default="auto", choices=["auto", "nearest", "adaptive"],
                    help="weight rounding: to nearest, or adaptive (layer-wise, minimizing the layer's output error on "
                         "the calibration set); auto: adaptive for weights of 2 bits or fewer")
@@ -41,5 +45,5 @@ def run(a) -> int:
     quantize(a.model, a.calib, a.out, weights=a.weights, acts=a.acts, labels=a.labels, input_dtype=a.input_dtype,
              accuracy_drop=a.accuracy_drop, prune=a.prune, prune_rule=a.prune_rule, board=a.board,
              target_fps=a.target_fps, weight_method=a.weight_method, act_method=a.act_method,
-             bias_correction=not a.no_bias_correction, rounding=a.rounding, log=None if a.quiet else print)
+             bias_correction=not a.no_bias_correction, rounding=a.rounding, scales=a.scales, log=None if a.quiet else print)
     return 0

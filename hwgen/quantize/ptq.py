@@ -8,8 +8,10 @@ Walks the chain once with the calibration batch through the float network and th
   to its float bias, which hwgen folds into the thresholds;
 - an activation quantizer after every ReLU (unsigned) and before a linear layer whose input is not quantized
   (signed), its range from what the quantized network produces on the calibration set (calib.act_scale).
-The last linear layer gets power-of-two weight scales and a power-of-two input scale: qonnx's float32 sum of it
-is then exact, so hwgen keeps it in hardware instead of the CPU tail.
+With scales="pow2" (the default) every scale is a power of two (the searches pick the best power of two), so
+qonnx's float32 products and sums are exact and the build equals qonnx on every input; with "float" only the last
+layer's weights and input are: qonnx's float32 sum of it is then exact, so hwgen keeps it in hardware instead of
+the CPU tail, but qonnx's sums of the others may round across a quantizer step where the hardware's do not.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from hwgen.quantize import calib
 from hwgen.quantize.floatnet import FloatNet, QuantizeError, run_step
 
+SCALES = ("pow2", "float")
 AUTO_ADAPTIVE_BITS = 2  # --rounding auto: adaptive rounding for weights this narrow (it helped accuracy there)
 
 
@@ -99,7 +102,12 @@ def act_positions(net: FloatNet) -> dict:
     return pos
 
 
-def input_quantizer(x, input_dtype: str | None, bits: int, method: str) -> ActQ:
+def is_pow2(v: float) -> bool:
+    m, _ = np.frexp(np.float32(v))
+    return bool(m == 0.5)
+
+
+def input_quantizer(x, input_dtype: str | None, bits: int, method: str, pow2: bool = False) -> ActQ:
     """The input quantizer: declared (--input-dtype), a lossless grid the calibration data lie on, or a range."""
     if input_dtype:
         from hwgen.frontend.input_types import parse
@@ -118,28 +126,35 @@ def input_quantizer(x, input_dtype: str | None, bits: int, method: str) -> ActQ:
         k = v.astype(np.float64) / d
         top = float(np.abs(k).max())
         need = int(np.ceil(np.log2(top + 1))) + (1 if signed else 0)
-        if np.abs(k - np.round(k)).max() < 1e-4 and need <= max(bits, 8):
+        if np.abs(k - np.round(k)).max() < 1e-4 and need <= max(bits, 8) and (is_pow2(d) or not pow2):
             d32 = np.float32(d)
             if np.array_equal(calib.fake_quant(v, d32, need, signed, False), v):
                 return ActQ(-1, need, signed, float(d32), None, f"lossless grid of the calibration data (step {d:g})")
-    s = calib.act_scale(x, bits, signed, method)
-    return ActQ(-1, bits, signed, s, None, f"calibration range ({method})")
+    s = calib.act_scale(x, bits, signed, method, pow2=pow2)
+    return ActQ(-1, bits, signed, s, None, f"calibration range ({method}{', power of two' if pow2 else ''})")
 
 
 def quantize_net(net: FloatNet, x, wbits, abits, input_dtype=None, input_bits: int = 8, weight_method="mse",
                  act_method="mse", bias_correction=True, last_pow2=True, input_q: ActQ | None = None,
-                 ref: FloatNet | None = None, frozen: dict | None = None, rounding: str = "auto") -> QNet:
+                 ref: FloatNet | None = None, frozen: dict | None = None, rounding: str = "auto",
+                 scales: str = "pow2") -> QNet:
     """wbits / abits: one per linear layer (abits[k]: the quantizer on layer k's output; ignored where none).
     ref: the float network bias correction aims at (default `net`; the unpruned one after --prune, so the mean
     shift the removed channels cause is corrected too); frozen: {linear name: channels whose bias stays as it is
-    (pruned channels stay exactly 0)}."""
+    (pruned channels stay exactly 0)}. rounding: "nearest", "adaptive" (calib.adaptive_round) or "auto" (adaptive
+    for weights of 2 bits or fewer, where it measurably helps: see the README). scales: "pow2" (every scale a power
+    of two: qonnx's float32 sums are then exact, so the build equals qonnx on every input) or "float" (free scales,
+    a smaller error; the last layer and its input stay powers of two)."""
+    if scales not in SCALES:
+        raise QuantizeError(f"--scales {scales!r}: use one of {', '.join(SCALES)}.")
+    every = scales == "pow2"
     lin = linear_steps(net)
     if len(wbits) != len(lin) or len(abits) != len(lin):
         raise QuantizeError(f"give one weight and one activation bit width per linear layer ({len(lin)}).")
     positions = act_positions(net)
     last = lin[-1]
     feeding_last = max((p for p in positions if p < last), default=None)
-    qn = QNet(net, input_q or input_quantizer(x, input_dtype, input_bits, act_method))
+    qn = QNet(net, input_q or input_quantizer(x, input_dtype, input_bits, act_method, pow2=every))
     xq = qn.forward(x, 0)
     qn.input_q.sqnr_db = calib.sqnr_db(x, xq)
     xf = np.asarray(x, dtype=np.float32)
@@ -149,7 +164,7 @@ def quantize_net(net: FloatNet, x, wbits, abits, input_dtype=None, input_bits: i
         if s.op == "linear":
             k = lin.index(i)
             qn.weights[i] = wq = quantize_linear(s, xq, yf, wbits[k], weight_method, bias_correction,
-                                                 pow2=last_pow2 and i == last,
+                                                 pow2=every or last_pow2 and i == last,
                                                  frozen=(frozen or {}).get(s.linear.name, ()),
                                                  adaptive=rounding == "adaptive" or rounding == "auto"
                                                  and 1 < wbits[k] <= AUTO_ADAPTIVE_BITS)
@@ -161,7 +176,7 @@ def quantize_net(net: FloatNet, x, wbits, abits, input_dtype=None, input_bits: i
         if i in positions:
             signed, owner = positions[i]
             bits = abits[owner] if owner is not None else input_bits
-            pow2 = last_pow2 and i == feeding_last
+            pow2 = every or last_pow2 and i == feeding_last
             scale = calib.act_scale(yq, bits, signed, act_method, pow2=pow2)
             a = ActQ(i, int(bits), signed, scale, owner, f"{act_method}{', power of two' if pow2 else ''}")
             yq_new = calib.fake_quant(yq, scale, a.bits, signed, False)

@@ -78,7 +78,7 @@ def load_data(net: FloatNet, calib, labels=None) -> tuple[np.ndarray, np.ndarray
 
 def quantize(model, calib, out, weights=8, acts=8, labels=None, input_dtype=None, accuracy_drop=None, prune=None,
              prune_rule="magnitude", board=None, target_fps=None, weight_method="mse", act_method="mse",
-             bias_correction=True, rounding="auto", log=print) -> dict:
+             bias_correction=True, rounding="auto", scales="pow2", log=print) -> dict:
     """Returns the report (also written to OUT with suffix .report.json / .report.md)."""
     from hwgen.quantize import calib as cal
     from hwgen.quantize.evaluate import Candidate, accuracy
@@ -91,6 +91,8 @@ def quantize(model, calib, out, weights=8, acts=8, labels=None, input_dtype=None
         raise QuantizeError(f"--weight-method {weight_method!r}: use one of {', '.join(cal.WEIGHT_METHODS)}.")
     if act_method not in cal.ACT_METHODS:
         raise QuantizeError(f"--act-method {act_method!r}: use one of {', '.join(cal.ACT_METHODS)}.")
+    if scales not in ("pow2", "float"):
+        raise QuantizeError(f"--scales {scales!r}: use pow2 or float.")
     if rounding not in ("auto", "nearest", "adaptive"):
         raise QuantizeError(f"--rounding {rounding!r}: use auto, nearest or adaptive.")
     if accuracy_drop is not None:
@@ -112,12 +114,12 @@ def quantize(model, calib, out, weights=8, acts=8, labels=None, input_dtype=None
     report = {"model": str(model), "output": str(out), "calibration_samples": int(len(x)),
               "options": {"weights": wb, "acts": ab, "input_dtype": input_dtype, "weight_method": weight_method,
                           "act_method": act_method, "bias_correction": bool(bias_correction), "prune": prune,
-                          "rounding": rounding,
+                          "rounding": rounding, "scales": scales,
                           "prune_rule": prune_rule, "accuracy_drop": accuracy_drop, "board": board,
                           "target_fps": target_fps}}
     float_acc = None if y is None else accuracy(net.forward(x), y)
     opts = dict(input_dtype=input_dtype, weight_method=weight_method, act_method=act_method,
-                bias_correction=bias_correction, rounding=rounding)
+                bias_correction=bias_correction, rounding=rounding, scales=scales)
     if prune:
         from hwgen.quantize.prune import prune_net
 
