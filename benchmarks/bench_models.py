@@ -28,7 +28,7 @@ def main():
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table for the README")
     a = ap.parse_args()
     from hwgen.build import build
-    from hwgen.report import table
+    from hwgen.report import markdown_table, table
     from hwgen.runtime.accelerator import Accelerator
     from tests.conftest import load_mnist
 
@@ -56,12 +56,7 @@ def main():
                          f"{mem['efficiency'] * 100:.0f} %", f"{t_build:.2f}"])
     head = ["model", "target fps", "cycles/frame (model)", "cycles/frame (rtlsim)", "bit-exact",
             "estimate LUT/FF/BRAM18/DSP", "yosys LUT/FF/BRAM18/DSP", "BRAM efficiency", "build s"]
-    if a.markdown:
-        print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
-        for r in rows:
-            print("| " + " | ".join(str(c) for c in r) + " |")
-    else:
-        print(table(rows, head))
+    print(markdown_table(rows, head) if a.markdown else table(rows, head))
     print(f"\nboard {a.board}; rtlsim on {a.frames} MNIST images; build s excludes yosys")
     return 0
 

@@ -25,6 +25,9 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
     declared = parse(input_dtype) if input_dtype else None
     mw = import_model(p)
     head, layers, tail, edges = lower_graph(mw, p, declared)
+    from hwgen.transforms.prune_channels import prune_channels
+
+    pruned = prune_channels(layers, edges)  # constant or unread channels out of their layer and the next one
     inits = {i.name for i in mw.graph.initializer}
     inp = [i for i in mw.graph.input if i.name not in inits][0]
     shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
@@ -37,7 +40,7 @@ def compile_model(model_path, board: str | None = None, folding_file=None, targe
                               io_cycles=lambda ls: geometry(ls, b.dma_width).io_cycles_per_frame)
     g.meta = {"board": b.name, "part": b.part, "clock_mhz": b.clock_mhz, "target_fps": target_fps,
               "model_sha256": hashlib.sha256(Path(p).read_bytes()).hexdigest(), "folding": explain,
-              "input": input_summary(head, declared)}
+              "input": input_summary(head, declared), "pruned": pruned}
     return g
 
 
@@ -116,6 +119,8 @@ def summary(g: HwGraph) -> dict:
                      "bottleneck": max(layers, key=lambda lay: lay["cycles"])["name"]},
         "cpu_partitions": parts,
         "input": g.meta.get("input"),
+        # channels the prune_channels pass removed (constant output, or not read by the next matrix layer)
+        "pruned": g.meta.get("pruned") or [],
         # estimate: the layers (what the folding search budgets); glue_estimate: FIFOs and width converters;
         # design_estimate: both (what yosys --synth totals)
         "totals": {"estimate": tot, "glue_estimate": glue_tot,

@@ -111,6 +111,7 @@ def _cmd_build(a):
     if not a.quiet:
         print(input_paragraph(s) + "\n")
         print(layer_table(s))
+        _print_pruned(s)
         e = s["estimate"]
         print(f"\n{s['board']} @ {s['clock_mhz']:g} MHz: {e['cycles_per_frame']} cycles/frame "
               f"(bottleneck {e['bottleneck']}), {e['fps']:,.0f} frames/s estimated")
@@ -118,6 +119,15 @@ def _cmd_build(a):
         print(f"\nwrote {a.out}/ in {s['build_seconds']:.2f} s (report: {a.out}/report/summary.json)")
     _over_budget(s, strict=False)
     return 0
+
+
+def _print_pruned(s: dict) -> None:
+    from hwgen.report import pruned_lines
+
+    lines = pruned_lines(s)
+    if lines:
+        print("\npruned (channels whose output is constant or unread; the rest is bit-exact as before):")
+        print("\n".join("  " + ln for ln in lines))
 
 
 def _load_npy(path):
@@ -157,11 +167,13 @@ def _cmd_inspect(a):
     s = summary(compile_model(a.model, board=a.board, input_dtype=a.input_dtype))
     _over_budget(s, strict=False)
     if a.json:
-        print(json.dumps({"input": s["input"], "layers": s["layers"], "cpu_partitions": s["cpu_partitions"]},
+        print(json.dumps({"input": s["input"], "layers": s["layers"], "cpu_partitions": s["cpu_partitions"],
+                          "pruned": s["pruned"]},
                          indent=2))
         return 0
     print(input_paragraph(s) + "\n")
     print("hardware layers (default folding):\n" + layer_table(s))
+    _print_pruned(s)
     print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
     return 0
 
@@ -273,6 +285,9 @@ def parser() -> argparse.ArgumentParser:
     from hwgen.explore.command import add_parser as add_explore
 
     add_explore(sub)
+    from hwgen.quantize.command import add_parser as add_quantize
+
+    add_quantize(sub)
     return p
 
 

@@ -10,6 +10,12 @@ def table(rows: list[list], header: list[str]) -> str:
     return "\n".join([line(cells[0]), "  ".join("-" * x for x in w)] + [line(r) for r in cells[1:]])
 
 
+def markdown_table(rows: list[list], header: list[str]) -> str:
+    """The same table as Markdown (the README's performance tables)."""
+    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+                     + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
+
+
 def layer_table(summary: dict) -> str:
     rows = [[lay["name"], lay["op"], lay["pe"], lay["simd"], "x".join(map(str, lay["in_shape"])),
              "x".join(map(str, lay["out_shape"])), lay["in_dtype"], lay["weight_dtype"] or "-", lay["out_dtype"],
@@ -22,6 +28,29 @@ def cpu_table(parts: list[dict]) -> str:
         return "(none)"
     rows = [[p["role"], ", ".join(p["nodes"]) or "-", p["reason"]] for p in parts]
     return table(rows, ["partition", "nodes", "reason"])
+
+
+def pruned_lines(summary: dict) -> list[str]:
+    """What the prune_channels pass removed (hwgen.transforms.prune_channels), one line per layer."""
+    out = []
+    for p in summary.get("pruned") or []:
+        levels = sorted({v for v in p["constant_levels"] if v is not None})
+        why = f"constant output {', '.join(map(str, levels))}" if levels else "not read by the next layer"
+        out.append(f"{p['layer']}: {p['of'] - p['kept']} of {p['of']} output channels removed ({why}), and their "
+                   f"inputs of {p['consumer']}: channels {_ranges(p['removed'])}")
+    return out
+
+
+def _ranges(idx: list[int]) -> str:
+    """[0, 1, 2, 5] -> '0-2, 5'."""
+    out, start = [], None
+    for i, v in enumerate(idx):
+        if start is None:
+            start = v
+        if i + 1 == len(idx) or idx[i + 1] != v + 1:
+            out.append(str(start) if start == v else f"{start}-{v}")
+            start = None
+    return ", ".join(out)
 
 
 def input_paragraph(summary: dict) -> str:

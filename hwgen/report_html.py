@@ -90,6 +90,11 @@ def render(summary: dict) -> str:
         from hwgen.report import memory_rows
 
         body.append(_table(MEM_COLS, memory_rows(summary)))
+    if summary.get("pruned"):  # channels the prune_channels pass removed (hwgen/transforms/prune_channels.py)
+        from hwgen.report import pruned_lines
+
+        body.append("<h2>pruned channels</h2><ul>" + "".join(f"<li>{html.escape(ln)}</li>"
+                                                             for ln in pruned_lines(summary)) + "</ul>")
     parts = summary.get("cpu_partitions", [])
     if parts:
         body.append("<h2>CPU partitions</h2>" + _table(["partition", "nodes", "reason"],

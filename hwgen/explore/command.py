@@ -19,6 +19,12 @@ def add_parser(sub) -> None:
                    "(default: a local cluster of --workers processes)")
     e.add_argument("--workers", type=int, default=None, help="local cluster size (default: one per CPU)")
     e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--calib", default=None, metavar="X.npy", help="a float model: its calibration inputs; each "
+                   "point runs `hwgen quantize` first")
+    e.add_argument("--labels", default=None, metavar="Y.npy", help="class indices of --calib: accuracy per point")
+    e.add_argument("--weights", default=None, help="comma-separated weight bits to sweep (float model; default 8)")
+    e.add_argument("--acts", default=None, help="comma-separated activation bits to sweep (float model; default 8)")
+    e.add_argument("--prune", default=None, help="comma-separated prune ratios to sweep, e.g. 0,0.25,0.5")
     e.set_defaults(fn=run)
 
 
@@ -33,11 +39,18 @@ def run(a) -> int:
         raise HwgenError(f"--rtlsim {a.rtlsim}: give a number of inputs >= 0.")
     res = explore(a.model, a.out, boards=parse_list(a.board, "--board", str),
                   targets=parse_list(a.target_fps, "--target-fps"), clocks=parse_list(a.clock_mhz, "--clock-mhz"),
-                  rtlsim=a.rtlsim, synth=a.synth, seed=a.seed, scheduler=a.scheduler, workers=a.workers)
-    rows = [[r["board"], _num(r["target_fps"]), _num(r["clock_mhz"]), _num(r.get("fps")), _num(r.get("luts")),
-             {True: "yes", False: "NO", None: "-"}[r.get("bit_exact")], r.get("worker") or "-",
-             ("*" if r.get("pareto") else "") + (r["error"] or "")] for r in _with_front(res["points"])]
-    print(table(rows, ["board", "target fps", "MHz", "fps", "LUTs", "bit-exact", "worker", "Pareto / error"]))
+                  rtlsim=a.rtlsim, synth=a.synth, seed=a.seed, scheduler=a.scheduler, workers=a.workers,
+                  calib=a.calib, labels=a.labels, weights=parse_list(a.weights, "--weights", int),
+                  acts=parse_list(a.acts, "--acts", int), prunes=parse_list(a.prune, "--prune", float, nonneg=True))
+    quant = any(r.get("weights") is not None for r in res["points"])
+    rows = [[r["board"], _num(r["target_fps"]), _num(r["clock_mhz"])]
+            + ([f"w{r.get('weights')}a{r.get('acts')}", f"{r.get('prune') or 0:g}",
+                "-" if r.get("accuracy") is None else f"{r['accuracy'] * 100:.2f}"] if quant else [])
+            + [_num(r.get("fps")), _num(r.get("luts")), {True: "yes", False: "NO", None: "-"}[r.get("bit_exact")],
+               r.get("worker") or "-", ("*" if r.get("pareto") else "") + (r["error"] or "")]
+            for r in _with_front(res["points"])]
+    print(table(rows, ["board", "target fps", "MHz"] + (["bits", "prune", "accuracy %"] if quant else [])
+                + ["fps", "LUTs", "bit-exact", "worker", "Pareto / error"]))
     out = Path(a.out)
     print(f"\n{res['ran']} points run, {res['cached']} from the cache, {res['failed']} failed; "
           f"wrote {out / 'results.json'}, {out / 'results.csv'}, {out / 'index.html'}")

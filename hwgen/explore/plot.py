@@ -58,38 +58,46 @@ def fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
+def _y(r: dict, yk: str) -> float:
+    return r[yk] * 100 if yk == "accuracy" else r[yk]
+
+
 def render_svg(rows: list[dict]) -> str:
-    pts = [r for r in rows if r.get("fps") and r.get("luts")]
+    """fps against LUTs; in a quantization sweep (rows with accuracy) accuracy against LUTs."""
+    yk = "accuracy" if any(r.get("accuracy") is not None for r in rows) else "fps"
+    pts = [r for r in rows if r.get(yk) and r.get("luts")]
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
            'font-family="sans-serif" font-size="13">', f'<rect width="{W}" height="{H}" fill="white"/>']
     if not pts:
         out.append(f'<text x="{W / 2}" y="{H / 2}" text-anchor="middle">no successful points to plot</text></svg>')
         return "\n".join(out)
     x = Axis([r["luts"] for r in pts], LEFT, W - RIGHT)
-    y = Axis([r["fps"] for r in pts], H - BOTTOM, TOP)
-    out += _axes(x, y, pts)
+    y = Axis([_y(r, yk) for r in pts], H - BOTTOM, TOP)
+    out += _axes(x, y, pts, yk)
     boards = sorted({r["board"] for r in pts})
     color = {b: COLORS[i % len(COLORS)] for i, b in enumerate(boards)}
     front = sorted((r for r in pts if r.get("pareto")), key=lambda r: r["luts"])
     if front:  # the front as a staircase: each design is the best until the next one's LUT count
-        path = [f"M{x.px(front[0]['luts']):.1f},{y.px(front[0]['fps']):.1f}"]
+        path = [f"M{x.px(front[0]['luts']):.1f},{y.px(_y(front[0], yk)):.1f}"]
         for r in front[1:]:
-            path.append(f"H{x.px(r['luts']):.1f}V{y.px(r['fps']):.1f}")
+            path.append(f"H{x.px(r['luts']):.1f}V{y.px(_y(r, yk)):.1f}")
         out.append(f'<path d="{"".join(path)}" fill="none" stroke="#444" stroke-width="1.5" stroke-dasharray="5,3"/>')
     for r in sorted(pts, key=lambda r: bool(r.get("pareto"))):
         c = color[r["board"]]
         tip = html.escape(f"{r['board']}, target {fmt(r['target_fps']) if r.get('target_fps') else 'max'} fps, "
-                          f"{r.get('clock_mhz')} MHz: {r['fps']:,.0f} fps, {r['luts']:,} LUTs"
+                          + (f"w{r.get('weights')}a{r.get('acts')} prune {r.get('prune') or 0:g}, accuracy "
+                             f"{r['accuracy'] * 100:.2f} %, " if yk == "accuracy" else "")
+                          + f"{r.get('clock_mhz')} MHz: {r['fps']:,.0f} fps, {r['luts']:,} LUTs"
                           + ("" if r.get("bit_exact") is not False else ", NOT bit-exact"))
         fill, stroke = (c, "black") if r.get("pareto") else ("white", c)
-        out.append(f'<circle cx="{x.px(r["luts"]):.1f}" cy="{y.px(r["fps"]):.1f}" r="6" fill="{fill}" '
+        out.append(f'<circle cx="{x.px(r["luts"]):.1f}" cy="{y.px(_y(r, yk)):.1f}" r="6" fill="{fill}" '
                    f'stroke="{stroke}" stroke-width="2"><title>{tip}</title></circle>')
     out += _legend(boards, color)
     out.append("</svg>")
     return "\n".join(out)
 
 
-def _axes(x: Axis, y: Axis, pts) -> list[str]:
+def _axes(x: Axis, y: Axis, pts, yk: str = "fps") -> list[str]:
     x0, x1, y0, y1 = LEFT, W - RIGHT, H - BOTTOM, TOP
     s = [f'<rect x="{x0}" y="{y1}" width="{x1 - x0}" height="{y0 - y1}" fill="none" stroke="#333"/>']
     for t in x.ticks():
@@ -104,8 +112,10 @@ def _axes(x: Axis, y: Axis, pts) -> list[str]:
     s.append(f'<text x="{(x0 + x1) / 2}" y="{H - 16}" text-anchor="middle" font-size="14">LUTs ({src}'
              f'{", log scale" if x.log else ""})</text>')
     s.append(f'<text transform="translate(22,{(y0 + y1) / 2}) rotate(-90)" text-anchor="middle" font-size="14">'
-             f'frames per second{" (log scale)" if y.log else ""}</text>')
-    s.append(f'<text x="{x0}" y="{TOP - 14}" font-size="15" font-weight="bold">Throughput against LUTs: '
+             f'{"accuracy (%)" if yk == "accuracy" else "frames per second"}{" (log scale)" if y.log else ""}'
+             '</text>')
+    what = "Accuracy" if yk == "accuracy" else "Throughput"
+    s.append(f'<text x="{x0}" y="{TOP - 14}" font-size="15" font-weight="bold">{what} against LUTs: '
              'filled points are on the Pareto front</text>')
     return s
 
@@ -130,6 +140,9 @@ def render_html(rows: list[dict], svg: str, model: str = "") -> str:
             "s", "error"]
     keys = ["board", "target_fps", "clock_mhz", "fps", "cycles_per_frame", "luts", "bram18", "dsps", "bit_exact",
             "worker", "seconds", "error"]
+    if any(r.get("weights") is not None for r in rows):  # a quantization sweep
+        head[3:3] = ["W bits", "A bits", "prune", "accuracy"]
+        keys[3:3] = ["weights", "acts", "prune", "accuracy"]
     trs = []
     for r in rows:
         cells = "".join(f"<td>{html.escape(_cell(r.get(k)))}</td>" for k in keys)

@@ -8,18 +8,21 @@ from pathlib import Path
 
 # the columns of results.csv, in order: the issue's fields, then how the output compared with qonnx's, where the
 # figures came from, the cache key and where the build directory went (relative to DIR; None: not shared)
-FIELDS = ["board", "target_fps", "clock_mhz", "fps", "cycles_per_frame", "luts", "bram18", "dsps", "bit_exact",
+FIELDS = ["board", "target_fps", "clock_mhz", "weights", "acts", "prune", "accuracy", "fps", "cycles_per_frame", "luts", "bram18", "dsps", "bit_exact",
           "worker", "seconds", "error", "vs_qonnx", "cycles_from", "resources_from", "hash", "artifacts"]
 
 
 def pareto_front(rows: list[dict]) -> list[int]:
-    """Indices of the rows no other row beats: none has at most as many LUTs and at least as many fps, with one
-    of the two strictly better. Rows without figures (failed points) are never on it."""
-    ok = [(i, r) for i, r in enumerate(rows) if r.get("fps") is not None and r.get("luts") is not None]
+    """Indices of the rows no other row beats: none has at most as many LUTs and at least as many fps (and, in a
+    quantization sweep, at least the accuracy), with one of them strictly better. Rows without figures (failed
+    points) are never on it."""
+    acc = any(r.get("accuracy") is not None for r in rows)
+    keys = ("fps", "accuracy") if acc else ("fps",)
+    ok = [(i, r) for i, r in enumerate(rows) if r.get("luts") is not None and all(r.get(k) is not None for k in keys)]
     front = []
     for i, r in ok:
-        beaten = any(s["luts"] <= r["luts"] and s["fps"] >= r["fps"] and (s["luts"] < r["luts"] or s["fps"] > r["fps"])
-                     for j, s in ok if j != i)
+        beaten = any(s["luts"] <= r["luts"] and all(s[k] >= r[k] for k in keys)
+                     and (s["luts"] < r["luts"] or any(s[k] > r[k] for k in keys)) for j, s in ok if j != i)
         if not beaten:
             front.append(i)
     return sorted(front, key=lambda i: rows[i]["luts"])

@@ -19,11 +19,13 @@ RETRIES = 2  # re-runs of a task that raised something other than a HwgenError (
 
 def explore(model, out, boards=(None,), targets=(None,), clocks=(None,), rtlsim: int = 0, synth: bool = False,
             seed: int = 0, scheduler: str | None = None, workers: int | None = None, client=None, log=print,
-            progress: bool = True) -> dict:
+            progress: bool = True, calib=None, labels=None, weights=(None,), acts=(None,), prunes=(None,)) -> dict:
     """Run the grid boards x targets x clocks; write OUT/results.json, results.csv, index.html.
 
     Returns {"points": [row, ...] in grid order, "cached": n, "ran": n, "failed": n}. `client`: an existing
-    distributed.Client to use (else one on `scheduler`, else a LocalCluster of `workers` processes).
+    distributed.Client to use (else one on `scheduler`, else a LocalCluster of `workers` processes). A float model
+    with `calib` (X.npy or an array; `labels` for accuracy) is swept over weights x acts x prunes through
+    `hwgen quantize` in each task (the data travel with the tasks).
     """
     from hwgen.explore.results import write_outputs
 
@@ -34,7 +36,11 @@ def explore(model, out, boards=(None,), targets=(None,), clocks=(None,), rtlsim:
     except OSError as e:
         raise ModelLoadError(f"model file {str(model)!r} cannot be read ({e.strerror or e}).") from None
     sha = hashlib.sha256(model_bytes).hexdigest()
-    points = grid(boards, targets, clocks, rtlsim, synth, seed)
+    points = grid(boards, targets, clocks, rtlsim, synth, seed, weights, acts, prunes)
+    data = None
+    if calib is not None or labels is not None or any(p.quantizes for p in points):
+        data, digest = _sweep_data(model, calib, labels)
+        sha = hashlib.sha256((sha + digest).encode()).hexdigest()
     if scheduler:
         from hwgen.explore.cluster import check_address
 
@@ -53,7 +59,7 @@ def explore(model, out, boards=(None,), targets=(None,), clocks=(None,), rtlsim:
     failed = 0
     if todo:
         with _client(client, scheduler, workers, len(todo)) as c:
-            for row in _run(c, todo, model_bytes, model.name, share, len(points), len(rows), progress):
+            for row in _run(c, todo, model_bytes, model.name, share, len(points), len(rows), progress, data):
                 _save_result(out, row)
                 rows[row["hash"]] = row
                 failed += row["error"] is not None
@@ -63,13 +69,28 @@ def explore(model, out, boards=(None,), targets=(None,), clocks=(None,), rtlsim:
     return {"points": ordered, "cached": len(points) - len(todo), "ran": len(todo), "failed": failed}
 
 
-def _run(client, todo, model_bytes, model_name, share, total, done, progress):
+def _sweep_data(model, calib, labels):
+    """({"calib": X, "labels": Y or None}, a digest of both) checked as `hwgen quantize` checks them."""
+    from hwgen.quantize.floatnet import QuantizeError, load_float
+    from hwgen.quantize.run import load_data
+
+    if calib is None:
+        raise QuantizeError("--weights / --acts / --prune sweep a float model through `hwgen quantize`: give its "
+                            "calibration inputs with --calib X.npy (and --labels Y.npy for accuracy).")
+    x, y = load_data(load_float(model), calib, labels)
+    h = hashlib.sha256(x.tobytes() + str(x.shape).encode() + (b"" if y is None else y.tobytes()))
+    return {"calib": x, "labels": y}, h.hexdigest()
+
+
+def _run(client, todo, model_bytes, model_name, share, total, done, progress, data=None):
     """Submit every point (task key = its hash: pure and idempotent); yield rows as they finish."""
     from distributed import as_completed
 
     futures = {}
+    if data is not None:  # scattered once, not copied into every task
+        data = client.scatter(data, broadcast=True)
     for p, k in todo:
-        f = client.submit(run_point, model_bytes, model_name, asdict(p), k, share, key=f"hwgen-explore-{k}",
+        f = client.submit(run_point, model_bytes, model_name, asdict(p), k, share, data, key=f"hwgen-explore-{k}",
                           retries=RETRIES)
         futures[f] = (p, k)
     bar = progress_bar(total, done, enabled=progress)
@@ -97,8 +118,8 @@ def progress_bar(total: int, done: int, enabled: bool = True):
 
 
 def error_row(p: Point, key: str, error: str) -> dict:
-    return {"board": p.board, "target_fps": p.target_fps, "clock_mhz": p.clock_mhz, "hash": key,
-            "worker": None, "seconds": None, "error": error}
+    return {"board": p.board, "target_fps": p.target_fps, "clock_mhz": p.clock_mhz, "weights": p.weights,
+            "acts": p.acts, "prune": p.prune, "hash": key, "worker": None, "seconds": None, "error": error}
 
 
 def cached_result(out: Path, key: str) -> dict | None:

@@ -45,8 +45,10 @@ def shared_dir(share: dict | None) -> Path | None:
         return None
 
 
-def run_point(model_bytes: bytes, model_name: str, point: dict, key: str, share: dict | None = None) -> dict:
-    """Build and measure one point; returns its row of results.json (see hwgen.explore.results.FIELDS)."""
+def run_point(model_bytes: bytes, model_name: str, point: dict, key: str, share: dict | None = None,
+              data: dict | None = None) -> dict:
+    """Build and measure one point; returns its row of results.json (see hwgen.explore.results.FIELDS). data:
+    {"calib": X, "labels": Y or None} (arrays) for a point that quantizes a float model first."""
     from hwgen.explore.points import Point
 
     p = Point(**point)
@@ -59,7 +61,10 @@ def run_point(model_bytes: bytes, model_name: str, point: dict, key: str, share:
         model = tmp / safe
         model.write_bytes(model_bytes)
         try:
-            row.update(_measure(model, tmp / "build", p))
+            if p.quantizes:
+                row.update(weights=p.weights, acts=p.acts, prune=p.prune)
+                model = _quantize(model, tmp / "quantized.onnx", p, data or {})
+            row.update(_measure(model, tmp / "build", p, data))
         except HwgenError as e:
             row["error"] = f"{type(e).__name__}: {' '.join(str(e).split())}"
         d = shared_dir(share)
@@ -70,7 +75,16 @@ def run_point(model_bytes: bytes, model_name: str, point: dict, key: str, share:
     return row
 
 
-def _measure(model: Path, out: Path, p) -> dict:
+def _quantize(model: Path, q: Path, p, data: dict) -> Path:
+    """The float model through `hwgen quantize` at the point's bits and prune ratio (calibrated on data)."""
+    from hwgen.quantize.run import quantize
+
+    quantize(model, data["calib"], q, weights=p.weights, acts=p.acts, prune=p.prune or None, board=p.board,
+             target_fps=p.target_fps, log=None)
+    return q
+
+
+def _measure(model: Path, out: Path, p, data: dict | None = None) -> dict:
     from hwgen.build import build
 
     s = build(model, out, board=p.board, target_fps=p.target_fps, synth=p.synth, log=None, clock_mhz=p.clock_mhz)
@@ -83,6 +97,12 @@ def _measure(model: Path, out: Path, p) -> dict:
         r.update(luts=y["luts"], bram18=y["brams"], dsps=y["dsps"], resources_from="yosys")
     if p.rtlsim > 0:
         r.update(_rtlsim_check(model, out, p.rtlsim, p.seed))
+    if data and data.get("labels") is not None:  # accuracy on the labelled calibration set, cpu backend
+        from hwgen.quantize.evaluate import accuracy
+        from hwgen.runtime.accelerator import Accelerator
+
+        y = Accelerator(out, "cpu", wait_for_kernels=True).execute(np.asarray(data["calib"], dtype=np.float32))
+        r["accuracy"] = round(accuracy(y, data["labels"]), 6)
     # rtlsim measures the layers at full input rate; the DMA may feed them slower (summary's io_bound_fps)
     compute_fps = s["clock_mhz"] * 1e6 / r["cycles_per_frame"]
     r["fps"] = round(min(compute_fps, s["estimate"].get("io_bound_fps", compute_fps)), 3)
