@@ -12,13 +12,11 @@ import warnings
 
 import numpy as np
 
+from hwgen.errors import HwgenWarning  # noqa: F401 (also imported from here)
+
 WARN_FRACTION = 0.01
 SAMPLE = 65536  # values looked at per batch
 GRID = 2048
-
-
-class HwgenWarning(UserWarning):
-    """Something legal but probably not what the user meant (printed by the CLI, exit code unchanged)."""
 
 
 def quantizer_span(graph) -> tuple[float, float] | None:

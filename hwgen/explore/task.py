@@ -22,6 +22,7 @@ import numpy as np
 from hwgen.errors import HwgenError
 
 TOKEN_FILE = ".hwgen-explore"  # in DIR: a random token proving a worker sees the client's DIR (a shared path)
+WORK_DIR = ".work"  # in DIR: the tasks' temporary directories (the client removes it, however the sweep ends)
 
 
 def worker_address() -> str:
@@ -45,8 +46,22 @@ def shared_dir(share: dict | None) -> Path | None:
         return None
 
 
+def _work_base(d: Path | None) -> str | None:
+    """Where this task's temporary directory goes: DIR/.work when this worker sees DIR (the client removes it,
+    however the sweep ends), else the Dask worker's own directory (Dask removes it), else the system's."""
+    if d is not None and (d / WORK_DIR).is_dir():
+        return str(d / WORK_DIR)
+    try:
+        from distributed import get_worker
+
+        return get_worker().local_directory
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
 def run_point(model_bytes: bytes, model_name: str, point: dict, key: str, share: dict | None = None) -> dict:
-    """Build and measure one point; returns its row of results.json (see hwgen.explore.results.FIELDS)."""
+    """Build and measure one point; returns its row of results.json (see hwgen.explore.results.FIELDS).
+    model_name: the model's path as the user gave it (named in error messages instead of the task's copy)."""
     from hwgen.explore.points import Point
 
     p = Point(**point)
@@ -54,15 +69,16 @@ def run_point(model_bytes: bytes, model_name: str, point: dict, key: str, share:
     row = {"board": p.board, "target_fps": p.target_fps, "clock_mhz": p.clock_mhz, "hash": key,
            "worker": worker_address(), "error": None}
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(model_name).name)[:80] or "model.onnx"
-    tmp = Path(tempfile.mkdtemp(prefix="hwgen-explore-"))
+    d = shared_dir(share)
+    tmp = Path(tempfile.mkdtemp(prefix="hwgen-explore-", dir=_work_base(d)))
     try:
         model = tmp / safe
         model.write_bytes(model_bytes)
         try:
             row.update(_measure(model, tmp / "build", p))
         except HwgenError as e:
-            row["error"] = f"{type(e).__name__}: {' '.join(str(e).split())}"
-        d = shared_dir(share)
+            text = " ".join(str(e).split()).replace(str(model), model_name).replace(str(tmp), "<task directory>")
+            row["error"] = f"{type(e).__name__}: {text}"
         row["artifacts"] = _publish(tmp / "build", d, key) if d is not None and (tmp / "build").is_dir() else None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
