@@ -29,7 +29,7 @@ _ADDRESS = re.compile(r"^(?P<scheme>tcp|tls|ws|wss|inproc)://(?P<host>\[[0-9A-Fa
 CONNECT_TIMEOUT = 5.0  # TCP connect
 HANDSHAKE_TIMEOUT = 8.0  # the scheduler's first message after the connect
 CLIENT_TIMEOUT = 10.0  # distributed.Client(...) after a good handshake
-WORKER_WAIT = 20.0  # a scheduler without workers
+WORKER_WAIT = 15.0  # a scheduler without workers
 MAX_HANDSHAKE = 1 << 20  # bytes: a Dask handshake is a few hundred
 POLL = 1.0
 
