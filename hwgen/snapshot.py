@@ -261,14 +261,15 @@ class BuildSnapshot:
         """Read-modify-write the JSON file `rel` of this build (a mutable one, report/...): update(dict) -> dict.
         Returns None when written, else why not (OUT was rebuilt meanwhile, or cannot be written)."""
         parent, name = os.path.split(rel)
+        rebuilt = f"{str(self.out)!r} was rebuilt during the run, and the figures belong to the build it replaced"
         try:
             dfd = os.open(parent or ".", os.O_RDONLY | os.O_DIRECTORY, dir_fd=self._fd)
         except OSError as e:
-            return f"{parent or '.'}/ cannot be opened ({e.strerror})"
+            return rebuilt if not self.is_current() else f"{str(self.out / parent)!r} cannot be opened ({e.strerror})"
         try:
             fcntl.flock(dfd, fcntl.LOCK_EX)  # concurrent runs of this build: one read-modify-write at a time
             if not self.is_current():
-                return f"{str(self.out)!r} was rebuilt during the run, and the figures belong to the build it replaced"
+                return rebuilt
             try:
                 with os.fdopen(os.open(name, os.O_RDONLY | os.O_NONBLOCK, dir_fd=dfd), "rb") as f:
                     doc = json.loads(f.read().decode("utf-8")) if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else {}
