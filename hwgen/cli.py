@@ -28,8 +28,16 @@ def _check_target_fps(v):
 
 
 def _writable_dir(path, option: str) -> Path:
-    """Refuse, before any work, an output directory that is a file or cannot be written (nothing is created)."""
+    """Refuse, before any work, an output directory that is a file, lies inside a build directory or cannot be
+    written (nothing is created)."""
+    from hwgen.outdir import enclosing_build
+
     p = Path(path)
+    inside = enclosing_build(p)
+    if inside is not None:  # checked first: the write probe must not put a file into that build's directories
+        raise HwgenError(f"{option} {str(p)!r} is inside the hwgen build directory {str(inside)!r}, which a rebuild "
+                         "replaces as a whole (and which must hold only its own files); choose a directory outside "
+                         "it.")
     if p.exists() and not p.is_dir():
         raise HwgenError(f"{option} {str(p)!r} is an existing file, not a directory; choose another {option}.")
     probe_in = p
@@ -310,9 +318,13 @@ def _print_warning(message, category, filename, lineno, file=None, line=None):
 _show_warning = warnings.showwarning
 
 
-def _in_import(frame) -> bool:
+def _not_now(frame) -> bool:
+    """Is the main thread where an exception must not be raised: importing a module (it would be left half
+    initialised), or running a finalizer (Python prints the exception and carries on)?"""
     while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+        code = frame.f_code
+        if (code.co_filename.startswith("<frozen importlib._bootstrap") or code.co_name == "__del__"
+                or (code.co_name == "__call__" and code.co_filename.endswith("weakref.py"))):
             return True
         frame = frame.f_back
     return False
@@ -323,7 +335,7 @@ def _terminated(signum, frame):
     from hwgen import proc
 
     proc.stop_all()
-    if _in_import(frame):  # act when the import is done (SIGALRM comes back here)
+    if _not_now(frame):  # act when the import or finalizer is done (SIGALRM comes back here)
         signal.setitimer(signal.ITIMER_REAL, 0.05)
         return
     raise KeyboardInterrupt

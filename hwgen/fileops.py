@@ -7,7 +7,9 @@
   that the path still names the file it locked, and starts again when not.
 - `scratch_dir(prefix)`: a fresh private directory whose path has only "make-safe" characters (ASCII letters,
   digits, `/._+-`), for tools that cannot take spaces or non-ASCII in paths (make, the Makefiles Verilator
-  writes). Removed on exit of the `with` block.
+  writes). Removed on exit of the `with` block. Under `scratch_base()`: the system's temporary directory, or, in
+  a `with scratch_under(d)` block of this thread, `d` (a Dask task's own directory, which the client removes even
+  when the worker process is killed before its own clean-up runs).
 - `publish(src, dst)`: copy `src` to a temporary name beside `dst` and rename it over `dst`: readers see the old
   file or the new one, never a partial one.
 - `cache_root()`: hwgen's shared cache of built simulators ($HWGEN_CACHE_DIR, else ~/.cache/hwgen), checked to be
@@ -19,6 +21,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import os
 import re
@@ -75,8 +78,26 @@ def make_safe(path) -> bool:
     return bool(_MAKE_SAFE.match(str(path)))
 
 
+_SCRATCH_UNDER: contextvars.ContextVar = contextvars.ContextVar("hwgen_scratch_under", default=None)
+
+
+@contextlib.contextmanager
+def scratch_under(d):
+    """Scratch directories of this thread (scratch_dir, build snapshots, simulation runs) go under `d` in the
+    block, when its path is make-safe."""
+    token = _SCRATCH_UNDER.set(Path(d) if make_safe(Path(d)) else None)
+    try:
+        yield
+    finally:
+        _SCRATCH_UNDER.reset(token)
+
+
 def scratch_base() -> Path:
-    """The system's temporary directory if its path is make-safe, else /tmp."""
+    """Where scratch directories go: scratch_under's directory, else the system's temporary directory if its path
+    is make-safe, else /tmp."""
+    override = _SCRATCH_UNDER.get()
+    if override is not None:
+        return override
     base = Path(tempfile.gettempdir()).resolve()
     return base if make_safe(base) else Path("/tmp")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hwgen.errors import HwgenError
+from hwgen.fileops import scratch_under
 
 TOKEN_FILE = ".hwgen-explore"  # in DIR: a random token proving a worker sees the client's DIR (a shared path)
 WORK_DIR = ".work"  # in DIR: the tasks' temporary directories (the client removes it, however the sweep ends)
@@ -72,18 +73,25 @@ def run_point(model_bytes: bytes, model_name: str, point: dict, key: str, share:
     d = shared_dir(share)
     tmp = Path(tempfile.mkdtemp(prefix="hwgen-explore-", dir=_work_base(d)))
     try:
-        model = tmp / safe
-        model.write_bytes(model_bytes)
-        try:
-            row.update(_measure(model, tmp / "build", p))
-        except HwgenError as e:
-            text = " ".join(str(e).split()).replace(str(model), model_name).replace(str(tmp), "<task directory>")
-            row["error"] = f"{type(e).__name__}: {text}"
+        with scratch_under(tmp):  # the build snapshots and simulation runs of this task too
+            _run_in(tmp, safe, model_bytes, model_name, p, row)
         row["artifacts"] = _publish(tmp / "build", d, key) if d is not None and (tmp / "build").is_dir() else None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     row["seconds"] = round(time.perf_counter() - t0, 3)
     return row
+
+
+def _run_in(tmp: Path, safe: str, model_bytes: bytes, model_name: str, p, row: dict) -> None:
+    """Build and measure into tmp/build; a mistake in the model or options becomes the row's error, naming the
+    model as the user gave it."""
+    model = tmp / safe
+    model.write_bytes(model_bytes)
+    try:
+        row.update(_measure(model, tmp / "build", p))
+    except HwgenError as e:
+        text = " ".join(str(e).split()).replace(str(model), model_name).replace(str(tmp), "<task directory>")
+        row["error"] = f"{type(e).__name__}: {text}"
 
 
 def _measure(model: Path, out: Path, p) -> dict:
