@@ -163,13 +163,13 @@ def _cmd_run(a):
     _writable_file(a.output, "--output")
     output = a.output if str(a.output).endswith(".npy") else f"{a.output}.npy"
     _writable_file(output, "--output")
-    x = _load_npy(a.input)
     if a.scheduler:  # the batch split over a Dask cluster's workers (OUT must be on a path they all see)
         from hwgen.explore.batch import ClusterRun
 
         acc = ClusterRun(a.out, a.backend, scheduler=a.scheduler)
     else:
         acc = Accelerator(a.out, backend=a.backend)
+    x = _load_npy(a.input)
     t = time.perf_counter()
     y = acc.execute(x)
     dt = time.perf_counter() - t

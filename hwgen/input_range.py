@@ -8,7 +8,9 @@ values a HwgenWarning is issued (the CLI prints it as `hwgen: warning: ...`).
 A one-step (1-bit) input quantizer has no interval between level ends: there the span is the range of inputs the
 head maps onto the quantizer's two levels (TFC_1W1A: 2x - 1 into BipolarQuant(scale 1), so [0, 1]), read from the
 values entering the quantizer. 0-255 pixels lie far beyond it (every pixel from 1 up becomes +1 instead of those
-from 0.5 up: every prediction changes) and are warned about the same way.
+from 0.5 up: every prediction changes) and are warned about the same way, but only when the far values lie on one
+side: a sign is the same for any magnitude, so large values on both sides of the step are no sign of a scaling
+mistake, while values all far above (or below) the range mean the step sits at the wrong place for this input.
 """
 
 from __future__ import annotations
@@ -65,6 +67,13 @@ def _levels(node, ctx) -> tuple[np.ndarray, np.ndarray] | None:
     return (lo_int - z) * s, (hi_int - z) * s
 
 
+class OneStepSpan(tuple):
+    """(a, b) of a one-step quantizer (see the module doc: warned about only when the far values are one-sided)."""
+
+
+ONE_SIDED = 0.9  # share of the far values beyond one end for a one-step quantizer's warning
+
+
 def one_step_span(graph) -> tuple[float, float] | None:
     """(a, b): the inputs the head maps onto the two levels of its one-step input quantizer, when what enters the
     quantizer is an affine function of the input (a scale and an offset, as Brevitas exports); else None."""
@@ -93,7 +102,7 @@ def one_step_span(graph) -> tuple[float, float] | None:
     safe = np.where(fed, slope, 1.0)
     ends = np.stack([(lo_level - v[0]) / safe, (hi_level - v[0]) / safe])
     a, b = float(ends.min(0)[fed].min()), float(ends.max(0)[fed].max())
-    return (a, b) if np.isfinite(a) and np.isfinite(b) and b > a else None
+    return OneStepSpan((a, b)) if np.isfinite(a) and np.isfinite(b) and b > a else None
 
 
 _UNKNOWN = object()  # span not computed yet (None means: computed, nothing to judge)
@@ -110,9 +119,12 @@ def check_input_range(graph, x, span=_UNKNOWN) -> str | None:
     v = x.reshape(-1)
     v = v[:: max(1, v.size // SAMPLE)]  # a strided sample: the check must not cost what the cpu backend does
     with np.errstate(invalid="ignore"):
-        far = (v < a - w) | (v > b + w)
+        below, above = v < a - w, v > b + w
+    far = below | above
     frac = float(far.mean())
     if frac <= WARN_FRACTION:
+        return None
+    if isinstance(span, OneStepSpan) and max(below.sum(), above.sum()) < ONE_SIDED * far.sum():
         return None
     return (f"{frac * 100:.1f} % of the input values lie far outside the range the model's input quantizer "
             f"resolves (about [{a:.4g}, {b:.4g}]; values from {float(np.min(x)):.4g} to {float(np.max(x)):.4g}); "

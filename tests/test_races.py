@@ -17,6 +17,7 @@ key names.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -136,6 +137,27 @@ def _hook_points(backend):
     return points + [("rebuilt continuously", None, None)]
 
 
+@contextlib.contextmanager
+def rebuild_during(monkeypatch, point, i: int, out: Path, first: Path, other: Path):
+    """OUT (now `first`) rebuilt into `other` at hook `point` of what runs in the block; the k-th file of the
+    opening when the hook is the opening's file copy (k cycling), or continuously from a thread (no hook)."""
+    _, where, attr = point
+    with monkeypatch.context() as mp:
+        thread = None
+        if where is None:
+            thread = Rebuilder(out, [other, first])
+            thread.start()
+        else:
+            at = (i // 6) % 4 if attr == "_copy_one" else 0
+            mp.setattr(where, attr, Injector(out, other, at).wrap(getattr(where, attr)))
+        try:
+            yield
+        finally:
+            if thread is not None:
+                thread.stop.set()
+                thread.join()
+
+
 def _race(designs, backend, tmp_path, monkeypatch, iterations=ITERATIONS):
     d, x, refs, keys = designs["dir"], designs["x"], designs["refs"], designs["keys"]
     out = tmp_path / "race out"
@@ -143,24 +165,12 @@ def _race(designs, backend, tmp_path, monkeypatch, iterations=ITERATIONS):
     points = _hook_points(backend)
     mixed, seen = [], {"A": 0, "B": 0}
     for i in range(iterations):
-        name, where, attr = points[i % len(points)]
+        name = points[i % len(points)][0]
         first, other = ("A", "B") if i % 2 == 0 else ("B", "A")
         rebuild(out, d / first)
-        with monkeypatch.context() as mp:
-            thread = None
-            if where is None:
-                thread = Rebuilder(out, [d / other, d / first])
-                thread.start()
-            else:
-                at = (i // len(points)) % 4 if attr == "_copy_one" else 0  # after the k-th file
-                mp.setattr(where, attr, Injector(out, d / other, at).wrap(getattr(where, attr)))
-            try:
-                acc = Accelerator(out, backend)
-                y = acc.execute(x)
-            finally:
-                if thread is not None:
-                    thread.stop.set()
-                    thread.join()
+        with rebuild_during(monkeypatch, points[i % len(points)], i, out, d / first, d / other):
+            acc = Accelerator(out, backend)
+            y = acc.execute(x)
         got = keys.get(graph_key(acc.graph))  # the build this run loaded
         seen[got] += 1
         if not np.array_equal(y, refs[got]):
@@ -193,27 +203,15 @@ def figures(designs, tmp_path_factory):
 def test_rtlsim_figures_land_only_in_the_build_measured(designs, figures, tmp_path, monkeypatch, recwarn):
     d, x = designs["dir"], designs["x"]
     out = tmp_path / "report out"
-    points = [p for p in _hook_points("rtlsim")]
+    points = _hook_points("rtlsim")
     graphs = {(d / n / "hwgraph.json").read_bytes(): n for n in "AC"}
     wrong, recorded = [], 0
     for i in range(ITERATIONS):
-        name, where, attr = points[i % len(points)]
+        name = points[i % len(points)][0]
         first, other = ("A", "C") if i % 2 == 0 else ("C", "A")
         rebuild(out, d / first)  # a fresh build: no figures in its report yet
-        with monkeypatch.context() as mp:
-            thread = None
-            if where is None:
-                thread = Rebuilder(out, [d / other, d / first])
-                thread.start()
-            else:
-                at = (i // len(points)) % 4 if attr == "_copy_one" else 0
-                mp.setattr(where, attr, Injector(out, d / other, at).wrap(getattr(where, attr)))
-            try:
-                Accelerator(out, "rtlsim").execute(x)
-            finally:
-                if thread is not None:
-                    thread.stop.set()
-                    thread.join()
+        with rebuild_during(monkeypatch, points[i % len(points)], i, out, d / first, d / other):
+            Accelerator(out, "rtlsim").execute(x)
         now = graphs[(out / "hwgraph.json").read_bytes()]  # the build OUT is after the run
         s = json.loads((out / "report" / "summary.json").read_text())
         if "rtlsim" in s:
@@ -237,6 +235,8 @@ def test_csim_cache_entry_holds_what_its_key_names(designs, tmp_path, monkeypatc
     monkeypatch.setenv("HWGEN_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "plain"
     shutil.copytree(d / "A", out)
+    # a header dropped beside the generated C++ is neither in the key nor seen by the compiler
+    (out / "hls" / "ap_int.h").write_text('#error "a header that is not the build\'s shadowed the real one"\n')
     graph = HwGraph.load(d / "A")
     project = csim.built_project(out / "hls", graph)
     a_sources = read_sources(project.top_cpp, project.files)

@@ -229,6 +229,10 @@ CASES = [
          ["hwgraph.json", "MVAU_0", "PE -64"]),
     Case("graph_pe_string", lambda b, t, w: run_args(_graph(b, t, _layer("MVAU_0", "pe", "8")), t),
          ["hwgraph.json", "MVAU_0", "PE '8'"]),
+    Case("header_dropped_into_hls", lambda b, t, w: run_args(_drop(_copy(b, t), "hls/ap_int.h"), t, "csim"),
+         ["hls/ap_int.h", "not part of this build"]),
+    Case("file_dropped_into_rtl", lambda b, t, w: run_args(_drop(_copy(b, t), "rtl/extra.v"), t, "rtlsim"),
+         ["rtl/extra.v", "not part of this build"]),
     Case("verify_n_huge", lambda b, t, w: ["verify", str(b), "-n", "100000000"], ["-n 100000000", "GiB"]),
     # unclear messages before
     Case("input_is_a_dir", lambda b, t, w: ["run", str(b), "--input", str(t), "--output", str(t / "y.npy")],
@@ -263,6 +267,11 @@ CASES = [
     Case("build_32_bit_activations", lambda b, t, w: ["build", str(w / "wide32.onnx"), "-o", str(t / "o")],
          ["32-bit outputs", "16 bits or fewer"], seconds=60),
 ]
+
+
+def _drop(out, rel):
+    (out / rel).write_text('#error "a header that is not the build\'s"\n')
+    return out
 
 
 def _pipe_in(out):
@@ -457,3 +466,52 @@ def test_16_bit_activations_answer_in_bounded_time(wide, capsys):
     assert time.perf_counter() - t < 60
     err = capsys.readouterr().err
     assert rc in (0, 2) and "Traceback" not in err, err
+
+
+def test_point_errors_name_the_model_as_given(tmp_path):
+    """A point's error names the user's model path, not the task's copy in a worker's temporary directory."""
+    from hwgen.explore.points import Point
+    from hwgen.explore.task import run_point
+
+    row = run_point(b"not an onnx model", "/my models/m.onnx", vars(Point("pynq-z2", None, None)), "k")
+    assert row["error"] and "'/my models/m.onnx'" in row["error"], row["error"]
+    assert "hwgen-explore-" not in row["error"] and "task directory" not in row["error"], row["error"]
+
+
+@pytest.mark.slow
+def test_cluster_that_loses_all_its_workers_ends_the_wait(tmp_path):
+    """Gathering results from a cluster whose only worker died ends with a message, not a wait for ever."""
+    from distributed import Client
+
+    from hwgen.explore.cluster import WORKER_WAIT, ClusterError, gather_watched
+    from tests.dask_cluster import local_dask
+
+    with local_dask(tmp_path / "dask", n_workers=1) as cluster, Client(cluster.address, timeout=60) as client:
+        futures = [client.submit(time.sleep, 120, pure=False)]
+        time.sleep(1.0)
+        cluster.kill_worker(next(iter(cluster.workers)))
+        t = time.perf_counter()
+        with pytest.raises(ClusterError, match="no workers for"):
+            gather_watched(client, futures)
+        assert time.perf_counter() - t < WORKER_WAIT + 15
+
+
+def test_one_step_quantizer_warns_only_for_one_sided_far_inputs(tmp_path):
+    """A sign is the same for any magnitude: large inputs on both sides of a 1-bit input quantizer's step are
+    fine; inputs all far above its range (the step at the wrong place for them) warn."""
+    import onnx
+
+    from hwgen.input_range import OneStepSpan, check_input_range, quantizer_span
+    from hwgen.runtime.accelerator import Accelerator
+    from tests.qonnx_gen import MLPSpec, make_mlp
+
+    onnx.save(make_mlp(MLPSpec(sizes=[16, 8, 4], in_bits=1, in_signed=True)), tmp_path / "m.onnx")
+    build(tmp_path / "m.onnx", tmp_path / "o", log=None)
+    g = Accelerator(tmp_path / "o").graph
+    span = quantizer_span(g)
+    assert isinstance(span, OneStepSpan), span
+    rng = np.random.default_rng(0)
+    w = span[1] - span[0]
+    assert check_input_range(g, rng.normal(0, 100 * w, (64, 16)).astype(np.float32), span) is None
+    assert "far outside" in check_input_range(g, (span[1] + 50 * w + rng.uniform(0, w, (64, 16))).astype(np.float32),
+                                              span)

@@ -15,7 +15,6 @@ written into OUT (the figures of split runs are not recorded).
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import numpy as np
 

@@ -6,8 +6,6 @@ import hashlib
 import time
 from pathlib import Path
 
-import numpy as np
-
 
 class ReferenceBackend:
     """The layers' numpy `execute()`: the golden model."""
