@@ -20,8 +20,10 @@ Rules (see also hwgen.manifest):
 - Anything under the old OUT that is not a regular file, a link or a directory (a named pipe, a socket, a device)
   is refused before building: it cannot be carried over (reading a pipe would block).
 - The swap is two renames (OUT -> hidden old name, temporary -> OUT; undone if the second fails), then the old
-  tree is removed. A run reads OUT through one directory descriptor into its own copy (hwgen.snapshot): it reads
-  the old build or the new one, never a mix, and one that starts between the renames tries again.
+  tree is removed. A run reads OUT through one directory descriptor into its own copy (hwgen.snapshot), holding a
+  shared flock on OUT while it copies; the swap takes it exclusive first, so it waits for the copies in progress
+  (READERS_WAIT at most). A run reads the old build or the new one, never a mix, and one that starts between the
+  renames, or outlasts the wait, tries again.
 - The temporary siblings of a killed build are removed by the next build of OUT: exactly `.<OUT name>.building-XXXXXXXX`
   and `.<OUT name>.old-XXXXXXXX` (names compared as strings, never as glob patterns: an OUT named `gb[12]` does not
   touch the siblings of `gb1`).
@@ -142,18 +144,50 @@ def _carry_over(old: Path, new: Path, foreign: list[str], known: bool, log) -> N
             shutil.copy2(src, dst)
 
 
+READERS_WAIT = 10.0  # seconds the swap waits for runs that are copying OUT (hwgen.snapshot) to finish
+
+
+@contextlib.contextmanager
+def _no_readers(out: Path):
+    """An exclusive flock on OUT itself (the directory), which runs hold shared while they copy it: the swap waits
+    for the copies in progress (at most READERS_WAIT seconds; a run still copying then sees OUT replaced and reads
+    the new build). No lock file: the directory is the lock."""
+    import fcntl
+    import time
+
+    try:
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        yield
+        return
+    try:
+        deadline = time.monotonic() + READERS_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def _swap(work: Path, out: Path) -> None:
     """Rename `work` to `out`, replacing a directory `out`; on failure `out` is left as it was."""
     if not out.is_dir():
         os.rename(work, out)
         return
     holder = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-    os.rename(out, holder / "out")
-    try:
-        os.rename(work, out)
-    except BaseException:
-        os.rename(holder / "out", out)
-        raise
+    with _no_readers(out):
+        os.rename(out, holder / "out")
+        try:
+            os.rename(work, out)
+        except BaseException:
+            os.rename(holder / "out", out)
+            raise
     shutil.rmtree(holder, ignore_errors=True)
 
 

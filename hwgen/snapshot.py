@@ -2,7 +2,8 @@
 they were measured on.
 
     snap = open_build(out)       # BuildDirError (exit 2) unless OUT is exactly what one `hwgen build` wrote
-    snap.dir                     # the copy: every file the manifest lists (report/ excepted), each hash checked
+    snap.dir                     # the copy: every file the manifest lists, each hash checked (report/, whose figures
+                                 # change, and hwgraph.onnx, for people only, are not copied)
     snap.build_id                # the manifest's build id
     snap.record("report/summary.json", lambda s: {**s, "rtlsim": figs})   # into this build, or nowhere
     snap.close()                 # (also when the snapshot is garbage collected, or at exit)
@@ -10,8 +11,11 @@ they were measured on.
 How. A rebuild replaces OUT by renaming a complete new directory over it (hwgen.outdir). So OUT is opened once, as a
 directory file descriptor, and its manifest and every listed file are read through that descriptor, hashed and
 copied into a private scratch directory: a rebuild meanwhile cannot mix its files in, because the descriptor still
-names the directory that was opened. When the rebuild deletes that old tree under the reader, or a hash differs
-while OUT no longer names the opened directory, the copy is dropped and made again from the new OUT (MAX_TRIES);
+names the directory that was opened. While copying, the reader holds a shared flock on that directory, which the
+rebuild's swap takes exclusive first, so a rebuild waits for copies in progress (hwgen.outdir.READERS_WAIT at most).
+When the rebuild replaced OUT anyway (between the open and the lock, after the wait, or by a build that does not
+lock), the old tree is deleted under the reader or a hash differs while OUT no longer names the opened directory:
+the copy is dropped and made again from the new OUT (MAX_TRIES);
 a hash that differs while OUT is still the opened directory is a tampered or mixed build and is refused, as are
 files the manifest does not list in the directories the runtime reads (manifest.STRICT_DIRS: an extra header in
 hls/ would shadow the real one in a C-simulation compile), and anything that is not a regular file where one is
@@ -43,6 +47,7 @@ from hwgen.errors import BuildDirError
 from hwgen.manifest import FORMAT, MANIFEST, STRICT_DIRS, is_build_dir
 
 MAX_TRIES = 5  # copies started again because OUT was rebuilt while being read
+NOT_COPIED = ("hwgraph.onnx",)  # checked, but read by people (Netron) only: CNV's is 12 MB
 TEMP_SIBLING = re.compile(r"^\.(?P<name>.+)\.(?P<what>building|old)-[A-Za-z0-9_]{8}$")  # hwgen.outdir's names
 _BLOCK = 1 << 20
 
@@ -160,7 +165,7 @@ def _take(out: Path, fd: int, copy: bool) -> "BuildSnapshot":
             if rel.startswith(mutable):
                 continue
             try:
-                have = _copy_one(fd, rel, dest)
+                have = _copy_one(fd, rel, None if rel in NOT_COPIED else dest)
             except (FileNotFoundError, NotADirectoryError):
                 bad.append(f"{rel} is missing")
                 continue
@@ -207,7 +212,12 @@ def open_build(out, copy: bool = True) -> "BuildSnapshot":
             _check_path(out)
             raise
         try:
-            return _take(out, fd, copy)
+            fcntl.flock(fd, fcntl.LOCK_SH)  # a rebuild's swap waits until the copy is made (hwgen.outdir)
+            if not _is_current(fd, out):  # swapped between our open and our lock: open the new OUT
+                raise _Replaced
+            snap = _take(out, fd, copy)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return snap
         except _Replaced:
             os.close(fd)
             time.sleep(0.02 * attempt)
