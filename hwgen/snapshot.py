@@ -44,6 +44,7 @@ import weakref
 from pathlib import Path
 
 from hwgen.errors import BuildDirError
+from hwgen.fileops import scratch_base
 from hwgen.manifest import FORMAT, MANIFEST, STRICT_DIRS, is_build_dir
 
 MAX_TRIES = 5  # copies started again because OUT was rebuilt while being read
@@ -158,7 +159,7 @@ def _is_current(fd: int, out: Path) -> bool:
 def _take(out: Path, fd: int, copy: bool) -> "BuildSnapshot":
     doc = _read_manifest(fd, out)
     mutable = tuple(m for m in doc.get("mutable", ()) if isinstance(m, str))
-    dest = Path(tempfile.mkdtemp(prefix="hwgen-build-", dir=_tmp_base())) if copy else None
+    dest = Path(tempfile.mkdtemp(prefix="hwgen-build-", dir=scratch_base())) if copy else None
     try:
         bad = []
         for rel, digest in doc["files"].items():
@@ -191,12 +192,6 @@ def _take(out: Path, fd: int, copy: bool) -> "BuildSnapshot":
         raise
 
 
-def _tmp_base() -> Path:
-    from hwgen.fileops import scratch_base
-
-    return scratch_base()
-
-
 def open_build(out, copy: bool = True) -> "BuildSnapshot":
     """A checked snapshot of the build directory `out` (see the module doc); copy=False only checks it (no copy,
     `dir` is None)."""
@@ -210,7 +205,7 @@ def open_build(out, copy: bool = True) -> "BuildSnapshot":
             continue
         except NotADirectoryError:
             _check_path(out)
-            raise
+            _fail(out, "is not a directory; it should be an hwgen build directory.")
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)  # a rebuild's swap waits until the copy is made (hwgen.outdir)
             if not _is_current(fd, out):  # swapped between our open and our lock: open the new OUT
