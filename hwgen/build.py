@@ -199,13 +199,63 @@ def write_report(out: Path, s: dict) -> None:
     (out / "report" / "index.html").write_text(render(s))
 
 
+# what `hwgen report` prints from summary.json: key -> type (a dict: nested keys), checked before printing
+_REPORT_KEYS = {"board": str, "clock_mhz": (int, float), "layers": list, "cpu_partitions": list,
+                "estimate": {"cycles_per_frame": (int, float), "bottleneck": str, "fps": (int, float)}}
+_LAYER_KEYS = {"name": str, "op": str, "pe": int, "simd": int, "in_shape": list, "out_shape": list, "in_dtype": str,
+               "out_dtype": str, "weight_dtype": (str, type(None)), "cycles": (int, float)}
+_OPTIONAL_KEYS = {"rtlsim": {"cycles_per_frame": (int, float, type(None)), "latency_cycles": int, "frames": int},
+                  "synth": {}, "input": {}}
+
+
+def _summary_problem(s) -> str | None:
+    def check(doc, spec, where):
+        for k, t in spec.items():
+            if k not in doc:
+                return f"has no {where}{k!r}"
+            if isinstance(t, dict):
+                if not isinstance(doc[k], dict):
+                    return f"has {where}{k!r} that is not an object"
+                problem = check(doc[k], t, f"{where}{k}.")
+                if problem:
+                    return problem
+            elif not isinstance(doc[k], t) or isinstance(doc[k], bool):
+                return f"has {where}{k!r} = {doc[k]!r} of the wrong type"
+        return None
+
+    if not isinstance(s, dict):
+        return "is not a JSON object"
+    problem = check(s, _REPORT_KEYS, "")
+    for i, lay in enumerate([] if problem else s["layers"]):
+        problem = problem or (f"has layer {i} that is not an object" if not isinstance(lay, dict) else
+                              check(lay, _LAYER_KEYS, f"layers[{i}]."))
+    for i, part in enumerate([] if problem else s["cpu_partitions"]):
+        if not (isinstance(part, dict) and isinstance(part.get("nodes"), list) and "role" in part and "reason" in part):
+            return f"has cpu_partitions[{i}] without role, nodes and reason"
+    for k, spec in _OPTIONAL_KEYS.items():
+        if not problem and k in s and s[k] is not None:
+            problem = check({k: s[k]}, {k: spec}, "")
+    return problem
+
+
 def load_summary(out: Path) -> dict:
+    """OUT/report/summary.json, checked to hold what `hwgen report` prints (BuildDirError naming the file and the
+    key when not)."""
     from hwgen.errors import BuildDirError
 
     f = Path(out) / "report" / "summary.json"
     if not f.is_file():
         raise BuildDirError(f"{str(f)!r} not found; is {str(out)!r} an hwgen build directory? Run `hwgen build`.")
     try:
-        return json.loads(f.read_text())
+        s = json.loads(f.read_bytes().decode("utf-8"))
+    except OSError as e:
+        raise BuildDirError(f"{str(f)!r} cannot be read ({e.strerror}).") from None
+    except UnicodeDecodeError as e:
+        raise BuildDirError(f"{str(f)!r} is not UTF-8 text (byte {e.start}); rebuild with `hwgen build`.") from None
     except json.JSONDecodeError as e:
         raise BuildDirError(f"{str(f)!r} is not valid JSON ({e}); rebuild.") from None
+    problem = _summary_problem(s)
+    if problem:
+        raise BuildDirError(f"{str(f)!r} {problem}: it was edited or written by another hwgen version; rebuild with "
+                            "`hwgen build` (the report is rewritten).")
+    return s

@@ -1,4 +1,10 @@
-"""The `hwgen` command line. User errors print one paragraph (no traceback) and exit 2."""
+"""The `hwgen` command line. User errors print one paragraph (no traceback) and exit 2.
+
+SIGTERM and SIGINT (Ctrl-C) stop the external tools hwgen runs (hwgen.proc.stop_all) and unwind like Ctrl-C (a
+half-written build directory is removed), exit 130. The module imports nothing heavy at the top, so the handlers
+are in place before numpy and the rest load; a signal that arrives while a module is being imported is acted on
+as soon as the import has finished (raising inside an import can leave an extension module half initialised).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,7 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
-from hwgen.errors import HwgenError, InputDataError
-from hwgen.input_range import HwgenWarning
+from hwgen.errors import HwgenError, HwgenWarning, InputDataError
 
 
 def _check_target_fps(v):
@@ -25,8 +28,16 @@ def _check_target_fps(v):
 
 
 def _writable_dir(path, option: str) -> Path:
-    """Refuse, before any work, an output directory that is a file or cannot be written (nothing is created)."""
+    """Refuse, before any work, an output directory that is a file, lies inside a build directory or cannot be
+    written (nothing is created)."""
+    from hwgen.outdir import enclosing_build
+
     p = Path(path)
+    inside = enclosing_build(p)
+    if inside is not None:  # checked first: the write probe must not put a file into that build's directories
+        raise HwgenError(f"{option} {str(p)!r} is inside the hwgen build directory {str(inside)!r}, which a rebuild "
+                         "replaces as a whole (and which must hold only its own files); choose a directory outside "
+                         "it.")
     if p.exists() and not p.is_dir():
         raise HwgenError(f"{option} {str(p)!r} is an existing file, not a directory; choose another {option}.")
     probe_in = p
@@ -58,8 +69,8 @@ def _probe_write(directory: Path, target: Path, option: str) -> None:
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as e:
-        raise HwgenError(f"{option} {str(target)!r} cannot be written ({str(directory)!r}: {e.strerror}); choose "
-                         f"a writable {option}.") from None
+        raise HwgenError(f"{option} {str(target)!r} cannot be written: nothing can be created in {str(directory)!r} "
+                         f"({e.strerror}); choose a writable {option}.") from None
 
 
 def _budget_lines(s: dict) -> list[str]:
@@ -131,19 +142,37 @@ def _print_pruned(s: dict) -> None:
 
 
 def _load_npy(path):
-    p = Path(path)
-    if not p.is_file():
-        raise InputDataError(f"input file {str(p)!r} does not exist.")
+    """The --input array: an .npy file, or an .npz archive holding exactly one array."""
+    import numpy as np
+
+    from hwgen.fileops import regular_file
+
+    p = regular_file(path, "--input", InputDataError, hint="; give an .npy file (numpy.save)")
     try:
-        return np.load(p, allow_pickle=False)
+        x = np.load(p, allow_pickle=False)
     except Exception as e:
-        raise InputDataError(f"input file {str(p)!r} is not a readable .npy array ({type(e).__name__}).") from None
+        raise InputDataError(f"--input {str(p)!r} is not a readable .npy array ({type(e).__name__}); give an .npy "
+                             "file (numpy.save).") from None
+    if isinstance(x, np.lib.npyio.NpzFile):
+        with x:
+            names = list(x.files)
+            if len(names) != 1:
+                raise InputDataError(f"--input {str(p)!r} is an .npz archive of {len(names)} arrays "
+                                     f"({', '.join(map(repr, names[:6]))}); save the input array alone with "
+                                     "numpy.save(FILE.npy, x).")
+            x = x[names[0]]
+    return x
 
 
 def _cmd_run(a):
+    import numpy as np
+
     from hwgen.runtime.accelerator import Accelerator
 
+    # numpy.save appends .npy to a name without it: check and report the file that is really written
     _writable_file(a.output, "--output")
+    output = a.output if str(a.output).endswith(".npy") else f"{a.output}.npy"
+    _writable_file(output, "--output")
     if a.scheduler:  # the batch split over a Dask cluster's workers (OUT must be on a path they all see)
         from hwgen.explore.batch import ClusterRun
 
@@ -154,9 +183,9 @@ def _cmd_run(a):
     t = time.perf_counter()
     y = acc.execute(x)
     dt = time.perf_counter() - t
-    np.save(a.output, y)
+    np.save(output, y)
     n = x.shape[0] if x.ndim == len(acc.graph.input_shape) else 1
-    print(f"{n} input(s) -> {a.output} {tuple(y.shape)} {y.dtype} [{a.backend}: {dt:.2f} s, {n / dt:,.0f}/s]")
+    print(f"{n} input(s) -> {output} {tuple(y.shape)} {y.dtype} [{a.backend}: {dt:.2f} s, {n / dt:,.0f}/s]")
     return 0
 
 
@@ -190,9 +219,12 @@ def _cmd_boards(a):
 
 
 def _cmd_verify(a):
-    from hwgen.verify import verify
+    from hwgen.verify import VerifyError, verify
 
     backends = [b.strip() for b in a.backends.split(",") if b.strip()]
+    if not backends:
+        raise VerifyError(f"--backends {a.backends!r} names no backend, so nothing would be checked; give one or "
+                          "more of reference,csim,rtlsim,cpu (e.g. --backends reference,rtlsim).")
     ok = verify(a.out, n=a.n, backends=backends, seed=a.seed, model=a.model)
     print("all bit-exact" if ok else "MISMATCH: see the lines above for which path differs from which, and where")
     return 0 if ok else 1
@@ -202,7 +234,7 @@ def _cmd_report(a):
     from hwgen.build import load_summary
     from hwgen.report import cpu_table, input_paragraph, layer_table
 
-    s = load_summary(a.out)
+    s = load_summary(a.out)  # checked: every key printed below is there, with the right type
     if a.json:
         print(json.dumps(s, indent=2))
         return 0
@@ -301,18 +333,39 @@ def _print_warning(message, category, filename, lineno, file=None, line=None):
 _show_warning = warnings.showwarning
 
 
+def _not_now(frame) -> bool:
+    """Is the main thread where an exception must not be raised: importing a module (it would be left half
+    initialised), or running a finalizer (Python prints the exception and carries on)?"""
+    while frame is not None:
+        code = frame.f_code
+        if (code.co_filename.startswith("<frozen importlib._bootstrap") or code.co_name == "__del__"
+                or (code.co_name == "__call__" and code.co_filename.endswith("weakref.py"))):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _terminated(signum, frame):
-    # SIGTERM (a job scheduler, `kill`) unwinds like Ctrl-C, so a half-written build directory is removed
+    """SIGTERM / SIGINT: stop the child tools, then unwind like Ctrl-C (a half-written build directory is removed)."""
+    from hwgen import proc
+
+    proc.stop_all()
+    if _not_now(frame):  # act when the import or finalizer is done (SIGALRM comes back here)
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        return
     raise KeyboardInterrupt
 
 
+_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGALRM)
+
+
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
     try:
-        previous = signal.signal(signal.SIGTERM, _terminated)
+        previous = {s: signal.signal(s, _terminated) for s in _SIGNALS}
     except ValueError:  # not the main thread (main() called from a thread): leave signals alone
-        previous = None
+        previous = {}
     try:
+        args = parser().parse_args(argv)
         with warnings.catch_warnings():
             warnings.showwarning = _print_warning
             warnings.simplefilter("always", HwgenWarning)
@@ -328,8 +381,10 @@ def main(argv=None) -> int:
         sys.stderr.close()
         return 0
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if previous:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            for s, h in previous.items():
+                signal.signal(s, h)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,10 @@ class ToolError(HwgenError):
     """An external tool (compiler, Verilator, yosys) failed; the message has the command and its last output lines."""
 
 
+class HwgenWarning(UserWarning):
+    """Something legal but probably not what the user meant (printed by the CLI, exit code unchanged)."""
+
+
 def describe_node(node) -> str:
     """A short, safe description of an ONNX node for error messages: op type and (repr-escaped) name."""
     name = node.name or "<unnamed>"

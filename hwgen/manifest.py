@@ -5,8 +5,10 @@
      "mutable": ["report/"]}                                 listed, but rewritten later (measured figures)
 
 check_build_dir(out) refuses (BuildDirError, exit 2) a directory whose generated files are missing or changed
-(a tampered file, or one build's files mixed into another's), holds extra parameter / RTL / CPU-partition files
-the build did not write, or was built by an older hwgen without a manifest. check_params(out, graph) then checks
+(a tampered file, or one build's files mixed into another's), holds files the build did not write in a directory
+the runtime reads (params/, rtl/, cpu/, hls/: STRICT_DIRS), or was built by an older hwgen without a manifest. Runs
+read a checked private copy of the build instead of OUT itself (hwgen.snapshot.open_build, which makes these
+checks), so that a rebuild during a run cannot mix two builds. check_params(out, graph) then checks
 each layer's params/*.npz against the layer's spec in hwgraph.json: array names, integer dtypes, shapes, weights
 within their datatype, thresholds ascending. rtlsim reads rtl/*.mem and csim regenerates its C++ from params,
 so with both checks params, .mem and the C++ cannot disagree.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -29,13 +32,14 @@ MANIFEST = "manifest.json"
 FORMAT = 1
 MUTABLE = ("report/",)
 # directories whose every file must be one the build wrote (the runtime reads them): an extra file there means
-# another build's files were mixed in
-STRICT_DIRS = ("params/", "rtl/", "cpu/")
+# another build's files were mixed in, or shadows one of the build's (an ap_int.h in hls/ would be included by a
+# C-simulation compile instead of the real header)
+STRICT_DIRS = ("params/", "rtl/", "cpu/", "hls/")
 
 
 def sha256_file(path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:  # a named pipe must not block: read as empty
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -79,45 +83,14 @@ def read_manifest(out) -> dict | None:
     return doc
 
 
-def _problems(out: Path, doc: dict) -> list[str]:
-    mutable = tuple(doc.get("mutable", ()))
-    bad = []
-    for rel, digest in doc["files"].items():
-        if rel.startswith(mutable):
-            continue
-        p = out / rel
-        if not p.is_file():
-            bad.append(f"{rel} is missing")
-        elif sha256_file(p) != digest:
-            bad.append(f"{rel} was changed after the build")
-    for d in STRICT_DIRS:
-        if (out / d).is_dir():
-            for rel in list_files(out / d):
-                if f"{d}{rel}" not in doc["files"]:
-                    bad.append(f"{d}{rel} is not part of this build")
-    return bad
-
-
 def check_build_dir(out) -> dict:
-    """Refuse a build directory that is not exactly what `hwgen build` wrote; returns its manifest."""
-    out = Path(out)
-    if not out.is_dir():
-        what = "is a file, not" if out.exists() else "does not exist; it should be"
-        raise BuildDirError(f"{str(out)!r} {what} an hwgen build directory; run `hwgen build MODEL -o OUT`.")
-    doc = read_manifest(out)
-    if doc is None:
-        if (out / "hwgraph.json").is_file():
-            raise BuildDirError(f"{str(out)!r} was built by an older hwgen (no {MANIFEST}, so its files cannot be "
-                                "checked); rebuild it with `hwgen build MODEL -o OUT`.")
-        raise BuildDirError(f"{str(out)!r} is not an hwgen build directory (no {MANIFEST}); "
-                            "run `hwgen build MODEL -o OUT`.")
-    bad = _problems(out, doc)
-    if bad:
-        more = f" (and {len(bad) - 5} more)" if len(bad) > 5 else ""
-        raise BuildDirError(f"build directory {str(out)!r} does not match its {MANIFEST}: " + "; ".join(bad[:5])
-                            + more + ". It was modified or mixed with another build's files; rebuild it with "
-                            "`hwgen build MODEL -o OUT`.")
-    return doc
+    """Refuse a build directory that is not exactly what `hwgen build` wrote; returns its manifest. (The checks
+    are hwgen.snapshot's, made while reading OUT through one directory descriptor: a rebuild meanwhile is read as
+    the new build, never as a mix.)"""
+    from hwgen.snapshot import open_build
+
+    with open_build(out, copy=False) as snap:
+        return snap.manifest
 
 
 # --- parameter checks -----------------------------------------------------------------------------------------
@@ -134,25 +107,26 @@ def _expected_shapes(d: dict) -> dict:
     return shapes
 
 
-def check_params(out, graph=None) -> None:
+def check_params(out, graph=None, shown=None) -> None:
     """Check every layer's params/*.npz against its spec in hwgraph.json; with `graph` (loaded from `out`) also
-    the layers' shapes. Call it without `graph` before HwGraph.load (which trusts the arrays), then with it."""
+    the layers' shapes. Call it without `graph` before HwGraph.load (which trusts the arrays), then with it.
+    `shown`: the directory to name in messages (OUT, when `out` is a snapshot's copy of it)."""
     from hwgen.dtypes import from_name
+    from hwgen.graph_check import check_graph_doc
 
     out = Path(out)
-    try:
-        doc = json.loads((out / "hwgraph.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BuildDirError(f"{str(out / 'hwgraph.json')!r} cannot be read ({type(e).__name__}); rebuild.") from None
+    shown = Path(shown) if shown is not None else out
+    doc = check_graph_doc(out, shown)
     loaded = {layer.name: layer for layer in graph.layers} if graph is not None else {}
-    for d in doc.get("layers", []):
-        name, a = d.get("name", "?"), d.get("attrs", {})
+    for d in doc["layers"]:
+        name, a = d["name"], d.get("attrs", {})
         if "params" not in d:
             continue
         f = out / d["params"]
 
-        def fail(what, f=f, name=name):
-            raise BuildDirError(f"{str(f)!r} (parameters of layer {name!r}): {what}; rebuild with `hwgen build`.")
+        def fail(what, name=name, rel=d["params"]):
+            raise BuildDirError(f"{str(shown / rel)!r} (parameters of layer {name!r}): {what}; rebuild with "
+                                "`hwgen build`.")
 
         try:
             with np.load(f, allow_pickle=False) as z:

@@ -2,7 +2,9 @@
 original QONNX graph; bit-exact or not, and where not, which path differs from which and at which input.
 
 The original model is found by the absolute path recorded at build time (or `--model`) and must have the
-sha256 recorded then: comparing with a different model, or with none, would prove nothing.
+sha256 recorded then: comparing with a different model, or with none, would prove nothing. Every backend runs on
+one checked copy of the build (hwgen.snapshot): a rebuild of OUT during verify cannot make two backends compare
+two different builds.
 """
 
 from __future__ import annotations
@@ -91,16 +93,44 @@ def _where(d) -> str:
     return f"input {d[0]}" + (f", output {list(d[1])}" if d[1] else "")
 
 
+MEMORY_SHARE = 0.25  # of the machine's memory: the most the inputs of `verify -n` may take
+
+
+def check_n(n: int, graph) -> None:
+    """Refuse -n below 1, or so large that the inputs (and the outputs and copies every path makes) would not fit
+    in MEMORY_SHARE of this machine's memory."""
+    import os
+
+    if n < 1:
+        raise VerifyError(f"-n {n}: verify needs at least one random input (e.g. -n 100).")
+    per_input = 8 * 6 * int(np.prod(graph.input_shape[1:]))  # float64 draws, float32 input, int64 streams, copies
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        memory = 8 << 30
+    most = max(1, int(MEMORY_SHARE * memory // per_input))
+    if n > most:
+        raise VerifyError(f"-n {n}: that many inputs need about {n * per_input / 2**30:,.0f} GiB, more than "
+                          f"{MEMORY_SHARE:.0%} of this machine's memory; give -n {most:,} or fewer (thresholds are "
+                          "aimed at on top of them in any case).")
+
+
 def verify(out, n: int = 100, backends=("reference",), seed: int = 0, model=None, log=print) -> bool:
     """Compare every backend with the reference, and the reference with qonnx; True if all agree."""
     from hwgen.runtime.accelerator import Accelerator, backend_class
+    from hwgen.snapshot import open_build
 
+    backends = list(backends)
+    if not backends:
+        raise VerifyError("no backend to verify: give one or more of reference,csim,rtlsim,cpu.")
     if n < 1:
         raise VerifyError(f"-n {n}: verify needs at least one random input (e.g. -n 100).")
     for b in backends:
         backend_class(b)  # unknown or unavailable backends fail before any work
-    ref_acc = Accelerator(out, "reference")
+    snap = open_build(out)  # one build for every backend
+    ref_acc = Accelerator(out, "reference", snapshot=snap)
     g = ref_acc.graph
+    check_n(n, g)
     model_path = source_model(out, g, model)
     t = time.perf_counter()
     x, info = verify_inputs(g, n, seed)
@@ -121,7 +151,7 @@ def verify(out, n: int = 100, backends=("reference",), seed: int = 0, model=None
                      f"vs {np.asarray(gold)[d[0]].ravel()[:8]}")
     for b in backends:
         # the cpu backend's compiled kernels themselves, not its numpy stand-in while they compile
-        acc = ref_acc if b == "reference" else Accelerator(out, b, wait_for_kernels=True)
+        acc = ref_acc if b == "reference" else Accelerator(out, b, snapshot=snap, wait_for_kernels=True)
         t = time.perf_counter()
         ints = acc.execute_ints(q0)
         dt = time.perf_counter() - t

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 class LocalDask:
     address: str
     workers: dict = field(default_factory=dict)  # worker address -> Popen
+    dashboard: str | None = None  # http://127.0.0.1:PORT of the scheduler's dashboard (dashboard=True)
 
     def kill_worker(self, address: str) -> None:
         """SIGKILL, as a machine that dies: no goodbye to the scheduler."""
@@ -40,12 +41,15 @@ def _start(cmd, log: Path) -> subprocess.Popen:
 
 
 @contextlib.contextmanager
-def local_dask(tmp: Path, n_workers: int = 2, timeout: float = 120):
+def local_dask(tmp: Path, n_workers: int = 2, timeout: float = 120, dashboard: bool = False):
+    """A scheduler and n_workers workers (0: a scheduler without workers); dashboard=True serves the scheduler's
+    HTTP dashboard on a random local port (LocalDask.dashboard)."""
     tmp.mkdir(parents=True, exist_ok=True)
     sfile = tmp / "scheduler.json"
     procs = []
     try:
-        local = ["--host", "127.0.0.1", "--no-dashboard", "--dashboard-address", "127.0.0.1:0"]  # random ports
+        local = ["--host", "127.0.0.1", "--dashboard" if dashboard else "--no-dashboard",
+                 "--dashboard-address", "127.0.0.1:0"]  # random ports
         procs.append(_start([sys.executable, "-m", "distributed.cli.dask_scheduler", *local, "--port", "0",
                              "--scheduler-file", str(sfile)], tmp / "scheduler.log"))
         t0 = time.time()
@@ -55,7 +59,10 @@ def local_dask(tmp: Path, n_workers: int = 2, timeout: float = 120):
                 raise RuntimeError("dask scheduler did not start: " + (tmp / "scheduler.log").read_text()[-2000:])
             time.sleep(0.2)
             with contextlib.suppress(OSError, ValueError, KeyError):  # not written yet, or half written
-                address = json.loads(sfile.read_text())["address"]
+                info = json.loads(sfile.read_text())
+                address = info["address"]
+        port = info.get("services", {}).get("dashboard")
+        board = f"http://127.0.0.1:{port}" if dashboard and port else None
         names = {}
         for i in range(n_workers):
             names[f"w{i}"] = _start([sys.executable, "-m", "distributed.cli.dask_worker", address, *local,
@@ -64,9 +71,10 @@ def local_dask(tmp: Path, n_workers: int = 2, timeout: float = 120):
         from distributed import Client
 
         with Client(address, timeout=timeout) as c:
-            c.wait_for_workers(n_workers, timeout=timeout)
+            if n_workers:
+                c.wait_for_workers(n_workers, timeout=timeout)
             info = c.scheduler_info()["workers"]
-        yield LocalDask(address, {a: names[w["name"]] for a, w in info.items()})
+        yield LocalDask(address, {a: names[w["name"]] for a, w in info.items()}, board)
     finally:
         for p in reversed(procs):
             with contextlib.suppress(ProcessLookupError):

@@ -151,18 +151,26 @@ def test_json_report_unaffected_by_warnings(built, capsys):
     json.loads(capsys.readouterr().out)
 
 
-def test_no_range_warning_for_a_one_step_input_quantizer(tmp_path):
-    """A BIPOLAR input quantizer has one step: any magnitude is legal, nothing to warn about."""
+def test_range_warning_for_a_one_step_input_quantizer(tmp_path, capsys):
+    """Issue 19 (7): TFC_1W1A's input quantizer has one step (2x - 1 into BipolarQuant), and 0-255 pixels move
+    every pixel from 1 up to +1 instead of those from 0.5 up: every prediction changes. Its range is the inputs
+    mapped onto its two levels, [0, 1]; raw pixels warn, pixels / 255 do not."""
     import warnings
 
     from hwgen.input_range import HwgenWarning, quantizer_span
     from hwgen.runtime.accelerator import Accelerator
-    from tests.conftest import tfc_model
+    from tests.conftest import load_mnist, tfc_model
 
     out = tmp_path / "tfc"
     build(tfc_model("TFC_1W1A"), out, log=lambda *a: None)
     acc = Accelerator(out)
-    assert quantizer_span(acc.graph) is None
+    assert quantizer_span(acc.graph) == (0.0, 1.0)
+    x, _ = load_mnist(64)
     with warnings.catch_warnings():
         warnings.simplefilter("error", HwgenWarning)
-        acc.execute(np.full((2, 1, 28, 28), 255.0, np.float32))
+        acc.execute(x)
+    np.save(tmp_path / "raw.npy", x * 255)
+    capsys.readouterr()
+    assert main(["run", str(out), "--input", str(tmp_path / "raw.npy"), "--output", str(tmp_path / "y.npy")]) == 0
+    err = capsys.readouterr().err
+    assert "hwgen: warning:" in err and "about [0, 1]" in err and "pixels / 255" in err, err

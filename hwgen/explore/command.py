@@ -33,10 +33,15 @@ def run(a) -> int:
     from hwgen.explore.sweep import explore
     from hwgen.report import table
 
-    if a.rtlsim < 0:
-        from hwgen.errors import HwgenError
+    from hwgen.errors import HwgenError
 
+    if a.rtlsim < 0:
         raise HwgenError(f"--rtlsim {a.rtlsim}: give a number of inputs >= 0.")
+    if a.workers is not None and a.scheduler:
+        raise HwgenError(f"--workers {a.workers} sizes the local cluster, and --scheduler runs on an existing one "
+                         "(with its own workers): give one of the two.")
+    if a.workers is not None and a.workers < 1:
+        raise HwgenError(f"--workers {a.workers}: give a number of worker processes >= 1.")
     res = explore(a.model, a.out, boards=parse_list(a.board, "--board", str),
                   targets=parse_list(a.target_fps, "--target-fps"), clocks=parse_list(a.clock_mhz, "--clock-mhz"),
                   rtlsim=a.rtlsim, synth=a.synth, seed=a.seed, scheduler=a.scheduler, workers=a.workers,

@@ -1,4 +1,9 @@
-"""The client side of `hwgen explore`: cache lookup, one Dask task per missing point, progress, outputs."""
+"""The client side of `hwgen explore`: cache lookup, one Dask task per missing point, progress, outputs.
+
+DIR (-o) is guarded as `hwgen build` guards OUT: it must be new, empty, or a sweep directory hwgen explore made
+(it holds explore's token file), never inside a build directory; the model is read and checked before any cluster
+starts. Tasks that see DIR work in DIR/.work/ (removed when the sweep ends, however it ends, and by the next sweep),
+so a terminated sweep leaves no temporary directory behind."""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from pathlib import Path
 
 from hwgen.errors import HwgenError, ModelLoadError
 from hwgen.explore.points import Point, grid
-from hwgen.explore.task import TOKEN_FILE, run_point
+from hwgen.explore.task import TOKEN_FILE, WORK_DIR, run_point
 
 RETRIES = 2  # re-runs of a task that raised something other than a HwgenError (a lost worker is retried by Dask)
 
@@ -29,8 +34,11 @@ def explore(model, out, boards=(None,), targets=(None,), clocks=(None,), rtlsim:
     """
     from hwgen.explore.results import write_outputs
 
+    from hwgen.frontend.load import load_onnx
+
     log = log or (lambda *a: None)
     model = Path(model)
+    load_onnx(model)  # a file that is not an ONNX model fails here, before a cluster starts
     try:
         model_bytes = model.read_bytes()
     except OSError as e:
@@ -47,6 +55,7 @@ def explore(model, out, boards=(None,), targets=(None,), clocks=(None,), rtlsim:
         check_address(scheduler)  # before anything is written
     keys = [p.key(sha) for p in points]
     out = Path(out).resolve()
+    check_sweep_dir(out)
     try:
         (out / "points").mkdir(parents=True, exist_ok=True)
         share = {"dir": str(out), "token": _token(out)}
@@ -57,13 +66,17 @@ def explore(model, out, boards=(None,), targets=(None,), clocks=(None,), rtlsim:
     todo = [(p, k) for p, k in zip(points, keys) if k not in rows]
     log(f"{len(points)} points: {len(rows)} done before (cached in {out / 'points'}), {len(todo)} to run")
     failed = 0
-    if todo:
-        with _client(client, scheduler, workers, len(todo)) as c:
-            for row in _run(c, todo, model_bytes, model.name, share, len(points), len(rows), progress, data):
-                _save_result(out, row)
-                rows[row["hash"]] = row
-                failed += row["error"] is not None
-    _clean_partial(out)
+    _clean_partial(out)  # what a terminated sweep left
+    try:
+        if todo:
+            (out / WORK_DIR).mkdir(exist_ok=True)
+            with _client(client, scheduler, workers, len(todo)) as c:
+                for row in _run(c, todo, model_bytes, str(model), share, len(points), len(rows), progress, data):
+                    _save_result(out, row)
+                    rows[row["hash"]] = row
+                    failed += row["error"] is not None
+    finally:
+        _clean_partial(out)
     ordered = [rows[k] for k in keys]
     write_outputs(out, ordered, model=str(model))
     return {"points": ordered, "cached": len(points) - len(todo), "ran": len(todo), "failed": failed}
@@ -84,7 +97,7 @@ def _sweep_data(model, calib, labels):
 
 def _run(client, todo, model_bytes, model_name, share, total, done, progress, data=None):
     """Submit every point (task key = its hash: pure and idempotent); yield rows as they finish."""
-    from distributed import as_completed
+    from hwgen.explore.cluster import as_completed_watched
 
     futures = {}
     if data is not None:  # scattered once, not copied into every task
@@ -95,7 +108,7 @@ def _run(client, todo, model_bytes, model_name, share, total, done, progress, da
         futures[f] = (p, k)
     bar = progress_bar(total, done, enabled=progress)
     try:
-        for f in as_completed(futures):
+        for f in as_completed_watched(client, futures):
             p, k = futures[f]
             try:
                 row = f.result()
@@ -153,9 +166,28 @@ def _token(out: Path) -> str:
 
 
 def _clean_partial(out: Path) -> None:
-    """Half-copied build directories of tasks whose worker died while publishing."""
+    """Half-copied build directories of tasks whose worker died while publishing, and the tasks' work directories."""
     for d in (out / "points").glob("*/.*.tmp"):
         shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink(missing_ok=True)
+    shutil.rmtree(out / WORK_DIR, ignore_errors=True)
+
+
+def check_sweep_dir(out: Path) -> None:
+    """Refuse a -o DIR explore must not write into: a file, a directory inside a build directory, or a non-empty
+    directory it did not make (it would overwrite that directory's index.html, results.csv ...)."""
+    from hwgen.manifest import is_build_dir
+    from hwgen.outdir import enclosing_build
+
+    if out.exists() and not out.is_dir():
+        raise HwgenError(f"-o {str(out)!r} is an existing file, not a directory; give a new directory for the sweep.")
+    inside = enclosing_build(out)
+    if inside is not None:
+        raise HwgenError(f"-o {str(out)!r} is inside the hwgen build directory {str(inside)!r}, which a rebuild "
+                         "replaces as a whole; give a directory outside it.")
+    if out.is_dir() and not (out / TOKEN_FILE).is_file() and any(out.iterdir()):
+        what = "an hwgen build directory" if is_build_dir(out) else "a non-empty directory"
+        raise HwgenError(f"-o {str(out)!r} is {what} that hwgen explore did not make (no {TOKEN_FILE}); refusing to "
+                         "overwrite its files. Give a new or empty directory, or the directory of an earlier sweep.")
 
 
 class _client:

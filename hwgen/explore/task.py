@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from hwgen.errors import HwgenError
+from hwgen.fileops import scratch_under
 
 TOKEN_FILE = ".hwgen-explore"  # in DIR: a random token proving a worker sees the client's DIR (a shared path)
+WORK_DIR = ".work"  # in DIR: the tasks' temporary directories (the client removes it, however the sweep ends)
 
 
 def worker_address() -> str:
@@ -45,9 +47,23 @@ def shared_dir(share: dict | None) -> Path | None:
         return None
 
 
+def _work_base(d: Path | None) -> str | None:
+    """Where this task's temporary directory goes: DIR/.work when this worker sees DIR (the client removes it,
+    however the sweep ends), else the Dask worker's own directory (Dask removes it), else the system's."""
+    if d is not None and (d / WORK_DIR).is_dir():
+        return str(d / WORK_DIR)
+    try:
+        from distributed import get_worker
+
+        return get_worker().local_directory
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
 def run_point(model_bytes: bytes, model_name: str, point: dict, key: str, share: dict | None = None,
               data: dict | None = None) -> dict:
-    """Build and measure one point; returns its row of results.json (see hwgen.explore.results.FIELDS). data:
+    """Build and measure one point; returns its row of results.json (see hwgen.explore.results.FIELDS).
+    model_name: the model's path as the user gave it (named in error messages instead of the task's copy). data:
     {"calib": X, "labels": Y or None} (arrays) for a point that quantizes a float model first."""
     from hwgen.explore.points import Point
 
@@ -56,23 +72,31 @@ def run_point(model_bytes: bytes, model_name: str, point: dict, key: str, share:
     row = {"board": p.board, "target_fps": p.target_fps, "clock_mhz": p.clock_mhz, "hash": key,
            "worker": worker_address(), "error": None}
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", Path(model_name).name)[:80] or "model.onnx"
-    tmp = Path(tempfile.mkdtemp(prefix="hwgen-explore-"))
+    d = shared_dir(share)
+    tmp = Path(tempfile.mkdtemp(prefix="hwgen-explore-", dir=_work_base(d)))
     try:
-        model = tmp / safe
-        model.write_bytes(model_bytes)
-        try:
-            if p.quantizes:
-                row.update(weights=p.weights, acts=p.acts, prune=p.prune)
-                model = _quantize(model, tmp / "quantized.onnx", p, data or {})
-            row.update(_measure(model, tmp / "build", p, data))
-        except HwgenError as e:
-            row["error"] = f"{type(e).__name__}: {' '.join(str(e).split())}"
-        d = shared_dir(share)
+        with scratch_under(tmp):  # the build snapshots and simulation runs of this task too
+            _run_in(tmp, safe, model_bytes, model_name, p, row, data)
         row["artifacts"] = _publish(tmp / "build", d, key) if d is not None and (tmp / "build").is_dir() else None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     row["seconds"] = round(time.perf_counter() - t0, 3)
     return row
+
+
+def _run_in(tmp: Path, safe: str, model_bytes: bytes, model_name: str, p, row: dict, data: dict | None) -> None:
+    """Build and measure into tmp/build (through `hwgen quantize` first when the point quantizes a float model); a
+    mistake in the model or options becomes the row's error, naming the model as the user gave it."""
+    model = src = tmp / safe
+    model.write_bytes(model_bytes)
+    try:
+        if p.quantizes:
+            row.update(weights=p.weights, acts=p.acts, prune=p.prune)
+            model = _quantize(model, tmp / "quantized.onnx", p, data or {})
+        row.update(_measure(model, tmp / "build", p, data))
+    except HwgenError as e:
+        text = " ".join(str(e).split()).replace(str(src), model_name).replace(str(tmp), "<task directory>")
+        row["error"] = f"{type(e).__name__}: {text}"
 
 
 def _quantize(model: Path, q: Path, p, data: dict) -> Path:

@@ -16,9 +16,9 @@ from hwgen.errors import FoldingError
 
 
 def load_folding_file(path) -> dict:
-    p = Path(path)
-    if not p.is_file():
-        raise FoldingError(f"folding file {str(p)!r} does not exist.")
+    from hwgen.fileops import regular_file
+
+    p = regular_file(path, "folding file", FoldingError, hint='; give a FOLD.json file ({"<layer>": {"PE": n}})')
     try:
         d = json.loads(p.read_bytes().decode("utf-8"), object_pairs_hook=_no_duplicates(p))
     except UnicodeDecodeError as e:

@@ -44,6 +44,10 @@ def load_onnx(path) -> onnx.ModelProto:
         raise ModelLoadError(f"model file {str(p)!r} was not found (it does not exist); check the path.")
     if p.is_dir():
         raise ModelLoadError(f"model path {str(p)!r} is a directory; give an .onnx file.")
+    if not p.is_file():  # a device or pipe would be read forever
+        from hwgen.fileops import regular_file
+
+        regular_file(p, "model file", ModelLoadError, hint="; give an .onnx file")
     data = p.read_bytes()
     if not data:
         raise ModelLoadError(f"model file {str(p)!r} is empty (0 bytes); re-export the model.")

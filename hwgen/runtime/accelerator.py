@@ -15,12 +15,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import time
-from pathlib import Path
 
 import numpy as np
 
-from hwgen.errors import BuildDirError, HwgenError, InputDataError
-from hwgen.graph import HwGraph
+from hwgen.errors import HwgenError, InputDataError
 
 # backend name -> "module:Class"; each class takes (out_dir, graph, **options) and has run_ints(q) -> ints
 BACKENDS = {
@@ -50,25 +48,30 @@ def backend_class(name: str):
 
 
 class Accelerator:
-    def __init__(self, out_dir, backend: str = "reference", **options):
-        from hwgen.manifest import check_build_dir, check_params
+    """`out_dir`: a build directory; the run reads a checked private copy of it (hwgen.snapshot), so a rebuild
+    of OUT during the run cannot mix two builds. `snapshot`: one already taken (hwgen verify gives every backend
+    the same one). `out_dir` / `build_id` say which build this is; backends read `build_dir` (the copy)."""
 
-        self.out_dir = Path(out_dir).resolve()  # later chdir()s do not move it; tools run with absolute paths
-        check_build_dir(self.out_dir)  # every generated file as built (manifest hashes); refuses old / mixed dirs
-        check_params(self.out_dir)  # params/*.npz against each layer's spec, before loading trusts them
-        try:
-            self.graph = HwGraph.load(self.out_dir)
-        except FileNotFoundError as e:  # a file hwgraph.json names is gone
-            raise BuildDirError(f"build directory {str(self.out_dir)!r} is incomplete: {e.filename!r} is missing; "
-                                "rebuild with `hwgen build`.") from None
-        check_params(self.out_dir, self.graph)
+    def __init__(self, out_dir, backend: str = "reference", snapshot=None, **options):
+        from hwgen.graph_check import load_graph
+        from hwgen.manifest import check_params
+        from hwgen.snapshot import open_build
+
+        backend_class(backend)  # an unknown or unavailable backend fails before the copy is made
+        self.snapshot = snapshot if snapshot is not None else open_build(out_dir)
+        self.out_dir = self.snapshot.out  # resolved: later chdir()s do not move it
+        self.build_dir = self.snapshot.dir
+        self.build_id = self.snapshot.build_id
+        check_params(self.build_dir, shown=self.out_dir)  # params/*.npz against each layer's spec, before loading
+        self.graph = load_graph(self.build_dir, shown=self.out_dir)
+        check_params(self.build_dir, self.graph, shown=self.out_dir)
         self.backend_name = backend
         if backend == "pynq" and options.get("overlay") is None and importlib.util.find_spec("pynq") is None:
             raise HwgenError("backend 'pynq' runs on a PYNQ board and needs the pynq package, which is not "
                              "installed here; on the board: pip install \"hwgen[board]\". Elsewhere use --backend "
                              "rtlsim (the same hardware in Verilator), or from Python "
                              "Accelerator(out, 'pynq', overlay=SimOverlay(out)).")
-        self.backend = backend_class(backend)(self.out_dir, self.graph, **options)
+        self.backend = backend_class(backend)(self.build_dir, self.graph, snapshot=self.snapshot, **options)
 
     def _warn_range(self, x) -> None:
         """Warn (HwgenWarning) when inputs lie far outside the input quantizer's range (e.g. 0-255 pixels)."""

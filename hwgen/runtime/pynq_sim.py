@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import subprocess
 import sys
 import tarfile
 import types
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hwgen import proc  # children stopped with hwgen (SIGTERM / Ctrl-C)
 from hwgen.errors import ToolError
 
 PYNQ_VERSION = "4.0.0"
@@ -56,7 +56,7 @@ def pynq_dma_file() -> Path:
         tmp = cache / f"download-{os.getpid()}"
         cmd = [sys.executable, "-m", "pip", "download", f"pynq=={PYNQ_VERSION}", "--no-deps", "--no-binary", ":all:",
                "-q", "-d", str(tmp)]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        r = proc.run(cmd, capture_output=True, text=True, timeout=600)
         got = tmp / sdist.name
         if r.returncode or not got.is_file():
             raise ToolError(f"could not fetch the pynq {PYNQ_VERSION} sdist (its lib/dma.py drives the simulated "

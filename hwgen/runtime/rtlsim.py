@@ -5,10 +5,13 @@
     acc.stats()   # {"cycles_per_frame", "latency_cycles", "frames", "layers": {name: {...}}, "build_seconds", ...}
 
 The harness (hwgen.sim.network_harness) is built once per Verilog design into hwgen's shared cache
-(content-addressed, under a file lock; ROM contents are .mem files read at run time from OUT/rtl/). A batch is one
+(content-addressed, under a file lock; ROM contents are .mem files read at run time from the run's checked copy of
+OUT/rtl/, hwgen.snapshot: a rebuild of OUT during the run cannot change the weights under it). A batch is one
 run: the packed input words of every frame go in through a file, the outputs and per-wire per-frame cycle stamps
 come back through files in the run's own temporary directory (concurrent runs of one build never mix); no Python
-runs per cycle. Nothing is written into OUT except the measured figures in OUT/report/summary.json.
+runs per cycle. Nothing is written into OUT except the measured figures in OUT/report/summary.json, and only into
+the build they were measured on (hwgen.snapshot.BuildSnapshot.record): a run whose OUT was rebuilt meanwhile, or
+that cannot write OUT, records nothing and warns.
 
 Figures (full-rate runs, p_in = p_out = 1): steady-state cycles per frame = interval between the last output
 words of consecutive frames over the second half of the batch; first-frame latency = cycles from the first input
@@ -60,11 +63,12 @@ def steady_interval(ends: np.ndarray) -> float | None:
 
 class RtlsimBackend:
     def __init__(self, out_dir, graph, watchdog: int = 100_000, p_in: float = 1.0, p_out: float = 1.0,
-                 seed: int = 1, record: bool = True, log=None, jobs: int = 2, **_):
+                 seed: int = 1, record: bool = True, log=None, jobs: int = 2, snapshot=None, **_):
         from hwgen.codegen.rtl_project import load_manifest, write_rtl_project
         from hwgen.sim.network_harness import build_network_harness
 
         self.out = Path(out_dir).resolve()
+        self.snapshot = snapshot  # the build the figures are recorded into (None: into out_dir/report itself)
         self.graph = graph
         self.rtl = self.out / "rtl"
         self.watchdog, self.p_in, self.p_out, self.seed, self.record = int(watchdog), p_in, p_out, seed, record
@@ -163,18 +167,37 @@ class RtlsimBackend:
             self._record(figs)
 
     def _record(self, figs):
+        import warnings
+
+        from hwgen.errors import HwgenWarning
+
+        figs = {k: v for k, v in figs.items() if k != "full_rate"}
+        if self.snapshot is not None:
+            why = self.snapshot.record("report/summary.json", lambda s: {**s, "rtlsim": figs})
+        else:
+            why = self._record_in_dir(figs)
+        if why:
+            warnings.warn(HwgenWarning(f"the measured rtlsim figures were not recorded in report/summary.json: "
+                                       f"{why}."), stacklevel=4)
+
+    def _record_in_dir(self, figs) -> str | None:
+        """Figures into out_dir/report/summary.json (a directory of the caller's own, not a snapshot)."""
         from hwgen.fileops import file_lock, write_text_atomic
 
         f = self.out / "report" / "summary.json"
         if not f.parent.is_dir():
-            return
-        with file_lock(f.parent / ".summary.lock"):  # concurrent runs: read-modify-write one at a time
-            try:
-                s = json.loads(f.read_text()) if f.is_file() else {}
-            except json.JSONDecodeError:
-                s = {}
-            s["rtlsim"] = {k: v for k, v in figs.items() if k != "full_rate"}
-            write_text_atomic(f, json.dumps(s, indent=2))
+            return None
+        try:
+            with file_lock(f.parent / ".summary.lock"):  # concurrent runs: read-modify-write one at a time
+                try:
+                    s = json.loads(f.read_text()) if f.is_file() else {}
+                except (ValueError, OSError):
+                    s = {}
+                s["rtlsim"] = figs
+                write_text_atomic(f, json.dumps(s, indent=2))
+        except OSError as e:
+            return f"{str(f)!r} cannot be written ({e.strerror})"
+        return None
 
     def stats(self) -> dict:
         return dict(self._stats)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hwgen import packing
+from hwgen import packing, proc  # proc: children stopped with hwgen (SIGTERM / Ctrl-C)
 from hwgen.errors import InputDataError, ToolError
 
 _CSIM_ERRORS = {
@@ -89,7 +89,7 @@ def compile_shared(sources, out_so, compiler: str = "g++", include_dirs=(), defi
     cmd += [str(s) for s in sources]
     cmd += ["-o", str(out_so)]
     try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        r = proc.run(cmd, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
         raise ToolError(f"C++ compiler {compiler!r} not found (install it: apt-get install g++ / clang)") from None
     except subprocess.TimeoutExpired:

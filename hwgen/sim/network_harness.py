@@ -272,7 +272,9 @@ def run_network_harness(exe, in_words, n_frames: int, in_wpf: int, out_wpf: int,
 
     import numpy as np
 
-    with tempfile.TemporaryDirectory(prefix="hwgen-rtlsim-") as tmp:  # this run's own files: runs never mix
+    from hwgen.fileops import scratch_base
+
+    with tempfile.TemporaryDirectory(prefix="hwgen-rtlsim-", dir=scratch_base()) as tmp:  # this run's own files
         fin, fout, fst = Path(tmp) / "in.bin", Path(tmp) / "out.bin", Path(tmp) / "stamps.bin"
         np.ascontiguousarray(in_words, dtype=np.uint8).tofile(fin)
         cmd = [str(Path(exe).resolve()), str(fin), str(fout), str(fst), str(int(n_frames)), str(int(in_wpf)),

@@ -16,6 +16,7 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+from hwgen import proc  # children stopped with hwgen (SIGTERM / Ctrl-C)
 from hwgen.errors import ToolError
 
 MIN_VERSION = (5, 30)
@@ -99,7 +100,7 @@ def activate() -> Path:
 def run_tool(cmd: list, cwd=None, env=None, timeout: float = 1800, what: str = "") -> subprocess.CompletedProcess:
     """Run an external tool; on failure raise ToolError with the command and the last lines of its output."""
     try:
-        p = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True,
+        p = proc.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True,
                            errors="replace", timeout=timeout)
     except FileNotFoundError as e:
         raise ToolError(f"{what or cmd[0]}: cannot run {cmd[0]}: {e}") from None
@@ -320,7 +321,7 @@ def run_harness(cmd: list, cwd, timeout: float) -> dict:
     import json
 
     try:
-        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, errors="replace", timeout=timeout)
+        p = proc.run(cmd, cwd=cwd, capture_output=True, text=True, errors="replace", timeout=timeout)
     except subprocess.TimeoutExpired:
         raise ToolError(f"simulation timed out after {timeout:.0f} s (wall time): {' '.join(cmd)}") from None
     try:

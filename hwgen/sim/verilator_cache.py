@@ -2,7 +2,7 @@
 
 cached_harness() content-addresses the executable in hwgen's shared cache (<cache>/verilator/models/<top>-<hash>);
 a per-design file lock makes concurrent processes and threads build it once, and publishing by rename means no
-one ever runs a partial executable. The build runs with copies of the sources in a locked build tree whose path
+one ever runs a partial executable. The build runs with copies of the sources (the very bytes the key was computed from) in a locked build tree whose path
 is make-safe (the Makefiles Verilator writes cannot take spaces or non-ASCII characters), so the user's paths
 never reach make.
 """
@@ -57,11 +57,12 @@ def cached_harness(cpp_text: str, args: list, sources: list, top: str, cache_dir
 
     verilator = find_verilator()
     h = hashlib.sha256(repr(args).encode() + cpp_text.encode() + str(verilator).encode())
-    names = []
-    for s in sources:
-        s = Path(s)
-        h.update(s.name.encode() + b"\0" + s.read_bytes())
-        names.append(s.name)
+    # each source is read once: the key names these bytes and the build tree gets these bytes, never the files
+    # again (a rebuild of OUT between hashing and building must not put another design under this key)
+    blobs = [(Path(s).name, Path(s).read_bytes()) for s in sources]
+    names = [n for n, _ in blobs]
+    for name, data in blobs:
+        h.update(name.encode() + b"\0" + data)
     if len(set(names)) != len(names):
         raise ToolError(f"verilator build of {top}: two sources share a file name: {names}")
     safe_top = re.sub(r"[^A-Za-z0-9_]", "_", top)[:40]
@@ -80,9 +81,9 @@ def cached_harness(cpp_text: str, args: list, sources: list, top: str, cache_dir
             shutil.rmtree(src, ignore_errors=True)
             src.mkdir()
             local = []
-            for i, s in enumerate(sources):
-                name = Path(s).name if make_safe(Path(s).name) else f"src{i}.v"
-                shutil.copyfile(s, src / name)
+            for i, (name, data) in enumerate(blobs):
+                name = name if make_safe(name) else f"src{i}.v"
+                (src / name).write_bytes(data)
                 local.append(f"src/{name}")
             if not (d / "harness_main.cpp").is_file() or (d / "harness_main.cpp").read_text() != cpp_text:
                 (d / "harness_main.cpp").write_text(cpp_text)

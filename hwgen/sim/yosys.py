@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from hwgen import proc  # children stopped with hwgen (SIGTERM / Ctrl-C)
 from hwgen.errors import ToolError
 
 # primitive -> (resource class, weight)
@@ -117,7 +118,7 @@ def synth(sources: list, top: str, family: str = "xc7", cwd=None, timeout: float
               f"tee -q -o {stat_file.name} stat -json")
     cmd = [*find_yosys(), "-q", "-p", script]
     try:
-        p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+        p = proc.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise ToolError(f"yosys timed out after {timeout:.0f} s: {' '.join(cmd)}") from None
     if p.returncode != 0 or not stat_file.exists():

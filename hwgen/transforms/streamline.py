@@ -25,7 +25,7 @@ from hwgen.onnx_eval import SubgraphEvaluator
 from hwgen.onnx_eval import attr as _attr
 from hwgen.transforms.input_head import first_layer_exactness, plan_head
 from hwgen.transforms.points import AccPoint, IntPoint
-from hwgen.transforms.thresholds import NotMonotoneError, compute_thresholds
+from hwgen.transforms.thresholds import MAX_THRESHOLDS, NotMonotoneError, TooManyThresholds, compute_thresholds
 
 
 class Streamliner:
@@ -385,6 +385,13 @@ class Streamliner:
             lvl_lo, lvl_hi = 0, 1
         try:
             return compute_thresholds(g, lo, hi, lvl_lo, lvl_hi)
+        except TooManyThresholds as e:
+            bits = max(1, int(lvl_hi - lvl_lo).bit_length())
+            raise UnsupportedModelError(
+                f"{self.path}: quantizer {qnode.name!r} has {bits}-bit outputs: as thresholds that is "
+                f"{e.per_channel:,} comparisons per value in each of {e.channels:,} channels, more than hwgen builds "
+                f"(at most {MAX_THRESHOLDS:,} per channel, 16 bits). Quantize this activation to 16 bits or fewer."
+            ) from None
         except NotMonotoneError as e:
             names = ", ".join(repr(c.name) for c in chain)
             raise UnsupportedModelError(

@@ -19,6 +19,18 @@ import numpy as np
 
 MAX_ENUM_ELEMS = 1 << 24  # candidates x channels evaluated at once when enumerating the whole range
 MAX_ENUM_RANGE = 1 << 16
+# thresholds per channel, and in all: a 24-bit activation would need 2^24 - 1 comparisons per value (8 GiB of
+# thresholds for 64 channels, minutes to compute); refused up front instead, in bounded time and memory
+MAX_THRESHOLDS = (1 << 16) - 1
+MAX_THRESHOLD_ENTRIES = 1 << 24
+
+
+class TooManyThresholds(ValueError):
+    """The output has more levels than thresholds can represent at a reasonable size."""
+
+    def __init__(self, per_channel: int, channels: int):
+        super().__init__(f"{per_channel} thresholds x {channels} channels")
+        self.per_channel, self.channels = per_channel, channels
 
 
 class NotMonotoneError(ValueError):
@@ -44,6 +56,9 @@ def compute_thresholds(g, lo: np.ndarray, hi: np.ndarray, out_lo: int, out_hi: i
     lo = np.asarray(lo, dtype=np.int64)
     hi = np.asarray(hi, dtype=np.int64)
     C = lo.size
+    n = int(out_hi) - int(out_lo)
+    if n > MAX_THRESHOLDS or n * C > MAX_THRESHOLD_ENTRIES:
+        raise TooManyThresholds(n, C)
     levels = np.arange(out_lo + 1, out_hi + 1, dtype=np.int64)  # threshold l: first acc with g >= l
     span = int((hi - lo).max()) + 1
     if span <= max_enum_range and span * C <= MAX_ENUM_ELEMS:
@@ -65,16 +80,16 @@ def _by_enumeration(g, lo, hi, levels, span):
     if bad.any():
         raise NotMonotoneError(int(np.nonzero(bad)[0][0]))
     negate = dec & ~inc
+    nvalid = valid.sum(axis=0)
+    # per channel, #(valid accumulators with g < l) for every level l at once: a search in the sorted outputs (one
+    # pass per level would take minutes for 16-bit outputs)
+    ordered = np.sort(np.where(valid, vals, np.iinfo(np.int64).max), axis=0)
     thr = np.empty((C, levels.size), dtype=np.int64)
-    for j, lvl in enumerate(levels):
-        ge = (vals >= lvl) & valid
-        cnt_ge = ge.sum(axis=0)
-        nvalid = valid.sum(axis=0)
-        # increasing: first acc with g >= l is lo + #(g < l)
-        t_inc = lo + (nvalid - cnt_ge)
-        # decreasing: largest acc with g >= l is lo + #(g >= l) - 1; negated domain threshold is its negation
-        t_dec = -(lo + cnt_ge - 1)
-        thr[:, j] = np.where(negate, t_dec, t_inc)
+    for c in range(C):
+        below = np.searchsorted(ordered[:, c], levels, side="left")
+        # increasing: first acc with g >= l is lo + #(g < l); decreasing: largest acc with g >= l is
+        # lo + #(g >= l) - 1, and the negated domain's threshold is its negation
+        thr[c] = -(lo[c] + (nvalid[c] - below) - 1) if negate[c] else lo[c] + below
     return ThresholdResult(_clamp(thr, lo, hi, negate), negate)
 
 
