@@ -71,6 +71,7 @@ class _Arcs:
 
     def __init__(self):
         self.comb, self.launch, self.capture = [], {}, {}
+        self.internal: list[tuple[str, float]] = []  # register -> register inside a hard block (DSP)
 
 
 def _lut_arcs(cell, v):
@@ -213,6 +214,13 @@ def _dsp_arcs(cell, v):
         for p, _ in p_outs:
             a.launch[p] = s * (last + (t["PCOUT_extra"] if p == "PCOUT" else 0.0))
     a.launch["ACOUT"] = a.launch["BCOUT"] = s * t["cascade_clk_out"]
+    chains = {"A": ["AREG", "ADREG", "MREG", "PREG"], "B": ["BREG", "MREG", "PREG"], "C": ["CREG", "PREG"],
+              "D": ["DREG", "ADREG", "MREG", "PREG"]}
+    for (r0, r1), ns in t["internal"][use].items():
+        chain = chains[r0[0]] if r0[0] in chains else chains["A"]
+        between = chain[chain.index(r0) + 1:chain.index(r1)] if r0 in chain and r1 in chain else []
+        if reg[r0] and reg[r1] and not any(reg[r] for r in between):
+            a.internal.append((f"{r0} -> {r1}", max(s * ns, v("dsp_min_period"))))
     return a
 
 
@@ -256,6 +264,7 @@ class _Graph:
         self.launch: dict[int, tuple[float, str]] = {}  # bit -> (clock-to-out, cell)
         self.capture: list[tuple[int, float, str, str]] = []  # (bit, net + setup, cell, port)
         self.unknown: dict[str, int] = defaultdict(int)
+        self.internal: list[tuple[float, str, str]] = []  # (delay, cell, "AREG -> MREG")
         self.arcs = {}
         self._next_virtual = -1
         for pname, port in mod.get("ports", {}).items():
@@ -320,6 +329,8 @@ class _Graph:
 
     def _add_cell(self, name, cell, arcs: _Arcs):
         typ = cell["type"]
+        for label, ns in arcs.internal:
+            self.internal.append((ns, name, label))
         for port, clk_q in arcs.launch.items():
             for b in self._bits(cell, port, None):
                 self.launch[b] = (clk_q, name)
@@ -482,6 +493,14 @@ def analyze(netlist, family: str = "xc7", top: str | None = None) -> dict:
                 continue
             worst = max(ends, key=lambda e: arr[e[0]] + e[1])
             paths[f"{origin}2{to}"] = _path(g, f"{origin}2{to}", worst, arr[worst[0]], pred, names)
+    if g.internal:  # a hard block's own register-to-register stage may be the slowest reg2reg path
+        ns, cell, label = max(g.internal)
+        delay = ns + g.v("clock_uncertainty")
+        if not paths["reg2reg"] or delay > paths["reg2reg"]["delay_ns"]:
+            where = _where(g, cell, None, names)
+            paths["reg2reg"] = {"kind": "reg2reg", "delay_ns": round(delay, 3), "fmax_mhz": round(1000.0 / delay, 1),
+                                "logic_levels": 0, "lut_levels": 0, "carry": 0, "muxf": 0, "memory": [], "dsp": 1,
+                                "start": where, "end": where, "route": f"{where['type']} ({label}, inside)"}
     found = [p for p in paths.values() if p]
     worst = max(found, key=lambda p: p["delay_ns"]) if found else None
     return {"family": family, "model": tm.FAMILIES[family]["name"], "worst": worst,

@@ -67,6 +67,7 @@ XC7 = {
     # DSP48E1: see DSP below (arcs depend on AREG/BREG/MREG/PREG/ADREG and USE_DPORT)
     "dsp_setup_ctrl": (0.45, "assumed", "CE*/RST*/OPMODE/ALUMODE/INMODE/CARRYIN setup (not in the yosys model)"),
     "dsp_scale": (1.0, "prjxray", "the DSP table is the 7-series one"),
+    "dsp_min_period": (0.0, "assumed", "no 7-series DSP FMAX found; the derived internal stages apply"),
     "uram_clk_do": (None, "assumed", "no UltraRAM in 7-series"),
     # routing: net delay = net_base + net_per_log2_fanout * log2(fanout), least-squares fit to the 9 routed
     # general-interconnect nets (fanout 1..62) of the viv7 path
@@ -121,6 +122,18 @@ DSP = {
     "comb": {"mult": {"A": 2.823, "B": 2.690, "C": 1.325, "PCIN": 1.107},
              "preadd": {"A": 3.806, "B": 2.690, "C": 1.325, "D": 3.717, "PCIN": 1.107},
              "nomult": {"A": 1.523, "B": 1.509, "C": 1.325, "PCIN": 1.107}},
+    # register to register inside the slice (not a path through the fabric, so not in the graph): derived from
+    # the same table as (setup of the input pin to the later register) - (setup to the earlier one) + (the
+    # earlier register's clock-to-out, from clk_out - comb: 0.129 for AREG, 0.123 BREG, 0.362 CREG, 0.109 AREG
+    # without the multiplier); MREG -> PREG = clk_out(MREG) - (comb - setup to PREG) = 1.671 - 0.084
+    "internal": {
+        "mult": {("AREG", "MREG"): 1.291, ("BREG", "MREG"): 1.084, ("AREG", "PREG"): 2.614,
+                 ("BREG", "PREG"): 2.407, ("MREG", "PREG"): 1.587, ("CREG", "PREG"): 1.438},
+        "preadd": {("AREG", "ADREG"): 1.158, ("DREG", "ADREG"): 1.070, ("ADREG", "MREG"): 1.246,
+                   ("AREG", "MREG"): 2.275, ("ADREG", "PREG"): 2.569, ("BREG", "MREG"): 1.084,
+                   ("MREG", "PREG"): 1.587, ("CREG", "PREG"): 1.438},
+        "nomult": {("AREG", "PREG"): 1.296, ("BREG", "PREG"): 1.211, ("CREG", "PREG"): 1.438},
+    },
     "PCOUT_extra": 0.148,  # PCOUT is 0.106..0.148 later than P in every case of the yosys table
     "cascade_clk_out": 0.35,  # ACOUT / BCOUT: assumed (not in the yosys model)
 }
@@ -159,6 +172,7 @@ XCUP = {
     # 1000/456 = 2.19 ns by DS925 FMAX_MULT_NOMREG (ratio 0.76); with the pre-adder 3.85 vs 1000/338 = 2.96 ns
     # (FMAX_NOPIPELINEREG, ratio 0.77): the two agree
     "dsp_scale": (0.76, "ds925", "FMAX_MULT_NOMREG 456 MHz and FMAX_NOPIPELINEREG 338 MHz over the 7-series table"),
+    "dsp_min_period": (1.550, "ds925", "FMAX 645 MHz with all registers used: no stage inside the slice is faster"),
     "uram_clk_do": (1.80, "assumed", "URAM288 clock -> DOUT without OREG; no published -1 figure found"),
     "uram_clk_do_reg": (0.80, "assumed", "URAM288 clock -> DOUT with OREG"),
     "uram_setup": (0.50, "assumed", "URAM288 address / data / enable setup"),
