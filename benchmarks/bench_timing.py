@@ -12,7 +12,10 @@ Prints one row per block (LUT levels, carry cells, memory and DSP stages on the 
 nextpnr ECP5), then one per kind (the slowest block of each kind), and the targets (>= 150 MHz xc7 -1,
 >= 250 MHz UltraScale+ -1).
 
-    python benchmarks/bench_timing.py [--only tfc,cnv,mvau] [--no-ecp5] [--jobs 2] [--markdown]
+    python benchmarks/bench_timing.py [--only tfc,mvau,cnv] [--no-ecp5] [--jobs 2] [--markdown] [--cnv-glue]
+
+CNV: only its layers by default (its FIFOs and width converters are the kinds TFC already shows; --cnv-glue adds
+them). Order tfc, mvau, cnv; the table is printed at the end.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def kind_of(block: str, ops: dict) -> str:
     return "FIFO" if block.startswith("fifo_") else "DWC" if block.startswith("dwc_") else block
 
 
-def build_design(model, fold: dict | None, d: Path, jobs: int, ecp5: bool, log) -> list[dict]:
+def build_design(model, fold: dict | None, d: Path, jobs: int, ecp5: bool, log, layers_only=False) -> list[dict]:
     """Rows (one per block) of one model at one folding, timed for both families (+ ECP5)."""
     from hwgen.boards import get_board
     from hwgen.build import build
@@ -55,7 +58,8 @@ def build_design(model, fold: dict | None, d: Path, jobs: int, ecp5: bool, log) 
         s = build(model, out, board=board, folding_file=d / "FOLD.json" if fold else None, log=lambda *_: None)
         ops = {lay["name"]: lay["op"] for lay in s["layers"]}
         t0 = time.perf_counter()
-        y = synth_build(out, HwGraph.load(out), get_board(board), log=None, jobs=jobs, ecp5=ecp5 and fam == "xc7")
+        y = synth_build(out, HwGraph.load(out), get_board(board), log=None, jobs=jobs, ecp5=ecp5 and fam == "xc7",
+                        only=(lambda st: bool(st["layer"])) if layers_only else None)
         log(f"  {fam}: {len(y['timing']['blocks'])} blocks synthesized and timed in {time.perf_counter() - t0:.0f} s")
         for b in y["timing"]["blocks"]:
             r = rows.setdefault(b["block"], {"block": b["block"], "kind": kind_of(b["layer"] or b["block"], ops)})
@@ -109,18 +113,21 @@ def fmt_row(design: str, r: dict) -> list:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="tfc,cnv,mvau")
+    ap.add_argument("--only", default="tfc,mvau,cnv")
     ap.add_argument("--no-ecp5", action="store_true")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--cnv-glue", action="store_true",
+                    help="also the CNV's FIFOs and width converters (37 more blocks: about 3x the time; TFC has "
+                         "the same kinds)")
     a = ap.parse_args(argv)
-    from hwgen.report import table
     from tests.handmade_cnv import fold_cnv_large_file
 
     only = set(a.only.split(","))
     ecp5 = not a.no_ecp5
     log = (lambda m: print(m, file=sys.stderr, flush=True))
     designs = []
+    done = (lambda: report(designs[-1:], False) if designs else None)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if "tfc" in only:
@@ -130,6 +137,11 @@ def main(argv=None) -> int:
                 log("TFC_1W1A, published folding")
                 (tmp / "tfc").mkdir()
                 designs.append(("TFC_1W1A", build_design(TFC, TFC_FOLD, tmp / "tfc", a.jobs, ecp5, log)))
+                done()
+        if "mvau" in only:
+            log("MVAU UINT4 x INT4 PE16 SIMD32")
+            designs.append(("MVAU u4w4", mvau_rows(tmp, ecp5)))
+            done()
         if "cnv" in only:
             from hwgen.build import compile_model
             from tests.cnn_models import model_path
@@ -138,15 +150,20 @@ def main(argv=None) -> int:
             (tmp / "cnv").mkdir()
             cnv = model_path("cnv_1w1a.onnx.gz", tmp / "cnv")
             names = [lay.name for lay in compile_model(cnv).layers if lay.op in ("MVAU", "VVAU")]
-            rows = build_design(cnv, fold_cnv_large_file(names), tmp / "cnv", a.jobs, ecp5, log)
+            rows = build_design(cnv, fold_cnv_large_file(names), tmp / "cnv", a.jobs, ecp5, log,
+                                layers_only=not a.cnv_glue)
             for r in rows:
                 if r["block"] == names[0]:
                     r["kind"] = "MVAU (8-bit first conv)"
             designs.append(("CNV_1W1A", rows))
-        if "mvau" in only:
-            log("MVAU UINT4 x INT4 PE16 SIMD32")
-            designs.append(("MVAU u4w4", mvau_rows(tmp, ecp5)))
     head = ["design", "block", "kind", "LUT lvl", "carry", "memory", "DSP", "xc7 -1 MHz", "xcup -1 MHz", "ECP5 MHz"]
+    print("\n== all designs ==")
+    return report(designs, a.markdown)
+
+
+def report(designs, markdown: bool) -> int:
+    from hwgen.report import table
+
     rows = [fmt_row(dn, r) for dn, rs in designs for r in sorted(rs, key=lambda r: r.get("xc7") or 1e9)]
     kinds = {}
     for dn, rs in designs:
@@ -155,7 +172,7 @@ def main(argv=None) -> int:
             if k not in kinds or (r.get("xc7") or 1e9) < (kinds[k].get("xc7") or 1e9):
                 kinds[k] = r
     krows = [fmt_row(dn, {**r, "block": r["block"]}) for (dn, _), r in sorted(kinds.items())]
-    if a.markdown:
+    if markdown:
         print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
         print("\n".join("| " + " | ".join(map(str, r)) + " |" for r in krows))
     else:

@@ -115,7 +115,7 @@ def _cmd_build(a):
         print(f"\n{s['board']} @ {s['clock_mhz']:g} MHz: {e['cycles_per_frame']} cycles/frame "
               f"(bottleneck {e['bottleneck']}), {e['fps']:,.0f} frames/s estimated")
         print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
-        if "synth" in s:
+        if "timing" in s:
             print("\n" + timing_table(s))
         print(f"\nwrote {a.out}/ in {s['build_seconds']:.2f} s (report: {a.out}/report/summary.json)")
     _over_budget(s, strict=False)
@@ -127,7 +127,7 @@ def _timing_warning(s: dict) -> None:
     """A design whose open timing estimate is below the clock builds with a warning (--strict refuses it)."""
     from hwgen.sim.timing_report import verdict
 
-    t = s.get("synth", {}).get("timing")
+    t = s.get("timing")
     if t:
         below, line = verdict(t)
         if below:

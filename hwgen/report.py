@@ -53,10 +53,11 @@ def memory_table(summary: dict) -> str:
 
 
 def timing_table(summary: dict) -> str:
-    """The open timing estimate of a --synth build: the design's line, then one row per block, slowest first."""
+    """The open timing estimate of a --synth build (summary "timing"): the design's line, then one row per block,
+    slowest first."""
     from hwgen.sim.timing_report import timing_header, timing_rows, verdict
 
-    t = summary.get("synth", {}).get("timing")
+    t = summary.get("timing")
     if not t:
         return "timing: not estimated (build with --synth)"
     head = "timing: " + verdict(t)[1]

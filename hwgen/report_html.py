@@ -36,7 +36,7 @@ MEM_COLS = ["layer", "memory", "kind", "style", "depth x width", "BRAM18", "URAM
 
 
 def _timing(t: dict) -> str:
-    """The open timing estimate (summary["synth"]["timing"]): the verdict, then every block, slowest first."""
+    """The open timing estimate (summary["timing"]): the verdict, then every block, slowest first."""
     from hwgen.sim.timing_report import timing_header, timing_rows, verdict
 
     below, line = verdict(t)
@@ -92,8 +92,8 @@ def render(summary: dict) -> str:
         body.append("<h2>yosys synth_xilinx</h2>" + _table(["LUT", "FF", "BRAM18", "DSP"],
                                                            [[s.get("luts"), s.get("ffs"), s.get("brams"),
                                                              s.get("dsps")]]))
-        if s.get("timing"):
-            body.append(_timing(s["timing"]))
+    if summary.get("timing"):
+        body.append(_timing(summary["timing"]))
     ff = summary.get("fifos")
     if ff:
         body.append(f"<h2>FIFOs (sized in simulation)</h2><p>{ff['total_bits']} bits in total (rule: "

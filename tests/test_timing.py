@@ -195,7 +195,7 @@ def test_build_reports_timing_warns_and_strict_refuses(tmp_path, capsys):
     assert main(["build", str(model), "-o", str(out), "--synth", "-q", "--clock-mhz", "900"]) == 0
     err = capsys.readouterr().err
     s = json.loads((out / "report" / "summary.json").read_text())
-    t = s["synth"]["timing"]
+    t = s["timing"]
     stages = json.loads((out / "rtl" / "hwgen_top.json").read_text())["stages"]
     assert {b["block"] for b in t["blocks"]} == {st["label"] for st in stages}
     slow = min(t["blocks"], key=lambda b: b["fmax_mhz"])

@@ -1,6 +1,7 @@
-"""The design's timing from its blocks' (summary.json "synth" -> "timing"), and its one-line and table forms.
+"""The design's timing from its blocks' (summary.json "timing"), and its one-line and table forms.
 
-    design_timing([(label, layer, block_result)], family, clock_mhz) -> summary.json["synth"]["timing"]:
+    design_timing([(label, layer, block_result)], family, clock_mhz) -> summary.json["timing"] (`hwgen build
+    --synth`; hwgen.sim.yosys.synth_build returns it as "timing" and the build moves it to the top level):
       {"model": "<family, grade>", "family", "clock_mhz",
        "estimate": {"fmax_mhz", "block", "layer", "path": {...}, "meets_clock"},   the slowest block
        "blocks": [{"block", "layer", "fmax_mhz", "delay_ns", "path": {worst path}, "paths": {kind: fmax}}],

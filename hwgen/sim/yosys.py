@@ -208,7 +208,8 @@ def cached_run(kind: str, name: str, key: str, d: Path, outputs: list[str], prod
     return False
 
 
-def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, ecp5: bool = False) -> dict:
+def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, ecp5: bool = False,
+                only=None) -> dict:
     """Synthesize the RTL of a build (OUT/rtl/, written by hwgen.codegen.rtl_project) with yosys synth_xilinx.
 
     Each block (every layer, width converter and FIFO) is synthesized separately, out of context, in OUT/synth/
@@ -220,6 +221,7 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, 
     "timing"["ecp5"]. With top=True the whole top is synthesized too ("top": {...}, slower). Returns
     {"tool": "yosys", "family", "luts", "ffs", "brams", "dsps", "layers": {layer: {...}}, "glue": {...},
     "timing", "seconds"}; luts = logic LUTs + LUTs used as RAM / shift registers, brams in 18 kbit units.
+    only: a predicate on the manifest's stages to synthesize a subset (benchmarks; the totals then cover it only).
     """
     import time
     from concurrent.futures import ThreadPoolExecutor
@@ -265,7 +267,7 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, 
             res["ecp5"] = place_route_block(d, stage["files"], stage["module"], clock)
         return stage, res
 
-    stages = m["stages"]
+    stages = [st for st in m["stages"] if only is None or only(st)]
     if log:
         log(f"yosys synth_xilinx -family {family}: {len(stages)} blocks in {work}"
             + ("; nextpnr-ecp5 place and route of each" if ecp5 else ""))
