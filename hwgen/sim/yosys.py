@@ -286,8 +286,11 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, 
             log(f"  {stage['label']}: {res['luts']} LUT, {res['ffs']} FF, {res['brams']} BRAM18, {res['dsps']} DSP"
                 f"; {tm['fmax_mhz']} MHz estimated ({res['seconds']} s{', cached' if res['cached'] else ''})")
     result = {"tool": "yosys", "family": family, **tot, "layers": layers, "glue": glue}
+    label = {st["module"]: st["label"] for st in m["stages"]}
+    links = [(label[s["producer"]], label[s["consumer"]]) for s in m.get("streams", [])
+             if s.get("producer") in label and s.get("consumer") in label]
     result["timing"] = design_timing([(stage["label"], stage["layer"], res) for stage, res in results], family,
-                                     clock)
+                                     clock, links)
     for _, res in results:  # kept once, in "timing"
         res.pop("timing", None)
         res.pop("ecp5", None)
