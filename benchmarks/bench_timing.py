@@ -61,6 +61,12 @@ def build_design(model, fold: dict | None, d: Path, jobs: int, ecp5: bool, log, 
         y = synth_build(out, HwGraph.load(out), get_board(board), log=None, jobs=jobs, ecp5=ecp5 and fam == "xc7",
                         only=(lambda st: bool(st["layer"])) if layers_only else None)
         log(f"  {fam}: {len(y['timing']['blocks'])} blocks synthesized and timed in {time.perf_counter() - t0:.0f} s")
+        x = y["timing"].get("across")
+        if x:  # the worst stream between two blocks (a FIFO's memory read into its consumer)
+            r = rows.setdefault("across", {"block": "(worst stream)", "kind": "stream"})
+            r[fam] = x["fmax_mhz"]
+            if fam == "xc7":
+                r["block"], r["path"] = f"{x['from']} -> {x['to']}", x["path"]
         for b in y["timing"]["blocks"]:
             r = rows.setdefault(b["block"], {"block": b["block"], "kind": kind_of(b["layer"] or b["block"], ops)})
             r[fam] = b["fmax_mhz"]
@@ -156,14 +162,17 @@ def main(argv=None) -> int:
                 if r["block"] == names[0]:
                     r["kind"] = "MVAU (8-bit first conv)"
             designs.append(("CNV_1W1A", rows))
-    head = ["design", "block", "kind", "LUT lvl", "carry", "memory", "DSP", "xc7 -1 MHz", "xcup -1 MHz", "ECP5 MHz"]
     print("\n== all designs ==")
     return report(designs, a.markdown)
+
+
+HEAD = ["design", "block", "kind", "LUT lvl", "carry", "memory", "DSP", "xc7 -1 MHz", "xcup -1 MHz", "ECP5 MHz"]
 
 
 def report(designs, markdown: bool) -> int:
     from hwgen.report import table
 
+    head = HEAD
     rows = [fmt_row(dn, r) for dn, rs in designs for r in sorted(rs, key=lambda r: r.get("xc7") or 1e9)]
     kinds = {}
     for dn, rs in designs:
