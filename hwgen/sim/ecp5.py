@@ -65,7 +65,10 @@ def place_route(sources: list, top: str, cwd, clock_mhz: float = 100.0, timeout:
         raise ToolError(f"yosys synth_ecp5 failed for {top} (exit {y.returncode}):\n{tail}")
     cmd = [find_nextpnr(), DEVICE_FLAG, "--out-of-context", "--json", net, "--report", rep, "--freq",
            f"{clock_mhz:g}", "--timing-allow-fail", "--seed", "1"]
-    p = _run(cmd, cwd, timeout)
+    try:
+        p = _run(cmd, cwd, timeout)
+    finally:
+        (cwd / net).unlink(missing_ok=True)  # the ECP5 netlist (large) is not needed once placed or refused
     log = p.stdout + p.stderr
     (cwd / f"{top}_nextpnr.log").write_text(log)
     out = {"device": DEVICE, "tool": "nextpnr-ecp5", "seconds": round(time.perf_counter() - t0, 1)}
@@ -77,7 +80,6 @@ def place_route(sources: list, top: str, cwd, clock_mhz: float = 100.0, timeout:
         raise ToolError(f"nextpnr-ecp5 failed for {top} (exit {p.returncode}): {' '.join(map(str, cmd))}\n"
                         + "\n".join(log.strip().splitlines()[-20:]))
     r = json.loads((cwd / rep).read_text())
-    (cwd / net).unlink()  # the ECP5 netlist (large) is not needed once routed
     fmax = [c["achieved"] for c in r.get("fmax", {}).values() if c.get("achieved")]
     util = {k: [v["used"], v["available"]] for k, v in r.get("utilization", {}).items() if v.get("used")}
     return {**out, "fits": True, "fmax_mhz": round(min(fmax), 1) if fmax else None, "utilization": util}
