@@ -169,6 +169,40 @@ def test_other_family_is_faster_and_boundaries_are_reported(netlists):
     assert a7["unknown_cells"] == {} and a7["loops"] == 0
 
 
+def _ff(d, q):
+    return {"type": "FDRE", "port_directions": {"C": "input", "CE": "input", "R": "input", "D": "input",
+                                                 "Q": "output"},
+            "connections": {"C": [2], "CE": ["1"], "R": ["0"], "D": [d], "Q": [q]}}
+
+
+def test_lutram_read_and_partly_registered_dsp_are_combinational():
+    """A distributed RAM's read (address -> data) and a DSP whose A is registered but B / PCIN are not are
+    combinational paths although a clock also launches those outputs (a hand-written netlist: no yosys)."""
+    ram = {"type": "RAM32M", "port_directions": {"WCLK": "input", "WE": "input", "ADDRA": "input",
+                                                 "ADDRD": "input", "DIA": "input", "DOA": "output"},
+           "connections": {"WCLK": [2], "WE": ["0"], "ADDRA": [10, "0", "0", "0", "0"], "ADDRD": ["0"] * 5,
+                           "DIA": ["0", "0"], "DOA": [11, 12]}}
+    cells = {"a": _ff(3, 10), "ram": ram, "b": _ff(11, 13)}
+    mod = {"attributes": {"top": "1"}, "ports": {}, "cells": cells, "netnames": {"q": {"bits": [13]}}}
+    p = analyze({"modules": {"t": mod}}, "xc7")["paths"]["reg2reg"]
+    assert p["route"] == "FDRE > RAM32M > FDRE" and p["memory"] == ["RAM32M"]
+    assert p["delay_ns"] == pytest.approx(V["ff_clk_q"] + 2 * net(1) + V["lut"] + V["ff_setup_d"]
+                                          + V["clock_uncertainty"], abs=1e-3)
+    dirs = {"A": "input", "B": "input", "PCIN": "input", "CLK": "input", "P": "output", "PCOUT": "output"}
+    par = {"AREG": "1", "BREG": "0", "MREG": "0", "PREG": "0", "USE_MULT": "MULTIPLY"}
+    d1 = {"type": "DSP48E1", "parameters": par, "port_directions": dirs,
+          "connections": {"A": [20], "B": [21], "PCIN": ["0"], "CLK": [2], "P": [30], "PCOUT": [31]}}
+    d2 = {**d1, "connections": {"A": [20], "B": [21], "PCIN": [31], "CLK": [2], "P": [32], "PCOUT": [33]}}
+    cells = {"fa": _ff(3, 20), "fb": _ff(3, 21), "d1": d1, "d2": d2, "fp": _ff(32, 40)}
+    mod = {"attributes": {"top": "1"}, "ports": {}, "cells": cells, "netnames": {}}
+    p = analyze({"modules": {"t": mod}}, "xc7")["paths"]["reg2reg"]
+    assert p["route"] == "FDRE > DSP48E1 x2 > FDRE" and p["dsp"] == 2  # B -> PCOUT -> PCIN (cascade) -> P
+    # B feeds both DSPs (fanout 2); PCOUT -> PCIN is a dedicated cascade (no net)
+    assert p["delay_ns"] == pytest.approx(V["ff_clk_q"] + net(2) + tm.DSP["comb"]["mult"]["B"] + tm.DSP["comb"]
+                                          ["mult"]["PCIN"] + net(1) + V["ff_setup_d"] + V["clock_uncertainty"],
+                                          abs=1e-3)
+
+
 def test_parameters_and_unknown_cells():
     cell = {"parameters": {"AREG": "00000000000000000000000000000001", "USE_MULT": "MULTIPLY", "S": "10 "}}
     assert param(cell, "AREG") == 1 and param(cell, "USE_MULT") == "MULTIPLY" and param(cell, "S") == "10"

@@ -128,7 +128,8 @@ class _Graph:
                 if b in self.driver:
                     self.capture.append((b, self.net(b, typ, port) + setup, name, port))
         for ins, outs in arcs.comb:
-            out_bits = [b for p, i in outs for b in self._bits(cell, p, i) if b not in self.launch]
+            # an output may also be launched by a clock (LUTRAM / SRL read, a DSP with some registers): both count
+            out_bits = [b for p, i in outs for b in self._bits(cell, p, i)]
             in_pins = [(b, d + self.net(b, typ, p)) for p, i, d in ins for b in self._bits(cell, p, i)
                        if b in self.driver]
             if not out_bits or not in_pins:
@@ -170,8 +171,6 @@ class _Graph:
             if a is None:
                 continue
             for dst, d, cell in self.succ.get(n, ()):
-                if dst in self.launch:
-                    continue
                 if a + d > arr.get(dst, -1.0):
                     arr[dst] = a + d
                     pred[dst] = (n, cell)
@@ -202,7 +201,9 @@ def _where(g: _Graph, cell: str, bit: int | None, names) -> dict:
     if c["type"] in FF_TYPES:  # a register: its Q name is the RTL register
         q = [b for b in c["connections"].get("Q", []) if isinstance(b, int)]
         sig = names.get(q[0], sig) if q else sig
-    out = {"cell": cell, "type": c["type"], "signal": sig or "?"}
+    if sig is None:  # an unnamed net into a hard block: the cell's own name, if yosys kept one
+        sig = cell if not cell.startswith("$") else "?"
+    out = {"cell": cell, "type": c["type"], "signal": sig}
     src = c.get("attributes", {}).get("src")
     if src and "/share/" not in src:
         out["src"] = src.split("|")[0]
