@@ -78,13 +78,15 @@ def _carry4_arcs(cell, v):
     return a
 
 
-def _carry8_arcs(cell, v):
+def _carry8_arcs(cell, v, bits: int = 8):
+    """CARRY8; also a CARRY4 in an UltraScale+ netlist (yosys `-family xcup` maps adders to CARRY4, which
+    Vivado retargets to CARRY8 there), with the first 4 bits of the CARRY8 figures."""
     a = Arcs()
     t = tm.CARRY8
-    for j in range(8):
+    for j in range(bits):
         ci_o = t["CI_O0"] + (t["CI_O7"] - t["CI_O0"]) * j / 7
-        ins_o = [("CI", None, ci_o), ("CI_TOP", None, ci_o)]
-        ins_co = [("CI", None, t["CI_CO"]), ("CI_TOP", None, t["CI_CO"])]
+        ins_o = [(p, None, ci_o) for p in ("CI", "CI_TOP", "CYINIT")]  # CYINIT: a CARRY4's
+        ins_co = [(p, None, t["CI_CO"]) for p in ("CI", "CI_TOP", "CYINIT")]
         for i in range(j + 1):
             ins_o += [("S", i, t["S_O"]), ("DI", i, t["S_O"])]
             ins_co += [("S", i, t["S_CO"]), ("DI", i, t["DI_CO"])]
@@ -213,7 +215,7 @@ def cell_arcs(cell: dict, family: str) -> Arcs | None:
         if typ in group:
             return fn(cell, v)
     if typ == "CARRY4":
-        return _carry4_arcs(cell, v)
+        return _carry4_arcs(cell, v) if family == "xc7" else _carry8_arcs(cell, v, bits=4)
     if typ == "CARRY8":
         return _carry8_arcs(cell, v)
     if typ == "URAM288":
