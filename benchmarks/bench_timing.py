@@ -12,7 +12,8 @@ Prints one row per block (LUT levels, carry cells, memory and DSP stages on the 
 nextpnr ECP5), then one per kind (the slowest block of each kind), and the targets (>= 150 MHz xc7 -1,
 >= 250 MHz UltraScale+ -1).
 
-    python benchmarks/bench_timing.py [--only tfc,mvau,cnv] [--no-ecp5] [--jobs 2] [--markdown] [--cnv-glue]
+    python benchmarks/bench_timing.py [--only tfc,mvau,cnv] [--no-ecp5 | --ecp5-cached] [--jobs 2] [--markdown]
+                                      [--cnv-glue]
 
 CNV: only its layers by default (its FIFOs and width converters are the kinds TFC already shows; --cnv-glue adds
 them). Order tfc, mvau, cnv; the table is printed at the end.
@@ -58,7 +59,8 @@ def build_design(model, fold: dict | None, d: Path, jobs: int, ecp5: bool, log, 
         s = build(model, out, board=board, folding_file=d / "FOLD.json" if fold else None, log=lambda *_: None)
         ops = {lay["name"]: lay["op"] for lay in s["layers"]}
         t0 = time.perf_counter()
-        y = synth_build(out, HwGraph.load(out), get_board(board), log=None, jobs=jobs, ecp5=ecp5 and fam == "xc7",
+        y = synth_build(out, HwGraph.load(out), get_board(board), log=None, jobs=jobs,
+                        ecp5=ecp5 if fam == "xc7" else False,
                         only=(lambda st: bool(st["layer"])) if layers_only else None)
         log(f"  {fam}: {len(y['timing']['blocks'])} blocks synthesized and timed in {time.perf_counter() - t0:.0f} s")
         x = y["timing"].get("across")
@@ -104,7 +106,9 @@ def mvau_rows(d: Path, ecp5: bool) -> list[dict]:
             if ecp5:
                 from hwgen.sim.ecp5 import place_route_block
 
-                row["ecp5"] = place_route_block(w, files, lay.name, 100.0)
+                e = place_route_block(w, files, lay.name, 100.0, cached_only=ecp5 == "cached")
+                if e is not None:
+                    row["ecp5"] = e
     return [row]
 
 
@@ -121,6 +125,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="tfc,mvau,cnv")
     ap.add_argument("--no-ecp5", action="store_true")
+    ap.add_argument("--ecp5-cached", action="store_true",
+                    help="ECP5 figures only where a previous run left them in the cache (no new place and route)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--cnv-glue", action="store_true",
@@ -130,7 +136,7 @@ def main(argv=None) -> int:
     from tests.handmade_cnv import fold_cnv_large_file
 
     only = set(a.only.split(","))
-    ecp5 = not a.no_ecp5
+    ecp5 = False if a.no_ecp5 else "cached" if a.ecp5_cached else True
     log = (lambda m: print(m, file=sys.stderr, flush=True))
     designs = []
     done = (lambda: report(designs[-1:], False) if designs else None)

@@ -85,9 +85,9 @@ def place_route(sources: list, top: str, cwd, clock_mhz: float = 100.0, timeout:
     return {**out, "fits": True, "fmax_mhz": round(min(fmax), 1) if fmax else None, "utilization": util}
 
 
-def place_route_block(d: Path, files: list, top: str, clock_mhz: float) -> dict:
+def place_route_block(d: Path, files: list, top: str, clock_mhz: float, cached_only: bool = False) -> dict | None:
     """place_route of one block of a build (OUT/synth/<module>/, its Verilog and .mem files), cached by content
-    in hwgen's cache (<cache>/ecp5/)."""
+    in hwgen's cache (<cache>/ecp5/); cached_only: the cached result or None (benchmarks)."""
     from hwgen.sim.yosys import block_key, cached_run, find_yosys, tool_id
 
     d = Path(d)
@@ -97,5 +97,6 @@ def place_route_block(d: Path, files: list, top: str, clock_mhz: float) -> dict:
         res = place_route([d / f for f in files if f.endswith(".v")], top, d, clock_mhz)
         (d / "ecp5.json").write_text(json.dumps(res, indent=2))
 
-    cached_run("ecp5", top, key, d, ["ecp5.json"], produce)
+    if not cached_run("ecp5", top, key, d, ["ecp5.json"], None if cached_only else produce) and cached_only:
+        return None
     return json.loads((d / "ecp5.json").read_text())

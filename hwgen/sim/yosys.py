@@ -182,7 +182,8 @@ def block_key(d: Path, files, *extra) -> str:
 def cached_run(kind: str, name: str, key: str, d: Path, outputs: list[str], produce) -> bool:
     """Results of a tool run on a block, content-addressed in hwgen's cache (<cache>/<kind>/<name>-<key>/):
     copies the cached `outputs` into `d` (True), or calls produce() (which writes them into `d`) and publishes
-    them (False). Publishing is a rename of a complete directory, so concurrent builds never see half a result."""
+    them (False); produce=None only looks. Publishing is a rename of a complete directory, so concurrent builds
+    never see half a result."""
     import os
     import tempfile
 
@@ -193,6 +194,8 @@ def cached_run(kind: str, name: str, key: str, d: Path, outputs: list[str], prod
         for f in outputs:
             shutil.copy(hit / f, d / f)
         return True
+    if produce is None:
+        return False
     produce()
     try:
         hit.parent.mkdir(parents=True, exist_ok=True)
@@ -208,7 +211,7 @@ def cached_run(kind: str, name: str, key: str, d: Path, outputs: list[str], prod
     return False
 
 
-def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, ecp5: bool = False,
+def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, ecp5: bool | str = False,
                 only=None) -> dict:
     """Synthesize the RTL of a build (OUT/rtl/, written by hwgen.codegen.rtl_project) with yosys synth_xilinx.
 
@@ -221,7 +224,8 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, 
     "timing"["ecp5"]. With top=True the whole top is synthesized too ("top": {...}, slower). Returns
     {"tool": "yosys", "family", "luts", "ffs", "brams", "dsps", "layers": {layer: {...}}, "glue": {...},
     "timing", "seconds"}; luts = logic LUTs + LUTs used as RAM / shift registers, brams in 18 kbit units.
-    only: a predicate on the manifest's stages to synthesize a subset (benchmarks; the totals then cover it only).
+    only: a predicate on the manifest's stages to synthesize a subset (benchmarks; the totals then cover it only);
+    ecp5="cached": only the ECP5 results already in the cache (benchmarks).
     """
     import time
     from concurrent.futures import ThreadPoolExecutor
@@ -264,7 +268,9 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, 
         if ecp5:
             from hwgen.sim.ecp5 import place_route_block
 
-            res["ecp5"] = place_route_block(d, stage["files"], stage["module"], clock)
+            e = place_route_block(d, stage["files"], stage["module"], clock, cached_only=ecp5 == "cached")
+            if e is not None:
+                res["ecp5"] = e
         return stage, res
 
     stages = [st for st in m["stages"] if only is None or only(st)]
