@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
 from hwgen import fold
 from hwgen.boards import get_board
+from hwgen.errors import TimingError
 from hwgen.frontend import import_model
 from hwgen.graph import HwGraph
 from hwgen.transforms.lower_cnn import lower_graph
@@ -138,27 +140,32 @@ def summary(g: HwGraph) -> dict:
 
 
 def build(model_path, out, board=None, folding_file=None, target_fps=None, synth=False, size_fifos=False,
-          log=print, clock_mhz=None, input_dtype=None) -> dict:
+          log=print, clock_mhz=None, input_dtype=None, ecp5=False, strict=False) -> dict:
     t0 = time.perf_counter()
     g = compile_model(model_path, board, folding_file, target_fps, clock_mhz, input_dtype=input_dtype)
-    return write_build(g, out, synth=synth, size_fifos=size_fifos, log=log, t0=t0)
+    return write_build(g, out, synth=synth, size_fifos=size_fifos, log=log, t0=t0, ecp5=ecp5, strict=strict)
 
 
-def write_build(g: HwGraph, out, synth=False, size_fifos=False, log=print, t0=None) -> dict:
+def write_build(g: HwGraph, out, synth=False, size_fifos=False, log=print, t0=None, ecp5=False,
+                strict=False) -> dict:
     """Write the build directory of a folded hardware graph: the graph, every backend's project (all rendered
     from g.design()), the report. Also the way to build a graph edited in Python (a kind of one's own).
 
     Atomic (hwgen.outdir.staged_build): everything is written into a temporary sibling of `out` with a manifest
     (hwgen.manifest), which then replaces `out`; a failed build leaves the old `out` as it was, and a second
-    concurrent build into `out` is refused (BuildDirError)."""
+    concurrent build into `out` is refused (BuildDirError).
+
+    synth: yosys resources and the open timing estimate of every block (hwgen.sim.yosys.synth_build); ecp5: also
+    place and route every block for an ECP5 (implies synth); strict: a timing estimate below the clock raises
+    TimingError and leaves `out` as it was (without strict it is summary["timing"] only)."""
     from hwgen.outdir import staged_build
 
     t0 = time.perf_counter() if t0 is None else t0
     with staged_build(out, log=log) as work:
-        return _write_build_dir(g, work, synth, size_fifos, log, t0)
+        return _write_build_dir(g, work, synth or ecp5, size_fifos, log, t0, ecp5, strict)
 
 
-def _write_build_dir(g: HwGraph, out: Path, synth, size_fifos, log, t0) -> dict:
+def _write_build_dir(g: HwGraph, out: Path, synth, size_fifos, log, t0, ecp5=False, strict=False) -> dict:
     from hwgen.codegen.project import write_generated
 
     out.mkdir(parents=True, exist_ok=True)
@@ -185,7 +192,16 @@ def _write_build_dir(g: HwGraph, out: Path, synth, size_fifos, log, t0) -> dict:
     if synth:
         from hwgen.sim.yosys import synth_build
 
-        s["synth"] = synth_build(out, g, board, log=log)
+        s["synth"] = synth_build(out, g, board, log=log, ecp5=ecp5, jobs=max(1, min(4, os.cpu_count() or 1)))
+        # summary.json "timing": the open timing estimate (hwgen/sim/timing_report.py documents the keys)
+        s["timing"] = s["synth"].pop("timing")
+        if strict:
+            from hwgen.sim.timing_report import verdict
+
+            below, line = verdict(s["timing"])
+            if below:
+                raise TimingError(line + " (--strict: nothing written). Lower --clock-mhz, or fold / pipeline the "
+                                         "block.")
     write_report(out, s)
     return s
 

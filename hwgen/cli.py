@@ -109,7 +109,7 @@ def _over_budget(s: dict, strict: bool, out=None) -> None:
 
 def _cmd_build(a):
     from hwgen.build import build, compile_model, summary
-    from hwgen.report import cpu_table, input_paragraph, layer_table
+    from hwgen.report import cpu_table, input_paragraph, layer_table, timing_table
 
     _check_target_fps(a.target_fps)
     _writable_dir(a.out, "-o")
@@ -118,7 +118,7 @@ def _cmd_build(a):
                                            input_dtype=a.input_dtype)), strict=True)
     s = build(a.model, a.out, board=a.board, folding_file=a.folding, target_fps=a.target_fps, synth=a.synth,
               size_fifos=a.size_fifos, log=(lambda *m: None) if a.quiet else print, clock_mhz=a.clock_mhz,
-              input_dtype=a.input_dtype)
+              input_dtype=a.input_dtype, ecp5=a.ecp5, strict=a.strict)
     if not a.quiet:
         print(input_paragraph(s) + "\n")
         print(layer_table(s))
@@ -127,8 +127,11 @@ def _cmd_build(a):
         print(f"\n{s['board']} @ {s['clock_mhz']:g} MHz: {e['cycles_per_frame']} cycles/frame "
               f"(bottleneck {e['bottleneck']}), {e['fps']:,.0f} frames/s estimated")
         print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
+        if "timing" in s:
+            print("\n" + timing_table(s))
         print(f"\nwrote {a.out}/ in {s['build_seconds']:.2f} s (report: {a.out}/report/summary.json)")
     _over_budget(s, strict=False)
+    _timing_warning(s)
     return 0
 
 
@@ -139,6 +142,17 @@ def _print_pruned(s: dict) -> None:
     if lines:
         print("\npruned (channels whose output is constant or unread; the rest is bit-exact as before):")
         print("\n".join("  " + ln for ln in lines))
+
+
+def _timing_warning(s: dict) -> None:
+    """A design whose open timing estimate is below the clock builds with a warning (--strict refuses it)."""
+    from hwgen.sim.timing_report import verdict
+
+    t = s.get("timing")
+    if t:
+        below, line = verdict(t)
+        if below:
+            print(f"hwgen: warning: {line} (--strict makes this an error).", file=sys.stderr)
 
 
 def _load_npy(path):
@@ -232,7 +246,7 @@ def _cmd_verify(a):
 
 def _cmd_report(a):
     from hwgen.build import load_summary
-    from hwgen.report import cpu_table, input_paragraph, layer_table
+    from hwgen.report import cpu_table, input_paragraph, layer_table, timing_table
 
     s = load_summary(a.out)  # checked: every key printed below is there, with the right type
     if a.json:
@@ -249,6 +263,7 @@ def _cmd_report(a):
     if "synth" in s:
         y = s["synth"]
         print(f"yosys: {y.get('luts')} LUT, {y.get('ffs')} FF, {y.get('brams')} BRAM18, {y.get('dsps')} DSP")
+        print("\n" + timing_table(s))
     print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
     if s.get("input"):
         print("\n" + input_paragraph(s))
@@ -273,7 +288,12 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--folding", default=None, help='FOLD.json: {"<layer>": {"PE": n, "SIMD": m}}')
     b.add_argument("--target-fps", type=float, default=None, help="fold for this many frames/s at the board clock")
     b.add_argument("--clock-mhz", type=float, default=None, help="clock to fold and report for (default: the board's)")
-    b.add_argument("--synth", action="store_true", help="synthesize the generated RTL with yosys (resource figures)")
+    b.add_argument("--synth", action="store_true",
+                   help="synthesize the generated RTL with yosys: resources and the open timing estimate (longest "
+                        "path and Fmax of every block with the board family's -1 datasheet delays)")
+    b.add_argument("--ecp5", action="store_true",
+                   help="with --synth: also place and route every block for a Lattice ECP5 (LFE5U-85F) with "
+                        "nextpnr, its routed Fmax beside the estimate (slower; implies --synth)")
     b.add_argument("--size-fifos", action="store_true",
                    help="size the inter-layer FIFOs by simulation (minimal depths at full rate; takes a minute)")
     b.add_argument("--input-dtype", default=None, metavar="TYPE",
@@ -281,7 +301,8 @@ def parser() -> argparse.ArgumentParser:
                         "INT8, UINT8, INTn, UINTn, BIPOLAR, FIXED<16,6> (hls4ml ap_fixed<16,6>); the first layer then "
                         "runs in hardware and outputs equal the model's for inputs of that type")
     b.add_argument("--strict", action="store_true",
-                   help="refuse a design over the board's resource budget (default: build it and warn)")
+                   help="refuse a design over the board's resource budget, or (with --synth) whose timing "
+                        "estimate is below the clock (default: build it and warn)")
     b.add_argument("-q", "--quiet", action="store_true")
     b.set_defaults(fn=_cmd_build)
     r = sub.add_parser("run", help="run inputs through a build")

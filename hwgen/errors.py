@@ -35,6 +35,10 @@ class BuildDirError(HwgenError):
     """A build directory is missing or incomplete."""
 
 
+class TimingError(HwgenError):
+    """`--strict`: the open timing estimate of the design is below the requested clock."""
+
+
 class ToolError(HwgenError):
     """An external tool (compiler, Verilator, yosys) failed; the message has the command and its last output lines."""
 

@@ -79,3 +79,19 @@ def memory_rows(summary: dict) -> list[list]:
 def memory_table(summary: dict) -> str:
     return table(memory_rows(summary), ["layer", "memory", "kind", "style", "depth x width", "BRAM18", "URAM",
                                         "LUTs", "efficiency"])
+
+
+def timing_table(summary: dict) -> str:
+    """The open timing estimate of a --synth build (summary "timing"): the design's line, then one row per block,
+    slowest first."""
+    from hwgen.sim.timing_report import timing_header, timing_rows, verdict
+
+    t = summary.get("timing")
+    if not t:
+        return "timing: not estimated (build with --synth)"
+    head = "timing: " + verdict(t)[1]
+    if "ecp5" in t:
+        e = t["ecp5"]
+        head += (f"\nnextpnr {e['device']} (routed, out of context): {e['fmax_mhz']} MHz, slowest {e['block']}"
+                 + (f"; not fitting: {', '.join(e['not_fitting'])}" if e["not_fitting"] else ""))
+    return head + "\n" + table(timing_rows(t), timing_header(t))

@@ -35,6 +35,24 @@ def _table(header, rows):
 MEM_COLS = ["layer", "memory", "kind", "style", "depth x width", "BRAM18", "URAM", "LUTs", "efficiency"]
 
 
+def _timing(t: dict) -> str:
+    """The open timing estimate (summary["timing"]): the verdict, then every block, slowest first."""
+    from hwgen.sim.timing_report import timing_header, timing_rows, verdict
+
+    below, line = verdict(t)
+    color = "#d9534f" if below else "#2e7d32"
+    ecp5 = t.get("ecp5")
+    extra = (f"<p>nextpnr {html.escape(str(ecp5['device']))}, placed and routed out of context: "
+             f"{ecp5['fmax_mhz']} MHz (slowest {html.escape(str(ecp5['block']))})"
+             + (f"; not fitting: {html.escape(', '.join(ecp5['not_fitting']))}" if ecp5["not_fitting"] else "")
+             + "</p>") if ecp5 else ""
+    return (f"<h2>timing (open estimate: {html.escape(t['model'])}, clock {t['clock_mhz']:g} MHz)</h2>"
+            f"<p style='color:{color}'>{html.escape(line)}</p>{extra}"
+            "<p>From the yosys netlist of each block with datasheet delays and a fanout-based net delay: no "
+            "placement, congestion or clock skew; Vivado's routed figure may differ (README, Open timing "
+            "estimate).</p>" + _table(timing_header(t), timing_rows(t)))
+
+
 def render(summary: dict) -> str:
     layers = summary["layers"]
     est = summary.get("estimate", {})
@@ -74,6 +92,8 @@ def render(summary: dict) -> str:
         body.append("<h2>yosys synth_xilinx</h2>" + _table(["LUT", "FF", "BRAM18", "DSP"],
                                                            [[s.get("luts"), s.get("ffs"), s.get("brams"),
                                                              s.get("dsps")]]))
+    if summary.get("timing"):
+        body.append(_timing(summary["timing"]))
     ff = summary.get("fifos")
     if ff:
         body.append(f"<h2>FIFOs (sized in simulation)</h2><p>{ff['total_bits']} bits in total (rule: "

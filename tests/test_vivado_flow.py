@@ -312,6 +312,26 @@ def test_tcl_mutation_fails_the_stub_run(name, built, tmp_path):
     assert not (calls and calls[-1] == "RESULT ok" and "export_design" not in rel)
 
 
+@pytest.mark.parametrize("failing", [{"HWGEN_STUB_WNS": "-0.412", "HWGEN_STUB_TNS": "-35.2"},
+                                     {"HWGEN_STUB_WHS": "-0.020", "HWGEN_STUB_THS": "-0.090"}],
+                         ids=["setup", "hold"])
+def test_failed_timing_copies_no_bitstream(failing, built, tmp_path):
+    """Implementation that misses timing (setup or hold) stops the flow before any .bit / .hwh leaves the run
+    directory: nothing in output/ or the PYNQ driver package, and a message that says why and what to do."""
+    out = tmp_path / "o"
+    shutil.copytree(built["pynq-z2"], out)
+    r, calls = run_flow(out, env_extra=failing)
+    assert r.returncode != 0, r.stdout
+    msg = r.stdout + r.stderr
+    assert "timing not met at 100" in msg and "no bitstream copied" in msg and "--clock-mhz" in msg, msg
+    assert ("WNS -0.412" in msg) if "HWGEN_STUB_WNS" in failing else ("WHS -0.020" in msg), msg
+    assert not list((out / "vivado" / "output").glob("*.bit")) and not list((out / "vivado" / "output").glob("*.hwh"))
+    assert (out / "vivado" / "output" / "timing_summary.rpt").is_file()  # the report to read is there
+    driver = out / "driver" / "hwgen_driver"
+    assert not list(driver.glob("*.bit")) and not list(driver.glob("*.hwh"))
+    assert not tcl_calls(calls, "write_hw_platform")
+
+
 @pytest.mark.parametrize("missing", ["hls/MVAU_1.hpp", "hls/mvau.hpp", "hls/dma_hls.tcl", "hls/hwgen_dma_top.cpp"])
 def test_missing_file_fails_the_stub_run(missing, built, tmp_path):
     out = tmp_path / "o"

