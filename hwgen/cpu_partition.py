@@ -38,6 +38,22 @@ class CpuPartition:
     def node_names(self) -> list[str]:
         return [n.name for n in self.nodes]
 
+    def reset(self) -> None:
+        """Forget the cached evaluator (after the nodes or constants changed)."""
+        self._ev = None
+
+    def append(self, node) -> None:
+        """Add `node` at the end; its first output becomes the partition's output."""
+        self.nodes = list(self.nodes) + [node]
+        self.output = node.output[0]
+        self._ev = None
+
+    def prepend(self, nodes, new_input: str) -> None:
+        """Put `nodes` first; they read the partition's new input `new_input`."""
+        self.nodes = list(nodes) + list(self.nodes)
+        self.input = new_input
+        self._ev = None
+
     def evaluator(self) -> SubgraphEvaluator:
         if self._ev is None:
             self._ev = SubgraphEvaluator(self.nodes, self.constants, self.opset, int_output=set(self.int_output))

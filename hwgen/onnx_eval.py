@@ -17,8 +17,20 @@ import onnx
 from onnx import helper, numpy_helper
 
 from hwgen import quant as q
+from hwgen.errors import HwgenError, describe_node
 
 QONNX_OPS = {"Quant", "BipolarQuant", "Trunc"}
+
+
+class EvaluationError(HwgenError):
+    """A node the evaluator (onnxruntime, as qonnx runs it) cannot execute: the model is not valid there."""
+
+    def __init__(self, node, err: Exception):
+        lines = str(err).strip().splitlines()
+        msg = lines[-1][:300] if lines else type(err).__name__
+        super().__init__(f"{describe_node(node)} cannot be executed ({type(err).__name__}: {msg}); qonnx cannot run "
+                         "the model there either: fix the export.")
+        self.node = node
 
 
 def attr(node, name, default=None):
@@ -46,12 +58,17 @@ class SubgraphEvaluator:
         batch = next(iter(feeds.values())).shape[0] if feeds else 1
         for idx, node in enumerate(self.nodes):
             ins = [ctx[i] if i else None for i in node.input]
-            if node.op_type in QONNX_OPS:
-                res = self._run_qonnx(node, ins)
-            else:
-                if node.op_type == "Reshape" and batch != 1:
-                    ins[1] = _rebatch_shape(ins[1], batch)
-                res = self._run_ort(idx, node, ins)
+            try:
+                if node.op_type in QONNX_OPS:
+                    res = self._run_qonnx(node, ins)
+                else:
+                    if node.op_type == "Reshape" and batch != 1:
+                        ins[1] = _rebatch_shape(ins[1], batch)
+                    res = self._run_ort(idx, node, ins)
+            except (HwgenError, FloatingPointError, KeyboardInterrupt):
+                raise
+            except Exception as e:  # onnxruntime's errors: name the node
+                raise EvaluationError(node, e) from None
             for name, val in zip(node.output, res):
                 if name:
                     ctx[name] = val

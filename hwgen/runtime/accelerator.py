@@ -4,8 +4,11 @@
     y = acc.execute(x)                              # the ONNX model's input (any batch) -> its output
     acc.throughput_test(10000)                      # images/s, time in packing, transfer, unpacking
 
-The CPU head (input quantizer) and tail (final float ops) run the same way for every backend; a backend only
-runs the hardware layers: integer input stream values (N, in_features) -> integer outputs (N, out_features).
+A model is islands (hwgen.islands): hardware islands and CPU islands, in order. The CPU islands, and each
+hardware island's head (input quantizer) and tail (final float ops), run the same way for every backend (the CPU
+evaluator); a backend only runs a hardware island's layers: integer input stream values (N, in_features) ->
+integer outputs (N, out_features). Each hardware island has its own backend instance, on its own directory
+(OUT for island 0, OUT/hw<k> after it).
 Backends live in their own modules and are imported when asked for, so optional tools (Verilator, a C++
 compiler, numba, pynq) are needed only by the backend that uses them.
 """
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from hwgen.errors import BuildDirError, HwgenError, InputDataError
-from hwgen.graph import HwGraph
+from hwgen.islands import IslandGraph
 
 # backend name -> "module:Class"; each class takes (out_dir, graph, **options) and has run_ints(q) -> ints
 BACKENDS = {
@@ -57,18 +60,22 @@ class Accelerator:
         check_build_dir(self.out_dir)  # every generated file as built (manifest hashes); refuses old / mixed dirs
         check_params(self.out_dir)  # params/*.npz against each layer's spec, before loading trusts them
         try:
-            self.graph = HwGraph.load(self.out_dir)
+            self.graph = IslandGraph.load(self.out_dir)
         except FileNotFoundError as e:  # a file hwgraph.json names is gone
             raise BuildDirError(f"build directory {str(self.out_dir)!r} is incomplete: {e.filename!r} is missing; "
                                 "rebuild with `hwgen build`.") from None
-        check_params(self.out_dir, self.graph)
+        self.hw = self.graph.hw_islands
+        for k, hw in enumerate(self.hw):
+            check_params(self.graph.island_dir(self.out_dir, k), hw)
         self.backend_name = backend
         if backend == "pynq" and options.get("overlay") is None and importlib.util.find_spec("pynq") is None:
             raise HwgenError("backend 'pynq' runs on a PYNQ board and needs the pynq package, which is not "
                              "installed here; on the board: pip install \"hwgen[board]\". Elsewhere use --backend "
                              "rtlsim (the same hardware in Verilator), or from Python "
                              "Accelerator(out, 'pynq', overlay=SimOverlay(out)).")
-        self.backend = backend_class(backend)(self.out_dir, self.graph, **options)
+        cls = backend_class(backend)
+        self.backends = [cls(self.graph.island_dir(self.out_dir, k), hw, **options) for k, hw in enumerate(self.hw)]
+        self.backend = self.backends[0] if self.backends else None  # a one-island model's backend
 
     def _warn_range(self, x) -> None:
         """Warn (HwgenWarning) when inputs lie far outside the input quantizer's range (e.g. 0-255 pixels)."""
@@ -81,15 +88,19 @@ class Accelerator:
                 self._span = None
         warn_input_range(self.graph, x, self._span)
 
-    def execute_ints(self, q: np.ndarray) -> np.ndarray:
-        """Hardware part only: first layer's integer input (N, features) -> last layer's integer output."""
+    def execute_ints(self, q: np.ndarray, island: int = 0) -> np.ndarray:
+        """Hardware island `island` only: its first layer's integer input (N, features) -> its last layer's
+        integer output."""
         from hwgen.progress import chunks
 
+        if not self.backends:
+            raise HwgenError("this model has no hardware island (it runs on the CPU only); use execute().")
+        backend = self.backends[island]
         q = np.asarray(q, dtype=np.int64)
         if self.backend_name not in SLOW_BACKENDS or q.ndim != 2:
-            return np.asarray(self.backend.run_ints(q), dtype=np.int64)
+            return np.asarray(backend.run_ints(q), dtype=np.int64)
         # long simulations show a bar (on a terminal only; otherwise one call, as before)
-        parts = [np.asarray(self.backend.run_ints(q[lo:hi]), dtype=np.int64)
+        parts = [np.asarray(backend.run_ints(q[lo:hi]), dtype=np.int64)
                  for lo, hi in chunks(len(q), self.backend_name)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
@@ -97,16 +108,19 @@ class Accelerator:
         """The ONNX model's input (N, ...) or a single sample -> the ONNX model's output."""
         if np.ndim(x) == len(self.graph.input_shape) and np.shape(x)[0] == 0:
             raise InputDataError("the input batch holds 0 images; give at least one.")
+        single = self.graph.single
+        if single is None:  # several islands: the CPU islands, heads and tails by the evaluator, in order
+            return self.graph.execute(x, run=lambda k, hw, q: self.execute_ints(q, k))
         self._warn_range(x)
         fast = getattr(self.backend, "execute", None)
         if fast is not None:  # a backend that compiles the CPU partitions too (proven equal to the evaluator)
             return fast(x)
-        q = self.graph.head_ints(x)
-        return self.graph.tail.run(self.execute_ints(q))
+        q = single.head_ints(x)
+        return single.tail.run(self.execute_ints(q))
 
     def throughput_test(self, n: int = 1000, seed: int = 0) -> dict:
-        """Random valid inputs through the hardware part; images/s and where the time goes."""
-        first = self.graph.input_node()
+        """Random valid inputs through the hardware part (island 0); images/s and where the time goes."""
+        first = self.hw[0].input_node()
         rng = np.random.default_rng(seed)
         q = first.in_dtype.random(rng, (n, first.in_features))
         t = time.perf_counter()

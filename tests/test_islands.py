@@ -1,0 +1,111 @@
+"""CPU islands anywhere in the graph (issue 20): Brevitas networks with what the hardware cannot compute exactly in
+the middle (a float branch sum, a squeeze-excite gate, a LayerNorm, a Softmax; tests/models/islands, made by
+examples/brevitas/export_island_models.py) build into hardware islands and CPU islands, say what runs where and
+why, and run bit-exact with qonnx on every backend; --hw-only refuses them naming the node."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwgen.build import compile_model, write_build
+from hwgen.errors import UnsupportedModelError
+from hwgen.islands import CpuIsland
+from hwgen.verify import golden
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "tests" / "models" / "islands"
+
+# model -> (islands in order: "hw" / "cpu", a node the CPU island runs and a word of its reason)
+EXPECT = {
+    "residual_float_sum": (["hw", "cpu", "hw"], "/Add", "float tensor"),
+    "se_gate_cnn": (["hw", "cpu", "hw"], "/ReduceMean", "ReduceMean"),
+    "layernorm_mlp": (["hw", "cpu", "hw"], "/ln/LayerNormalization", "LayerNormalization"),
+    "softmax_cnn": (["hw", "cpu", "hw"], "/Softmax", "Softmax"),
+}
+
+
+def inputs(name, n=12, seed=0):
+    x = np.load(MODELS / f"{name}_io.npz")["x"]
+    rng = np.random.default_rng(seed)
+    return np.concatenate([x, rng.uniform(-1.2, 1.2, (n, *x.shape[1:])).astype(np.float32)])
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    out = {}
+    for name in EXPECT:
+        d = tmp_path_factory.mktemp(name) / "out"
+        g = compile_model(MODELS / f"{name}.onnx")
+        out[name] = (d, g, write_build(g, d, log=lambda *a: None))
+    return out
+
+
+@pytest.mark.parametrize("name", list(EXPECT))
+def test_islands_say_what_runs_where_and_why(builds, name):
+    d, g, s = builds[name]
+    kinds, node, word = EXPECT[name]
+    assert [p["kind"] for p in s["partitions"]] == kinds
+    cpu = next(p for p in s["partitions"] if p["kind"] == "cpu")
+    assert node in cpu["nodes"] and word in cpu["reasons"][node]
+    hws = [p for p in s["partitions"] if p["kind"] == "hw"]
+    assert [p["dir"] for p in hws] == [".", "hw1"] and all(p["in_bytes_per_frame"] > 0 for p in hws)
+    assert [b["island"] for b in s["estimate"]["boundaries"]] == ["hw0", "hw1"]
+    # island 0 keeps the one-island layout; island 1 has its own directory with its own tops
+    assert (d / "hls" / "hwgen_top.cpp").is_file() and (d / "rtl" / "hwgen_top.v").is_file()
+    assert (d / "hw1" / "hls" / "hwgen_top.cpp").is_file() and (d / "hw1" / "rtl" / "hwgen_top.v").is_file()
+    doc = json.loads((d / "hwgraph.json").read_text())
+    assert doc["format"] == "hwgen-hwgraph/3" and [i["kind"] for i in doc["islands"]["list"]] == kinds
+    with pytest.raises(UnsupportedModelError, match="--hw-only"):
+        compile_model(MODELS / f"{name}.onnx", hw_only=True)
+
+
+@pytest.mark.parametrize("name", list(EXPECT))
+def test_islands_bit_exact_reference_and_cpu(builds, name):
+    from hwgen.runtime.accelerator import Accelerator
+
+    d, g, _ = builds[name]
+    x = inputs(name)
+    want = golden(MODELS / f"{name}.onnx", x)
+    np.testing.assert_array_equal(g.execute(x), want)
+    for b in ("reference", "cpu"):
+        np.testing.assert_array_equal(Accelerator(d, b).execute(x), want, err_msg=b)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(EXPECT))
+def test_islands_bit_exact_csim_and_rtlsim(builds, name):
+    from hwgen.runtime.accelerator import Accelerator
+
+    d, _, _ = builds[name]
+    x = inputs(name, n=4)
+    want = golden(MODELS / f"{name}.onnx", x)
+    for b in ("csim", "rtlsim"):
+        np.testing.assert_array_equal(Accelerator(d, b).execute(x), want, err_msg=b)
+
+
+def test_a_model_with_no_hardware_is_one_cpu_island(tmp_path):
+    """A float model qonnx runs (no quantizer at all): hwgen builds it as one CPU island instead of refusing."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from hwgen.runtime.accelerator import Accelerator
+
+    w = np.random.default_rng(0).standard_normal((6, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"), helper.make_node("Tanh", ["h"], ["y"], name="t")],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [numpy_helper.from_array(w, "w")])
+    f = tmp_path / "float.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), f)
+    g = compile_model(f)
+    assert [type(i) for i in g.islands] == [CpuIsland] and g.cpu_islands[0].outputs == ["y"]
+    s = write_build(g, tmp_path / "out", log=lambda *a: None)
+    assert s["estimate"]["cycles_per_frame"] is None and [p["kind"] for p in s["partitions"]] == ["cpu"]
+    x = np.random.default_rng(1).standard_normal((5, 6)).astype(np.float32)
+    np.testing.assert_array_equal(Accelerator(tmp_path / "out", "reference").execute(x), golden(f, x))
+    with pytest.raises(UnsupportedModelError, match="MatMul node 'mm'.*not quantized"):
+        compile_model(f, hw_only=True)
