@@ -10,6 +10,6 @@ hwgen.transforms.rules.registry holds the registry (`lowering_rule`, `find`); se
 """
 
 from hwgen.transforms.rules import elementwise, joins, matrix, pool, quantize  # noqa: F401  (registers them)
-from hwgen.transforms.rules.registry import RULES, Rule, find, lowering_rule
+from hwgen.transforms.rules.registry import RULES, Rule, find, lowering_rule, remove_rule
 
-__all__ = ["RULES", "Rule", "find", "lowering_rule"]
+__all__ = ["RULES", "Rule", "find", "lowering_rule", "remove_rule"]

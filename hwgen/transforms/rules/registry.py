@@ -49,6 +49,15 @@ def lowering_rule(*ops: str, merges_pad: bool = False, reads_sum: bool = False, 
     return deco
 
 
+def remove_rule(fn) -> None:
+    """Forget every registration of `fn` (a plugin unloaded, a test done)."""
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    for op in list(RULES):
+        RULES[op] = [r for r in RULES[op] if r.name != name]
+        if not RULES[op]:
+            del RULES[op]
+
+
 def find(walk, node, inputs) -> Rule | None:
     """The rule that lowers `node` (the latest registered one whose pattern matches), or None."""
     for r in RULES.get(node.op_type, ()):
