@@ -180,7 +180,15 @@ class HwGraph:
             "tail": self.tail.to_json("cpu/tail.onnx", entry_file),
             "meta": self.meta,
         }
-        (out / "hwgraph.json").write_text(json.dumps(doc, indent=2))
+        f = out / "hwgraph.json"
+        if f.is_file():  # island 0 of a build re-saved: keep the build's island list (hwgen.islands)
+            try:
+                old = json.loads(f.read_text())
+            except json.JSONDecodeError:
+                old = {}
+            if isinstance(old, dict) and "islands" in old:
+                doc["islands"] = old["islands"]
+        f.write_text(json.dumps(doc, indent=2))
         onnx.save(self.onnx_view(), out / "hwgraph.onnx")
 
     @classmethod

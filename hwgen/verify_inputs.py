@@ -140,14 +140,28 @@ class LevelInverter:
         return x.reshape((q.shape[0], *self.shape))
 
 
-def _acc_targets(layer):
-    """(acc weights or None, thresholds) of a layer whose output is a threshold count of a per-channel value."""
-    if getattr(layer, "num_vectors", 1) != 1 or getattr(layer, "thresholds", None) is None:
+def matrix_of(layer):
+    """The (out, in) integer matrix W of a layer computing W @ x on one vector per frame (an FC's MVAU), else
+    None. Asked of the layer's own arrays and shapes, not of its kind."""
+    w = getattr(layer, "weights", None)
+    if getattr(layer, "num_vectors", 1) != 1 or w is None or getattr(w, "ndim", 0) != 2:
         return None
-    if layer.op == "MVAU":
-        return layer.weights, layer.thresholds
-    if layer.op == "Thresholding" and layer.in_features == layer.channels:
-        return None, layer.thresholds
+    if tuple(w.shape) != (layer.out_features, layer.in_features) or getattr(layer, "n_inputs", 1) != 1:
+        return None
+    return w
+
+
+def _acc_targets(layer):
+    """(acc weights or None, thresholds) of a layer whose output is a threshold count of a per-channel value:
+    a matrix layer's accumulator, or a re-quantization of its input element by element."""
+    thr = getattr(layer, "thresholds", None)
+    if getattr(layer, "num_vectors", 1) != 1 or thr is None:
+        return None
+    w = matrix_of(layer)
+    if w is not None:
+        return w, thr
+    if getattr(layer, "weights", None) is None and layer.in_features == layer.out_features == thr.shape[0]:
+        return None, thr
     return None
 
 
@@ -200,7 +214,7 @@ class BoundaryAimer:
         """First layer's output for candidates `owner` rows of q with feature f set to level new; for an MVAU
         first layer incrementally: its accumulator changes by W[:, f] * (new - old)."""
         first = self.layers[0]
-        if first.op == "MVAU" and getattr(first, "num_vectors", 1) == 1:
+        if matrix_of(first) is not None:
             acc = acc0[owner] + (new - q[owner, f])[:, None] * first.weights.T[f]
             if first.thresholds is None:
                 return acc
@@ -257,7 +271,7 @@ class BoundaryAimer:
                 else:
                     val = cur + w[chans[owner], f] * (new - q[owner, f])
             else:
-                linear = first.op == "MVAU" and getattr(first, "num_vectors", 1) == 1
+                linear = matrix_of(first) is not None
                 acc0 = first.weights @ q.T if linear else None
                 x1 = self._first_outputs(q, None if acc0 is None else acc0.T, owner, f, new)
                 val = self._pre(self._forward(x1, k), w, chans[owner])
