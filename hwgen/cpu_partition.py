@@ -14,6 +14,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from hwgen.frontend.input_types import InputGrid
+from hwgen.evaluator import Node
 from hwgen.onnx_eval import SubgraphEvaluator
 
 
@@ -94,20 +95,7 @@ class CpuPartition:
 
     def numpy_desc(self) -> tuple[dict, dict]:
         """The partition as plain JSON nodes + constants, for the board-side numpy evaluator (no onnx needed)."""
-        nodes = []
-        for n in self.nodes:
-            attrs = {}
-            for a in n.attribute:
-                v = helper.get_attribute_value(a)
-                if isinstance(v, bytes):
-                    v = v.decode()
-                elif isinstance(v, onnx.TensorProto):
-                    v = numpy_helper.to_array(v).tolist()
-                elif isinstance(v, (list, tuple)):
-                    v = list(v)
-                attrs[a.name] = v
-            nodes.append({"op": n.op_type, "name": n.name, "inputs": list(n.input), "outputs": list(n.output),
-                          "attrs": attrs})
+        nodes = [Node.of(n).to_json() for n in self.nodes]
         consts = {k: np.asarray(v) for k, v in self.constants.items()}
         for k, v in self.entry.items():
             if k != "kind":

@@ -27,6 +27,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from hwgen.errors import BuildDirError
+from hwgen.evaluator import Node
 from hwgen.graph import FORMAT, HwGraph, check_input
 from hwgen.onnx_eval import SubgraphEvaluator
 
@@ -61,6 +62,12 @@ class CpuIsland:
                                                 helper.make_opsetid("qonnx.custom_op.general", 1)])
         m.ir_version = 7
         return m
+
+    def numpy_desc(self) -> tuple[dict, dict]:
+        """The island as plain JSON nodes + constants, for the board's numpy evaluator (no onnx needed)."""
+        return ({"name": self.name, "inputs": self.inputs, "outputs": self.outputs,
+                 "nodes": [Node.of(n).to_json() for n in self.nodes]},
+                {k: np.asarray(v) for k, v in self.constants.items()})
 
     def to_json(self, onnx_file: str) -> dict:
         return {"kind": "cpu", "name": self.name, "onnx": onnx_file, "inputs": self.inputs, "outputs": self.outputs,

@@ -109,3 +109,31 @@ def test_a_model_with_no_hardware_is_one_cpu_island(tmp_path):
     np.testing.assert_array_equal(Accelerator(tmp_path / "out", "reference").execute(x), golden(f, x))
     with pytest.raises(UnsupportedModelError, match="MatMul node 'mm'.*not quantized"):
         compile_model(f, hw_only=True)
+
+
+@pytest.mark.slow
+def test_brevitas_mobilenet_v1_in_hardware_but_its_float_tail(tmp_path):
+    """Brevitas' MobileNet-v1 (brevitas_examples' MobileNet class, 4-bit, per-channel weight and activation
+    scales, width 0.25, 64x64 input): one hardware island with every conv (each per-channel activation scale
+    absorbed by the depthwise conv reading it), only the FC (qonnx's float32 sum of it rounds) on the CPU.
+    Bit-exact with qonnx on reference, cpu, csim and rtlsim; rtlsim runs at the bottleneck layer's cycles
+    (within 2 %) at the default folding."""
+    import gzip
+    from collections import Counter
+
+    from hwgen.runtime.accelerator import Accelerator
+
+    f = tmp_path / "mobilenet_v1_w4a4.onnx"
+    f.write_bytes(gzip.decompress((MODELS / "mobilenet_v1_w4a4.onnx.gz").read_bytes()))
+    g = compile_model(f)
+    assert g.single is not None
+    assert Counter(lay.op for lay in g.layers) == {"SWG": 14, "MVAU": 14, "Pad": 13, "VVAU": 13, "Pool": 1}
+    assert [n.op_type for n in g.tail.nodes] == ["Gemm"]
+    s = write_build(g, tmp_path / "out", log=lambda *a: None)
+    x = inputs("mobilenet_v1_w4a4", n=2)
+    want = golden(f, x)
+    for b in ("reference", "cpu", "csim", "rtlsim"):
+        acc = Accelerator(tmp_path / "out", b)
+        np.testing.assert_array_equal(acc.execute(x), want, err_msg=b)
+    cpf = acc.backend.stats()["cycles_per_frame"]
+    assert abs(cpf - s["estimate"]["cycles_per_frame"]) <= 0.02 * s["estimate"]["cycles_per_frame"], cpf

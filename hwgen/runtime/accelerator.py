@@ -74,7 +74,11 @@ class Accelerator:
                              "rtlsim (the same hardware in Verilator), or from Python "
                              "Accelerator(out, 'pynq', overlay=SimOverlay(out)).")
         cls = backend_class(backend)
-        self.backends = [cls(self.graph.island_dir(self.out_dir, k), hw, **options) for k, hw in enumerate(self.hw)]
+        if getattr(cls, "whole_model", False):  # runs every island itself (the board driver)
+            self.backends = [cls(self.out_dir, self.graph, **options)] if self.hw else []
+        else:
+            self.backends = [cls(self.graph.island_dir(self.out_dir, k), hw, **options)
+                             for k, hw in enumerate(self.hw)]
         self.backend = self.backends[0] if self.backends else None  # a one-island model's backend
 
     def _warn_range(self, x) -> None:
@@ -95,13 +99,16 @@ class Accelerator:
 
         if not self.backends:
             raise HwgenError("this model has no hardware island (it runs on the CPU only); use execute().")
-        backend = self.backends[island]
+        if getattr(self.backend, "whole_model", False):
+            backend, run = self.backend, (lambda v: self.backend.run_ints(v, island))
+        else:
+            backend = self.backends[island]
+            run = backend.run_ints
         q = np.asarray(q, dtype=np.int64)
         if self.backend_name not in SLOW_BACKENDS or q.ndim != 2:
-            return np.asarray(backend.run_ints(q), dtype=np.int64)
+            return np.asarray(run(q), dtype=np.int64)
         # long simulations show a bar (on a terminal only; otherwise one call, as before)
-        parts = [np.asarray(backend.run_ints(q[lo:hi]), dtype=np.int64)
-                 for lo, hi in chunks(len(q), self.backend_name)]
+        parts = [np.asarray(run(q[lo:hi]), dtype=np.int64) for lo, hi in chunks(len(q), self.backend_name)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def execute(self, x) -> np.ndarray:
@@ -110,6 +117,8 @@ class Accelerator:
             raise InputDataError("the input batch holds 0 images; give at least one.")
         single = self.graph.single
         if single is None:  # several islands: the CPU islands, heads and tails by the evaluator, in order
+            if getattr(self.backend, "whole_model", False):
+                return self.backend.execute(x)
             return self.graph.execute(x, run=lambda k, hw, q: self.execute_ints(q, k))
         self._warn_range(x)
         fast = getattr(self.backend, "execute", None)

@@ -31,6 +31,7 @@ from hwgen.layers import Duplicate
 from hwgen.onnx_eval import SubgraphEvaluator
 from hwgen.transforms import layout
 from hwgen.transforms import rules as R
+from hwgen.frontend.input_types import annotated_grid
 from hwgen.transforms.input_head import plan_head
 from hwgen.transforms.points import IntPoint
 from hwgen.transforms.rules.common import pad_layer
@@ -152,6 +153,7 @@ class Walk(Streamliner):
         self.model_input = inp.name
         nodes = self.data_nodes()
         done = set()
+        annotated_grid(self.mw.model, inp.name, self.path)  # a bad finn_datatype annotation is the user's to fix
         try:
             plan = plan_head(self, inp, nodes, self.input_dtype)
         except UnsupportedModelError as e:  # the input does not enter hardware the usual ways: the CPU takes it
