@@ -137,3 +137,42 @@ def test_brevitas_mobilenet_v1_in_hardware_but_its_float_tail(tmp_path):
         np.testing.assert_array_equal(acc.execute(x), want, err_msg=b)
     cpf = acc.backend.stats()["cycles_per_frame"]
     assert abs(cpf - s["estimate"]["cycles_per_frame"]) <= 0.02 * s["estimate"]["cycles_per_frame"], cpf
+
+
+def test_verify_aims_at_every_hardware_island(builds):
+    """verify on a model with islands: the whole model against qonnx, then each hardware island on inputs aimed
+    at its own thresholds (hw1 sits after the LayerNorm's CPU island), all bit-exact."""
+    import re
+
+    from hwgen.verify import verify
+
+    d, _, _ = builds["layernorm_mlp"]
+    lines = []
+    assert verify(d, n=24, backends=("reference", "cpu"), log=lines.append)
+    text = "\n".join(lines)
+    assert re.search(r"hw1 +reference vs qonnx +[1-9]\d* aimed at [1-9]\d* thresholds.* exact", text), text
+    assert re.search(r"hw1 +cpu vs reference .* yes", text), text
+
+
+@pytest.mark.parametrize("kind", ["declared", "float_first_layer"])
+def test_verify_inputs_aim_for_every_input_kind(tmp_path, kind):
+    """A declared input type (finn_datatype annotation): inputs aimed with values of that type only. A float
+    first layer on the CPU: aimed from the input quantizer after it (the view verify checks against qonnx)."""
+    import onnx
+
+    from hwgen.verify_inputs import quantizer_view, verify_inputs
+    from tests.test_input_types import qkeras_mlp, unsw_mlp
+
+    m = unsw_mlp(sizes=(24, 8, 1)) if kind == "declared" else qkeras_mlp(sizes=(16, 12, 8, 5), seed=3)
+    f = tmp_path / "m.onnx"
+    onnx.save(m, f)
+    g = compile_model(f)
+    hw = g.single
+    view = quantizer_view(hw)
+    assert (view is None) == (kind == "declared")
+    x, info = verify_inputs(view or hw, 64)
+    assert info["aimed"] > 0 and info["hit"] > 0, info
+    if kind == "declared":
+        assert info["declared"] == "BIPOLAR" and set(np.unique(x)) <= {-1.0, 1.0}
+    else:  # the aimed values are of the tensor the input quantizer reads, after the float first layer
+        assert view.input_name != hw.input_name and view.head.nodes[0].op_type == "Quant"
