@@ -1,4 +1,5 @@
-"""The hardware graph: CPU head -> DAG of hardware layers -> CPU tail, and its build-directory form.
+"""One hardware island: CPU head -> DAG of hardware layers -> CPU tail, and its build-directory form (a model is a
+sequence of such islands and CPU islands: hwgen.islands).
 
 Nodes are layer instances (hwgen.layers kinds) with `n_inputs` / `n_outputs` ports; `edges` connect a producer's
 output port to a consumer's input port (None: the accelerator's input in0_V / output out_V). Streamline makes
