@@ -36,12 +36,12 @@ QONNX_OPS = {"Quant", "BipolarQuant", "Trunc"}
 
 
 class Node:
-    """One node, whatever it came as: op, name, inputs, outputs, attrs (python values), domain, proto."""
+    """One node, whatever it came as (the ONNX op in op_type, as a NodeProto): op_type, name, inputs, outputs, attrs (python values), domain, proto."""
 
-    __slots__ = ("op", "name", "inputs", "outputs", "attrs", "domain", "proto")
+    __slots__ = ("op_type", "name", "inputs", "outputs", "attrs", "domain", "proto")
 
     def __init__(self, op, name, inputs, outputs, attrs, domain="", proto=None):
-        self.op, self.name, self.inputs, self.outputs = op, name, list(inputs), list(outputs)
+        self.op_type, self.name, self.inputs, self.outputs = op, name, list(inputs), list(outputs)
         self.attrs, self.domain, self.proto = attrs, domain, proto
 
     @classmethod
@@ -53,7 +53,7 @@ class Node:
         return cls(n.op_type, n.name, n.input, n.output, proto_attrs(n), n.domain, n)
 
     def to_json(self) -> dict:
-        return {"op": self.op, "name": self.name, "inputs": self.inputs, "outputs": self.outputs,
+        return {"op": self.op_type, "name": self.name, "inputs": self.inputs, "outputs": self.outputs,
                 "attrs": self.attrs, "domain": self.domain}
 
 
@@ -110,10 +110,10 @@ class Evaluator:
         for idx, node in enumerate(self.nodes):
             ins = [ctx[i] if i else None for i in node.inputs]
             try:
-                if node.op in QONNX_OPS:
+                if node.op_type in QONNX_OPS:
                     res = run_qonnx(node, ins, node.outputs[0] in self.int_output)
                 else:
-                    if node.op == "Reshape" and batch != 1:
+                    if node.op_type == "Reshape" and batch != 1:
                         ins[1] = _rebatch_shape(ins[1], batch)
                     res = self._run_ort(idx, node, ins) if self.engine == "ort" else run_numpy(node, ins, batch)
             except (EvaluatorError, FloatingPointError, KeyboardInterrupt):
@@ -159,7 +159,7 @@ def node_error(node, err) -> Exception:
 
         return EvaluationError(node, err)
     except ImportError:  # on the board
-        return EvaluatorError(f"{node.op} node {node.name!r}: {type(err).__name__}: {err}")
+        return EvaluatorError(f"{node.op_type} node {node.name!r}: {type(err).__name__}: {err}")
 
 
 def _rebatch_shape(shape, batch):
@@ -172,7 +172,7 @@ def _rebatch_shape(shape, batch):
 # --- the quantizers, as qonnx computes them ---------------------------------------------------------------------
 def run_qonnx(node, ins, int_output: bool):
     at = node.attrs
-    op = node.op
+    op = node.op_type
     if op == "BipolarQuant":
         qi = q.bipolar_quant_int(ins[0])
         return [qi if int_output else qi * ins[1]]
@@ -331,7 +331,7 @@ def _resize(node, ins):
         raise NotImplementedError("Resize mode other than nearest")
     sizes = ins[3] if len(ins) > 3 and ins[3] is not None and np.size(ins[3]) else None
     scales = ins[2] if len(ins) > 2 and ins[2] is not None and np.size(ins[2]) else (
-        ins[1] if node.op == "Upsample" else None)
+        ins[1] if node.op_type == "Upsample" else None)
     out = [int(v) for v in sizes] if sizes is not None else [int(math.floor(d * float(s))) for d, s in
                                                                 zip(x.shape, scales)]
     y = x
@@ -463,7 +463,7 @@ INEXACT = {"MatMul", "Gemm", "Conv", "AveragePool", "GlobalAveragePool", "Reduce
 
 
 def run_numpy(node, ins, batch=1):
-    f = OPS.get(node.op)
+    f = OPS.get(node.op_type)
     if f is None:
-        raise NotImplementedError(f"op {node.op} is not supported by the numpy evaluator (the board's)")
+        raise NotImplementedError(f"op {node.op_type} is not supported by the numpy evaluator (the board's)")
     return f(node, ins)

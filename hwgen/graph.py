@@ -50,6 +50,22 @@ def chain_edges(layers) -> list[Edge]:
     return [Edge(a, 0, b, 0) for a, b in zip(names, names[1:])]
 
 
+def read_doc(out: Path, key: str | None = None) -> dict:
+    """OUT/hwgraph.json of this format (with `key` in it), or a BuildDirError saying to rebuild."""
+    f = Path(out) / "hwgraph.json"
+    if not f.is_file():
+        raise BuildDirError(f"{str(out)!r} is not an hwgen build directory (no hwgraph.json); run `hwgen build`.")
+    try:
+        doc = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise BuildDirError(f"{str(f)!r} is not valid JSON ({e}); rebuild with `hwgen build`.") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or (key is not None and key not in doc):
+        fmt = doc.get("format") if isinstance(doc, dict) else None
+        raise BuildDirError(f"{str(f)!r} has format {fmt!r}, this hwgen reads {FORMAT!r}: the build directory was "
+                            f"made by another hwgen version; rebuild it with `hwgen build MODEL -o {str(out)!r}`.")
+    return doc
+
+
 def check_input(x, input_shape) -> np.ndarray:
     """A model input (N, *shape) or one sample, checked and as float32 (the model computes in float32)."""
     x = np.asarray(x)
@@ -195,17 +211,8 @@ class HwGraph:
     @classmethod
     def load(cls, out: Path) -> "HwGraph":
         out = Path(out)
+        doc = read_doc(out)
         f = out / "hwgraph.json"
-        if not f.is_file():
-            raise BuildDirError(f"{str(out)!r} is not an hwgen build directory (no hwgraph.json); run `hwgen build`.")
-        try:
-            doc = json.loads(f.read_text())
-        except json.JSONDecodeError as e:
-            raise BuildDirError(f"{str(f)!r} is not valid JSON ({e}); rebuild with `hwgen build`.") from None
-        if doc.get("format") != FORMAT:
-            raise BuildDirError(f"{str(f)!r} has format {doc.get('format')!r}, this hwgen reads {FORMAT!r}: the "
-                                f"build directory was made by another hwgen version; rebuild it with "
-                                f"`hwgen build MODEL -o {str(out)!r}`.")
         layers = []
         for d in doc["layers"]:
             cls_ = KINDS.get(d["op"])

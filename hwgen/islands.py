@@ -26,9 +26,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from hwgen.errors import BuildDirError
 from hwgen.evaluator import Node
-from hwgen.graph import FORMAT, HwGraph, check_input
+from hwgen.graph import FORMAT, HwGraph, check_input, read_doc
 from hwgen.onnx_eval import SubgraphEvaluator
 
 
@@ -215,17 +214,7 @@ class IslandGraph:
     @classmethod
     def load(cls, out) -> "IslandGraph":
         out = Path(out)
-        f = out / "hwgraph.json"
-        if not f.is_file():
-            raise BuildDirError(f"{str(out)!r} is not an hwgen build directory (no hwgraph.json); run `hwgen build`.")
-        try:
-            doc = json.loads(f.read_text())
-        except json.JSONDecodeError as e:
-            raise BuildDirError(f"{str(f)!r} is not valid JSON ({e}); rebuild with `hwgen build`.") from None
-        if doc.get("format") != FORMAT or "islands" not in doc:
-            raise BuildDirError(f"{str(f)!r} has format {doc.get('format')!r}, this hwgen reads {FORMAT!r}: the "
-                                f"build directory was made by another hwgen version; rebuild it with "
-                                f"`hwgen build MODEL -o {str(out)!r}`.")
+        doc = read_doc(out, "islands")
         isl = doc["islands"]
         islands = []
         for d in isl["list"]:

@@ -23,7 +23,7 @@ class EvaluationError(HwgenError):
         lines = str(err).strip().splitlines()
         msg = lines[-1][:300] if lines else type(err).__name__
         name = getattr(node, "name", "")
-        op = getattr(node, "op", None) or getattr(node, "op_type", "?")
+        op = getattr(node, "op_type", "?")
         where = describe_node(node.proto) if getattr(node, "proto", None) is not None else f"{op} node {name!r}"
         super().__init__(f"{where} cannot be executed ({type(err).__name__}: {msg}); qonnx cannot run the model "
                          "there either: fix the export.")

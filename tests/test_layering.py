@@ -116,7 +116,8 @@ def dispatch_violations(source: str, mod: str) -> list[str]:
         hit = False
         if isinstance(node, ast.Compare):
             sides = [node.left, *node.comparators]
-            hit = any(_is_op_attr(s) for s in sides) or any(_is_kind_ref(s) for s in sides)
+            onnx_op = any(isinstance(s, ast.Attribute) and s.attr == "op_type" for s in sides)  # an ONNX node's op
+            hit = any(_is_op_attr(s) for s in sides) or (any(_is_kind_ref(s) for s in sides) and not onnx_op)
         elif isinstance(node, ast.Call) and getattr(node.func, "id", "") in ("isinstance", "issubclass") \
                 and len(node.args) == 2:
             hit = _is_kind_ref(node.args[1])

@@ -97,7 +97,7 @@ def _exit(w, t, v, index, is_output):
                                 reason="none: top-k runs in hardware (label select); indices are only reshaped")
             return Exit(t, src, tail)
     w.edges.append(Edge(v.src[0], v.src[1], None, index))
-    tail = make_tail(w, pt, chain, t)
+    tail = w.make_tail(pt, chain, t)
     shape = entry_shape(w, v)
     if layout.is_spatial(shape):
         tail_from_nhwc(tail, shape)
@@ -106,22 +106,6 @@ def _exit(w, t, v, index, is_output):
 
 def _last_layer(w, v) -> bool:
     return bool(w.layers) and v.src[0] == w.layers[-1].name
-
-
-def make_tail(w, point, nodes, out) -> CpuPartition:
-    if isinstance(point, AccPoint):
-        nodes = point.chain_prefix + list(nodes)
-        entry = {"kind": "acc", "factor": point.factor, "offset": point.offset}
-        reason = "float output scaling / bias after the last matrix layer"
-    else:
-        nodes = list(nodes)
-        entry = {"kind": "int", "zp": np.asarray(point.zp), "scale": np.asarray(point.scale)}
-        reason = "de-quantization of the last layer's output"
-    if any(n.op_type in ("Softmax", "LogSoftmax") for n in nodes):
-        reason += "; softmax runs on the CPU"
-    if any(n.op_type in ("TopK", "ArgMax") for n in nodes):
-        reason += "; top-k / argmax of float values runs on the CPU"
-    return CpuPartition("tail", nodes, w.consts_for(nodes), point.tensor, out, w.opset, reason=reason, entry=entry)
 
 
 def entry_shape(w, v):

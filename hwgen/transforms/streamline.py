@@ -393,8 +393,9 @@ class Streamliner:
             ) from None
 
     # --- CPU partitions ---------------------------------------------------------------------------------------
-    def make_tail(self, point, tail_nodes):
-        out = self.g.output[0].name
+    def make_tail(self, point, tail_nodes, out: str | None = None):
+        """The tail computing tensor `out` (default: the model's output) from the integers at `point`."""
+        out = out or self.g.output[0].name
         if isinstance(point, AccPoint):
             nodes = point.chain_prefix + list(tail_nodes)
             entry = {"kind": "acc", "factor": point.factor, "offset": point.offset}
