@@ -176,3 +176,45 @@ def test_verify_inputs_aim_for_every_input_kind(tmp_path, kind):
         assert info["declared"] == "BIPOLAR" and set(np.unique(x)) <= {-1.0, 1.0}
     else:  # the aimed values are of the tensor the input quantizer reads, after the float first layer
         assert view.input_name != hw.input_name and view.head.nodes[0].op_type == "Quant"
+
+
+@pytest.mark.parametrize("group, in_hw", [(4, True), (1, False)])
+def test_per_channel_input_scale(tmp_path, group, in_hw):
+    """An input quantizer with one scale per channel: a depthwise conv (each output channel reads one input
+    channel) absorbs it into that channel's thresholds, in hardware; a standard conv sums over channels with
+    different scales, so it runs on the CPU, saying why. Both bit-exact with qonnx."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from hwgen.build import cpu_partitions
+
+    rng = np.random.default_rng(group)
+    q = dict(domain="qonnx.custom_op.general", narrow=0, rounding_mode="ROUND")
+    inits = [numpy_helper.from_array(np.array([0.5, 0.125, 0.3, 1.5], np.float32).reshape(1, 4, 1, 1), "s_in"),
+             numpy_helper.from_array(np.float32(0), "z"), numpy_helper.from_array(np.float32(4), "b4"),
+             numpy_helper.from_array(np.float32(0.25), "s"), numpy_helper.from_array(np.float32(1), "one"),
+             numpy_helper.from_array(rng.integers(-4, 4, (4, 4 // group, 3, 3)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.integers(-3, 4, (4 * 4 * 4, 3)).astype(np.float32), "fw")]
+    nodes = [helper.make_node("Quant", ["x", "s_in", "z", "b4"], ["xq"], name="q_in", signed=1, **q),
+             helper.make_node("Quant", ["w", "one", "z", "b4"], ["wq"], name="q_w", signed=1, **q),
+             helper.make_node("Conv", ["xq", "wq"], ["c"], name="the_conv", kernel_shape=[3, 3], group=group,
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("Quant", ["r", "s", "z", "b4"], ["a"], name="q_a", signed=0, **q),
+             helper.make_node("Flatten", ["a"], ["f"], name="flat"),
+             helper.make_node("Quant", ["fw", "one", "z", "b4"], ["fwq"], name="q_fw", signed=1, **q),
+             helper.make_node("MatMul", ["f", "fwq"], ["y"], name="fc")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 4, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], inits)
+    f = tmp_path / "pc.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13),
+                                                  helper.make_opsetid("qonnx.custom_op.general", 1)]), f)
+    m = compile_model(f)
+    ops = [lay.op for hw in m.hw_islands for lay in hw.layers]
+    if in_hw:
+        assert "VVAU" in ops and m.single is not None
+    else:
+        assert "SWG" not in ops and any("the_conv" in p["reason"] and "per-channel" in p["reason"]
+                                             for p in cpu_partitions(m))
+    x = rng.standard_normal((32, 4, 4, 4)).astype(np.float32) * 2
+    np.testing.assert_array_equal(m.execute(x), golden(f, x))

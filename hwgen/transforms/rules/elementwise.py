@@ -22,7 +22,8 @@ def elementwise(w, n, vs):
         raise w.err(n, "an element-wise op of two data tensors is only supported as a residual Add of "
                        "two quantized tensors.")
     v = vs[0]
-    return replace(v, chain=v.chain + [n], shape=w.shape_or(n.output[0], v.shape))
+    # TopK: values and indices both follow the chain (the model's output decides which one the tail gives)
+    return {o: replace(v, chain=v.chain + [n], shape=w.shape_or(o, v.shape)) for o in n.output if o}
 
 
 @lowering_rule(*sorted(SHAPE_OPS), reads_sum=True)
