@@ -186,11 +186,23 @@ def cpu_partitions(g: IslandGraph) -> list[dict]:
                     parts.append({"role": pre + part.role, "nodes": part.node_names, "reason": part.reason})
             k += 1
         else:
-            why = sorted(set(isl.reasons.values()))
             parts.append({"role": f"{isl.name} (CPU island)", "nodes": [n.name for n in isl.nodes],
-                          "reason": "; ".join(f"{n.name}: {isl.reasons.get(n.name, '')}" for n in isl.nodes)
-                          if len(why) > 1 else (why[0] if why else "")})
+                          "reason": island_reason(isl)})
     return parts
+
+
+FOLLOWS = ("a float tensor computed on the CPU", "recomputed on the CPU")  # reasons that only follow another
+
+
+def island_reason(isl) -> str:
+    """Why a CPU island is not in hardware, in short: the nodes with a reason of their own (the others follow
+    them: they read float tensors the CPU computes, or are recomputed there)."""
+    own = [isl.reasons[n.name] for n in isl.nodes if isl.reasons.get(n.name) and
+           not any(f in isl.reasons[n.name] for f in FOLLOWS)]
+    rest = len(isl.nodes) - len(own)
+    text = "; ".join(dict.fromkeys(own)) or "nodes that read float tensors computed on the CPU"
+    return text + (f"; {rest} more node(s) after them, reading float tensors computed on the CPU" if own and rest
+                   else "")
 
 
 def build(model_path, out, board=None, folding_file=None, target_fps=None, synth=False, size_fifos=False,

@@ -145,9 +145,15 @@ class IslandGraph:
         """As HwGraph.check_input, for the model's input."""
         return check_input(x, self.input_shape)
 
-    def execute(self, x, run=None, outputs: list[str] | None = None):
+    def execute(self, x, run=None, outputs: list[str] | None = None, return_ints: bool = False):
         """The model's input -> its output, island by island. run(k, hw, q) -> the integers of hardware island k
-        for its integer input q (default: the kinds' numpy execute)."""
+        for its integer input q (default: the kinds' numpy execute). return_ints (a one-island model, as
+        HwGraph.execute): also the accelerator's integer output."""
+        single = self.single
+        if return_ints:
+            if single is None or run is not None or outputs is not None:
+                raise ValueError("return_ints is for a model of one hardware island")
+            return single.execute(x, return_ints=True)
         env = {self.input_name: self.check_input(x)}
         k = 0
         for isl in self.islands:
