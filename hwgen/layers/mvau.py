@@ -52,6 +52,7 @@ class MVAU(HwLayer):
     op = "MVAU"
     array_fields = ("weights", "thresholds")
     hls_template = "hls/mvau.hpp.j2"
+    hls_frames = True  # the process takes `frames` (hwgen.codegen.dma batches frames per call)
     hls_headers = ("mvau.hpp",)
     rtl_template = "rtl/mvau.v.j2"
 
