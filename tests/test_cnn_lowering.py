@@ -1,4 +1,4 @@
-"""Convolutional networks lowered to hardware graphs (hwgen.transforms.lower_cnn): every committed CNN test model,
+"""Convolutional networks lowered to hardware graphs (hwgen.transforms.rules): every committed CNN test model,
 QONNX and QCDQ, runs through compile_model and the reference backend bit-exactly as qonnx runs it (on the
 model's saved inputs and on random ones), with the hardware ops each model should give; the MNIST CNN keeps
 qonnx's accuracy on all 10,000 test images; unsupported patterns are clear errors naming the node."""
