@@ -37,14 +37,14 @@ def phases(model, out: Path, folding=None) -> tuple[dict, object]:
     """Seconds per phase of `hwgen build` (the same calls build() makes, timed one by one)."""
     from hwgen.build import compile_model, write_build
     from hwgen.frontend import import_model
-    from hwgen.transforms.lower_cnn import lower_graph
+    from hwgen.transforms.passes import lower
 
     t = {}
     t0 = time.perf_counter()
     mw = import_model(str(model))
     t["import"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    lower_graph(mw, str(model), None)
+    lower(mw, str(model), None)
     t["streamline"] = time.perf_counter() - t1
     # compile_model repeats import + streamline: its fold share is the rest
     t2 = time.perf_counter()

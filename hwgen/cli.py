@@ -109,23 +109,22 @@ def _over_budget(s: dict, strict: bool, out=None) -> None:
 
 def _cmd_build(a):
     from hwgen.build import build, compile_model, summary
-    from hwgen.report import cpu_table, input_paragraph, layer_table, timing_table
+    from hwgen.report import cpu_table, estimate_line, input_paragraph, island_table, layer_table, timing_table
 
     _check_target_fps(a.target_fps)
     _writable_dir(a.out, "-o")
     if a.strict:  # refuse before writing anything
         _over_budget(summary(compile_model(a.model, a.board, a.folding, a.target_fps, a.clock_mhz,
-                                           input_dtype=a.input_dtype)), strict=True)
+                                           input_dtype=a.input_dtype, hw_only=a.hw_only)), strict=True)
     s = build(a.model, a.out, board=a.board, folding_file=a.folding, target_fps=a.target_fps, synth=a.synth,
               size_fifos=a.size_fifos, log=(lambda *m: None) if a.quiet else print, clock_mhz=a.clock_mhz,
-              input_dtype=a.input_dtype, ecp5=a.ecp5, strict=a.strict)
+              input_dtype=a.input_dtype, hw_only=a.hw_only, ecp5=a.ecp5, strict=a.strict)
     if not a.quiet:
         print(input_paragraph(s) + "\n")
         print(layer_table(s))
         _print_pruned(s)
-        e = s["estimate"]
-        print(f"\n{s['board']} @ {s['clock_mhz']:g} MHz: {e['cycles_per_frame']} cycles/frame "
-              f"(bottleneck {e['bottleneck']}), {e['fps']:,.0f} frames/s estimated")
+        print("\n" + estimate_line(s))
+        print("\nislands:\n" + island_table(s.get("partitions", [])))
         print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
         if "timing" in s:
             print("\n" + timing_table(s))
@@ -205,18 +204,18 @@ def _cmd_run(a):
 
 def _cmd_inspect(a):
     from hwgen.build import compile_model, summary
-    from hwgen.report import cpu_table, input_paragraph, layer_table
+    from hwgen.report import cpu_table, input_paragraph, island_table, layer_table
 
-    s = summary(compile_model(a.model, board=a.board, input_dtype=a.input_dtype))
+    s = summary(compile_model(a.model, board=a.board, input_dtype=a.input_dtype, hw_only=a.hw_only))
     _over_budget(s, strict=False)
     if a.json:
-        print(json.dumps({"input": s["input"], "layers": s["layers"], "cpu_partitions": s["cpu_partitions"],
-                          "pruned": s["pruned"]},
-                         indent=2))
+        print(json.dumps({"input": s["input"], "layers": s["layers"], "partitions": s["partitions"],
+                          "cpu_partitions": s["cpu_partitions"], "pruned": s["pruned"]}, indent=2))
         return 0
     print(input_paragraph(s) + "\n")
     print("hardware layers (default folding):\n" + layer_table(s))
     _print_pruned(s)
+    print("\nislands (what runs where, in order):\n" + island_table(s["partitions"]))
     print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
     return 0
 
@@ -246,16 +245,16 @@ def _cmd_verify(a):
 
 def _cmd_report(a):
     from hwgen.build import load_summary
-    from hwgen.report import cpu_table, input_paragraph, layer_table, timing_table
+    from hwgen.report import cpu_table, estimate_line, input_paragraph, island_table, layer_table, timing_table
 
     s = load_summary(a.out)  # checked: every key printed below is there, with the right type
     if a.json:
         print(json.dumps(s, indent=2))
         return 0
     print(layer_table(s))
-    e = s["estimate"]
-    print(f"\n{s['board']} @ {s['clock_mhz']:g} MHz: {e['cycles_per_frame']} cycles/frame (bottleneck "
-          f"{e['bottleneck']}), {e['fps']:,.0f} frames/s estimated")
+    print("\n" + estimate_line(s))
+    if s.get("partitions"):
+        print("\nislands:\n" + island_table(s["partitions"]))
     if "rtlsim" in s:
         r = s["rtlsim"]
         print(f"rtlsim: {r['cycles_per_frame']} cycles/frame measured, latency {r['latency_cycles']} cycles, "
@@ -300,6 +299,9 @@ def parser() -> argparse.ArgumentParser:
                    help="what the hardware receives when a float input feeds the first MatMul/Gemm directly: "
                         "INT8, UINT8, INTn, UINTn, BIPOLAR, FIXED<16,6> (hls4ml ap_fixed<16,6>); the first layer then "
                         "runs in hardware and outputs equal the model's for inputs of that type")
+    b.add_argument("--hw-only", action="store_true",
+                   help="refuse (naming the node and why) instead of running nodes between hardware layers on the "
+                        "CPU (CPU islands); the input head and the output tail still run on the CPU")
     b.add_argument("--strict", action="store_true",
                    help="refuse a design over the board's resource budget, or (with --synth) whose timing "
                         "estimate is below the clock (default: build it and warn)")
@@ -316,6 +318,7 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("model")
     i.add_argument("--board", default=None)
     i.add_argument("--input-dtype", default=None, metavar="TYPE", help="as for build")
+    i.add_argument("--hw-only", action="store_true", help="as for build")
     i.add_argument("--json", action="store_true")
     i.set_defaults(fn=_cmd_inspect)
     bd = sub.add_parser("boards", help="list the known boards")

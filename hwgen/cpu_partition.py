@@ -14,6 +14,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from hwgen.frontend.input_types import InputGrid
+from hwgen.evaluator import Node
 from hwgen.onnx_eval import SubgraphEvaluator
 
 
@@ -37,6 +38,22 @@ class CpuPartition:
     @property
     def node_names(self) -> list[str]:
         return [n.name for n in self.nodes]
+
+    def reset(self) -> None:
+        """Forget the cached evaluator (after the nodes or constants changed)."""
+        self._ev = None
+
+    def append(self, node) -> None:
+        """Add `node` at the end; its first output becomes the partition's output."""
+        self.nodes = list(self.nodes) + [node]
+        self.output = node.output[0]
+        self._ev = None
+
+    def prepend(self, nodes, new_input: str) -> None:
+        """Put `nodes` first; they read the partition's new input `new_input`."""
+        self.nodes = list(nodes) + list(self.nodes)
+        self.input = new_input
+        self._ev = None
 
     def evaluator(self) -> SubgraphEvaluator:
         if self._ev is None:
@@ -78,20 +95,7 @@ class CpuPartition:
 
     def numpy_desc(self) -> tuple[dict, dict]:
         """The partition as plain JSON nodes + constants, for the board-side numpy evaluator (no onnx needed)."""
-        nodes = []
-        for n in self.nodes:
-            attrs = {}
-            for a in n.attribute:
-                v = helper.get_attribute_value(a)
-                if isinstance(v, bytes):
-                    v = v.decode()
-                elif isinstance(v, onnx.TensorProto):
-                    v = numpy_helper.to_array(v).tolist()
-                elif isinstance(v, (list, tuple)):
-                    v = list(v)
-                attrs[a.name] = v
-            nodes.append({"op": n.op_type, "name": n.name, "inputs": list(n.input), "outputs": list(n.output),
-                          "attrs": attrs})
+        nodes = [Node.of(n).to_json() for n in self.nodes]
         consts = {k: np.asarray(v) for k, v in self.constants.items()}
         for k, v in self.entry.items():
             if k != "kind":

@@ -1,4 +1,5 @@
-"""The hardware graph: CPU head -> DAG of hardware layers -> CPU tail, and its build-directory form.
+"""One hardware island: CPU head -> DAG of hardware layers -> CPU tail, and its build-directory form (a model is a
+sequence of such islands and CPU islands: hwgen.islands).
 
 Nodes are layer instances (hwgen.layers kinds) with `n_inputs` / `n_outputs` ports; `edges` connect a producer's
 output port to a consumer's input port (None: the accelerator's input in0_V / output out_V). Streamline makes
@@ -28,7 +29,7 @@ from hwgen.errors import BuildDirError, InputDataError
 from hwgen.layers import KINDS
 from hwgen.layers.base import HwLayer
 
-FORMAT = "hwgen-hwgraph/2"
+FORMAT = "hwgen-hwgraph/3"  # /3: islands (hwgen.islands); /2 dirs are refused with "rebuild"
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,45 @@ def chain_edges(layers) -> list[Edge]:
     return [Edge(a, 0, b, 0) for a, b in zip(names, names[1:])]
 
 
+def read_doc(out: Path, key: str | None = None) -> dict:
+    """OUT/hwgraph.json of this format (with `key` in it), or a BuildDirError saying to rebuild."""
+    f = Path(out) / "hwgraph.json"
+    if not f.is_file():
+        raise BuildDirError(f"{str(out)!r} is not an hwgen build directory (no hwgraph.json); run `hwgen build`.")
+    try:
+        doc = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise BuildDirError(f"{str(f)!r} is not valid JSON ({e}); rebuild with `hwgen build`.") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or (key is not None and key not in doc):
+        fmt = doc.get("format") if isinstance(doc, dict) else None
+        raise BuildDirError(f"{str(f)!r} has format {fmt!r}, this hwgen reads {FORMAT!r}: the build directory was "
+                            f"made by another hwgen version; rebuild it with `hwgen build MODEL -o {str(out)!r}`.")
+    return doc
+
+
+def check_input(x, input_shape) -> np.ndarray:
+    """A model input (N, *shape) or one sample, checked and as float32 (the model computes in float32)."""
+    x = np.asarray(x)
+    want = tuple(input_shape[1:])
+    if x.ndim == len(input_shape) - 1 and tuple(x.shape) == want:
+        x = x[None]
+    if tuple(x.shape[1:]) != want:
+        raise InputDataError(
+            f"input has shape {tuple(x.shape)}, the model expects (N, {', '.join(map(str, want))})."
+        )
+    if x.dtype.kind not in "fiub":
+        raise InputDataError(f"input dtype {x.dtype} is not numeric; give float32 (or integer) values.")
+    x32 = x.astype(np.float32, copy=False)
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x32)):
+        bad = np.argwhere(~np.isfinite(x32))[0]
+        raise InputDataError(f"input contains NaN or inf (first at index {tuple(int(i) for i in bad)}); the "
+                             "input quantizer has no defined result for it.")
+    if x.dtype.kind == "f" and x.dtype.itemsize > 4 and not np.array_equal(x32.astype(x.dtype), x):
+        raise InputDataError(f"input dtype {x.dtype} holds values float32 cannot represent exactly; the model "
+                             "computes in float32: convert the input to float32 first.")
+    return x32
+
+
 @dataclass
 class HwGraph:
     head: CpuPartition
@@ -61,6 +101,7 @@ class HwGraph:
     meta: dict = field(default_factory=dict)
     edges: list[Edge] | None = None  # default: the layers as a chain
     fifo_depths: dict = field(default_factory=dict)  # stream name -> depth (measured), overrides the rule
+    _finished: tuple | None = field(default=None, repr=False, compare=False)  # (key, Design): see design()
 
     def __post_init__(self):
         if self.edges is None:
@@ -71,32 +112,20 @@ class HwGraph:
 
     def design(self):
         """The finished design (hwgen.transforms.streams.Design): nodes with width converters, every stream with
-        its name, ends, width and FIFO depth. Recomputed from the current foldings on every call."""
+        its name, ends, width and FIFO depth. Computed once for the current nodes, foldings, edges and FIFO
+        depths, and handed out again until one of them changes (every emitter, the report and the driver ask
+        for it; none recomputes it)."""
         from hwgen.transforms.streams import finish
 
-        return finish(self)
+        key = (tuple((lay.name, lay.op, lay.pe, lay.simd, lay.in_dtype.name, lay.out_dtype.name)
+                     for lay in self.layers), tuple(self.edges), tuple(sorted(self.fifo_depths.items())))
+        if self._finished is None or self._finished[0] != key:
+            self._finished = (key, finish(self))
+        return self._finished[1]
 
     # --- execution ----------------------------------------------------------------------------------------------
     def check_input(self, x) -> np.ndarray:
-        x = np.asarray(x)
-        want = tuple(self.input_shape[1:])
-        if x.ndim == len(self.input_shape) - 1 and tuple(x.shape) == want:
-            x = x[None]
-        if tuple(x.shape[1:]) != want:
-            raise InputDataError(
-                f"input has shape {tuple(x.shape)}, the model expects (N, {', '.join(map(str, want))})."
-            )
-        if x.dtype.kind not in "fiub":
-            raise InputDataError(f"input dtype {x.dtype} is not numeric; give float32 (or integer) values.")
-        x32 = x.astype(np.float32, copy=False)
-        if x.dtype.kind == "f" and not np.all(np.isfinite(x32)):
-            bad = np.argwhere(~np.isfinite(x32))[0]
-            raise InputDataError(f"input contains NaN or inf (first at index {tuple(int(i) for i in bad)}); the "
-                                 "input quantizer has no defined result for it.")
-        if x.dtype.kind == "f" and x.dtype.itemsize > 4 and not np.array_equal(x32.astype(x.dtype), x):
-            raise InputDataError(f"input dtype {x.dtype} holds values float32 cannot represent exactly; the model "
-                                 "computes in float32: convert the input to float32 first.")
-        return x32
+        return check_input(x, self.input_shape)
 
     def input_node(self) -> HwLayer:
         return self.node(next(e.dst for e in self.edges if e.src is None))
@@ -168,23 +197,22 @@ class HwGraph:
             "tail": self.tail.to_json("cpu/tail.onnx", entry_file),
             "meta": self.meta,
         }
-        (out / "hwgraph.json").write_text(json.dumps(doc, indent=2))
+        f = out / "hwgraph.json"
+        if f.is_file():  # island 0 of a build re-saved: keep the build's island list (hwgen.islands)
+            try:
+                old = json.loads(f.read_text())
+            except json.JSONDecodeError:
+                old = {}
+            if isinstance(old, dict) and "islands" in old:
+                doc["islands"] = old["islands"]
+        f.write_text(json.dumps(doc, indent=2))
         onnx.save(self.onnx_view(), out / "hwgraph.onnx")
 
     @classmethod
     def load(cls, out: Path) -> "HwGraph":
         out = Path(out)
+        doc = read_doc(out)
         f = out / "hwgraph.json"
-        if not f.is_file():
-            raise BuildDirError(f"{str(out)!r} is not an hwgen build directory (no hwgraph.json); run `hwgen build`.")
-        try:
-            doc = json.loads(f.read_text())
-        except json.JSONDecodeError as e:
-            raise BuildDirError(f"{str(f)!r} is not valid JSON ({e}); rebuild with `hwgen build`.") from None
-        if doc.get("format") != FORMAT:
-            raise BuildDirError(f"{str(f)!r} has format {doc.get('format')!r}, this hwgen reads {FORMAT!r}: the "
-                                f"build directory was made by another hwgen version; rebuild it with "
-                                f"`hwgen build MODEL -o {str(out)!r}`.")
         layers = []
         for d in doc["layers"]:
             cls_ = KINDS.get(d["op"])

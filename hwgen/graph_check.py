@@ -2,8 +2,9 @@
 the hash check, so the graph itself is checked too (unknown kinds or datatypes, a missing layer, PE 0 or -64 or
 "8" or NaN, a folding the layer cannot take). Every problem is a BuildDirError naming the file and the layer.
 
-    doc = check_graph_doc(out, shown)     # structure and values of OUT/hwgraph.json, before HwGraph.load
-    graph = load_graph(out, shown)        # HwGraph.load, its failures as BuildDirError, then the foldings checked
+    doc = check_graph_doc(out, shown)     # structure and values of one island's hwgraph.json, before HwGraph.load
+    graph = load_graph(out, shown)        # every hardware island checked (doc, params), IslandGraph.load, its
+                                          # failures as BuildDirError, then the foldings checked
 """
 
 from __future__ import annotations
@@ -121,23 +122,48 @@ def check_graph_doc(out, shown=None) -> dict:
 
 
 def load_graph(out, shown=None):
-    """HwGraph.load(out) after check_graph_doc, with the loaded layers' foldings checked against what each kind
-    can take; every failure a BuildDirError naming the file."""
-    from hwgen.graph import HwGraph
+    """The build's islands (hwgen.islands.IslandGraph.load) after check_graph_doc of every hardware island's
+    hwgraph.json and check_params of its params/*.npz, with the loaded layers' foldings checked against what each
+    kind can take; every failure a BuildDirError naming the file."""
+    from hwgen.graph import read_doc
+    from hwgen.islands import IslandGraph
+    from hwgen.manifest import check_params
 
     out = Path(out)
-    f = Path(shown if shown is not None else out) / GRAPH
-    check_graph_doc(out, shown)
+    shown = Path(shown if shown is not None else out)
     try:
-        g = HwGraph.load(out)
+        doc = read_doc(out, "islands")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise BuildDirError(f"{str(shown / GRAPH)!r} cannot be read ({type(e).__name__}); rebuild with "
+                            "`hwgen build`.") from None
+    try:
+        dirs = [d["dir"] for d in doc["islands"]["list"] if d["kind"] == "hw"]
+    except (KeyError, TypeError):
+        raise BuildDirError(f"{str(shown / GRAPH)!r} has no valid island list; it was edited after the build: "
+                            "rebuild with `hwgen build`.") from None
+    for d in dirs:
+        if d != "." and not _relpath(d):
+            raise BuildDirError(f"{str(shown / GRAPH)!r} names island directory {d!r}, not a path inside the build "
+                                "directory; rebuild with `hwgen build`.")
+        check_graph_doc(out / d, shown / d)
+        check_params(out / d, shown=shown / d)  # the arrays, before loading trusts them
+    try:
+        g = IslandGraph.load(out)
     except HwgenError:
         raise
     except FileNotFoundError as e:  # a file hwgraph.json names is gone
-        raise BuildDirError(f"build directory {str(shown or out)!r} is incomplete: "
+        raise BuildDirError(f"build directory {str(shown)!r} is incomplete: "
                             f"{Path(e.filename or '?').name!r} is missing; rebuild with `hwgen build`.") from None
     except (KeyError, ValueError, TypeError, IndexError, AttributeError, OSError) as e:
-        raise BuildDirError(f"{str(f)!r} cannot be loaded ({type(e).__name__}: {e}); it was edited after the "
-                            "build: rebuild with `hwgen build`.") from None
+        raise BuildDirError(f"{str(shown / GRAPH)!r} cannot be loaded ({type(e).__name__}: {e}); it was edited "
+                            "after the build: rebuild with `hwgen build`.") from None
+    for d, hw in zip(dirs, g.hw_islands):
+        check_params(out / d, hw, shown=shown / d)
+        _check_foldings(hw, shown / d / GRAPH)
+    return g
+
+
+def _check_foldings(g, f: Path) -> None:
     for layer in g.layers:
         try:
             legal = (layer.pe in layer.legal_pe(), layer.simd in layer.legal_simd())
@@ -150,4 +176,3 @@ def load_graph(out, shown=None):
                 raise BuildDirError(f"{str(f)!r}: layer {layer.name!r} ({layer.op}) has {what}={value!r}, which it "
                                     f"cannot take (legal: {values()}); it was edited after the build: rebuild with "
                                     "`hwgen build`.")
-    return g

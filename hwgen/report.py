@@ -53,6 +53,32 @@ def _ranges(idx: list[int]) -> str:
     return ", ".join(out)
 
 
+def island_table(partitions: list[dict]) -> str:
+    """summary.json "partitions": each island in order, what it runs, and the bytes its DMA moves per frame."""
+    if not partitions:
+        return "(none)"
+    rows = []
+    for p in partitions:
+        if p["kind"] == "hw":
+            rows.append([p["name"], "hardware", f"{len(p['layers'])} layers: {', '.join(p['layers'][:6])}"
+                         + (" ..." if len(p["layers"]) > 6 else ""),
+                         f"{p['in_bytes_per_frame']:,} in / {p['out_bytes_per_frame']:,} out"])
+        else:
+            rows.append([p["name"], "CPU", ", ".join(p["nodes"][:6]) + (" ..." if len(p["nodes"]) > 6 else ""), "-"])
+    return table(rows, ["island", "runs on", "what", "bytes per frame (DMA)"])
+
+
+def estimate_line(s: dict) -> str:
+    e = s["estimate"]
+    if not e.get("cycles_per_frame"):
+        return f"{s['board']}: nothing runs in hardware (one CPU island)"
+    line = (f"{s['board']} @ {s['clock_mhz']:g} MHz: {e['cycles_per_frame']} cycles/frame (bottleneck "
+            f"{e['bottleneck']}), {e['fps']:,.0f} frames/s estimated")
+    if e.get("cpu_islands"):
+        line += f" for the hardware islands (CPU islands {', '.join(e['cpu_islands'])} not counted)"
+    return line
+
+
 def input_paragraph(summary: dict) -> str:
     """Where the model's input enters hardware, and why (head planning in hwgen.transforms.input_head)."""
     import textwrap

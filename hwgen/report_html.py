@@ -72,7 +72,7 @@ def render(summary: dict) -> str:
         rows.append(r)
     body = [f"<h1>hwgen build report</h1><p>model <code>{html.escape(str(summary.get('model')))}</code>, board "
             f"<b>{html.escape(str(summary.get('board')))}</b> at {summary.get('clock_mhz')} MHz</p>",
-            f"<p>{est.get('cycles_per_frame')} cycles per frame, {est.get('fps', 0):,.0f} frames/s estimated; "
+            f"<p>{est.get('cycles_per_frame')} cycles per frame, {est.get('fps') or 0:,.0f} frames/s estimated; "
             f"bottleneck <b>{html.escape(str(bott))}</b>"
             + (f"; limited by the DMA: {est['io_cycles_per_frame']} cycles per frame to move a padded frame, "
                f"{est['io_bound_fps']:,.0f} frames/s" if est.get("bound") == "io" else "") + "</p>"]
@@ -115,6 +115,14 @@ def render(summary: dict) -> str:
 
         body.append("<h2>pruned channels</h2><ul>" + "".join(f"<li>{html.escape(ln)}</li>"
                                                              for ln in pruned_lines(summary)) + "</ul>")
+    islands = summary.get("partitions", [])
+    if islands:  # what runs where, in order, and the bytes each hardware island's DMA moves per frame
+        body.append("<h2>islands</h2>" + _table(
+            ["island", "runs on", "what", "DMA bytes per frame in / out"],
+            [[p["name"], "hardware" if p["kind"] == "hw" else "CPU",
+              ", ".join(p["layers"] if p["kind"] == "hw" else p["nodes"]),
+              f"{p['in_bytes_per_frame']} / {p['out_bytes_per_frame']}" if p["kind"] == "hw" else "-"]
+             for p in islands]))
     parts = summary.get("cpu_partitions", [])
     if parts:
         body.append("<h2>CPU partitions</h2>" + _table(["partition", "nodes", "reason"],

@@ -11,6 +11,11 @@ integer levels instead, and the float input is recovered by inverting the input 
   trying a few single-feature changes at a time through the reference layers);
 - raw: a few float inputs spanning and exceeding the quantizer's range (saturation, values between levels).
 
+Every input kind is aimed: a declared input type (annotation, --input-dtype) with values of that type only; a head
+that runs float work before the input quantizer (a float first layer on the CPU) and every hardware island after
+a CPU island from their input quantizer (`quantizer_view`: the aimed values are then of the tensor that quantizer
+reads, checked against qonnx on the model's nodes from that tensor on: hwgen.verify).
+
 Everything is deterministic for a seed.
 """
 
@@ -25,6 +30,7 @@ from hwgen.layers.kernels import apply_thresholds
 GRID = 4096  # probe values per input element when inverting the input quantizer
 MAX_INVERT_ELEMS = 1 << 15  # larger inputs: raw random inputs only
 MAX_LEVELS = 1 << 12  # input quantizers up to 12 bits are inverted
+MAX_DECLARED_VALUES = 1 << 16  # a declared input type of up to 16 bits: aimed with its own values
 
 
 def input_span(graph) -> float:
@@ -63,14 +69,18 @@ class LevelInverter:
         self.order = np.argsort(~self.reachable, axis=1, kind="stable")  # reachable level indices first
 
     @classmethod
-    def build(cls, graph, span: float):
+    def build(cls, graph, span: float, values=None):
+        """values: the only input values allowed (a declared input type's), else a float grid over the span."""
         shape = tuple(graph.input_shape[1:])
         first = graph.layers[0]
         E = int(np.prod(shape))
         lo, hi = int(first.in_dtype.min), int(first.in_dtype.max)
         if E > MAX_INVERT_ELEMS or hi - lo > MAX_LEVELS:
             return None
-        grid = np.unique(np.concatenate([np.linspace(-1.5 * span, 1.5 * span, GRID), [0.0]]).astype(np.float32))
+        if values is not None:
+            grid = np.unique(np.asarray(values, np.float32))
+        else:
+            grid = np.unique(np.concatenate([np.linspace(-1.5 * span, 1.5 * span, GRID), [0.0]]).astype(np.float32))
         levels = np.concatenate([graph.head_ints(np.broadcast_to(chunk[:, None], (len(chunk), E)).reshape(
             (len(chunk), *shape)).copy()) for chunk in np.array_split(grid, max(1, len(grid) * E // (1 << 22)))])
         F = levels.shape[1]
@@ -140,14 +150,28 @@ class LevelInverter:
         return x.reshape((q.shape[0], *self.shape))
 
 
-def _acc_targets(layer):
-    """(acc weights or None, thresholds) of a layer whose output is a threshold count of a per-channel value."""
-    if getattr(layer, "num_vectors", 1) != 1 or getattr(layer, "thresholds", None) is None:
+def matrix_of(layer):
+    """The (out, in) integer matrix W of a layer computing W @ x on one vector per frame (an FC's MVAU), else
+    None. Asked of the layer's own arrays and shapes, not of its kind."""
+    w = getattr(layer, "weights", None)
+    if getattr(layer, "num_vectors", 1) != 1 or w is None or getattr(w, "ndim", 0) != 2:
         return None
-    if layer.op == "MVAU":
-        return layer.weights, layer.thresholds
-    if layer.op == "Thresholding" and layer.in_features == layer.channels:
-        return None, layer.thresholds
+    if tuple(w.shape) != (layer.out_features, layer.in_features) or getattr(layer, "n_inputs", 1) != 1:
+        return None
+    return w
+
+
+def _acc_targets(layer):
+    """(acc weights or None, thresholds) of a layer whose output is a threshold count of a per-channel value:
+    a matrix layer's accumulator, or a re-quantization of its input element by element."""
+    thr = getattr(layer, "thresholds", None)
+    if getattr(layer, "num_vectors", 1) != 1 or thr is None:
+        return None
+    w = matrix_of(layer)
+    if w is not None:
+        return w, thr
+    if getattr(layer, "weights", None) is None and layer.in_features == layer.out_features == thr.shape[0]:
+        return None, thr
     return None
 
 
@@ -200,7 +224,7 @@ class BoundaryAimer:
         """First layer's output for candidates `owner` rows of q with feature f set to level new; for an MVAU
         first layer incrementally: its accumulator changes by W[:, f] * (new - old)."""
         first = self.layers[0]
-        if first.op == "MVAU" and getattr(first, "num_vectors", 1) == 1:
+        if matrix_of(first) is not None:
             acc = acc0[owner] + (new - q[owner, f])[:, None] * first.weights.T[f]
             if first.thresholds is None:
                 return acc
@@ -257,7 +281,7 @@ class BoundaryAimer:
                 else:
                     val = cur + w[chans[owner], f] * (new - q[owner, f])
             else:
-                linear = first.op == "MVAU" and getattr(first, "num_vectors", 1) == 1
+                linear = matrix_of(first) is not None
                 acc0 = first.weights @ q.T if linear else None
                 x1 = self._first_outputs(q, None if acc0 is None else acc0.T, owner, f, new)
                 val = self._pre(self._forward(x1, k), w, chans[owner])
@@ -282,15 +306,24 @@ def verify_inputs(graph, n: int, seed: int = 0, reps: int = 3, max_aimed: int = 
 
     rng = np.random.default_rng(seed)
     grid = declared_grid(graph)
-    if grid is not None:  # the build is bit-exact for inputs of its declared type (annotation, --input-dtype)
-        x = grid.random(rng, (n, *graph.input_shape[1:]))
-        return x, {"raw": 0, "uniform": n, "aimed": 0, "targets": 0, "hit": 0, "declared": grid.name}
-    span = input_span(graph)
-    inv = LevelInverter.build(graph, span)
-    if inv is None:  # head not invertible element by element: raw inputs only
-        return raw_inputs(graph, n, rng, span), {"raw": n, "uniform": 0, "aimed": 0, "targets": 0, "hit": 0}
-    n_raw = max(1, n // 8) if n >= 4 else 0
-    parts = [raw_inputs(graph, n_raw, rng, span), inv.floats(inv.random_levels(rng, n - n_raw))]
+    extra = {}
+    if grid is not None:  # the build is bit-exact for inputs of its declared type (annotation, --input-dtype):
+        # aim with values of that type only
+        vals = grid.values() if grid.hi - grid.lo < MAX_DECLARED_VALUES else None
+        inv = LevelInverter.build(graph, 1.0, values=vals) if vals is not None else None
+        extra = {"declared": grid.name}
+        if inv is None:
+            x = grid.random(rng, (n, *graph.input_shape[1:]))
+            return x, {"raw": 0, "uniform": n, "aimed": 0, "targets": 0, "hit": 0, **extra}
+        n_raw = max(1, n // 8) if n >= 4 else 0
+        parts = [grid.random(rng, (n_raw, *graph.input_shape[1:])), inv.floats(inv.random_levels(rng, n - n_raw))]
+    else:
+        span = input_span(graph)
+        inv = LevelInverter.build(graph, span)
+        if inv is None:  # head not invertible element by element: raw inputs only
+            return raw_inputs(graph, n, rng, span), {"raw": n, "uniform": 0, "aimed": 0, "targets": 0, "hit": 0}
+        n_raw = max(1, n // 8) if n >= 4 else 0
+        parts = [raw_inputs(graph, n_raw, rng, span), inv.floats(inv.random_levels(rng, n - n_raw))]
     aimer = BoundaryAimer(graph, inv, rng)
     targets = aimer.targets()
     # several inputs per boundary (different starting points): a changed activation has to reach the output
@@ -306,4 +339,37 @@ def verify_inputs(graph, n: int, seed: int = 0, reps: int = 3, max_aimed: int = 
         hit += h
         parts.append(inv.floats(q))
     x = np.concatenate(parts).astype(np.float32)
-    return x, {"raw": n_raw, "uniform": n - n_raw, "aimed": len(chosen), "targets": len(targets), "hit": hit}
+    return x, {"raw": n_raw, "uniform": n - n_raw, "aimed": len(chosen), "targets": len(targets), "hit": hit,
+               **extra}
+
+
+def quantizer_view(hw):
+    """Hardware island `hw` seen from its input quantizer: when its head runs float work first (a float first
+    layer on the CPU, say), a copy whose head is the quantizer and what follows it, reading the quantizer's input
+    tensor; aimed inputs are then values of that tensor (so every input kind gets inputs aimed at the first
+    hardware layer's thresholds). None when the head is already element-wise from its input."""
+    import dataclasses
+
+    from hwgen.cpu_partition import CpuPartition
+    from hwgen.frontend.input_types import declared_grid
+    from hwgen.frontend.load import ELEMENTWISE_OPS, SHAPE_OPS
+
+    head = hw.head
+    names = [n.output[0] for n in head.nodes]
+    qs = [i for i, n in enumerate(head.nodes) if n.output[0] in head.int_output]
+    if not qs or qs[-1] == 0 or declared_grid(hw) is not None:
+        return None
+    if all(n.op_type in ELEMENTWISE_OPS | SHAPE_OPS for n in head.nodes[:qs[-1]]):
+        return None  # element-wise from the input: LevelInverter inverts the whole head
+    qnode = head.nodes[qs[-1]]
+    zero = np.zeros((1, *hw.input_shape[1:]), np.float32)
+    with np.errstate(all="ignore"):
+        ctx = head.evaluator().run({head.input: head.entry_values(zero)})
+    t = qnode.input[0]
+    if t not in ctx or names.index(qnode.output[0]) != qs[-1]:
+        return None
+    nodes = head.nodes[qs[-1]:]
+    sub = CpuPartition("head", nodes, {k: v for k, v in head.constants.items()}, t, head.output, head.opset,
+                       reason=head.reason, int_output=set(head.int_output))
+    return dataclasses.replace(hw, head=sub, input_name=t, input_shape=[1, *np.asarray(ctx[t]).shape[1:]],
+                               edges=list(hw.edges))

@@ -1,10 +1,11 @@
-"""Convolutional networks lowered to hardware graphs (hwgen.transforms.lower_cnn): every committed CNN test model,
+"""Convolutional networks lowered to hardware graphs (hwgen.transforms.rules): every committed CNN test model,
 QONNX and QCDQ, runs through compile_model and the reference backend bit-exactly as qonnx runs it (on the
 model's saved inputs and on random ones), with the hardware ops each model should give; the MNIST CNN keeps
 qonnx's accuracy on all 10,000 test images; unsupported patterns are clear errors naming the node."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -171,17 +172,31 @@ def test_conv_variants_exact(tmp_path, kw, ops):
     assert _exact(_conv_model(tmp_path, **kw)) == ops
 
 
+def cpu_reasons(g) -> str:
+    from hwgen.build import cpu_partitions
+
+    return "\n".join(p["reason"] for p in cpu_partitions(g))
+
+
+def _on_cpu(f, match, n=24):
+    """--hw-only refuses `f` naming the node and why; a plain build runs that node on the CPU (the reason in
+    the report) and stays bit-exact with qonnx."""
+    with pytest.raises(UnsupportedModelError, match=match):
+        compile_model(f, hw_only=True)
+    g = compile_model(f)
+    assert re.search(match, cpu_reasons(g), re.S), cpu_reasons(g)
+    x = np.random.default_rng(2).standard_normal((n, *g.input_shape[1:])).astype(np.float32) * 3
+    np.testing.assert_array_equal(g.execute(x), golden(f, x))
+    return g
+
+
 def test_errors_name_the_node(tmp_path):
-    with pytest.raises(UnsupportedModelError, match=r"the_conv.*group=2"):
-        compile_model(_conv_model(tmp_path, group=2))
-    with pytest.raises(UnsupportedModelError, match=r"the_conv.*padding value 0.0 is not a level"):
-        compile_model(_conv_model(tmp_path, pads=(1, 1, 1, 1), zp=0.5))
-    with pytest.raises(UnsupportedModelError, match=r"the_pool.*ceil_mode=1"):
-        compile_model(_conv_model(tmp_path, ceil=True))
-    with pytest.raises(UnsupportedModelError, match=r"the_pool.*followed by exactly one Trunc or Quant"):
-        compile_model(_conv_model(tmp_path, pool="AveragePool"))
-    with pytest.raises(UnsupportedModelError, match=r"the_pool.*decreases .* channel 2.*Quantize before"):
-        compile_model(_conv_model(tmp_path, pool_first=True, neg_scale=True))
+    _on_cpu(_conv_model(tmp_path, group=2), r"the_conv.*group=2")
+    _on_cpu(_conv_model(tmp_path, pads=(1, 1, 1, 1), zp=0.5), r"the_conv.*padding value 0.0 is not .*level")
+    _on_cpu(_conv_model(tmp_path, ceil=True), r"the_pool.*ceil_mode=1")
+    _on_cpu(_conv_model(tmp_path, pool="AveragePool"), r"the_pool.*followed by exactly one Trunc or Quant")
+    _on_cpu(_conv_model(tmp_path, pool_first=True, neg_scale=True), r"the_pool.*decreases .* channel 2.*Quantize "
+            "before")
 
 
 @pytest.mark.slow
@@ -273,30 +288,31 @@ def test_concat_and_resize_errors(tmp_path):
         m.graph.initializer.append(numpy_helper.from_array(np.float32(0.25), "other_scale"))
         q.input[1] = "other_scale"
 
-    with pytest.raises(UnsupportedModelError, match=r"/Concat.*quantized differently.*share the quantizer"):
-        compile_model(_edited_concat_pad(tmp_path, rescale))
+    # each output channel of a Concat is one input channel: different scales become a per-channel scale
+    g = compile_model(_edited_concat_pad(tmp_path, rescale))
+    assert "Concat" in [lay.op for hw in g.hw_islands for lay in hw.layers]
+    x = np.random.default_rng(3).standard_normal((16, *g.input_shape[1:])).astype(np.float32)
+    np.testing.assert_array_equal(g.execute(x), golden(_edited_concat_pad(tmp_path, rescale), x))
 
     def linear(m):
         r = next(n for n in m.graph.node if n.op_type == "Resize")
         next(a for a in r.attribute if a.name == "mode").s = b"linear"
 
-    with pytest.raises(UnsupportedModelError, match=r"/up/Resize.*not a nearest-neighbour upsampling"):
-        compile_model(_edited_concat_pad(tmp_path, linear))
+    _on_cpu(_edited_concat_pad(tmp_path, linear), r"/up/Resize.*not a nearest-neighbour upsampling")
 
     def reflect(m):
         p = next(n for n in m.graph.node if n.op_type == "Pad")
         next(a for a in p.attribute if a.name == "mode").s = b"reflect"
 
-    with pytest.raises(UnsupportedModelError, match=r"/pad/Pad.*only constant padding"):
-        compile_model(_edited_concat_pad(tmp_path, reflect))
+    _on_cpu(_edited_concat_pad(tmp_path, reflect), r"/pad/Pad.*only constant padding")
 
 
-def test_cli_exit_2_on_unsupported_conv(tmp_path, capsys, monkeypatch):
+def test_cli_exit_2_on_unsupported_conv_with_hw_only(tmp_path, capsys, monkeypatch):
     from hwgen.cli import main
 
     f = _conv_model(tmp_path, group=2)
     monkeypatch.chdir(tmp_path)
-    assert main(["build", "conv.onnx", "-o", "out"]) == 2
+    assert main(["build", "conv.onnx", "-o", "out", "--hw-only"]) == 2
     err = capsys.readouterr().err
     assert "the_conv" in err and "group=2" in err and "Traceback" not in err
 

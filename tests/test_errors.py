@@ -19,8 +19,11 @@ def _run_cli(args, capsys):
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_malformed_model_clear_error(case, tmp_path, capsys):
+    """Malformed models are refused with one clear line; models qonnx runs but hwgen cannot put in hardware
+    (`valid`) are refused so only with --hw-only (a plain build runs the node on the CPU: test_valid_...)."""
     path = case.make(tmp_path)
-    for cmd in (["build", str(path), "-o", str(tmp_path / "out"), "-q"], ["inspect", str(path)]):
+    hw_only = ["--hw-only"] if case.valid else []
+    for cmd in (["build", str(path), "-o", str(tmp_path / "out"), "-q", *hw_only], ["inspect", str(path), *hw_only]):
         rc, out, err = _run_cli(cmd, capsys)
         assert rc == 2, f"{case.id}: exit {rc}, stderr {err!r}"
         assert "Traceback" not in err
@@ -30,6 +33,27 @@ def test_malformed_model_clear_error(case, tmp_path, capsys):
         for word in case.expect:
             assert word.lower() in msg, f"{case.id}: {word!r} not in {err!r}"
     assert not (tmp_path / "out" / "hwgraph.json").exists()
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.valid], ids=[c.id for c in CASES if c.valid])
+def test_valid_models_hwgen_cannot_map_build_with_a_cpu_island(case, tmp_path, capsys):
+    """What --hw-only refuses, a plain build runs on the CPU: `inspect` names the node and why, and the build
+    runs bit-exact with qonnx."""
+    import numpy as np
+
+    from hwgen.runtime.accelerator import Accelerator
+    from hwgen.verify import golden
+
+    path = case.make(tmp_path)
+    rc, out, err = _run_cli(["inspect", str(path)], capsys)
+    assert rc == 0, err
+    for word in case.expect:
+        assert word.lower() in out.lower(), f"{case.id}: {word!r} not in {out!r}"
+    rc, out, err = _run_cli(["build", str(path), "-o", str(tmp_path / "out"), "-q"], capsys)
+    assert rc == 0, err
+    acc = Accelerator(tmp_path / "out", "reference")
+    x = np.random.default_rng(0).uniform(-2, 2, (8, *acc.graph.input_shape[1:])).astype(np.float32)
+    np.testing.assert_array_equal(acc.execute(x), golden(path, x))
 
 
 def test_error_through_console_process_has_no_traceback(tmp_path):

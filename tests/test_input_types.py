@@ -252,22 +252,30 @@ def test_input_dtype_errors(tmp_path, capsys):
     assert rc == 2 and "Quant_inp" in err and "quantizes its input itself" in err
 
 
+def _cpu_then(p, match):
+    """--hw-only refuses p naming the node; a plain build runs those layers on the CPU, bit-exact."""
+    with pytest.raises(HwgenError, match=match):
+        compile_model(p, hw_only=True)
+    g = compile_model(p)
+    x = np.random.default_rng(5).standard_normal((32, *g.input_shape[1:])).astype(np.float32) * 2
+    np.testing.assert_array_equal(g.execute(x), golden(p, x))
+
+
 def test_float_head_refusals(tmp_path):
-    """Genuinely unsupported: two float matrix layers before any quantizer; a float first layer with float weights."""
+    """Not for the hardware: two float matrix layers before any quantizer; a float first layer with float
+    weights. Refused by --hw-only, run on the CPU otherwise."""
     m = qkeras_mlp(sizes=(8, 6, 5, 3), seed=6)
     # drop the activation quantizer after the first layer: MatMul_1 then consumes a float tensor
     q = next(n for n in m.graph.node if n.op_type == "Quant" and n.input[0] == "Relu_0_out0")
     nxt = next(n for n in m.graph.node if q.output[0] in n.input)
     nxt.input[0] = "Relu_0_out0"
     m.graph.node.remove(q)
-    with pytest.raises(HwgenError, match=r"MatMul_1.*at most the first layer"):
-        compile_model(_save(m, tmp_path, "two_float.onnx"))
+    _cpu_then(_save(m, tmp_path, "two_float.onnx"), r"MatMul_1.*at most the first layer")
     m = qkeras_mlp(sizes=(8, 6, 3), seed=6)
     wq = next(n for n in m.graph.node if n.op_type == "Quant" and n.output[0] == "Quant_0_out0")
     m.graph.node.remove(wq)
     m.graph.initializer.append(onnx.numpy_helper.from_array(np.ones((8, 6), np.float32), "Quant_0_out0"))
-    with pytest.raises(HwgenError, match=r"MatMul_0.*neither are its weights"):
-        compile_model(_save(m, tmp_path, "float_weights.onnx"))
+    _cpu_then(_save(m, tmp_path, "float_weights.onnx"), r"MatMul_0.*neither are its weights")
 
 
 def test_float_conv_first_layer_on_cpu(tmp_path):

@@ -217,10 +217,12 @@ CASES = [
     Case("explore_inside_a_build", lambda b, t, w: ["explore", M, "-o", str(_copy(b, t) / "rtl" / "s")],
          ["inside the hwgen build directory"]),
     Case("explore_out_is_a_file", lambda b, t, w: ["explore", M, "-o", _text(t / "f")], ["existing file"]),
-    # wide activations: refused in bounded time and memory
-    Case("inspect_24_bit_activations", lambda b, t, w: ["inspect", str(w / "wide24.onnx")],
+    # wide activations: with --hw-only refused in bounded time and memory (without it they run on the CPU:
+    # test_wide_activations_run_on_the_cpu_in_bounded_time)
+    Case("inspect_24_bit_activations", lambda b, t, w: ["inspect", str(w / "wide24.onnx"), "--hw-only"],
          ["24-bit outputs", "16,777,215", "16 bits or fewer"], seconds=60),
-    Case("build_32_bit_activations", lambda b, t, w: ["build", str(w / "wide32.onnx"), "-o", str(t / "o")],
+    Case("build_32_bit_activations", lambda b, t, w: ["build", str(w / "wide32.onnx"), "-o", str(t / "o"),
+                                                      "--hw-only"],
          ["32-bit outputs", "16 bits or fewer"], seconds=60),
 ]
 
@@ -370,6 +372,19 @@ def test_out_names_are_names_not_patterns(tmp_path):
     build(DIGITS, tmp_path / "a", log=None)
     for name, kept in stale.items():
         assert (tmp_path / name).exists() == kept, name
+
+
+@pytest.mark.parametrize("bits", [24, 32])
+def test_wide_activations_run_on_the_cpu_in_bounded_time(bits, wide, tmp_path, capsys):
+    """A quantizer wider than thresholds can take is not a reason to refuse the model (issue 20): it goes to the
+    CPU with the reason, in seconds and without allocating a table of 2^bits thresholds (issue 19)."""
+    t = time.perf_counter()
+    rc = main(["build", str(wide / f"wide{bits}.onnx"), "-o", str(tmp_path / "o")])
+    assert time.perf_counter() - t < 60
+    out = capsys.readouterr().out
+    assert rc == 0 and f"{bits}-bit outputs" in out and "16 bits or fewer" in out, out
+    s = json.loads((tmp_path / "o" / "report" / "summary.json").read_text())
+    assert any("Quant_act0" in p["nodes"] for p in s["cpu_partitions"]), s["cpu_partitions"]
 
 
 def test_16_bit_activations_answer_in_bounded_time(wide, capsys):

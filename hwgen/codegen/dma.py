@@ -151,17 +151,10 @@ def write_dma_wrapper_rtl(rtl_dir, graph, dma_width: int) -> list[Path]:
     return [p]
 
 
-# Node templates whose process takes a frame count (templates/hls/<kind>.hpp.j2: `const unsigned frames = 1`); a
-# kind can say so itself (HwLayer.hls_frames)
-FRAMES_KINDS = {"mvau", "thresholding", "label_select", "width_converter"}
-
-
 def frames_per_call(graph) -> int:
     """Frames per invocation of the HLS DMA top: HLS_FRAMES_PER_CALL when every node's process takes a frame
-    count, else 1 (then each frame pays the processes' pipeline fill)."""
-    from hwgen.codegen.hls import template_kind
-
-    takes = (getattr(n, "hls_frames", False) or template_kind(n) in FRAMES_KINDS for n in graph.design().nodes)
+    count (each kind says so: HwLayer.hls_frames), else 1 (then each frame pays the processes' pipeline fill)."""
+    takes = (getattr(n, "hls_frames", False) for n in graph.design().nodes)
     return HLS_FRAMES_PER_CALL if all(takes) else 1
 
 

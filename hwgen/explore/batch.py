@@ -36,7 +36,6 @@ class ClusterRun:
                              f"not {backend!r}.")
         from hwgen.explore.cluster import check_address
         from hwgen.graph_check import load_graph
-        from hwgen.manifest import check_params
         from hwgen.snapshot import open_build
 
         if scheduler:
@@ -44,46 +43,48 @@ class ClusterRun:
         self.snapshot = open_build(out_dir)
         self.out = self.snapshot.out
         self.build_id = self.snapshot.build_id
-        check_params(self.snapshot.dir, shown=self.out)
-        self.graph = load_graph(self.snapshot.dir, shown=self.out)
+        self.graph = load_graph(self.snapshot.dir, shown=self.out)  # every island checked (hwgen.graph_check)
         self.backend_name = backend
         self.scheduler, self.client, self.workers = scheduler, client, workers
 
     def execute(self, x) -> np.ndarray:
         from hwgen.input_range import warn_input_range
 
-        warn_input_range(self.graph, x)  # the same input-range warning as a local run
-        return self.graph.tail.run(self.execute_ints(self.graph.head_ints(x)))
+        if self.graph.single is not None:
+            warn_input_range(self.graph, x)  # the same input-range warning as a local run
+        # island by island (CPU islands here, each hardware island's batch split over the cluster)
+        return self.graph.execute(x, run=lambda k, hw, q: self.execute_ints(q, k))
 
-    def execute_ints(self, q) -> np.ndarray:
+    def execute_ints(self, q, island: int = 0) -> np.ndarray:
         from hwgen.explore.cluster import dask_client, worker_count
 
         q = np.asarray(q, dtype=np.int64)
         if self.client is not None:
-            return self._split(self.client, q, worker_count(self.client))
+            return self._split(self.client, q, worker_count(self.client), island)
         with dask_client(self.scheduler, self.workers) as c:
-            return self._split(c, q, worker_count(c))
+            return self._split(c, q, worker_count(c), island)
 
-    def _split(self, client, q, n_workers: int) -> np.ndarray:
+    def _split(self, client, q, n_workers: int, island: int = 0) -> np.ndarray:
         from hwgen.explore.cluster import gather_watched
 
         n = q.shape[0]
         k = max(1, min(2 * max(n_workers, 1), n // MIN_CHUNK))
         chunks = np.array_split(q, k)
-        futures = [client.submit(run_chunk, str(self.out), self.build_id, c, pure=False) for c in chunks]
+        futures = [client.submit(run_chunk, str(self.out), self.build_id, c, island, pure=False) for c in chunks]
         return np.concatenate(gather_watched(client, futures), axis=0)
 
 
-def run_chunk(out: str, build_id: str, q: np.ndarray) -> np.ndarray:
-    """On a worker: this chunk through the build's rtlsim backend (built once per worker process)."""
-    backend, lock = _backend(out, build_id)
+def run_chunk(out: str, build_id: str, q: np.ndarray, island: int = 0) -> np.ndarray:
+    """On a worker: this chunk through the rtlsim backend of the build's hardware island `island` (built once per
+    worker process)."""
+    backend, lock = _backend(out, build_id, island)
     with lock:  # one simulation at a time per backend (its scratch files)
         return backend.run_ints(q)
 
 
-def _backend(out: str, build_id: str):
+def _backend(out: str, build_id: str, island: int = 0):
     with _cache_lock:
-        if (out, build_id) not in _cache:
+        if (out, build_id, island) not in _cache:
             from hwgen.graph_check import load_graph
             from hwgen.runtime.rtlsim import RtlsimBackend
             from hwgen.snapshot import open_build
@@ -97,6 +98,7 @@ def _backend(out: str, build_id: str):
             while len(_cache) >= MAX_CACHED:  # forget the oldest build (and its copy)
                 _, _, old = _cache.pop(next(iter(_cache)))
                 old.close()
-            backend = RtlsimBackend(snap.dir, load_graph(snap.dir, shown=snap.out), record=False)
-            _cache[(out, build_id)] = (backend, threading.Lock(), snap)
-        return _cache[(out, build_id)][:2]
+            g = load_graph(snap.dir, shown=snap.out)
+            backend = RtlsimBackend(g.island_dir(snap.dir, island), g.hw_islands[island], record=False)
+            _cache[(out, build_id, island)] = (backend, threading.Lock(), snap)
+        return _cache[(out, build_id, island)][:2]

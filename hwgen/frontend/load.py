@@ -30,7 +30,7 @@ CONSTANT_OPS = {"Shape", "Gather", "Concat", "Constant", "Cast", "ConstantOfShap
                 "Where", "Expand"}
 # ops only the CPU head runs: a float first layer (its input not quantized) before the first quantizer
 HEAD_ONLY_OPS = {"Conv"}
-# convolutional ops lowered to sliding-window / pool / stream-join kinds (hwgen.transforms.lower_cnn)
+# convolutional ops lowered to sliding-window / pool / stream-join kinds (hwgen.transforms.rules)
 CNN_OPS = {"Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad", "Concat", "Resize", "Upsample"}
 SUPPORTED_OPS = (QUANT_OPS | QCDQ_OPS | MATMUL_OPS | SHAPE_OPS | ELEMENTWISE_OPS | TAIL_OPS | CONSTANT_OPS
                  | HEAD_ONLY_OPS | CNN_OPS)
@@ -123,7 +123,8 @@ def check_structure(model: onnx.ModelProto, path: str) -> None:
 
 
 def check_ops(model: onnx.ModelProto, path: str) -> None:
-    """After constant folding: every remaining node must be an op hwgen can map or run on the CPU."""
+    """Every node an op hwgen maps to hardware (the lowering no longer needs this: any standard ONNX op runs on
+    the CPU when no rule lowers it)."""
     for n in model.graph.node:
         if n.op_type not in SUPPORTED_OPS:
             raise UnsupportedModelError(

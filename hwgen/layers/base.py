@@ -189,6 +189,21 @@ class HwLayer:
         consumer's `fifo_depth`). A sliding-window generator is silent while it refills at a frame start."""
         return 0
 
+    # channel pruning (hwgen.transforms.prune_channels) asks these three
+    def is_matrix(self) -> bool:
+        """A matrix unit: output channel r is weight row r (with its thresholds), input channel c of an NHWC
+        pixel or window is the weight columns p * C + c."""
+        return False
+
+    def moves_channels(self) -> bool:
+        """Channel c of the input leaves as channel c of the output, value for value (a pad, a window-order
+        sliding window, a max pool): a channel removed before it is removed from it too (its `channels`)."""
+        return False
+
+    def keeps_level(self, v: int) -> bool:
+        """A channel carrying the constant level v into this mover still carries only v out of it."""
+        return True
+
     def words_in_flight(self) -> int:
         """Input words (of port 0) the block can hold between taking them and sending the output they produce: its
         buffering, a bound. hwgen.transforms.streams sums it (as a fraction of a frame) along every branch of a

@@ -17,6 +17,7 @@ from hwgen.layers.registry import register
 class LabelSelect(ChannelLayer):
     op = "LabelSelect"
     hls_template = "hls/label_select.hpp.j2"
+    hls_frames = True  # the process takes `frames` (hwgen.codegen.dma batches frames per call)
     hls_headers = ("label_select.hpp",)
     rtl_template = "rtl/label_select.v.j2"
 

@@ -52,8 +52,12 @@ class MVAU(HwLayer):
     op = "MVAU"
     array_fields = ("weights", "thresholds")
     hls_template = "hls/mvau.hpp.j2"
+    hls_frames = True  # the process takes `frames` (hwgen.codegen.dma batches frames per call)
     hls_headers = ("mvau.hpp",)
     rtl_template = "rtl/mvau.v.j2"
+
+    def is_matrix(self) -> bool:
+        return True
 
     def __init__(self, name, in_dtype: DType, w_dtype: DType, weights: np.ndarray, thresholds: np.ndarray | None,
                  out_dtype: DType, out_base: int = 0, mem_style: str = "auto", **kw):

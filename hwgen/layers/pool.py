@@ -28,6 +28,9 @@ class Pool(FrameLayer):
     hls_template = "hls/pool.hpp.j2"
     rtl_template = "rtl/pool.v.j2"
 
+    def moves_channels(self) -> bool:
+        return self.mode == "max"  # a max of one constant is that constant; a sum is not
+
     def __init__(self, name, in_dtype: DType, out_dtype: DType, ofm, window: int, channels: int, mode: str = "max",
                  shift: int = 0, out_narrow: bool = False, rounding_mode: str = "FLOOR", **kw):
         super().__init__(name, in_dtype, out_dtype, **kw)

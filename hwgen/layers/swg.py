@@ -36,6 +36,9 @@ class SlidingWindow(FrameLayer):
     follows_consumer = True  # takes its consumer's word (hwgen.fold.units)
     rtl_template = "rtl/swg.v.j2"
 
+    def moves_channels(self) -> bool:
+        return self.order == "window"  # the depthwise order interleaves kernel positions inside channel words
+
     def __init__(self, name, dtype: DType, ifm, channels: int, kernel, stride=(1, 1), dilation=(1, 1),
                  mem_style: str = "auto", order: str = "window", **kw):
         kw.pop("in_dtype", None)
@@ -171,6 +174,12 @@ class Pad(FrameLayer):
     hls_template = "hls/pad.hpp.j2"
     follows_consumer = True  # takes its consumer's word (hwgen.fold.units)
     rtl_template = "rtl/pad.v.j2"
+
+    def moves_channels(self) -> bool:
+        return True
+
+    def keeps_level(self, v: int) -> bool:
+        return self.pad_value == v  # the border carries the pad value
 
     def __init__(self, name, dtype: DType, ifm, channels: int, pads, pad_value: int = 0, **kw):
         kw.pop("in_dtype", None)

@@ -40,6 +40,7 @@ class Thresholding(ChannelLayer):
     op = "Thresholding"
     array_fields = ("thresholds",)
     hls_template = "hls/thresholding.hpp.j2"
+    hls_frames = True  # the process takes `frames` (hwgen.codegen.dma batches frames per call)
     hls_headers = ("thresholding.hpp",)
     rtl_template = "rtl/thresholding.v.j2"
 

@@ -18,6 +18,7 @@ class WidthConverter(HwLayer):
     op = "WidthConverter"
     inserted = True
     hls_template = "hls/width_converter.hpp.j2"
+    hls_frames = True  # the process takes `frames` (hwgen.codegen.dma batches frames per call)
     hls_headers = ("width_converter.hpp",)
     rtl_template = "rtl/dwc.v.j2"
 

@@ -54,8 +54,8 @@ def to_qonnx(qn: QNet, producer: str = "hwgen quantize") -> onnx.ModelProto:
     wr.names.add(net.input_name)
     x = _act(wr, net.input_name, qn.input_q, "input_quant")
     for i, s in enumerate(net.steps):
-        base = f"{s.op}{i}"
-        if s.op == "linear":
+        base = f"{s.fn}{i}"
+        if s.fn == "linear":
             lin, wq = s.linear, qn.weights[i]
             shape = (-1,) + (1,) * (lin.w.ndim - 1)
             w = wr.quant(wr.const(f"{base}_weight", wq.w), wq.scales.reshape(shape), wq.bits, True, True,
@@ -66,16 +66,16 @@ def to_qonnx(qn: QNet, producer: str = "hwgen quantize") -> onnx.ModelProto:
             else:
                 x = wr.node("Conv", [x, w, b], base, kernel_shape=list(lin.w.shape[2:]), pads=list(lin.pads),
                             strides=list(lin.strides), dilations=list(lin.dilations), group=1)
-        elif s.op == "relu":
+        elif s.fn == "relu":
             x = wr.node("Relu", [x], base)
-        elif s.op == "maxpool":
+        elif s.fn == "maxpool":
             a = s.attrs
             x = wr.node("MaxPool", [x], base, kernel_shape=list(a["kernel"]), strides=list(a["strides"]),
                         pads=list(a["pads"]))
-        elif s.op == "flatten":
+        elif s.fn == "flatten":
             x = wr.node("Flatten", [x], base, axis=1)
         else:  # softmax / logsoftmax at the end
-            x = wr.node("Softmax" if s.op == "softmax" else "LogSoftmax", [x], base, axis=-1)
+            x = wr.node("Softmax" if s.fn == "softmax" else "LogSoftmax", [x], base, axis=-1)
         if i in qn.acts:
             x = _act(wr, x, qn.acts[i], f"{base}_act_quant")
     out_name = net.output_name if net.output_name not in wr.names else wr.name(net.output_name)

@@ -47,7 +47,7 @@ class Linear:
 
 @dataclass
 class Step:
-    op: str  # "linear" | "relu" | "maxpool" | "flatten" | "softmax" | "logsoftmax"
+    fn: str  # "linear" | "relu" | "maxpool" | "flatten" | "softmax" | "logsoftmax"
     name: str
     linear: Linear | None = None
     attrs: dict = field(default_factory=dict)
@@ -64,7 +64,7 @@ class FloatNet:
 
     @property
     def linears(self) -> list[Linear]:
-        return [s.linear for s in self.steps if s.op == "linear"]
+        return [s.linear for s in self.steps if s.fn == "linear"]
 
     def forward(self, x, upto: int | None = None) -> np.ndarray:
         """Float32 outputs of the steps [0, upto) on a batch (N, *input_shape[1:])."""
@@ -75,24 +75,24 @@ class FloatNet:
 
 def run_step(s: Step, x, w=None, b=None) -> np.ndarray:
     """One step in float32 (w, b: replacement weights and bias of a linear step, e.g. quantized ones)."""
-    if s.op == "linear":
+    if s.fn == "linear":
         lin = s.linear
         w = lin.w if w is None else w
         b = lin.b if b is None else b
         if lin.kind == "gemm":
             return (x.reshape(x.shape[0], -1) @ w.T + b).astype(np.float32)
         return conv2d(x, w, b, lin.pads, lin.strides, lin.dilations)
-    if s.op == "relu":
+    if s.fn == "relu":
         return np.maximum(x, 0).astype(np.float32)
-    if s.op == "maxpool":
+    if s.fn == "maxpool":
         return maxpool2d(x, s.attrs["kernel"], s.attrs["strides"], s.attrs["pads"])
-    if s.op == "flatten":
+    if s.fn == "flatten":
         return x.reshape(x.shape[0], -1)
-    if s.op in ("softmax", "logsoftmax"):
+    if s.fn in ("softmax", "logsoftmax"):
         e = np.exp(x - x.max(axis=1, keepdims=True))
         p = e / e.sum(axis=1, keepdims=True)
-        return (np.log(p) if s.op == "logsoftmax" else p).astype(np.float32)
-    raise AssertionError(s.op)
+        return (np.log(p) if s.fn == "logsoftmax" else p).astype(np.float32)
+    raise AssertionError(s.fn)
 
 
 def windows(x, kernel, strides, dilations, pads, pad_value=0.0):
@@ -188,7 +188,7 @@ def _chain(g, inits, inp, p) -> list[Step]:
         seen += 1
         steps.extend(_step(n, inits, steps, p))
         cur = n.output[0]
-    if not any(s.op == "linear" for s in steps):
+    if not any(s.fn == "linear" for s in steps):
         raise QuantizeError(f"{p}: the model has no Gemm, MatMul or Conv layer to quantize.")
     return steps
 
@@ -217,7 +217,7 @@ def _step(n, inits, steps, p) -> list[Step]:
         w = _const(n, inits, 1, p, "weight").T
         return [Step("linear", n.name, Linear(n.name or f"MatMul_{len(steps)}", "gemm", w.copy(),
                                               np.zeros(w.shape[0], np.float32)))]
-    if op == "Add" and last is not None and last.op == "linear" and n.input[1] in inits:
+    if op == "Add" and last is not None and last.fn == "linear" and n.input[1] in inits:
         last.linear.b = last.linear.b + inits[n.input[1]].reshape(-1).astype(np.float32)
         return []
     if op == "Conv":
@@ -234,7 +234,7 @@ def _step(n, inits, steps, p) -> list[Step]:
                      dilations=tuple(_attr(n, "dilations", [1, 1])))
         return [Step("linear", n.name, lin)]
     if op == "BatchNormalization":
-        if last is None or last.op != "linear" or last.linear.folded_bn:
+        if last is None or last.fn != "linear" or last.linear.folded_bn:
             raise QuantizeError(f"{p}: {describe_node(n)}: a BatchNormalization must follow a Gemm, MatMul or Conv "
                                 "(it is folded into that layer's weights and bias).")
         gamma, beta, mean, var = (_const(n, inits, k, p, "parameter") for k in range(1, 5))

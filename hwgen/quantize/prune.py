@@ -24,14 +24,14 @@ def prune_net(net: FloatNet, x, ratio: float, rule: str = "magnitude") -> list[d
         raise QuantizeError(f"--prune-rule {rule!r}: use one of {', '.join(RULES)}.")
     import copy
 
-    lin = [i for i, s in enumerate(net.steps) if s.op == "linear"]
+    lin = [i for i, s in enumerate(net.steps) if s.fn == "linear"]
     records = []
     ref = copy.deepcopy(net.steps)
     acts = ref_acts = np.asarray(x, dtype=np.float32)
     for i, s in enumerate(net.steps):
-        if s.op == "linear" and records:
+        if s.fn == "linear" and records:
             refit(s.linear, acts, run_step(ref[i], ref_acts))
-        if s.op == "linear" and i != lin[-1]:
+        if s.fn == "linear" and i != lin[-1]:
             lay = s.linear
             o = lay.out_channels
             n = int(np.floor(o * ratio + 1e-9))
@@ -72,7 +72,7 @@ def _score(net: FloatNet, i: int, acts, rule: str) -> np.ndarray:
         return np.abs(lay.w).reshape(lay.out_channels, -1).sum(axis=1)
     y = run_step(net.steps[i], acts)
     j = i + 1
-    while j < len(net.steps) and net.steps[j].op in ("relu", "maxpool"):
+    while j < len(net.steps) and net.steps[j].fn in ("relu", "maxpool"):
         y = run_step(net.steps[j], y)
         j += 1
     axes = (0,) if y.ndim == 2 else (0, 2, 3)

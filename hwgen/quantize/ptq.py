@@ -79,7 +79,7 @@ class QNet:
 
 
 def linear_steps(net: FloatNet) -> list[int]:
-    return [i for i, s in enumerate(net.steps) if s.op == "linear"]
+    return [i for i, s in enumerate(net.steps) if s.fn == "linear"]
 
 
 def act_positions(net: FloatNet) -> dict:
@@ -88,15 +88,15 @@ def act_positions(net: FloatNet) -> dict:
     pos, quantized, owner = {}, True, None
     for i, s in enumerate(net.steps):
         later = any(j > i for j in lin)
-        if s.op == "linear":
+        if s.fn == "linear":
             if not quantized:
                 prev = i - 1
-                while prev >= 0 and net.steps[prev].op == "flatten":
+                while prev >= 0 and net.steps[prev].fn == "flatten":
                     prev -= 1
                 pos[prev] = (True, owner)
             owner = lin.index(i)
             quantized = False
-        elif s.op == "relu" and later:
+        elif s.fn == "relu" and later:
             pos[i] = (False, owner)
             quantized = True
     return pos
@@ -161,7 +161,7 @@ def quantize_net(net: FloatNet, x, wbits, abits, input_dtype=None, input_bits: i
     ref = ref or net
     for i, s in enumerate(net.steps):
         yf = run_step(ref.steps[i], xf)
-        if s.op == "linear":
+        if s.fn == "linear":
             k = lin.index(i)
             qn.weights[i] = wq = quantize_linear(s, xq, yf, wbits[k], weight_method, bias_correction,
                                                  pow2=every or last_pow2 and i == last,

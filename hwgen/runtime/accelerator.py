@@ -4,8 +4,11 @@
     y = acc.execute(x)                              # the ONNX model's input (any batch) -> its output
     acc.throughput_test(10000)                      # images/s, time in packing, transfer, unpacking
 
-The CPU head (input quantizer) and tail (final float ops) run the same way for every backend; a backend only
-runs the hardware layers: integer input stream values (N, in_features) -> integer outputs (N, out_features).
+A model is islands (hwgen.islands): hardware islands and CPU islands, in order. The CPU islands, and each
+hardware island's head (input quantizer) and tail (final float ops), run the same way for every backend (the CPU
+evaluator); a backend only runs a hardware island's layers: integer input stream values (N, in_features) ->
+integer outputs (N, out_features). Each hardware island has its own backend instance, on its own directory
+(OUT for island 0, OUT/hw<k> after it).
 Backends live in their own modules and are imported when asked for, so optional tools (Verilator, a C++
 compiler, numba, pynq) are needed only by the backend that uses them.
 """
@@ -54,7 +57,6 @@ class Accelerator:
 
     def __init__(self, out_dir, backend: str = "reference", snapshot=None, **options):
         from hwgen.graph_check import load_graph
-        from hwgen.manifest import check_params
         from hwgen.snapshot import open_build
 
         backend_class(backend)  # an unknown or unavailable backend fails before the copy is made
@@ -62,16 +64,24 @@ class Accelerator:
         self.out_dir = self.snapshot.out  # resolved: later chdir()s do not move it
         self.build_dir = self.snapshot.dir
         self.build_id = self.snapshot.build_id
-        check_params(self.build_dir, shown=self.out_dir)  # params/*.npz against each layer's spec, before loading
+        # every island's hwgraph.json and params/*.npz checked before they are trusted (hwgen.graph_check)
         self.graph = load_graph(self.build_dir, shown=self.out_dir)
-        check_params(self.build_dir, self.graph, shown=self.out_dir)
+        self.hw = self.graph.hw_islands
         self.backend_name = backend
         if backend == "pynq" and options.get("overlay") is None and importlib.util.find_spec("pynq") is None:
             raise HwgenError("backend 'pynq' runs on a PYNQ board and needs the pynq package, which is not "
                              "installed here; on the board: pip install \"hwgen[board]\". Elsewhere use --backend "
                              "rtlsim (the same hardware in Verilator), or from Python "
                              "Accelerator(out, 'pynq', overlay=SimOverlay(out)).")
-        self.backend = backend_class(backend)(self.build_dir, self.graph, snapshot=self.snapshot, **options)
+        cls = backend_class(backend)
+        if getattr(cls, "whole_model", False):  # runs every island itself (the board driver)
+            self.backends = ([cls(self.build_dir, self.graph, snapshot=self.snapshot, **options)]
+                             if self.hw else [])
+        else:  # measured figures are recorded into the build's report for island 0 only
+            self.backends = [cls(self.graph.island_dir(self.build_dir, k), hw, snapshot=self.snapshot,
+                                 **(options if k == 0 else {**options, "record": False}))
+                             for k, hw in enumerate(self.hw)]
+        self.backend = self.backends[0] if self.backends else None  # a one-island model's backend
 
     def _warn_range(self, x) -> None:
         """Warn (HwgenWarning) when inputs lie far outside the input quantizer's range (e.g. 0-255 pixels)."""
@@ -84,32 +94,44 @@ class Accelerator:
                 self._span = None
         warn_input_range(self.graph, x, self._span)
 
-    def execute_ints(self, q: np.ndarray) -> np.ndarray:
-        """Hardware part only: first layer's integer input (N, features) -> last layer's integer output."""
+    def execute_ints(self, q: np.ndarray, island: int = 0) -> np.ndarray:
+        """Hardware island `island` only: its first layer's integer input (N, features) -> its last layer's
+        integer output."""
         from hwgen.progress import chunks
 
+        if not self.backends:
+            raise HwgenError("this model has no hardware island (it runs on the CPU only); use execute().")
+        if getattr(self.backend, "whole_model", False):
+            backend, run = self.backend, (lambda v: self.backend.run_ints(v, island))
+        else:
+            backend = self.backends[island]
+            run = backend.run_ints
         q = np.asarray(q, dtype=np.int64)
         if self.backend_name not in SLOW_BACKENDS or q.ndim != 2:
-            return np.asarray(self.backend.run_ints(q), dtype=np.int64)
+            return np.asarray(run(q), dtype=np.int64)
         # long simulations show a bar (on a terminal only; otherwise one call, as before)
-        parts = [np.asarray(self.backend.run_ints(q[lo:hi]), dtype=np.int64)
-                 for lo, hi in chunks(len(q), self.backend_name)]
+        parts = [np.asarray(run(q[lo:hi]), dtype=np.int64) for lo, hi in chunks(len(q), self.backend_name)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def execute(self, x) -> np.ndarray:
         """The ONNX model's input (N, ...) or a single sample -> the ONNX model's output."""
         if np.ndim(x) == len(self.graph.input_shape) and np.shape(x)[0] == 0:
             raise InputDataError("the input batch holds 0 images; give at least one.")
+        single = self.graph.single
+        if single is None:  # several islands: the CPU islands, heads and tails by the evaluator, in order
+            if getattr(self.backend, "whole_model", False):
+                return self.backend.execute(x)
+            return self.graph.execute(x, run=lambda k, hw, q: self.execute_ints(q, k))
         self._warn_range(x)
         fast = getattr(self.backend, "execute", None)
         if fast is not None:  # a backend that compiles the CPU partitions too (proven equal to the evaluator)
             return fast(x)
-        q = self.graph.head_ints(x)
-        return self.graph.tail.run(self.execute_ints(q))
+        q = single.head_ints(x)
+        return single.tail.run(self.execute_ints(q))
 
     def throughput_test(self, n: int = 1000, seed: int = 0) -> dict:
-        """Random valid inputs through the hardware part; images/s and where the time goes."""
-        first = self.graph.input_node()
+        """Random valid inputs through the hardware part (island 0); images/s and where the time goes."""
+        first = self.hw[0].input_node()
         rng = np.random.default_rng(seed)
         q = first.in_dtype.random(rng, (n, first.in_features))
         t = time.perf_counter()

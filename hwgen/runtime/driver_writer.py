@@ -17,7 +17,7 @@ from hwgen.runtime.driver_pkg.cpu_eval import OPS
 
 PKG = "hwgen_driver"
 HERE = Path(__file__).resolve().parent
-SHARED_MODULES = ("packing.py", "dtypes.py", "quant.py")
+SHARED_MODULES = ("packing.py", "dtypes.py", "quant.py", "evaluator.py")  # the one implementation of each
 
 
 def stream_meta(graph) -> dict:
@@ -32,15 +32,32 @@ def stream_meta(graph) -> dict:
     }
 
 
-def write_driver(out: Path, graph, board) -> list[Path]:
-    """The Zynq PYNQ driver; an Alveo build gets none (its xclbin is driven through XRT, not an AXI DMA: see
-    OUT/vivado/README.md), so a stale one is removed."""
+def island_meta(hw, board) -> dict:
+    """A hardware island as the driver sees it: its outer streams and its DMA's view of a frame."""
     from hwgen.codegen.dma import frames_per_call, geometry
 
+    meta = stream_meta(hw)
+    meta["dma"] = dict(geometry(hw, board.dma_width).as_dict(), frames_multiple=frames_per_call(hw))
+    return meta
+
+
+def _write_piece(pkg: Path, name: str, desc: dict, consts: dict) -> list[Path]:
+    desc["unsupported_on_board"] = sorted({n["op"] for n in desc["nodes"]} - OPS)  # reported; the evaluator
+    (pkg / f"{name}.json").write_text(json.dumps(desc, indent=1))                 # raises if it meets one
+    np.savez(pkg / f"{name}.npz", **consts)
+    return [pkg / f"{name}.json", pkg / f"{name}.npz"]
+
+
+def write_driver(out: Path, graph, board) -> list[Path]:
+    """The Zynq PYNQ driver (a one-island model, or islands: one DMA per hardware island); an Alveo build gets
+    none (its xclbin is driven through XRT, not an AXI DMA: see OUT/vivado/README.md), so a stale one is
+    removed."""
+    islands = graph if hasattr(graph, "islands") else None
+    single = islands.single if islands is not None else graph
     pkg = Path(out) / "driver" / PKG
     if pkg.exists():
         shutil.rmtree(pkg)
-    if board.ps == "none":
+    if board.ps == "none" or (islands is not None and not islands.hw_islands):
         return []
     pkg.mkdir(parents=True)
     files = []
@@ -50,17 +67,29 @@ def write_driver(out: Path, graph, board) -> list[Path]:
         files.append(Path(shutil.copyfile(HERE / "driver_pkg" / f, pkg / f)))
     for f in SHARED_MODULES:
         files.append(Path(shutil.copyfile(HERE.parent / f, pkg / f)))
-    meta = stream_meta(graph)
+    first = single if single is not None else islands.hw_islands[0]
+    meta = island_meta(first, board)
     meta.update({"board": board.name, "part": board.part, "clock_mhz": board.clock_mhz, "dma_name": "axi_dma_0",
-                 "bitfile": "hwgen_top.bit", "dma_max_bytes": (1 << 26) - 1,
-                 "dma": dict(geometry(graph, board.dma_width).as_dict(), frames_multiple=frames_per_call(graph))})
+                 "bitfile": "hwgen_top.bit", "dma_max_bytes": (1 << 26) - 1})
+    if single is not None:
+        for part in (single.head, single.tail):
+            files += _write_piece(pkg, part.role, *part.numpy_desc())
+    else:  # islands in order: hardware island k behind axi_dma_<k>, CPU islands on the numpy evaluator
+        meta.update(input_shape=islands.input_shape, input_name=islands.input_name,
+                    output_name=islands.output_name, islands=[])
+        k = 0
+        for isl in islands.islands:
+            if not hasattr(isl, "layers"):
+                files += _write_piece(pkg, isl.name, *isl.numpy_desc())
+                meta["islands"].append({"kind": "cpu", "file": isl.name})
+                continue
+            im = island_meta(isl, board)
+            im.update(kind="hw", dma_name=f"axi_dma_{k}", dma_max_bytes=(1 << 26) - 1, head=f"hw{k}_head",
+                      tail=f"hw{k}_tail", input=isl.input_name, output=isl.output_name)
+            files += _write_piece(pkg, f"hw{k}_head", *isl.head.numpy_desc())
+            files += _write_piece(pkg, f"hw{k}_tail", *isl.tail.numpy_desc())
+            meta["islands"].append(im)
+            k += 1
     (pkg / "meta.json").write_text(json.dumps(meta, indent=2))
     files.append(pkg / "meta.json")
-    for part in (graph.head, graph.tail):
-        desc, consts = part.numpy_desc()
-        missing = sorted({n["op"] for n in desc["nodes"]} - OPS)
-        desc["unsupported_on_board"] = missing  # reported; the evaluator raises if it meets one
-        (pkg / f"{part.role}.json").write_text(json.dumps(desc, indent=1))
-        np.savez(pkg / f"{part.role}.npz", **consts)
-        files += [pkg / f"{part.role}.json", pkg / f"{part.role}.npz"]
     return files

@@ -31,13 +31,21 @@ def load_driver_package(out_dir):
 
 
 class PynqBackend:
+    """The whole model through the board driver: its hardware islands behind their DMAs, its CPU islands, heads
+    and tails on the driver's numpy evaluator (as on the board)."""
+
+    whole_model = True  # hwgen.runtime.accelerator: one instance for the build, not one per hardware island
+
     def __init__(self, out_dir, graph, overlay=None, bitfile=None, timeout_s: float = 10.0, **_):
         drv = load_driver_package(out_dir)
         self.driver = drv.FPGAAccelerator(str(Path(out_dir) / "driver" / "hwgen_driver"), bitfile=bitfile,
                                           overlay=overlay, timeout_s=timeout_s)
         self.last_timing = {}
 
-    def run_ints(self, q):
-        y = self.driver.execute_ints(q)
+    def run_ints(self, q, island: int = 0):
+        y = self.driver.execute_ints(q, island)
         self.last_timing = self.driver.last_timing
         return y
+
+    def execute(self, x):
+        return self.driver.execute(x)

@@ -3,7 +3,8 @@
     ov = SimOverlay("out/", engine="rtlsim")     # "rtlsim" | "reference" | "stall"; length_width=14 to shrink
     acc = FPGAAccelerator(overlay=ov)             # the generated board driver, unchanged
 
-`ov.axi_dma_0` is `pynq.lib.dma.DMA` from the pynq package itself (hwgen.runtime.pynq_sim), built from the
+`ov.axi_dma_0` (and `ov.axi_dma_<k>` for hardware island k of a model with several) is `pynq.lib.dma.DMA` from the
+pynq package itself (hwgen.runtime.pynq_sim), built from the
 parameters the generated block design gives the DMA (OUT/vivado/build.tcl: widths, c_sg_length_width, no DRE, no
 scatter-gather; `length_width` overrides the length register's width as the block design would), on a register
 model of the AXI DMA. `ov.hwgen_allocate` is the simulated `pynq.allocate`.
@@ -43,46 +44,65 @@ def block_design_dma_parameters(out_dir) -> dict:
 
 
 class SimOverlay:
-    """`SimOverlay(out_dir, engine=..., length_width=None)` has `.axi_dma_0` (PYNQ's DMA) and `hwgen_allocate`."""
+    """`SimOverlay(out_dir, engine=..., length_width=None)` has `.axi_dma_<k>` (PYNQ's DMA) for every hardware
+    island k (one for a one-island build) and `hwgen_allocate`."""
 
     def __init__(self, out_dir, engine: str = "rtlsim", graph=None, length_width: int | None = None,
                  p_in: float = 1.0, p_out: float = 1.0):
         self.out_dir = Path(out_dir)
-        self.params = block_design_dma_parameters(self.out_dir)
         meta_file = self.out_dir / "driver" / "hwgen_driver" / "meta.json"
+        block_design_dma_parameters(self.out_dir)  # a Zynq build (or the error saying it is not)
         if not meta_file.is_file():
             raise BuildDirError(f"{str(meta_file)!r} is missing; rebuild with `hwgen build`.")
         self.meta = json.loads(meta_file.read_text())
-        if length_width is not None:
-            self.params["c_sg_length_width"] = str(int(length_width))
         self.engine_name = engine
-        self._graph, self._rtl, self._p = graph, None, (p_in, p_out)
         self.device = SimDevice()
-        self.registers = AxiDmaRegisters(self.device, self.params, self._engine)
-        self.device.map(DMA_BASE, DMA_RANGE, self.registers)
-        dma = load_pynq_dma()
-        self.axi_dma_0 = dma.DMA({"phys_addr": DMA_BASE, "addr_range": DMA_RANGE, "fullpath": "axi_dma_0",
-                                  "type": "xilinx.com:ip:axi_dma:7.1", "parameters": self.params,
-                                  "interrupts": {}, "device": self.device})
         self.hwgen_allocate = self.device.allocate
         self.transfers: list[int] = []  # beats per MM2S transfer, for tests and benchmarks
         self.engine_seconds = 0.0  # time spent in the simulated accelerator (not the driver's cost)
+        hws = [m for m in self.meta.get("islands", [self.meta]) if m.get("kind", "hw") == "hw"]
+        dma = load_pynq_dma()
+        self.dmas = []
+        for k, m in enumerate(hws):
+            d = self.out_dir if k == 0 else self.out_dir / f"hw{k}"
+            params = block_design_dma_parameters(d)
+            if length_width is not None:
+                params["c_sg_length_width"] = str(int(length_width))
+            sim = _SimDma(self, d, m, graph if k == 0 else None, (p_in, p_out))
+            regs = AxiDmaRegisters(self.device, params, sim.engine)
+            base = DMA_BASE + k * DMA_RANGE
+            self.device.map(base, DMA_RANGE, regs)
+            name = m.get("dma_name", "axi_dma_0")
+            setattr(self, name, dma.DMA({"phys_addr": base, "addr_range": DMA_RANGE, "fullpath": name,
+                                         "type": "xilinx.com:ip:axi_dma:7.1", "parameters": params,
+                                         "interrupts": {}, "device": self.device}))
+            self.dmas.append(sim)
+            if k == 0:
+                self.params, self.registers = params, regs
+
+
+class _SimDma:
+    """The engine behind one hardware island's DMA streams."""
+
+    def __init__(self, ov: SimOverlay, out_dir: Path, meta: dict, graph, p):
+        self.ov, self.out_dir, self.meta, self._graph, self._p = ov, out_dir, meta, graph, p
+        self._rtl = None
 
     # --- engines: (beats (n, W) uint8 with TLAST on the last) -> (output beats, their TLAST flags) -----------
-    def _engine(self, beats: np.ndarray):
+    def engine(self, beats: np.ndarray):
         import time
 
         t = time.perf_counter()
         try:
             return self._run_engine(beats)
         finally:
-            self.engine_seconds += time.perf_counter() - t
+            self.ov.engine_seconds += time.perf_counter() - t
 
     def _run_engine(self, beats: np.ndarray):
-        self.transfers.append(len(beats))
-        if self.engine_name == "stall":
+        self.ov.transfers.append(len(beats))
+        if self.ov.engine_name == "stall":
             return np.zeros((0, beats.shape[1]), np.uint8), np.zeros(0, bool)
-        if self.engine_name == "rtlsim":
+        if self.ov.engine_name == "rtlsim":
             if self._rtl is None:
                 from hwgen.runtime.dma_rtlsim import DmaRtlsim
 

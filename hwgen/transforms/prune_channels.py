@@ -20,6 +20,7 @@ must divide it): what is left is a power of two up to 8, or a multiple of 8 (or 
 changes (a consumer whose inputs lost
 columns may itself have constant channels then).
 
+The kinds say what they are to it (hwgen.layers.base.HwLayer: is_matrix, moves_channels, keeps_level).
 Hook: `prune_channels(layers, edges)` after lowering, before folding (hwgen.build.compile_model); it edits the
 layers in place and returns what it removed (build records it in `meta["pruned"]`, summary.json and inspect show
 it). Self-contained: it reads the kinds' public fields (weights, thresholds, channels, pads) and nothing else.
@@ -30,20 +31,9 @@ from __future__ import annotations
 import numpy as np
 
 from hwgen.layers import kernels
-from hwgen.layers.mvau import MVAU
-from hwgen.layers.pool import Pool
-from hwgen.layers.swg import Pad, SlidingWindow
 
 NAME = "prune_channels"
 FOLD_FACTOR = 8  # a pruned channel count keeps at least this power of two (or the original's) as a factor
-
-
-def _movers_ok(layer) -> bool:
-    if isinstance(layer, Pad):
-        return True
-    if isinstance(layer, SlidingWindow):
-        return layer.order == "window"
-    return isinstance(layer, Pool) and layer.mode == "max"
 
 
 def _consumers(layers, edges):
@@ -58,7 +48,7 @@ def _consumers(layers, edges):
     return {k: (by_name.get(v[0].dst) if len(v) == 1 and v[0].dst_port == 0 else None) for k, v in out.items()}
 
 
-def _constant_levels(p: MVAU) -> np.ndarray:
+def _constant_levels(p) -> np.ndarray:
     """Per output channel: its level when constant over the accumulator's whole range, else None."""
     lo, hi = p.acc_range()
     at_lo = kernels.apply_thresholds(lo[None, :], p.thresholds, p.out_base, p.out_dtype.bipolar)[0]
@@ -66,13 +56,13 @@ def _constant_levels(p: MVAU) -> np.ndarray:
     return np.array([int(a) if a == b else None for a, b in zip(at_lo, at_hi)], dtype=object)
 
 
-def _try(p: MVAU, cons) -> dict | None:
+def _try(p, cons) -> dict | None:
     """Remove what can be removed from p's outputs; returns the record, or None."""
     path, nxt = [], cons.get(p.name)
-    while nxt is not None and _movers_ok(nxt):
+    while nxt is not None and nxt.moves_channels():
         path.append(nxt)
         nxt = cons.get(nxt.name)
-    if not isinstance(nxt, MVAU) or p.thresholds is None:
+    if nxt is None or not nxt.is_matrix() or p.thresholds is None:
         return None
     m, c = nxt, p.mh
     if m.mw % c:
@@ -82,14 +72,13 @@ def _try(p: MVAU, cons) -> dict | None:
     w = m.weights[:, cols]  # (MH, per, C)
     unused = ~np.any(w != 0, axis=(0, 1))
     levels = _constant_levels(p)
-    pads = {lay.pad_value for lay in path if isinstance(lay, Pad)}
     removable = {}  # channel -> its contribution to the consumer's accumulators (per output row)
     for ch in range(c):
         if unused[ch]:
             removable[ch] = np.zeros(m.mh, dtype=np.int64)
             continue
         v = levels[ch]
-        if v is None or any(pv != v for pv in pads):
+        if v is None or not all(lay.keeps_level(v) for lay in path):
             continue
         k = (w[:, :, ch].sum(axis=1) * int(v)).astype(np.int64)
         if k.any() and m.thresholds is None:
@@ -134,7 +123,7 @@ def prune_channels(layers: list, edges) -> list[dict]:
         changed = False
         cons = _consumers(layers, edges)
         for p in layers:
-            if isinstance(p, MVAU) and p.thresholds is not None:
+            if p.is_matrix() and p.thresholds is not None:
                 r = _try(p, cons)
                 if r is not None:
                     records.append(r)

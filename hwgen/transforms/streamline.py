@@ -127,7 +127,7 @@ class Streamliner:
                     layer, point = self.fuse_thresholds(pending_layer, point, chain)
                     layers.append(layer)
                 else:
-                    layer, point = self.make_thresholding(point, chain, len(layers))
+                    layer, point = self.make_thresholding(point, chain, self.namer(f"Thresholding_{len(layers)}"))
                     layers.append(layer)
                 pending_layer, chain = None, []
                 i += 1
@@ -359,7 +359,7 @@ class Streamliner:
         layer.onnx_nodes += [c.name for c in chain]
         return layer, out_pt
 
-    def make_thresholding(self, point: IntPoint, chain, index):
+    def make_thresholding(self, point: IntPoint, chain, name, num_vectors: int = 1, spatial=None):
         qnode = chain[-1]
         out_pt = self.int_point(qnode)
         g = self._chain_fn(point.tensor, point.dequant, chain, qnode)
@@ -370,8 +370,8 @@ class Streamliner:
         if res.negate.any():
             raise self.err(chain[0], "a decreasing re-quantization (negative scale) without a preceding MatMul "
                                      "is not supported.")
-        layer = Thresholding(self.namer(f"Thresholding_{index}"), point.dtype, res.thresholds, out_pt.dtype,
-                             out_base=out_pt.lo, onnx_nodes=[c.name for c in chain])
+        layer = Thresholding(name, point.dtype, res.thresholds, out_pt.dtype, out_base=out_pt.lo,
+                             num_vectors=num_vectors, spatial=spatial, onnx_nodes=[c.name for c in chain])
         return layer, out_pt
 
     def _thresholds(self, g, lo, hi, out_pt, qnode, chain):
@@ -400,8 +400,9 @@ class Streamliner:
             ) from None
 
     # --- CPU partitions ---------------------------------------------------------------------------------------
-    def make_tail(self, point, tail_nodes):
-        out = self.g.output[0].name
+    def make_tail(self, point, tail_nodes, out: str | None = None):
+        """The tail computing tensor `out` (default: the model's output) from the integers at `point`."""
+        out = out or self.g.output[0].name
         if isinstance(point, AccPoint):
             nodes = point.chain_prefix + list(tail_nodes)
             entry = {"kind": "acc", "factor": point.factor, "offset": point.offset}

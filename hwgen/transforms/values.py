@@ -1,4 +1,4 @@
-"""What the DAG lowering (hwgen.transforms.lower_cnn) knows about each ONNX tensor of the data path."""
+"""What the lowering walk (hwgen.transforms.walk) knows about each ONNX tensor of the data path."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class Val:
     layer: object = None  # AccPoint: the matrix layer whose thresholds the next quantizer sets
     prev: object = None  # AccPoint of an FC: the Val it reads and its node (the tail may run it instead)
     base: tuple | None = None  # perm set: (tensor, shape) of the last channels-last tensor, shape nodes since
-    cpu: bool = False  # `chain` holds ops only the CPU tail computes as qonnx does (everything after stays there)
+    cpu: bool = False  # a float tensor the CPU computes (a CPU island or head; no stream)
 
     @property
     def is_int(self) -> bool:

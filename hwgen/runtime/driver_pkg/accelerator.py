@@ -4,7 +4,9 @@
     acc = FPGAAccelerator("path/to/driver")          # loads hwgen_top.bit next to it through pynq.Overlay
     y = acc.execute(x)                                # the ONNX model's input -> its output
 
-Data path: input quantizer on the CPU (head) -> pack (packing.py, the one packing convention) into frames padded
+A model of several islands runs them in order: each hardware island behind its own AXI DMA (axi_dma_<k>), the
+CPU islands between them on the numpy evaluator. For each hardware island the data path is:
+input quantizer on the CPU (head) -> pack (packing.py, the one packing convention) into frames padded
 to whole DMA beats -> ONE MM2S transfer per batch -> the accelerator's board boundary (hwgen_dma_top: TLAST on
 the last input beat marks the batch's last frame) -> ONE S2MM transfer per batch, ended by the accelerator's
 TLAST -> unpack -> final float ops on the CPU (tail). Every transfer starts at a beat-aligned offset of a
@@ -23,7 +25,7 @@ import time
 import numpy as np
 
 from . import packing
-from .cpu_eval import NumpyPartition
+from .cpu_eval import NumpyIsland, NumpyPartition
 from .dtypes import from_name
 
 
@@ -39,13 +41,11 @@ class DriverInputError(ValueError):
     """Input with the wrong shape / dtype / values."""
 
 
-class FPGAAccelerator:
-    def __init__(self, driver_dir=None, bitfile=None, overlay=None, timeout_s: float = 10.0,
-                 max_batch: int | None = None):
-        self.dir = driver_dir or os.path.dirname(os.path.abspath(__file__))
-        with open(os.path.join(self.dir, "meta.json")) as f:
-            self.meta = json.load(f)
-        m = self.meta
+class DmaIsland:
+    """One hardware island behind its own AXI DMA (meta: its stream formats and DMA geometry)."""
+
+    def __init__(self, m: dict, overlay, allocate, timeout_s: float, max_batch: int | None):
+        self.meta = m
         self.in_dtype, self.out_dtype = from_name(m["in_dtype"]), from_name(m["out_dtype"])
         self.in_elems, self.out_elems = m["in_elems_per_word"], m["out_elems_per_word"]
         self.in_words, self.out_words = m["in_words_per_frame"], m["out_words_per_frame"]
@@ -53,11 +53,6 @@ class FPGAAccelerator:
         self.in_bytes, self.out_bytes = d["in_word_bytes"], d["out_word_bytes"]
         self.in_stride, self.out_stride = d["in_stride"], d["out_stride"]  # bytes per frame, whole beats
         self.timeout_s = timeout_s
-        if overlay is None:
-            from pynq import Overlay
-
-            overlay = Overlay(bitfile or os.path.join(self.dir, m.get("bitfile", "hwgen_top.bit")))
-        self.overlay = overlay
         self.dma = getattr(overlay, m.get("dma_name", "axi_dma_0"))
         # the DMA's length register bounds one transfer (PYNQ reads its width from the .hwh)
         max_len = int(getattr(self.dma, "buffer_max_size", m.get("dma_max_bytes", (1 << 23) - 1)))
@@ -70,36 +65,10 @@ class FPGAAccelerator:
         self.max_batch = fit
         if max_batch:
             self.max_batch = max(self.multiple, min(fit, max_batch) // self.multiple * self.multiple)
-        alloc = getattr(overlay, "hwgen_allocate", None)
-        if alloc is None:
-            from pynq import allocate as alloc
-        self.allocate = alloc
+        self.allocate = allocate
         self._bufs = None  # (frames, input buffer, output buffer), reused while big enough
-        self.head = NumpyPartition.load(os.path.join(self.dir, "head.json"), os.path.join(self.dir, "head.npz"))
-        self.tail = NumpyPartition.load(os.path.join(self.dir, "tail.json"), os.path.join(self.dir, "tail.npz"))
         self.last_timing = {}
 
-    # --- the model's view ---------------------------------------------------------------------------------
-    def check_input(self, x):
-        x = np.asarray(x)
-        want = tuple(self.meta["input_shape"][1:])
-        if tuple(x.shape) == want:
-            x = x[None]
-        if tuple(x.shape[1:]) != want:
-            raise DriverInputError(f"input has shape {tuple(x.shape)}, the model expects (N, {want}).")
-        if x.dtype.kind not in "fiu":
-            raise DriverInputError(f"input dtype {x.dtype} is not numeric.")
-        x = x.astype(np.float32, copy=False)
-        if not np.all(np.isfinite(x)):
-            raise DriverInputError("input contains NaN or inf.")
-        return x
-
-    def execute(self, x):
-        q = np.asarray(self.head.run(self.check_input(x)))
-        q = q.reshape(q.shape[0], -1).astype(np.int64)
-        return self.tail.run(self.execute_ints(q))
-
-    # --- the hardware ----------------------------------------------------------------------------------------
     def _buffers(self, n):
         if self._bufs is None or self._bufs[0] < n:
             self.free()
@@ -166,11 +135,109 @@ class FPGAAccelerator:
         except RuntimeError as e:
             raise DmaTransferError(f"DMA {what} transfer of frames {first}..{first + frames - 1} failed: {e}") from e
 
+
+class FPGAAccelerator:
+    """The model on the board: its islands in order (meta.json "islands"; a one-island build: the accelerator,
+    head.json and tail.json), each hardware island behind its own DMA (axi_dma_<k>), the CPU islands, heads and
+    tails run by the numpy evaluator."""
+
+    def __init__(self, driver_dir=None, bitfile=None, overlay=None, timeout_s: float = 10.0,
+                 max_batch: int | None = None):
+        self.dir = driver_dir or os.path.dirname(os.path.abspath(__file__))
+        with open(os.path.join(self.dir, "meta.json")) as f:
+            self.meta = json.load(f)
+        m = self.meta
+        self.timeout_s = timeout_s
+        if overlay is None:
+            from pynq import Overlay
+
+            overlay = Overlay(bitfile or os.path.join(self.dir, m.get("bitfile", "hwgen_top.bit")))
+        self.overlay = overlay
+        alloc = getattr(overlay, "hwgen_allocate", None)
+        if alloc is None:
+            from pynq import allocate as alloc
+        self.allocate = alloc
+        listing = m.get("islands") or [{"kind": "hw", "head": "head", "tail": "tail",
+                                        "input": None, "output": None, **m}]
+        self.steps, self.hw = [], []
+        for im in listing:
+            if im["kind"] == "cpu":
+                self.steps.append(("cpu", NumpyIsland.load(self._f(im["file"] + ".json"), self._f(im["file"] + ".npz"))))
+                continue
+            isl = DmaIsland(im, overlay, alloc, timeout_s, max_batch)
+            head = NumpyPartition.load(self._f(im["head"] + ".json"), self._f(im["head"] + ".npz"))
+            tail = NumpyPartition.load(self._f(im["tail"] + ".json"), self._f(im["tail"] + ".npz"))
+            self.hw.append(isl)
+            self.steps.append(("hw", (isl, head, tail, im.get("input"), im.get("output"))))
+        first = next(s for kind, s in self.steps if kind == "hw") if self.hw else None
+        self.head, self.tail = (first[1], first[2]) if first else (None, None)  # hardware island 0's
+        self.last_timing = {}
+
+    def _f(self, name):
+        return os.path.join(self.dir, name)
+
+    def __getattr__(self, name):  # hardware island 0's DMA view (multiple, in_stride, ...): the one-island API
+        hw = self.__dict__.get("hw")
+        if hw and not name.startswith("__"):
+            return getattr(hw[0], name)
+        raise AttributeError(name)
+
+    @property
+    def max_batch(self):
+        return self.hw[0].max_batch
+
+    @max_batch.setter
+    def max_batch(self, n):
+        for isl in self.hw:
+            isl.max_batch = max(isl.multiple, int(n) // isl.multiple * isl.multiple)
+
+    # --- the model's view ---------------------------------------------------------------------------------
+    def check_input(self, x):
+        x = np.asarray(x)
+        want = tuple(self.meta["input_shape"][1:])
+        if tuple(x.shape) == want:
+            x = x[None]
+        if tuple(x.shape[1:]) != want:
+            raise DriverInputError(f"input has shape {tuple(x.shape)}, the model expects (N, {want}).")
+        if x.dtype.kind not in "fiu":
+            raise DriverInputError(f"input dtype {x.dtype} is not numeric.")
+        x = x.astype(np.float32, copy=False)
+        if not np.all(np.isfinite(x)):
+            raise DriverInputError("input contains NaN or inf.")
+        return x
+
+    def execute(self, x):
+        x = self.check_input(x)
+        if "islands" not in self.meta:  # one hardware island: its head, the accelerator, its tail
+            q = np.asarray(self.head.run(x))
+            q = q.reshape(q.shape[0], -1).astype(np.int64)
+            return self.tail.run(self.execute_ints(q))
+        env = {self.meta["input_name"]: x}
+        for kind, step in self.steps:
+            if kind == "cpu":
+                env.update(step.run(env))
+                continue
+            isl, head, tail, src, dst = step
+            q = np.asarray(head.run(env[src]))
+            env[dst] = tail.run(isl.execute_ints(q.reshape(q.shape[0], -1).astype(np.int64)))
+            self.last_timing = isl.last_timing
+        return env[self.meta["output_name"]]
+
+    # --- the hardware ----------------------------------------------------------------------------------------
+    def free(self):
+        """Release the DMA buffers (they are kept between calls)."""
+        for isl in self.hw:
+            isl.free()
+
+    def execute_ints(self, q, island: int = 0):
+        y = self.hw[island].execute_ints(q)
+        self.last_timing = self.hw[island].last_timing
+        return y
+
     def throughput_test(self, n: int = 10000, seed: int = 0):
         rng = np.random.default_rng(seed)
-        dt = self.in_dtype
-        feats = self.meta["in_features"]
-        q = dt.random(rng, (n, feats))
+        isl = self.hw[0]
+        q = isl.in_dtype.random(rng, (n, isl.meta["in_features"]))
         t = time.perf_counter()
         self.execute_ints(q)
         total = time.perf_counter() - t
