@@ -96,10 +96,13 @@ def parse_stat_text(text: str) -> dict:
     return out
 
 
-def synth(sources: list, top: str, family: str = "xc7", cwd=None, timeout: float = 1800) -> dict:
+def synth(sources: list, top: str, family: str = "xc7", cwd=None, timeout: float = 1800,
+          params: dict | None = None) -> dict:
     """`synth_xilinx -family FAMILY -top TOP -noiopad` (out of context); returns parse_stat_json's dict plus "log".
 
-    Run in `cwd` (where the $readmemh .mem files are). Raises ToolError with the command and log tail on failure.
+    params: {name: int or str} set on TOP first (`chparam`): one instance of a parameterized module, such as
+    a library module of hwgen.codegen.rtl. Run in `cwd` (where the $readmemh .mem files are). Raises ToolError
+    with the command and log tail on failure.
     """
     cwd = Path(cwd) if cwd is not None else Path(sources[0]).parent
     stat_file = cwd / f"{top}_yosys_stat.json"
@@ -113,6 +116,10 @@ def synth(sources: list, top: str, family: str = "xc7", cwd=None, timeout: float
             shutil.copy(s, cwd / s.name)
             rel.append(s.name)
     reads = "; ".join(f"read_verilog -defer {r}" for r in rel)
+    if params:
+        from hwgen.codegen.rtl import vparam
+
+        reads += "; chparam " + " ".join(f"-set {k} {vparam(v)}" for k, v in params.items()) + f" {top}"
     script = (f"{reads}; synth_xilinx -family {family} -top {top} -noiopad -flatten; "
               f"tee -q -o {stat_file.name} stat -json")
     cmd = [*find_yosys(), "-q", "-p", script]
@@ -145,8 +152,8 @@ def _summary(r: dict) -> dict:
 def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1) -> dict:
     """Synthesize the RTL of a build (OUT/rtl/, written by hwgen.codegen.rtl_project) with yosys synth_xilinx.
 
-    Each block (every layer, width converter and FIFO) is synthesized separately, out of context, in OUT/synth/
-    (with copies of the .mem files it reads); the totals are the sums over the blocks (the top only wires them
+    Each block (every layer, width converter and FIFO) is synthesized separately, out of context, in
+    OUT/synth/<instance>/ (with copies of the files it reads; a library module with its instance's parameters); the totals are the sums over the blocks (the top only wires them
     together). With top=True the whole top is synthesized too ("top": {...}, slower). Returns
     {"tool": "yosys", "family", "luts", "ffs", "brams", "dsps", "layers": {layer: {...}}, "glue": {...},
     "seconds"}; luts = logic LUTs + LUTs used as RAM / shift registers, brams in 18 kbit units.
@@ -167,7 +174,7 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1) 
     work.mkdir(parents=True, exist_ok=True)
 
     def one(stage):
-        d = work / stage["module"]
+        d = work / stage["instance"]  # a library module (the FIFOs) has many instances, each its parameters
         d.mkdir(exist_ok=True)
         srcs = []
         for f in stage["files"]:
@@ -175,7 +182,7 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1) 
             if f.endswith(".v"):
                 srcs.append(d / f)
         t = time.perf_counter()
-        r = synth(srcs, stage["module"], family=family, cwd=d)
+        r = synth(srcs, stage["module"], family=family, cwd=d, params=stage.get("params"))
         res = _summary(r)
         res["seconds"] = round(time.perf_counter() - t, 2)
         (d / "result.json").write_text(json.dumps({**res, "cells": r["cells"]}, indent=2))
