@@ -72,8 +72,9 @@ def _fifo_params(name: str, s, sizing: dict | None) -> tuple[dict, dict]:
 def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None, sizing: dict | None = None) -> dict:
     """The stitched design without writing anything.
 
-    stages: {"module", "instance", "kind" (the template's name), "op" (nodes), "template" (None: a library module,
-    with "params"), "ctx", "files", "layer" (compute node name or None), "label",
+    stages: {"module", "name" (unique: the module of a node's block, `<top>__fifo_<stream>` for a FIFO; the
+    streams' producer / consumer), "instance", "kind" (the template's name), "op" (nodes), "template" (None: a
+    library module, with "params"), "ctx", "files", "layer" (compute node name or None), "label",
     "words_per_frame" (output words per frame), "ports"}; streams (the top's wires, monitor order):
     {"name", "producer", "consumer", "words_per_frame", "layer" (the layer whose output this is, or None)};
     fifo_depths: optional {stream name: depth} overriding the graph's depths. sizing: {stream name: capacity}
@@ -95,13 +96,13 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None, sizing:
         return f"{s.src or 'in0_V'} -> {s.dst or 'out_V'}"
 
     def fifo_stage(s):
-        name = f"{top}__fifo_{s.name}"  # names its sizing configuration file
+        name = f"{top}__fifo_{s.name}"  # the streams' name for it; names its sizing configuration file
         params, files = _fifo_params(name, s, sizing)
         src = f"{top}_{s.src}" if s.src else "in0_V"
         wire(f"{s.name}_w", s.bits, src, name, s.words_per_frame, s.src if s.src in compute else None,
              f"{label(s)} (into its FIFO)")
-        stages.append({"module": "hwgen_fifo", "params": params, "instance": f"{s.name}_fifo", "kind": "fifo",
-                       "template": None, "dirs": (), "ctx": None, "files": files, "layer": None,
+        stages.append({"module": "hwgen_fifo", "params": params, "name": name, "instance": f"{s.name}_fifo",
+                       "kind": "fifo", "template": None, "dirs": (), "ctx": None, "files": files, "layer": None,
                        "label": f"fifo_{s.name}", "words_per_frame": s.words_per_frame, "stream": s.name,
                        "comment": f"stream {s.name}: {s.src or 'in0_V'} -> {s.dst or 'out_V'}, {s.bits} bits, "
                                   f"depth {s.depth}",
@@ -119,7 +120,7 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None, sizing:
         in_ports, out_ports = rtl.ports(len(ins), len(outs))
         for s, p in zip(ins, in_ports):
             _check_width(ctx, p, s, module)
-        stages.append({"module": module, "instance": f"u_{node.name}", "op": node.op,
+        stages.append({"module": module, "name": module, "instance": f"u_{node.name}", "op": node.op,
                        "kind": node.rtl_template.rsplit("/", 1)[-1].split(".")[0],
                        "template": node.rtl_template, "dirs": node.template_dirs, "ctx": ctx, "files": files,
                        "layer": node.name if node.name in compute else None, "label": node.name,
@@ -215,7 +216,7 @@ def write_rtl_project(out_dir, graph, top: str = "hwgen_top", fifo_depths: dict 
     flist = out_dir / f"{top}.f"
     flist.write_text("\n".join(vfiles) + "\n")
     manifest = {k: v for k, v in p.items() if k not in ("stages", "wires")}
-    manifest["stages"] = [{k: s[k] for k in ("module", "params", "instance", "kind", "layer", "label",
+    manifest["stages"] = [{k: s[k] for k in ("module", "params", "name", "instance", "kind", "layer", "label",
                                              "words_per_frame", "in_wires", "out_wires")
                            if k in s and (k != "params" or s[k])} | {"files": blocks[s["instance"]]}
                           for s in p["stages"]]
