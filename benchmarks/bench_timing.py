@@ -95,7 +95,7 @@ def mvau_rows(d: Path, ecp5: bool) -> list[dict]:
         key = block_key(w, files, SYNTH_VERSION, fam, tool_id(find_yosys()[0]))
 
         def produce(w=w, paths=paths, fam=fam):
-            r = synth([paths[0]], lay.name, family=fam, cwd=w, netlist=True)
+            r = synth([p for p in paths if p.suffix == ".v"], lay.name, family=fam, cwd=w, netlist=True)
             Path(r["netlist"]).replace(w / "netlist.json.gz")
 
         cached_run("yosys", lay.name + "_" + fam, key, w, ["netlist.json.gz"], produce)

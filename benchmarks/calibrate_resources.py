@@ -172,7 +172,7 @@ def synth_cached(layer, family: str = "xc7", use_tool: bool = True) -> dict | No
     with tempfile.TemporaryDirectory() as d:
         paths = write_node(layer, d)
         t0 = time.time()
-        r = synth([paths[0]], layer.name, family=family, cwd=d)
+        r = synth([p for p in paths if p.suffix == ".v"], layer.name, family=family, cwd=d)  # + library modules
         r.pop("log", None)
         r["seconds"] = round(time.time() - t0, 1)
     CACHE.mkdir(parents=True, exist_ok=True)

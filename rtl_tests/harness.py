@@ -16,7 +16,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from hwgen.codegen.rtl import write_block, write_chain
+from hwgen.codegen.rtl import vparam, write_block, write_chain, write_lib
 from hwgen.sim import verilator as vl
 
 HERE = Path(__file__).resolve().parent
@@ -32,8 +32,9 @@ def cache_root() -> Path:
     return p
 
 
-def build(sources: list[Path], top: str) -> Path:
-    """Verilate + compile (cocotb runner), cached; returns the build directory."""
+def build(sources: list[Path], top: str, parameters: dict | None = None) -> Path:
+    """Verilate + compile (cocotb runner), cached; returns the build directory. parameters: {name: int or str}
+    of the top module (a library module's instance)."""
     vl.activate()
     from cocotb_tools.runner import get_runner
 
@@ -42,6 +43,8 @@ def build(sources: list[Path], top: str) -> Path:
     h = hashlib.sha256()
     h.update(f"{top} {vl.find_verilator()} {cocotb.__version__}".encode())
     h.update(" ".join(BUILD_ARGS).encode())
+    gparams = {k: vparam(v) for k, v in (parameters or {}).items()}
+    h.update(repr(sorted(gparams.items())).encode())
     for s in sources:
         h.update(Path(s).read_bytes())
     bdir = cache_root() / f"{top}_{h.hexdigest()[:16]}"
@@ -64,7 +67,7 @@ def build(sources: list[Path], top: str) -> Path:
         os.environ["OBJCACHE"] = str(vl.objcache_script(cache_root()))
         try:
             runner = get_runner("verilator")
-            runner.build(sources=local, hdl_toplevel=top, build_dir=bdir, build_args=BUILD_ARGS,
+            runner.build(sources=local, hdl_toplevel=top, build_dir=bdir, build_args=BUILD_ARGS, parameters=gparams,
                          timescale=("1ns", "1ps"), log_file=bdir / "build.log")
         finally:
             if saved is None:
@@ -98,6 +101,13 @@ def run_stream(kind: str, params: dict, workdir: Path, inputs: list[int], n_out:
     return run_paths(paths, params["name"], workdir, inputs, n_out, p_in, p_out, seed, max_cycles)
 
 
+def run_lib(module: str, params: dict, workdir: Path, inputs: list[int], n_out: int, **kw) -> dict:
+    """A library module (hwgen.codegen.rtl.LIB_MODULES) with AXI4-Stream in0_V / out_V, at these parameters."""
+    workdir = Path(workdir)
+    (workdir / "rtl").mkdir(parents=True, exist_ok=True)
+    return run_paths(write_lib(workdir / "rtl", [module]), module, workdir, inputs, n_out, parameters=params, **kw)
+
+
 def run_chain(name: str, blocks: list, workdir: Path, inputs: list[int], n_out: int, frame_words: int,
               fifo_depths=None, **kw) -> dict:
     """Stitched top of `blocks` (list of (kind, params)) with FIFOs; also records out_V_TLAST."""
@@ -107,14 +117,15 @@ def run_chain(name: str, blocks: list, workdir: Path, inputs: list[int], n_out: 
 
 
 def run_paths(paths: list[Path], top: str, workdir: Path, inputs: list[int], n_out: int, p_in: float = 1.0,
-              p_out: float = 1.0, seed: int = 1, max_cycles: int | None = None, tlast: bool = False) -> dict:
+              p_out: float = 1.0, seed: int = 1, max_cycles: int | None = None, tlast: bool = False,
+              parameters: dict | None = None) -> dict:
     from cocotb_tools.runner import get_runner
 
     vfiles = [p for p in paths if p.suffix == ".v"]
     for p in paths:  # .mem files next to where the simulator runs
         if p.suffix == ".mem":
             shutil.copy(p, workdir / p.name)
-    bdir = build(vfiles, top)
+    bdir = build(vfiles, top, parameters)
     if max_cycles is None:
         max_cycles = 200 + 40 * (len(inputs) + n_out) * max(1, int(1 / max(min(p_in, p_out), 0.05)))
     (workdir / "tb_config.json").write_text(json.dumps(

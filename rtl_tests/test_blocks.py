@@ -9,7 +9,8 @@ from hwgen.dtypes import BIPOLAR, DType
 from hwgen.layers import kernels
 from hwgen.packing import pack_words, unpack_words
 
-from harness import run_stream
+from harness import run_lib, run_stream
+from hwgen.codegen.rtl import fifo_params
 
 
 def _d(dt: DType) -> dict:
@@ -92,13 +93,35 @@ def test_fifo(tmp_path, case, bubbles):
     cid, width, depth, style = case
     rng = np.random.default_rng(depth)
     words = [int(v) for v in rng.integers(0, 1 << width, size=3 * depth + 40)]
-    params = dict(name=f"fifo_{cid}", width=width, depth=depth, style=style)
-    res = run_stream("fifo", params, tmp_path, words, len(words), p_in=bubbles[0], p_out=bubbles[1], seed=5)
+    params = fifo_params(width, depth, style)
+    res = run_lib("hwgen_fifo", params, tmp_path, words, len(words), p_in=bubbles[0], p_out=bubbles[1], seed=5)
     assert res["outputs"] == words
     assert res["extra_outputs"] == 0
     if bubbles == (1.0, 1.0):
         oc = res["out_cycles"]
         assert oc[-1] - oc[0] == len(oc) - 1  # one word per cycle
+
+
+@pytest.mark.parametrize("case", [c for c in FIFO_CASES if c[1] == 8], ids=[c[0] for c in FIFO_CASES if c[1] == 8])
+@pytest.mark.parametrize("bubbles", [(1.0, 1.0), (0.9, 0.3)], ids=["full", "slow_out"])
+def test_sizing_fifo_is_the_fifo_cycle_for_cycle(tmp_path, case, bubbles):
+    """hwgen_fifo with SIZING = 1 (room for 128 words, depth and style read from its file at time 0) takes and
+    gives every word in the same cycle as the real FIFO of that depth and style."""
+    cid, width, depth, style = case
+    words = [int(v) for v in np.random.default_rng(depth).integers(0, 1 << width, size=3 * depth + 40)]
+    runs = []
+    for sizing in (False, True):
+        d = tmp_path / ("sizing" if sizing else "real")
+        d.mkdir()
+        params = fifo_params(width, depth, style)
+        if sizing:
+            (d / "f.depth").write_text(f"{depth:x}\n{int(style == 'ram')}\n")
+            params = dict(fifo_params(width, 128), SIZING=1, CFG_FILE="f.depth")
+        runs.append(run_lib("hwgen_fifo", params, d, words, len(words), p_in=bubbles[0], p_out=bubbles[1],
+                            seed=5))
+    real, sized = runs
+    assert sized["outputs"] == real["outputs"] == words
+    assert (sized["in_cycles"], sized["out_cycles"]) == (real["in_cycles"], real["out_cycles"])
 
 
 DWC_CASES = [("up_4to12", 4, 12, 4), ("up_3to6", 3, 6, 3), ("down_16to4", 16, 4, 2), ("down_10to5", 10, 5, 5),

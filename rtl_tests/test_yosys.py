@@ -28,8 +28,8 @@ def test_yosys_mvau_and_thresholding(tmp_path):
     assert r0["LUT"] < r["LUT"]
 
     tparams, *_ = make_thresholding("syn_thr", 8, 2, DType(8, True), DType(2, False), 1)
-    write_block("thresholding", tparams, tmp_path)
-    t = synth([tmp_path / "syn_thr.v"], "syn_thr", cwd=tmp_path)
+    paths = write_block("thresholding", tparams, tmp_path)  # the block, its library modules, its ROM file
+    t = synth([p for p in paths if p.suffix == ".v"], "syn_thr", cwd=tmp_path)
     assert t["LUT"] > 0 and t["FF"] > 0, t
 
 
@@ -68,9 +68,9 @@ def test_fifo_cost_model_matches_yosys(tmp_path, bits, depth):
     """hwgen.layers.cost.fifo_resources (the glue in summary.json totals) against yosys, both FIFO styles."""
     from hwgen.layers.cost import fifo_resources
 
-    name = f"cost_fifo_{bits}_{depth}"
-    write_block("fifo", {"name": name, "width": bits, "depth": depth}, tmp_path)
-    got = synth([tmp_path / f"{name}.v"], name, cwd=tmp_path)
+    from hwgen.codegen.rtl import fifo_params, write_lib
+
+    got = synth(write_lib(tmp_path, ["hwgen_fifo"]), "hwgen_fifo", cwd=tmp_path, params=fifo_params(bits, depth))
     est = fifo_resources(bits, depth)
     assert est["bram18"] == got["BRAM18"] and est["lutram"] == got["LUTRAM"], (est, got)
     assert abs(est["ffs"] - got["FF"]) <= max(3, 0.15 * got["FF"]), (est, got)

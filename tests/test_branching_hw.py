@@ -17,6 +17,7 @@ from hwgen.layers.branching import AddStreams, Concat, Duplicate
 from hwgen.layers.upsample import Upsample
 from hwgen.runtime.accelerator import Accelerator
 from tests.handmade import handmade_graph, random_input
+from tests.tools import require_tool
 
 U = lambda b: DType(b, False)  # noqa: E731
 S = lambda b: DType(b, True)  # noqa: E731
@@ -224,12 +225,17 @@ def _lint_nodes():
 
 def test_rtl_lint_clean(tmp_path):
     """Every template at edge parameters (PE = C, one word per pixel, factor 1, bipolar, constant thresholds,
-    3 inputs / outputs) passes `verilator --lint-only -Wall`."""
+    3 inputs / outputs) passes `verilator --lint-only -Wall` and `iverilog -g2005 -Wall` (Verilog-2005), with the
+    library modules it uses."""
     from hwgen.codegen.rtl import write_node
+    from hwgen.sim import iverilog
     from hwgen.sim.verilator import lint
 
+    require_tool("iverilog")
     for n in _lint_nodes():
-        lint([write_node(n, tmp_path, n.name)[0]], n.name, cwd=tmp_path)
+        vfiles = [p for p in write_node(n, tmp_path, n.name) if p.suffix == ".v"]
+        lint(vfiles, n.name, cwd=tmp_path)
+        iverilog.lint(vfiles, n.name, cwd=tmp_path)
 
 
 @pytest.mark.slow
@@ -243,7 +249,8 @@ def test_resources_match_yosys(tmp_path):
     t = np.sort(np.random.default_rng(1).integers(-30, 40, (16, 3)), 1)
     for n in [AddStreams("ya", S(4), U(3), U(2), (4, 4), 16, a_mul=3, b_mul=-2, thresholds=t, pe=4),
               Concat("yc", [U(4), S(3)], S(5), (4, 4), [16, 8], pe=8), Upsample("yu", U(4), (8, 8), 16, (2, 2), pe=4)]:
-        r, est = synth([write_node(n, tmp_path, n.name)[0]], n.name, cwd=tmp_path), n.resources()
+        vfiles = [p for p in write_node(n, tmp_path, n.name) if p.suffix == ".v"]
+        r, est = synth(vfiles, n.name, cwd=tmp_path), n.resources()
         assert abs(est["luts"] - r["LUT"]) <= 0.25 * r["LUT"] + 2, (n.name, est, r)
         assert abs(est["ffs"] - r["FF"]) <= 0.25 * r["FF"] + 2, (n.name, est, r)
         assert est["lutram"] == r["LUTRAM"], (n.name, est, r)

@@ -27,12 +27,12 @@ def hls_streams(out: Path) -> dict:
 
 
 def rtl_streams(out: Path) -> dict:
-    """{stream: depth} of the FIFO instances in the RTL top, the depth read from each FIFO module itself."""
+    """{stream: depth} of the FIFO instances in the RTL top (hwgen_fifo), the depth read from each instance's
+    DEPTH parameter."""
     top = (out / "rtl" / "hwgen_top.v").read_text()
     got = {}
-    for module, stream in re.findall(r"^\s*(hwgen_top__fifo_\w+) (\w+)_fifo \(", top, re.M):
-        head = (out / "rtl" / f"{module}.v").read_text().splitlines()[0]
-        got[stream] = int(re.search(r"(\d+) words", head).group(1))
+    for params, stream in re.findall(r"^\s*hwgen_fifo #\((.*)\) (\w+)_fifo \(", top, re.M):
+        got[stream] = int(re.search(r"\.DEPTH\((\d+)\)", params).group(1))
     return got
 
 

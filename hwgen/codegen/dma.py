@@ -118,14 +118,17 @@ def _clog2(n: int) -> int:
     return max(1, math.ceil(math.log2(max(2, n))))
 
 
-def wrapper_context(geo: DmaGeometry, inner_in_bits: int, inner_out_bits: int) -> dict:
-    """Template values of the gearboxes: beats of W bytes <-> words of K bytes, frames padded to whole beats."""
+def wrapper_context(geo: DmaGeometry, inner_in_bits: int, inner_out_bits: int, flags: int) -> dict:
+    """Template values of the gearboxes: beats of W bytes <-> words of K bytes, frames padded to whole beats;
+    `flags` batch-end flags in flight (frames_in_flight)."""
+    from hwgen.codegen.rtl import fifo_style
+
     w, ki, ko = geo.beat_bytes, geo.in_word_bytes, geo.out_word_bytes
     return dict(top=DMA_TOP, inner="hwgen_top", W=w, KI=ki, KO=ko, FI=geo.in_words, FO=geo.out_words,
                 IN_BITS=inner_in_bits, OUT_BITS=inner_out_bits,
                 CI=w + ki, CO=w + ko,  # gearbox buffer capacities in bytes
                 NIW=_clog2(w + ki + 1), NOW=_clog2(w + ko + 1), FIW=_clog2(geo.in_words),
-                FOW=_clog2(geo.out_words), FLAGS=FLAG_DEPTH, FLW=_clog2(FLAG_DEPTH + 1),
+                FOW=_clog2(geo.out_words), FLAGS=int(flags), FLAGS_STYLE=fifo_style(int(flags)),
                 in_beats=geo.in_frame_beats, out_beats=geo.out_frame_beats)
 
 
@@ -133,22 +136,40 @@ def wrapper_context(geo: DmaGeometry, inner_in_bits: int, inner_out_bits: int) -
 # pads every batch to a multiple of it (the RTL wrapper takes any number of frames).
 HLS_FRAMES_PER_CALL = 16
 
-# Frames between the input and the output gearbox whose "last of batch" flag is held: the accelerator's FIFOs
-# hold at most a few frames; when the flag queue is full the input waits (never a deadlock, only a throttle).
-FLAG_DEPTH = 32
+# Words a block holds besides the FIFO on its output stream: its pipeline registers and its 2-word output
+# queue (an MVAU: issue, products, accumulate, activation and the queue, 6; rounded up).
+BLOCK_SLACK_WORDS = 8
+
+
+def frames_in_flight(graph) -> int:
+    """Frames the design can hold between the input and the output side of the DMA boundary: those whose last
+    input word has gone in and whose output has not all come out. Each is stored somewhere inside: on a stream
+    (its FIFO plus the producer's pipeline and output queue, BLOCK_SLACK_WORDS: ceil(words / words per frame)
+    frames, plus one partly there at each end) or in a block's state (a frame consumed but not yet emitted:
+    counted with the block's input stream), plus one in the output gearbox. An upper bound: a board-boundary
+    queue of one flag per frame (the RTL wrapper's batch-end flags) this deep never throttles the design, and
+    costs one bit per frame. (The HLS DMA top's per-frame flags need the same bound.)"""
+    frames = 1  # the frame the output gearbox is sending
+    for s in graph.design().streams:
+        frames += -(-(int(s.depth) + BLOCK_SLACK_WORDS) // int(s.words_per_frame)) + 2
+    return max(2, frames)
 
 
 def write_dma_wrapper_rtl(rtl_dir, graph, dma_width: int) -> list[Path]:
-    """OUT/rtl/hwgen_dma_top.v around the stitched hwgen_top (written by hwgen.codegen.rtl_project)."""
+    """OUT/rtl/hwgen_dma_top.v around the stitched hwgen_top (written by hwgen.codegen.rtl_project; its
+    library modules, which the wrapper uses too, are there already)."""
+    from hwgen.codegen.rtl import lib_modules_in, write_lib
     from hwgen.codegen.rtl_project import load_manifest
 
     rtl_dir = Path(rtl_dir)
     geo = geometry(graph, dma_width)
     m = load_manifest(rtl_dir)
-    text = render("rtl/dma_wrapper.v.j2", **wrapper_context(geo, m["in"]["tdata_bits"], m["out"]["tdata_bits"]))
+    text = render("rtl/dma_wrapper.v.j2", **wrapper_context(geo, m["in"]["tdata_bits"], m["out"]["tdata_bits"],
+                                                            frames_in_flight(graph)))
     p = rtl_dir / f"{DMA_TOP}.v"
     p.write_text(text)
-    return [p]
+    missing = [x for x in lib_modules_in(text) if f"{x}.v" not in m["verilog"]]
+    return [p] + write_lib(rtl_dir, missing)
 
 
 def frames_per_call(graph) -> int:

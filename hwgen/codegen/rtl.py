@@ -13,9 +13,9 @@ Every block: clock `ap_clk`, synchronous active-low reset `ap_rst_n`, AXI4-Strea
 master `out_V_TDATA/TVALID/TREADY`; TDATA widths padded to whole bytes (padding ignored on input, zero on
 output); packing per hwgen.packing (element i at bits [i*w, (i+1)*w), two's complement, BIPOLAR -1/+1 as 0/1).
 Every block accepts one input word per cycle when not stalled and never drops or duplicates words.
-TREADY paths: mvau, thresholding, label_select and fifo (depth >= 2) drive in0_V_TREADY from registers only;
-dwc and a depth-1 fifo pass out_V_TREADY through combinationally (put a fifo of depth >= 2 around them where
-timing matters). Widths: stream_widths(kind, params) -> (in TDATA bits, out TDATA bits).
+TREADY paths: mvau, thresholding, label_select and hwgen_fifo (depth >= 2) drive in0_V_TREADY from registers
+only; dwc and a depth-1 "srl" hwgen_fifo pass out_V_TREADY through combinationally (put a FIFO of depth >= 2
+around them where timing matters). Widths: stream_widths(kind, params) -> (in TDATA bits, out TDATA bits).
 
 Parameter contract (keys of the params dict; dtypes are dicts {"bits", "signed", "bipolar"} or hwgen.dtypes.DType):
 
@@ -38,18 +38,24 @@ kind "thresholding" -- multi-threshold activation, semantics = kernels.apply_thr
 kind "label_select" -- top-k, semantics = kernels.label_select:
     name, C, PE (PE | C), k (<= C), in_dtype, out_dtype (unsigned index type). C/PE words in per frame, k words
     out (one index each), largest first, ties: lower index first.
-kind "fifo" -- name, width (bits), depth (words), optional style "auto" | "srl" | "ram" (auto: srl for
-    depth <= 64). Holds at least `depth` words (the RAM style holds depth+1: one in its output register).
 template "rtl/top.v.j2", written by write_chain(name, blocks, outdir, frame_words, fifo_depths) -- stitched
     chain: name, stages [{"module", "in_tdw", "out_tdw"}] (TDATA widths; each stage's out_tdw must equal the
     next one's in_tdw), frame_words (output words per frame, for out_V_TLAST), FW (counter width).
-    The top has the block interface plus `out_V_TLAST`. write_chain adds a fifo after every block but the last.
+    The top has the block interface plus `out_V_TLAST`. write_chain adds a FIFO (hwgen_fifo) after every block
+    but the last.
     Optional `monitor` (bool): under `define HWGEN_MONITOR the top also has outputs mon_valid / mon_ready
     [len(stages):0], TVALID / TREADY of stream i = the input of stage i (stream len(stages) = out_V), for the
     simulation harness (hwgen.codegen.rtl_project writes the whole-network top with it).
 kind "dwc" -- data-width converter: name, in_width, out_width (bits of data, one a multiple of the other),
     elem_bits (optional, checked: both widths are multiples of it). Element order per the packing convention:
     the first (lowest) sub-word is sent first / received first.
+
+Static library (templates/rtl/<module>.v, Verilog-2005, one module per function, parameterized per instance
+as in verilog-axis and finn-rtllib; see each file's header): hwgen_fifo (the stream FIFO: WIDTH, TDW, DEPTH,
+STYLE "srl" | "ram", SIZING), hwgen_out_queue (the 2-word output queue / skid buffer ending a block's pipeline:
+WIDTH, TDW), hwgen_rom (WIDTH, DEPTH, INIT_FILE, STYLE, REG_OUT). A template instantiates them; write_block /
+write_node / write_chain and hwgen.codegen.rtl_project copy the ones a design uses next to it (lib_modules_in,
+write_lib). fifo_params(width, depth, style) gives a stream FIFO's parameters (style "auto": fifo_style).
 
 Dtype dicts: {"bits", "signed", "bipolar"} (bipolar optional, default False).
 Simulation: hwgen.sim.verilator (cocotb testbenches in rtl_tests/, or the C++ stream harness for long runs);
@@ -58,18 +64,77 @@ synthesis estimates: hwgen.sim.yosys.synth.
 
 from __future__ import annotations
 
+import re
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from hwgen.bits import clog2, pad8, signed_bits
-from hwgen.codegen.render import render
+from hwgen.codegen.render import render, templates_dir
 from hwgen.dtypes import DType
 from hwgen.errors import FoldingError
+from hwgen.layers.cost import FIFO_SRL_MAX_DEPTH
 from hwgen.layers.roms import rom_style
 
-KINDS = ("mvau", "thresholding", "label_select", "fifo", "dwc")
+KINDS = ("mvau", "thresholding", "label_select", "dwc")
+
+# the static Verilog-2005 modules in templates/rtl/<module>.v
+LIB_MODULES = ("hwgen_fifo", "hwgen_out_queue", "hwgen_rom")
+_LIB_USE = re.compile(r"^\s*(" + "|".join(LIB_MODULES) + r")\b\s*(?:#|[A-Za-z_])", re.M)
+
+
+def lib_file(module: str) -> Path:
+    return templates_dir() / "rtl" / f"{module}.v"
+
+
+def lib_modules_in(text: str) -> list[str]:
+    """The library modules a Verilog text instantiates, and those they instantiate, in a fixed order."""
+    found: set[str] = set()
+    todo = set(_LIB_USE.findall(text))
+    while todo:
+        m = todo.pop()
+        found.add(m)
+        todo |= set(_LIB_USE.findall(lib_file(m).read_text())) - found
+    return [m for m in LIB_MODULES if m in found]
+
+
+def write_lib(outdir, modules) -> list[Path]:
+    """Copy the library modules' files into outdir; returns their paths."""
+    outdir = Path(outdir)
+    paths = []
+    for m in modules:
+        shutil.copyfile(lib_file(m), outdir / f"{m}.v")
+        paths.append(outdir / f"{m}.v")
+    return paths
+
+
+def vparam(value) -> str:
+    """A Verilog literal of a module parameter value (int or str)."""
+    if isinstance(value, str):
+        if not re.fullmatch(r"[\w.\-]*", value):
+            raise ValueError(f"parameter string {value!r}: only letters, digits, '_', '.', '-'")
+        return f'"{value}"'
+    return str(int(value))
+
+
+def fifo_style(depth: int, style: str = "auto") -> str:
+    """The hwgen_fifo STYLE of a FIFO of `depth` words: "srl" up to FIFO_SRL_MAX_DEPTH words (the resource
+    model's rule, hwgen.layers.cost), else "ram"; or the given style."""
+    if style == "auto":
+        return "srl" if depth <= FIFO_SRL_MAX_DEPTH else "ram"
+    if style not in ("srl", "ram"):
+        raise ValueError(f"fifo style {style!r} (use auto, srl or ram)")
+    return style
+
+
+def fifo_params(width: int, depth: int, style: str = "auto") -> dict:
+    """Parameters of the hwgen_fifo holding `depth` words of `width` bits (TDATA padded to whole bytes)."""
+    width, depth = int(width), int(depth)
+    if width < 1 or depth < 1:
+        raise ValueError(f"fifo width {width} and depth {depth} must be >= 1")
+    return {"WIDTH": width, "TDW": pad8(width), "DEPTH": depth, "STYLE": fifo_style(depth, style)}
 
 
 def _dt(d) -> DType:
@@ -223,23 +288,6 @@ def label_select_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
     return ctx, files
 
 
-def fifo_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
-    """Context of templates/rtl/fifo.v.j2."""
-    p = dict(p)
-    name = p["name"]
-    files: dict[str, list[str]] = {}
-    width, depth = int(p["width"]), int(p["depth"])
-    if width < 1 or depth < 1:
-        raise ValueError(f"{name}: fifo width and depth must be >= 1")
-    style = p.get("style", "auto")
-    if style == "auto":
-        style = "srl" if depth <= 64 else "ram"
-    if style not in ("srl", "ram"):
-        raise ValueError(f"{name}: fifo style {style!r} (use auto, srl or ram)")
-    ctx = dict(p, style=style, TDW=pad8(width), AW=clog2(depth), CW=clog2(depth + 1))
-    return ctx, files
-
-
 def dwc_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
     """Context of templates/rtl/dwc.v.j2."""
     p = dict(p)
@@ -259,7 +307,7 @@ def dwc_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
 # the built-in blocks by template name, for the per-block API below (tests, benchmarks); the network emitter
 # (hwgen.codegen.rtl_project) asks each graph node for its template and context instead
 BLOCKS = {"mvau": mvau_context, "thresholding": thresholding_context, "label_select": label_select_context,
-          "fifo": fifo_context, "dwc": dwc_context}
+          "dwc": dwc_context}
 
 
 def prepare(kind: str, params: dict) -> tuple[dict, dict[str, list[str]]]:
@@ -275,19 +323,24 @@ def render_block(kind: str, params: dict) -> tuple[str, dict[str, list[str]]]:
     return render(f"rtl/{kind}.v.j2", **ctx), files
 
 
-def write_block(kind: str, params: dict, outdir) -> list[Path]:
-    """Render `<name>.v` and its ROM `.mem` files into outdir; returns the written paths (the .v first)."""
+def _write(outdir, module: str, text: str, files: dict[str, list[str]]) -> list[Path]:
+    """`<module>.v`, the library modules it uses and its ROM files in outdir; the paths, the .v first."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    text, files = render_block(kind, params)
-    vpath = outdir / f"{params['name']}.v"
-    vpath.write_text(text)
-    paths = [vpath]
+    paths = [outdir / f"{module}.v"]
+    paths[0].write_text(text)
+    paths += write_lib(outdir, lib_modules_in(text))
     for fname, lines in files.items():
-        fp = outdir / fname
-        fp.write_text("\n".join(lines) + "\n")
-        paths.append(fp)
+        (outdir / fname).write_text("\n".join(lines) + "\n")
+        paths.append(outdir / fname)
     return paths
+
+
+def write_block(kind: str, params: dict, outdir) -> list[Path]:
+    """Render `<name>.v`, the library modules it uses and its ROM `.mem` files into outdir; returns the written
+    paths (the .v first)."""
+    text, files = render_block(kind, params)
+    return _write(outdir, params["name"], text, files)
 
 
 def render_node(node, module: str | None = None) -> tuple[str, dict[str, list[str]]]:
@@ -297,23 +350,15 @@ def render_node(node, module: str | None = None) -> tuple[str, dict[str, list[st
 
 
 def write_node(node, outdir, module: str | None = None) -> list[Path]:
-    """`<module>.v` and its ROM files of a graph node, in outdir; the written paths (the .v first)."""
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    """`<module>.v`, the library modules it uses and its ROM files of a graph node, in outdir; the written paths
+    (the .v first)."""
     text, files = render_node(node, module)
-    paths = [outdir / f"{module or node.name}.v"]
-    paths[0].write_text(text)
-    for fname, lines in files.items():
-        (outdir / fname).write_text("\n".join(lines) + "\n")
-        paths.append(outdir / fname)
-    return paths
+    return _write(outdir, module or node.name, text, files)
 
 
 def stream_widths(kind: str, params: dict) -> tuple[int, int]:
     """(input TDATA bits, output TDATA bits) of a block, padded to whole bytes."""
     ctx, _ = prepare(kind, params)
-    if kind == "fifo":
-        return ctx["TDW"], ctx["TDW"]
     return ctx["IN_TDW"], ctx["OUT_TDW"]
 
 
@@ -325,11 +370,14 @@ def ports(n_inputs: int, n_outputs: int) -> tuple[list[str], list[str]]:
 
 def render_top(name: str, stages: list[dict], wires: list[dict], in_wire: str, out_wire: str, frame_words: int,
                monitor: bool = False, streams=()) -> str:
-    """templates/rtl/top.v.j2: `stages` [{"module", "instance", "comment", "ports": [{"port", "wire"}]}] wired by
-    `wires` [{"name", "tdw", "src", "dst"}]; in0_V drives in_wire, out_wire drives out_V (+ TLAST)."""
+    """templates/rtl/top.v.j2: `stages` [{"module", "instance", "comment", "ports": [{"port", "wire"}], optional
+    "params": {name: int or str} (a library module's parameters)}] wired by `wires` [{"name", "tdw", "src",
+    "dst"}]; in0_V drives in_wire, out_wire drives out_V (+ TLAST)."""
     if frame_words < 1:
         raise ValueError(f"{name}: frame_words must be >= 1")
     tdw = {w["name"]: w["tdw"] for w in wires}
+    stages = [dict(s, param_list=", ".join(f".{k}({vparam(v)})" for k, v in (s.get("params") or {}).items()))
+              for s in stages]
     return render("rtl/top.v.j2", name=name, stages=stages, wires=wires, in_wire=in_wire, out_wire=out_wire,
                   in_tdw=tdw[in_wire], out_tdw=tdw[out_wire], frame_words=int(frame_words), FW=clog2(frame_words),
                   monitor=monitor, streams=list(streams))
@@ -337,8 +385,9 @@ def render_top(name: str, stages: list[dict], wires: list[dict], in_wire: str, o
 
 def write_chain(name: str, blocks: list[tuple[str, dict]], outdir, frame_words: int,
                 fifo_depths: list[int] | None = None, fifo_style: str = "auto") -> list[Path]:
-    """Write every block, a FIFO after each block but the last (fifo_depths[i] words after block i; 0 = none;
-    default 2), and the stitched top `name`. Returns all written paths, the top's .v first.
+    """Write every block, a FIFO (an hwgen_fifo instance) after each block but the last (fifo_depths[i] words
+    after block i; 0 = none; default 2), and the stitched top `name`. Returns all written paths (library
+    modules once), the top's .v first.
 
     Each block's output TDATA width must equal the next block's input width (insert a "dwc" block where the
     element counts per word differ).
@@ -353,26 +402,27 @@ def write_chain(name: str, blocks: list[tuple[str, dict]], outdir, frame_words: 
     for i, (kind, params) in enumerate(blocks):
         iw, ow = stream_widths(kind, params)
         if stages and stages[-1]["out_tdw"] != iw:
-            raise ValueError(f"{name}: {stages[-1]['module']} sends {stages[-1]['out_tdw']}-bit words but "
+            raise ValueError(f"{name}: {stages[-1]['label']} sends {stages[-1]['out_tdw']}-bit words but "
                              f"{params['name']} takes {iw}-bit words; insert a data-width converter")
         paths += write_block(kind, params, outdir)
-        stages.append({"module": params["name"], "in_tdw": iw, "out_tdw": ow})
+        stages.append({"module": params["name"], "label": params["name"], "in_tdw": iw, "out_tdw": ow})
         if i < n - 1 and depths[i] > 0:
-            fp = {"name": f"{name}_fifo{i}", "width": ow, "depth": int(depths[i]), "style": fifo_style}
-            paths += write_block("fifo", fp, outdir)
-            stages.append({"module": fp["name"], "in_tdw": ow, "out_tdw": ow})
+            fp = fifo_params(ow, depths[i], fifo_style)  # the block's TDATA, padding included
+            paths += write_lib(outdir, ["hwgen_fifo"])
+            stages.append({"module": "hwgen_fifo", "params": fp, "label": f"{name}_fifo{i}", "in_tdw": ow,
+                           "out_tdw": ow})
     # a chain: wire i enters stage i, wire len(stages) leaves the last one
-    wires = [{"name": f"s{i}", "tdw": st["in_tdw"], "src": "in0_V" if i == 0 else stages[i - 1]["module"],
-              "dst": st["module"]} for i, st in enumerate(stages)]
-    wires.append({"name": f"s{len(stages)}", "tdw": stages[-1]["out_tdw"], "src": stages[-1]["module"],
+    wires = [{"name": f"s{i}", "tdw": st["in_tdw"], "src": "in0_V" if i == 0 else stages[i - 1]["label"],
+              "dst": st["label"]} for i, st in enumerate(stages)]
+    wires.append({"name": f"s{len(stages)}", "tdw": stages[-1]["out_tdw"], "src": stages[-1]["label"],
                   "dst": "out_V"})
-    tops = [{"module": st["module"], "instance": f"u{i}_{st['module']}", "comment": "",
+    tops = [{"module": st["module"], "params": st.get("params"), "instance": f"u{i}_{st['label']}", "comment": "",
              "ports": [{"port": "in0_V", "wire": f"s{i}"}, {"port": "out_V", "wire": f"s{i + 1}"}]}
             for i, st in enumerate(stages)]
     text = render_top(name, tops, wires, "s0", f"s{len(stages)}", frame_words)
     top = outdir / f"{name}.v"
     top.write_text(text)
-    return [top] + paths
+    return [top] + list(dict.fromkeys(paths))
 
 
 LIB = sys.modules[__name__]  # handed to the kinds' rtl_context(): the helpers above, without an import upward

@@ -6,18 +6,20 @@ renders the graph's finished design (graph.design(): width converters placed, a 
 same design the HLS top declares) into out_dir (OUT/rtl/ in a build):
   <top>_<node>.v + .mem       one block per node (each node's `rtl_template` and `rtl_context`), width
                               converters included
-  <top>__fifo_<stream>.v      the FIFO on every stream (templates/rtl/fifo.v.j2, the stream's depth); its instance
-                              in the top is `<stream>_fifo`
+  hwgen_fifo.v, hwgen_*.v     the static library modules the design uses (hwgen.codegen.rtl.LIB_MODULES), once
+                              each: the FIFO on every stream is an hwgen_fifo instance `<stream>_fifo` in the top
+                              with that stream's WIDTH, DEPTH and STYLE
   <top>.v                     the top (templates/rtl/top.v.j2): ap_clk, ap_rst_n, AXI4-Stream in0_V_* / out_V_*
                               with out_V_TLAST on the last word of every frame; with `define HWGEN_MONITOR also
                               mon_valid / mon_ready (TVALID / TREADY of every wire, for the simulator)
-  <top>.json                  the manifest: files, stages, wires ("streams": name, producer, consumer, words per
-                              frame), the design's streams with depths, the outside stream formats;
-                              hwgen.runtime.rtlsim and hwgen.sim.yosys read it
+  <top>.json                  the manifest: files, stages (each with its module, instance, a library module's
+                              "params" and its "files": what synthesizing it alone needs), wires ("streams": name,
+                              producer, consumer, words per frame), the design's streams with depths, the outside
+                              stream formats; hwgen.runtime.rtlsim and hwgen.sim.yosys read it
   <top>.f                     the Verilog file list (top first)
 
-Module names are `<top>_<node name>` (node names are sanitized identifiers without "__") and
-`<top>__fifo_<stream>`, so they never collide with each other or with Verilog keywords. The ROM files are read
+Module names are `<top>_<node name>` (node names are sanitized identifiers without "__") and the library's
+`hwgen_<function>`, so they never collide with each other or with Verilog keywords. The ROM files are read
 relative to the simulator's / synthesis tool's working directory: run from out_dir.
 
 Wires: each stream is two wires, `<stream>_w` (producer -> FIFO) and `<stream>` (FIFO -> consumer). Stage k of
@@ -32,7 +34,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from hwgen.bits import clog2, pad8
+from hwgen.bits import pad8
 from hwgen.codegen import rtl
 from hwgen.codegen.render import render
 from hwgen.errors import UnsupportedModelError
@@ -50,28 +52,34 @@ def _with_depths(graph, fifo_depths):
 
 
 def sizing_fifo_cfg(module: str, width: int, depth: int) -> list[str]:
-    """Lines of a sizing FIFO's configuration file (templates/rtl/fifo_sizing.v.j2): its depth and whether
-    fifo.v.j2 would build it in the RAM style at that depth (the same rule, rtl.fifo_context)."""
-    style = rtl.fifo_context({"name": module, "width": width, "depth": int(depth)})[0]["style"]
-    return [f"{int(depth):x}", "1" if style == "ram" else "0"]
+    """Lines of a sizing FIFO's configuration file (hwgen_fifo with SIZING = 1): its depth and whether the real
+    FIFO of that depth is built in the "ram" style (the same rule, rtl.fifo_style). `module` and `width` name
+    the FIFO for the caller; the rule needs only the depth."""
+    return [f"{int(depth):x}", "1" if rtl.fifo_style(int(depth)) == "ram" else "0"]
 
 
-def _sizing_fifo(module: str, s, capacity: int) -> tuple[dict, dict]:
-    capacity = max(int(capacity), int(s.depth), 2)
-    ctx = {"name": module, "width": s.bits, "capacity": capacity, "TDW": pad8(s.bits), "AW": clog2(capacity),
-           "CW": clog2(capacity + 1), "cfg_file": f"{module}.depth"}
-    return ctx, {f"{module}.depth": sizing_fifo_cfg(module, s.bits, s.depth)}
+def _fifo_params(name: str, s, sizing: dict | None) -> tuple[dict, dict]:
+    """hwgen_fifo parameters of the FIFO on stream s, and its files (the configuration file of a sizing run:
+    room for sizing[s.name] words, at least its depth and 2, the depth in use read from `<name>.depth`)."""
+    if sizing is None:
+        return rtl.fifo_params(s.bits, int(s.depth)), {}
+    capacity = max(int(sizing.get(s.name, s.depth)), int(s.depth), 2)
+    cfg = f"{name}.depth"
+    params = dict(rtl.fifo_params(s.bits, capacity), STYLE=rtl.fifo_style(int(s.depth)), SIZING=1, CFG_FILE=cfg)
+    return params, {cfg: sizing_fifo_cfg(name, s.bits, s.depth)}
 
 
 def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None, sizing: dict | None = None) -> dict:
     """The stitched design without writing anything.
 
-    stages: {"module", "kind" (the template's name), "op" (nodes), "template", "ctx", "files", "layer" (compute node name or None), "label",
+    stages: {"module", "name" (unique: the module of a node's block, `<top>__fifo_<stream>` for a FIFO; the
+    streams' producer / consumer), "instance", "kind" (the template's name), "op" (nodes), "template" (None: a
+    library module, with "params"), "ctx", "files", "layer" (compute node name or None), "label",
     "words_per_frame" (output words per frame), "ports"}; streams (the top's wires, monitor order):
     {"name", "producer", "consumer", "words_per_frame", "layer" (the layer whose output this is, or None)};
     fifo_depths: optional {stream name: depth} overriding the graph's depths. sizing: {stream name: capacity}
-    for FIFO sizing runs (hwgen.sim.fifo_sizing): every FIFO is templates/rtl/fifo_sizing.v.j2 with room for
-    that many words (at least its depth) and reads its depth at run time from `<module>.depth`.
+    for FIFO sizing runs (hwgen.sim.fifo_sizing): every FIFO is an hwgen_fifo with SIZING = 1, room for that
+    many words (at least its depth), reading its depth at run time from `<top>__fifo_<stream>.depth`.
     """
     g = _with_depths(graph, fifo_depths)
     if not g.layers:
@@ -88,19 +96,14 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None, sizing:
         return f"{s.src or 'in0_V'} -> {s.dst or 'out_V'}"
 
     def fifo_stage(s):
-        module = f"{top}__fifo_{s.name}"
-        if sizing is None:
-            ctx, files = rtl.fifo_context({"name": module, "width": s.bits, "depth": int(s.depth)})
-            template = "rtl/fifo.v.j2"
-        else:
-            ctx, files = _sizing_fifo(module, s, sizing.get(s.name, s.depth))
-            template = "rtl/fifo_sizing.v.j2"
+        name = f"{top}__fifo_{s.name}"  # the streams' name for it; names its sizing configuration file
+        params, files = _fifo_params(name, s, sizing)
         src = f"{top}_{s.src}" if s.src else "in0_V"
-        wire(f"{s.name}_w", s.bits, src, module, s.words_per_frame, s.src if s.src in compute else None,
+        wire(f"{s.name}_w", s.bits, src, name, s.words_per_frame, s.src if s.src in compute else None,
              f"{label(s)} (into its FIFO)")
-        stages.append({"module": module, "instance": f"{s.name}_fifo", "kind": "fifo", "template": template,
-                       "dirs": (), "ctx": ctx, "files": files, "layer": None, "label": f"fifo_{s.name}",
-                       "words_per_frame": s.words_per_frame, "stream": s.name,
+        stages.append({"module": "hwgen_fifo", "params": params, "name": name, "instance": f"{s.name}_fifo",
+                       "kind": "fifo", "template": None, "dirs": (), "ctx": None, "files": files, "layer": None,
+                       "label": f"fifo_{s.name}", "words_per_frame": s.words_per_frame, "stream": s.name,
                        "comment": f"stream {s.name}: {s.src or 'in0_V'} -> {s.dst or 'out_V'}, {s.bits} bits, "
                                   f"depth {s.depth}",
                        "ports": [{"port": "in0_V", "wire": f"{s.name}_w"}, {"port": "out_V", "wire": s.name}]})
@@ -110,14 +113,14 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None, sizing:
         ins, outs = d.inputs_of(node.name), d.outputs_of(node.name)
         for s in ins:
             fifo_stage(s)
-            wire(s.name, s.bits, stages[-1]["module"], module, s.words_per_frame, None, label(s))
+            wire(s.name, s.bits, f"{top}__fifo_{s.name}", module, s.words_per_frame, None, label(s))
         if node.rtl_template is None:
             raise UnsupportedModelError(f"layer {node.name}: kind {node.op} has no RTL template")
         ctx, files = node.rtl_context(rtl.LIB, module)
         in_ports, out_ports = rtl.ports(len(ins), len(outs))
         for s, p in zip(ins, in_ports):
             _check_width(ctx, p, s, module)
-        stages.append({"module": module, "instance": f"u_{node.name}", "op": node.op,
+        stages.append({"module": module, "name": module, "instance": f"u_{node.name}", "op": node.op,
                        "kind": node.rtl_template.rsplit("/", 1)[-1].split(".")[0],
                        "template": node.rtl_template, "dirs": node.template_dirs, "ctx": ctx, "files": files,
                        "layer": node.name if node.name in compute else None, "label": node.name,
@@ -126,7 +129,7 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None, sizing:
                        + [{"port": p, "wire": f"{s.name}_w"} for s, p in zip(outs, out_ports)]})
     o = d.output
     fifo_stage(o)
-    wire(o.name, o.bits, stages[-1]["module"], "out_V", o.words_per_frame, None, label(o))
+    wire(o.name, o.bits, f"{top}__fifo_{o.name}", "out_V", o.words_per_frame, None, label(o))
     # monitor order: the wire entering each stage (its first input), the other wires, then the one into out_V
     # last (a chain: wire k enters stage k; the harness reads the last wire as the output)
     by_name = {w["name"]: w for w in wires}
@@ -182,32 +185,43 @@ def write_rtl_project(out_dir, graph, top: str = "hwgen_top", fifo_depths: dict 
     out_dir.mkdir(parents=True, exist_ok=True)
     p = plan(graph, top, fifo_depths, sizing)
     paths: list[Path] = []
-    blocks: dict[str, list[str]] = {}
+    blocks: dict[str, list[str]] = {}  # instance -> its files (its module's .v, the library modules it uses, ROMs)
+    libs: set[str] = set()
     for s in p["stages"]:
-        v = out_dir / f"{s['module']}.v"
-        v.write_text(render(s["template"], extra_dirs=s["dirs"], **s["ctx"]))
-        written = [v]
+        own: list[Path] = []
+        if s["template"] is None:  # an instance of a library module
+            used = [s["module"]]
+        else:
+            text = render(s["template"], extra_dirs=s["dirs"], **s["ctx"])
+            own.append(out_dir / f"{s['module']}.v")
+            own[0].write_text(text)
+            used = rtl.lib_modules_in(text)
+        paths += rtl.write_lib(out_dir, [m for m in used if m not in libs])
+        libs.update(used)
         for fname, lines in s["files"].items():
-            f = out_dir / fname
-            f.write_text("\n".join(lines) + "\n")
-            written.append(f)
-        blocks[s["module"]] = [w.name for w in written]
-        paths += written
-    text = rtl.render_top(top, [{k: s[k] for k in ("module", "instance", "comment", "ports")} for s in p["stages"]],
+            own.append(out_dir / fname)
+            own[-1].write_text("\n".join(lines) + "\n")
+        paths += own
+        blocks[s["instance"]] = [f.name for f in own[:1] if f.suffix == ".v"] + [f"{m}.v" for m in used] + \
+            [f.name for f in own if f.suffix != ".v"]
+    text = rtl.render_top(top, [{k: s.get(k) for k in ("module", "params", "instance", "comment", "ports")}
+                                for s in p["stages"]],
                           p["wires"], p["wires"][0]["name"], p["wires"][-1]["name"],
                           p["out"]["words_per_frame"], monitor=True,
                           streams=[dict(st, src=st["src"], dst=st["dst"]) for st in p["design_streams"]])
     top_v = out_dir / f"{top}.v"
     top_v.write_text(text)
-    vfiles = [top_v.name] + [f for s in p["stages"] for f in blocks[s["module"]] if f.endswith(".v")]
+    vfiles = list(dict.fromkeys([top_v.name] + [f for s in p["stages"] for f in blocks[s["instance"]]
+                                                if f.endswith(".v")]))
     flist = out_dir / f"{top}.f"
     flist.write_text("\n".join(vfiles) + "\n")
     manifest = {k: v for k, v in p.items() if k not in ("stages", "wires")}
-    manifest["stages"] = [{k: s[k] for k in ("module", "instance", "kind", "layer", "label", "words_per_frame",
-                                             "in_wires", "out_wires") if k in s}
-                          | {"files": blocks[s["module"]]} for s in p["stages"]]
+    manifest["stages"] = [{k: s[k] for k in ("module", "params", "name", "instance", "kind", "layer", "label",
+                                             "words_per_frame", "in_wires", "out_wires")
+                           if k in s and (k != "params" or s[k])} | {"files": blocks[s["instance"]]}
+                          for s in p["stages"]]
     manifest["verilog"] = vfiles
-    manifest["mem"] = sorted(f for fs in blocks.values() for f in fs if f.endswith(".mem"))
+    manifest["mem"] = sorted({f for fs in blocks.values() for f in fs if f.endswith(".mem")})
     mpath = out_dir / f"{top}.json"
     mpath.write_text(json.dumps(manifest, indent=2))
     return [top_v] + paths + [flist, mpath]

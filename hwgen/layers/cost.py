@@ -193,7 +193,7 @@ def label_select_resources(sh: dict) -> dict:
     return {"luts": int(round(luts)), "ffs": int(ffs), "bram18": 0, "uram": 0, "dsps": 0, "lutram": 0}
 
 
-# FIFO on a stream (templates/rtl/fifo.v.j2; style "auto": a register array up to SRL_MAX_DEPTH words, a RAM
+# FIFO on a stream (templates/rtl/hwgen_fifo.v; style "auto": a register array up to SRL_MAX_DEPTH words, a RAM
 # above). yosys synth_xilinx -family xc7 maps the register array to flip-flops, not SRLs (srl = 0 at every
 # point), so FF = bits * depth + the clog2(depth + 1)-bit count, exact at 8 points (2x2 ... 128x64), and LUT =
 # bits * depth / 2 + 2 per count bit (the read mux), within 7 %. The RAM style becomes LUTRAM (RAM64M: 3 bits x 64

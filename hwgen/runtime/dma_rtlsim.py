@@ -106,7 +106,8 @@ class DmaRtlsim:
         cpp_text = HARNESS_CPP.replace("{common}", vl.STREAM_HARNESS_COMMON_CPP)
         args = ["--cc", "--exe", "--build", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
                 "--x-initial", "fast", "--prefix", "Vtop", "--top-module", DMA_TOP, "-j", str(jobs),
-                "-CFLAGS", f"-O1 -DBEAT_BYTES={self.beat_bytes}", "-o", "harness"]
+                "-CFLAGS", f"-O1 -DBEAT_BYTES={self.beat_bytes}", "-o", "harness",
+                "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"]  # as hwgen.sim.network_harness: split (PCH) builds
         h = hashlib.sha256(repr(args).encode() + cpp_text.encode())
         for s in sources:
             h.update(s.read_bytes())

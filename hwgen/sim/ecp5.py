@@ -47,8 +47,10 @@ NO_FIT = re.compile(r"(no (?:remaining )?BELs?|Unable to (?:find a placement|pla
                      r"(?:the )?device|exceeds|not enough|Failed to place)", re.I)
 
 
-def place_route(sources: list, top: str, cwd, clock_mhz: float = 100.0, timeout: float = 3600) -> dict:
-    """Synthesize `sources` for ECP5 and place and route `top` on an LFE5U-85F; the routed Fmax (MHz).
+def place_route(sources: list, top: str, cwd, clock_mhz: float = 100.0, timeout: float = 3600,
+                params: dict | None = None) -> dict:
+    """Synthesize `sources` for ECP5 and place and route `top` on an LFE5U-85F; the routed Fmax (MHz). params:
+    set on `top` first (`chparam`: one instance of a parameterized library module).
 
     A design that does not fit (too many LUTs, block RAMs or multipliers) returns fits=False with nextpnr's
     reason, not an error; a tool failure of another kind raises ToolError."""
@@ -59,6 +61,10 @@ def place_route(sources: list, top: str, cwd, clock_mhz: float = 100.0, timeout:
     rel = [Path(s).resolve().relative_to(cwd.resolve()).as_posix() for s in sources]
     net, rep = f"{top}_ecp5.json", f"{top}_ecp5_report.json"
     reads = "; ".join(f"read_verilog -defer {r}" for r in rel)
+    if params:
+        from hwgen.codegen.rtl import vparam
+
+        reads += "; chparam " + " ".join(f"-set {k} {vparam(v)}" for k, v in params.items()) + f" {top}"
     y = _run([*find_yosys(), "-q", "-p", f"{reads}; synth_ecp5 -top {top} -json {net}"], cwd, timeout)
     if y.returncode != 0 or not (cwd / net).is_file():
         tail = "\n".join((y.stdout + y.stderr).strip().splitlines()[-20:])
@@ -85,16 +91,18 @@ def place_route(sources: list, top: str, cwd, clock_mhz: float = 100.0, timeout:
     return {**out, "fits": True, "fmax_mhz": round(min(fmax), 1) if fmax else None, "utilization": util}
 
 
-def place_route_block(d: Path, files: list, top: str, clock_mhz: float, cached_only: bool = False) -> dict | None:
-    """place_route of one block of a build (OUT/synth/<module>/, its Verilog and .mem files), cached by content
-    in hwgen's cache (<cache>/ecp5/); cached_only: the cached result or None (benchmarks)."""
+def place_route_block(d: Path, files: list, top: str, clock_mhz: float, cached_only: bool = False,
+                      params: dict | None = None) -> dict | None:
+    """place_route of one block of a build (OUT/synth/<instance>/, its Verilog and .mem files, its parameters),
+    cached by content in hwgen's cache (<cache>/ecp5/); cached_only: the cached result or None (benchmarks)."""
     from hwgen.sim.yosys import block_key, cached_run, find_yosys, tool_id
 
     d = Path(d)
-    key = block_key(d, files, FLOW_VERSION, clock_mhz, tool_id(find_yosys()[0]), tool_id(find_nextpnr()))
+    key = block_key(d, files, FLOW_VERSION, clock_mhz, tool_id(find_yosys()[0]), tool_id(find_nextpnr()),
+                    json.dumps(params, sort_keys=True))
 
     def produce():
-        res = place_route([d / f for f in files if f.endswith(".v")], top, d, clock_mhz)
+        res = place_route([d / f for f in files if f.endswith(".v")], top, d, clock_mhz, params=params)
         (d / "ecp5.json").write_text(json.dumps(res, indent=2))
 
     if not cached_run("ecp5", top, key, d, ["ecp5.json"], None if cached_only else produce) and cached_only:

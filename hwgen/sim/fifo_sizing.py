@@ -11,8 +11,8 @@ the HLS top and the RTL top are both rendered with them.
    run cycle for cycle; it is kept when the run confirms the rate.
 3. Each FIFO in turn (stream order), by bisection, with the others at their current depths; a trial that stalls
    (the watchdog) counts as too shallow.
-Trials run one Verilator model whose FIFOs (templates/rtl/fifo_sizing.v.j2) read their depths at run time, so a
-trial is a run, not a build. The chosen depths are then confirmed once in the real design (templates/rtl/fifo.v.j2
+Trials run one Verilator model whose FIFOs (templates/rtl/hwgen_fifo.v with SIZING = 1) read their depths at run
+time, so a trial is a run, not a build. The chosen depths are then confirmed once in the real design (hwgen_fifo
 at those depths). Because the rate is monotone in each depth, halving any chosen depth loses throughput or
 deadlocks.
 """

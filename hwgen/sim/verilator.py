@@ -112,10 +112,18 @@ def run_tool(cmd: list, cwd=None, env=None, timeout: float = 1800, what: str = "
     return p
 
 
-def lint(sources: list, top: str, extra_args: list | None = None, cwd=None) -> str:
-    """`verilator --lint-only -Wall` on `sources`; returns the (warning) output, raises ToolError on any warning."""
+LANGUAGE = "1364-2005"  # every generated .v is Verilog-2005 (Vivado reads .v files as Verilog)
+
+
+def lint(sources: list, top: str, extra_args: list | None = None, cwd=None, params: dict | None = None) -> str:
+    """`verilator --lint-only -Wall --default-language 1364-2005` on `sources` (params: {name: int or str} of
+    the top module, -G); returns the (warning) output, raises ToolError on any warning."""
+    from hwgen.codegen.rtl import vparam
+
     exe = find_verilator()
-    cmd = [exe, "--lint-only", "-Wall", "--quiet", "--top-module", top, *(extra_args or []), *map(str, sources)]
+    gs = [f"-G{k}={vparam(v)}" for k, v in (params or {}).items()]
+    cmd = [exe, "--lint-only", "-Wall", "--quiet", "--default-language", LANGUAGE, "--top-module", top, *gs,
+           *(extra_args or []), *map(str, sources)]
     p = run_tool(cmd, cwd=cwd, env=verilator_env(), what="verilator lint")
     return p.stdout + p.stderr
 

@@ -100,12 +100,14 @@ def parse_stat_text(text: str) -> dict:
 
 
 def synth(sources: list, top: str, family: str = "xc7", cwd=None, timeout: float = 1800,
-          netlist: bool = False) -> dict:
+          netlist: bool = False, params: dict | None = None) -> dict:
     """`synth_xilinx -family FAMILY -top TOP -noiopad` (out of context); returns parse_stat_json's dict plus "log"
     (and "netlist": the path of the mapped netlist, `write_json`, gzipped, when netlist=True: what
     hwgen.sim.timing reads).
 
-    Run in `cwd` (where the $readmemh .mem files are). Raises ToolError with the command and log tail on failure.
+    params: {name: int or str} set on TOP first (`chparam`): one instance of a parameterized module, such as
+    a library module of hwgen.codegen.rtl. Run in `cwd` (where the $readmemh .mem files are). Raises ToolError
+    with the command and log tail on failure.
     """
     cwd = Path(cwd) if cwd is not None else Path(sources[0]).parent
     stat_file = cwd / f"{top}_yosys_stat.json"
@@ -120,6 +122,10 @@ def synth(sources: list, top: str, family: str = "xc7", cwd=None, timeout: float
             shutil.copy(s, cwd / s.name)
             rel.append(s.name)
     reads = "; ".join(f"read_verilog -defer {r}" for r in rel)
+    if params:
+        from hwgen.codegen.rtl import vparam
+
+        reads += "; chparam " + " ".join(f"-set {k} {vparam(v)}" for k, v in params.items()) + f" {top}"
     script = (f"{reads}; synth_xilinx -family {family} -top {top} -noiopad -flatten; "
               f"tee -q -o {stat_file.name} stat -json" + (f"; write_json {net_file.name}" if netlist else ""))
     cmd = [*find_yosys(), "-q", "-p", script]
@@ -216,13 +222,14 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, 
                 only=None) -> dict:
     """Synthesize the RTL of a build (OUT/rtl/, written by hwgen.codegen.rtl_project) with yosys synth_xilinx.
 
-    Each block (every layer, width converter and FIFO) is synthesized separately, out of context, in OUT/synth/
-    (with copies of the .mem files it reads); the totals are the sums over the blocks (the top only wires them
-    together). A block's result and mapped netlist are cached by the content of its files (hwgen's cache,
-    <cache>/yosys/), so an unchanged block is not synthesized again. Every block's netlist is timed
-    (hwgen.sim.timing, the board family's -1 delays): "timing" (hwgen.sim.timing_report.design_timing). With
-    ecp5=True every block is also placed and routed for a Lattice ECP5 (hwgen.sim.ecp5), its Fmax in
-    "timing"["ecp5"]. With top=True the whole top is synthesized too ("top": {...}, slower). Returns
+    Each block (every layer, width converter and FIFO) is synthesized separately, out of context, in
+    OUT/synth/<instance>/ (with copies of the files it reads; a library module with its instance's parameters);
+    the totals are the sums over the blocks (the top only wires them together). A block's result and mapped
+    netlist are cached by the content of its files and parameters (hwgen's cache, <cache>/yosys/), so an unchanged
+    block is not synthesized again. Every block's netlist is timed (hwgen.sim.timing, the board family's -1
+    delays): "timing" (hwgen.sim.timing_report.design_timing). With ecp5=True every block is also placed and
+    routed for a Lattice ECP5 (hwgen.sim.ecp5), its Fmax in "timing"["ecp5"]. With top=True the whole top is
+    synthesized too ("top": {...}, slower). Returns
     {"tool": "yosys", "family", "luts", "ffs", "brams", "dsps", "layers": {layer: {...}}, "glue": {...},
     "timing", "seconds"}; luts = logic LUTs + LUTs used as RAM / shift registers, brams in 18 kbit units.
     only: a predicate on the manifest's stages to synthesize a subset (benchmarks; the totals then cover it only);
@@ -248,16 +255,17 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, 
     yosys = find_yosys()[0]
 
     def one(stage):
-        d = work / stage["module"]
+        d = work / stage["instance"]  # a library module (the FIFOs) has many instances, each its parameters
         d.mkdir(exist_ok=True)
         for f in stage["files"]:
             shutil.copy(rtl / f, d / f)
         srcs = [d / f for f in stage["files"] if f.endswith(".v")]
         t = time.perf_counter()
-        key = block_key(d, stage["files"], SYNTH_VERSION, family, tool_id(yosys))
+        params = stage.get("params")
+        key = block_key(d, stage["files"], SYNTH_VERSION, family, tool_id(yosys), json.dumps(params, sort_keys=True))
 
         def produce():
-            r = synth(srcs, stage["module"], family=family, cwd=d, netlist=True)
+            r = synth(srcs, stage["module"], family=family, cwd=d, netlist=True, params=params)
             Path(r["netlist"]).replace(d / "netlist.json.gz")
             (d / "result.json").write_text(json.dumps({**_summary(r), "cells": r["cells"]}, indent=2))
 
@@ -269,7 +277,8 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, 
         if ecp5:
             from hwgen.sim.ecp5 import place_route_block
 
-            e = place_route_block(d, stage["files"], stage["module"], clock, cached_only=ecp5 == "cached")
+            e = place_route_block(d, stage["files"], stage["module"], clock, cached_only=ecp5 == "cached",
+                                  params=params)
             if e is not None:
                 res["ecp5"] = e
         return stage, res
@@ -293,7 +302,7 @@ def synth_build(out, graph, board, log=print, top: bool = False, jobs: int = 1, 
             log(f"  {stage['label']}: {res['luts']} LUT, {res['ffs']} FF, {res['brams']} BRAM18, {res['dsps']} DSP"
                 f"; {tm['fmax_mhz']} MHz estimated ({res['seconds']} s{', cached' if res['cached'] else ''})")
     result = {"tool": "yosys", "family": family, **tot, "layers": layers, "glue": glue}
-    label = {st["module"]: st["label"] for st in m["stages"]}
+    label = {st.get("name", st["module"]): st["label"] for st in m["stages"]}  # a library module: many names
     links = [(label[s["producer"]], label[s["consumer"]]) for s in m.get("streams", [])
              if s.get("producer") in label and s.get("consumer") in label]
     result["timing"] = design_timing([(stage["label"], stage["layer"], res) for stage, res in results], family,
