@@ -133,9 +133,36 @@ def wrapper_context(geo: DmaGeometry, inner_in_bits: int, inner_out_bits: int) -
 # pads every batch to a multiple of it (the RTL wrapper takes any number of frames).
 HLS_FRAMES_PER_CALL = 16
 
-# Frames between the input and the output gearbox whose "last of batch" flag is held: the accelerator's FIFOs
-# hold at most a few frames; when the flag queue is full the input waits (never a deadlock, only a throttle).
+# The RTL wrapper's flag queue (templates/rtl/dma_wrapper.v.j2) until it sizes its queue by flag_queue_depth.
 FLAG_DEPTH = 32
+
+
+def flag_queue_depth(design) -> int:
+    """Depth of the end-of-batch flag queue between a DMA top's input and output gearboxes (one flag per frame,
+    written when the input has sent a frame's last word, read for the frame's last output beat): the frames that
+    can be in flight between the two, so the queue never throttles the input. One rule for the HLS top and the
+    RTL wrapper.
+
+    Bound: a process finishes writing frame f before it reads any word of frame f + 2 (every kind's loop sends a
+    frame's last output before it reads the next frame's input), and a FIFO of depth D holds at most D words, so
+    a producer can be at most 1 + D // N frames ahead of its consumer on a stream of N words per frame. Along any
+    input -> output path the gearboxes are then at most the sum of those terms apart; the smallest sum over the
+    paths bounds them. Margin: one more frame per process on the path (an RTL block's output register or queue
+    holds words too), and 2. A shallower queue would only slow the input (the output never waits for the flag of
+    a frame the input has not finished), never deadlock it."""
+    streams = list(design.streams)
+    into: dict = {}
+    for s in streams:
+        into.setdefault(s.dst, []).append(s)
+    memo: dict = {}
+
+    def frames_to(node) -> int:  # least frames in flight from the input gearbox to `node` (None: the output)
+        if node not in memo:
+            memo[node] = min((0 if s.src is None else frames_to(s.src) + 1)
+                             + 1 + max(1, int(s.depth)) // max(1, int(s.words_per_frame)) for s in into[node])
+        return memo[node]
+
+    return frames_to(None) + 2
 
 
 def write_dma_wrapper_rtl(rtl_dir, graph, dma_width: int) -> list[Path]:
@@ -168,18 +195,27 @@ def frames_per_call(graph) -> int:
 def write_dma_top_hls(hls_dir, graph, dma_width: int) -> list[Path]:
     """OUT/hls/hwgen_dma_top.cpp: the HLS top the block design uses (see templates/hls/dma_top.cpp.j2): the node
     headers hwgen.codegen.hls wrote, connected like hwgen_top but run for frames_per_call() frames per call."""
+    from hwgen.codegen.hls import check_word_widths, design_processes
+
     hls_dir = Path(hls_dir)
     geo = geometry(graph, dma_width)
     design = graph.design()
-    streams = [dict(name=s.name, bits=s.bits, depth=max(1, int(s.depth))) for s in design.streams]
-    nodes = [dict(name=n.name, header=f"{n.name}.hpp",
-                  args=[s.name for s in design.inputs_of(n.name)] + [s.name for s in design.outputs_of(n.name)])
-             for n in design.nodes]
-    text = render("hls/dma_top.cpp.j2", top=DMA_TOP, inner="hwgen_top", W=geo.beat_bytes, K=frames_per_call(graph),
+    check_word_widths(design)
+    k = frames_per_call(graph)
+    streams, nodes = design_processes(design, "FRAMES" if k > 1 else "")
+    gear_in, gear_out = f"{DMA_TOP}_in", f"{DMA_TOP}_out"
+    for s in streams:  # the gearboxes are the processes at the accelerator's ports; a stream carries k frames a call
+        s.update(src=gear_in if s["src"] == "in0_V" else s["src"], dst=gear_out if s["dst"] == "out_V" else s["dst"],
+                 words=s["words"] * k)
+    i, o = design.input, design.output
+    procs = ([dict(name=gear_in, call=f"{gear_in}(in0_V, {i.name}, last_q)")]
+             + [dict(name=n["name"], call=n["call"]) for n in nodes]
+             + [dict(name=gear_out, call=f"{gear_out}({o.name}, last_q, out_V)")])
+    text = render("hls/dma_top.cpp.j2", top=DMA_TOP, inner="hwgen_top", W=geo.beat_bytes, K=k,
                   KI=geo.in_word_bytes, KO=geo.out_word_bytes, FI=geo.in_words, FO=geo.out_words,
-                  in_beats=geo.in_frame_beats, out_beats=geo.out_frame_beats,
-                  in_bits=design.input.bits, out_bits=design.output.bits, nodes=nodes, streams=streams,
-                  in_stream=design.input.name, out_stream=design.output.name)
+                  in_beats=geo.in_frame_beats, out_beats=geo.out_frame_beats, LQ=flag_queue_depth(design),
+                  in_bits=i.bits, out_bits=o.bits, nodes=nodes, streams=streams, procs=procs,
+                  in_stream=i.name, out_stream=o.name)
     p = hls_dir / f"{DMA_TOP}.cpp"
     p.write_text(text)
     return [p]

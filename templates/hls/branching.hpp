@@ -16,8 +16,8 @@ namespace hwgen {
 template <unsigned C, unsigned PE, unsigned A_BITS, bool A_SIGNED, bool A_BIPOLAR, unsigned B_BITS, bool B_SIGNED,
           bool B_BIPOLAR, unsigned OUT_BITS, unsigned ACC_BITS, long long A_MUL, long long B_MUL, unsigned T,
           unsigned THR_BITS, int OUT_BASE>
-void add_streams(hls::stream<ap_uint<PE * A_BITS> >& in0, hls::stream<ap_uint<PE * B_BITS> >& in1,
-                 hls::stream<ap_uint<PE * OUT_BITS> >& out, const ap_int<THR_BITS> thresholds[PE][C / PE][T ? T : 1],
+void add_streams(hwgen::stream<ap_uint<PE * A_BITS> >& in0, hwgen::stream<ap_uint<PE * B_BITS> >& in1,
+                 hwgen::stream<ap_uint<PE * OUT_BITS> >& out, const ap_int<THR_BITS> thresholds[PE][C / PE][T ? T : 1],
                  const unsigned pixels) {
     static_assert(C % PE == 0, "PE must divide C");
     enum { FOLDS = C / PE, NT = T ? T : 1 };
@@ -56,7 +56,7 @@ add_loop:
 // output lines are sent; each pixel is sent fw times. One output word per iteration: the first copy of a pixel's
 // word in the first output line comes from the input (and is stored), every other copy from the line.
 template <unsigned H, unsigned W, unsigned NF, unsigned FH, unsigned FW, unsigned WORD>
-void upsample(hls::stream<ap_uint<WORD> >& in, hls::stream<ap_uint<WORD> >& out, const unsigned frames) {
+void upsample(hwgen::stream<ap_uint<WORD> >& in, hwgen::stream<ap_uint<WORD> >& out, const unsigned frames) {
     ap_uint<WORD> line[W * NF];
     unsigned f = 0, rx = 0, ix = 0, ry = 0;
 upsample_loop:

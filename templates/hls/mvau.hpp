@@ -26,7 +26,7 @@ template <unsigned MW, unsigned MH, unsigned PE, unsigned SIMD, unsigned T,
           unsigned W_BITS, bool W_SIGNED, bool W_BIPOLAR,
           unsigned OUT_BITS, unsigned ACC_BITS, unsigned THR_BITS,
           bool BINARY_XNOR, bool HAS_THR, int OUT_BASE>
-void mvau(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
+void mvau(hwgen::stream<ap_uint<SIMD * IN_BITS> >& in, hwgen::stream<ap_uint<PE * OUT_BITS> >& out,
           const ap_uint<SIMD * W_BITS> weights[PE][(MH / PE) * (MW / SIMD)],
           const ap_int<THR_BITS> thresholds[PE][MH / PE][(T > 0 ? T : 1)],
           const unsigned num_vectors) {

@@ -14,7 +14,7 @@ namespace hwgen {
 
 template <unsigned C, unsigned PE, unsigned T, unsigned IN_BITS, bool IN_SIGNED, bool IN_BIPOLAR,
           unsigned OUT_BITS, unsigned THR_BITS, int OUT_BASE>
-void thresholding(hls::stream<ap_uint<PE * IN_BITS> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
+void thresholding(hwgen::stream<ap_uint<PE * IN_BITS> >& in, hwgen::stream<ap_uint<PE * OUT_BITS> >& out,
                   const ap_int<THR_BITS> thresholds[PE][C / PE][T], const unsigned num_vectors) {
     static_assert(C % PE == 0, "PE must divide C");
     static_assert(T > 0, "thresholding needs at least one threshold per channel");

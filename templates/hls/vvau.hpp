@@ -23,7 +23,7 @@ template <unsigned C, unsigned K, unsigned PE, unsigned SIMD, unsigned T,
           unsigned W_BITS, bool W_SIGNED, bool W_BIPOLAR,
           unsigned OUT_BITS, unsigned ACC_BITS, unsigned THR_BITS,
           bool HAS_THR, int OUT_BASE, bool DW_ORDER>
-void vvau(hls::stream<ap_uint<PE * SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
+void vvau(hwgen::stream<ap_uint<PE * SIMD * IN_BITS> >& in, hwgen::stream<ap_uint<PE * OUT_BITS> >& out,
           const ap_uint<SIMD * W_BITS> weights[PE][(C / PE) * (K / SIMD)],
           const ap_int<THR_BITS> thresholds[PE][C / PE][(T > 0 ? T : 1)],
           const unsigned num_vectors) {

@@ -11,7 +11,7 @@
 namespace hwgen {
 
 template <unsigned IN_E, unsigned OUT_E, unsigned BITS, unsigned ELEMS>
-void width_converter(hls::stream<ap_uint<IN_E * BITS> >& in, hls::stream<ap_uint<OUT_E * BITS> >& out,
+void width_converter(hwgen::stream<ap_uint<IN_E * BITS> >& in, hwgen::stream<ap_uint<OUT_E * BITS> >& out,
                      const unsigned num_vectors) {
     static_assert(ELEMS % IN_E == 0 && ELEMS % OUT_E == 0, "ELEMS must be a multiple of IN_E and OUT_E");
     enum { IN_WORDS = ELEMS / IN_E, OUT_WORDS = ELEMS / OUT_E, BUF_E = IN_E + OUT_E };
