@@ -214,3 +214,22 @@ def test_size_fifos_resnet_deadlock_free(tmp_path):
     acc = Accelerator(out, "rtlsim")
     np.testing.assert_array_equal(acc.execute(x), Accelerator(out, "reference").execute(x))
     assert acc.stats()["cycles_per_frame"] == f["cycles_per_frame_deep"]
+    # the dataflow C simulation at the sized depths: both HLS tops bit-exact, no deadlock
+    from tests.test_dataflow_csim import both_tops
+
+    both_tops(out, tmp_path)
+    # a skip FIFO too shallow for what the long branch holds back: csim stops with the deadlock, naming it
+    from hwgen.codegen.hls import write_graph_project
+    from hwgen.graph import HwGraph
+    from hwgen.sim.csim import CsimAccelerator
+
+    g = HwGraph.load(out)
+    skip = max(skips, key=f["depths"].get)  # the one holding most: 2 words cannot do
+    g.fifo_depths = dict(g.fifo_depths, **{skip: 2})
+    shallow = CsimAccelerator(write_graph_project(tmp_path / "shallow", g), opt="-O2")
+    q = g.head_ints(x)
+    with pytest.raises(ToolError) as e:
+        shallow.run(q)
+    msg = str(e.value)
+    assert "the dataflow processes deadlocked" in msg and f"deepen the FIFO of stream '{skip}'" in msg, msg
+    assert f"waits to write stream {skip} (" in msg and ", depth 2): full, 2 words" in msg, msg

@@ -37,7 +37,7 @@ kind "width_converter" (element-aligned re-packing):
   `chain()` inserts these automatically between layers whose word sizes differ.
 
 Constant memories (weights, thresholds) are emitted as `static const ap_uint/ap_int` arrays for Vitis HLS and,
-under `#ifndef __SYNTHESIS__`, as plain integer arrays converted on the first call (templates/hls/rom.j2): an
+under `#ifndef __SYNTHESIS__`, as plain integer arrays the kernels read directly (templates/hls/rom.j2): an
 array of 10^5 ap_uint objects takes g++ minutes to compile, plain integers a second. `-DHWGEN_AP_ROM` makes
 C simulation use the synthesis initialisers (tested). mem_style "ultra" falls back to BRAM: Vitis HLS binds
 constant-initialised ROMs to BRAM/LUTRAM only.
@@ -208,6 +208,7 @@ def _uint_rom(layer: str, var: str, words: list[int], bits: int, pe: int, depth:
         raw_ndims=2 + (limbs > 1), raw_rows=[_join_wrapped(raw[i * depth:(i + 1) * depth], macro=True)
                                              for i in range(pe)],
         syn_rows=syn, count=pe * depth, limbs=limbs,
+        csim_type="unsigned long long" if limbs == 1 else f"hwgen::native::limbs<{limbs}>",
     )
 
 
@@ -216,7 +217,7 @@ def _int_rom(layer: str, var: str, rows: list[str], bits: int, pe: int, folds: i
     return dict(
         var=var, macro=f"HWGEN_{layer}_{var}_INIT", ctype=f"ap_int<{bits}>", dims=f"[{pe}][{folds}][{t}]", ndims=3,
         raw_type="long long", raw_dims=f"[{pe}][{folds}][{t}]", raw_ndims=3, raw_rows=rows, syn_rows=None,
-        count=pe * folds * t, limbs=1,
+        count=pe * folds * t, limbs=1, csim_type="long long",
     )
 
 
@@ -266,6 +267,10 @@ def mvau_context(p: dict) -> dict:
     except ValueError as e:
         raise HwgenError(f"layer {name}: weights: {e}") from None
     wbits = simd * wd.bits
+    for what, bits in (("input", simd * ind.bits), ("weight", wbits), ("output", pe * outd.bits)):
+        if bits > AP_INT_MAX_W:
+            raise FoldingError(f"layer {name}: PE={pe} SIMD={simd} makes {bits}-bit {what} words; Vitis HLS limits "
+                               f"ap_uint to {AP_INT_MAX_W} bits (AP_INT_MAX_W): use a smaller SIMD or PE")
     depth = folds * tiles
     weights_rom = _uint_rom(name, "weights", words, wbits, pe, depth)
     has_thr = bool(p["has_thresholds"]) and p.get("thresholds") is not None
@@ -563,7 +568,7 @@ def write_design(out_dir, design, top_name: str = "hwgen_top", part: str = "xczu
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = []
-    headers = ["hwgen_common.hpp", "hwgen_csim.hpp"] + [h for n in design.nodes for h in n.hls_headers]
+    headers = ["hwgen_common.hpp", "hwgen_csim.hpp", "hwgen_native.hpp"] + [h for n in design.nodes for h in n.hls_headers]
     for h in dict.fromkeys(headers):
         src = next((Path(d) / "hls" / h for d in _dirs_of(design) if (Path(d) / "hls" / h).is_file()), None)
         if src is None:

@@ -193,9 +193,11 @@ class DmaCsim:
     """The board top OUT/hls/hwgen_dma_top.cpp in C simulation, fed as the board driver feeds it: a batch padded
     with zero frames to a multiple of its frames per invocation, each frame's words packed and padded to whole
     DMA beats, TLAST on the batch's last beat; the padding frames' outputs dropped. `so_path`: where to compile
-    (nothing is written into OUT)."""
+    (nothing is written into OUT); `defines`: e.g. {"HWGEN_CSIM_AP_ARITH": None} to simulate the ap_int arithmetic
+    synthesis sees instead of its native-integer twin (templates/hls/hwgen_native.hpp)."""
 
-    def __init__(self, out_dir, graph, dma_width: int, so_path, compiler: str = "g++", opt: str = "-O2"):
+    def __init__(self, out_dir, graph, dma_width: int, so_path, compiler: str = "g++", opt: str = "-O2",
+                 defines=None):
         from hwgen.codegen.dma import DMA_TOP, frames_per_call, geometry
 
         hls = Path(out_dir) / "hls"
@@ -205,7 +207,7 @@ class DmaCsim:
         self.inp, self.outp = d.input, d.output
         self.entry = f"{DMA_TOP}_csim_run"
         self.lib = CsimLibrary(compile_shared([hls / f"{DMA_TOP}.cpp"], so_path, compiler=compiler,
-                                              include_dirs=[hls], opt=opt))
+                                              include_dirs=[hls], defines=defines, opt=opt))
 
     def run_ints(self, q) -> tuple[np.ndarray, np.ndarray]:
         """q: (n, input elements) integers. Returns (outputs (n, output elements), TLAST per output beat of the

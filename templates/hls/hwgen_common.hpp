@@ -13,6 +13,7 @@
 #include <hls_stream.h>
 #ifndef __SYNTHESIS__
 #include "hwgen_csim.hpp"
+#include "hwgen_native.hpp"
 #endif
 
 // AXI4-Stream word with TLAST. Vitis HLS ships ap_axi_sdata.h; the C-simulation header set (hls4ml's copy of
@@ -83,25 +84,25 @@ ap_uint<BITS> slice(const ap_uint<N>& w, unsigned i) {
     return w.range((i + 1) * BITS - 1, i * BITS);
 }
 
+// A constant-memory word as the kernels' ap_uint: the word itself in synthesis; in C simulation (with
+// -DHWGEN_CSIM_AP_ARITH: the native kernels read the raw words directly) the raw words of rom.j2 converted.
+template <int N>
+ap_uint<N> rom_word(const ap_uint<N>& w) {
+#pragma HLS INLINE
+    return w;
+}
 #ifndef __SYNTHESIS__
-// C simulation only: fill a constant memory from plain integers (see templates/hls/rom.j2). Unsigned words
-// are given as `limbs` 64-bit limbs each, least significant first; signed values as one long long each.
-template <int W>
-void csim_load(ap_uint<W>* dst, const unsigned long long* src, unsigned n, unsigned limbs) {
-    for (unsigned i = 0; i < n; i++) {
-        ap_uint<W> v = 0;
-        for (unsigned l = 0; l < limbs; l++) {
-            const unsigned lo = 64 * l, hi = (lo + 63 < (unsigned)W - 1) ? lo + 63 : (unsigned)W - 1;
-            v.range(hi, lo) = src[i * limbs + l];
-        }
-        dst[i] = v;
-    }
+template <int N>
+ap_uint<N> rom_word(const unsigned long long& w) {
+    return ap_uint<N>(w);
 }
-template <int W>
-void csim_load(ap_int<W>* dst, const long long* src, unsigned n, unsigned) {
-    for (unsigned i = 0; i < n; i++) dst[i] = src[i];
+template <int N, int L>
+ap_uint<N> rom_word(const native::limbs<L>& w) {
+    return native::from_limbs<N>(w.v);
 }
+#endif
 
+#ifndef __SYNTHESIS__
 // C simulation only: a word of W bits (a multiple of 8) from / to W / 8 bytes, least significant first, 64 bits at
 // a time (the testbench's packing, hwgen.packing.pack_bytes).
 template <int W>

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from hls_testlib import compiler_params, dd, rand_values
+from hls_testlib import AP_ARITH, compiler_params, dd, rand_values
 from hwgen.codegen import hls
 from hwgen.dtypes import BIPOLAR, DType
 from hwgen.errors import FoldingError, HwgenError, InputDataError, ToolError
@@ -205,7 +205,8 @@ def test_weights_wider_than_64_bits():
 
 @pytest.mark.parametrize("compiler", compiler_params())
 def test_synthesis_initialisers(tmp_path, hls_include, compiler):
-    """-DHWGEN_AP_ROM: the ap_uint / ap_int initialisers Vitis HLS sees (incl. > 64-bit words) are bit-exact."""
+    """-DHWGEN_AP_ROM: the ap_uint / ap_int initialisers Vitis HLS sees (incl. > 64-bit words) are bit-exact; with
+    clang++ through the ap_int arithmetic too (all of what synthesis sees)."""
     layers, ref = mlp_layers()
     rng = np.random.default_rng(2)
     wide_w = rand_values(rng, I(8), (4, 24))
@@ -219,7 +220,7 @@ def test_synthesis_initialisers(tmp_path, hls_include, compiler):
     unit = tmp_path / "unit.cpp"
     unit.write_text('#include "syn_mlp.cpp"\n#include "syn_wide.cpp"\n')
     so = csim.compile_shared([unit], tmp_path / "syn.so", compiler=compiler, include_dirs=[tmp_path],
-                             defines={"HWGEN_AP_ROM": None})
+                             defines={"HWGEN_AP_ROM": None, **(AP_ARITH if compiler == "clang++" else {})})
     lib = csim.CsimLibrary(so)
     x = rand_values(rng, U(2), (50, 16))
     np.testing.assert_array_equal(csim.CsimAccelerator(p1, lib=lib, entry="syn_mlp_run").run(x), ref(x))
