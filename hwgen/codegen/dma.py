@@ -180,7 +180,7 @@ def write_dma_wrapper_rtl(rtl_dir, graph, dma_width: int) -> list[Path]:
 
 # Node templates whose process takes a frame count (templates/hls/<kind>.hpp.j2: `const unsigned frames = 1`); a
 # kind can say so itself (HwLayer.hls_frames)
-FRAMES_KINDS = {"mvau", "thresholding", "label_select", "width_converter"}
+FRAMES_KINDS = {"mvau", "vvau", "thresholding", "label_select", "width_converter"}
 
 
 def frames_per_call(graph) -> int:

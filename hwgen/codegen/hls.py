@@ -46,7 +46,8 @@ A build renders a finished design (`graph.design()`, hwgen.transforms.streams): 
 `write_design()` write the static headers the nodes name (`hls_headers`), one header per node (its
 `hls_template` with its `hls_context(LIB)`), `<top>.cpp` (DATAFLOW top: one `hls::stream` per design stream,
 with the stream's name and FIFO depth, the same as the RTL FIFO on it; AXI4-Stream in0_V / out_V, TLAST at frame
-end, ap_ctrl_none, plus the C-simulation batch entry point `hwgen_csim_run`) and `hls.tcl` (Vitis HLS: csynth +
+end, ap_ctrl_none; for C simulation the same region as concurrent processes on FIFOs of those depths,
+templates/hls/hwgen_csim.hpp, and the batch entry point `hwgen_csim_run`) and `hls.tcl` (Vitis HLS: csynth +
 IP export). `write_project()` is the per-block API: a chain of (kind, params) pairs (the contexts above, as
 TemplateBlock nodes) or layers, through the same transform and top.
 """

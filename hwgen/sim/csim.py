@@ -234,3 +234,61 @@ class DmaCsim:
         o = o[:n, :geo.out_frame_bytes].reshape(-1, geo.out_word_bytes)
         y = packing.unpack_bytes(o, self.outp.dtype, self.outp.elems_per_word).reshape(n, -1)
         return y, tlast
+
+
+def deadlock_free_depths(work, graph, depths: dict, q, log=print, rounds: int = 10) -> tuple[dict, dict]:
+    """FIFO depths under which the dataflow C simulation of hwgen_top does not deadlock, from `depths` (what the
+    Verilator sizing found: enough for the RTL blocks, whose output registers and queues hold words the HLS
+    processes do not). One compiled top whose depths are set per run (hwgen::csim::depths); while it deadlocks,
+    the FIFOs the deadlock names (a join's backed-up branch) are doubled; then each FIFO so deepened is bisected
+    back to the least depth that runs. Returns (depths, {stream: words added})."""
+    from hwgen.codegen.hls import write_graph_project
+
+    work = Path(work)
+    project = write_graph_project(work / "csim_sizing", graph)
+    lib = CsimLibrary(compile_shared([project.top_cpp], work / "csim_sizing" / "top.so", include_dirs=[project.dir],
+                                     opt="-O2"))
+    sim = CsimAccelerator(project, lib=lib)
+    order = [s.name for s in project.streams]
+    set_depths, deepen = lib._lib.hwgen_csim_run_depths, lib._lib.hwgen_csim_run_deepen
+    deepen.restype = ctypes.c_char_p
+    want = np.asarray(graph.run_layers(q)).reshape(len(q), -1)
+
+    def names_to_deepen(d: dict) -> list:
+        set_depths((ctypes.c_uint * len(order))(*[max(1, int(d[k])) for k in order]), len(order))
+        try:
+            y = sim.run(q)
+        except ToolError:
+            names = [n for n in (deepen() or b"").decode().split(",") if n]
+            if not names:
+                raise
+            return names
+        if not np.array_equal(y, want):
+            raise ToolError("FIFO sizing: the C simulation differs from the reference at depths "
+                            f"{d}; this is a bug, please report")
+        return []
+
+    d = dict(depths)
+    for _ in range(rounds):
+        names = names_to_deepen(d)
+        if not names:
+            break
+        for k in names:
+            d[k] = 2 * d[k] + 1
+        log(f"  C simulation deadlocks: deepening {', '.join(f'{k} to {d[k]}' for k in names)}")
+    else:
+        raise ToolError(f"FIFO sizing: the C simulation still deadlocks after {rounds} deepenings (depths {d})")
+    for k in [k for k in order if d[k] > depths[k]]:  # back down, each to the least depth that runs
+        lo, hi = depths[k], d[k]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if names_to_deepen(dict(d, **{k: mid})):
+                lo = mid + 1
+            else:
+                hi = mid
+        d[k] = lo
+    set_depths(None, 0)
+    added = {k: d[k] - depths[k] for k in order if d[k] != depths[k]}
+    if added:
+        log(f"  C simulation: deepened {', '.join(f'{k} by {v}' for k, v in added.items())}")
+    return d, added

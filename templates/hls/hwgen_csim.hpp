@@ -128,6 +128,28 @@ inline void put_stack(char* s) {
     }
 }
 
+// The message of the last failure of the calling thread (a run's error, a deadlock's account).
+inline std::string& message() {
+    static thread_local std::string m;
+    return m;
+}
+
+// The FIFOs a deadlock says to deepen (comma-separated stream names), for FIFO sizing (hwgen/sim/csim.py).
+inline std::string& to_deepen() {
+    static thread_local std::string m;
+    return m;
+}
+
+// Run-time FIFO depths (C simulation only): stream i of a region gets depths()[i] when that is set (non-zero),
+// else the depth it was generated with. FIFO sizing tries depths without recompiling.
+inline std::vector<unsigned>& depths() {
+    static thread_local std::vector<unsigned> d;
+    return d;
+}
+inline unsigned depth_of(unsigned i, unsigned generated) {
+    return (i < depths().size() && depths()[i]) ? depths()[i] : generated;
+}
+
 class Region;
 
 struct Process {
@@ -269,6 +291,7 @@ class Region {
             return false;
         }
         current_region() = this;
+        to_deepen().clear();
         for (size_t i = 0; i < procs_.size(); i++) start(procs_[i]);
         for (size_t i = 0; i < procs_.size(); i++) enqueue(procs_[i]);
         while (head_) {
@@ -440,7 +463,7 @@ inline std::string Region::deadlock_message() const {
     // what the join cannot take yet, and its FIFO must hold more. Walk that branch up from the join through the
     // processes with one input and one output that wait on a full stream (a width converter on the branch), up
     // to the fork (several outputs: above it both branches share the FIFOs).
-    std::string deepen, why;
+    std::string deepen, why, deepen_names;
     for (size_t i = 0; i < full.size(); i++) {
         const Process* join = find(full[i]->dst);
         if (!join || join->done || !join->wait || join->wait_write) continue;
@@ -448,6 +471,7 @@ inline std::string Region::deadlock_message() const {
                " while stream " + full[i]->name + " is full";
         for (const StreamBase* b = full[i]; b;) {
             deepen += (deepen.empty() ? "'" : ", '") + b->name + "'";
+            deepen_names += (deepen_names.empty() ? "" : ",") + b->name;
             const Process* q = find(b->src);
             const StreamBase* in = 0;
             size_t ins = 0, outs = 0;
@@ -462,6 +486,7 @@ inline std::string Region::deadlock_message() const {
             b = more ? in : 0;
         }
     }
+    to_deepen() = deepen_names;
     if (!deepen.empty()) {
         m += "\n" + why + ": the FIFO on that branch is too shallow for what the other branch holds back; deepen " +
              "the FIFO of stream " + deepen;
@@ -486,10 +511,6 @@ enum {
     DEADLOCK = 7,          // every unfinished process blocked
 };
 
-inline std::string& message() {
-    static thread_local std::string m;
-    return m;
-}
 
 inline int fail(int code, const std::string& m) {
     message() = m;
