@@ -51,6 +51,20 @@ using stream = csim::stream<T>;
 template <bool C, typename A, typename B> struct select_type { typedef A type; };
 template <typename A, typename B> struct select_type<false, A, B> { typedef B type; };
 
+// A counter or address of N bits: ap_uint<N> in synthesis; in C simulation (hwgen_native.hpp) an unsigned int
+// when N <= 32 (exact: every one is sized for the largest value it takes and none relies on wrapping; the ap_int
+// mode, HWGEN_CSIM_AP_ARITH, keeps ap_uint).
+template <int N>
+struct uint_of {
+#ifdef HWGEN_CSIM_NATIVE
+    typedef typename select_type<(N <= 32), unsigned, ap_uint<N> >::type type;
+#else
+    typedef ap_uint<N> type;
+#endif
+};
+template <int N>
+using uint_t = typename uint_of<N>::type;
+
 template <unsigned N> struct clog2 { enum { value = 1 + clog2<(N + 1) / 2>::value }; };
 template <> struct clog2<1> { enum { value = 0 }; };
 template <> struct clog2<0> { enum { value = 0 }; };

@@ -83,18 +83,29 @@ inline const u64* limbs_of(const ap_uint<N>& w, u64* tmp) {
     return tmp;
 }
 
-// Set bits of a word: the POPCNT instruction where the compiler may use it, else the SWAR count (a libgcc call
-// otherwise, ~5x slower: XNOR-popcount layers spend most of their time here).
-inline unsigned popcount(u64 x) {
-#ifdef __POPCNT__
-    return (unsigned)__builtin_popcountll(x);
-#else
+// Set bits of a word. HW: the POPCNT instruction (the caller is compiled for it: HWGEN_POPCNT_TARGET), else the
+// SWAR count (libgcc's __popcountdi2 otherwise, slower still: XNOR-popcount layers spend their time here).
+template <bool HW>
+inline __attribute__((always_inline)) unsigned popcount(u64 x) {
+    if (HW) return (unsigned)__builtin_popcountll(x);
     x = x - ((x >> 1) & 0x5555555555555555ull);
     x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
     x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
     return (unsigned)((x * 0x0101010101010101ull) >> 56);
-#endif
 }
+
+// x86-64 machines have had POPCNT since 2008, but not every one, and the library is compiled for the baseline:
+// the XNOR kernels have a twin compiled for it, chosen at run time.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HWGEN_POPCNT_TARGET __attribute__((target("popcnt")))
+inline bool has_popcnt() {
+    static const bool yes = __builtin_cpu_supports("popcnt");
+    return yes;
+}
+#else
+#define HWGEN_POPCNT_TARGET
+inline bool has_popcnt() { return false; }
+#endif
 
 // Bits [i*BITS, (i+1)*BITS) of a limb array (BITS <= 64).
 template <unsigned BITS>

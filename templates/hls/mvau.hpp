@@ -33,12 +33,27 @@ struct MvauNative {
     template <class WA, class TA>
     ap_uint<PE * OUT_BITS> step(const ap_uint<SIMD * IN_BITS>& x, WA weights, TA thresholds, unsigned widx,
                                 unsigned fold, bool first, bool last) {
+        if (BINARY_XNOR && native::has_popcnt()) return step_popcnt(x, weights, thresholds, widx, fold, first, last);
+        return body<false>(x, weights, thresholds, widx, fold, first, last);
+    }
+    template <class WA, class TA>
+    HWGEN_POPCNT_TARGET ap_uint<PE * OUT_BITS> step_popcnt(const ap_uint<SIMD * IN_BITS>& x, WA weights,
+                                                           TA thresholds, unsigned widx, unsigned fold, bool first,
+                                                           bool last) {
+        return body<true>(x, weights, thresholds, widx, fold, first, last);
+    }
+    template <bool HW, class WA, class TA>
+    inline __attribute__((always_inline)) ap_uint<PE * OUT_BITS> body(const ap_uint<SIMD * IN_BITS>& x, WA weights,
+                                                                      TA thresholds, unsigned widx, unsigned fold,
+                                                                      bool first, bool last) {
         using namespace native;
         u64 xl[XL], wtmp[WL], ol[OL];
         to_limbs<SIMD * IN_BITS>(x, xl);
         i64 xv[BINARY_XNOR ? 1 : SIMD];
-        if (!BINARY_XNOR)
+        if (!BINARY_XNOR) {
+#pragma GCC unroll 16
             for (unsigned s = 0; s < SIMD; s++) xv[s] = value<IN_BITS, IN_SIGNED, IN_BIPOLAR>(field<IN_BITS>(xl, s));
+        }
         for (unsigned l = 0; l < OL; l++) ol[l] = 0;
         for (unsigned p = 0; p < PE; p++) {
             const u64* w = limbs_of(weights[p][widx], wtmp);
@@ -47,9 +62,10 @@ struct MvauNative {
                 for (unsigned l = 0; l < XL; l++) {
                     const unsigned bits = (l + 1) * 64 <= SIMD ? 64 : SIMD - l * 64;
                     const u64 m = bits == 64 ? ~0ull : ((1ull << bits) - 1);
-                    a += popcount(~(xl[l] ^ w[l]) & m);
+                    a += popcount<HW>(~(xl[l] ^ w[l]) & m);
                 }
             } else {
+#pragma GCC unroll 16
                 for (unsigned s = 0; s < SIMD; s++) a += xv[s] * value<W_BITS, W_SIGNED, W_BIPOLAR>(field<W_BITS>(w, s));
             }
             acc[p] = a;

@@ -229,6 +229,16 @@ def test_synthesis_initialisers(tmp_path, hls_include, compiler):
     np.testing.assert_array_equal(y, kernels.mvau(x, wide_w, wide_t, 0, out_bipolar=True).reshape(50, -1))
 
 
+def test_ucontext_scheduler(tmp_path, hls_include):
+    """The portable context switch (ucontext, what machines other than x86-64 use) runs the same dataflow."""
+    layers, ref = mlp_layers()
+    proj = hls.write_project(tmp_path, "uc_mlp", layers)
+    so = csim.compile_shared([proj.top_cpp], tmp_path / "uc.so", include_dirs=[tmp_path],
+                             defines={"HWGEN_CSIM_UCONTEXT": None})
+    x = rand_values(np.random.default_rng(4), U(2), (40, 16))
+    np.testing.assert_array_equal(csim.CsimAccelerator(proj, lib=csim.CsimLibrary(so)).run(x), ref(x))
+
+
 # ------------------------------------------------------------------------------------------ errors
 
 def test_compile_error_names_file_and_line(tmp_path, hls_include):
