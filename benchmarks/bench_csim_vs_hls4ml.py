@@ -21,7 +21,6 @@ Prints frames/s of each (median of --repeat runs after a warm-up run) and the ra
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -31,16 +30,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def timed(fn, repeat: int) -> tuple[float, object]:
-    fn()  # warm-up (compiled libraries loaded, caches filled)
-    ts, r = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        r = fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts), r
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_csim import median_s as timed  # noqa: E402  (median of repeat runs after a warm-up)
 
 
 def hls4ml_model(onnx_path: Path, out_dir: Path):
@@ -69,6 +60,7 @@ def main():
     a = ap.parse_args()
     import contextlib
     import io
+    import warnings
 
     import onnx
 
@@ -99,7 +91,8 @@ def main():
             print("hwgen csim differs from hwgen's reference backend", file=sys.stderr)
             return 1
         t = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):  # hls4ml prints its whole configuration
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():  # hls4ml prints its config
+            warnings.simplefilter("ignore")
             hm, why = hls4ml_model(model, d / "hls4ml")
         h4_build = time.perf_counter() - t
         rows.append(["hwgen csim, execute(x) (quantize, C simulation, Softmax)", f"{n / t_e2e:,.0f}",

@@ -150,7 +150,7 @@ def test_top_pragmas(rendered):
     assert [c[0] for c in calls] == [p["name"] for _, p in rendered.layers]
     assert all(a[2] == b[1] for a, b in zip(calls, calls[1:]))  # a chain: each output stream is the next input
     assert re.findall(r"calls; c\+\+\) (\w+)\((\w+), (\w+)\);", sim) == calls
-    fifos = re.findall(r'hwgen::stream<ap_uint<\d+> > (\w+)\("\w+", (\d+),', sim)
+    fifos = re.findall(r'hwgen::stream<ap_uint<\d+> > (\w+)\("\w+", hwgen::csim::depth_of\(\d+, (\d+)\),', sim)
     assert [(n, int(d)) for n, d in fifos] == [(n, int(d)) for n, d in pragmas]
 
 
