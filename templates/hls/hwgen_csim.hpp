@@ -95,22 +95,31 @@ struct Process;
 class StreamBase;
 
 // Coroutine stacks: mmap'd with a guard page below (an overflow faults instead of corrupting memory), pages
-// committed only when touched, kept for the next region of the thread instead of unmapped.
-enum { STACK_BYTES = 16 << 20 };
+// committed only when touched, kept for the thread's next region (unmapped when the thread ends).
+enum { STACK_BYTES = 16 << 20, POOLED_STACKS = 64 };
 
-inline std::vector<char*>& stack_pool() {
-    static thread_local std::vector<char*> pool;
+inline size_t page_bytes() { return (size_t)sysconf(_SC_PAGESIZE); }
+
+struct StackPool {
+    std::vector<char*> free;
+    ~StackPool() {
+        for (size_t i = 0; i < free.size(); i++) munmap(free[i] - page_bytes(), STACK_BYTES + page_bytes());
+    }
+};
+
+inline StackPool& stack_pool() {
+    static thread_local StackPool pool;
     return pool;
 }
 
 inline char* get_stack() {
-    std::vector<char*>& pool = stack_pool();
+    std::vector<char*>& pool = stack_pool().free;
     if (!pool.empty()) {
         char* s = pool.back();
         pool.pop_back();
         return s;
     }
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t page = page_bytes();
     void* m = mmap(0, STACK_BYTES + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) {
         fprintf(stderr, "hwgen csim: cannot map a %d MB coroutine stack\n", STACK_BYTES >> 20);
@@ -121,12 +130,8 @@ inline char* get_stack() {
 }
 
 inline void put_stack(char* s) {
-    if (stack_pool().size() < 256) {
-        stack_pool().push_back(s);
-    } else {
-        const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-        munmap(s - page, STACK_BYTES + page);
-    }
+    if (stack_pool().free.size() < POOLED_STACKS) stack_pool().free.push_back(s);
+    else munmap(s - page_bytes(), STACK_BYTES + page_bytes());
 }
 
 // The message of the last failure of the calling thread (a run's error, a deadlock's account).
