@@ -90,3 +90,16 @@ def test_cnv_1w1a_fold_cnv_large(size_fifos, tmp_path):
     out = tmp_path / "o"
     build(model, out, folding_file=tmp_path / "FOLD.json", size_fifos=size_fifos, **QUIET)
     both_tops(out, tmp_path)
+
+
+@pytest.mark.slow
+def test_concat_pad_at_sized_depths(tmp_path):
+    """concat_pad_w4a4 at --size-fifos depths: the Verilator sizing alone leaves the Concat's first input too shallow
+    for the HLS processes (they hold fewer words than the RTL blocks' output registers); the sizing's C-simulation
+    step deepens it, and both tops run."""
+    from tests.cnn_models import model_path
+
+    out = tmp_path / "o"
+    s = build(model_path("concat_pad_w4a4.onnx", tmp_path), out, size_fifos=True, **QUIET)
+    assert any("Concat" in k for k in s["fifos"]["csim_deepened"]), s["fifos"]["csim_deepened"]
+    both_tops(out, tmp_path)
