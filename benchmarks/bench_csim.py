@@ -1,18 +1,25 @@
-"""HLS C simulation of the TFC models: compile time (g++ and clang++) and images/s on the MNIST test set.
+"""HLS C simulation (the csim backend) speed: compile time and frames/s, against the reference backend in the same run.
 
-For each model: `hwgen build --target-fps 1000000`, then the csim backend compiles OUT/hls/hwgen_top.cpp into a
-shared library (timed from a clean build directory, per compiler) and runs the hardware part on all 10,000
-MNIST test images in one ctypes call per batch. Baseline in the same run: the reference backend (the layers'
-numpy `execute()`) on the same integer inputs. Outputs are checked equal.
+C simulation runs the generated HLS C++ as the hardware runs it: the DATAFLOW processes concurrently (coroutines,
+templates/hls/hwgen_csim.hpp), every stream a FIFO of its depth, compiled with g++ -O2, the kernels' per-cycle
+arithmetic on 64-bit integers (templates/hls/hwgen_native.hpp), one ctypes call per batch. Cases:
+- TFC_1W1A / 1W2A / 2W2A (../shared) at `--target-fps 1e6` on the MNIST test images;
+- the jet tagger look-alike (tests/frontend_models.py `qkeras_mlp`, `--input-dtype FIXED<16,6>`: every layer in
+  hardware) on random FIXED<16,6> inputs;
+- CNV-1W1A (tests/models/cnn) at FINN's fold_cnv_large on its saved CIFAR-10 inputs, repeated.
+Per case: `hwgen build`, the csim backend's compile from an empty cache (a private HWGEN_CACHE_DIR), then the
+hardware part (`execute_ints` on the quantized frames), median of --repeat runs after a warm-up; the reference
+backend (the layers' numpy `execute()`) on the same frames as the baseline; outputs checked equal.
 
-    python benchmarks/bench_csim.py [--images 10000] [--repeat 1]     (~5 min on 2 cores: the 2-bit models
-    run ~200 images/s in C simulation)
+    python benchmarks/bench_csim.py [--images 10000] [--cnv-frames 1000] [--repeat 3] [--only TFC_1W1A,jet,CNV]
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import json
+import os
 import statistics
 import sys
 import tempfile
@@ -22,9 +29,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 TFC = ROOT.parent / "shared" / "models" / "tfc"
 MNIST = ROOT.parent / "shared" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
-COMPILERS = ("g++", "clang++")
+QUIET = dict(log=lambda *a, **k: None)
 
 
 def mnist_images(n: int) -> np.ndarray:
@@ -33,56 +41,85 @@ def mnist_images(n: int) -> np.ndarray:
     return (x / 255.0).astype(np.float32)
 
 
-def rate(fn, n: int, repeat: int) -> tuple[float, object]:
-    ts, r = [], None
+def median_s(fn, repeat: int) -> tuple[float, object]:
+    r = fn()  # warm-up
+    ts = []
     for _ in range(repeat):
         t = time.perf_counter()
         r = fn()
         ts.append(time.perf_counter() - t)
-    return n / statistics.median(ts), r
+    return statistics.median(ts), r
+
+
+def build_case(name: str, d: Path, a) -> tuple[Path, np.ndarray]:
+    """OUT of the case and its float inputs."""
+    from hwgen.build import build, compile_model
+    from hwgen.cli import main as hwgen_main
+
+    out = d / name
+    if name.startswith("TFC"):
+        build(TFC / f"{name}.onnx", out, target_fps=1e6, **QUIET)
+        return out, mnist_images(a.images)
+    if name == "jet":
+        import onnx
+
+        from tests.frontend_models import qkeras_mlp
+
+        onnx.save(qkeras_mlp(seed=1), d / "jet.onnx")
+        hwgen_main(["build", str(d / "jet.onnx"), "-o", str(out), "-q", "--input-dtype", "FIXED<16,6>",
+                    "--target-fps", "1000000"])
+        x = np.random.default_rng(0).integers(-2 ** 15, 2 ** 15, (a.jet_frames, 16)) * 2.0 ** -10
+        return out, x.astype(np.float32)
+    from tests.cnn_models import io_pair, model_path
+    from tests.handmade_cnv import fold_cnv_large_file
+
+    model = model_path("cnv_1w1a.onnx.gz", d)
+    names = [lay.name for lay in compile_model(model).layers if lay.op in ("MVAU", "VVAU")]
+    (d / "FOLD.json").write_text(json.dumps(fold_cnv_large_file(names)))
+    build(model, out, folding_file=d / "FOLD.json", **QUIET)
+    x, _ = io_pair("cnv_1w1a.onnx.gz")
+    return out, np.resize(x, (a.cnv_frames, *x.shape[1:]))
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=10000)
-    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--jet-frames", type=int, default=20000)
+    ap.add_argument("--cnv-frames", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", default="TFC_1W1A,TFC_1W2A,TFC_2W2A,jet,CNV")
     a = ap.parse_args()
-    from hwgen.build import build
     from hwgen.report import table
     from hwgen.runtime.accelerator import Accelerator
 
-    models = sorted(TFC.glob("TFC_*.onnx"))
-    if not models or not MNIST.is_file():
-        print(f"no TFC models in {TFC} or no MNIST at {MNIST}; this benchmark needs ../shared", file=sys.stderr)
+    cases = a.only.split(",")
+    if any(c.startswith("TFC") for c in cases) and not (TFC.is_dir() and MNIST.is_file()):
+        print(f"no TFC models in {TFC} or no MNIST at {MNIST}; the TFC cases need ../shared", file=sys.stderr)
         return 1
-    x = mnist_images(a.images)
-    n = len(x)
     rows = []
-    for m in models:
-        row = [m.stem]
-        compile_s, rates = {}, {}
-        with tempfile.TemporaryDirectory() as d:
-            for comp in COMPILERS:
-                out = Path(d) / comp.replace("+", "x")
-                build(m, out, target_fps=1e6, log=lambda *_: None)
-                t = time.perf_counter()
-                acc = Accelerator(out, "csim", compiler=comp)  # writes OUT/hls again and compiles it
-                compile_s[comp] = time.perf_counter() - t
-                q = acc.graph.head_ints(x)
-                rates[comp], y = rate(lambda: acc.execute_ints(q), n, a.repeat)
-                ref = Accelerator(out, "reference")
-                ref_rate, y_ref = rate(lambda: ref.execute_ints(q), n, a.repeat)
-                if not np.array_equal(y, y_ref):
-                    print(f"{m.stem}: {comp} C simulation differs from the reference", file=sys.stderr)
-                    return 1
-        row += [f"{compile_s[c]:.1f}" for c in COMPILERS]
-        row += [f"{rates[c]:,.0f}" for c in COMPILERS]
-        row += [f"{ref_rate:,.0f}", f"{rates['g++'] / ref_rate:.2f}x"]
-        rows.append(row)
-    print(table(rows, ["model", "g++ compile s", "clang++ compile s", "g++ csim img/s", "clang++ csim img/s",
-                       "reference img/s", "g++ csim / reference"]))
-    print(f"\n{n} MNIST test images, hardware part only (integer in -> integer out), one call per batch; "
-          f"images/s: median of {a.repeat} runs; compile: one cold compile per compiler (-O1).")
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        os.environ["HWGEN_CACHE_DIR"] = str(d / "cache")  # a cold compile, measured
+        for name in cases:
+            out, x = build_case(name, d, a)
+            t = time.perf_counter()
+            acc = Accelerator(out, "csim")
+            compile_s = time.perf_counter() - t
+            ref = Accelerator(out, "reference")
+            q = acc.graph.head_ints(x)
+            n = len(q)
+            t_csim, y = median_s(lambda: acc.execute_ints(q), a.repeat)
+            t_ref, y_ref = median_s(lambda: ref.execute_ints(q), a.repeat)
+            if not np.array_equal(y, y_ref):
+                print(f"{name}: C simulation differs from the reference", file=sys.stderr)
+                return 1
+            rows.append([name, str(n), f"{compile_s:.1f}", f"{n / t_csim:,.0f}", f"{t_csim:.2f}",
+                         f"{n / t_ref:,.0f}", f"{t_ref / t_csim:.2f}x"])
+    print(table(rows, ["model", "frames", "compile s (g++ -O2, cold)", "csim frames/s", "csim s",
+                       "reference frames/s", "csim / reference"]))
+    print(f"\nhardware part only (integer frames in -> integer frames out), one call per batch; frames/s: median of "
+          f"{a.repeat} runs after a warm-up; the processes of each DATAFLOW region concurrent on FIFOs of their "
+          "depths.")
     return 0
 
 

@@ -22,7 +22,7 @@ HLS_REVERSE = """\
 #ifndef HWGEN_LAYER_{{ name }}_HPP
 #define HWGEN_LAYER_{{ name }}_HPP
 #include "hwgen_common.hpp"
-static void {{ name }}(hls::stream<ap_uint<{{ W }}> >& in0, hls::stream<ap_uint<{{ W }}> >& out0) {
+static void {{ name }}(hwgen::stream<ap_uint<{{ W }}> >& in0, hwgen::stream<ap_uint<{{ W }}> >& out0) {
 #pragma HLS INLINE off
     ap_uint<{{ W }}> buf[{{ words }}];
     for (int i = 0; i < {{ words }}; i++) buf[i] = in0.read();

@@ -1,7 +1,8 @@
 """Every CNN test model through every backend: `hwgen build` (default folding for pynq-z2), then reference, cpu,
 csim and rtlsim on the model's saved inputs plus random ones, each bit-exact with qonnx's execution of the
-original graph (`hwgen.verify.golden`); the MNIST CNN on 1,000 test images through csim and rtlsim with qonnx's
-accuracy. Slow: one Verilator build and one C++ compile per model (cached by content in ~/.cache/hwgen, so QCDQ
+original graph (`hwgen.verify.golden`), and both HLS tops in the dataflow C simulation at the rule's FIFO depths
+(tests/test_dataflow_csim.py; not again for a QCDQ twin: same hardware); the MNIST CNN on 1,000 test images
+through csim and rtlsim with qonnx's accuracy. Slow: one Verilator build and one C++ compile per model (cached by content in ~/.cache/hwgen, so QCDQ
 twins with the same hardware reuse them)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from hwgen.build import build
 from hwgen.runtime.accelerator import Accelerator
 from hwgen.verify import golden
 from tests.cnn_models import io_pair, model_path
+from tests.test_dataflow_csim import both_tops
 
 MODELS = ["mnist_cnn_w4a4.onnx", "mnist_cnn_w4a4_qcdq.onnx", "resnet_w4a4.onnx", "resnet_w4a4_qcdq.onnx",
           "mobilenet_w4a4.onnx", "mobilenet_w4a4_qcdq.onnx", "conv1d_w4a4.onnx", "conv1d_w4a4_qcdq.onnx",
@@ -39,6 +41,8 @@ def test_every_backend_bit_exact_with_qonnx(name, tmp_path):
         got = Accelerator(out, backend=backend).execute(x)
         assert got.shape == want.shape, backend
         np.testing.assert_array_equal(got, want, err_msg=f"{name}: {backend} differs from qonnx")
+    if "_qcdq" not in name:
+        both_tops(out, tmp_path)
 
 
 @pytest.mark.slow

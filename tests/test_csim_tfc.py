@@ -3,8 +3,9 @@
 reference backend on all 10,000 MNIST test images: every integer output of the hardware part and every logit.
 
 The folding is the one `--target-fps 1000000` picks on the default board (pynq-z2, 100 MHz); C-simulation speed
-barely depends on it. C simulation of ap_int arithmetic is slow: TFC_1W1A (XNOR-popcount) runs ~2,000 images/s,
-the 2-bit models ~200 images/s on the 2-core CI machine: 15 s / 75-80 s per model (shared machine): `slow`.
+barely depends on it. The dataflow processes run concurrently on FIFOs of their depths (templates/hls/hwgen_csim.hpp):
+TFC_1W1A ~8,000 images/s, the 2-bit models ~3,000 on the loaded 2-core machine (benchmarks/bench_csim.py), plus
+~20 s of compile per model: `slow`.
 """
 
 import numpy as np

@@ -23,8 +23,8 @@ HLS_FORK = """\
 #ifndef HWGEN_LAYER_{{ name }}_HPP
 #define HWGEN_LAYER_{{ name }}_HPP
 #include "hwgen_common.hpp"
-static void {{ name }}(hls::stream<ap_uint<{{ W }}> >& in0, hls::stream<ap_uint<{{ W }}> >& out0,
-                       hls::stream<ap_uint<{{ W }}> >& out1) {
+static void {{ name }}(hwgen::stream<ap_uint<{{ W }}> >& in0, hwgen::stream<ap_uint<{{ W }}> >& out0,
+                       hwgen::stream<ap_uint<{{ W }}> >& out1) {
 #pragma HLS INLINE off
     for (int i = 0; i < {{ words }}; i++) {
 #pragma HLS PIPELINE II=1
@@ -40,8 +40,8 @@ HLS_EVENODD = """\
 #ifndef HWGEN_LAYER_{{ name }}_HPP
 #define HWGEN_LAYER_{{ name }}_HPP
 #include "hwgen_common.hpp"
-static void {{ name }}(hls::stream<ap_uint<{{ W }}> >& in0, hls::stream<ap_uint<{{ W }}> >& in1,
-                       hls::stream<ap_uint<{{ W }}> >& out0) {
+static void {{ name }}(hwgen::stream<ap_uint<{{ W }}> >& in0, hwgen::stream<ap_uint<{{ W }}> >& in1,
+                       hwgen::stream<ap_uint<{{ W }}> >& out0) {
 #pragma HLS INLINE off
     for (int i = 0; i < {{ words }}; i++) {
 #pragma HLS PIPELINE II=1

@@ -1,7 +1,8 @@
 """The simulators on a branching graph (tests/skip_graph.py: a skip connection whose long branch holds a whole
 frame): rtlsim and csim bit-exact with the reference, per-layer and per-stream figures on the fork and the join,
-and no silent deadlock: with the short branch's FIFO too shallow the watchdog stops the run within its bound and
-names the join, the empty stream and the full FIFO to deepen."""
+and no silent deadlock: with the short branch's FIFO too shallow the watchdog stops rtlsim within its bound, and
+csim (its processes concurrent on FIFOs of the same depths) stops at once; both name the join, the empty stream
+and the full FIFO to deepen."""
 
 from __future__ import annotations
 
@@ -60,7 +61,14 @@ def test_shallow_short_branch_is_named(templates, tmp_path):
     out = tmp_path / "shallow"
     write_build(g, out, log=lambda *a: None)
     q = _frames(3)
-    np.testing.assert_array_equal(Accelerator(out, "csim").execute_ints(q), skip_reference(q, PE))  # sequential
+    with pytest.raises(ToolError) as e:
+        Accelerator(out, "csim").execute_ints(q)
+    msg = str(e.value)
+    assert "the dataflow processes deadlocked" in msg, msg
+    assert f"Fork_0 waits to write stream {SHORT} (Fork_0 -> Join_0, depth 4): full, 4 words" in msg, msg
+    assert "Join_0 waits to read stream Rev_0__Join_0_i1 (Rev_0 -> Join_0, depth 2): empty" in msg, msg
+    assert f"Join_0 waits for data on stream Rev_0__Join_0_i1 while stream {SHORT} is full" in msg, msg
+    assert f"deepen the FIFO of stream '{SHORT}' (HwGraph.fifo_depths" in msg, msg
     acc = Accelerator(out, "rtlsim", watchdog=500)
     t = time.perf_counter()
     with pytest.raises(ToolError) as e:
@@ -122,17 +130,16 @@ def test_sizing_fifo_is_the_real_fifo(templates, tmp_path):
 
 
 def test_csim_names_a_stream_short_of_a_frame(templates, tmp_path):
-    """csim runs the processes in turn on unbounded streams: the short branch's depth cannot deadlock it (the
-    pragma still carries it for the hardware), and a producer that writes less than a frame is named instead of
-    its consumer reading zeros from an empty stream."""
+    """A producer that writes less than a frame is named (its consumer waits for a word that never comes), not
+    read as zeros from an empty stream."""
     import shutil
 
     from hwgen.manifest import write_manifest
 
     out = tmp_path / "csim"
-    write_build(skip_graph(short_depth=3), out, log=lambda *a: None)
+    write_build(skip_graph(short_depth=64), out, log=lambda *a: None)
     top = (out / "hls" / "hwgen_top.cpp").read_text()
-    assert f"#pragma HLS STREAM variable={SHORT} depth=3" in top
+    assert f"#pragma HLS STREAM variable={SHORT} depth=64" in top
     broken = tmp_path / "broken"
     shutil.copytree(out, broken)
     h = broken / "hls" / "Rev_0.hpp"
@@ -143,7 +150,9 @@ def test_csim_names_a_stream_short_of_a_frame(templates, tmp_path):
     write_manifest(broken)
     q = _frames(2)
     np.testing.assert_array_equal(Accelerator(out, "csim").execute_ints(q), skip_reference(q, PE))
-    with pytest.raises(ToolError, match=r"stream Rev_0__Join_0_i1 \(Rev_0 -> Join_0\) \(63 words, a frame is 64\)"):
+    with pytest.raises(ToolError, match=r"stream Rev_0__Join_0_i1 \(Rev_0 -> Join_0, depth \d+\): Rev_0 returned from "
+                                        r"its last invocation after writing 126 words \(64 per invocation\), Join_0 "
+                                        r"waits for more"):
         Accelerator(broken, "csim").execute_ints(q)
 
 
@@ -205,3 +214,22 @@ def test_size_fifos_resnet_deadlock_free(tmp_path):
     acc = Accelerator(out, "rtlsim")
     np.testing.assert_array_equal(acc.execute(x), Accelerator(out, "reference").execute(x))
     assert acc.stats()["cycles_per_frame"] == f["cycles_per_frame_deep"]
+    # the dataflow C simulation at the sized depths: both HLS tops bit-exact, no deadlock
+    from tests.test_dataflow_csim import both_tops
+
+    both_tops(out, tmp_path)
+    # a skip FIFO too shallow for what the long branch holds back: csim stops with the deadlock, naming it
+    from hwgen.codegen.hls import write_graph_project
+    from hwgen.graph import HwGraph
+    from hwgen.sim.csim import CsimAccelerator
+
+    g = HwGraph.load(out)
+    skip = max(skips, key=f["depths"].get)  # the one holding most: 2 words cannot do
+    g.fifo_depths = dict(g.fifo_depths, **{skip: 2})
+    shallow = CsimAccelerator(write_graph_project(tmp_path / "shallow", g), opt="-O2")
+    q = g.head_ints(x)
+    with pytest.raises(ToolError) as e:
+        shallow.run(q)
+    msg = str(e.value)
+    assert "the dataflow processes deadlocked" in msg and f"deepen the FIFO of stream '{skip}'" in msg, msg
+    assert f"waits to write stream {skip} (" in msg and ", depth 2): full, 2 words" in msg, msg

@@ -53,29 +53,19 @@ def test_fastest_tfc_stops_at_the_dma(tmp_path):
     assert e["cycles_per_frame"] > 1 and "stopped at the I/O bound" in s["folding"]["mode"]
 
 
-def _frames(g, geo, n, seed=0):
+def _ints(g, n, seed=0):
+    """n random input frames of the hardware graph (integers) and what the reference makes of them."""
     i = g.design().input
     q = i.dtype.random(np.random.default_rng(seed), (n, i.words_per_frame * i.elems_per_word))
-    ref = g.run_layers(q).reshape(n, -1)
-    words = packing.pack_bytes(q, i.dtype, i.elems_per_word).reshape(n, -1)
-    buf = np.zeros((n, geo.in_stride), np.uint8)
-    buf[:, :words.shape[1]] = words
-    return buf, ref
-
-
-def _unframe(g, geo, raw, n):
-    last = g.design().output
-    o = raw.reshape(n, geo.out_stride)
-    assert not o[:, geo.out_frame_bytes:].any(), "beat padding must be zero"
-    o = o[:, :geo.out_frame_bytes].reshape(-1, geo.out_word_bytes)
-    return packing.unpack_bytes(o, last.dtype, last.elems_per_word).reshape(n, -1)
+    return q, g.run_layers(q).reshape(n, -1)
 
 
 @pytest.mark.parametrize("board,fold", [("pynq-z2", None), ("zcu104", {"SIMD": 8})])
 def test_hls_dma_top_csim(board, fold, tmp_path):
-    """The HLS board boundary in C simulation: words wider (40 bytes) and narrower (5 bytes) than the beat,
-    one output TLAST, on the batch's last beat."""
-    from hwgen.sim.csim import compile_shared
+    """The HLS board boundary in C simulation (processes concurrent on FIFOs of their depths): words wider (40
+    bytes) and narrower (5 bytes) than the beat, one output TLAST, on the batch's last beat; a batch that is not a
+    multiple of the frames per invocation is padded as the driver pads it."""
+    from hwgen.sim.csim import DmaCsim
 
     fold_file = None
     if fold:
@@ -86,20 +76,19 @@ def test_hls_dma_top_csim(board, fold, tmp_path):
     g = HwGraph.load(out)
     geo = geometry(g, get_board(board).dma_width)
     assert (geo.in_word_bytes > geo.beat_bytes) == (fold is None)
-    so = compile_shared([out / "hls" / "hwgen_top.cpp", out / "hls" / "hwgen_dma_top.cpp"], tmp_path / "dma.so",
-                        include_dirs=[out / "hls"])
-    fn = ctypes.CDLL(str(so)).hwgen_dma_top_csim_run
-    fn.argtypes, fn.restype = [ctypes.c_void_p] * 3 + [ctypes.c_int], ctypes.c_int
     from hwgen.codegen.dma import frames_per_call
 
     assert frames_per_call(g) == 16
+    sim = DmaCsim(out, g, get_board(board).dma_width, tmp_path / "dma.so")
     n = 2 * frames_per_call(g)  # two invocations of the top
-    buf, ref = _frames(g, geo, n)
-    outb = np.zeros(n * geo.out_stride, np.uint8)
-    tlast = np.zeros(n * geo.out_frame_beats, np.uint8)
-    assert fn(buf.ctypes.data, outb.ctypes.data, tlast.ctypes.data, n) == 0
-    np.testing.assert_array_equal(_unframe(g, geo, outb, n), ref)
+    q, ref = _ints(g, n)
+    y, tlast = sim.run_ints(q)
+    np.testing.assert_array_equal(y, ref)
     assert tlast.nonzero()[0].tolist() == [len(tlast) - 1]
+    q, ref = _ints(g, 21, seed=1)
+    y, tlast = sim.run_ints(q)
+    np.testing.assert_array_equal(y, ref)
+    assert len(tlast) == 32 * geo.out_frame_beats and tlast.nonzero()[0].tolist() == [len(tlast) - 1]
 
 
 @pytest.mark.slow
@@ -142,7 +131,7 @@ def _one_beat_frames_pipeline(tmp_path):
 @pytest.mark.slow
 def test_rtl_flag_queue_holds_every_frame_in_flight(tmp_path, monkeypatch):
     """The RTL board boundary keeps one batch-end flag per frame between its gearboxes. One-beat frames through a
-    deep pipeline with deep FIFOs: with the rule's queue (frames_in_flight) the design takes a frame per cycle,
+    deep pipeline with deep FIFOs: with the rule's queue (flag_queue_depth) the design takes a frame per cycle,
     bit-exact, also with output back-pressure; a queue of 8 flags throttles it (the fixed 32 before did too: 522
     instead of 438 cycles for these 400 frames)."""
     from hwgen.codegen import dma
@@ -154,7 +143,7 @@ def test_rtl_flag_queue_holds_every_frame_in_flight(tmp_path, monkeypatch):
     assert geo.in_frame_beats == geo.out_frame_beats == 1
     n = 400
     buf, ref = _frames(g, geo, n)
-    flags = dma.frames_in_flight(g)
+    flags = dma.flag_queue_depth(g.design())
     assert flags >= 12 * 64  # every FIFO full of frames
     assert f"DEPTH({flags})" in (out / "rtl" / "hwgen_dma_top.v").read_text()
 
@@ -169,6 +158,6 @@ def test_rtl_flag_queue_holds_every_frame_in_flight(tmp_path, monkeypatch):
     assert cycles < n + 100, cycles  # a frame per cycle after the pipeline's fill
     run(sim, p_in=0.9, p_out=0.3)
     # the same design with a queue of 8 flags: the input waits for flags, ~pipeline length / 8 cycles per frame
-    monkeypatch.setattr(dma, "frames_in_flight", lambda graph: 8)
+    monkeypatch.setattr(dma, "flag_queue_depth", lambda design: 8)
     dma.write_dma_wrapper_rtl(out / "rtl", g, get_board("pynq-z2").dma_width)
     assert run(DmaRtlsim(out)) > 3 * n

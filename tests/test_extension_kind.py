@@ -26,7 +26,7 @@ HLS_TEMPLATE = """\
 #define HWGEN_LAYER_{{ name }}_HPP
 #include "hwgen_common.hpp"
 
-static void {{ name }}(hls::stream<ap_uint<{{ W }}> >& in0, hls::stream<ap_uint<{{ W }}> >& out0) {
+static void {{ name }}(hwgen::stream<ap_uint<{{ W }}> >& in0, hwgen::stream<ap_uint<{{ W }}> >& out0) {
 #pragma HLS INLINE off
     static const int lo[{{ NF }}][{{ PE }}] = { {{ lo_rows | join(", ") }} };
     static const int hi[{{ NF }}][{{ PE }}] = { {{ hi_rows | join(", ") }} };

@@ -120,7 +120,7 @@ def _clog2(n: int) -> int:
 
 def wrapper_context(geo: DmaGeometry, inner_in_bits: int, inner_out_bits: int, flags: int) -> dict:
     """Template values of the gearboxes: beats of W bytes <-> words of K bytes, frames padded to whole beats;
-    `flags` batch-end flags in flight (frames_in_flight)."""
+    `flags` batch-end flags in flight (flag_queue_depth)."""
     from hwgen.codegen.rtl import fifo_style
 
     w, ki, ko = geo.beat_bytes, geo.in_word_bytes, geo.out_word_bytes
@@ -141,18 +141,33 @@ HLS_FRAMES_PER_CALL = 16
 BLOCK_SLACK_WORDS = 8
 
 
-def frames_in_flight(graph) -> int:
-    """Frames the design can hold between the input and the output side of the DMA boundary: those whose last
-    input word has gone in and whose output has not all come out. Each is stored somewhere inside: on a stream
-    (its FIFO plus the producer's pipeline and output queue, BLOCK_SLACK_WORDS: ceil(words / words per frame)
-    frames, plus one partly there at each end) or in a block's state (a frame consumed but not yet emitted:
-    counted with the block's input stream), plus one in the output gearbox. An upper bound: a board-boundary
-    queue of one flag per frame (the RTL wrapper's batch-end flags) this deep never throttles the design, and
-    costs one bit per frame. (The HLS DMA top's per-frame flags need the same bound.)"""
-    frames = 1  # the frame the output gearbox is sending
-    for s in graph.design().streams:
-        frames += -(-(int(s.depth) + BLOCK_SLACK_WORDS) // int(s.words_per_frame)) + 2
-    return max(2, frames)
+def flag_queue_depth(design) -> int:
+    """Depth of the end-of-batch flag queue between a DMA top's input and output gearboxes (one flag per frame,
+    written when the input has sent a frame's last word, read for the frame's last output beat): the frames that
+    can be in flight between the two, so the queue never throttles the input. One rule for the HLS top
+    (templates/hls/dma_top.cpp.j2) and the RTL wrapper (templates/rtl/dma_wrapper.v.j2).
+
+    Bound: a process finishes writing frame f before it reads any word of frame f + 2 (every kind's loop sends a
+    frame's last output before it reads the next frame's input), and a stream holds at most its FIFO's depth plus
+    what its producer keeps in its pipeline and output queue (BLOCK_SLACK_WORDS), so a producer can be at most
+    1 + (D + slack) // N frames ahead of its consumer on a stream of N words per frame. Along any input -> output
+    path the gearboxes are then at most the sum of those terms apart; the smallest sum over the paths bounds them
+    (every frame crosses every path). Margin: one more frame per process on the path, and 2. A shallower queue
+    would only slow the input (the output never waits for the flag of a frame the input has not finished), never
+    deadlock it."""
+    into: dict = {}
+    for s in design.streams:
+        into.setdefault(s.dst, []).append(s)
+    memo: dict = {}
+
+    def frames_to(node) -> int:  # least frames in flight from the input gearbox to `node` (None: the output)
+        if node not in memo:
+            memo[node] = min((0 if s.src is None else frames_to(s.src) + 1) + 1
+                             + (max(1, int(s.depth)) + (0 if s.src is None else BLOCK_SLACK_WORDS))
+                             // max(1, int(s.words_per_frame)) for s in into[node])
+        return memo[node]
+
+    return frames_to(None) + 2
 
 
 def write_dma_wrapper_rtl(rtl_dir, graph, dma_width: int) -> list[Path]:
@@ -165,7 +180,7 @@ def write_dma_wrapper_rtl(rtl_dir, graph, dma_width: int) -> list[Path]:
     geo = geometry(graph, dma_width)
     m = load_manifest(rtl_dir)
     text = render("rtl/dma_wrapper.v.j2", **wrapper_context(geo, m["in"]["tdata_bits"], m["out"]["tdata_bits"],
-                                                            frames_in_flight(graph)))
+                                                            flag_queue_depth(graph.design())))
     p = rtl_dir / f"{DMA_TOP}.v"
     p.write_text(text)
     missing = [x for x in lib_modules_in(text) if f"{x}.v" not in m["verilog"]]
@@ -182,18 +197,27 @@ def frames_per_call(graph) -> int:
 def write_dma_top_hls(hls_dir, graph, dma_width: int) -> list[Path]:
     """OUT/hls/hwgen_dma_top.cpp: the HLS top the block design uses (see templates/hls/dma_top.cpp.j2): the node
     headers hwgen.codegen.hls wrote, connected like hwgen_top but run for frames_per_call() frames per call."""
+    from hwgen.codegen.hls import check_word_widths, design_processes
+
     hls_dir = Path(hls_dir)
     geo = geometry(graph, dma_width)
     design = graph.design()
-    streams = [dict(name=s.name, bits=s.bits, depth=max(1, int(s.depth))) for s in design.streams]
-    nodes = [dict(name=n.name, header=f"{n.name}.hpp",
-                  args=[s.name for s in design.inputs_of(n.name)] + [s.name for s in design.outputs_of(n.name)])
-             for n in design.nodes]
-    text = render("hls/dma_top.cpp.j2", top=DMA_TOP, inner="hwgen_top", W=geo.beat_bytes, K=frames_per_call(graph),
+    check_word_widths(design)
+    k = frames_per_call(graph)
+    streams, nodes = design_processes(design, "FRAMES" if k > 1 else "")
+    gear_in, gear_out = f"{DMA_TOP}_in", f"{DMA_TOP}_out"
+    for s in streams:  # the gearboxes are the processes at the accelerator's ports; a stream carries k frames a call
+        s.update(src=gear_in if s["src"] == "in0_V" else s["src"], dst=gear_out if s["dst"] == "out_V" else s["dst"],
+                 words=s["words"] * k)
+    i, o = design.input, design.output
+    procs = ([dict(name=gear_in, call=f"{gear_in}(in0_V, {i.name}, last_q)")]
+             + [dict(name=n["name"], call=n["call"]) for n in nodes]
+             + [dict(name=gear_out, call=f"{gear_out}({o.name}, last_q, out_V)")])
+    text = render("hls/dma_top.cpp.j2", top=DMA_TOP, inner="hwgen_top", W=geo.beat_bytes, K=k,
                   KI=geo.in_word_bytes, KO=geo.out_word_bytes, FI=geo.in_words, FO=geo.out_words,
-                  in_beats=geo.in_frame_beats, out_beats=geo.out_frame_beats,
-                  in_bits=design.input.bits, out_bits=design.output.bits, nodes=nodes, streams=streams,
-                  in_stream=design.input.name, out_stream=design.output.name)
+                  in_beats=geo.in_frame_beats, out_beats=geo.out_frame_beats, LQ=flag_queue_depth(design),
+                  in_bits=i.bits, out_bits=o.bits, nodes=nodes, streams=streams, procs=procs,
+                  in_stream=i.name, out_stream=o.name)
     p = hls_dir / f"{DMA_TOP}.cpp"
     p.write_text(text)
     return [p]

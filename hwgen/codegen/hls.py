@@ -37,7 +37,7 @@ kind "width_converter" (element-aligned re-packing):
   `chain()` inserts these automatically between layers whose word sizes differ.
 
 Constant memories (weights, thresholds) are emitted as `static const ap_uint/ap_int` arrays for Vitis HLS and,
-under `#ifndef __SYNTHESIS__`, as plain integer arrays converted on the first call (templates/hls/rom.j2): an
+under `#ifndef __SYNTHESIS__`, as plain integer arrays the kernels read directly (templates/hls/rom.j2): an
 array of 10^5 ap_uint objects takes g++ minutes to compile, plain integers a second. `-DHWGEN_AP_ROM` makes
 C simulation use the synthesis initialisers (tested). mem_style "ultra" falls back to BRAM: Vitis HLS binds
 constant-initialised ROMs to BRAM/LUTRAM only.
@@ -46,7 +46,8 @@ A build renders a finished design (`graph.design()`, hwgen.transforms.streams): 
 `write_design()` write the static headers the nodes name (`hls_headers`), one header per node (its
 `hls_template` with its `hls_context(LIB)`), `<top>.cpp` (DATAFLOW top: one `hls::stream` per design stream,
 with the stream's name and FIFO depth, the same as the RTL FIFO on it; AXI4-Stream in0_V / out_V, TLAST at frame
-end, ap_ctrl_none, plus the C-simulation batch entry point `hwgen_csim_run`) and `hls.tcl` (Vitis HLS: csynth +
+end, ap_ctrl_none; for C simulation the same region as concurrent processes on FIFOs of those depths,
+templates/hls/hwgen_csim.hpp, and the batch entry point `hwgen_csim_run`) and `hls.tcl` (Vitis HLS: csynth +
 IP export). `write_project()` is the per-block API: a chain of (kind, params) pairs (the contexts above, as
 TemplateBlock nodes) or layers, through the same transform and top.
 """
@@ -70,6 +71,7 @@ from hwgen.naming import IDENT
 MEM_STYLES = ("auto", "block", "distributed", "ultra")
 KINDS = ("mvau", "thresholding", "label_select", "width_converter")
 DEFAULT_DEPTH = 2
+AP_INT_MAX_W = 4096  # the widest ap_uint Vitis HLS allows (UG1399: AP_INT_MAX_W <= 4096)
 
 
 def dtype_of(d) -> DType:
@@ -207,6 +209,7 @@ def _uint_rom(layer: str, var: str, words: list[int], bits: int, pe: int, depth:
         raw_ndims=2 + (limbs > 1), raw_rows=[_join_wrapped(raw[i * depth:(i + 1) * depth], macro=True)
                                              for i in range(pe)],
         syn_rows=syn, count=pe * depth, limbs=limbs,
+        csim_type="unsigned long long" if limbs == 1 else f"hwgen::native::limbs<{limbs}>",
     )
 
 
@@ -215,7 +218,7 @@ def _int_rom(layer: str, var: str, rows: list[str], bits: int, pe: int, folds: i
     return dict(
         var=var, macro=f"HWGEN_{layer}_{var}_INIT", ctype=f"ap_int<{bits}>", dims=f"[{pe}][{folds}][{t}]", ndims=3,
         raw_type="long long", raw_dims=f"[{pe}][{folds}][{t}]", raw_ndims=3, raw_rows=rows, syn_rows=None,
-        count=pe * folds * t, limbs=1,
+        count=pe * folds * t, limbs=1, csim_type="long long",
     )
 
 
@@ -265,6 +268,10 @@ def mvau_context(p: dict) -> dict:
     except ValueError as e:
         raise HwgenError(f"layer {name}: weights: {e}") from None
     wbits = simd * wd.bits
+    for what, bits in (("input", simd * ind.bits), ("weight", wbits), ("output", pe * outd.bits)):
+        if bits > AP_INT_MAX_W:
+            raise FoldingError(f"layer {name}: PE={pe} SIMD={simd} makes {bits}-bit {what} words; Vitis HLS limits "
+                               f"ap_uint to {AP_INT_MAX_W} bits (AP_INT_MAX_W): use a smaller SIMD or PE")
     depth = folds * tiles
     weights_rom = _uint_rom(name, "weights", words, wbits, pe, depth)
     has_thr = bool(p["has_thresholds"]) and p.get("thresholds") is not None
@@ -472,26 +479,53 @@ def render_node(node) -> str:
     return render(node.hls_template, extra_dirs=node.template_dirs, **node.hls_context(LIB))
 
 
+def design_processes(design, frames_arg: str = "") -> tuple[list[dict], list[dict]]:
+    """(streams, nodes) of a finished design as the HLS tops render them: each stream's name, width, FIFO depth,
+    words per frame and producer -> consumer (in0_V / out_V at the top's ports); each node's header and its call
+    (`frames_arg` appended to its stream arguments: the DMA top's frames per invocation)."""
+    streams = [dict(name=_check_name(s.name), bits=s.bits, depth=max(1, int(s.depth)), words=s.words_per_frame,
+                    src=s.src or "in0_V", dst=s.dst or "out_V") for s in design.streams]
+    nodes = []
+    for n in design.nodes:
+        args = [s.name for s in design.inputs_of(n.name)] + [s.name for s in design.outputs_of(n.name)]
+        nodes.append(dict(name=n.name, header=f"{n.name}.hpp", args=args,
+                          call=f"{n.name}({', '.join(args + ([frames_arg] if frames_arg else []))})"))
+    return streams, nodes
+
+
 def render_design_top(top_name: str, design, csim_entry: str = "hwgen_csim_run") -> str:
     """The DATAFLOW top: one `hls::stream` per design stream, with its name and FIFO depth (the same as the RTL
-    FIFO on that stream), one process call per node, AXI4-Stream adapters on in0_V / out_V."""
+    FIFO on that stream), one process call per node, AXI4-Stream adapters on in0_V / out_V; for C simulation the
+    same region as concurrent processes on FIFOs of those depths (templates/hls/hwgen_csim.hpp)."""
     _check_name(top_name)
     _check_name(csim_entry)
     if not design.nodes:
         raise HwgenError("an HLS design needs at least one layer")
-    streams = [dict(name=_check_name(s.name), bits=s.bits, depth=max(1, int(s.depth)), words=s.words_per_frame,
-                    src=s.src or "in0_V", dst=s.dst or "out_V") for s in design.streams]
-    nodes = [dict(name=n.name, header=f"{n.name}.hpp",
-                  args=[s.name for s in design.inputs_of(n.name)] + [s.name for s in design.outputs_of(n.name)])
-             for n in design.nodes]
+    check_word_widths(design)
+    streams, nodes = design_processes(design)
     i, o = design.input, design.output
     in_bytes, out_bytes = packing.padded_bytes(i.bits), packing.padded_bytes(o.bits)
+    procs = ([dict(name="in0_V", call=f"hwgen::axis_to_stream<{i.bits}, {in_bytes * 8}>(in0_V, {i.name}, "
+                                      f"{i.words_per_frame})")]
+             + [dict(name=n["name"], call=n["call"]) for n in nodes]
+             + [dict(name="out_V", call=f"hwgen::stream_to_axis<{o.bits}, {out_bytes * 8}>({o.name}, out_V, "
+                                       f"{o.words_per_frame})")])
     return render(
-        "hls/top.cpp.j2", top_name=top_name, csim_entry=csim_entry, nodes=nodes, streams=streams,
+        "hls/top.cpp.j2", top_name=top_name, csim_entry=csim_entry, nodes=nodes, streams=streams, procs=procs,
         in_stream=i.name, in_bits=i.bits, out_stream=o.name, out_bits=o.bits,
         in_pad_bits=in_bytes * 8, out_pad_bits=out_bytes * 8, in_words=i.words_per_frame,
         out_words=o.words_per_frame, in_bytes=in_bytes, out_bytes=out_bytes,
     )
+
+
+def check_word_widths(design) -> None:
+    """Every stream word within AP_INT_MAX_W (4096 bits, the most Vitis HLS allows an ap_uint): the folding
+    search never makes a wider one (hwgen.fold.units.MAX_STREAM_BITS); a folding file or a hand-made graph can."""
+    for s in design.streams:
+        if s.bits > AP_INT_MAX_W:
+            raise FoldingError(f"stream {s.name} ({s.src or 'in0_V'} -> {s.dst or 'out_V'}) has {s.bits}-bit words; "
+                               f"Vitis HLS limits ap_uint to {AP_INT_MAX_W} bits (AP_INT_MAX_W): lower the PE / SIMD "
+                               "of the layers on it")
 
 
 def render_tcl(top_name: str, part: str, clock_period_ns: float, sources, headers=(), testbench=(),
@@ -535,7 +569,7 @@ def write_design(out_dir, design, top_name: str = "hwgen_top", part: str = "xczu
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = []
-    headers = ["hwgen_common.hpp"] + [h for n in design.nodes for h in n.hls_headers]
+    headers = ["hwgen_common.hpp", "hwgen_csim.hpp", "hwgen_native.hpp"] + [h for n in design.nodes for h in n.hls_headers]
     for h in dict.fromkeys(headers):
         src = next((Path(d) / "hls" / h for d in _dirs_of(design) if (Path(d) / "hls" / h).is_file()), None)
         if src is None:

@@ -46,7 +46,9 @@ def _no_duplicates(path):
 
 
 def apply_folding(layers, folding: dict) -> None:
-    """Set PE/SIMD from a {layer: {"PE", "SIMD"}} dict; names and values are checked."""
+    """Set PE/SIMD from a {layer: {"PE", "SIMD"}} dict; names, values and the words they make are checked."""
+    from hwgen.fold.units import MAX_STREAM_BITS, widest_word
+
     by_name = {layer.name: layer for layer in layers}
     for name, f in folding.items():
         if name not in by_name:
@@ -57,7 +59,13 @@ def apply_folding(layers, folding: dict) -> None:
         for k, v in f.items():
             if not isinstance(v, int) or isinstance(v, bool):
                 raise FoldingError(f"folding for layer {name!r}: {k} must be an integer, got {v!r}.")
-        by_name[name].set_folding(f.get("PE"), f.get("SIMD"))
+        lay = by_name[name]
+        lay.set_folding(f.get("PE"), f.get("SIMD"))
+        w = widest_word(lay)
+        if w > MAX_STREAM_BITS:
+            raise FoldingError(f"folding for layer {name!r}: PE={lay.pe} SIMD={lay.simd} makes {w}-bit words; the HLS "
+                               f"C++ cannot hold them (Vitis HLS limits ap_uint to {MAX_STREAM_BITS} bits, "
+                               "AP_INT_MAX_W): use a smaller SIMD or PE.")
 
 
 def fold_graph(layers, board, target_fps=None, folding_file=None, io_cycles=None, edges=None) -> dict:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MAX_STREAM_BITS = 4096  # widest stream word the search will create (DMA / routing sanity)
+MAX_STREAM_BITS = 4096  # widest word a folding may create: Vitis HLS's ap_uint limit (AP_INT_MAX_W <= 4096, UG1399)
 RESOURCES = ("luts", "ffs", "bram18", "uram", "dsps")
 
 
@@ -47,6 +47,16 @@ def estimate(layer, has_uram: bool = False) -> dict:
             res["uram"] += m["uram"]
             res["lutram"] += m["lutram_luts"]
         return res
+
+
+def widest_word(layer) -> int:
+    """The widest word the layer's blocks declare at its current folding: its stream words and, for a matrix kind,
+    a SIMD-wide word of weights (one ROM word). At most MAX_STREAM_BITS in a legal folding."""
+    w = max(layer.in_stream_bits(), layer.out_stream_bits())
+    wd = getattr(layer, "w_dtype", None)
+    if wd is not None:
+        w = max(w, int(getattr(layer, "simd", 1)) * wd.bits)
+    return w
 
 
 def tied_simd(layer, consumer) -> int:
@@ -137,7 +147,7 @@ def build_table(unit: Unit, has_uram: bool = False, cache: dict | None = None) -
         legal = list(_legal(unit.main))
         for pe, simd in legal:
             unit.apply(pe, simd)
-            if any(max(lay.in_stream_bits(), lay.out_stream_bits()) > MAX_STREAM_BITS for lay in unit.layers):
+            if any(widest_word(lay) > MAX_STREAM_BITS for lay in unit.layers):
                 continue
             out.append(_candidate(unit, pe, simd, cache, price=False))
         if not out:  # every folding makes a stream too wide: keep the narrowest (the search must pick something)

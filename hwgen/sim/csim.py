@@ -7,12 +7,12 @@ never copied into the repository.
 The generated top has a batch entry point `extern "C" int hwgen_csim_run(const uint8_t* in, uint8_t* out,
 int n_frames)` over whole packed byte arrays (hwgen.packing.pack_bytes layout), so Python calls it once per batch.
 
-On a graph with forks and joins too, C simulation runs the processes one after another (dataflow order), each over
-one whole frame, on unbounded streams: FIFO depths cannot deadlock it, and it does not check them (a
-mis-sized branch FIFO is rtlsim's watchdog's to name; the `#pragma HLS STREAM depth` of every stream is the
-design's depth, the same as the RTL FIFO's). It checks instead that every stream holds exactly one frame when its
-consumer starts and is empty at the end of the frame, and names the stream when not (a read of an empty
-hls::stream would otherwise return 0 with only a warning).
+The top's dataflow region runs as the hardware runs it (templates/hls/hwgen_csim.hpp): its processes
+concurrently, as coroutines on the calling thread, every stream a FIFO of its `#pragma HLS STREAM depth` (the
+design's depth, the same as the RTL FIFO's), each process running its invocations back to back as a free-running
+(ap_ctrl_none) region does, over the whole batch. A deadlock (every unfinished process blocked) is an error naming
+each blocked process, the stream it waits on and whether it is full or empty; a stream that does not carry one
+frame per frame, or holds words after the last one, is named too.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ _CSIM_ERRORS = {
     2: "the design produced more output words than expected",
     3: "TLAST was not set exactly on the last output word of a frame",
     4: "the design did not consume all input words of a frame",
-    5: "data was left in an internal stream at the end of a frame",
-    6: "an internal stream did not hold one frame when its consumer started (its producer wrote too few or too "
-       "many words)",
+    5: "data was left in an internal stream after the last frame",
+    6: "an internal stream did not carry one frame per frame (its producer wrote too few or too many words)",
+    7: "the dataflow processes deadlocked",
 }
 
 
@@ -112,8 +112,8 @@ class CsimLibrary:
     def run_bytes(self, entry: str, in_buf: np.ndarray, n_frames: int, out_words: int, out_bytes: int,
                   streams=()) -> np.ndarray:
         """in_buf: uint8 (n_frames * in_words, in_bytes). Returns uint8 (n_frames * out_words, out_bytes).
-        streams: the design's streams in the top's order (hwgen.transforms.streams.Stream), to name the one an
-        error is about."""
+        A failure raises ToolError with the top's own account (it names the streams; `streams` is unused, kept
+        for callers)."""
         fn = getattr(self._lib, entry)
         fn.restype = ctypes.c_int
         fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
@@ -122,22 +122,20 @@ class CsimLibrary:
         rc = fn(inb.ctypes.data, out.ctypes.data, int(n_frames))
         if rc != 0:
             raise ToolError(f"C simulation {self.path.name}:{entry} failed: "
-                            f"{_CSIM_ERRORS.get(rc, f'return code {rc}')}{self._which(entry, rc, streams)}")
+                            f"{_CSIM_ERRORS.get(rc, f'return code {rc}')}{self.error_text(entry)}")
         return out
 
-    def _which(self, entry: str, rc: int, streams) -> str:
-        """The stream an error 5 / 6 is about, as the top reports it (tops from before it did: nothing)."""
+    def error_text(self, entry: str) -> str:
+        """What the entry point said about its last failure (hwgen::csim::message()), as ': ...' or ''."""
         try:
-            k = int(getattr(self._lib, f"{entry}_stream")())
-            words = getattr(self._lib, f"{entry}_words")
+            fn = getattr(self._lib, f"{entry}_error")
         except AttributeError:
             return ""
-        if rc not in (5, 6) or not 1 <= k <= len(streams):
-            return ""
-        s = streams[k - 1]
-        words.restype = ctypes.c_long
-        held = f" ({words()} words, a frame is {s.words_per_frame})" if rc == 6 else ""
-        return f": stream {s.name} ({s.src or 'in0_V'} -> {s.dst or 'out_V'}){held}"
+        fn.restype = ctypes.c_char_p
+        text = (fn() or b"").decode("utf-8", "replace").strip()
+        if "; deepen the FIFO of stream" in text:
+            text += " (HwGraph.fifo_depths, or `hwgen build --size-fifos`)"
+        return f": {text}" if text else ""
 
 
 def built_project(hls_dir, graph, top_name: str = "hwgen_top"):
@@ -189,3 +187,108 @@ class CsimAccelerator:
         out_bytes = packing.padded_bytes(io.out_bits)
         out = self.lib.run_bytes(self.entry, in_buf, n, io.out_words, out_bytes, self.project.streams)
         return packing.unpack_bytes(out, io.out_dtype, io.out_elems).reshape(n, -1)
+
+
+class DmaCsim:
+    """The board top OUT/hls/hwgen_dma_top.cpp in C simulation, fed as the board driver feeds it: a batch padded
+    with zero frames to a multiple of its frames per invocation, each frame's words packed and padded to whole
+    DMA beats, TLAST on the batch's last beat; the padding frames' outputs dropped. `so_path`: where to compile
+    (nothing is written into OUT); `defines`: e.g. {"HWGEN_CSIM_AP_ARITH": None} to simulate the ap_int arithmetic
+    synthesis sees instead of its native-integer twin (templates/hls/hwgen_native.hpp)."""
+
+    def __init__(self, out_dir, graph, dma_width: int, so_path, compiler: str = "g++", opt: str = "-O2",
+                 defines=None):
+        from hwgen.codegen.dma import DMA_TOP, frames_per_call, geometry
+
+        hls = Path(out_dir) / "hls"
+        self.geo = geometry(graph, dma_width)
+        self.frames_per_call = frames_per_call(graph)
+        d = graph.design()
+        self.inp, self.outp = d.input, d.output
+        self.entry = f"{DMA_TOP}_csim_run"
+        self.lib = CsimLibrary(compile_shared([hls / f"{DMA_TOP}.cpp"], so_path, compiler=compiler,
+                                              include_dirs=[hls], defines=defines, opt=opt))
+
+    def run_ints(self, q) -> tuple[np.ndarray, np.ndarray]:
+        """q: (n, input elements) integers. Returns (outputs (n, output elements), TLAST per output beat of the
+        padded batch)."""
+        geo, k = self.geo, self.frames_per_call
+        q = np.asarray(q).reshape(len(q), -1)
+        n = len(q)
+        n_all = -(-n // k) * k
+        words = packing.pack_bytes(q, self.inp.dtype, self.inp.elems_per_word).reshape(n, -1)
+        buf = np.zeros((n_all, geo.in_stride), np.uint8)
+        buf[:n, :words.shape[1]] = words
+        out = np.zeros(n_all * geo.out_stride, np.uint8)
+        tlast = np.zeros(n_all * geo.out_frame_beats, np.uint8)
+        fn = getattr(self.lib._lib, self.entry)
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int]
+        rc = fn(buf.ctypes.data, out.ctypes.data, tlast.ctypes.data, n_all)
+        if rc != 0:
+            raise ToolError(f"C simulation {self.lib.path.name}:{self.entry} failed: "
+                            f"{_CSIM_ERRORS.get(rc, f'return code {rc}')}{self.lib.error_text(self.entry)}")
+        o = out.reshape(n_all, geo.out_stride)
+        if o[:, geo.out_frame_bytes:].any():
+            raise ToolError(f"C simulation {self.entry}: the beat padding after a frame's output is not zero")
+        o = o[:n, :geo.out_frame_bytes].reshape(-1, geo.out_word_bytes)
+        y = packing.unpack_bytes(o, self.outp.dtype, self.outp.elems_per_word).reshape(n, -1)
+        return y, tlast
+
+
+def deadlock_free_depths(work, graph, depths: dict, q, log=print, rounds: int = 10) -> tuple[dict, dict]:
+    """FIFO depths under which the dataflow C simulation of hwgen_top does not deadlock, from `depths` (what the
+    Verilator sizing found: enough for the RTL blocks, whose output registers and queues hold words the HLS
+    processes do not). One compiled top whose depths are set per run (hwgen::csim::depths); while it deadlocks,
+    the FIFOs the deadlock names (a join's backed-up branch) are doubled; then each FIFO so deepened is bisected
+    back to the least depth that runs. Returns (depths, {stream: words added})."""
+    from hwgen.codegen.hls import write_graph_project
+
+    work = Path(work)
+    project = write_graph_project(work / "csim_sizing", graph)
+    lib = CsimLibrary(compile_shared([project.top_cpp], work / "csim_sizing" / "top.so", include_dirs=[project.dir],
+                                     opt="-O2"))
+    sim = CsimAccelerator(project, lib=lib)
+    order = [s.name for s in project.streams]
+    set_depths, deepen = lib._lib.hwgen_csim_run_depths, lib._lib.hwgen_csim_run_deepen
+    deepen.restype = ctypes.c_char_p
+    want = np.asarray(graph.run_layers(q)).reshape(len(q), -1)
+
+    def names_to_deepen(d: dict) -> list:
+        set_depths((ctypes.c_uint * len(order))(*[max(1, int(d[k])) for k in order]), len(order))
+        try:
+            y = sim.run(q)
+        except ToolError:
+            names = [n for n in (deepen() or b"").decode().split(",") if n]
+            if not names:
+                raise
+            return names
+        if not np.array_equal(y, want):
+            raise ToolError("FIFO sizing: the C simulation differs from the reference at depths "
+                            f"{d}; this is a bug, please report")
+        return []
+
+    d = dict(depths)
+    for _ in range(rounds):
+        names = names_to_deepen(d)
+        if not names:
+            break
+        for k in names:
+            d[k] = 2 * d[k] + 1
+        log(f"  C simulation deadlocks: deepening {', '.join(f'{k} to {d[k]}' for k in names)}")
+    else:
+        raise ToolError(f"FIFO sizing: the C simulation still deadlocks after {rounds} deepenings (depths {d})")
+    for k in [k for k in order if d[k] > depths[k]]:  # back down, each to the least depth that runs
+        lo, hi = depths[k], d[k]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if names_to_deepen(dict(d, **{k: mid})):
+                lo = mid + 1
+            else:
+                hi = mid
+        d[k] = lo
+    set_depths(None, 0)
+    added = {k: d[k] - depths[k] for k in order if d[k] != depths[k]}
+    if added:
+        log(f"  C simulation: deepened {', '.join(f'{k} by {v}' for k, v in added.items())}")
+    return d, added

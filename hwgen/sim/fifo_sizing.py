@@ -11,6 +11,9 @@ the HLS top and the RTL top are both rendered with them.
    run cycle for cycle; it is kept when the run confirms the rate.
 3. Each FIFO in turn (stream order), by bisection, with the others at their current depths; a trial that stalls
    (the watchdog) counts as too shallow.
+4. On a graph with joins, the dataflow C simulation of the HLS top at those depths (hwgen.sim.csim
+   .deadlock_free_depths): its processes hold fewer words than the RTL blocks, so a join's branch FIFO the RTL
+   needs no deeper may deadlock it; those FIFOs are deepened to the least depth that runs in C simulation too.
 Trials run one Verilator model whose FIFOs (templates/rtl/hwgen_fifo.v with SIZING = 1) read their depths at run
 time, so a trial is a run, not a build. The chosen depths are then confirmed once in the real design (hwgen_fifo
 at those depths). Because the rate is monotone in each depth, halving any chosen depth loses throughput or
@@ -151,6 +154,13 @@ def size_fifos(out_dir, graph, frames: int = 16, log=print) -> dict:
                 lo = mid + 1
         depths[name] = lo
         log(f"  FIFO on {name}: {lo} words (rule {rule[name]})")
+    csim_added = {}
+    if any(lay.n_inputs > 1 for lay in graph.layers):  # on a chain no depth can deadlock
+        # the HLS processes hold fewer words than the RTL blocks (no output registers): the dataflow C
+        # simulation of the same depths must not deadlock either (both tops are rendered with them)
+        from hwgen.sim.csim import deadlock_free_depths
+
+        depths, csim_added = deadlock_free_depths(work, graph, depths, q, log)
     final = measure(work, graph, depths, q)  # the real FIFOs at the chosen depths
     if final > target + 1e-6:
         raise ToolError(f"FIFO sizing: the design with the chosen depths runs at {final} cycles per frame, the deep "
@@ -164,6 +174,7 @@ def size_fifos(out_dir, graph, frames: int = 16, log=print) -> dict:
         "bits": {k: depths[k] * widths[k] for k in depths}, "total_bits": sum(depths[k] * widths[k] for k in depths),
         "rule_total_bits": sum(rule[k] * widths[k] for k in rule),
         "cycles_per_frame_deep": target, "cycles_per_frame_sized": final, "frames": frames,
+        "csim_deepened": csim_added,
         "trials": model.trials + 1, "verilator_builds": builds + 1,
         "seconds": round(time.perf_counter() - t0, 1),
     }

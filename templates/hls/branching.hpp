@@ -15,9 +15,10 @@ namespace hwgen {
 // else out = acc (it fits the output type). thresholds[p][f][t] = T[f*PE+p][t], partitioned on dims 1 and 3.
 template <unsigned C, unsigned PE, unsigned A_BITS, bool A_SIGNED, bool A_BIPOLAR, unsigned B_BITS, bool B_SIGNED,
           bool B_BIPOLAR, unsigned OUT_BITS, unsigned ACC_BITS, long long A_MUL, long long B_MUL, unsigned T,
-          unsigned THR_BITS, int OUT_BASE>
-void add_streams(hls::stream<ap_uint<PE * A_BITS> >& in0, hls::stream<ap_uint<PE * B_BITS> >& in1,
-                 hls::stream<ap_uint<PE * OUT_BITS> >& out, const ap_int<THR_BITS> thresholds[PE][C / PE][T ? T : 1],
+          unsigned THR_BITS, int OUT_BASE, typename TMEM>
+void add_streams(hwgen::stream<ap_uint<PE * A_BITS> >& in0, hwgen::stream<ap_uint<PE * B_BITS> >& in1,
+                 hwgen::stream<ap_uint<PE * OUT_BITS> >& out,
+                 const TMEM thresholds[PE][C / PE][T ? T : 1],  // ap_int<THR_BITS> (C simulation: rom.j2)
                  const unsigned pixels) {
     static_assert(C % PE == 0, "PE must divide C");
     enum { FOLDS = C / PE, NT = T ? T : 1 };
@@ -31,6 +32,21 @@ add_loop:
         const ap_uint<PE * A_BITS> xa = in0.read();
         const ap_uint<PE * B_BITS> xb = in1.read();
         ap_uint<PE * OUT_BITS> oword = 0;
+#ifdef HWGEN_CSIM_NATIVE  // the loop below on 64-bit integers (hwgen_native.hpp; ACC_BITS <= 62)
+        if (ACC_BITS <= 62) {
+            native::u64 al[(PE * A_BITS + 63) / 64], bl[(PE * B_BITS + 63) / 64], ol[(PE * OUT_BITS + 63) / 64] = {0};
+            native::to_limbs<PE * A_BITS>(xa, al);
+            native::to_limbs<PE * B_BITS>(xb, bl);
+            for (unsigned p = 0; p < PE; p++) {
+                const native::i64 acc = native::value<A_BITS, A_SIGNED, A_BIPOLAR>(native::field<A_BITS>(al, p)) * A_MUL +
+                                        native::value<B_BITS, B_SIGNED, B_BIPOLAR>(native::field<B_BITS>(bl, p)) * B_MUL;
+                const native::i64 o = T > 0 ? OUT_BASE + (native::i64)native::count_ge(acc, &thresholds[p][fold][0], NT)
+                                            : acc;
+                native::put<OUT_BITS>(ol, p, native::out_bits<OUT_BITS>(o));
+            }
+            oword = native::from_limbs<PE * OUT_BITS>(ol);
+        } else
+#endif
         for (unsigned p = 0; p < PE; p++) {
 #pragma HLS UNROLL
             const ap_int<ACC_BITS> a = AE::decode(slice<A_BITS>(xa, p));
@@ -56,7 +72,7 @@ add_loop:
 // output lines are sent; each pixel is sent fw times. One output word per iteration: the first copy of a pixel's
 // word in the first output line comes from the input (and is stored), every other copy from the line.
 template <unsigned H, unsigned W, unsigned NF, unsigned FH, unsigned FW, unsigned WORD>
-void upsample(hls::stream<ap_uint<WORD> >& in, hls::stream<ap_uint<WORD> >& out, const unsigned frames) {
+void upsample(hwgen::stream<ap_uint<WORD> >& in, hwgen::stream<ap_uint<WORD> >& out, const unsigned frames) {
     ap_uint<WORD> line[W * NF];
     unsigned f = 0, rx = 0, ix = 0, ry = 0;
 upsample_loop:

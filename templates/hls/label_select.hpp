@@ -12,7 +12,7 @@
 namespace hwgen {
 
 template <unsigned C, unsigned PE, unsigned K, unsigned IN_BITS, bool IN_SIGNED, bool IN_BIPOLAR, unsigned OUT_BITS>
-void label_select(hls::stream<ap_uint<PE * IN_BITS> >& in, hls::stream<ap_uint<OUT_BITS> >& out,
+void label_select(hwgen::stream<ap_uint<PE * IN_BITS> >& in, hwgen::stream<ap_uint<OUT_BITS> >& out,
                   const unsigned num_vectors) {
     static_assert(C % PE == 0, "PE must divide C");
     static_assert(K >= 1 && K <= C, "need 1 <= K <= C");

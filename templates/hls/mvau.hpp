@@ -21,14 +21,73 @@
 
 namespace hwgen {
 
+#ifdef HWGEN_CSIM_NATIVE
+// C simulation: one cycle of the pe_loop of mvau() below on 64-bit integers (hwgen_native.hpp): the PE dot
+// products of one SIMD slice, and on a row's last tile the threshold count (or the truncated accumulator).
+template <unsigned MW, unsigned SIMD, unsigned IN_BITS, bool IN_SIGNED, bool IN_BIPOLAR, unsigned W_BITS,
+          bool W_SIGNED, bool W_BIPOLAR, unsigned PE, unsigned OUT_BITS, unsigned T, bool BINARY_XNOR, bool HAS_THR,
+          int OUT_BASE>
+struct MvauNative {
+    enum { XL = (SIMD * IN_BITS + 63) / 64, WL = (SIMD * W_BITS + 63) / 64, OL = (PE * OUT_BITS + 63) / 64 };
+    native::i64 acc[PE];
+    template <class WA, class TA>
+    ap_uint<PE * OUT_BITS> step(const ap_uint<SIMD * IN_BITS>& x, WA weights, TA thresholds, unsigned widx,
+                                unsigned fold, bool first, bool last) {
+        if (BINARY_XNOR && native::has_popcnt()) return step_popcnt(x, weights, thresholds, widx, fold, first, last);
+        return body<false>(x, weights, thresholds, widx, fold, first, last);
+    }
+    template <class WA, class TA>
+    HWGEN_POPCNT_TARGET ap_uint<PE * OUT_BITS> step_popcnt(const ap_uint<SIMD * IN_BITS>& x, WA weights,
+                                                           TA thresholds, unsigned widx, unsigned fold, bool first,
+                                                           bool last) {
+        return body<true>(x, weights, thresholds, widx, fold, first, last);
+    }
+    template <bool HW, class WA, class TA>
+    inline __attribute__((always_inline)) ap_uint<PE * OUT_BITS> body(const ap_uint<SIMD * IN_BITS>& x, WA weights,
+                                                                      TA thresholds, unsigned widx, unsigned fold,
+                                                                      bool first, bool last) {
+        using namespace native;
+        u64 xl[XL], wtmp[WL], ol[OL];
+        to_limbs<SIMD * IN_BITS>(x, xl);
+        i64 xv[BINARY_XNOR ? 1 : SIMD];
+        if (!BINARY_XNOR) {
+#pragma GCC unroll 16
+            for (unsigned s = 0; s < SIMD; s++) xv[s] = value<IN_BITS, IN_SIGNED, IN_BIPOLAR>(field<IN_BITS>(xl, s));
+        }
+        for (unsigned l = 0; l < OL; l++) ol[l] = 0;
+        for (unsigned p = 0; p < PE; p++) {
+            const u64* w = limbs_of(weights[p][widx], wtmp);
+            i64 a = first ? 0 : acc[p];
+            if (BINARY_XNOR) {  // popcount of XNOR over the SIMD bits
+                for (unsigned l = 0; l < XL; l++) {
+                    const unsigned bits = (l + 1) * 64 <= SIMD ? 64 : SIMD - l * 64;
+                    const u64 m = bits == 64 ? ~0ull : ((1ull << bits) - 1);
+                    a += popcount<HW>(~(xl[l] ^ w[l]) & m);
+                }
+            } else {
+#pragma GCC unroll 16
+                for (unsigned s = 0; s < SIMD; s++) a += xv[s] * value<W_BITS, W_SIGNED, W_BIPOLAR>(field<W_BITS>(w, s));
+            }
+            acc[p] = a;
+            if (last) {
+                const i64 dot = BINARY_XNOR ? 2 * a - (i64)MW : a;
+                const i64 o = HAS_THR ? OUT_BASE + (i64)count_ge(dot, &thresholds[p][fold][0], T) : dot;
+                put<OUT_BITS>(ol, p, out_bits<OUT_BITS>(o));
+            }
+        }
+        return last ? from_limbs<PE * OUT_BITS>(ol) : ap_uint<PE * OUT_BITS>(0);
+    }
+};
+#endif
+
 template <unsigned MW, unsigned MH, unsigned PE, unsigned SIMD, unsigned T,
           unsigned IN_BITS, bool IN_SIGNED, bool IN_BIPOLAR,
           unsigned W_BITS, bool W_SIGNED, bool W_BIPOLAR,
           unsigned OUT_BITS, unsigned ACC_BITS, unsigned THR_BITS,
-          bool BINARY_XNOR, bool HAS_THR, int OUT_BASE>
-void mvau(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
-          const ap_uint<SIMD * W_BITS> weights[PE][(MH / PE) * (MW / SIMD)],
-          const ap_int<THR_BITS> thresholds[PE][MH / PE][(T > 0 ? T : 1)],
+          bool BINARY_XNOR, bool HAS_THR, int OUT_BASE, typename WMEM, typename TMEM>
+void mvau(hwgen::stream<ap_uint<SIMD * IN_BITS> >& in, hwgen::stream<ap_uint<PE * OUT_BITS> >& out,
+          const WMEM weights[PE][(MH / PE) * (MW / SIMD)],  // ap_uint<SIMD * W_BITS> (C simulation: rom.j2)
+          const TMEM thresholds[PE][MH / PE][(T > 0 ? T : 1)],  // ap_int<THR_BITS>
           const unsigned num_vectors) {
     static_assert(MW % SIMD == 0, "SIMD must divide MW");
     static_assert(MH % PE == 0, "PE must divide MH");
@@ -43,6 +102,11 @@ void mvau(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * OU
     ap_uint<SIMD * IN_BITS> inbuf[TILES];
     acc_t acc[PE];
 #pragma HLS ARRAY_PARTITION variable=acc complete dim=1
+#ifdef HWGEN_CSIM_NATIVE
+    MvauNative<MW, SIMD, IN_BITS, IN_SIGNED, IN_BIPOLAR, W_BITS, W_SIGNED, W_BIPOLAR, PE, OUT_BITS, T, BINARY_XNOR,
+               HAS_THR, OUT_BASE> native;
+    const bool use_native = ACC_BITS <= 62;
+#endif
 
     unsigned tile = 0;  // tile within the current row fold
     unsigned fold = 0;  // output fold
@@ -59,11 +123,17 @@ mvau_loop:
             x = inbuf[tile];
         }
         ap_uint<PE * OUT_BITS> oword = 0;
+#ifdef HWGEN_CSIM_NATIVE
+        if (use_native) {  // the pe_loop below on 64-bit integers (C simulation only)
+            oword = native.step(x, weights, thresholds, widx, fold, tile == 0, tile == TILES - 1);
+        } else
+#endif
     pe_loop:
         for (unsigned p = 0; p < PE; p++) {
 #pragma HLS UNROLL
-            const ap_uint<SIMD * W_BITS> w = weights[p][widx];
-            acc_t a = (tile == 0) ? acc_t(0) : acc[p];
+            const ap_uint<SIMD * W_BITS> w = rom_word<SIMD * W_BITS>(weights[p][widx]);
+            // the SIMD slice's products (or XNOR popcount) summed apart, then one add to the carried sum
+            acc_t dot = 0;
             if (BINARY_XNOR) {
                 const ap_uint<SIMD * IN_BITS> m = ~(x ^ ap_uint<SIMD * IN_BITS>(w));
                 ap_uint<clog2<SIMD + 1>::value + 1> pc = 0;
@@ -71,16 +141,17 @@ mvau_loop:
 #pragma HLS UNROLL
                     pc += m[s];
                 }
-                a += pc;
+                dot = pc;
             } else {
             simd_loop:
                 for (unsigned s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
                     const typename InE::type xv = InE::decode(slice<IN_BITS>(x, s));
                     const typename WE::type wv = WE::decode(slice<W_BITS>(w, s));
-                    a += xv * wv;
+                    dot += xv * wv;
                 }
             }
+            const acc_t a = ((tile == 0) ? acc_t(0) : acc[p]) + dot;
             acc[p] = a;
             if (tile == TILES - 1) {
                 // Exact dot product of row fold * PE + p.

@@ -11,6 +11,7 @@ from hwgen.dtypes import DType
 from hwgen.sim import csim
 
 COMPILERS = ["g++", "clang++"]
+AP_ARITH = {"HWGEN_CSIM_AP_ARITH": None}
 
 
 def compiler_params():
@@ -21,7 +22,9 @@ def compiler_params():
 
 
 class Sweep:
-    """designs: {top_name: [(kind, params), ...]} -> {top_name: CsimAccelerator} from one .so."""
+    """designs: {top_name: [(kind, params), ...]} -> {top_name: CsimAccelerator} from one .so. With clang++ the
+    kernels' ap_int arithmetic (what synthesis sees) is simulated, with g++ its native-integer twin (what the csim
+    backend runs; templates/hls/hwgen_native.hpp): both paths meet the same expectations at no extra compile."""
 
     def __init__(self, tmp_dir, designs: dict, compiler: str):
         self.dir = tmp_dir
@@ -31,7 +34,7 @@ class Sweep:
         unit = tmp_dir / "sweep.cpp"
         unit.write_text("".join(f'#include "{p.top_cpp.name}"\n' for p in self.projects.values()))
         so = csim.compile_shared([unit], tmp_dir / f"sweep_{compiler.replace('+', 'x')}.so", compiler=compiler,
-                                 include_dirs=[tmp_dir])
+                                 include_dirs=[tmp_dir], defines=AP_ARITH if compiler == "clang++" else None)
         lib = csim.CsimLibrary(so)
         self.acc = {top: csim.CsimAccelerator(p, lib=lib, entry=f"{top}_run") for top, p in self.projects.items()}
 

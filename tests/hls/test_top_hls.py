@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from hls_testlib import compiler_params, dd, rand_values
+from hls_testlib import AP_ARITH, compiler_params, dd, rand_values
 from hwgen.codegen import hls
 from hwgen.dtypes import BIPOLAR, DType
 from hwgen.errors import FoldingError, HwgenError, InputDataError, ToolError
@@ -141,11 +141,17 @@ def test_top_pragmas(rendered):
     assert [n for n, _ in pragmas] == [s.name for s in rendered.streams]
     assert "ap_axiu<16, 0, 0, 0>" in top  # 8 x UINT2 in, padded to whole bytes
     assert 'extern "C" int hwgen_csim_run(const uint8_t* in, uint8_t* out, int n_frames)' in top
-    assert "#ifndef __SYNTHESIS__" in top
+    # Vitis HLS sees the DATAFLOW region on plain hls::stream; C simulation its concurrent twin on FIFOs of the
+    # same depths (hwgen_csim.hpp), running the same process calls
+    syn, sim = top.split("#ifdef __SYNTHESIS__")[1].split("#else")[:2]
+    assert "#pragma HLS DATAFLOW" in syn and "hwgen::csim" not in syn and "hls::stream<ap_uint<" in syn
     # each layer is one dataflow process, in stream order
-    calls = re.findall(r"^    (\w+)\((\w+), (\w+)\);", top, re.M)
+    calls = re.findall(r"^    (\w+)\((\w+), (\w+)\);", syn, re.M)
     assert [c[0] for c in calls] == [p["name"] for _, p in rendered.layers]
     assert all(a[2] == b[1] for a, b in zip(calls, calls[1:]))  # a chain: each output stream is the next input
+    assert re.findall(r"calls; c\+\+\) (\w+)\((\w+), (\w+)\);", sim) == calls
+    fifos = re.findall(r'hwgen::stream<ap_uint<\d+> > (\w+)\("\w+", hwgen::csim::depth_of\(\d+, (\d+)\),', sim)
+    assert [(n, int(d)) for n, d in fifos] == [(n, int(d)) for n, d in pragmas]
 
 
 def test_block_pragmas(rendered):
@@ -199,7 +205,8 @@ def test_weights_wider_than_64_bits():
 
 @pytest.mark.parametrize("compiler", compiler_params())
 def test_synthesis_initialisers(tmp_path, hls_include, compiler):
-    """-DHWGEN_AP_ROM: the ap_uint / ap_int initialisers Vitis HLS sees (incl. > 64-bit words) are bit-exact."""
+    """-DHWGEN_AP_ROM: the ap_uint / ap_int initialisers Vitis HLS sees (incl. > 64-bit words) are bit-exact; with
+    clang++ through the ap_int arithmetic too (all of what synthesis sees)."""
     layers, ref = mlp_layers()
     rng = np.random.default_rng(2)
     wide_w = rand_values(rng, I(8), (4, 24))
@@ -213,13 +220,23 @@ def test_synthesis_initialisers(tmp_path, hls_include, compiler):
     unit = tmp_path / "unit.cpp"
     unit.write_text('#include "syn_mlp.cpp"\n#include "syn_wide.cpp"\n')
     so = csim.compile_shared([unit], tmp_path / "syn.so", compiler=compiler, include_dirs=[tmp_path],
-                             defines={"HWGEN_AP_ROM": None})
+                             defines={"HWGEN_AP_ROM": None, **(AP_ARITH if compiler == "clang++" else {})})
     lib = csim.CsimLibrary(so)
     x = rand_values(rng, U(2), (50, 16))
     np.testing.assert_array_equal(csim.CsimAccelerator(p1, lib=lib, entry="syn_mlp_run").run(x), ref(x))
     x = rand_values(rng, I(8), (50, 2, 24))
     y = csim.CsimAccelerator(p2, lib=lib, entry="syn_wide_run").run(x.reshape(50, -1))
     np.testing.assert_array_equal(y, kernels.mvau(x, wide_w, wide_t, 0, out_bipolar=True).reshape(50, -1))
+
+
+def test_ucontext_scheduler(tmp_path, hls_include):
+    """The portable context switch (ucontext, what machines other than x86-64 use) runs the same dataflow."""
+    layers, ref = mlp_layers()
+    proj = hls.write_project(tmp_path, "uc_mlp", layers)
+    so = csim.compile_shared([proj.top_cpp], tmp_path / "uc.so", include_dirs=[tmp_path],
+                             defines={"HWGEN_CSIM_UCONTEXT": None})
+    x = rand_values(np.random.default_rng(4), U(2), (40, 16))
+    np.testing.assert_array_equal(csim.CsimAccelerator(proj, lib=csim.CsimLibrary(so)).run(x), ref(x))
 
 
 # ------------------------------------------------------------------------------------------ errors
