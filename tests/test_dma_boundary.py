@@ -109,6 +109,24 @@ def test_depth1_roms_are_constants(tmp_path):
     np.testing.assert_array_equal(Accelerator(out, "rtlsim").execute(x), Accelerator(out).execute(x))
 
 
+def _frames(g, geo, n, seed=0):
+    i = g.design().input
+    q = i.dtype.random(np.random.default_rng(seed), (n, i.words_per_frame * i.elems_per_word))
+    ref = g.run_layers(q).reshape(n, -1)
+    words = packing.pack_bytes(q, i.dtype, i.elems_per_word).reshape(n, -1)
+    buf = np.zeros((n, geo.in_stride), np.uint8)
+    buf[:, :words.shape[1]] = words
+    return buf, ref
+
+
+def _unframe(g, geo, raw, n):
+    last = g.design().output
+    o = raw.reshape(n, geo.out_stride)
+    assert not o[:, geo.out_frame_bytes:].any(), "beat padding must be zero"
+    o = o[:, :geo.out_frame_bytes].reshape(-1, geo.out_word_bytes)
+    return packing.unpack_bytes(o, last.dtype, last.elems_per_word).reshape(n, -1)
+
+
 def _one_beat_frames_pipeline(tmp_path):
     """12 thresholding layers at PE = C: one 8-byte beat in and one out per frame, one frame per cycle, a
     pipeline of ~50 cycles, every FIFO 64 words deep."""
