@@ -267,8 +267,12 @@ def _write_build_dir(g: IslandGraph, out: Path, synth, size_fifos, log, t0, ecp5
     s["generated"] = {}
     for k, hw in enumerate(g.hw_islands):
         d = g.island_dir(out, k)
-        for proj, files in write_generated(d, hw, board).items():
+        for proj, files in write_generated(d, hw, board, k).items():
             s["generated"].setdefault(proj, []).extend(str((d / f).relative_to(out)) for f in files)
+    if g.hw_islands:  # the board flow: ONE block design (or xclbin) with every hardware island
+        from hwgen.codegen.vivado import write_vivado
+
+        s["generated"]["vivado"] = [str(f.relative_to(out)) for f in write_vivado(out / "vivado", g, board)]
     from hwgen.runtime.driver_writer import write_driver
 
     s["generated"]["driver"] = [str(f.relative_to(out)) for f in write_driver(out, g, board)]

@@ -529,10 +529,15 @@ def check_word_widths(design) -> None:
 
 
 def render_tcl(top_name: str, part: str, clock_period_ns: float, sources, headers=(), testbench=(),
-               csim: bool = False, project_name: str | None = None, solution_name: str = "sol1") -> str:
+               csim: bool = False, project_name: str | None = None, solution_name: str = "sol1",
+               module_prefix: str = "", ipname: str = "") -> str:
     """Vitis HLS Tcl script: open_project, set_top, add_files, open_solution, set_part, create_clock,
-    [csim_design], csynth_design, export_design -format ip_catalog."""
+    [csim_design], csynth_design, export_design -format ip_catalog. module_prefix / ipname: a prefix on every
+    generated RTL module and the IP's name (several exported tops in one Vivado project stay apart)."""
     _check_name(top_name)
+    for x in (module_prefix, ipname):
+        if x and not IDENT.match(x):
+            raise HwgenError(f"HLS name {x!r} is not a sanitized identifier")
     for f in list(sources) + list(headers) + list(testbench):
         if not IDENT.match(Path(f).stem) or Path(f).name != f:
             raise HwgenError(f"HLS file name {f!r} is not a plain sanitized file name")
@@ -544,7 +549,7 @@ def render_tcl(top_name: str, part: str, clock_period_ns: float, sources, header
     return render(
         "hls/hls.tcl.j2", top_name=top_name, tcl_name="hls.tcl", project_name=project_name or f"{top_name}_hls",
         solution_name=solution_name, sources=list(sources), headers=list(headers), testbench=list(testbench),
-        part=part, clock_period_ns=f"{clk:g}", csim=bool(csim),
+        part=part, clock_period_ns=f"{clk:g}", csim=bool(csim), module_prefix=module_prefix, ipname=ipname,
     )
 
 
