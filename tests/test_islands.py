@@ -240,6 +240,9 @@ def test_synth_covers_every_hardware_island(tmp_path):
     assert t["estimate"]["fmax_mhz"] == slowest["fmax_mhz"]
     on_disk = json.loads((tmp_path / "o" / "report" / "summary.json").read_text())
     assert on_disk["synth"]["islands"] == y["islands"]
+    from hwgen.report_html import render
+
+    assert "<td>hw1</td>" in render(on_disk)  # each island's resources in the HTML report (and `hwgen report`)
 
 
 @pytest.mark.parametrize("name", ["residual_float_sum", "softmax_cnn"])
