@@ -114,7 +114,8 @@ def _is_op_attr(node) -> bool:
 
 def dispatch_violations(source: str, mod: str) -> list[str]:
     """Tests of which kind a node is: `x.op == / in ...`, a comparison with a kind's op, class or template name,
-    isinstance / issubclass / `type(x) is` a kind's class; and kind tables: a dict keyed mostly by (two or more) kinds."""
+    isinstance / issubclass / `type(x) is` a kind's class; and kind tables: a dict keyed mostly by (two or more)
+    kinds."""
     bad = []
     for node in ast.walk(ast.parse(source)):
         hit = False

@@ -256,9 +256,10 @@ def test_driver_finds_each_island_dma_by_name_in_the_hwh(tmp_path):
     flow = tmp_path / "flow"  # the flow writes into hls/ (not part of the build): run it on a copy
     shutil.copytree(out, flow)
     stub = ROOT / "tests" / "vivado_stub"
-    env = dict(os.environ, PATH=f"{stub / 'bin'}{os.pathsep}{os.environ['PATH']}", HWGEN_STUB_BOARDS=str(ROOT / "boards"),
-               HWGEN_STUB_LOG=str(tmp_path / "calls.log"))
-    r = subprocess.run(["bash", str(flow / "vivado" / "build.sh")], capture_output=True, text=True, env=env, timeout=120)
+    env = dict(os.environ, PATH=f"{stub / 'bin'}{os.pathsep}{os.environ['PATH']}",
+               HWGEN_STUB_BOARDS=str(ROOT / "boards"), HWGEN_STUB_LOG=str(tmp_path / "calls.log"))
+    r = subprocess.run(["bash", str(flow / "vivado" / "build.sh")], capture_output=True, text=True, env=env,
+                       timeout=120)
     assert r.returncode == 0, r.stderr
     hwh = out / "driver" / "hwgen_driver" / "hwgen_top.hwh"
     shutil.copyfile(flow / "driver" / "hwgen_driver" / "hwgen_top.hwh", hwh)

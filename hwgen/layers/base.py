@@ -231,7 +231,8 @@ class HwLayer:
     # --- the kind as a standalone block, from its templates' parameters: the emitters' per-block API
     # (hwgen.codegen.hls.render_layer / TemplateBlock, hwgen.codegen.rtl.prepare: unit tests and benchmarks name
     # a block by its template). A kind offers it by defining these three; None: it has no per-block API.
-    block_io = None  # classmethod (params) -> (in elems/word, in dtype, in words/frame, out elems, out dtype, out words)
+    # classmethod (params) -> (in elems/word, in dtype, in words/frame, out elems/word, out dtype, out words/frame)
+    block_io = None
     hls_block_context = None  # classmethod (lib, params of hls_template) -> its context
     rtl_block_context = None  # classmethod (lib, params of rtl_template) -> (its context, {ROM file: lines})
 
