@@ -71,11 +71,6 @@ def _hwh_dmas(hwh: Path) -> dict:
     return out
 
 
-def block_design_dma_parameters(out_dir, name: str = "axi_dma_0") -> dict:
-    """The CONFIG.c_* values of the AXI DMA cell `name` of the generated block design."""
-    return dict(_dma(out_dir, block_design_dmas(out_dir), name)[0])
-
-
 def _dma(out_dir, dmas: dict, name: str):
     if name not in dmas:
         raise BuildDirError(f"the block design of {str(out_dir)!r} has no AXI DMA named {name!r} (it has "
