@@ -267,8 +267,12 @@ def _write_build_dir(g: IslandGraph, out: Path, synth, size_fifos, log, t0, ecp5
     s["generated"] = {}
     for k, hw in enumerate(g.hw_islands):
         d = g.island_dir(out, k)
-        for proj, files in write_generated(d, hw, board).items():
+        for proj, files in write_generated(d, hw, board, k).items():
             s["generated"].setdefault(proj, []).extend(str((d / f).relative_to(out)) for f in files)
+    if g.hw_islands:  # the board flow: ONE block design (or xclbin) with every hardware island
+        from hwgen.codegen.vivado import write_vivado
+
+        s["generated"]["vivado"] = [str(f.relative_to(out)) for f in write_vivado(out / "vivado", g, board)]
     from hwgen.runtime.driver_writer import write_driver
 
     s["generated"]["driver"] = [str(f.relative_to(out)) for f in write_driver(out, g, board)]
@@ -278,11 +282,14 @@ def _write_build_dir(g: IslandGraph, out: Path, synth, size_fifos, log, t0, ecp5
     if synth and g.hw_islands:
         from hwgen.sim.yosys import synth_build
 
-        # the first hardware island's blocks only (further islands: not synthesized yet, README limits)
-        s["synth"] = synth_build(out, g.hw_islands[0], board, log=log, ecp5=ecp5,
-                                 jobs=max(1, min(4, os.cpu_count() or 1)))
-        # summary.json "timing": the open timing estimate (hwgen/sim/timing_report.py documents the keys)
-        s["timing"] = s["synth"].pop("timing")
+        # every hardware island's blocks, each in its own directory (OUT/synth, OUT/hw<k>/synth)
+        per = []
+        for k, hw in enumerate(g.hw_islands):
+            if k:
+                log(f"hardware island {k}:")
+            per.append(synth_build(g.island_dir(out, k), hw, board, log=log, ecp5=ecp5,
+                                   jobs=max(1, min(4, os.cpu_count() or 1))))
+        s["synth"], s["timing"] = synth_islands(per)
         if strict:
             from hwgen.sim.timing_report import verdict
 
@@ -292,6 +299,28 @@ def _write_build_dir(g: IslandGraph, out: Path, synth, size_fifos, log, t0, ecp5
                                          "block.")
     write_report(out, s)
     return s
+
+
+def synth_islands(per: list) -> tuple[dict, dict]:
+    """(summary.json "synth", "timing") from each hardware island's synth_build result. One island: its result
+    (its "timing" moved to the top level; hwgen/sim/timing_report.py documents the keys). Several: resources
+    summed over the islands (they share the board), "layers" of all of them (layer names are unique in a model),
+    "glue" blocks named hw<k>/<block> after island 0, "islands": each island's own totals; "timing" the slowest
+    island's estimate (one clock), every island's blocks (timing_report.islands_timing)."""
+    from hwgen.sim.timing_report import islands_timing
+
+    if len(per) == 1:
+        synth = dict(per[0])
+        return synth, synth.pop("timing")
+    res = ("luts", "ffs", "brams", "dsps")
+    synth = {"tool": per[0]["tool"], "family": per[0]["family"], **{r: sum(p[r] for p in per) for r in res},
+             "layers": {}, "glue": {}, "islands": {},
+             "seconds": round(sum(p["seconds"] for p in per), 2)}
+    for k, p in enumerate(per):
+        synth["layers"].update(p["layers"])
+        synth["glue"].update({(f"hw{k}/" if k else "") + b: v for b, v in p["glue"].items()})
+        synth["islands"][f"hw{k}"] = {**{r: p[r] for r in res}, "seconds": p["seconds"]}
+    return synth, islands_timing([(f"hw{k}", p["timing"]) for k, p in enumerate(per)])
 
 
 def write_report(out: Path, s: dict) -> None:

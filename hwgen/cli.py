@@ -262,6 +262,8 @@ def _cmd_report(a):
     if "synth" in s:
         y = s["synth"]
         print(f"yosys: {y.get('luts')} LUT, {y.get('ffs')} FF, {y.get('brams')} BRAM18, {y.get('dsps')} DSP")
+        for name, i in (y.get("islands") or {}).items():  # a model of several hardware islands: each one's
+            print(f"  {name}: {i['luts']} LUT, {i['ffs']} FF, {i['brams']} BRAM18, {i['dsps']} DSP")
         print("\n" + timing_table(s))
     print("\nCPU partitions:\n" + cpu_table(s["cpu_partitions"]))
     if s.get("input"):

@@ -89,9 +89,10 @@ def render(summary: dict) -> str:
         body.append(_bar_chart(items, "estimated resources, % of the board", unit=" %"))
     if "synth" in summary:
         s = summary["synth"]
-        body.append("<h2>yosys synth_xilinx</h2>" + _table(["LUT", "FF", "BRAM18", "DSP"],
-                                                           [[s.get("luts"), s.get("ffs"), s.get("brams"),
-                                                             s.get("dsps")]]))
+        per = [[name, i["luts"], i["ffs"], i["brams"], i["dsps"]] for name, i in (s.get("islands") or {}).items()]
+        body.append("<h2>yosys synth_xilinx</h2>" + _table(["", "LUT", "FF", "BRAM18", "DSP"],
+                                                           per + [["total", s.get("luts"), s.get("ffs"),
+                                                                   s.get("brams"), s.get("dsps")]]))
     if summary.get("timing"):
         body.append(_timing(summary["timing"]))
     ff = summary.get("fifos")

@@ -135,10 +135,11 @@ def _unlisted(fd: int, listed) -> list[str]:
     extra = []
     for d in STRICT_DIRS:
         try:
-            walker = list(os.fwalk(d.rstrip("/"), dir_fd=fd))
+            os.stat(d.rstrip("/"), dir_fd=fd)
         except OSError:
             continue
-        for dirpath, dirnames, filenames, dfd in walker:
+        # iterated, not listed first: fwalk closes each directory's descriptor once the walk moves past it
+        for dirpath, dirnames, filenames, dfd in os.fwalk(d.rstrip("/"), dir_fd=fd):
             # fwalk lists links to directories among dirnames and does not enter them: entries all the same
             links = [n for n in dirnames if stat.S_ISLNK(os.stat(n, dir_fd=dfd, follow_symlinks=False).st_mode)]
             for n in filenames + links:

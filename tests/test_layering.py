@@ -35,6 +35,10 @@ FORBIDDEN = {
 # where dispatching on the kind is the point: the kinds themselves (and the registry)
 KIND_HOMES = ("hwgen.layers",)
 KIND_NAMES = set(KINDS) | {cls.__name__ for cls in KINDS.values()}
+# the kinds' template names ("mvau", "dwc", ...): the emitters' per-block API names a block by its template, and a
+# table keyed by them is a kind table too (as strings only: `v.pad` is an attribute, not a kind)
+TEMPLATE_NAMES = {Path(t).name.split(".")[0] for cls in KINDS.values() for t in (cls.hls_template, cls.rtl_template)
+                  if t}
 
 
 def module_name(f: Path) -> str:
@@ -94,7 +98,7 @@ def private_imports(source: str, mod: str, is_package: bool = False) -> list[str
 def _is_kind_ref(node) -> bool:
     """A kind's class (MVAU, layers.MVAU) or op / class name as a string."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value in KIND_NAMES
+        return node.value in KIND_NAMES or node.value in TEMPLATE_NAMES
     if isinstance(node, ast.Name):
         return node.id in KIND_NAMES
     if isinstance(node, ast.Attribute):
@@ -109,8 +113,9 @@ def _is_op_attr(node) -> bool:
 
 
 def dispatch_violations(source: str, mod: str) -> list[str]:
-    """Tests of which kind a node is: `x.op == / in ...`, a comparison with a kind's op or class name, isinstance /
-    issubclass / `type(x) is` a kind's class."""
+    """Tests of which kind a node is: `x.op == / in ...`, a comparison with a kind's op, class or template name,
+    isinstance / issubclass / `type(x) is` a kind's class; and kind tables: a dict keyed mostly by (two or more)
+    kinds."""
     bad = []
     for node in ast.walk(ast.parse(source)):
         hit = False
@@ -124,6 +129,10 @@ def dispatch_violations(source: str, mod: str) -> list[str]:
         elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "getattr" and len(node.args) >= 2 \
                 and isinstance(node.args[1], ast.Constant) and node.args[1].value == "op":
             hit = True
+        elif isinstance(node, ast.Dict):
+            # an ONNX op table may hold a few ops named like kinds (Pad, Concat): a kind table is mostly kinds
+            n = sum(1 for k in node.keys if k is not None and _is_kind_ref(k))
+            hit = n >= 2 and 2 * n >= len(node.keys)
         elif isinstance(node, ast.Match):
             hit = any(_is_kind_ref(getattr(c.pattern, "value", None)) for c in node.cases)
         if hit:
@@ -169,6 +178,9 @@ INJECTED = [  # (module the snippet is put in, the snippet): each breaks one rul
     ("hwgen.build", "def f(n):\n    return 'AddStreams' in [n.op]\n"),
     ("hwgen.runtime.rtlsim", "from hwgen.layers import branching\ndef f(n):\n    return type(n) is branching.Concat\n"),
     ("hwgen.codegen.dma", "from hwgen.layers.swg import _x\n"),
+    ("hwgen.codegen.hls", "_CONTEXT = {'mvau': f, 'thresholding': g}\n"),
+    ("hwgen.codegen.rtl", "BLOCKS = {'MVAU': f, 'dwc': g}\n"),
+    ("hwgen.codegen.hls", "def f(kind, p):\n    if kind == 'label_select':\n        return p\n"),
 ]
 
 

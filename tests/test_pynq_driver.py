@@ -236,3 +236,37 @@ def test_driver_runs_a_two_island_model(tmp_path):
     np.testing.assert_array_equal(acc.execute(x), want)
     assert len(ov.transfers) == 2  # one MM2S transfer per hardware island for the whole batch
     assert ov.axi_dma_1.sendchannel is not ov.axi_dma_0.sendchannel
+
+
+@pytest.mark.requires_tool("tclsh")
+def test_driver_finds_each_island_dma_by_name_in_the_hwh(tmp_path):
+    """The one block design of a two-island model, through the Vivado flow (stub tools, tests/vivado_stub): its
+    .hwh lands beside the driver and holds axi_dma_0 and axi_dma_1 with their parameters and register windows; the
+    simulated overlay builds PYNQ's DMAs from it, by the names meta.json gives, and the driver runs bit-exact. A
+    .hwh without island 1's DMA (another build's bitstream) is refused, naming the DMA."""
+    import os
+    import shutil
+
+    from hwgen.errors import BuildDirError
+    from hwgen.verify import golden
+
+    model = ROOT / "tests" / "models" / "islands" / "residual_float_sum.onnx"
+    out = tmp_path / "o"
+    build(model, out, board="kv260", **QUIET)
+    flow = tmp_path / "flow"  # the flow writes into hls/ (not part of the build): run it on a copy
+    shutil.copytree(out, flow)
+    stub = ROOT / "tests" / "vivado_stub"
+    env = dict(os.environ, PATH=f"{stub / 'bin'}{os.pathsep}{os.environ['PATH']}",
+               HWGEN_STUB_BOARDS=str(ROOT / "boards"), HWGEN_STUB_LOG=str(tmp_path / "calls.log"))
+    r = subprocess.run(["bash", str(flow / "vivado" / "build.sh")], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    hwh = out / "driver" / "hwgen_driver" / "hwgen_top.hwh"
+    shutil.copyfile(flow / "driver" / "hwgen_driver" / "hwgen_top.hwh", hwh)
+    x = np.random.default_rng(1).uniform(-1.2, 1.2, (6, 3, 16, 16)).astype(np.float32)
+    ov = SimOverlay(out, engine="reference")
+    assert ov.axi_dma_1.description["phys_addr"] == ov.axi_dma_0.description["phys_addr"] + 0x10000
+    np.testing.assert_array_equal(Accelerator(out, "pynq", overlay=ov).execute(x), golden(model, x))
+    hwh.write_text(hwh.read_text().replace('"axi_dma_1"', '"axi_dma_7"'))
+    with pytest.raises(BuildDirError, match="no AXI DMA named 'axi_dma_1'"):
+        SimOverlay(out, engine="reference")

@@ -189,6 +189,9 @@ CASES = [
          ["hls/ap_int.h", "not part of this build"]),
     Case("file_dropped_into_rtl", lambda b, t, w: run_args(_drop(_copy(b, t), "rtl/extra.v"), t, "rtlsim"),
          ["rtl/extra.v", "not part of this build"]),
+    # the Vivado flow run in place leaves Vitis HLS's project under hls/ (a subdirectory: was EBADF before)
+    Case("hls_project_left_in_hls", lambda b, t, w: run_args(_drop_in_subdir(_copy(b, t), "hls/ip/component.xml"), t),
+         ["hls/ip/component.xml", "not part of this build"]),
     Case("verify_n_huge", lambda b, t, w: ["verify", str(b), "-n", "100000000"], ["-n 100000000", "GiB"]),
     # unclear messages before
     Case("input_is_a_dir", lambda b, t, w: ["run", str(b), "--input", str(t), "--output", str(t / "y.npy")],
@@ -225,6 +228,11 @@ CASES = [
                                                       "--hw-only"],
          ["32-bit outputs", "16 bits or fewer"], seconds=60),
 ]
+
+
+def _drop_in_subdir(out, rel):
+    (out / rel).parent.mkdir(parents=True)
+    return _drop(out, rel)
 
 
 def _drop(out, rel):

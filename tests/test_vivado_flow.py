@@ -422,3 +422,87 @@ def test_board_fields_are_validated_before_reaching_tcl(tmp_path):
             write_vivado(tmp_path / "v", g, dataclasses.replace(good, **bad))
     with pytest.raises(HwgenError):
         write_vivado(tmp_path / "v", g, dataclasses.replace(BOARDS["alveo-u50"], platform="p$(id)"))
+
+
+# ------------------------------------------------------------------------------------------------ several islands
+
+ISLANDS_MODEL = ROOT / "tests" / "models" / "islands" / "residual_float_sum.onnx"  # hw, cpu (float sum), hw
+
+
+@pytest.fixture(scope="module")
+def two_islands(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("vivado_islands")
+    return {b: build(tmp, b, ISLANDS_MODEL) for b in ("pynq-z2", "kv260", "alveo-u50")}
+
+
+@pytest.mark.parametrize("board", ["pynq-z2", "kv260"])
+@pytest.mark.parametrize("source", ["hls", "rtl"])
+def test_two_islands_share_one_block_design(board, source, two_islands, tmp_path):
+    """Each hardware island is its own accelerator (unique IP / module names) and AXI DMA (axi_dma_<k>) in ONE
+    block design: one interconnect port and address window per DMA, one interrupt pair each; the .hwh names every
+    DMA the driver's meta.json looks up."""
+    out = tmp_path / "o"
+    shutil.copytree(two_islands[board], out)
+    assert not (out / "hw1" / "vivado").exists()  # no second project
+    r, calls = run_flow(out, f"--{source}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(tcl_calls(calls, "create_project")) == 1 and len(tcl_calls(calls, "create_bd_design")) == 1
+    cells = {c.split()[-1]: c for c in tcl_calls(calls, "create_bd_cell")}
+    if source == "hls":
+        assert tcl_calls(calls, "export_design") == ["export_design -format ip_catalog",
+                                                     "export_design -format ip_catalog -ipname hw1_dma_top"]
+        assert "config_rtl -module_prefix hw1_" in calls
+        assert "xilinx.com:hls:hwgen_dma_top:1.0" in cells["accel"]
+        assert "xilinx.com:hls:hw1_dma_top:1.0" in cells["accel_1"]
+    else:
+        assert cells["accel"].endswith("-reference hwgen_dma_top accel")
+        assert cells["accel_1"].endswith("-reference hw1_dma_top accel_1")
+    assert config_of(calls, "ctrl_ic")["NUM_MI"] == "2" and config_of(calls, "mem_ic")["NUM_SI"] == "4"
+    assert config_of(calls, "irq_concat")["NUM_PORTS"] == "4"
+    from hwgen.islands import IslandGraph
+
+    g = IslandGraph.load(out)
+    for k, hw in enumerate(g.hw_islands):
+        plan = stream_plan(*accelerator_io(hw), BOARDS[board].dma_width)
+        dma = config_of(calls, f"axi_dma_{k}")
+        assert int(dma["c_m_axis_mm2s_tdata_width"]) == plan.dma_in_bits
+        cell = "accel" if k == 0 else f"accel_{k}"
+        assert f"connect_bd_intf_net /axi_dma_{k}/M_AXIS_MM2S /{cell}/in0_V" in calls
+    meta = json.loads((out / "driver" / "hwgen_driver" / "meta.json").read_text())
+    hwh = (out / "driver" / "hwgen_driver" / "hwgen_top.hwh").read_text()
+    bases = set()
+    for im in (i for i in meta["islands"] if i["kind"] == "hw"):
+        m = re.search(rf'INSTANCE="{im["dma_name"]}" MODTYPE="axi_dma".*?BASEVALUE="(0x[0-9A-F]+)"', hwh, re.S)
+        assert m, im["dma_name"]
+        bases.add(m.group(1))
+    assert len(bases) == 2
+
+
+def test_two_islands_name_clash_is_caught(two_islands, tmp_path):
+    """The stub fails a project where two islands' modules share names: the check behind the unique names."""
+    out = tmp_path / "o"
+    shutil.copytree(two_islands["pynq-z2"], out)
+    _mutate(out / "hw1" / "hls" / "dma_hls.tcl", "config_rtl -module_prefix hw1_\n", "")
+    r, _ = run_flow(out)
+    assert r.returncode != 0 and "both generate modules hwgen_dma_top" in r.stderr, r.stderr
+    shutil.rmtree(out / "vivado" / "project")
+    _mutate(out / "vivado" / "rtl_hw1" / "hw1_top.v", "module hw1_top", "module hwgen_top")
+    r, _ = run_flow(out, "--rtl")
+    assert r.returncode != 0 and "module hwgen_top is defined twice" in r.stderr, r.stderr
+
+
+def test_two_islands_alveo_link(two_islands, tmp_path):
+    out = tmp_path / "o"
+    shutil.copytree(two_islands["alveo-u50"], out)
+    r, calls = run_flow(out)
+    assert r.returncode == 0, r.stdout + r.stderr
+    vpp = [json.loads(c) for c in calls if c.startswith("[")]
+    assert [c[c.index("-k") + 1] for c in vpp if "-c" in c] == ["hwgen_idma", "hwgen_accel", "hwgen_odma",
+                                                                 "hw1_idma", "hw1_accel", "hw1_odma"]
+    accel1 = next(c for c in vpp if "hw1_accel" in c)
+    assert accel1[accel1.index("-I") + 1] == "../hw1/hls"
+    xclbin = json.loads((out / "vivado" / "output" / "hwgen_top.xclbin").read_text())
+    assert set(xclbin["cus"]) == {"idma0", "accel0", "odma0", "idma1", "accel1", "odma1"}
+    _mutate(out / "vivado" / "link.cfg", "stream_connect=accel1.out_V:odma1.in\n", "")
+    r, _ = run_flow(out)
+    assert r.returncode != 0 and "accel1.out_V is not connected" in r.stderr

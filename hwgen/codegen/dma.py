@@ -34,6 +34,39 @@ from hwgen.codegen.render import render
 from hwgen.errors import HwgenError
 
 DMA_TOP = "hwgen_dma_top"  # the block-design cell's module / HLS top
+INNER_TOP = "hwgen_top"  # the accelerator inside it (hwgen.codegen.project)
+
+
+@dataclass(frozen=True)
+class IslandNames:
+    """What hardware island k's board boundary is called in the ONE block design (or xclbin) of a model:
+    unique per island, so several islands' IPs and Verilog modules share a Vivado project. Island 0 keeps the
+    one-island names (hwgen_dma_top around hwgen_top, cell accel, axi_dma_0); island k >= 1 is prefixed hw<k>_
+    (its HLS IP: `config_rtl -module_prefix hw<k>_` on every generated module, `-ipname hw<k>_dma_top`; its board
+    Verilog: rendered with the tops hw<k>_dma_top / hw<k>_top, whose block modules are hw<k>_top_<node>).
+    The island's own directory (OUT/hw<k>/hls, rtl) keeps the plain names its simulators use."""
+
+    k: int
+
+    @property
+    def prefix(self) -> str:
+        return "" if self.k == 0 else f"hw{self.k}_"
+
+    @property
+    def dma_top(self) -> str:  # the block-design cell's module / HLS IP name
+        return DMA_TOP if self.k == 0 else f"hw{self.k}_dma_top"
+
+    @property
+    def inner(self) -> str:  # the accelerator module inside it (board Verilog)
+        return INNER_TOP if self.k == 0 else f"hw{self.k}_top"
+
+    @property
+    def cell(self) -> str:
+        return "accel" if self.k == 0 else f"accel_{self.k}"
+
+    @property
+    def dma(self) -> str:  # the AXI DMA cell, the PYNQ overlay attribute the driver looks up by name
+        return f"axi_dma_{self.k}"
 DMA_BEAT_WIDTHS = (32, 64, 128, 256, 512, 1024)  # AXI DMA memory-mapped widths = our stream widths
 
 
@@ -118,13 +151,14 @@ def _clog2(n: int) -> int:
     return max(1, math.ceil(math.log2(max(2, n))))
 
 
-def wrapper_context(geo: DmaGeometry, inner_in_bits: int, inner_out_bits: int, flags: int) -> dict:
+def wrapper_context(geo: DmaGeometry, inner_in_bits: int, inner_out_bits: int, flags: int, top: str = DMA_TOP,
+                    inner: str = INNER_TOP) -> dict:
     """Template values of the gearboxes: beats of W bytes <-> words of K bytes, frames padded to whole beats;
-    `flags` batch-end flags in flight (flag_queue_depth)."""
+    `flags` batch-end flags in flight (flag_queue_depth); `top` around `inner` (IslandNames)."""
     from hwgen.codegen.rtl import fifo_style
 
     w, ki, ko = geo.beat_bytes, geo.in_word_bytes, geo.out_word_bytes
-    return dict(top=DMA_TOP, inner="hwgen_top", W=w, KI=ki, KO=ko, FI=geo.in_words, FO=geo.out_words,
+    return dict(top=top, inner=inner, W=w, KI=ki, KO=ko, FI=geo.in_words, FO=geo.out_words,
                 IN_BITS=inner_in_bits, OUT_BITS=inner_out_bits,
                 CI=w + ki, CO=w + ko,  # gearbox buffer capacities in bytes
                 NIW=_clog2(w + ki + 1), NOW=_clog2(w + ko + 1), FIW=_clog2(geo.in_words),
@@ -170,18 +204,18 @@ def flag_queue_depth(design) -> int:
     return frames_to(None) + 2
 
 
-def write_dma_wrapper_rtl(rtl_dir, graph, dma_width: int) -> list[Path]:
+def write_dma_wrapper_rtl(rtl_dir, graph, dma_width: int, top: str = DMA_TOP, inner: str = INNER_TOP) -> list[Path]:
     """OUT/rtl/hwgen_dma_top.v around the stitched hwgen_top (written by hwgen.codegen.rtl_project; its
-    library modules, which the wrapper uses too, are there already)."""
+    library modules, which the wrapper uses too, are there already); `top` / `inner`: another island's names."""
     from hwgen.codegen.rtl import lib_modules_in, write_lib
     from hwgen.codegen.rtl_project import load_manifest
 
     rtl_dir = Path(rtl_dir)
     geo = geometry(graph, dma_width)
-    m = load_manifest(rtl_dir)
+    m = load_manifest(rtl_dir, inner)
     text = render("rtl/dma_wrapper.v.j2", **wrapper_context(geo, m["in"]["tdata_bits"], m["out"]["tdata_bits"],
-                                                            flag_queue_depth(graph.design())))
-    p = rtl_dir / f"{DMA_TOP}.v"
+                                                            flag_queue_depth(graph.design()), top, inner))
+    p = rtl_dir / f"{top}.v"
     p.write_text(text)
     missing = [x for x in lib_modules_in(text) if f"{x}.v" not in m["verilog"]]
     return [p] + write_lib(rtl_dir, missing)
@@ -223,8 +257,19 @@ def write_dma_top_hls(hls_dir, graph, dma_width: int) -> list[Path]:
     return [p]
 
 
-def write_dma_files(out, graph, board) -> dict:
-    """The board boundary for both flows: {"rtl": [...], "hls": [...]} (OUT/hls/dma_hls.tcl synthesizes it)."""
+def write_board_rtl(rtl_dir, graph, dma_width: int, k: int) -> list[Path]:
+    """Hardware island k's Verilog for the block design under its unique names (IslandNames): its stitched top
+    and the DMA wrapper around it. Island 0's is OUT/rtl itself."""
+    from hwgen.codegen.rtl_project import write_rtl_project
+
+    n = IslandNames(k)
+    return write_rtl_project(rtl_dir, graph, n.inner) + write_dma_wrapper_rtl(rtl_dir, graph, dma_width, n.dma_top,
+                                                                              n.inner)
+
+
+def write_dma_files(out, graph, board, k: int = 0) -> dict:
+    """The board boundary for both flows: {"rtl": [...], "hls": [...]} (OUT/hls/dma_hls.tcl synthesizes it;
+    for hardware island k >= 1 into an IP of its unique names, IslandNames)."""
     from hwgen.codegen.hls import render_tcl
 
     out = Path(out)
@@ -232,6 +277,8 @@ def write_dma_files(out, graph, board) -> dict:
     hls = write_dma_top_hls(out / "hls", graph, board.dma_width)
     headers = sorted(f.name for f in (out / "hls").glob("*.hpp"))
     tcl = out / "hls" / "dma_hls.tcl"
+    n = IslandNames(k)
     tcl.write_text(render_tcl(DMA_TOP, board.part, 1000.0 / board.clock_mhz, [f"{DMA_TOP}.cpp"],
-                              headers, project_name=f"{DMA_TOP}_hls").replace("hls.tcl", "dma_hls.tcl"))
+                              headers, project_name=f"{DMA_TOP}_hls", module_prefix=n.prefix,
+                              ipname=n.dma_top if k else "").replace("hls.tcl", "dma_hls.tcl"))
     return {"rtl": rtl, "hls": hls + [tcl]}

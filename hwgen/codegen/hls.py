@@ -66,10 +66,10 @@ from hwgen import packing
 from hwgen.codegen.render import render, templates_dir
 from hwgen.dtypes import DType, from_name, smallest_for_range
 from hwgen.errors import FoldingError, HwgenError
+from hwgen.layers.registry import block_templates, with_template
 from hwgen.naming import IDENT
 
 MEM_STYLES = ("auto", "block", "distributed", "ultra")
-KINDS = ("mvau", "thresholding", "label_select", "width_converter")
 DEFAULT_DEPTH = 2
 AP_INT_MAX_W = 4096  # the widest ap_uint Vitis HLS allows (UG1399: AP_INT_MAX_W <= 4096)
 
@@ -356,42 +356,25 @@ def width_converter_context(p: dict) -> dict:
     )
 
 
-_CONTEXT = {
-    "mvau": mvau_context,
-    "thresholding": thresholding_context,
-    "label_select": label_select_context,
-    "width_converter": width_converter_context,
-}
-
-
-def _kind(kind: str) -> str:
-    if kind not in _CONTEXT:
-        raise HwgenError(f"no HLS template for layer kind {kind!r}; known: {', '.join(KINDS)}")
-    return kind
+def block_kind(kind: str):
+    """The layer kind that renders hls/<kind>.hpp.j2 as a standalone block (its per-block API: block_io,
+    hls_block_context), for the (template name, params) pairs of the per-block API below."""
+    cls = with_template(f"hls/{kind}.hpp.j2", "hls_block_context") if isinstance(kind, str) else None
+    if cls is None or cls.block_io is None:
+        raise HwgenError(f"no HLS template for layer kind {kind!r}; known: "
+                         f"{', '.join(block_templates('hls/', '.hpp.j2', 'hls_block_context'))}")
+    return cls
 
 
 def stream_io(kind: str, p: dict) -> StreamIO:
-    """Stream interface (elements per word, datatypes, words per frame) of a block."""
-    _kind(kind)
-    if kind == "mvau":
-        nv = int(p["num_vectors"])
-        return StreamIO(int(p["SIMD"]), dtype_of(p["in_dtype"]), nv * int(p["MW"]) // int(p["SIMD"]),
-                        int(p["PE"]), dtype_of(p["out_dtype"]), nv * int(p["MH"]) // int(p["PE"]))
-    if kind == "thresholding":
-        n = int(p["num_vectors"]) * int(p["C"]) // int(p["PE"])
-        return StreamIO(int(p["PE"]), dtype_of(p["in_dtype"]), n, int(p["PE"]), dtype_of(p["out_dtype"]), n)
-    if kind == "label_select":
-        nv = int(p.get("num_vectors", 1))
-        return StreamIO(int(p["PE"]), dtype_of(p["in_dtype"]), nv * int(p["C"]) // int(p["PE"]),
-                        1, dtype_of(p["out_dtype"]), nv * int(p["k"]))
-    d, nv, n = dtype_of(p["dtype"]), int(p["num_vectors"]), int(p["elems"])
-    return StreamIO(int(p["in_elems"]), d, nv * n // int(p["in_elems"]),
-                    int(p["out_elems"]), d, nv * n // int(p["out_elems"]))
+    """Stream interface (elements per word, datatypes, words per frame) of a block: the kind's."""
+    ie, idt, iw, oe, odt, ow = block_kind(kind).block_io(p)
+    return StreamIO(ie, dtype_of(idt), iw, oe, dtype_of(odt), ow)
 
 
 def render_layer(kind: str, p: dict) -> str:
     """C++ header of one layer: its constant memories and a `static void <name>(in0, out0)` process."""
-    return render(f"hls/{_kind(kind)}.hpp.j2", **_CONTEXT[kind](p))
+    return render(f"hls/{kind}.hpp.j2", **block_kind(kind).hls_block_context(LIB, p))
 
 
 # ---------------------------------------------------------------------------------------------- design
@@ -404,7 +387,8 @@ class TemplateBlock:
     template_dirs: tuple = ()
 
     def __init__(self, kind: str, params: dict):
-        self.kind = _kind(kind)
+        self.cls = block_kind(kind)
+        self.kind = kind
         self.params = dict(params)
         self.name = _check_name(self.params["name"])
         self.op = kind
@@ -437,7 +421,7 @@ class TemplateBlock:
         return self.out_dtype, self.io.out_elems, self.io.out_words * self.io.out_elems
 
     def hls_context(self, lib):
-        return _CONTEXT[self.kind](self.params)
+        return self.cls.hls_block_context(lib, self.params)
 
 
 class ChainGraph:
@@ -529,10 +513,15 @@ def check_word_widths(design) -> None:
 
 
 def render_tcl(top_name: str, part: str, clock_period_ns: float, sources, headers=(), testbench=(),
-               csim: bool = False, project_name: str | None = None, solution_name: str = "sol1") -> str:
+               csim: bool = False, project_name: str | None = None, solution_name: str = "sol1",
+               module_prefix: str = "", ipname: str = "") -> str:
     """Vitis HLS Tcl script: open_project, set_top, add_files, open_solution, set_part, create_clock,
-    [csim_design], csynth_design, export_design -format ip_catalog."""
+    [csim_design], csynth_design, export_design -format ip_catalog. module_prefix / ipname: a prefix on every
+    generated RTL module and the IP's name (several exported tops in one Vivado project stay apart)."""
     _check_name(top_name)
+    for x in (module_prefix, ipname):
+        if x and not IDENT.match(x):
+            raise HwgenError(f"HLS name {x!r} is not a sanitized identifier")
     for f in list(sources) + list(headers) + list(testbench):
         if not IDENT.match(Path(f).stem) or Path(f).name != f:
             raise HwgenError(f"HLS file name {f!r} is not a plain sanitized file name")
@@ -544,7 +533,7 @@ def render_tcl(top_name: str, part: str, clock_period_ns: float, sources, header
     return render(
         "hls/hls.tcl.j2", top_name=top_name, tcl_name="hls.tcl", project_name=project_name or f"{top_name}_hls",
         solution_name=solution_name, sources=list(sources), headers=list(headers), testbench=list(testbench),
-        part=part, clock_period_ns=f"{clk:g}", csim=bool(csim),
+        part=part, clock_period_ns=f"{clk:g}", csim=bool(csim), module_prefix=module_prefix, ipname=ipname,
     )
 
 

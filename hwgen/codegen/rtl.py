@@ -76,9 +76,9 @@ from hwgen.codegen.render import render, templates_dir
 from hwgen.dtypes import DType
 from hwgen.errors import FoldingError
 from hwgen.layers.cost import FIFO_SRL_MAX_DEPTH
+from hwgen.layers.registry import block_templates, with_template
 from hwgen.layers.roms import rom_style
 
-KINDS = ("mvau", "thresholding", "label_select", "dwc")
 
 # the static Verilog-2005 modules in templates/rtl/<module>.v
 LIB_MODULES = ("hwgen_fifo", "hwgen_out_queue", "hwgen_rom")
@@ -304,17 +304,15 @@ def dwc_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
     return ctx, files
 
 
-# the built-in blocks by template name, for the per-block API below (tests, benchmarks); the network emitter
-# (hwgen.codegen.rtl_project) asks each graph node for its template and context instead
-BLOCKS = {"mvau": mvau_context, "thresholding": thresholding_context, "label_select": label_select_context,
-          "dwc": dwc_context}
-
-
 def prepare(kind: str, params: dict) -> tuple[dict, dict[str, list[str]]]:
-    """Template context and ROM files ({file name: lines}) for one built-in block."""
-    if kind not in BLOCKS:
-        raise ValueError(f"unknown RTL block kind {kind!r} (known: {', '.join(KINDS)})")
-    return BLOCKS[kind](params)
+    """Template context and ROM files ({file name: lines}) for one block named by its template (rtl/<kind>.v.j2),
+    for the per-block API (tests, benchmarks): the kind that renders it answers (its rtl_block_context). The
+    network emitter (hwgen.codegen.rtl_project) asks each graph node for its template and context instead."""
+    cls = with_template(f"rtl/{kind}.v.j2", "rtl_block_context") if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"unknown RTL block kind {kind!r} (known: "
+                         f"{', '.join(block_templates('rtl/', '.v.j2', 'rtl_block_context'))})")
+    return cls.rtl_block_context(LIB, params)
 
 
 def render_block(kind: str, params: dict) -> tuple[str, dict[str, list[str]]]:

@@ -32,6 +32,7 @@ Every identifier written into Tcl / shell / cfg text comes from this module's co
 from __future__ import annotations
 
 import re
+import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,12 +145,55 @@ def _executable(p: Path):
     p.chmod(p.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
+@dataclass(frozen=True)
+class BoardIsland:
+    """Hardware island k in the board project: its names (hwgen.codegen.dma.IslandNames), its stream plan and
+    DMA geometry, and where its sources are, relative to OUT."""
+
+    names: object  # IslandNames
+    p: StreamPlan
+    geo: object  # DmaGeometry
+    hls_dir: str  # hls, hw<k>/hls
+    rtl_dir: str  # rtl, vivado/rtl_hw<k> (its board Verilog under its unique names)
+    alveo_kernels: tuple  # (idma, accel, odma) kernel names
+    alveo_cus: tuple  # their compute units
+
+    @property
+    def frame_in_bytes(self) -> int:
+        return self.p.in_words * self.p.in_bytes
+
+    @property
+    def frame_out_bytes(self) -> int:
+        return self.p.out_words * self.p.out_bytes
+
+
+def board_islands(graph, board) -> list[BoardIsland]:
+    """Every hardware island of `graph` (an hwgen.islands.IslandGraph, or one HwGraph) as the board sees it."""
+    from hwgen.codegen.dma import IslandNames, geometry
+
+    hws = graph.hw_islands if hasattr(graph, "hw_islands") else [graph]
+    out = []
+    for k, hw in enumerate(hws):
+        n = IslandNames(k)
+        plan = stream_plan(*accelerator_io(hw), int(board.dma_width))
+        pre = "hwgen" if k == 0 else f"hw{k}"
+        out.append(BoardIsland(n, plan, geometry(hw, plan.mm_bits), "hls" if k == 0 else f"hw{k}/hls",
+                               "rtl" if k == 0 else f"vivado/rtl_hw{k}",
+                               (f"{pre}_idma", f"{pre}_accel", f"{pre}_odma"), (f"idma{k}", f"accel{k}", f"odma{k}")))
+    return out
+
+
 def write_vivado(out_dir, graph, board) -> list[Path]:
-    """Write the board project flow for `board` (hwgen.boards.Board) into out_dir (OUT/vivado). Returns the files."""
+    """Write the board project flow for `board` (hwgen.boards.Board) into out_dir (OUT/vivado): one block design
+    (or xclbin) holding every hardware island of `graph` (an IslandGraph, or one HwGraph), each island its own
+    accelerator and DMA pair. Returns the files."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    in_bits, out_bits, in_words, out_words = accelerator_io(graph)
-    plan = stream_plan(in_bits, out_bits, in_words, out_words, int(board.dma_width))
+    hws = graph.hw_islands if hasattr(graph, "hw_islands") else [graph]
+    if not hws:
+        raise HwgenError("the model has no hardware island: there is no board project to write")
+    islands = board_islands(graph, board)
+    plan = islands[0].p
     board_id = sanitize(board.name)
     part = _check_part(board.part, "FPGA part")
     clock = float(board.clock_mhz)
@@ -157,19 +201,27 @@ def write_vivado(out_dir, graph, board) -> list[Path]:
         raise HwgenError(f"board {board.name}: clock_mhz {board.clock_mhz!r} out of range")
     ctx = dict(board=board_id, board_title=comment_safe(board.description or board_id), part=part, ps=board.ps,
                family=board.family, clock_mhz=f"{clock:g}", top=TOP, bd=BD_NAME, output=OUTPUT_NAME, dma=DMA_CELL,
-               hls_project=HLS_PROJECT, hls_solution=HLS_SOLUTION, p=plan,
+               hls_project=HLS_PROJECT, hls_solution=HLS_SOLUTION, p=plan, islands=islands,
                frame_in_bytes=plan.in_words * plan.in_bytes, frame_out_bytes=plan.out_words * plan.out_bytes)
     for k in ("board", "top", "bd", "output", "dma", "hls_project", "hls_solution"):
         assert IDENT.match(ctx[k]), k
+    for isl in islands:
+        n = isl.names
+        for x in (n.dma_top, n.inner, n.cell, n.dma, *isl.alveo_kernels, *isl.alveo_cus):
+            assert IDENT.match(x), x
+    for stale in out.glob("rtl_hw*"):  # a previous build's islands
+        shutil.rmtree(stale)
     files = []
     if board.ps in ZYNQ_PS:
-        from hwgen.codegen.dma import DMA_TOP, geometry
+        from hwgen.codegen.dma import DMA_TOP, write_board_rtl
 
-        ctx.update(accel=DMA_TOP, geo=geometry(graph, plan.mm_bits), hls_project=f"{DMA_TOP}_hls")
+        ctx.update(accel=DMA_TOP, geo=islands[0].geo, hls_project=f"{DMA_TOP}_hls")
         fid = BOARD_FILE_IDS.get(board.name, board_id)
         if not _BOARD_ID.match(fid):
             raise HwgenError(f"board file id {fid!r} has unexpected characters")
         ctx.update(board_file_id=fid, addr_width=32 if board.ps == "ps7" else 64)
+        for isl, hw in zip(islands[1:], hws[1:]):  # island 0's board Verilog is OUT/rtl itself
+            files += write_board_rtl(out / f"rtl_hw{isl.names.k}", hw, plan.mm_bits, isl.names.k)
         for name, tpl in (("build.tcl", "vivado/zynq_build.tcl.j2"), ("build.sh", "vivado/zynq_build.sh.j2"),
                           ("README.md", "vivado/zynq_README.md.j2")):
             (out / name).write_text(render(tpl, **ctx))
@@ -179,13 +231,21 @@ def write_vivado(out_dir, graph, board) -> list[Path]:
         ctx.update(platform=platform, clock_hz=int(round(clock * 1e6)), mm_bits=ALVEO_MM_BITS,
                    islot=alveo_slot(plan.in_bytes), oslot=alveo_slot(plan.out_bytes))
         (out / "kernels").mkdir(exist_ok=True)
+        for stale in (out / "kernels").glob("*.cpp"):
+            stale.unlink()
         for name, tpl in (("build.sh", "vivado/alveo_build.sh.j2"), ("link.cfg", "vivado/alveo_link.cfg.j2"),
-                          ("README.md", "vivado/alveo_README.md.j2"),
-                          ("kernels/hwgen_accel.cpp", "vivado/alveo_accel.cpp.j2"),
-                          ("kernels/hwgen_idma.cpp", "vivado/alveo_idma.cpp.j2"),
-                          ("kernels/hwgen_odma.cpp", "vivado/alveo_odma.cpp.j2")):
+                          ("README.md", "vivado/alveo_README.md.j2")):
             (out / name).write_text(render(tpl, **ctx))
             files.append(out / name)
+        for isl in islands:  # each island's three kernels, under its own names
+            kctx = dict(ctx, p=isl.p, islot=alveo_slot(isl.p.in_bytes), oslot=alveo_slot(isl.p.out_bytes),
+                        kernel_idma=isl.alveo_kernels[0], kernel_accel=isl.alveo_kernels[1],
+                        kernel_odma=isl.alveo_kernels[2], isl_hls=isl.hls_dir)
+            for kern, tpl in zip(isl.alveo_kernels, ("vivado/alveo_idma.cpp.j2", "vivado/alveo_accel.cpp.j2",
+                                                     "vivado/alveo_odma.cpp.j2")):
+                f = out / "kernels" / f"{kern}.cpp"
+                f.write_text(render(tpl, **kctx))
+                files.append(f)
     else:
         raise HwgenError(f"board {board.name}: no project flow for family {board.family!r} with ps {board.ps!r} "
                          "(known: ps7, zynq_ultra_ps_e, or an Alveo platform)")

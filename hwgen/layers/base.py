@@ -228,6 +228,14 @@ class HwLayer:
         hwgen.codegen.rtl."""
         raise NotImplementedError(f"kind {self.op} has no RTL template")
 
+    # --- the kind as a standalone block, from its templates' parameters: the emitters' per-block API
+    # (hwgen.codegen.hls.render_layer / TemplateBlock, hwgen.codegen.rtl.prepare: unit tests and benchmarks name
+    # a block by its template). A kind offers it by defining these three; None: it has no per-block API.
+    # classmethod (params) -> (in elems/word, in dtype, in words/frame, out elems/word, out dtype, out words/frame)
+    block_io = None
+    hls_block_context = None  # classmethod (lib, params of hls_template) -> its context
+    rtl_block_context = None  # classmethod (lib, params of rtl_template) -> (its context, {ROM file: lines})
+
     def cpu_kernel(self, sw):
         """The CPU backend's kernel of this block; sw = sw_fallback.backend. An object with `in_fmt` (the numpy
         integer type it reads), `run(x, out_fmt)` and `out_range`. Default: the numpy `execute()`."""

@@ -65,6 +65,19 @@ class LabelSelect(ChannelLayer):
     def cpu_kernel(self, sw):
         return sw.LabelSelectKernel(self)
 
+    @classmethod
+    def block_io(cls, p):
+        nv = int(p.get("num_vectors", 1))
+        return int(p["PE"]), p["in_dtype"], nv * int(p["C"]) // int(p["PE"]), 1, p["out_dtype"], nv * int(p["k"])
+
+    @classmethod
+    def hls_block_context(cls, lib, p):
+        return lib.label_select_context(p)
+
+    @classmethod
+    def rtl_block_context(cls, lib, p):
+        return lib.label_select_context(p)
+
     def template_params(self):
         return {
             "name": self.name,

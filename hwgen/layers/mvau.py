@@ -189,6 +189,20 @@ class MVAU(HwLayer):
     def cpu_kernel(self, sw):
         return sw.MvauKernel(self)
 
+    @classmethod
+    def block_io(cls, p):
+        nv = int(p["num_vectors"])
+        return (int(p["SIMD"]), p["in_dtype"], nv * int(p["MW"]) // int(p["SIMD"]),
+                int(p["PE"]), p["out_dtype"], nv * int(p["MH"]) // int(p["PE"]))
+
+    @classmethod
+    def hls_block_context(cls, lib, p):
+        return lib.mvau_context(p)
+
+    @classmethod
+    def rtl_block_context(cls, lib, p):
+        return lib.mvau_context(p)
+
     def template_params(self):
         return {
             "name": self.name,

@@ -29,3 +29,23 @@ def register(cls):
 def kind(op: str):
     """The class of kind `op`, or None."""
     return KINDS.get(op)
+
+
+def with_template(template: str, capability: str):
+    """The kind whose HLS or RTL template is `template` (a path relative to templates/) and that has
+    `capability` (a per-block API method, hwgen.layers.base.HwLayer), or None; the emitters' per-block API
+    names a block by its template, and the kind answers."""
+    for cls in KINDS.values():
+        if template in (cls.hls_template, cls.rtl_template) and getattr(cls, capability, None) is not None:
+            return cls
+    return None
+
+
+def block_templates(prefix: str, suffix: str, capability: str) -> list[str]:
+    """Short names of the templates (`<prefix><name><suffix>`) of the kinds with `capability`, for messages."""
+    names = []
+    for cls in KINDS.values():
+        for t in (cls.hls_template, cls.rtl_template):
+            if t and t.startswith(prefix) and t.endswith(suffix) and getattr(cls, capability, None) is not None:
+                names.append(t[len(prefix):-len(suffix)])
+    return sorted(set(names))

@@ -98,6 +98,19 @@ class Thresholding(ChannelLayer):
     def cpu_kernel(self, sw):
         return sw.ThresholdsKernel(self)
 
+    @classmethod
+    def block_io(cls, p):
+        n = int(p["num_vectors"]) * int(p["C"]) // int(p["PE"])
+        return int(p["PE"]), p["in_dtype"], n, int(p["PE"]), p["out_dtype"], n
+
+    @classmethod
+    def hls_block_context(cls, lib, p):
+        return lib.thresholding_context(p)
+
+    @classmethod
+    def rtl_block_context(cls, lib, p):
+        return lib.thresholding_context(p)
+
     def template_params(self):
         return {
             "name": self.name,

@@ -77,6 +77,21 @@ class WidthConverter(HwLayer):
     def cpu_kernel(self, sw):
         return sw.IdentityKernel(self)
 
+    # per block: the HLS template (width_converter) takes elements per word, the RTL one (dwc) bit widths
+    @classmethod
+    def block_io(cls, p):
+        nv, n = int(p["num_vectors"]), int(p["elems"])
+        return (int(p["in_elems"]), p["dtype"], nv * n // int(p["in_elems"]),
+                int(p["out_elems"]), p["dtype"], nv * n // int(p["out_elems"]))
+
+    @classmethod
+    def hls_block_context(cls, lib, p):
+        return lib.width_converter_context(p)
+
+    @classmethod
+    def rtl_block_context(cls, lib, p):
+        return lib.dwc_context(p)
+
     def attrs(self):
         return {"dtype": self.in_dtype.name, "C": self.channels, "in_elems": self.in_elems,
                 "out_elems": self.out_elems}

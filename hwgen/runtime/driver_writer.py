@@ -67,10 +67,14 @@ def write_driver(out: Path, graph, board) -> list[Path]:
         files.append(Path(shutil.copyfile(HERE / "driver_pkg" / f, pkg / f)))
     for f in SHARED_MODULES:
         files.append(Path(shutil.copyfile(HERE.parent / f, pkg / f)))
+    from hwgen.codegen.dma import IslandNames
+    from hwgen.codegen.vivado import OUTPUT_NAME
+
     first = single if single is not None else islands.hw_islands[0]
     meta = island_meta(first, board)
-    meta.update({"board": board.name, "part": board.part, "clock_mhz": board.clock_mhz, "dma_name": "axi_dma_0",
-                 "bitfile": "hwgen_top.bit", "dma_max_bytes": (1 << 26) - 1})
+    # the DMA cell names and the bitstream are the block design's (hwgen.codegen.vivado, one for all islands)
+    meta.update({"board": board.name, "part": board.part, "clock_mhz": board.clock_mhz,
+                 "dma_name": IslandNames(0).dma, "bitfile": f"{OUTPUT_NAME}.bit", "dma_max_bytes": (1 << 26) - 1})
     if single is not None:
         for part in (single.head, single.tail):
             files += _write_piece(pkg, part.role, *part.numpy_desc())
@@ -84,7 +88,7 @@ def write_driver(out: Path, graph, board) -> list[Path]:
                 meta["islands"].append({"kind": "cpu", "file": isl.name})
                 continue
             im = island_meta(isl, board)
-            im.update(kind="hw", dma_name=f"axi_dma_{k}", dma_max_bytes=(1 << 26) - 1, head=f"hw{k}_head",
+            im.update(kind="hw", dma_name=IslandNames(k).dma, dma_max_bytes=(1 << 26) - 1, head=f"hw{k}_head",
                       tail=f"hw{k}_tail", input=isl.input_name, output=isl.output_name)
             files += _write_piece(pkg, f"hw{k}_head", *isl.head.numpy_desc())
             files += _write_piece(pkg, f"hw{k}_tail", *isl.tail.numpy_desc())

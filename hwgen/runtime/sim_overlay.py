@@ -4,10 +4,13 @@
     acc = FPGAAccelerator(overlay=ov)             # the generated board driver, unchanged
 
 `ov.axi_dma_0` (and `ov.axi_dma_<k>` for hardware island k of a model with several) is `pynq.lib.dma.DMA` from the
-pynq package itself (hwgen.runtime.pynq_sim), built from the
-parameters the generated block design gives the DMA (OUT/vivado/build.tcl: widths, c_sg_length_width, no DRE, no
-scatter-gather; `length_width` overrides the length register's width as the block design would), on a register
-model of the AXI DMA. `ov.hwgen_allocate` is the simulated `pynq.allocate`.
+pynq package itself (hwgen.runtime.pynq_sim), on a register model of the AXI DMA. Each DMA is found by its cell
+name, as pynq.Overlay finds it: in the hardware handoff next to the driver (OUT/driver/hwgen_driver/hwgen_top.hwh,
+which the Vivado flow copies there: the DMA's parameters and register address) when there is one, else in the
+one block design the build wrote (OUT/vivado/build.tcl: the CONFIG values set on that cell: widths,
+c_sg_length_width, no DRE, no scatter-gather; addresses as assign_bd_address gives them, 64 KiB apart).
+`length_width` overrides the length register's width as the block design would. `ov.hwgen_allocate` is the
+simulated `pynq.allocate`.
 
 Engines behind the DMA streams, each the board boundary hwgen_dma_top (hwgen.codegen.dma) seen from the DMA:
   rtlsim     its Verilog in Verilator (hwgen.runtime.dma_rtlsim), one run per MM2S transfer
@@ -30,17 +33,50 @@ from hwgen.runtime.pynq_sim import AxiDmaRegisters, SimDevice, load_pynq_dma
 DMA_BASE, DMA_RANGE = 0x4040_0000, 0x1_0000  # where Vivado's assign_bd_address puts the first AXI DMA on a Zynq
 
 
-def block_design_dma_parameters(out_dir) -> dict:
-    """The AXI DMA's CONFIG.c_* values from the generated block design (what the .hwh gives PYNQ on a board)."""
-    tcl = Path(out_dir) / "vivado" / "build.tcl"
+_DMA_CELL = re.compile(r"\[hw_ipdef xilinx\.com:ip:axi_dma:\*\] (\w+)\]\nset_property -dict \[list (.*?)\] \$dma", re.S)
+
+
+def block_design_dmas(out_dir) -> dict:
+    """{cell name: (its CONFIG.c_* values, its register base address)} of every AXI DMA in the generated block
+    design: from the hardware handoff beside the driver when the Vivado flow has run (what PYNQ reads on a board),
+    else from OUT/vivado/build.tcl."""
+    out_dir = Path(out_dir)
+    tcl = out_dir / "vivado" / "build.tcl"
     if not tcl.is_file():
         raise BuildDirError(f"{str(tcl)!r} is missing: the PYNQ driver needs a Zynq build (this build is for an "
                             "Alveo board, or incomplete); rebuild with `hwgen build --board <zynq board>`.")
-    params = dict(re.findall(r"CONFIG\.(c_[a-z0-9_]+) \{([0-9]+)\}", tcl.read_text()))
-    params.setdefault("c_include_mm2s_dre", "0")
-    params.setdefault("c_include_s2mm_dre", "0")
-    params.setdefault("c_micro_dma", "0")
-    return params
+    hwh = out_dir / "driver" / "hwgen_driver" / "hwgen_top.hwh"
+    dmas = _hwh_dmas(hwh) if hwh.is_file() else {
+        name: (dict(re.findall(r"CONFIG\.(c_[a-z0-9_]+) \{([0-9]+)\}", body)), DMA_BASE + k * DMA_RANGE)
+        for k, (name, body) in enumerate(_DMA_CELL.findall(tcl.read_text()))}
+    for params, _ in dmas.values():
+        for k in ("c_include_mm2s_dre", "c_include_s2mm_dre", "c_micro_dma"):
+            params.setdefault(k, "0")
+    return dmas
+
+
+def _hwh_dmas(hwh: Path) -> dict:
+    """The AXI DMA modules of a .hwh (MODTYPE axi_dma): their PARAMETERs and the base of their register range."""
+    import xml.etree.ElementTree as ET
+
+    out = {}
+    for m in ET.parse(hwh).getroot().iter("MODULE"):
+        if m.get("MODTYPE") != "axi_dma":
+            continue
+        params = {p.get("NAME"): p.get("VALUE") for p in m.iter("PARAMETER")}
+        ranges = [r for r in m.iter("MEMRANGE") if r.get("INSTANCE") == m.get("INSTANCE")]
+        if not ranges:
+            raise BuildDirError(f"{str(hwh)!r}: DMA {m.get('INSTANCE')} has no address range")
+        out[m.get("INSTANCE")] = (params, int(ranges[0].get("BASEVALUE"), 16))
+    return out
+
+
+def _dma(out_dir, dmas: dict, name: str):
+    if name not in dmas:
+        raise BuildDirError(f"the block design of {str(out_dir)!r} has no AXI DMA named {name!r} (it has "
+                            f"{', '.join(sorted(dmas)) or 'none'}): the bitstream / build does not match the "
+                            "driver's meta.json; rebuild.")
+    return dmas[name]
 
 
 class SimOverlay:
@@ -51,7 +87,7 @@ class SimOverlay:
                  p_in: float = 1.0, p_out: float = 1.0):
         self.out_dir = Path(out_dir)
         meta_file = self.out_dir / "driver" / "hwgen_driver" / "meta.json"
-        block_design_dma_parameters(self.out_dir)  # a Zynq build (or the error saying it is not)
+        dmas = block_design_dmas(self.out_dir)  # a Zynq build (or the error saying it is not)
         if not meta_file.is_file():
             raise BuildDirError(f"{str(meta_file)!r} is missing; rebuild with `hwgen build`.")
         self.meta = json.loads(meta_file.read_text())
@@ -65,14 +101,14 @@ class SimOverlay:
         self.dmas = []
         for k, m in enumerate(hws):
             d = self.out_dir if k == 0 else self.out_dir / f"hw{k}"
-            params = block_design_dma_parameters(d)
+            name = m.get("dma_name", "axi_dma_0")  # found by name in the block design, as PYNQ does in the .hwh
+            params, base = _dma(self.out_dir, dmas, name)
+            params = dict(params)
             if length_width is not None:
                 params["c_sg_length_width"] = str(int(length_width))
             sim = _SimDma(self, d, m, graph if k == 0 else None, (p_in, p_out))
             regs = AxiDmaRegisters(self.device, params, sim.engine)
-            base = DMA_BASE + k * DMA_RANGE
             self.device.map(base, DMA_RANGE, regs)
-            name = m.get("dma_name", "axi_dma_0")
             setattr(self, name, dma.DMA({"phys_addr": base, "addr_range": DMA_RANGE, "fullpath": name,
                                          "type": "xilinx.com:ip:axi_dma:7.1", "parameters": params,
                                          "interrupts": {}, "device": self.device}))

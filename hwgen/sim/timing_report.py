@@ -49,6 +49,32 @@ def design_timing(blocks, family: str, clock_mhz: float, links=()) -> dict:
     return out
 
 
+def islands_timing(per_island: list) -> dict:
+    """summary.json "timing" of a model of several hardware islands, from each island's design_timing:
+    [(island name, timing)]. They share the bitstream's one clock, so the model's estimate is the slowest
+    island's; every block (and the worst stream) keeps its island's name ("hw1/MVAU_2" for island k >= 1, the
+    row's "island"), and "islands" holds each island's own estimate."""
+    first = per_island[0][1]
+    out = {k: first[k] for k in ("model", "family", "clock_mhz")}
+    rows, est, across, islands = [], None, None, {}
+    for name, t in per_island:
+        pre = "" if name == per_island[0][0] else f"{name}/"
+        rows += [dict(r, block=pre + r["block"], island=name) for r in t.get("blocks", [])]
+        e = t.get("estimate")
+        islands[name] = e
+        if e and (est is None or e["fmax_mhz"] < est["fmax_mhz"]):
+            est = dict(e, block=pre + e["block"], island=name)
+        x = t.get("across")
+        if x and (across is None or x["fmax_mhz"] < across["fmax_mhz"]):
+            across = dict(x, **{"from": pre + x["from"], "to": pre + x["to"]}, island=name)
+    out.update(estimate=est, blocks=rows, islands=islands)
+    if across:
+        out["across"] = across
+    if any("ecp5" in r for r in rows):
+        out["ecp5"] = ecp5_summary(rows)
+    return out
+
+
 def _across(blocks, links, family: str) -> dict | None:
     """The worst producer reg2out + consumer in2reg join over the streams (module doc)."""
     paths = {label: (res.get("timing") or {}).get("paths", {}) for label, _, res in blocks}

@@ -13,6 +13,7 @@ namespace eval ::hls {
     variable part ""
     variable clock ""
     variable synthesized 0
+    variable prefix ""
 }
 
 proc open_project {args} {
@@ -86,6 +87,16 @@ proc config_dataflow {args} {
     }
 }
 
+proc config_rtl {args} {
+    ::stub::record config_rtl {*}$args
+    lassign [::stub::parse config_rtl {-module_prefix 1 -reset 1 -reset_level 1} $args] o pos
+    if {[llength $pos]} { ::stub::fail "config_rtl: unexpected arguments '$pos'" }
+    if {[dict exists $o -module_prefix]} {
+        set ::hls::prefix [dict get $o -module_prefix]
+        if {![regexp {^[A-Za-z_][A-Za-z0-9_]*$} $::hls::prefix]} { ::stub::fail "config_rtl: bad -module_prefix '$::hls::prefix'" }
+    }
+}
+
 proc csim_design {args} { ::stub::record csim_design {*}$args }
 
 proc csynth_design {args} {
@@ -122,9 +133,13 @@ proc export_design {args} {
     if {[dict exists $o -vendor]} { set vendor [dict get $o -vendor] }
     if {[dict exists $o -library]} { set lib [dict get $o -library] }
     if {[dict exists $o -version]} { set ver [dict get $o -version] }
+    set name $::hls::top
+    if {[dict exists $o -ipname]} { set name [dict get $o -ipname] }
     set ipdir [file join $::hls::project $::hls::solution impl ip]
+    # "modules": the prefix every RTL module of this IP carries (Vitis HLS: sub-modules are named <top>_..., all
+    # of them prefixed by config_rtl -module_prefix); two IPs with the same one collide in one Vivado project
     ::stub::write_file [file join $ipdir component.xml] \
-        "<!-- hwgen vivado stub IP -->\nvlnv $vendor:$lib:$::hls::top:$ver\nin0_V $::hls::in_bits\nout_V $::hls::out_bits\npart $::hls::part\n"
+        "<!-- hwgen vivado stub IP -->\nvlnv $vendor:$lib:$name:$ver\nin0_V $::hls::in_bits\nout_V $::hls::out_bits\npart $::hls::part\nmodules $::hls::prefix$::hls::top\n"
 }
 
 proc close_project {args} { ::stub::record close_project {*}$args }

@@ -28,6 +28,7 @@ namespace eval ::viv {
     variable drivers [dict create]   ;# input pin path -> driver
     variable sinks [dict create]     ;# output pin path -> count
     variable addressed 0
+    variable order {}                ;# cells in creation order (assign_bd_address maps their AXI-Lite slaves)
     variable validated 0
     variable wrapper ""
     variable runs [dict create]      ;# run -> state launched|done
@@ -382,6 +383,7 @@ proc create_bd_cell {args} {
             if {$ipart ne $::viv::part} { ::stub::fail "create_bd_cell: IP $v was synthesized for $ipart, the project is $::viv::part" }
             dict set c in_bits $ib
             dict set c out_bits $ob
+            if {[regexp -line {^modules (\S+)} $t -> mods]} { dict set c modules $mods }
         }
     } elseif {$type eq "module"} {
         set ref [dict get $o -reference]
@@ -408,6 +410,7 @@ proc create_bd_cell {args} {
         ::stub::fail "create_bd_cell: unknown -type '$type'"
     }
     dict set ::viv::cells $name $c
+    lappend ::viv::order $name
     return /$name
 }
 
@@ -591,7 +594,38 @@ proc generate_target {args} {
     ::stub::record generate_target {*}$args
     if {!$::viv::validated} { ::stub::fail "generate_target: block design not validated" }
     set hwh [file join $::viv::proj_dir $::viv::project.gen sources_1 bd $::viv::bd hw_handoff $::viv::bd.hwh]
-    ::stub::write_file $hwh "<stub hwh/>\n"
+    ::stub::write_file $hwh [::viv::hwh]
+}
+
+# The hardware handoff as PYNQ reads it: every cell a MODULE (INSTANCE, MODTYPE, VLNV, its CONFIG parameters with
+# the IP's defaults), each AXI-Lite slave a MEMRANGE at the address assign_bd_address gave it (64 KiB windows from
+# the PS's general-purpose master base, in creation order).
+proc ::viv::hwh {} {
+    set base 0x40400000
+    dict for {cell c} $::viv::cells {
+        if {[string match *zynq_ultra_ps_e* [dict get $c vlnv]]} { set base 0xA0000000 }
+    }
+    set x "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\" ?>\n<EDKSYSTEM>\n  <MODULES>\n"
+    set slot 0
+    foreach cell $::viv::order {
+        set c [dict get $::viv::cells $cell]
+        set vl [dict get $c vlnv]
+        set ipname [lindex [split $vl :] 2]
+        append x "    <MODULE FULLNAME=\"/$cell\" INSTANCE=\"$cell\" MODTYPE=\"$ipname\" VLNV=\"$vl\">\n      <PARAMETERS>\n"
+        set cfg [dict create]
+        if {[dict get $c type] eq "ip" && [dict exists $::viv::params $ipname]} { set cfg [dict get $::viv::params $ipname] }
+        set cfg [dict merge $cfg [dict get $c config]]
+        dict for {k v} $cfg { append x "        <PARAMETER NAME=\"$k\" VALUE=\"$v\"/>\n" }
+        append x "      </PARAMETERS>\n"
+        if {[dict exists [::viv::pins $cell] S_AXI_LITE]} {
+            set lo [expr {$base + $slot * 0x10000}]
+            append x [format "      <MEMORYMAP>\n        <MEMRANGE ADDRESSBLOCK=\"Reg\" BASENAME=\"C_BASEADDR\" BASEVALUE=\"0x%08X\" HIGHNAME=\"C_HIGHADDR\" HIGHVALUE=\"0x%08X\" INSTANCE=\"%s\" MEMTYPE=\"REGISTER\"/>\n      </MEMORYMAP>\n" $lo [expr {$lo + 0xFFFF}] $cell]
+            incr slot
+        }
+        append x "    </MODULE>\n"
+    }
+    append x "  </MODULES>\n</EDKSYSTEM>\n"
+    return $x
 }
 
 proc make_wrapper {args} {
@@ -624,6 +658,26 @@ proc launch_runs {args} {
                 if {$::viv::wrapper eq "" || $::viv::wrapper ni $::viv::files} { ::stub::fail "launch_runs synth_1: the wrapper is not in the project" }
                 if {![dict exists $::viv::props sources_1 top] || [dict get $::viv::props sources_1 top] ne "${::viv::bd}_wrapper"} {
                     ::stub::fail "launch_runs synth_1: top is not ${::viv::bd}_wrapper"
+                }
+                # one definition per module name: the project's Verilog files, and the modules of its HLS IPs
+                set defined [dict create]
+                foreach f $::viv::files {
+                    if {![string match *.v $f] && ![string match *.sv $f]} { continue }
+                    foreach {- m} [regexp -all -inline -line {^\s*module\s+([A-Za-z_][A-Za-z0-9_$]*)} [::stub::read_file $f]] {
+                        if {[dict exists $defined $m]} {
+                            ::stub::fail "launch_runs synth_1: module $m is defined twice ([dict get $defined $m] and [file tail $f])"
+                        }
+                        dict set defined $m [file tail $f]
+                    }
+                }
+                set ipmods [dict create]
+                dict for {cell c} $::viv::cells {
+                    if {![dict exists $c modules]} { continue }
+                    set m [dict get $c modules]
+                    if {[dict exists $ipmods $m] && [lindex [dict get $ipmods $m] 1] ne [dict get $c vlnv]} {
+                        ::stub::fail "launch_runs synth_1: IPs [lindex [dict get $ipmods $m] 1] and [dict get $c vlnv] both generate modules $m*"
+                    }
+                    dict set ipmods $m [list $cell [dict get $c vlnv]]
                 }
                 # synthesis reads the memory files a Verilog source names ($readmemh / parameter defaults)
                 set tails {}
