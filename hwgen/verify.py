@@ -137,7 +137,7 @@ def verify(out, n: int = 100, backends=("reference",), seed: int = 0, model=None
     t = time.perf_counter()
     x, info = verify_inputs(g, n, seed)
     log(f"{len(x)} inputs: {info['raw']} raw floats, {info['uniform']} on uniform first-layer levels, "
-        f"{info['aimed']} aimed at {info['targets']} threshold boundaries ({info['hit']} on the boundary) "
+        f"{info['aimed']} aimed at {info['targets']} threshold boundaries ({info['hit']} of them hit) "
         f"[{time.perf_counter() - t:.1f} s]")
     q0 = g.head_ints(x)
     ref_ints = ref_acc.execute_ints(q0)
