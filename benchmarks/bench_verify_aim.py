@@ -6,6 +6,8 @@ A boundary is (layer, channel, value) with value = t or t - 1 for a threshold t 
 level" counts the boundaries hit by the inputs each hardware island gets in its own check (for a float head or an
 island after a CPU island: values of its quantizer's input tensor); "model level" counts the boundaries hit by
 the model inputs the whole-model check runs on every backend. Backend time grows with the number of inputs.
+Second table: one-step (+-1) threshold changes that alter the outputs on the 10,000 MNIST test images, and how
+many of them the inputs of each method catch (TFC_1W1A / TFC_1W2A from ../shared).
 
     python benchmarks/bench_verify_aim.py
 """
@@ -85,6 +87,50 @@ def pct(h, t):
     return f"{h:,}/{t:,} ({100 * h / max(t, 1):.0f} %)"
 
 
+def mutations_caught(name, want, seed=2026):
+    """(effective one-step threshold changes found, caught before, caught after) on a TFC model."""
+    from hwgen.verify import compare_with_golden, golden
+    from tests.conftest import load_mnist, tfc_model
+
+    model = tfc_model(name)
+    g = compile_model(model).single
+    xm, _ = load_mnist()
+
+    def layer_inputs(x):
+        q = [g.head_ints(x)]
+        for layer in g.layers:
+            q.append(layer.execute(q[-1]))
+        return q
+
+    def run_from(k, q):
+        for layer in g.layers[k:]:
+            q = layer.execute(q)
+        return q
+
+    mn = layer_inputs(xm)
+    sets = []
+    for method in ("boundary", "cover"):
+        x, _ = verify_inputs(g, 100, method=method)
+        sets.append((golden(model, x), layer_inputs(x)))
+    rng = np.random.default_rng(seed)
+    ks = [k for k, layer in enumerate(g.layers) if getattr(layer, "thresholds", None) is not None]
+    found, caught = 0, [0, 0]
+    while found < want:
+        k = int(rng.choice(ks))
+        thr = g.layers[k].thresholds
+        c, j, d = int(rng.integers(thr.shape[0])), int(rng.integers(thr.shape[1])), int(rng.choice([-1, 1]))
+        thr[c, j] += d
+        try:
+            if not np.all(np.diff(thr[c]) >= 0) or np.array_equal(run_from(k, mn[k]), mn[-1]):
+                continue
+            found += 1
+            for i, (gold, vq) in enumerate(sets):
+                caught[i] += compare_with_golden(gold, g.tail.run(run_from(k, vq[k])))[0] == "DIFFERS"
+        finally:
+            thr[c, j] -= d
+    return found, caught[0], caught[1]
+
+
 def main():
     rows = []
     with tempfile.TemporaryDirectory() as d:
@@ -100,6 +146,11 @@ def main():
             print(rows[-1], flush=True)
     print(table(rows, ["model", "level", "before: boundaries hit", "inputs", "s", "after: boundaries hit", "inputs",
                        "s"]))
+    rows = []
+    for name, want in (("TFC_1W1A", 150), ("TFC_1W2A", 100)):
+        found, before, after = mutations_caught(name, want)
+        rows.append([name, f"{found}", f"{before}", f"{after}"])
+    print(table(rows, ["model", "one-step changes altering MNIST outputs", "caught before", "caught after"]))
 
 
 if __name__ == "__main__":

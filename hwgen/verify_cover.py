@@ -27,14 +27,14 @@ class Coverage:
     """Targets of one hardware island's chain of vector layers, and how often each has been hit."""
 
     def __init__(self, layers, reps: int = 1):
-        from hwgen.verify_inputs import _acc_targets, boundary_targets
+        from hwgen.verify_inputs import acc_targets, boundary_targets
 
         self.layers, self.reps = layers, reps
         per = {}
         for k, c, v in boundary_targets(layers):
             per.setdefault(k, []).append(c * KEY + v + KEY // 2)
         self.ks = sorted(per)
-        self.w = {k: _acc_targets(layers[k])[0] for k in self.ks}
+        self.w = {k: acc_targets(layers[k])[0] for k in self.ks}
         self.keys = {k: np.unique(np.array(per[k], np.int64)) for k in self.ks}
         self.count = {k: np.zeros(len(self.keys[k]), np.int64) for k in self.ks}
         self._open, self._flat = {}, {}
@@ -52,12 +52,20 @@ class Coverage:
         """Hits that counted (each target up to reps times)."""
         return sum(int(np.minimum(c, self.reps).sum()) for c in self.count.values())
 
-    def pre(self, q) -> dict:
-        """Layer k -> (N, channels) value compared with its thresholds, for first-layer integer inputs q."""
-        out, x = {}, np.asarray(q).reshape(len(q), -1)
+    def pre(self, q, acc0=None) -> dict:
+        """Layer k -> (N, channels) value compared with its thresholds, for first-layer integer inputs q (or, for
+        a matrix first layer, its accumulators acc0 instead: the level climb updates them incrementally)."""
+        out = {}
         if not self.ks:
             return out
         for k, layer in enumerate(self.layers[:self.ks[-1] + 1]):
+            if k == 0 and acc0 is not None:
+                if 0 in self.w:
+                    out[0] = acc0
+                x = acc0 if layer.thresholds is None else self._activate(0, layer, acc0)
+                continue
+            if k == 0:
+                x = np.asarray(q).reshape(len(q), -1)
             if k in self.w:
                 w = self.w[k]
                 out[k] = x if w is None else mvau(x, w)
@@ -168,11 +176,45 @@ def climb(start, mutate, evaluate, cover: Coverage, rng, deadline: float, steps:
     return X
 
 
+def climb_levels(start, inv, cover: Coverage, rng, deadline: float, steps: int = 24, tries: int = 8):
+    """climb() over first-layer levels, one feature changed per candidate, with a matrix first layer's
+    accumulators updated by that feature's weight column instead of recomputed (the bulk of the work otherwise:
+    784 inputs on TFC)."""
+    from hwgen.verify_inputs import matrix_of
+
+    w0 = matrix_of(cover.layers[0])
+    Q = start.copy()
+    B, F = Q.shape
+    A = mvau(Q, w0)
+    s = cover.score(cover.pre(None, acc0=A))
+    wT = np.asarray(w0, np.int64).T
+    for _ in range(steps):
+        if time.perf_counter() > deadline:
+            break
+        par = np.repeat(np.arange(B), tries)
+        f = rng.integers(0, F, len(par))
+        old = Q[par, f]
+        jump = rng.random(len(par)) < 0.5
+        new = inv.random_for(rng, f)  # a random reachable level, or the next one up or down (fine moves)
+        nxt = np.clip(inv.rank[f, old - inv.lo] + rng.choice([-1, 1], len(par)), 0, inv.count[f] - 1)
+        new = np.where(jump, new, inv.levels_of(f, nxt))
+        acc = A[par] + wT[f] * (new - old)[:, None]
+        sc = cover.score(cover.pre(None, acc0=acc)).reshape(B, tries)
+        best = sc.argmax(1)
+        rows = np.flatnonzero(sc[np.arange(B), best] >= s)
+        pick = rows * tries + best[rows]
+        Q[rows, f[pick]] = new[pick]
+        A[rows] = acc[pick]
+        s[rows] = sc[rows, best[rows]]
+    return Q
+
+
 def cover_search(start_fn, mutate, evaluate, cover: Coverage, rng, budget_s: float, max_inputs: int,
-                 batch: int = 128, steps: int = 24, tries: int = 8, patience: int = 2):
+                 batch: int = 128, steps: int = 24, tries: int = 8, patience: int = 2, climber=None):
     """Batches of climbed inputs until every target is hit cover.reps times, the budget is spent, max_inputs
     are made or `patience` batches in a row add almost nothing; each batch's hits count before the next batch
-    starts (so it aims at what is still open)."""
+    starts (so it aims at what is still open). climber(start, cover, rng, deadline, steps, tries): another
+    climb (climb_levels)."""
     deadline = time.perf_counter() + budget_s
     out = []
     made, idle = 0, 0
@@ -180,7 +222,10 @@ def cover_search(start_fn, mutate, evaluate, cover: Coverage, rng, budget_s: flo
         return start_fn(0, rng)
     while made < max_inputs and not cover.done() and time.perf_counter() < deadline and idle < patience:
         b = min(batch, max_inputs - made)
-        X = climb(start_fn(b, rng), mutate, evaluate, cover, rng, deadline, steps, tries)
+        if climber is not None:
+            X = climber(start_fn(b, rng), cover, rng, deadline, steps, tries)
+        else:
+            X = climb(start_fn(b, rng), mutate, evaluate, cover, rng, deadline, steps, tries)
         pre = evaluate(X)
         # keep only inputs that hit something still open (the rest add time to every backend, not coverage)
         useful = cover.hits(pre) >= 1

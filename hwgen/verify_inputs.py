@@ -162,7 +162,7 @@ def matrix_of(layer):
     return w
 
 
-def _acc_targets(layer):
+def acc_targets(layer):
     """(acc weights or None, thresholds) of a layer whose output is a threshold count of a per-channel value:
     a matrix layer's accumulator, or a re-quantization of its input element by element."""
     thr = getattr(layer, "thresholds", None)
@@ -185,7 +185,7 @@ def boundary_targets(layers):
             # the search runs the layers as a chain of vectors: it stops at the first fork, join or
             # feature map (a CNN's frames are too large to search through; its inputs stay uniform levels)
             break
-        at = _acc_targets(layer)
+        at = acc_targets(layer)
         if at is None:
             continue
         w, thr = at
@@ -264,7 +264,7 @@ class BoundaryAimer:
     def aim(self, batch):
         """batch: (layer k, channel c, value v) of one layer -> ((len, F) levels greedily improved, number hit)."""
         k = batch[0][0]
-        w, _ = _acc_targets(self.layers[k])
+        w, _ = acc_targets(self.layers[k])
         first = self.layers[0]
         F = self.inv.count.shape[0]
         want = np.array([v for _, _, v in batch])
@@ -314,7 +314,7 @@ def verify_inputs(graph, n: int, seed: int = 0, reps: int = 3, max_aimed: int = 
 
     Returns (inputs, info) with info counting each kind, the boundary targets and how many the inputs hit."""
     from hwgen.frontend.input_types import declared_grid
-    from hwgen.verify_cover import Coverage, cover_search, level_mutator
+    from hwgen.verify_cover import Coverage, climb_levels, cover_search, level_mutator
 
     rng = np.random.default_rng(seed)
     grid = declared_grid(graph)
@@ -343,8 +343,12 @@ def verify_inputs(graph, n: int, seed: int = 0, reps: int = 3, max_aimed: int = 
         cover = Coverage(graph.layers, reps)
         cover.reps = int(np.clip(max_aimed // 2 // max(1, cover.total), reps, 3 * reps))
         cover.add(cover.pre(graph.head_ints(np.concatenate(parts))))  # the random inputs' hits count too
+        climber = None
+        if matrix_of(graph.layers[0]) is not None:
+            def climber(start, cov, r, deadline, steps, tries):
+                return climb_levels(start, inv, cov, r, deadline, steps, tries)
         q = cover_search(lambda b, r: np.concatenate([inv.random_levels(r, b - b // 2), inv.biased_levels(r, b // 2)]),
-                         level_mutator(inv), cover.pre, cover, rng, budget_s, max_aimed)
+                         level_mutator(inv), cover.pre, cover, rng, 0.7 * budget_s, max_aimed, climber=climber)
         parts.append(inv.floats(q))
         # what the climb left open: one input aimed at each (the search of "boundary"), in the time left
         left = cover.open_targets()
