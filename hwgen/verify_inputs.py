@@ -5,9 +5,10 @@ a one-step error in one threshold can pass unnoticed. The inputs here are built 
 integer levels instead, and the float input is recovered by inverting the input quantizer:
 
 - uniform: every first-layer input feature drawn uniformly over its integer levels;
-- aimed: for each threshold t of each channel of each thresholded layer, an input whose accumulator at that
-  channel is t or t - 1 (the two values a +-1 change of t decides differently), found by a greedy local search
-  over first-layer levels (the accumulator of the first layer is linear in them; deeper layers are reached by
+- aimed: inputs whose accumulators land on threshold boundaries t or t - 1 (the two values a +-1 change of t
+  decides differently): a climb over first-layer levels scored on every boundary not yet hit, in every channel
+  and layer at once (hwgen.verify_cover), then, for the boundaries still open, the earlier per-boundary greedy
+  search (BoundaryAimer: the accumulator of the first layer is linear in the levels; deeper layers are reached by
   trying a few single-feature changes at a time through the reference layers);
 - raw: a few float inputs spanning and exceeding the quantizer's range (saturation, values between levels).
 
@@ -16,7 +17,8 @@ that runs float work before the input quantizer (a float first layer on the CPU)
 a CPU island from their input quantizer (`quantizer_view`: the aimed values are then of the tensor that quantizer
 reads, checked against qonnx on the model's nodes from that tensor on: hwgen.verify).
 
-Everything is deterministic for a seed.
+Everything is deterministic for a seed while the searches end on their input caps; a search that reaches its
+time budget makes fewer inputs on a busier machine.
 """
 
 from __future__ import annotations
