@@ -148,11 +148,14 @@ class Coverage:
     def done(self) -> bool:
         return all(len(self.open_keys(k)) == 0 for k in self.ks)
 
-    def open_targets(self) -> list:
-        """(layer, channel, value) of every target hit fewer than reps times, once per missing hit."""
+    def open_targets(self, fresh: bool = False) -> list:
+        """(layer, channel, value) of every target hit fewer than reps times, once per missing hit (fresh: only
+        the targets never hit)."""
         out = []
         for k in self.ks:
             miss = np.maximum(self.reps - self.count[k], 0)
+            if fresh:
+                miss[self.count[k] > 0] = 0
             for key, m in zip(self.keys[k][miss > 0], miss[miss > 0]):
                 out += [(k, int(key // KEY), int(key % KEY - KEY // 2))] * int(m)
         return out

@@ -263,8 +263,9 @@ class BoundaryAimer:
             return x[np.arange(len(chans)), chans]
         return np.einsum("nf,nf->n", x, w[chans])
 
-    def aim(self, batch):
-        """batch: (layer k, channel c, value v) of one layer -> ((len, F) levels greedily improved, number hit)."""
+    def aim(self, batch, deadline: float = float("inf")):
+        """batch: (layer k, channel c, value v) of one layer -> ((len, F) levels greedily improved, number hit);
+        the search stops at time.perf_counter() deadline."""
         k = batch[0][0]
         w, _ = acc_targets(self.layers[k])
         first = self.layers[0]
@@ -276,6 +277,8 @@ class BoundaryAimer:
         # the first layer is cheap to search (linear): as many single-feature steps as it takes
         steps = max(self.steps, 2 * F) if k == 0 else self.steps
         for _ in range(steps):
+            if time.perf_counter() > deadline:
+                break
             live = np.flatnonzero(dist > 0)
             if live.size == 0:
                 break
@@ -305,7 +308,7 @@ class BoundaryAimer:
 
 
 def verify_inputs(graph, n: int, seed: int = 0, reps: int = 3, max_aimed: int = 2048,
-                  budget_s: float = 10.0, method: str = "cover") -> tuple[np.ndarray, dict]:
+                  budget_s: float = 15.0, method: str = "cover") -> tuple[np.ndarray, dict]:
     """n random inputs (1/8 raw floats, the rest uniform first-layer levels) plus inputs aimed at the threshold
     boundaries (at most max_aimed, searched for at most budget_s seconds).
 
@@ -350,18 +353,22 @@ def verify_inputs(graph, n: int, seed: int = 0, reps: int = 3, max_aimed: int = 
             def climber(start, cov, r, deadline, steps, tries):
                 return climb_levels(start, inv, cov, r, deadline, steps, tries)
         q = cover_search(lambda b, r: np.concatenate([inv.random_levels(r, b - b // 2), inv.biased_levels(r, b // 2)]),
-                         level_mutator(inv), cover.pre, cover, rng, 0.7 * budget_s, max_aimed, climber=climber)
+                         level_mutator(inv), cover.pre, cover, rng, 0.5 * budget_s, max_aimed, climber=climber)
         parts.append(inv.floats(q))
         # what the climb left open: one input aimed at each (the search of "boundary"), in the time left
-        left = cover.open_targets()
-        room = max_aimed - len(q)
-        if left and room > 0 and time.perf_counter() - t0 < budget_s:
+        # (boundaries never hit first, then the missing repeats)
+        aimer = None
+        for fresh in (True, False, True, False):  # again while time is left: the aimer's starts are random
+            left = cover.open_targets(fresh)
+            room = max_aimed - len(q)
+            if not left or room <= 0 or time.perf_counter() - t0 > budget_s:
+                continue
             left = [left[i] for i in np.sort(rng.permutation(len(left))[:room])]
-            aimer = BoundaryAimer(graph, inv, rng)
+            aimer = aimer or BoundaryAimer(graph, inv, rng)
             for k in sorted({t[0] for t in left}):
                 if time.perf_counter() - t0 > budget_s:
                     break
-                qk, _ = aimer.aim([t for t in left if t[0] == k])
+                qk, _ = aimer.aim([t for t in left if t[0] == k], deadline=t0 + budget_s)
                 pre = cover.pre(qk)
                 useful = cover.hits(pre) >= 1
                 cover.add({j: v[useful] for j, v in pre.items()})
