@@ -39,7 +39,8 @@ def models(tmp: Path):
     onnx.save(unsw_mlp(), tmp / "unsw.onnx")
     return [("jet tagger look-alike (float input, first layer on the CPU)", tmp / "jet.onnx"),
             ("UNSW-NB15 look-alike (declared BIPOLAR input)", tmp / "unsw.onnx"),
-            ("LayerNorm MLP (2 hardware islands, CPU island between)", ROOT / "tests/models/islands/layernorm_mlp.onnx"),
+            ("LayerNorm MLP (2 hardware islands, CPU island between)",
+             ROOT / "tests/models/islands/layernorm_mlp.onnx"),
             ("Brevitas MLP w8a8", ROOT / "tests/models/brevitas/mlp_w8a8.onnx")]
 
 
