@@ -17,7 +17,11 @@ import numpy as np
 
 from hwgen.errors import HwgenError
 from hwgen.report import table
+from hwgen.verify_cover import model_inputs
 from hwgen.verify_inputs import quantizer_view, raw_inputs, verify_inputs
+
+MODEL_SEARCH_S = 10.0  # seconds for the search of model inputs through CPU islands (verify_islands)
+MODEL_SEARCH_INPUTS = 512  # at most this many such inputs (every backend runs each)
 
 
 class VerifyError(HwgenError):
@@ -137,7 +141,7 @@ def verify(out, n: int = 100, backends=("reference",), seed: int = 0, model=None
     t = time.perf_counter()
     x, info = verify_inputs(g, n, seed)
     log(f"{len(x)} inputs: {info['raw']} raw floats, {info['uniform']} on uniform first-layer levels, "
-        f"{info['aimed']} aimed at {info['targets']} threshold boundaries ({info['hit']} on the boundary) "
+        f"{info['aimed']} aimed at {info['targets']} threshold boundaries ({info['hit']} of them hit) "
         f"[{time.perf_counter() - t:.1f} s]")
     q0 = g.head_ints(x)
     ref_ints = ref_acc.execute_ints(q0)
@@ -215,12 +219,23 @@ def verify_islands(out, ref_acc, model_path, n, backends, seed, log) -> bool:
         x = raw_inputs(first, n, rng)
     else:
         x = rng.standard_normal((n, *g.input_shape[1:])).astype(np.float32)
+    # model inputs searched through the CPU head / CPU islands so that every hardware island's accumulators land
+    # on threshold boundaries: the whole model, backends included, runs on them
+    t = time.perf_counter()
+    small = grid is None or grid.hi - grid.lo < (1 << 16)  # a wider declared type: its raw values only
+    xs, cover = model_inputs(g, x, budget_s=MODEL_SEARCH_S if small else 0.0, max_inputs=MODEL_SEARCH_INPUTS,
+                             rng=rng, values=None if grid is None or not small else grid.values())
+    cover.add(cover.pre(x))
+    x = np.concatenate([x, xs]).astype(np.float32)
+    log(f"{len(x)} model inputs: {n} raw, {len(xs)} searched through the CPU islands onto threshold boundaries "
+        f"(every hardware island's boundaries hit: {cover.hit} of {cover.total}) [{time.perf_counter() - t:.1f} s]")
+    what = f"{n} raw + {len(xs)} aimed inputs"
     rows, diffs = [], []
     t = time.perf_counter()
     gold = golden(model_path, x)
     ref_out = g.execute(x)
     status, d = compare_with_golden(gold, ref_out)
-    rows.append(["model", "reference vs qonnx", f"{len(x)} raw inputs", status, f"{len(x) / (time.perf_counter() - t):,.0f}"])
+    rows.append(["model", "reference vs qonnx", what, status, f"{len(x) / (time.perf_counter() - t):,.0f}"])
     if d is not None:
         diffs.append(f"reference differs from qonnx (original graph) at {_where(d)}")
     accs = {b: (ref_acc if b == "reference" else Accelerator(out, b, wait_for_kernels=True)) for b in backends}
@@ -230,7 +245,7 @@ def verify_islands(out, ref_acc, model_path, n, backends, seed, log) -> bool:
         t = time.perf_counter()
         y = acc.execute(x)
         same = np.array_equal(y, ref_out)
-        rows.append(["model", f"{b} vs reference", f"{len(x)} raw inputs", "yes" if same else "NO",
+        rows.append(["model", f"{b} vs reference", what, "yes" if same else "NO",
                      f"{len(x) / (time.perf_counter() - t):,.0f}"])
         if not same:
             diffs.append(f"{b} differs from reference on the model at {_where(first_difference(y, ref_out))}")

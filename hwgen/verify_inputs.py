@@ -5,9 +5,10 @@ a one-step error in one threshold can pass unnoticed. The inputs here are built 
 integer levels instead, and the float input is recovered by inverting the input quantizer:
 
 - uniform: every first-layer input feature drawn uniformly over its integer levels;
-- aimed: for each threshold t of each channel of each thresholded layer, an input whose accumulator at that
-  channel is t or t - 1 (the two values a +-1 change of t decides differently), found by a greedy local search
-  over first-layer levels (the accumulator of the first layer is linear in them; deeper layers are reached by
+- aimed: inputs whose accumulators land on threshold boundaries t or t - 1 (the two values a +-1 change of t
+  decides differently): a climb over first-layer levels scored on every boundary not yet hit, in every channel
+  and layer at once (hwgen.verify_cover), then, for the boundaries still open, the earlier per-boundary greedy
+  search (BoundaryAimer: the accumulator of the first layer is linear in the levels; deeper layers are reached by
   trying a few single-feature changes at a time through the reference layers);
 - raw: a few float inputs spanning and exceeding the quantizer's range (saturation, values between levels).
 
@@ -16,7 +17,8 @@ that runs float work before the input quantizer (a float first layer on the CPU)
 a CPU island from their input quantizer (`quantizer_view`: the aimed values are then of the tensor that quantizer
 reads, checked against qonnx on the model's nodes from that tensor on: hwgen.verify).
 
-Everything is deterministic for a seed.
+Everything is deterministic for a seed while the searches end on their input caps; a search that reaches its
+time budget makes fewer inputs on a busier machine.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class LevelInverter:
         self.reachable = ~np.isnan(values)  # (F, levels)
         self.count = self.reachable.sum(1)  # reachable levels per feature
         self.order = np.argsort(~self.reachable, axis=1, kind="stable")  # reachable level indices first
+        self.rank = np.argsort(self.order, axis=1)  # level index -> its position among the reachable ones
 
     @classmethod
     def build(cls, graph, span: float, values=None):
@@ -161,7 +164,7 @@ def matrix_of(layer):
     return w
 
 
-def _acc_targets(layer):
+def acc_targets(layer):
     """(acc weights or None, thresholds) of a layer whose output is a threshold count of a per-channel value:
     a matrix layer's accumulator, or a re-quantization of its input element by element."""
     thr = getattr(layer, "thresholds", None)
@@ -173,6 +176,34 @@ def _acc_targets(layer):
     if getattr(layer, "weights", None) is None and layer.in_features == layer.out_features == thr.shape[0]:
         return None, thr
     return None
+
+
+def boundary_targets(layers):
+    """Every (layer index, channel, value) with value = t or t - 1 for a threshold t inside the reachable range,
+    over the chain of vector layers at the start of `layers`."""
+    out = []
+    for k, layer in enumerate(layers):
+        if layer.n_inputs != 1 or layer.n_outputs != 1 or int(np.prod(layer.in_nhwc[1:3])) > 1:
+            # the search runs the layers as a chain of vectors: it stops at the first fork, join or
+            # feature map (a CNN's frames are too large to search through; its inputs stay uniform levels)
+            break
+        at = acc_targets(layer)
+        if at is None:
+            continue
+        w, thr = at
+        if w is not None:
+            lo, hi = layer.acc_range()
+        else:
+            lo = np.full(thr.shape[0], layer.in_dtype.min)
+            hi = np.full(thr.shape[0], layer.in_dtype.max)
+        # XNOR accumulators (sum of MW products of -1 / +1) all have the parity of MW
+        parity = layer.mw % 2 if getattr(layer, "binary_xnor", False) else None
+        for c in range(thr.shape[0]):
+            for t in np.unique(thr[c]):
+                for v in (int(t), int(t) - 1):
+                    if lo[c] <= v <= hi[c] and (parity is None or v % 2 == parity):
+                        out.append((k, c, v))
+    return out
 
 
 class BoundaryAimer:
@@ -196,29 +227,7 @@ class BoundaryAimer:
 
     def targets(self):
         """Every (layer index, channel, value) with value = t or t - 1 for a threshold t inside the reachable range."""
-        out = []
-        for k, layer in enumerate(self.layers):
-            if layer.n_inputs != 1 or layer.n_outputs != 1 or int(np.prod(layer.in_nhwc[1:3])) > 1:
-                # the search runs the layers as a chain of vectors: it stops at the first fork, join or
-                # feature map (a CNN's frames are too large to search through; its inputs stay uniform levels)
-                break
-            at = _acc_targets(layer)
-            if at is None:
-                continue
-            w, thr = at
-            if w is not None:
-                lo, hi = layer.acc_range()
-            else:
-                lo = np.full(thr.shape[0], layer.in_dtype.min)
-                hi = np.full(thr.shape[0], layer.in_dtype.max)
-            # XNOR accumulators (sum of MW products of -1 / +1) all have the parity of MW
-            parity = layer.mw % 2 if getattr(layer, "binary_xnor", False) else None
-            for c in range(thr.shape[0]):
-                for t in np.unique(thr[c]):
-                    for v in (int(t), int(t) - 1):
-                        if lo[c] <= v <= hi[c] and (parity is None or v % 2 == parity):
-                            out.append((k, c, v))
-        return out
+        return boundary_targets(self.layers)
 
     def _first_outputs(self, q, acc0, owner, f, new):
         """First layer's output for candidates `owner` rows of q with feature f set to level new; for an MVAU
@@ -254,10 +263,11 @@ class BoundaryAimer:
             return x[np.arange(len(chans)), chans]
         return np.einsum("nf,nf->n", x, w[chans])
 
-    def aim(self, batch):
-        """batch: (layer k, channel c, value v) of one layer -> ((len, F) levels greedily improved, number hit)."""
+    def aim(self, batch, deadline: float = float("inf")):
+        """batch: (layer k, channel c, value v) of one layer -> ((len, F) levels greedily improved, number hit);
+        the search stops at time.perf_counter() deadline."""
         k = batch[0][0]
-        w, _ = _acc_targets(self.layers[k])
+        w, _ = acc_targets(self.layers[k])
         first = self.layers[0]
         F = self.inv.count.shape[0]
         want = np.array([v for _, _, v in batch])
@@ -267,6 +277,8 @@ class BoundaryAimer:
         # the first layer is cheap to search (linear): as many single-feature steps as it takes
         steps = max(self.steps, 2 * F) if k == 0 else self.steps
         for _ in range(steps):
+            if time.perf_counter() > deadline:
+                break
             live = np.flatnonzero(dist > 0)
             if live.size == 0:
                 break
@@ -296,13 +308,18 @@ class BoundaryAimer:
 
 
 def verify_inputs(graph, n: int, seed: int = 0, reps: int = 3, max_aimed: int = 2048,
-                  budget_s: float = 30.0) -> tuple[np.ndarray, dict]:
-    """n random inputs (1/8 raw floats, the rest uniform first-layer levels) plus `reps` inputs aimed at each
-    threshold boundary (at most max_aimed in all, targets sampled when there are more; searched for at most
-    budget_s).
+                  budget_s: float = 15.0, method: str = "cover") -> tuple[np.ndarray, dict]:
+    """n random inputs (1/8 raw floats, the rest uniform first-layer levels) plus inputs aimed at the threshold
+    boundaries (at most max_aimed, searched for at most budget_s seconds).
 
-    Returns (inputs, info) with info counting each kind, the boundary targets and how many were hit exactly."""
+    method "cover" (default): a climb over first-layer levels scored on every boundary still open
+    (hwgen.verify_cover), each input hitting boundaries in many channels and layers at once; "boundary" (the
+    earlier search, kept for comparison in benchmarks/bench_verify_aim.py): `reps` inputs aimed at one boundary
+    each, boundaries sampled when there are more than max_aimed / reps.
+
+    Returns (inputs, info) with info counting each kind, the boundary targets and how many the inputs hit."""
     from hwgen.frontend.input_types import declared_grid
+    from hwgen.verify_cover import Coverage, climb_levels, cover_search, level_mutator
 
     rng = np.random.default_rng(seed)
     grid = declared_grid(graph)
@@ -324,6 +341,41 @@ def verify_inputs(graph, n: int, seed: int = 0, reps: int = 3, max_aimed: int = 
             return raw_inputs(graph, n, rng, span), {"raw": n, "uniform": 0, "aimed": 0, "targets": 0, "hit": 0}
         n_raw = max(1, n // 8) if n >= 4 else 0
         parts = [raw_inputs(graph, n_raw, rng, span), inv.floats(inv.random_levels(rng, n - n_raw))]
+    if method == "cover":
+        t0 = time.perf_counter()
+        # each boundary from several inputs (a changed activation has to reach the output): more when the model
+        # has few boundaries and the inputs cost little
+        cover = Coverage(graph.layers, reps)
+        cover.reps = int(np.clip(max_aimed // 2 // max(1, cover.total), reps, 3 * reps))
+        cover.add(cover.pre(graph.head_ints(np.concatenate(parts))))  # the random inputs' hits count too
+        climber = None
+        if matrix_of(graph.layers[0]) is not None:
+            def climber(start, cov, r, deadline, steps, tries):
+                return climb_levels(start, inv, cov, r, deadline, steps, tries)
+        q = cover_search(lambda b, r: np.concatenate([inv.random_levels(r, b - b // 2), inv.biased_levels(r, b // 2)]),
+                         level_mutator(inv), cover.pre, cover, rng, 0.5 * budget_s, max_aimed, climber=climber)
+        parts.append(inv.floats(q))
+        # what the climb left open: one input aimed at each (the search of "boundary"), in the time left
+        # (boundaries never hit first, then the missing repeats)
+        aimer = None
+        for fresh in (True, False, True, False):  # again while time is left: the aimer's starts are random
+            left = cover.open_targets(fresh)
+            room = max_aimed - len(q)
+            if not left or room <= 0 or time.perf_counter() - t0 > budget_s:
+                continue
+            left = [left[i] for i in np.sort(rng.permutation(len(left))[:room])]
+            aimer = aimer or BoundaryAimer(graph, inv, rng)
+            for k in sorted({t[0] for t in left}):
+                if time.perf_counter() - t0 > budget_s:
+                    break
+                qk, _ = aimer.aim([t for t in left if t[0] == k], deadline=t0 + budget_s)
+                pre = cover.pre(qk)
+                useful = cover.hits(pre) >= 1
+                cover.add({j: v[useful] for j, v in pre.items()})
+                parts.append(inv.floats(qk[useful]))
+                q = np.concatenate([q, qk[useful]])
+        return np.concatenate(parts).astype(np.float32), {"raw": n_raw, "uniform": n - n_raw, "aimed": len(q),
+                                                          "targets": cover.total, "hit": cover.hit, **extra}
     aimer = BoundaryAimer(graph, inv, rng)
     targets = aimer.targets()
     # several inputs per boundary (different starting points): a changed activation has to reach the output
