@@ -111,7 +111,13 @@ def check_golden(model, x, gold, y, what: str, diffs: list, warns: list) -> str:
     status, d = compare_with_golden(gold, y)
     if d is None:
         return status
-    c = classify(model, x, y, gold)
+    try:
+        c = classify(model, x, y, gold)
+    except Exception as e:  # the float64 re-run cannot decide: every difference stays a failure
+        rows = np.flatnonzero([first_difference(a[None], b[None], close=True) is not None
+                               for a, b in zip(np.asarray(y), np.asarray(gold))]).tolist()
+        c = {"ties": [], "bugs": rows or [d[0]], "first": None}
+        what += f" (the float64 check of qonnx's rounding could not run: {type(e).__name__}: {str(e)[:120]})"
     if c["bugs"] or not c["ties"]:
         r = c["bugs"][0] if c["bugs"] else d[0]
         d = first_difference(y[r:r + 1], np.asarray(gold)[r:r + 1], close=True) or (0, ())

@@ -142,7 +142,11 @@ def evaluate_node(node, ins, g, types, opset, ir_version, pre) -> dict:
         ctx.update({i: a for i, a in zip(node.input, ins) if i})
         getCustomOp(node).execute_node(ctx, g)
     else:
-        ctx.update(zip(node.output, _run_node(node, ins, types, opset, ir_version)))
+        try:
+            ctx.update(zip(node.output, _run_node(node, ins, types, opset, ir_version)))
+        except Exception:  # onnxruntime has no double kernel for this op: float32 at this node only, then widened
+            ins32 = [a.astype(np.float32) if a is not None and a.dtype == np.float64 else a for a in ins]
+            ctx.update(zip(node.output, _run_node(node, ins32, types, opset, ir_version)))
     return {o: np.asarray(ctx[o]) for o in node.output}
 
 
