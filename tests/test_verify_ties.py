@@ -79,3 +79,17 @@ def test_power_of_two_scales_report_no_ties(tmp_path, monkeypatch, capsys):
     assert main(["verify", str(out), "--backends", "reference"]) == 0
     text = capsys.readouterr().out
     assert "ties" not in text and "warning" not in text and "all bit-exact\n" in text
+
+
+def test_island_check_reports_ties_too(w8a8, monkeypatch):
+    """verify_islands (several islands, or a CPU first layer) compares each hardware island with qonnx on the
+    extracted nodes: the same classification applies there (run here on mlp_w8a8's one island)."""
+    from hwgen.runtime.accelerator import Accelerator
+
+    _fixed_inputs(monkeypatch, TIES)
+    monkeypatch.setattr(hv, "MODEL_SEARCH_S", 0.0)
+    acc = Accelerator(w8a8, "reference")
+    lines = []
+    assert hv.verify_islands(w8a8, acc, acc.graph.model_path, 20, ["reference"], 0, lines.append)
+    text = "\n".join(map(str, lines))
+    assert f"{len(TIES)} float32 ties" in text and "warning: hardware island 0" in text and "120.500023" in text
