@@ -98,10 +98,17 @@ def evaluate(model: onnx.ModelProto, x: np.ndarray, double: bool) -> tuple[np.nd
         ins = [ctx[i] if i else None for i in node.input]
         if not dynamic.intersection(node.input):
             # weights' quantizers and constant folding: the model's definition, in float32 as qonnx computes it
-            # (hwgen takes these levels from qonnx), then widened
-            if double:
-                ins = [a.astype(np.float32) if a is not None and a.dtype == np.float64 else a for a in ins]
-            res = evaluate_node(node, ins, g, types, opset, m.ir_version, [])
+            # (hwgen takes these levels from qonnx), then widened; a quantizer's de-quantized values, though, are
+            # level * scale exactly (float64), not float32's rounding of them, nor are a DequantizeLinear's
+            if double and node.op_type == "DequantizeLinear":
+                res = evaluate_node(node, ins, g, types, opset, m.ir_version, [])
+            else:
+                ins32 = [a.astype(np.float32) if a is not None and a.dtype == np.float64 else a for a in ins]
+                levels = []
+                res = evaluate_node(node, ins32, g, types, opset, m.ir_version, levels)
+                if double and levels and node.op_type in QUANT_OPS:
+                    zp, scale = np.asarray(ins[2], np.float64), np.asarray(ins[1], np.float64)
+                    res = {node.output[0]: (levels[0][2].astype(np.float64) - zp) * scale}
             for o in node.output:
                 r = res[o]
                 ctx[o] = r.astype(dt) if r.dtype.kind == "f" else r
@@ -137,6 +144,24 @@ def evaluate_node(node, ins, g, types, opset, ir_version, pre) -> dict:
         mode = str(_attr(node, "rounding_mode", "ROUND")).upper()
         pre.append((node.name or node.output[0], np.asarray(y), np.asarray(lev), mode))
         ctx[node.output[0]] = np.asarray((lev - zp) * scale, dtype=dt)
+    elif node.op_type == "QuantizeLinear":
+        x, scale = np.asarray(ins[0]), np.asarray(ins[1])
+        zp = np.asarray(ins[2]) if len(ins) > 2 and ins[2] is not None else np.zeros((), np.uint8)
+        scale, zpf = _per_axis(scale, x, node), _per_axis(zp, x, node).astype(x.dtype)
+        info = np.iinfo(zp.dtype)
+        y = np.clip(x / scale.astype(x.dtype) + zpf, info.min, info.max)  # the value rounded (ONNX: half even)
+        if x.dtype == np.float32:  # as qonnx: onnxruntime's kernel gives the levels
+            lev = _run_node(node, ins, types, opset, ir_version)[0]
+        else:
+            lev = np.rint(y).astype(zp.dtype)
+        pre.append((node.name or node.output[0], y, lev.astype(np.float64), "ROUND"))
+        ctx[node.output[0]] = lev
+    elif node.op_type == "DequantizeLinear" and any(
+            a is not None and a.dtype == np.float64 for a in ins):  # no double kernel: exact in numpy
+        q, scale = np.asarray(ins[0]), np.asarray(ins[1], np.float64)
+        zp = np.asarray(ins[2]) if len(ins) > 2 and ins[2] is not None else np.zeros((), q.dtype)
+        ctx[node.output[0]] = (q.astype(np.float64) - _per_axis(zp, q, node).astype(np.float64)) \
+            * _per_axis(scale, q, node)
     elif node.domain and node.domain not in ("", "ai.onnx"):
         # other QONNX ops (BipolarQuant, Trunc, ...): qonnx's own code; its float32 result is then widened
         ctx.update({i: a for i, a in zip(node.input, ins) if i})
@@ -148,6 +173,16 @@ def evaluate_node(node, ins, g, types, opset, ir_version, pre) -> dict:
             ins32 = [a.astype(np.float32) if a is not None and a.dtype == np.float64 else a for a in ins]
             ctx.update(zip(node.output, _run_node(node, ins32, types, opset, ir_version)))
     return {o: np.asarray(ctx[o]) for o in node.output}
+
+
+def _per_axis(v: np.ndarray, x: np.ndarray, node) -> np.ndarray:
+    """A (De)QuantizeLinear scale or zero point shaped to broadcast against x (per-axis: along `axis`)."""
+    if v.ndim != 1 or v.size == 1:
+        return v.reshape(())
+    axis = int(_attr(node, "axis", 1)) % x.ndim
+    shape = [1] * x.ndim
+    shape[axis] = v.size
+    return v.reshape(shape)
 
 
 def _close(a, b) -> np.ndarray:

@@ -1,6 +1,7 @@
 """`hwgen verify` tells qonnx's float32 rounding ties apart from hwgen bugs (hwgen.verify_ties): on mlp_w8a8
 (non-power-of-two scales) the inputs where qonnx's float32 Gemm sum rounds across a quantizer step pass with a
-warning; a threshold off by one still fails even on those very inputs; power-of-two scales report no ties."""
+warning (its QCDQ export too); a threshold off by one still fails even on those very inputs; power-of-two scales
+(TFC_2W2A) report no ties."""
 
 import shutil
 
@@ -13,7 +14,7 @@ from hwgen.cli import main
 from hwgen.graph import HwGraph
 from hwgen.manifest import write_manifest
 from hwgen.verify_inputs import raw_inputs
-from tests.conftest import ROOT
+from tests.conftest import ROOT, tfc_model
 
 BREVITAS = ROOT / "tests" / "models" / "brevitas"
 TIES = np.load(BREVITAS / "mlp_w8a8_ties.npy")  # inputs where qonnx's float32 sum rounds across a step
@@ -40,10 +41,21 @@ def test_qonnx_float32_ties_pass_with_a_warning(w8a8, monkeypatch, capsys):
     _fixed_inputs(monkeypatch, TIES)
     assert main(["verify", str(w8a8), "--backends", "reference"]) == 0
     text = capsys.readouterr().out
-    assert f"{len(TIES)} float32 ties" in text
+    assert f"{len(TIES)} float32 ties" in text and "'Quant_4' element 28" in text
     assert "warning:" in text and "float64 graph agrees with hwgen" in text and "input 40:" in text
     assert "120.500023" in text  # qonnx's float32 value at the boundary, named
     assert "all bit-exact, except qonnx's float32 ties" in text
+
+
+def test_qcdq_export_has_the_same_ties(tmp_path, monkeypatch, capsys):
+    """The same network exported as QuantizeLinear / DequantizeLinear: onnxruntime's float32 Gemm rounds the same
+    way; the float64 graph runs those quantizers in numpy."""
+    out = tmp_path / "out"
+    build(BREVITAS / "mlp_w8a8_qcdq.onnx", out, log=lambda *a: None)
+    _fixed_inputs(monkeypatch, TIES)
+    assert main(["verify", str(out), "--backends", "reference"]) == 0
+    text = capsys.readouterr().out
+    assert f"{len(TIES)} float32 ties" in text and "QuantizeLinear" in text and "120.500023" in text
 
 
 def test_an_off_by_one_threshold_still_fails_on_tie_inputs(w8a8, tmp_path, monkeypatch, capsys):
@@ -72,13 +84,15 @@ def test_an_off_by_one_threshold_still_fails_on_tie_inputs(w8a8, tmp_path, monke
 
 
 def test_power_of_two_scales_report_no_ties(tmp_path, monkeypatch, capsys):
-    """mlp_w8a8_qcdq: power-of-two scales, so qonnx's float32 sums are exact and equal hwgen's on every input."""
+    """TFC_2W2A: power-of-two scales, so qonnx's float32 sums are exact and equal hwgen's on every input, those
+    aimed at threshold boundaries included (a shorter climb than verify's default, for time)."""
     out = tmp_path / "out"
-    build(BREVITAS / "mlp_w8a8_qcdq.onnx", out, log=lambda *a: None)
-    _fixed_inputs(monkeypatch)
-    assert main(["verify", str(out), "--backends", "reference"]) == 0
+    build(tfc_model("TFC_2W2A"), out, log=lambda *a: None)
+    real = hv.verify_inputs
+    monkeypatch.setattr(hv, "verify_inputs", lambda graph, n, seed=0: real(graph, n, seed, budget_s=3.0))
+    assert main(["verify", str(out), "--backends", "reference", "-n", "40"]) == 0
     text = capsys.readouterr().out
-    assert "ties" not in text and "warning" not in text and "all bit-exact\n" in text
+    assert "aimed at" in text and "ties" not in text and "warning" not in text and "all bit-exact\n" in text
 
 
 def test_island_check_reports_ties_too(w8a8, monkeypatch):
