@@ -25,9 +25,10 @@ from hwgen.graph import HwGraph  # noqa: E402
 from hwgen.report import table  # noqa: E402
 from hwgen.verify import check_golden, golden, golden_model  # noqa: E402
 from hwgen.verify_inputs import verify_inputs  # noqa: E402
+from tests.conftest import tfc_model  # noqa: E402
 
-MODELS = ["tests/models/brevitas/mlp_w8a8.onnx", "tests/models/brevitas/mlp_w8a8_qcdq.onnx",
-          "tests/models/brevitas/mlp_w4a4_relu.onnx", "tests/models/brevitas/mlp_w2a2_bn.onnx"]
+MODELS = [ROOT / "tests/models/brevitas/mlp_w8a8.onnx", ROOT / "tests/models/brevitas/mlp_w8a8_qcdq.onnx",
+          ROOT / "tests/models/brevitas/mlp_w4a4_relu.onnx", tfc_model("TFC_2W2A")]  # the last: power-of-two scales
 MUTATIONS = 40
 
 
@@ -36,7 +37,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for name in MODELS:
             out = Path(tmp) / Path(name).stem
-            build(ROOT / name, out, log=lambda *a: None)
+            build(name, out, log=lambda *a: None)
             g = HwGraph.load(out)
             x, _ = verify_inputs(g, 100, 0)
             gold = golden(g.model_path, x)
