@@ -123,8 +123,8 @@ def check_golden(model, x, gold, y, what: str, diffs: list, warns: list) -> str:
         d = first_difference(y[r:r + 1], np.asarray(gold)[r:r + 1], close=True) or (0, ())
         d = (r, d[1])
         diffs.append(f"{what} at {_where(d)}: {np.asarray(y)[r].ravel()[:8]} vs {np.asarray(gold)[r].ravel()[:8]}"
-                     + (f" ({len(c['bugs'])} inputs; {len(c['ties'])} more are qonnx float32 ties)"
-                        if c["ties"] else ""))
+                     + (f" ({len(c['bugs'])} inputs{' at least' if c.get('unchecked') else ''}; "
+                        f"{len(c['ties'])} more are qonnx float32 ties)" if c["ties"] else ""))
         return "DIFFERS"
     warns.append(f"warning: {what} on {len(c['ties'])} of {len(x)} inputs, where qonnx's float32 sum rounds across "
                  f"a quantizer step; the float64 graph agrees with hwgen on all of them ({c['first']})")
