@@ -11,8 +11,10 @@ reproduce that (it depends on the terms and their order), so hwgen cannot equal 
 counts as such a tie only if BOTH hold:
 
 - the same QONNX graph evaluated in float64 (every float initializer, value and Constant in double, standard nodes
-  by onnxruntime in double, Quant in numpy without qonnx's cast to float32) gives hwgen's output, to float32
-  rounding (and not qonnx's, which differs from hwgen by more);
+  by onnxruntime in double, or in float32 at a node it has no double kernel for; Quant, QuantizeLinear and
+  DequantizeLinear in numpy, without qonnx's cast to float32; weights' levels exactly as qonnx computes them in
+  float32, their de-quantized values level * scale exact) gives hwgen's output, to float32 rounding (and not
+  qonnx's, which differs from hwgen by more);
 - the graph evaluated node by node in float32 reproduces qonnx's output, and the first quantizer whose level differs
   between the float32 and float64 runs differs by one step, with both pre-rounding values within float32 rounding
   (TIE_TOL levels) of the same rounding boundary.
