@@ -238,8 +238,18 @@ def _cmd_verify(a):
     if not backends:
         raise VerifyError(f"--backends {a.backends!r} names no backend, so nothing would be checked; give one or "
                           "more of reference,csim,rtlsim,cpu (e.g. --backends reference,rtlsim).")
-    ok = verify(a.out, n=a.n, backends=backends, seed=a.seed, model=a.model)
-    print("all bit-exact" if ok else "MISMATCH: see the lines above for which path differs from which, and where")
+    ties = []
+
+    def log(line):
+        print(line)
+        ties.append(str(line).startswith("warning:"))
+
+    ok = verify(a.out, n=a.n, backends=backends, seed=a.seed, model=a.model, log=log)
+    if ok and any(ties):  # exit 0: the float64 graph agrees with hwgen where qonnx's float32 sums round across
+        print("all bit-exact, except qonnx's float32 ties named in the warning above (hwgen equals the float64 graph "
+              "there)")
+    else:
+        print("all bit-exact" if ok else "MISMATCH: see the lines above for which path differs from which, and where")
     return 0 if ok else 1
 
 
