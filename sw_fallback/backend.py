@@ -127,33 +127,48 @@ def plan_graph(graph, bitserial: bool = False) -> tuple[list[Step], dict]:
     return steps, consumers
 
 
-SPLIT_MIN_FRAMES = 32  # frames per thread below which a batch is not split
+TILE_BYTES = 1 << 18  # a tile's widest value per frame times its frames: ~256 KiB, so tiles stay in L2
+TILE_MIN, TILE_MAX = 8, 1024  # frames per tile
+
+
+def default_threads() -> int:
+    """The cores this process may run on (its CPU affinity, which taskset / cgroups / schedulers set), not the
+    machine's count."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 class CpuBackend:
-    """Backend 'cpu' of hwgen.runtime.Accelerator. Options: threads (numba threads; default all cores),
-    compiled_head / compiled_tail (default True; False keeps hwgen's evaluator), warmup (default True:
-    compile or load the cached kernels now, so the first execute is not slower), bitserial (default False:
-    few-bit integer layers on bit planes and popcounts instead of int16 SIMD multiply-adds), fuse_head (default
-    True: a compiled head feeds a first int16 MVAU image by image instead of through an (N, F) array), split
-    (default True: a CNN graph's big batches run as one chunk per thread through every layer)."""
+    """Backend 'cpu' of hwgen.runtime.Accelerator. Options: threads (default: the cores this process may use,
+    default_threads()), compiled_head / compiled_tail (default True; False keeps hwgen's evaluator), warmup
+    (default True: compile or load the cached kernels now, so the first execute is not slower), bitserial
+    (default False: few-bit integer layers on bit planes and popcounts instead of int16 SIMD multiply-adds),
+    fuse_head (default True: a compiled head feeds a first int16 MVAU image by image instead of through an (N, F)
+    array), split (default True: batches run in tiles of frames handed to the threads).
+
+    Threads work at the graph level: a batch is cut into tiles of frames (sized so a tile's feature maps stay in
+    cache) and each thread takes the next tile and runs it through every layer, kernels single-threaded (they
+    release the GIL). There is no barrier per layer, so a thread the OS deschedules (a busy machine) only takes
+    fewer tiles instead of stalling every layer, and one thread is the same code without the pool."""
 
     def __init__(self, out_dir, graph, threads: int | None = None, compiled_head: bool = True,
                  compiled_tail: bool = True, warmup: bool = True, bitserial: bool = False, fuse_head: bool = True,
                  split: bool = True, **_):
-        import numba
-
         t0 = time.perf_counter()
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.graph = graph
-        if threads:
-            numba.set_num_threads(int(threads))
-        self.threads = numba.get_num_threads()
+        if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
+            raise HwgenError(f"threads={threads!r}: give a whole number of threads, at least 1.")
+        self.threads = int(threads) if threads else default_threads()
         self.steps, self.consumers = plan_graph(graph, bitserial)
         self.plan = [st.kernel for st in self.steps]
-        # frame-shaped (CNN) graphs split big batches over threads that each run every layer single-threaded
-        # (no barrier per kernel, each chunk's feature maps stay in its core's cache); MLPs keep prange per layer
-        self.split = bool(split) and self.threads > 1 and any(isinstance(k, cnn.FrameKernel) for k in self.plan)
+        self.split = bool(split)
+        widest = max([la.out_port(p)[2] for la in graph.layers for p in range(la.n_outputs)] + [1])
+        self.tile = int(min(TILE_MAX, max(TILE_MIN, TILE_BYTES // (2 * widest))))
         self._pool = None
         in_edge = next(e for e in graph.edges if e.src is None)
         out_edge = next(e for e in graph.edges if e.dst is None)
@@ -214,7 +229,9 @@ class CpuBackend:
 
     def run_layers(self, x) -> np.ndarray:
         """The accelerator's input in its first kernel's format -> its integer output (N, *out_shape)."""
-        return self._run({(None, 0): (x, self.in_fmt, self.in_elems)})
+        if not self.split:
+            return self._run({(None, 0): (x, self.in_fmt, self.in_elems)})
+        return self._tiles(x.shape[0], lambda lo, hi: self._run({(None, 0): (x[lo:hi], self.in_fmt, self.in_elems)}))
 
     def run_ints(self, q):
         q = np.asarray(q)
@@ -272,25 +289,39 @@ class CpuBackend:
             return None  # NaN / inf: the unfused path hands it to the evaluator
         return {(st.layer.name, 0): (convert(out, ot, fmt, p.out_f), fmt, p.out_f)}
 
+    def _tiles(self, n: int, fn) -> np.ndarray:
+        """fn(lo, hi) on every tile of a batch of n frames, concatenated; the tiles go to the threads in order,
+        each to the next free one. With several threads, at least ~4 tiles per thread, so one slowed down by a
+        busy machine leaves its share to the others."""
+        t = self.tile if self.threads == 1 else min(self.tile, max(TILE_MIN, -(-n // (4 * self.threads))))
+        bounds = [(lo, min(n, lo + t)) for lo in range(0, n, t)]
+        if self.threads == 1 or len(bounds) == 1:
+            parts = [fn(lo, hi) for lo, hi in bounds]
+        else:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="hwgen-cpu")
+            parts = list(self._pool.map(lambda b: fn(*b), bounds))
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
     def _split_ints(self, x):
-        """The integer output for a big finite float32 batch, one chunk per thread (each thread runs the kernels
-        single-threaded); None when the batch is not one to split."""
+        """The integer output for a finite float32 batch, tile by tile (head and every layer per tile); None
+        when the batch is not one to split."""
         n = x.shape[0] if isinstance(x, np.ndarray) else 0
-        if not (self.split and n >= SPLIT_MIN_FRAMES * self.threads and x.dtype == np.float32
+        if not (self.split and n >= 2 * TILE_MIN and x.dtype == np.float32
                 and x.ndim == len(self.graph.input_shape) and np.isfinite(x).all()):
             return None  # (errors and non-finite inputs: the unsplit path, whose messages index the whole batch)
-        import numba
-        from concurrent.futures import ThreadPoolExecutor
 
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="hwgen-cpu",
-                                            initializer=numba.set_num_threads, initargs=(1,))
-
-        def ints(c):
+        def ints(lo, hi):
+            c = x[lo:hi]
             vals = self._fused_first(c)
-            return self._run(vals, 1) if vals is not None else self.run_layers(self.head_first(c))
+            if vals is None:  # (not run_layers: a tile is run whole, by this thread)
+                vals = {(None, 0): (self.head_first(c), self.in_fmt, self.in_elems)}
+                return self._run(vals)
+            return self._run(vals, 1)
 
-        return np.concatenate(list(self._pool.map(ints, np.array_split(x, self.threads))))
+        return self._tiles(n, ints)
 
     def execute(self, x) -> np.ndarray:
         """The ONNX model's input (N, ...) or one sample -> the model's output, as Accelerator.execute."""

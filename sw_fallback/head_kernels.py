@@ -26,7 +26,7 @@ def bucket_table(rows: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(t.astype(np.int16 if rows.shape[1] < 32767 else np.int32))
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def head_levels_bucket(xb, rows, row_of, table, base, sgn, out):
     """xb (N, F) int32 view of the float32 input -> out (N, F) levels base + sgn * #thresholds passed; element f
     uses threshold row row_of[f] of rows (R, T). Returns the number of non-finite inputs (as head_levels)."""

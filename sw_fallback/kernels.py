@@ -63,7 +63,7 @@ count_le = _count_le  # public: the conv kernels (sw_fallback.conv_kernels) coun
 # packing
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def pack_bipolar(q, out):
     """q (N, F) with values -1/+1 -> out (N, ceil(F/64)) uint64, bit 1 for +1."""
     N, F = q.shape
@@ -79,7 +79,7 @@ def pack_bipolar(q, out):
             out[n, w] = word
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def unpack_bipolar(bits, F, out):
     N = bits.shape[0]
     for n in prange(N):
@@ -88,7 +88,7 @@ def unpack_bipolar(bits, F, out):
             out[n, f] = 1 if b else -1
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def cast_copy(q, out):
     N, F = q.shape
     for n in prange(N):
@@ -115,7 +115,7 @@ def _head_level(b, f, thrT, thr, base, sgn):
     return base[f] + sgn[f] * c
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def head_levels(xb, thrT, thr, base, sgn, out):
     """xb (N, F) int32 view of the float32 input -> out (N, F) levels base + sgn * #thresholds passed.
     Returns the number of non-finite inputs (their levels are meaningless: the caller then uses the evaluator)."""
@@ -131,7 +131,7 @@ def head_levels(xb, thrT, thr, base, sgn, out):
     return bad.sum()
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def head_bits(xb, thrT, thr, base, sgn, out):
     """As head_levels for a BIPOLAR first layer (levels -1/+1), written bit-packed (bit 1 = +1)."""
     N, F = xb.shape
@@ -157,7 +157,7 @@ def head_bits(xb, thrT, thr, base, sgn, out):
 # XNOR-popcount MVAU
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def mvau_xnor_int(xbits, wbits, mw, thr, out_base, out_bipolar, out):
     """acc = MW - 2*popcount(x ^ w); thresholds (MH, T) (T == 0: out = acc)."""
     N, W = xbits.shape
@@ -176,7 +176,7 @@ def mvau_xnor_int(xbits, wbits, mw, thr, out_base, out_bipolar, out):
                 out[n, h] = 2 * c - 1 if out_bipolar else out_base + c
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def mvau_xnor_bits(xbits, wbits, mw, thr, out):
     """BIPOLAR in, weights and out (one threshold per row): out bit h = (acc >= thr[h, 0]), bit-packed."""
     N, W = xbits.shape
@@ -211,7 +211,7 @@ def _emit(out, n, h, a, thr, out_base, out_bipolar):
         out[n, h] = 2 * c - 1 if out_bipolar else out_base + c
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def mvau_acc16(x, w, thr, out_base, out_bipolar, out):
     """Four images per pass over a weight row (each weight load feeds four multiply-adds); the rest one by one."""
     N, MW = x.shape
@@ -248,7 +248,7 @@ def mvau_acc16(x, w, thr, out_base, out_bipolar, out):
 
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def mvau_acc32(x, w, thr, out_base, out_bipolar, out):
     """Four images per pass over a weight row (each weight load feeds four multiply-adds); the rest one by one."""
     N, MW = x.shape
@@ -284,7 +284,7 @@ def mvau_acc32(x, w, thr, out_base, out_bipolar, out):
                     _emit(out, m, h, np.int64(acc), thr, out_base, out_bipolar)
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def mvau_acc64(x, w, thr, out_base, out_bipolar, out):
     N, MW = x.shape
     MH = w.shape[0]
@@ -310,7 +310,7 @@ MVAU_INT = {16: mvau_acc16, 32: mvau_acc32, 64: mvau_acc64}
 # standalone thresholding, label select, tail lookup
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def thresholds(x, thr, out_base, out_bipolar, out):
     N, C = x.shape
     for n in prange(N):
@@ -319,7 +319,7 @@ def thresholds(x, thr, out_base, out_bipolar, out):
             out[n, c] = 2 * k - 1 if out_bipolar else out_base + k
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def label_select(x, k, out):
     """Indices of the k largest per row, largest first, ties to the lower index (stable descending order)."""
     N, C = x.shape
@@ -335,7 +335,7 @@ def label_select(x, k, out):
     return out
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def tail_lookup(q, lut, lo, out):
     """out[n, c] = lut[c, q[n, c] - lo[c]] (the tail evaluated once per channel and integer value)."""
     N, C = q.shape
@@ -349,7 +349,7 @@ def tail_lookup(q, lut, lo, out):
 # integers held as bit planes; sum(u*v) = sum_ij 2^(i+j) popcount(u_i & v_j), vectorized over the output rows.
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def pack_planes(q, xmin, ash, out):
     """q (N, F) integer values -> out (N, B, ceil(F/64)) uint64: plane i holds bit i of (q - xmin) >> ash (ash = log2 of the value step: 1 for BIPOLAR, else 0)."""
     N, F = q.shape
@@ -367,7 +367,7 @@ def pack_planes(q, xmin, ash, out):
                 out[n, i, w] = word
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def head_planes(xb, thrT, thr, base, sgn, xmin, ash, out):
     """As head_levels, written as bit planes of (level - xmin) >> ash (see pack_planes); up to 4 planes
     (BITSERIAL_MAX) kept in registers."""
@@ -407,7 +407,7 @@ def head_planes(xb, thrT, thr, base, sgn, xmin, ash, out):
 BITSERIAL_BLOCK = 32  # images per scratch accumulator allocation
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def mvau_bitserial(xp, wpT, ax, aw, xmin, wmin, vsum, mw, thr, out_base, out_bipolar, out):
     """xp (N, Bx, W) input planes; wpT (Bw, W, MH) weight planes, rows innermost; vsum (MH,) = sum of v per row.
     acc = ax*aw*sum(u v) + ax*wmin*sum(u) + aw*xmin*sum(v) + MW*xmin*wmin."""
@@ -438,7 +438,7 @@ def mvau_bitserial(xp, wpT, ax, aw, xmin, wmin, vsum, mw, thr, out_base, out_bip
 # straight into the multiply-adds, instead of a full (N, F) array written and read back
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def head_mvau_acc16(xb, thrT, thr, base, sgn, w, lthr, out_base, out_bipolar, out):
     N, F = xb.shape
     MH = w.shape[0]
@@ -480,7 +480,7 @@ def head_mvau_acc16(xb, thrT, thr, base, sgn, w, lthr, out_base, out_bipolar, ou
     return bad.sum()
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def count_outside(q, lo, hi, bipolar):
     """Number of values of q (N, F) integers outside [lo, hi] (bipolar: other than -1 and +1)."""
     N, F = q.shape

@@ -26,12 +26,9 @@ REFERENCE_MAX = 20_000
 class LazyCpuBackend:
     def __init__(self, out_dir, graph, wait_for_kernels: bool = False, **options):
         self.graph = graph
+        self.options = options
         self._inner = None
         self._error = None
-        if options.get("threads"):  # numba's thread count is per calling thread: set it here too
-            import numba
-
-            numba.set_num_threads(int(options["threads"]))
         t0 = time.perf_counter()
         self._thread = threading.Thread(target=self._build, args=(out_dir, graph, options), name="hwgen-cpu-kernels",
                                         daemon=True)
@@ -43,6 +40,7 @@ class LazyCpuBackend:
             self._thread.join(WAIT_S)
         self.start_seconds = time.perf_counter() - t0
         self.last_timing = {}
+        self.reference_frames = 0  # frames the numpy reference answered instead of the kernels (said in outputs)
 
     def _build(self, out_dir, graph, options):
         try:
@@ -58,6 +56,10 @@ class LazyCpuBackend:
 
             with Spinner("compiling cpu kernels for the next runs (once)"):
                 self._thread.join()
+
+    @property
+    def threads(self):
+        return self._inner.threads if self._inner is not None else self.options.get("threads")
 
     @property
     def ready(self) -> bool:
@@ -82,6 +84,7 @@ class LazyCpuBackend:
         if self._use_reference(q.shape[0] if q.ndim else 1):
             t = time.perf_counter()
             q = self.graph.run_layers(q)
+            self.reference_frames += q.shape[0] if q.ndim else 1
             self.last_timing = {"reference_while_compiling_seconds": time.perf_counter() - t}
             return q
         inner = self._wait()
