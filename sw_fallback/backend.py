@@ -179,6 +179,7 @@ class CpuBackend:
         out_layer = graph.node(out_edge.src)
         self.out_elems = out_layer.out_port(out_edge.src_port)[2]
         self.out_shape = [self.out_elems]  # the output stream's flat frames (NHWC order), as HwGraph.run_layers
+        self._prog = self._program()
         self.fuse_head = fuse_head
         self.last_timing = {}
         self.head_plan = CompiledHead(graph, self.in_fmt) if compiled_head else None
@@ -208,30 +209,46 @@ class CpuBackend:
         q = q if q.dtype.kind in "iu" else q.astype(np.int64)
         return convert(q, q.dtype.type, self.in_fmt, self.in_elems)
 
+    def _program(self) -> list:
+        """The steps with every per-call decision taken once, here: for each step, its kernel's run_frames, the
+        values it reads with the conversion each needs (None: already in the kernel's format; formats are
+        static, known from the plan), the formats it writes, the keys its outputs go to, and the values whose
+        last reader it is (freed after it). A batch of one frame then costs little more than the kernels."""
+        fmt, elems = {(None, 0): self.in_fmt}, {(None, 0): self.in_elems}
+        for st in self.steps:
+            for p in range(st.layer.n_outputs):
+                fmt[(st.layer.name, p)], elems[(st.layer.name, p)] = st.out_fmts[p], st.layer.out_port(p)[2]
+        last = {}
+        for i, st in enumerate(self.steps):
+            for key in st.ins:
+                last[key] = i
+        prog = []
+        for i, st in enumerate(self.steps):
+            want = st.kernel.in_fmts()
+            ins = [(key, None if fmt[key] == want[p] else (fmt[key], want[p], elems[key])) for p, key in enumerate(st.ins)]
+            drop = [k for k in dict.fromkeys(st.ins) if last[k] == i and k != self.out_key]
+            outs = [(st.layer.name, p) for p in range(st.layer.n_outputs)]
+            prog.append((st.kernel.run_frames, ins, list(st.out_fmts), outs, drop))
+        self._out_conv = (fmt[self.out_key], np.int64, elems[self.out_key])
+        return prog
+
     def _run(self, vals: dict, start: int = 0) -> np.ndarray:
-        """Run the steps from `start` on the values in `vals` {(producer, port): (array, format, elements per
-        frame)}; returns the accelerator output as int64 (N, *out_shape)."""
-        left = {k: len(v) for k, v in self.consumers.items()}
-        for st in self.steps[start:]:
-            fmts = st.kernel.in_fmts()
-            xs = []
-            for p, key in enumerate(st.ins):
-                v, f, elems = vals[key]
-                xs.append(convert(v, f, fmts[p], elems))
-                left[key] -= 1
-                if left[key] == 0 and key != self.out_key:
-                    del vals[key]  # the last consumer has it: free the memory
-            outs = st.kernel.run_frames(xs, st.out_fmts)
-            for p, v in enumerate(outs):
-                vals[(st.layer.name, p)] = (v, st.out_fmts[p], st.layer.out_port(p)[2])
-        v, f, elems = vals[self.out_key]
-        return convert(v, f, np.int64, elems).reshape(v.shape[0], *self.out_shape)
+        """Run the steps from `start` on the values in `vals` {(producer, port): array in its plan format}; returns
+        the accelerator output as int64 (N, *out_shape)."""
+        for run, ins, out_fmts, outs, drop in self._prog[start:]:
+            xs = [vals[k] if c is None else convert(vals[k], *c) for k, c in ins]
+            for k in drop:
+                del vals[k]  # the last reader has it: free the memory
+            for k, v in zip(outs, run(xs, out_fmts)):
+                vals[k] = v
+        v = vals[self.out_key]
+        return convert(v, *self._out_conv).reshape(v.shape[0], *self.out_shape)
 
     def run_layers(self, x) -> np.ndarray:
         """The accelerator's input in its first kernel's format -> its integer output (N, *out_shape)."""
         if not self.split:
-            return self._run({(None, 0): (x, self.in_fmt, self.in_elems)})
-        return self._tiles(x.shape[0], lambda lo, hi: self._run({(None, 0): (x[lo:hi], self.in_fmt, self.in_elems)}))
+            return self._run({(None, 0): x})
+        return self._tiles(x.shape[0], lambda lo, hi: self._run({(None, 0): x[lo:hi]}))
 
     def run_ints(self, q):
         q = np.asarray(q)
@@ -287,7 +304,7 @@ class CpuBackend:
             xb = np.ascontiguousarray(xb[:, h.perm])
         if K.head_mvau_acc16(xb, h.thrT, h.thr, h.base, h.sgn, p.w, p.thr, p.layer.out_base, p.out_bipolar, out):
             return None  # NaN / inf: the unfused path hands it to the evaluator
-        return {(st.layer.name, 0): (convert(out, ot, fmt, p.out_f), fmt, p.out_f)}
+        return {(st.layer.name, 0): convert(out, ot, fmt, p.out_f)}
 
     def _tiles(self, n: int, fn) -> np.ndarray:
         """fn(lo, hi) on every tile of a batch of n frames, concatenated; the tiles go to the threads in order,
@@ -317,7 +334,7 @@ class CpuBackend:
             c = x[lo:hi]
             vals = self._fused_first(c)
             if vals is None:  # (not run_layers: a tile is run whole, by this thread)
-                vals = {(None, 0): (self.head_first(c), self.in_fmt, self.in_elems)}
+                vals = {(None, 0): self.head_first(c)}
                 return self._run(vals)
             return self._run(vals, 1)
 

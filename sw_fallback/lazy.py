@@ -93,6 +93,11 @@ class LazyCpuBackend:
         return y
 
     def execute(self, x):
+        inner = self._inner
+        if inner is not None:  # ready (the usual case): no more checks per call
+            y = inner.execute(x)
+            self.last_timing = inner.last_timing
+            return y
         n = np.shape(x)[0] if np.ndim(x) == len(self.graph.input_shape) else 1
         if self._use_reference(n):
             t = time.perf_counter()
