@@ -129,6 +129,7 @@ def plan_graph(graph, bitserial: bool = False) -> tuple[list[Step], dict]:
 
 TILE_BYTES = 1 << 18  # a tile's widest value per frame times its frames: ~256 KiB, so tiles stay in L2
 TILE_MIN, TILE_MAX = 8, 1024  # frames per tile
+TILES_PER_THREAD = 4  # with several threads: a thread slowed down by a busy machine leaves its share to the others
 
 
 def default_threads() -> int:
@@ -310,7 +311,7 @@ class CpuBackend:
         """fn(lo, hi) on every tile of a batch of n frames, concatenated; the tiles go to the threads in order,
         each to the next free one. With several threads, at least ~4 tiles per thread, so one slowed down by a
         busy machine leaves its share to the others."""
-        t = self.tile if self.threads == 1 else min(self.tile, max(TILE_MIN, -(-n // (4 * self.threads))))
+        t = self.tile if self.threads == 1 else min(self.tile, max(TILE_MIN, -(-n // (TILES_PER_THREAD * self.threads))))
         bounds = [(lo, min(n, lo + t)) for lo in range(0, n, t)]
         if self.threads == 1 or len(bounds) == 1:
             parts = [fn(lo, hi) for lo, hi in bounds]

@@ -8,7 +8,7 @@ channels (vectorized over them); the accumulator type is the narrowest holding t
 chosen by the dtype of the `acc_proto` argument (an empty int16 / int32 / int64 array).
 Thresholds are counted for all channels of a pixel at once over a (T, channels) table (no per-channel search). Binary (BIPOLAR x BIPOLAR)
 convs read pixels bit-packed (channel c in word c // 64, bit c % 64, padding bits 0 in inputs and weights) and
-count XNOR-popcounts: acc = KH*KW*C - 2 * popcount(x ^ w). Every kernel is parallel over the batch (prange).
+count XNOR-popcounts: acc = KH*KW*C - 2 * popcount(x ^ w). Every kernel loops over the batch single-threaded (the backend's threads run tiles of frames).
 
 Outputs are levels (thresholds fused: out_base + #passed, or -1/+1), or, with `pack`, BIPOLAR levels written
 bit-packed per pixel for the next binary layer.

@@ -1,4 +1,6 @@
-"""numba kernels of the CPU backend: compiled through LLVM, parallel over the batch, cached on disk.
+"""numba kernels of the CPU backend: compiled through LLVM, cached on disk, single-threaded (the backend runs
+tiles of frames on its threads, sw_fallback.backend; `prange` below is a plain range: no numba parallel region,
+whose barrier per layer collapsed under load, and a much shorter compile).
 
 Every kernel implements the golden integer semantics of hwgen/layers/kernels.py:
 - XNOR-popcount MVAU on bit-packed BIPOLAR vectors (bit 1 = +1; element i in word i // 64, bit i % 64; padding

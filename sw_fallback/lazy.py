@@ -8,7 +8,8 @@ semantics the kernels implement: bit-exact by definition) until the kernels are 
 them. A short process finishes the compile at exit (atexit, with a progress bar), so the next run starts warm.
 
 Callers that compare the kernels themselves with something (hwgen verify, the demo, tests) pass
-wait_for_kernels=True.
+wait_for_kernels=True, and so does `hwgen run --backend cpu` (what the user asked for is what runs). Frames the
+reference answered are counted in `reference_frames` (an output line says so).
 """
 
 from __future__ import annotations
