@@ -49,7 +49,7 @@ from sw_fallback import kernels as K
 from sw_fallback.formats import Bits, CpuBackendError, Planes, convert, int_type, is_int
 from sw_fallback.mlp import (BITSERIAL_MAX, IdentityKernel, Kernel, LabelSelectKernel, MvauKernel,  # noqa: F401
                              NumpyKernel, ThresholdsKernel)
-from sw_fallback.partitions import CompiledHead, CompiledTail
+from sw_fallback.partitions import HEAD_FEW_T, CompiledHead, CompiledTail
 
 
 class KernelLib:
@@ -293,6 +293,7 @@ class CpuBackend:
         h, st = self.head_plan, self.steps[0]
         p = st.kernel
         if not (self.fuse_head and h is not None and h.mode == "thresholds" and getattr(p, "kind", "") == "int16"
+                and h.thrT.shape[0] > HEAD_FEW_T  # (few thresholds: the vectorized head and the MVAU are faster)
                 and isinstance(p, MvauKernel) and p.rows_per_frame() == 1 and len(self.consumers[(None, 0)]) == 1
                 and st.ins == [(None, 0)] and isinstance(x, np.ndarray) and x.dtype == np.float32
                 and x.ndim == len(h.shape) + 1 and x.shape[1:] == h.shape and x.shape[0] > 0):
