@@ -1,7 +1,7 @@
 """hwgen's `cpu` backend next to onnxruntime and qonnx, every model of ../shared and tests/models, in one run.
 
 For each model, the same frames on every side, single thread on every side (hwgen --threads 1, onnxruntime
-intra_op / inter_op threads 1, qonnx is single-threaded numpy), median of --repeat rounds, timed by the
+intra_op / inter_op threads 1; qonnx as it runs: numpy and onnxruntime sessions of its own), median of --repeat rounds, timed by the
 process's CPU time (--clock cpu, the default: on a machine shared with other jobs, wall-clock time mostly
 measures the other jobs; every side runs in this process's one calling thread) or wall-clock time:
 - batch 1,000: one call on 1,000 frames;
