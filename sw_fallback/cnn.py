@@ -335,6 +335,7 @@ class AddStreamsKernel(FrameKernel):
     def __init__(self, layer):
         super().__init__(layer)
         self.thr = thr_array(layer.thresholds, layer.channels)
+        self.thrT = np.ascontiguousarray(self.thr.T)  # (T, C): counted for a pixel's channels at once
 
     def in_fmts(self):
         return [int_type(d.min, d.max) for d in (self.layer.in_dtype, self.layer.in1_dtype)]
@@ -343,7 +344,10 @@ class AddStreamsKernel(FrameKernel):
         la, n = self.layer, xs[0].shape[0]
         a, b = (x.reshape(n, -1, la.channels) for x in xs)
         out = np.empty(a.shape, dtype=self._int_out(out_fmts[0]))
-        CK.add_streams(a, b, la.a_mul, la.b_mul, self.thr, la.out_base, bool(la.out_dtype.bipolar), out)
+        if self.thr.shape[1] <= CK.VEC_MAX_T:
+            CK.add_streams_vec(a, b, la.a_mul, la.b_mul, self.thrT, la.out_base, bool(la.out_dtype.bipolar), out)
+        else:
+            CK.add_streams(a, b, la.a_mul, la.b_mul, self.thr, la.out_base, bool(la.out_dtype.bipolar), out)
         return [out.reshape(n, -1)]
 
 

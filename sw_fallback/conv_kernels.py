@@ -370,3 +370,38 @@ def pool_or_bits(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, out):
                         for kx in range(kw):
                             v |= xp[oy * sh + ky * dh, ox * sw + kx * dw, c]
                     out[n, oy, ox, c] = v
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# element-wise kinds, vectorized over the channels of a pixel (thresholds counted as _levels_vec does)
+
+VEC_MAX_T = 32  # thresholds per channel up to which counting them all (SIMD) beats a search per element
+
+
+@njit(**OPTS)
+def thresholds_vec(x, thrT, out_base, out_bipolar, out):
+    """x (R, C) -> out (R, C) levels under thrT (T, C): the count for all C channels of a row at once."""
+    R, C = x.shape
+    acc = np.empty(C, dtype=np.int64)
+    lev = np.empty(C, dtype=np.int64)
+    for r in range(R):
+        for c in range(C):
+            acc[c] = x[r, c]
+        _levels_vec(acc, thrT, out_base, out_bipolar, lev)
+        for c in range(C):
+            out[r, c] = lev[c]
+
+
+@njit(**OPTS)
+def add_streams_vec(a, b, a_mul, b_mul, thrT, out_base, out_bipolar, out):
+    """As add_streams, thresholds thrT (T, C) counted for all channels of a pixel at once."""
+    N, P, C = a.shape
+    acc = np.empty(C, dtype=np.int64)
+    lev = np.empty(C, dtype=np.int64)
+    for n in range(N):
+        for p in range(P):
+            for c in range(C):
+                acc[c] = np.int64(a[n, p, c]) * a_mul + np.int64(b[n, p, c]) * b_mul
+            _levels_vec(acc, thrT, out_base, out_bipolar, lev)
+            for c in range(C):
+                out[n, p, c] = lev[c]

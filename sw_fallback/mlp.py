@@ -141,10 +141,16 @@ class ThresholdsKernel(Kernel):
     def __init__(self, layer):
         super().__init__(layer)
         self.thr = thr_array(layer.thresholds, layer.channels)
+        self.thrT = np.ascontiguousarray(self.thr.T)  # (T, C): counted for a row's channels at once
         self.out_bipolar = bool(layer.out_dtype.bipolar)
 
     def compute(self, x, out):
-        K.thresholds(x, self.thr, self.layer.out_base, self.out_bipolar, out)
+        from sw_fallback import conv_kernels as CK
+
+        if self.thr.shape[1] <= CK.VEC_MAX_T and x.shape[1] == self.thr.shape[0]:
+            CK.thresholds_vec(x, self.thrT, self.layer.out_base, self.out_bipolar, out)
+        else:
+            K.thresholds(x, self.thr, self.layer.out_base, self.out_bipolar, out)
 
 
 class LabelSelectKernel(Kernel):
