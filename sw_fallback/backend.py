@@ -309,20 +309,50 @@ class CpuBackend:
         return {(st.layer.name, 0): convert(out, ot, fmt, p.out_f)}
 
     def _tiles(self, n: int, fn) -> np.ndarray:
-        """fn(lo, hi) on every tile of a batch of n frames, concatenated; the tiles go to the threads in order,
-        each to the next free one. With several threads, at least ~4 tiles per thread, so one slowed down by a
-        busy machine leaves its share to the others."""
+        """fn(lo, hi) on every tile of a batch of n frames, concatenated. With several threads, the calling thread
+        and threads - 1 helpers each take the next tile left until none is; the caller then waits only for tiles
+        a helper has taken, never for a helper the OS has not scheduled yet (on a busy machine the caller just
+        takes more tiles), so many threads cost at most a tile's time more than one. At least ~4 tiles per thread.
+        """
         t = self.tile if self.threads == 1 else min(self.tile, max(TILE_MIN, -(-n // (TILES_PER_THREAD * self.threads))))
         bounds = [(lo, min(n, lo + t)) for lo in range(0, n, t)]
         if self.threads == 1 or len(bounds) == 1:
             parts = [fn(lo, hi) for lo, hi in bounds]
-        else:
-            if self._pool is None:
-                from concurrent.futures import ThreadPoolExecutor
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        import threading
 
-                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="hwgen-cpu")
-            parts = list(self._pool.map(lambda b: fn(*b), bounds))
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="hwgen-cpu")
+        parts = [None] * len(bounds)
+        state = {"next": 0, "done": 0, "error": None}
+        cond = threading.Condition()
+
+        def work():
+            while True:
+                with cond:
+                    i = state["next"]
+                    if i >= len(bounds) or state["error"] is not None:
+                        return
+                    state["next"] = i + 1
+                try:
+                    parts[i] = fn(*bounds[i])
+                except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                    with cond:
+                        state["error"] = state["error"] or e
+                with cond:
+                    state["done"] += 1
+                    cond.notify_all()
+
+        for _ in range(self.threads - 1):
+            self._pool.submit(work)
+        work()
+        with cond:  # the tiles helpers took and have not finished yet
+            cond.wait_for(lambda: state["done"] == state["next"])
+        if state["error"] is not None:
+            raise state["error"]
+        return np.concatenate(parts)
 
     def _split_ints(self, x):
         """The integer output for a finite float32 batch, tile by tile (head and every layer per tile); None

@@ -221,6 +221,17 @@ def test_threads_option_same_results_and_said(tmp_path, capsys):
     assert e.value.code == 2
     with pytest.raises(HwgenError, match="at least 1"):
         CpuBackend(None, compile_model(tmp_path / "m.onnx"), threads=-1, warmup=False)
+    # the tiles shared by the caller and its helpers: every tile once, in order; a tile's error reaches the caller
+    be3 = CpuBackend(None, compile_model(tmp_path / "m.onnx"), threads=3, warmup=False)
+    np.testing.assert_array_equal(be3._tiles(1000, lambda lo, hi: np.arange(lo, hi)), np.arange(1000))
+
+    def failing(lo, hi):
+        if lo >= 500:
+            raise ValueError("tile failed")
+        return np.arange(lo, hi)
+
+    with pytest.raises(ValueError, match="tile failed"):
+        be3._tiles(1000, failing)
 
 
 # --- TopK / ArgMax at the output (hardware LabelSelect, or the CPU tail) ------------------------------------------
