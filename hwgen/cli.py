@@ -177,6 +177,31 @@ def _load_npy(path):
     return x
 
 
+def _ran_on(acc, backend: str) -> str:
+    """What answered, as the output line says it: the backend, its threads, and whether the numpy reference
+    stood in for it on any frames (the cpu backend while its kernels compile, Python API default)."""
+    be = getattr(acc, "backend", None)
+    words = [backend]
+    if getattr(be, "threads", None):
+        words.append(f"{be.threads} thread{'s' if be.threads != 1 else ''}")
+    stood_in = getattr(be, "reference_frames", 0)
+    if stood_in:
+        words.append(f"numpy reference stood in for {stood_in} frame(s) while the kernels compiled")
+    return ", ".join(words)
+
+
+def _threads(v: str) -> int:
+    import argparse
+
+    try:
+        n = int(v)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{v!r}: give a whole number of threads, at least 1")
+    return n
+
+
 def _cmd_run(a):
     import numpy as np
 
@@ -191,14 +216,18 @@ def _cmd_run(a):
 
         acc = ClusterRun(a.out, a.backend, scheduler=a.scheduler)
     else:
-        acc = Accelerator(a.out, backend=a.backend)
+        # the cpu backend's compiled kernels, compiled now if this machine has not yet (with a spinner), never
+        # the numpy reference in their place: what the user asked for is what runs
+        opts = {"wait_for_kernels": True, "threads": a.threads} if a.backend == "cpu" else {}
+        acc = Accelerator(a.out, backend=a.backend, **opts)
     x = _load_npy(a.input)
     t = time.perf_counter()
     y = acc.execute(x)
     dt = time.perf_counter() - t
     np.save(output, y)
     n = x.shape[0] if x.ndim == len(acc.graph.input_shape) else 1
-    print(f"{n} input(s) -> {output} {tuple(y.shape)} {y.dtype} [{a.backend}: {dt:.2f} s, {n / dt:,.0f}/s]")
+    print(f"{n} input(s) -> {output} {tuple(y.shape)} {y.dtype} [{_ran_on(acc, a.backend)}: {dt:.2f} s, "
+          f"{n / dt:,.0f}/s]")
     return 0
 
 
@@ -244,7 +273,7 @@ def _cmd_verify(a):
         print(line)
         ties.append(str(line).startswith("warning:"))
 
-    ok = verify(a.out, n=a.n, backends=backends, seed=a.seed, model=a.model, log=log)
+    ok = verify(a.out, n=a.n, backends=backends, seed=a.seed, model=a.model, log=log, threads=a.threads)
     if ok and any(ties):  # exit 0: the float64 graph agrees with hwgen where qonnx's float32 sums round across
         print("all bit-exact, except qonnx's float32 ties named in the warning above (hwgen equals the float64 graph "
               "there)")
@@ -325,6 +354,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--input", required=True, help="X.npy with the model's input shape (any batch size)")
     r.add_argument("--output", required=True, help="Y.npy to write")
     r.add_argument("--scheduler", default=None, help="tcp://HOST:PORT: split the batch over a Dask cluster (rtlsim)")
+    r.add_argument("--threads", type=_threads, default=None, metavar="N",
+                   help="cpu backend threads (default: the cores available to this process)")
     r.set_defaults(fn=_cmd_run)
     i = sub.add_parser("inspect", help="show what goes to hardware and what to the CPU, before building")
     i.add_argument("model")
@@ -340,6 +371,8 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("-n", type=int, default=100, help="number of random inputs (plus inputs aimed at every threshold boundary)")
     v.add_argument("--backends", default="reference", help="comma-separated: reference,csim,rtlsim,cpu")
     v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--threads", type=_threads, default=None, metavar="N",
+                   help="cpu backend threads (default: the cores available to this process)")
     v.add_argument("--model", default=None,
                    help="the source model, when it is no longer at the path recorded at build time")
     v.set_defaults(fn=_cmd_verify)

@@ -143,7 +143,12 @@ class Evaluator:
             g = helper.make_graph([node.proto], "hwgen_single_node", inputs, outputs)
             m = helper.make_model(g, opset_imports=[helper.make_opsetid("", self.opset)])
             m.ir_version = self.ir_version
-            sess = rt.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+            so = rt.SessionOptions()
+            # one small node per session: its pool threads must not spin after each run (they would burn CPU
+            # the caller's own threads need, e.g. the cpu backend's; same threads, so the same arithmetic)
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+            sess = rt.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
             self._sessions[key] = sess
         feed = {n: np.asarray(a) for n, a in zip(names, arrays)}
         return sess.run(None, feed)

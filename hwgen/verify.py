@@ -157,8 +157,10 @@ def check_n(n: int, graph) -> None:
                           "aimed at on top of them in any case).")
 
 
-def verify(out, n: int = 100, backends=("reference",), seed: int = 0, model=None, log=print) -> bool:
-    """Compare every backend with the reference, and the reference with qonnx; True if all agree."""
+def verify(out, n: int = 100, backends=("reference",), seed: int = 0, model=None, log=print,
+           threads: int | None = None) -> bool:
+    """Compare every backend with the reference, and the reference with qonnx; True if all agree. `threads`: the
+    cpu backend's (default: the cores available to the process)."""
     from hwgen.runtime.accelerator import Accelerator, backend_class
     from hwgen.snapshot import open_build
 
@@ -175,7 +177,7 @@ def verify(out, n: int = 100, backends=("reference",), seed: int = 0, model=None
     check_n(n, g)
     model_path = source_model(out, g, model)
     if g.single is None or quantizer_view(g.single) is not None:
-        return verify_islands(out, ref_acc, model_path, n, backends, seed, log)
+        return verify_islands(out, ref_acc, model_path, n, backends, seed, log, threads)
     t = time.perf_counter()
     x, info = verify_inputs(g, n, seed)
     log(f"{len(x)} inputs: {info['raw']} raw floats, {info['uniform']} on uniform first-layer levels, "
@@ -194,7 +196,8 @@ def verify(out, n: int = 100, backends=("reference",), seed: int = 0, model=None
     rows.append(["qonnx (original graph)", "golden", status, f"{len(x) / dt:,.0f}"])
     for b in backends:
         # the cpu backend's compiled kernels themselves, not its numpy stand-in while they compile
-        acc = ref_acc if b == "reference" else Accelerator(out, b, snapshot=snap, wait_for_kernels=True)
+        acc = ref_acc if b == "reference" else Accelerator(out, b, snapshot=snap, wait_for_kernels=True,
+                                                            **_cpu_options(b, threads))
         t = time.perf_counter()
         ints = acc.execute_ints(q0)
         dt = time.perf_counter() - t
@@ -241,7 +244,11 @@ def golden_between(model_path, inputs: list[str], outputs: list[str], feeds: dic
     return {o: res[o] for o in outputs}
 
 
-def verify_islands(out, ref_acc, model_path, n, backends, seed, log) -> bool:
+def _cpu_options(backend: str, threads) -> dict:
+    return {"threads": threads} if backend == "cpu" and threads else {}
+
+
+def verify_islands(out, ref_acc, model_path, n, backends, seed, log, threads=None) -> bool:
     """A model of several islands (or whose first layer runs on the CPU): the whole model on raw inputs against
     qonnx, then each hardware island on inputs aimed at its own thresholds from its input quantizer (the
     backends' integers against the reference, the reference against qonnx on the nodes from that quantizer's
@@ -278,7 +285,9 @@ def verify_islands(out, ref_acc, model_path, n, backends, seed, log) -> bool:
     status = check_golden(golden_model(model_path), x, gold, ref_out, "reference differs from qonnx (original "
                           "graph)", diffs, warns)
     rows.append(["model", "reference vs qonnx", what, status, fps])
-    accs = {b: (ref_acc if b == "reference" else Accelerator(out, b, wait_for_kernels=True)) for b in backends}
+    accs = {b: (ref_acc if b == "reference" else Accelerator(out, b, wait_for_kernels=True,
+                                                                           **_cpu_options(b, threads)))
+            for b in backends}
     for b, acc in accs.items():
         if b == "reference":
             continue

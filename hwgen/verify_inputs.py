@@ -35,14 +35,16 @@ MAX_LEVELS = 1 << 12  # input quantizers up to 12 bits are inverted
 MAX_DECLARED_VALUES = 1 << 16  # a declared input type of up to 16 bits: aimed with its own values
 
 
-def input_span(graph) -> float:
-    """A magnitude of input at which the first layer's input saturates (searched on the head itself)."""
+def input_span(graph, head_ints=None) -> float:
+    """A magnitude of input at which the first layer's input saturates (searched on the head itself, or on
+    `head_ints`, a compiled head proven equal to it)."""
+    head_ints = head_ints or graph.head_ints
     first = graph.layers[0]
     lo, hi = first.in_dtype.min, first.in_dtype.max
     for mag in [2.0 ** k for k in range(-8, 20)]:
         probe = np.full((2, *graph.input_shape[1:]), mag, np.float32)
         probe[1] = -mag
-        q = graph.head_ints(probe)
+        q = head_ints(probe)
         if q.max() >= hi and q.min() <= lo:
             return mag
     return 1.0

@@ -49,7 +49,7 @@ from sw_fallback import kernels as K
 from sw_fallback.formats import Bits, CpuBackendError, Planes, convert, int_type, is_int
 from sw_fallback.mlp import (BITSERIAL_MAX, IdentityKernel, Kernel, LabelSelectKernel, MvauKernel,  # noqa: F401
                              NumpyKernel, ThresholdsKernel)
-from sw_fallback.partitions import CompiledHead, CompiledTail
+from sw_fallback.partitions import HEAD_FEW_T, CompiledHead, CompiledTail
 
 
 class KernelLib:
@@ -127,33 +127,49 @@ def plan_graph(graph, bitserial: bool = False) -> tuple[list[Step], dict]:
     return steps, consumers
 
 
-SPLIT_MIN_FRAMES = 32  # frames per thread below which a batch is not split
+TILE_BYTES = 1 << 18  # a tile's widest value per frame times its frames: ~256 KiB, so tiles stay in L2
+TILE_MIN, TILE_MAX = 8, 1024  # frames per tile
+TILES_PER_THREAD = 4  # with several threads: a thread slowed down by a busy machine leaves its share to the others
+
+
+def default_threads() -> int:
+    """The cores this process may run on (its CPU affinity, which taskset / cgroups / schedulers set), not the
+    machine's count."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 class CpuBackend:
-    """Backend 'cpu' of hwgen.runtime.Accelerator. Options: threads (numba threads; default all cores),
-    compiled_head / compiled_tail (default True; False keeps hwgen's evaluator), warmup (default True:
-    compile or load the cached kernels now, so the first execute is not slower), bitserial (default False:
-    few-bit integer layers on bit planes and popcounts instead of int16 SIMD multiply-adds), fuse_head (default
-    True: a compiled head feeds a first int16 MVAU image by image instead of through an (N, F) array), split
-    (default True: a CNN graph's big batches run as one chunk per thread through every layer)."""
+    """Backend 'cpu' of hwgen.runtime.Accelerator. Options: threads (default: the cores this process may use,
+    default_threads()), compiled_head / compiled_tail (default True; False keeps hwgen's evaluator), warmup
+    (default True: compile or load the cached kernels now, so the first execute is not slower), bitserial
+    (default False: few-bit integer layers on bit planes and popcounts instead of int16 SIMD multiply-adds),
+    fuse_head (default True: a compiled head feeds a first int16 MVAU image by image instead of through an (N, F)
+    array), split (default True: batches run in tiles of frames handed to the threads).
+
+    Threads work at the graph level: a batch is cut into tiles of frames (sized so a tile's feature maps stay in
+    cache) and each thread takes the next tile and runs it through every layer, kernels single-threaded (they
+    release the GIL). There is no barrier per layer, so a thread the OS deschedules (a busy machine) only takes
+    fewer tiles instead of stalling every layer, and one thread is the same code without the pool."""
 
     def __init__(self, out_dir, graph, threads: int | None = None, compiled_head: bool = True,
                  compiled_tail: bool = True, warmup: bool = True, bitserial: bool = False, fuse_head: bool = True,
                  split: bool = True, **_):
-        import numba
-
         t0 = time.perf_counter()
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.graph = graph
-        if threads:
-            numba.set_num_threads(int(threads))
-        self.threads = numba.get_num_threads()
+        if threads is not None and (isinstance(threads, bool) or int(threads) < 1):
+            raise HwgenError(f"threads={threads!r}: give a whole number of threads, at least 1.")
+        self.threads = int(threads) if threads else default_threads()
         self.steps, self.consumers = plan_graph(graph, bitserial)
         self.plan = [st.kernel for st in self.steps]
-        # frame-shaped (CNN) graphs split big batches over threads that each run every layer single-threaded
-        # (no barrier per kernel, each chunk's feature maps stay in its core's cache); MLPs keep prange per layer
-        self.split = bool(split) and self.threads > 1 and any(isinstance(k, cnn.FrameKernel) for k in self.plan)
+        self.split = bool(split)
+        widest = max([la.out_port(p)[2] for la in graph.layers for p in range(la.n_outputs)] + [1])
+        self.tile = int(min(TILE_MAX, max(TILE_MIN, TILE_BYTES // (2 * widest))))
         self._pool = None
         in_edge = next(e for e in graph.edges if e.src is None)
         out_edge = next(e for e in graph.edges if e.dst is None)
@@ -164,6 +180,7 @@ class CpuBackend:
         out_layer = graph.node(out_edge.src)
         self.out_elems = out_layer.out_port(out_edge.src_port)[2]
         self.out_shape = [self.out_elems]  # the output stream's flat frames (NHWC order), as HwGraph.run_layers
+        self._prog = self._program()
         self.fuse_head = fuse_head
         self.last_timing = {}
         self.head_plan = CompiledHead(graph, self.in_fmt) if compiled_head else None
@@ -193,28 +210,46 @@ class CpuBackend:
         q = q if q.dtype.kind in "iu" else q.astype(np.int64)
         return convert(q, q.dtype.type, self.in_fmt, self.in_elems)
 
+    def _program(self) -> list:
+        """The steps with every per-call decision taken once, here: for each step, its kernel's run_frames, the
+        values it reads with the conversion each needs (None: already in the kernel's format; formats are
+        static, known from the plan), the formats it writes, the keys its outputs go to, and the values whose
+        last reader it is (freed after it). A batch of one frame then costs little more than the kernels."""
+        fmt, elems = {(None, 0): self.in_fmt}, {(None, 0): self.in_elems}
+        for st in self.steps:
+            for p in range(st.layer.n_outputs):
+                fmt[(st.layer.name, p)], elems[(st.layer.name, p)] = st.out_fmts[p], st.layer.out_port(p)[2]
+        last = {}
+        for i, st in enumerate(self.steps):
+            for key in st.ins:
+                last[key] = i
+        prog = []
+        for i, st in enumerate(self.steps):
+            want = st.kernel.in_fmts()
+            ins = [(key, None if fmt[key] == want[p] else (fmt[key], want[p], elems[key])) for p, key in enumerate(st.ins)]
+            drop = [k for k in dict.fromkeys(st.ins) if last[k] == i and k != self.out_key]
+            outs = [(st.layer.name, p) for p in range(st.layer.n_outputs)]
+            prog.append((st.kernel.run_frames, ins, list(st.out_fmts), outs, drop))
+        self._out_conv = (fmt[self.out_key], np.int64, elems[self.out_key])
+        return prog
+
     def _run(self, vals: dict, start: int = 0) -> np.ndarray:
-        """Run the steps from `start` on the values in `vals` {(producer, port): (array, format, elements per
-        frame)}; returns the accelerator output as int64 (N, *out_shape)."""
-        left = {k: len(v) for k, v in self.consumers.items()}
-        for st in self.steps[start:]:
-            fmts = st.kernel.in_fmts()
-            xs = []
-            for p, key in enumerate(st.ins):
-                v, f, elems = vals[key]
-                xs.append(convert(v, f, fmts[p], elems))
-                left[key] -= 1
-                if left[key] == 0 and key != self.out_key:
-                    del vals[key]  # the last consumer has it: free the memory
-            outs = st.kernel.run_frames(xs, st.out_fmts)
-            for p, v in enumerate(outs):
-                vals[(st.layer.name, p)] = (v, st.out_fmts[p], st.layer.out_port(p)[2])
-        v, f, elems = vals[self.out_key]
-        return convert(v, f, np.int64, elems).reshape(v.shape[0], *self.out_shape)
+        """Run the steps from `start` on the values in `vals` {(producer, port): array in its plan format}; returns
+        the accelerator output as int64 (N, *out_shape)."""
+        for run, ins, out_fmts, outs, drop in self._prog[start:]:
+            xs = [vals[k] if c is None else convert(vals[k], *c) for k, c in ins]
+            for k in drop:
+                del vals[k]  # the last reader has it: free the memory
+            for k, v in zip(outs, run(xs, out_fmts)):
+                vals[k] = v
+        v = vals[self.out_key]
+        return convert(v, *self._out_conv).reshape(v.shape[0], *self.out_shape)
 
     def run_layers(self, x) -> np.ndarray:
         """The accelerator's input in its first kernel's format -> its integer output (N, *out_shape)."""
-        return self._run({(None, 0): (x, self.in_fmt, self.in_elems)})
+        if not self.split:
+            return self._run({(None, 0): x})
+        return self._tiles(x.shape[0], lambda lo, hi: self._run({(None, 0): x[lo:hi]}))
 
     def run_ints(self, q):
         q = np.asarray(q)
@@ -258,6 +293,7 @@ class CpuBackend:
         h, st = self.head_plan, self.steps[0]
         p = st.kernel
         if not (self.fuse_head and h is not None and h.mode == "thresholds" and getattr(p, "kind", "") == "int16"
+                and h.thrT.shape[0] > HEAD_FEW_T  # (few thresholds: the vectorized head and the MVAU are faster)
                 and isinstance(p, MvauKernel) and p.rows_per_frame() == 1 and len(self.consumers[(None, 0)]) == 1
                 and st.ins == [(None, 0)] and isinstance(x, np.ndarray) and x.dtype == np.float32
                 and x.ndim == len(h.shape) + 1 and x.shape[1:] == h.shape and x.shape[0] > 0):
@@ -270,27 +306,71 @@ class CpuBackend:
             xb = np.ascontiguousarray(xb[:, h.perm])
         if K.head_mvau_acc16(xb, h.thrT, h.thr, h.base, h.sgn, p.w, p.thr, p.layer.out_base, p.out_bipolar, out):
             return None  # NaN / inf: the unfused path hands it to the evaluator
-        return {(st.layer.name, 0): (convert(out, ot, fmt, p.out_f), fmt, p.out_f)}
+        return {(st.layer.name, 0): convert(out, ot, fmt, p.out_f)}
 
-    def _split_ints(self, x):
-        """The integer output for a big finite float32 batch, one chunk per thread (each thread runs the kernels
-        single-threaded); None when the batch is not one to split."""
-        n = x.shape[0] if isinstance(x, np.ndarray) else 0
-        if not (self.split and n >= SPLIT_MIN_FRAMES * self.threads and x.dtype == np.float32
-                and x.ndim == len(self.graph.input_shape) and np.isfinite(x).all()):
-            return None  # (errors and non-finite inputs: the unsplit path, whose messages index the whole batch)
-        import numba
-        from concurrent.futures import ThreadPoolExecutor
+    def _tiles(self, n: int, fn) -> np.ndarray:
+        """fn(lo, hi) on every tile of a batch of n frames, concatenated. With several threads, the calling thread
+        and threads - 1 helpers each take the next tile left until none is; the caller then waits only for tiles
+        a helper has taken, never for a helper the OS has not scheduled yet (on a busy machine the caller just
+        takes more tiles), so many threads cost at most a tile's time more than one. At least ~4 tiles per thread.
+        """
+        t = self.tile if self.threads == 1 else min(self.tile, max(TILE_MIN, -(-n // (TILES_PER_THREAD * self.threads))))
+        bounds = [(lo, min(n, lo + t)) for lo in range(0, n, t)]
+        if self.threads == 1 or len(bounds) == 1:
+            parts = [fn(lo, hi) for lo, hi in bounds]
+            return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        import threading
 
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="hwgen-cpu",
-                                            initializer=numba.set_num_threads, initargs=(1,))
+            from concurrent.futures import ThreadPoolExecutor
 
-        def ints(c):
+            self._pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="hwgen-cpu")
+        parts = [None] * len(bounds)
+        state = {"next": 0, "done": 0, "error": None}
+        cond = threading.Condition()
+
+        def work():
+            while True:
+                with cond:
+                    i = state["next"]
+                    if i >= len(bounds) or state["error"] is not None:
+                        return
+                    state["next"] = i + 1
+                try:
+                    parts[i] = fn(*bounds[i])
+                except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+                    with cond:
+                        state["error"] = state["error"] or e
+                with cond:
+                    state["done"] += 1
+                    cond.notify_all()
+
+        for _ in range(self.threads - 1):
+            self._pool.submit(work)
+        work()
+        with cond:  # the tiles helpers took and have not finished yet
+            cond.wait_for(lambda: state["done"] == state["next"])
+        if state["error"] is not None:
+            raise state["error"]
+        return np.concatenate(parts)
+
+    def _split_ints(self, x):
+        """The integer output for a finite float32 batch, tile by tile (head and every layer per tile); None
+        when the batch is not one to split."""
+        n = x.shape[0] if isinstance(x, np.ndarray) else 0
+        if not (self.split and n >= 2 * TILE_MIN and x.dtype == np.float32
+                and x.ndim == len(self.graph.input_shape) and np.isfinite(x).all()):
+            return None  # (errors and non-finite inputs: the unsplit path, whose messages index the whole batch)
+
+        def ints(lo, hi):
+            c = x[lo:hi]
             vals = self._fused_first(c)
-            return self._run(vals, 1) if vals is not None else self.run_layers(self.head_first(c))
+            if vals is None:  # (not run_layers: a tile is run whole, by this thread)
+                vals = {(None, 0): self.head_first(c)}
+                return self._run(vals)
+            return self._run(vals, 1)
 
-        return np.concatenate(list(self._pool.map(ints, np.array_split(x, self.threads))))
+        return self._tiles(n, ints)
 
     def execute(self, x) -> np.ndarray:
         """The ONNX model's input (N, ...) or one sample -> the model's output, as Accelerator.execute."""

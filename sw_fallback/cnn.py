@@ -13,6 +13,8 @@ so no window stream (im2col) is ever materialised for them.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from hwgen.layers import conv_kernels as ck
@@ -33,7 +35,7 @@ class Geometry:
         self.kernel, self.stride, self.dilation = ck.pair(kernel), ck.pair(stride), ck.pair(dilation)
         self.pads, self.pad_value = tuple(int(p) for p in pads), int(pad_value)
 
-    @property
+    @functools.cached_property  # (a Geometry never changes: computed once, not per call)
     def ofm(self):
         return ck.out_shape(self.ifm, self.kernel, self.stride, self.dilation, self.pads)
 
@@ -53,10 +55,14 @@ class Geometry:
         return (t, l, pvals, self.ifm[0] + t + b, self.ifm[1] + l + r, *self.kernel, *self.stride, *self.dilation)
 
     def int_pads(self) -> np.ndarray:
-        return np.full(self.channels, self.pad_value, dtype=np.int64)
+        if "_int_pads" not in self.__dict__:  # read-only for the kernels: one array for every call
+            self._int_pads = np.full(self.channels, self.pad_value, dtype=np.int64)
+        return self._int_pads
 
     def bit_pads(self) -> np.ndarray:
-        return pack(np.full((1, self.channels), 1 if self.pad_value > 0 else -1, dtype=np.int8))[0]
+        if "_bit_pads" not in self.__dict__:
+            self._bit_pads = pack(np.full((1, self.channels), 1 if self.pad_value > 0 else -1, dtype=np.int8))[0]
+        return self._bit_pads
 
     def image(self, x, n, cw=None):
         return x.reshape(n, self.ifm[0], self.ifm[1], self.channels if cw is None else cw)
@@ -329,6 +335,7 @@ class AddStreamsKernel(FrameKernel):
     def __init__(self, layer):
         super().__init__(layer)
         self.thr = thr_array(layer.thresholds, layer.channels)
+        self.thrT = np.ascontiguousarray(self.thr.T)  # (T, C): counted for a pixel's channels at once
 
     def in_fmts(self):
         return [int_type(d.min, d.max) for d in (self.layer.in_dtype, self.layer.in1_dtype)]
@@ -337,7 +344,10 @@ class AddStreamsKernel(FrameKernel):
         la, n = self.layer, xs[0].shape[0]
         a, b = (x.reshape(n, -1, la.channels) for x in xs)
         out = np.empty(a.shape, dtype=self._int_out(out_fmts[0]))
-        CK.add_streams(a, b, la.a_mul, la.b_mul, self.thr, la.out_base, bool(la.out_dtype.bipolar), out)
+        if self.thr.shape[1] <= CK.VEC_MAX_T:
+            CK.add_streams_vec(a, b, la.a_mul, la.b_mul, self.thrT, la.out_base, bool(la.out_dtype.bipolar), out)
+        else:
+            CK.add_streams(a, b, la.a_mul, la.b_mul, self.thr, la.out_base, bool(la.out_dtype.bipolar), out)
         return [out.reshape(n, -1)]
 
 

@@ -8,7 +8,7 @@ channels (vectorized over them); the accumulator type is the narrowest holding t
 chosen by the dtype of the `acc_proto` argument (an empty int16 / int32 / int64 array).
 Thresholds are counted for all channels of a pixel at once over a (T, channels) table (no per-channel search). Binary (BIPOLAR x BIPOLAR)
 convs read pixels bit-packed (channel c in word c // 64, bit c % 64, padding bits 0 in inputs and weights) and
-count XNOR-popcounts: acc = KH*KW*C - 2 * popcount(x ^ w). Every kernel is parallel over the batch (prange).
+count XNOR-popcounts: acc = KH*KW*C - 2 * popcount(x ^ w). Every kernel loops over the batch single-threaded (the backend's threads run tiles of frames).
 
 Outputs are levels (thresholds fused: out_base + #passed, or -1/+1), or, with `pack`, BIPOLAR levels written
 bit-packed per pixel for the next binary layer.
@@ -121,13 +121,13 @@ def _store(out, n, oy, ox, lev, pack):
 # layout kernels: padding, the standalone sliding window, upsampling, concat, add
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def pad_frames(x, t, l, pvals, out):
     for n in prange(x.shape[0]):
         _fill_padded(x[n], t, l, pvals, out[n])
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def sliding_window(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, out):
     """x (N, H, W, C) -> out (N, OH, OW, KH*KW*C): the generator's window stream (padding included)."""
     N, C = x.shape[0], x.shape[3]
@@ -140,7 +140,7 @@ def sliding_window(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, out):
                 _gather(xp, oy * sh, ox * sw, kh, kw, dh, dw, out[n, oy, ox])
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def upsample(x, fh, fw, out):
     N, H, W, C = x.shape
     for n in prange(N):
@@ -150,7 +150,7 @@ def upsample(x, fh, fw, out):
                     out[n, y, xx, c] = x[n, y // fh, xx // fw, c]
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def concat_into(x, offset, out):
     """x (N, P, Ci) -> out[:, :, offset:offset + Ci]."""
     N, P, Ci = x.shape
@@ -160,7 +160,7 @@ def concat_into(x, offset, out):
                 out[n, p, offset + c] = x[n, p, c]
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def add_streams(a, b, a_mul, b_mul, thr, out_base, out_bipolar, out):
     """a, b, out (N, P, C): a * a_mul + b * b_mul, then optional thresholds (C, T)."""
     N, P, C = a.shape
@@ -175,7 +175,7 @@ def add_streams(a, b, a_mul, b_mul, thr, out_base, out_bipolar, out):
 # fused sliding window + matrix / vector / pool units
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def conv_int(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thrT, out_base, out_bipolar, acc_proto, lev_proto,
              pack, out):
     """Direct conv: x (N, H, W, C) integers, wT (KH*KW*C, O) in window order -> out (N, OH, OW, O) levels (or,
@@ -208,7 +208,7 @@ def conv_int(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thrT, out_base,
                 _store(out, n, oy, ox, lev, pack)
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise, thr, out_base, out_bipolar,
                     acc_proto, lev_proto, out):
     """Direct conv for few output channels: the padded image is held channel-planar (C, Hp*Wp), so that for one
@@ -261,7 +261,7 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
                     out[n, oy, ox, o] = lev[oy * sh * wp + ox * sw]
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def conv_xnor(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, kc, thrT, out_base, out_bipolar, pack, out):
     """Binary direct conv: x (N, H, W, CW) packed pixels, wT (KH*KW*CW, O) packed weights, one row per kernel
     position and word; kc = KH*KW*C (the true dot-product length) -> out as conv_int. Each input word is
@@ -321,7 +321,7 @@ def shift_round(acc, shift, mode):
     return q + (half or (tie and neg))
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def pool(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, is_max, shift, mode, lo, hi, out):
     """Max or Trunc-average pool over windows read in place: x (N, H, W, C) -> out (N, OH, OW, C)."""
     N, C = x.shape[0], x.shape[3]
@@ -354,7 +354,7 @@ def pool(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, is_max, shift, mode, lo
                         out[n, oy, ox, c] = min(max(shift_round(acc[c], shift, mode), lo), hi)
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def pool_or_bits(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, out):
     """Max pool of BIPOLAR pixels, bit-packed: the max of -1/+1 values is the OR of their bits."""
     N, CW = x.shape[0], x.shape[3]
@@ -370,3 +370,38 @@ def pool_or_bits(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, out):
                         for kx in range(kw):
                             v |= xp[oy * sh + ky * dh, ox * sw + kx * dw, c]
                     out[n, oy, ox, c] = v
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# element-wise kinds, vectorized over the channels of a pixel (thresholds counted as _levels_vec does)
+
+VEC_MAX_T = 32  # thresholds per channel up to which counting them all (SIMD) beats a search per element
+
+
+@njit(**OPTS)
+def thresholds_vec(x, thrT, out_base, out_bipolar, out):
+    """x (R, C) -> out (R, C) levels under thrT (T, C): the count for all C channels of a row at once."""
+    R, C = x.shape
+    acc = np.empty(C, dtype=np.int64)
+    lev = np.empty(C, dtype=np.int64)
+    for r in range(R):
+        for c in range(C):
+            acc[c] = x[r, c]
+        _levels_vec(acc, thrT, out_base, out_bipolar, lev)
+        for c in range(C):
+            out[r, c] = lev[c]
+
+
+@njit(**OPTS)
+def add_streams_vec(a, b, a_mul, b_mul, thrT, out_base, out_bipolar, out):
+    """As add_streams, thresholds thrT (T, C) counted for all channels of a pixel at once."""
+    N, P, C = a.shape
+    acc = np.empty(C, dtype=np.int64)
+    lev = np.empty(C, dtype=np.int64)
+    for n in range(N):
+        for p in range(P):
+            for c in range(C):
+                acc[c] = np.int64(a[n, p, c]) * a_mul + np.int64(b[n, p, c]) * b_mul
+            _levels_vec(acc, thrT, out_base, out_bipolar, lev)
+            for c in range(C):
+                out[n, p, c] = lev[c]

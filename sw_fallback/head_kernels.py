@@ -26,7 +26,7 @@ def bucket_table(rows: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(t.astype(np.int16 if rows.shape[1] < 32767 else np.int32))
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def head_levels_bucket(xb, rows, row_of, table, base, sgn, out):
     """xb (N, F) int32 view of the float32 input -> out (N, F) levels base + sgn * #thresholds passed; element f
     uses threshold row row_of[f] of rows (R, T). Returns the number of non-finite inputs (as head_levels)."""
@@ -47,3 +47,60 @@ def head_levels_bucket(xb, rows, row_of, table, base, sgn, out):
             out[n, f] = base[f] + sgn[f] * c
         bad[n] = nb
     return bad.sum()
+
+
+@njit(**OPTS)
+def head_levels_few(xb, thrT, base, sgn, out):
+    """As head_levels for few thresholds per element (thrT (T, F), T small): per frame, the keys, then one pass
+    over the elements per threshold row (innermost loops over elements without branches: they vectorize into
+    SIMD compares), no search. Returns the number of non-finite inputs."""
+    N, F = xb.shape
+    T = thrT.shape[0]
+    bad = np.int64(0)
+    key = np.empty(F, dtype=np.int32)
+    cnt = np.empty(F, dtype=np.int32)
+    for n in range(N):
+        nb = np.int32(0)
+        for f in range(F):
+            b = xb[n, f]
+            nb += np.int32((b & np.int32(0x7F800000)) == np.int32(0x7F800000))
+            key[f] = b ^ ((b >> np.int32(31)) & np.int32(0x7FFFFFFF))
+            cnt[f] = 0
+        for j in range(T):
+            for f in range(F):
+                cnt[f] += np.int32(thrT[j, f] <= key[f])
+        for f in range(F):
+            out[n, f] = base[f] + sgn[f] * cnt[f]
+        bad += nb
+    return bad
+
+
+@njit(**OPTS)
+def head_bits_few(xb, thrT, base, sgn, out):
+    """head_levels_few for a BIPOLAR first layer (levels -1/+1), written bit-packed (bit 1 = +1), as
+    kernels.head_bits."""
+    N, F = xb.shape
+    T = thrT.shape[0]
+    W = out.shape[1]
+    bad = np.int64(0)
+    key = np.empty(F, dtype=np.int32)
+    cnt = np.empty(F, dtype=np.int32)
+    for n in range(N):
+        nb = np.int32(0)
+        for f in range(F):
+            b = xb[n, f]
+            nb += np.int32((b & np.int32(0x7F800000)) == np.int32(0x7F800000))
+            key[f] = b ^ ((b >> np.int32(31)) & np.int32(0x7FFFFFFF))
+            cnt[f] = 0
+        for j in range(T):
+            for f in range(F):
+                cnt[f] += np.int32(thrT[j, f] <= key[f])
+        for w in range(W):
+            word = np.uint64(0)
+            top = min(64, F - w * 64)
+            for i in range(top):
+                f = w * 64 + i
+                word |= np.uint64(base[f] + sgn[f] * cnt[f] > 0) << np.uint64(i)
+            out[n, w] = word
+        bad += nb
+    return bad

@@ -1,4 +1,6 @@
-"""numba kernels of the CPU backend: compiled through LLVM, parallel over the batch, cached on disk.
+"""numba kernels of the CPU backend: compiled through LLVM, cached on disk, single-threaded (the backend runs
+tiles of frames on its threads, sw_fallback.backend; `prange` below is a plain range: no numba parallel region,
+whose barrier per layer collapsed under load, and a much shorter compile).
 
 Every kernel implements the golden integer semantics of hwgen/layers/kernels.py:
 - XNOR-popcount MVAU on bit-packed BIPOLAR vectors (bit 1 = +1; element i in word i // 64, bit i % 64; padding
@@ -63,7 +65,7 @@ count_le = _count_le  # public: the conv kernels (sw_fallback.conv_kernels) coun
 # packing
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def pack_bipolar(q, out):
     """q (N, F) with values -1/+1 -> out (N, ceil(F/64)) uint64, bit 1 for +1."""
     N, F = q.shape
@@ -79,7 +81,7 @@ def pack_bipolar(q, out):
             out[n, w] = word
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def unpack_bipolar(bits, F, out):
     N = bits.shape[0]
     for n in prange(N):
@@ -88,7 +90,7 @@ def unpack_bipolar(bits, F, out):
             out[n, f] = 1 if b else -1
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def cast_copy(q, out):
     N, F = q.shape
     for n in prange(N):
@@ -115,7 +117,7 @@ def _head_level(b, f, thrT, thr, base, sgn):
     return base[f] + sgn[f] * c
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def head_levels(xb, thrT, thr, base, sgn, out):
     """xb (N, F) int32 view of the float32 input -> out (N, F) levels base + sgn * #thresholds passed.
     Returns the number of non-finite inputs (their levels are meaningless: the caller then uses the evaluator)."""
@@ -131,7 +133,7 @@ def head_levels(xb, thrT, thr, base, sgn, out):
     return bad.sum()
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def head_bits(xb, thrT, thr, base, sgn, out):
     """As head_levels for a BIPOLAR first layer (levels -1/+1), written bit-packed (bit 1 = +1)."""
     N, F = xb.shape
@@ -157,7 +159,7 @@ def head_bits(xb, thrT, thr, base, sgn, out):
 # XNOR-popcount MVAU
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def mvau_xnor_int(xbits, wbits, mw, thr, out_base, out_bipolar, out):
     """acc = MW - 2*popcount(x ^ w); thresholds (MH, T) (T == 0: out = acc)."""
     N, W = xbits.shape
@@ -176,7 +178,7 @@ def mvau_xnor_int(xbits, wbits, mw, thr, out_base, out_bipolar, out):
                 out[n, h] = 2 * c - 1 if out_bipolar else out_base + c
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def mvau_xnor_bits(xbits, wbits, mw, thr, out):
     """BIPOLAR in, weights and out (one threshold per row): out bit h = (acc >= thr[h, 0]), bit-packed."""
     N, W = xbits.shape
@@ -211,31 +213,53 @@ def _emit(out, n, h, a, thr, out_base, out_bipolar):
         out[n, h] = 2 * c - 1 if out_bipolar else out_base + c
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def mvau_acc16(x, w, thr, out_base, out_bipolar, out):
-    """Four images per pass over a weight row (each weight load feeds four multiply-adds); the rest one by one."""
+    """Blocks of four images x two weight rows: each loaded image vector feeds two multiply-adds and each weight
+    vector four (eight int16 accumulators: 1.4x the four-images-per-row loop on TFC_2W2A's layers, 2026-12-06;
+    four rows spill registers); the rest one by one. Sums wrap modulo 2^16 as before: exact (see MvauKernel)."""
     N, MW = x.shape
     MH = w.shape[0]
     for nb in prange((N + 3) // 4):
         n = nb * 4
         if n + 4 <= N:
             x0, x1, x2, x3 = x[n], x[n + 1], x[n + 2], x[n + 3]
-            for h in range(MH):
-                wr = w[h]
-                a0 = np.int16(0)
-                a1 = np.int16(0)
-                a2 = np.int16(0)
-                a3 = np.int16(0)
+            h = 0
+            while h + 2 <= MH:
+                w0, w1 = w[h], w[h + 1]
+                a00 = a01 = a02 = a03 = np.int16(0)
+                a10 = a11 = a12 = a13 = np.int16(0)
                 for k in range(MW):
-                    wv = np.int16(wr[k])
-                    a0 = np.int16(a0 + wv * np.int16(x0[k]))
-                    a1 = np.int16(a1 + wv * np.int16(x1[k]))
-                    a2 = np.int16(a2 + wv * np.int16(x2[k]))
-                    a3 = np.int16(a3 + wv * np.int16(x3[k]))
-                _emit(out, n, h, np.int64(a0), thr, out_base, out_bipolar)
-                _emit(out, n + 1, h, np.int64(a1), thr, out_base, out_bipolar)
-                _emit(out, n + 2, h, np.int64(a2), thr, out_base, out_bipolar)
-                _emit(out, n + 3, h, np.int64(a3), thr, out_base, out_bipolar)
+                    v0 = np.int16(w0[k])
+                    v1 = np.int16(w1[k])
+                    y0 = np.int16(x0[k])
+                    y1 = np.int16(x1[k])
+                    y2 = np.int16(x2[k])
+                    y3 = np.int16(x3[k])
+                    a00 = np.int16(a00 + v0 * y0)
+                    a01 = np.int16(a01 + v0 * y1)
+                    a02 = np.int16(a02 + v0 * y2)
+                    a03 = np.int16(a03 + v0 * y3)
+                    a10 = np.int16(a10 + v1 * y0)
+                    a11 = np.int16(a11 + v1 * y1)
+                    a12 = np.int16(a12 + v1 * y2)
+                    a13 = np.int16(a13 + v1 * y3)
+                _emit(out, n, h, np.int64(a00), thr, out_base, out_bipolar)
+                _emit(out, n + 1, h, np.int64(a01), thr, out_base, out_bipolar)
+                _emit(out, n + 2, h, np.int64(a02), thr, out_base, out_bipolar)
+                _emit(out, n + 3, h, np.int64(a03), thr, out_base, out_bipolar)
+                _emit(out, n, h + 1, np.int64(a10), thr, out_base, out_bipolar)
+                _emit(out, n + 1, h + 1, np.int64(a11), thr, out_base, out_bipolar)
+                _emit(out, n + 2, h + 1, np.int64(a12), thr, out_base, out_bipolar)
+                _emit(out, n + 3, h + 1, np.int64(a13), thr, out_base, out_bipolar)
+                h += 2
+            if h < MH:  # an odd last row
+                wr = w[h]
+                for m in range(n, n + 4):
+                    acc = np.int16(0)
+                    for k in range(MW):
+                        acc = np.int16(acc + np.int16(x[m, k]) * np.int16(wr[k]))
+                    _emit(out, m, h, np.int64(acc), thr, out_base, out_bipolar)
         else:
             for m in range(n, N):
                 xr = x[m]
@@ -247,8 +271,7 @@ def mvau_acc16(x, w, thr, out_base, out_bipolar, out):
                     _emit(out, m, h, np.int64(acc), thr, out_base, out_bipolar)
 
 
-
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def mvau_acc32(x, w, thr, out_base, out_bipolar, out):
     """Four images per pass over a weight row (each weight load feeds four multiply-adds); the rest one by one."""
     N, MW = x.shape
@@ -284,7 +307,7 @@ def mvau_acc32(x, w, thr, out_base, out_bipolar, out):
                     _emit(out, m, h, np.int64(acc), thr, out_base, out_bipolar)
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def mvau_acc64(x, w, thr, out_base, out_bipolar, out):
     N, MW = x.shape
     MH = w.shape[0]
@@ -310,7 +333,7 @@ MVAU_INT = {16: mvau_acc16, 32: mvau_acc32, 64: mvau_acc64}
 # standalone thresholding, label select, tail lookup
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def thresholds(x, thr, out_base, out_bipolar, out):
     N, C = x.shape
     for n in prange(N):
@@ -319,7 +342,7 @@ def thresholds(x, thr, out_base, out_bipolar, out):
             out[n, c] = 2 * k - 1 if out_bipolar else out_base + k
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def label_select(x, k, out):
     """Indices of the k largest per row, largest first, ties to the lower index (stable descending order)."""
     N, C = x.shape
@@ -335,7 +358,7 @@ def label_select(x, k, out):
     return out
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def tail_lookup(q, lut, lo, out):
     """out[n, c] = lut[c, q[n, c] - lo[c]] (the tail evaluated once per channel and integer value)."""
     N, C = q.shape
@@ -349,7 +372,7 @@ def tail_lookup(q, lut, lo, out):
 # integers held as bit planes; sum(u*v) = sum_ij 2^(i+j) popcount(u_i & v_j), vectorized over the output rows.
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def pack_planes(q, xmin, ash, out):
     """q (N, F) integer values -> out (N, B, ceil(F/64)) uint64: plane i holds bit i of (q - xmin) >> ash (ash = log2 of the value step: 1 for BIPOLAR, else 0)."""
     N, F = q.shape
@@ -367,7 +390,7 @@ def pack_planes(q, xmin, ash, out):
                 out[n, i, w] = word
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def head_planes(xb, thrT, thr, base, sgn, xmin, ash, out):
     """As head_levels, written as bit planes of (level - xmin) >> ash (see pack_planes); up to 4 planes
     (BITSERIAL_MAX) kept in registers."""
@@ -407,7 +430,7 @@ def head_planes(xb, thrT, thr, base, sgn, xmin, ash, out):
 BITSERIAL_BLOCK = 32  # images per scratch accumulator allocation
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def mvau_bitserial(xp, wpT, ax, aw, xmin, wmin, vsum, mw, thr, out_base, out_bipolar, out):
     """xp (N, Bx, W) input planes; wpT (Bw, W, MH) weight planes, rows innermost; vsum (MH,) = sum of v per row.
     acc = ax*aw*sum(u v) + ax*wmin*sum(u) + aw*xmin*sum(v) + MW*xmin*wmin."""
@@ -438,7 +461,7 @@ def mvau_bitserial(xp, wpT, ax, aw, xmin, wmin, vsum, mw, thr, out_base, out_bip
 # straight into the multiply-adds, instead of a full (N, F) array written and read back
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def head_mvau_acc16(xb, thrT, thr, base, sgn, w, lthr, out_base, out_bipolar, out):
     N, F = xb.shape
     MH = w.shape[0]
@@ -480,7 +503,7 @@ def head_mvau_acc16(xb, thrT, thr, base, sgn, w, lthr, out_base, out_bipolar, ou
     return bad.sum()
 
 
-@njit(parallel=True, **OPTS)
+@njit(**OPTS)
 def count_outside(q, lo, hi, bipolar):
     """Number of values of q (N, F) integers outside [lo, hi] (bipolar: other than -1 and +1)."""
     N, F = q.shape

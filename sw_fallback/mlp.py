@@ -93,7 +93,10 @@ class Kernel:
         x = xs[0]
         n = x.shape[0]
         if x.ndim == 2:
-            x = x.reshape(n * self.rows_per_frame(), -1)
+            rpf = self.__dict__.get("_rpf")
+            if rpf is None:  # (static: computed on the first call, not per call)
+                rpf = self._rpf = self.rows_per_frame()
+            x = x.reshape(n * rpf, -1)
         y = self.run(x, out_fmts[0])
         return [y if isinstance(out_fmts[0], Planes) else y.reshape(n, -1)]  # planes: (N, bits, words)
 
@@ -138,10 +141,16 @@ class ThresholdsKernel(Kernel):
     def __init__(self, layer):
         super().__init__(layer)
         self.thr = thr_array(layer.thresholds, layer.channels)
+        self.thrT = np.ascontiguousarray(self.thr.T)  # (T, C): counted for a row's channels at once
         self.out_bipolar = bool(layer.out_dtype.bipolar)
 
     def compute(self, x, out):
-        K.thresholds(x, self.thr, self.layer.out_base, self.out_bipolar, out)
+        from sw_fallback import conv_kernels as CK
+
+        if self.thr.shape[1] <= CK.VEC_MAX_T and x.shape[1] == self.thr.shape[0]:
+            CK.thresholds_vec(x, self.thrT, self.layer.out_base, self.out_bipolar, out)
+        else:
+            K.thresholds(x, self.thr, self.layer.out_base, self.out_bipolar, out)
 
 
 class LabelSelectKernel(Kernel):
@@ -212,7 +221,10 @@ class MvauKernel(Kernel):
         return self.kind == "xnor" and self.out_bipolar and self.thr.shape[1] == 1
 
     def run(self, x, out_fmt):
-        if out_fmt == Bits(self.out_f) and self.can_write_bits():
+        cwb = self.__dict__.get("_cwb")
+        if cwb is None:
+            cwb = self._cwb = self.can_write_bits()
+        if cwb and out_fmt == Bits(self.out_f):
             out = np.empty((x.shape[0], words(self.out_f)), dtype=np.uint64)
             K.mvau_xnor_bits(x, self.w, self.in_f, self.thr, out)
             return out

@@ -19,6 +19,7 @@ _ELEMENTWISE_EXACT = _LAYOUT | _MONOTONE | {"Abs", "Floor", "Ceil", "Round", "Si
 FLT_MAX = np.finfo(np.float32).max
 HEAD_MAX_LEVELS = 4096  # input quantizers up to 12 bits get compiled thresholds
 HEAD_BUCKET_ROWS = 64  # distinct threshold rows (per-tensor / per-channel quantizers) that get bucket tables
+HEAD_FEW_T = 8  # at most this many thresholds per element: a vectorized count (head_levels_few), not buckets
 TAIL_MAX_TABLE = 1 << 22  # entries of the tail lookup table
 
 
@@ -180,6 +181,11 @@ class CompiledHead:
         K.head_levels(_keys_to_float(keys).view(np.int32), self.thrT, self.thr, self.base, self.sgn, got)
         if not np.array_equal(got, want):
             return "compiled thresholds disagree with the evaluator (kept the evaluator)"
+        if self.thrT.shape[0] <= HEAD_FEW_T:
+            got3 = np.empty(want.shape, dtype=np.int64)
+            HK.head_levels_few(_keys_to_float(keys).view(np.int32), self.thrT, self.base, self.sgn, got3)
+            if not np.array_equal(got3, want):
+                return "compiled thresholds (few) disagree with the evaluator (kept the evaluator)"
         self.buckets = None
         rows, row_of = np.unique(self.thr, axis=0, return_inverse=True)
         if rows.shape[0] <= HEAD_BUCKET_ROWS:
@@ -202,7 +208,8 @@ class CompiledHead:
             args = (xb, self.thrT, self.thr, self.base, self.sgn)
             if fmt == Bits(self.F):
                 out = np.empty((n, words(self.F)), dtype=np.uint64)
-                bad = K.head_bits(*args, out)
+                few = self.thrT.shape[0] <= HEAD_FEW_T
+                bad = (HK.head_bits_few(xb, self.thrT, self.base, self.sgn, out) if few else K.head_bits(*args, out))
             elif isinstance(fmt, Planes) and fmt.bits <= 4:
                 out = np.empty((n, fmt.bits, words(self.F)), dtype=np.uint64)
                 bad = K.head_planes(*args, fmt.xmin, fmt.ax // 2, out)
@@ -210,6 +217,9 @@ class CompiledHead:
                 it = int_type(self.lo, self.hi)
                 out = convert(self.run(x, it), it, fmt, self.F)
                 bad = 0
+            elif self.thrT.shape[0] <= HEAD_FEW_T:
+                out = np.empty((n, self.F), dtype=fmt)
+                bad = HK.head_levels_few(xb, self.thrT, self.base, self.sgn, out)
             elif self.buckets is not None:
                 out = np.empty((n, self.F), dtype=fmt)
                 bad = HK.head_levels_bucket(xb, *self.buckets, self.base, self.sgn, out)

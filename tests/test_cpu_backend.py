@@ -192,6 +192,48 @@ def test_kernels_load_from_cache_in_a_fresh_process(tmp_path):
     assert second["warmup_s"] < 5.0, second  # loading cached machine code, not compiling (compiling: ~10-30 s)
 
 
+# --- threads (issue 22) ---------------------------------------------------------------------------------------------
+def test_threads_option_same_results_and_said(tmp_path, capsys):
+    """`hwgen run --backend cpu --threads N`: the compiled kernels run (never the numpy reference in their place),
+    the line says so with the thread count, and any thread count gives the reference's results on a batch cut
+    into many tiles; the default is the cores this process may use; 0 threads is refused (exit 2)."""
+    import os
+
+    model = make_mlp(random_spec(5))
+    onnx.save(model, tmp_path / "m.onnx")
+    out = tmp_path / "b"
+    assert main(["build", str(tmp_path / "m.onnx"), "-o", str(out), "-q"]) == 0
+    x = random_inputs(model, 3000, seed=5)
+    np.save(tmp_path / "x.npy", x)
+    ref = Accelerator(out, "reference").execute(x)
+    for th in (1, 3):
+        capsys.readouterr()
+        assert main(["run", str(out), "--backend", "cpu", "--threads", str(th), "--input", str(tmp_path / "x.npy"),
+                     "--output", str(tmp_path / "y.npy")]) == 0
+        line = capsys.readouterr().out.strip().splitlines()[-1]
+        assert f"[cpu, {th} thread{'s' if th > 1 else ''}:" in line and "reference" not in line, line
+        np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), ref)
+    be = Accelerator(out, "cpu", wait_for_kernels=True).backend
+    assert be.threads == len(os.sched_getaffinity(0)) and be.reference_frames == 0
+    with pytest.raises(SystemExit) as e:
+        main(["run", str(out), "--backend", "cpu", "--threads", "0", "--input", str(tmp_path / "x.npy"),
+              "--output", str(tmp_path / "y.npy")])
+    assert e.value.code == 2
+    with pytest.raises(HwgenError, match="at least 1"):
+        CpuBackend(None, compile_model(tmp_path / "m.onnx"), threads=-1, warmup=False)
+    # the tiles shared by the caller and its helpers: every tile once, in order; a tile's error reaches the caller
+    be3 = CpuBackend(None, compile_model(tmp_path / "m.onnx"), threads=3, warmup=False)
+    np.testing.assert_array_equal(be3._tiles(1000, lambda lo, hi: np.arange(lo, hi)), np.arange(1000))
+
+    def failing(lo, hi):
+        if lo >= 500:
+            raise ValueError("tile failed")
+        return np.arange(lo, hi)
+
+    with pytest.raises(ValueError, match="tile failed"):
+        be3._tiles(1000, failing)
+
+
 # --- TopK / ArgMax at the output (hardware LabelSelect, or the CPU tail) ------------------------------------------
 @pytest.mark.parametrize("name", ["topk_hw", "argmax_hw", "topk_cpu"])
 def test_label_select_cpu_bit_exact(name, tmp_path):
