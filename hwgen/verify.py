@@ -286,7 +286,7 @@ def verify_islands(out, ref_acc, model_path, n, backends, seed, log, threads=Non
                           "graph)", diffs, warns)
     rows.append(["model", "reference vs qonnx", what, status, fps])
     accs = {b: (ref_acc if b == "reference" else Accelerator(out, b, wait_for_kernels=True,
-                                                                           **_cpu_options(b, threads)))
+                                                               **_cpu_options(b, threads)))
             for b in backends}
     for b, acc in accs.items():
         if b == "reference":
