@@ -188,8 +188,9 @@ def test_kernels_load_from_cache_in_a_fresh_process(tmp_path):
 
     run()  # compiles what is not cached yet
     second = run()
+    # every kernel loaded from the cache, none compiled: the proof that the time is paid once per machine (a wall-
+    # clock bound here only measured the machine's load)
     assert second["misses"] == 0 and second["hits"] > 0, second
-    assert second["warmup_s"] < 5.0, second  # loading cached machine code, not compiling (compiling: ~10-30 s)
 
 
 # --- threads (issue 22) ---------------------------------------------------------------------------------------------
