@@ -32,7 +32,7 @@ from hwgen.transforms.streamline import Streamliner
 from hwgen.transforms.walk import Retry, Walk
 
 MAX_RETRIES = 10000
-CHAIN_FIRST = True  # MLP chains that map whole: the chain streamliner (see the module docstring)
+CHAIN_FIRST = False  # MLP chains that map whole: the chain streamliner (see the module docstring)
 
 
 def _constants(w, state):
@@ -102,6 +102,10 @@ def lower(mw, path, input_dtype=None, hw_only: bool = False, log=None) -> Island
         if w.cpu:
             check_runs(g, path)
         g.meta.setdefault("lowering", {})["head_error"] = w.head_error
+        hw_names = {lay.name for lay in w.layers}
+        g.meta["lowering"]["cpu_layers"] = {
+            name: f"{node!r}: qonnx's float32 sum of this layer rounds; the CPU computes it bit-exactly"
+            for name, node in w.cpu_layers.items() if node in at_exit and name not in hw_names}
         return g
     raise UnsupportedModelError(f"{path}: the graph could not be partitioned into islands.")
 

@@ -25,7 +25,7 @@ from onnx import helper
 
 from hwgen.cpu_partition import CpuPartition
 from hwgen.errors import UnsupportedModelError, describe_node
-from hwgen.frontend.load import QUANT_OPS
+from hwgen.frontend.load import MATMUL_OPS, QUANT_OPS
 from hwgen.graph import Edge
 from hwgen.layers import Duplicate
 from hwgen.onnx_eval import SubgraphEvaluator
@@ -80,6 +80,7 @@ class Walk(Streamliner):
         self.skip: set = set()  # nodes a rule lowered together with an earlier one
         self.entries: list[Entry] = []
         self.cpu: dict[str, str] = {}  # node name -> why it runs on the CPU
+        self.cpu_layers: dict[str, str] = {}  # matrix layer name it would have in hardware -> its node (CPU)
         self.cpu_nodes: list = []
         self.exits: dict[str, Val] = {}  # tensor -> the hardware value the CPU reads
         self.head_plan = None
@@ -200,6 +201,8 @@ class Walk(Streamliner):
         names = self.data_inputs(n)
         vs = [self.val(t) for t in names]
         if n.name in self.forced:
+            if n.op_type in MATMUL_OPS:  # the name it has in hardware (a folding file may name it)
+                self.cpu_layers[f"MVAU_{self.counts.get('MVAU', 0)}"] = n.name
             return self.to_cpu(n, names, vs, self.forced[n.name])
         if not vs:
             return self.to_cpu(n, names, vs, f"{describe_node(n)}: it has no data input")
