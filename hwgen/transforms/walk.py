@@ -25,7 +25,7 @@ from onnx import helper
 
 from hwgen.cpu_partition import CpuPartition
 from hwgen.errors import UnsupportedModelError, describe_node
-from hwgen.frontend.load import MATMUL_OPS, QUANT_OPS
+from hwgen.frontend.load import MATMUL_OPS
 from hwgen.graph import Edge
 from hwgen.layers import Duplicate
 from hwgen.onnx_eval import SubgraphEvaluator
@@ -36,7 +36,7 @@ from hwgen.transforms.input_head import plan_head
 from hwgen.transforms.points import IntPoint
 from hwgen.transforms.rules.common import pad_layer
 from hwgen.transforms.rules.joins import exact_sum
-from hwgen.transforms.streamline import Streamliner
+from hwgen.transforms.lowering import Lowering
 from hwgen.transforms.values import Val
 
 ENTRY_OPS = {"Quant", "BipolarQuant"}  # quantizers that may start hardware on a CPU tensor
@@ -66,7 +66,7 @@ def cpu_val(shape) -> Val:
     return Val(None, None, list(shape or []), cpu=True)
 
 
-class Walk(Streamliner):
+class Walk(Lowering):
     def __init__(self, mw, path, input_dtype=None, forced: dict | None = None):
         super().__init__(mw, path, input_dtype)
         self.forced = dict(forced or {})  # node name -> why it runs on the CPU (decided by partitioning)
@@ -314,36 +314,3 @@ class Walk(Streamliner):
         n = lay.out_nhwc
         return dt, (int(n[1]), int(n[2])), int(n[3])
 
-
-def needs_dag(sl: Streamliner) -> bool:
-    """True when the chain streamliner cannot map the graph: CNN ops in hardware or a branching data path."""
-    from hwgen.frontend.load import CNN_OPS
-
-    nodes = [n for n in sl.g.node if n.output[0] not in sl.param_nodes]
-    if any(n.op_type in CNN_OPS - {"Conv"} for n in nodes):
-        return True
-    for n in nodes:
-        if sum(1 for c in sl.consumers.get(n.output[0], []) if c.output[0] not in sl.param_nodes) > 1:
-            return True
-        data = [i for i in n.input if i and not sl._is_const(i)]
-        if len(data) > 1:
-            return True
-    # a Conv after a quantizer is hardware (a Conv fed by the float input runs in the CPU head)
-    for n in nodes:
-        if n.op_type == "Conv" and _has_quantizer_above(sl, n.input[0]):
-            return True
-    return False
-
-
-def _has_quantizer_above(sl, t) -> bool:
-    seen, todo = set(), [t]
-    while todo:
-        t = todo.pop()
-        p = sl.producer.get(t)
-        if p is None or t in seen:
-            continue
-        seen.add(t)
-        if p.op_type in QUANT_OPS:
-            return True
-        todo += [i for i in p.input if i and not sl._is_const(i)]
-    return False

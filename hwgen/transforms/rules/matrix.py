@@ -18,10 +18,10 @@ from hwgen.layers import MVAU, VVAU
 from hwgen.layers import conv_kernels as ck
 from hwgen.onnx_eval import attr
 from hwgen.transforms.input_head import first_layer_exactness
+from hwgen.transforms.lowering import per_row
 from hwgen.transforms.points import AccPoint
 from hwgen.transforms.rules.common import need_int, per_channel, spatial_of, window_attrs, windowed, zero_level
 from hwgen.transforms.rules.registry import lowering_rule
-from hwgen.transforms.streamline import per_row
 from hwgen.transforms.values import Val
 
 
@@ -34,9 +34,7 @@ def matmul(w, n, vs):
                        "quantizer between matrix layers.")
     if v.pad is not None:
         raise w.err(n, "a Pad before a MatMul/Gemm is not supported.")
-    nm = w.name("MVAU")
-    layer, acc, _ = w.make_mvau(n, v.point, 100000 + len(w.layers))
-    layer.name = nm
+    layer, acc, _ = w.make_mvau(n, v.point, w.name("MVAU"))
     if v.perm is not None:  # stream position i holds ONNX feature perm[i]
         layer.weights = layer.weights[:, v.perm]
     plan = w.head_plan
