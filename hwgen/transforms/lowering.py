@@ -14,6 +14,8 @@ hwgen.transforms.walk.Walk (the pass that lowers every node by its op's rule) is
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from onnx import helper
 
@@ -45,6 +47,7 @@ class Lowering:
             for i in n.input:
                 self.consumers.setdefault(i, []).append(n)
         self.param_nodes = self._evaluate_parameter_nodes()
+        self.memo: dict = {}  # thresholds already computed (shared by the walks of one lowering: see _thresholds)
 
     # --- errors ---------------------------------------------------------------------------------------------
     def err(self, node, msg):
@@ -239,7 +242,8 @@ class Lowering:
         out_pt = self.int_point(qnode)
         nodes = acc.chain_prefix + chain
         g = self._chain_fn(acc.tensor, acc.to_float, nodes, qnode)
-        res = self._thresholds(g, acc.lo, acc.hi, out_pt, qnode, chain)
+        key = ("acc", tuple(c.name for c in nodes), _fp(acc.lo, acc.hi, acc.factor, acc.offset))
+        res = self._thresholds(g, acc.lo, acc.hi, out_pt, qnode, chain, key)
         w = layer.weights.copy()
         w[res.negate] *= -1
         layer.weights = w
@@ -260,7 +264,8 @@ class Lowering:
         C = point.channels
         lo = np.full(C, point.lo, dtype=np.int64)
         hi = np.full(C, point.hi, dtype=np.int64)
-        res = self._thresholds(g, lo, hi, out_pt, qnode, chain)
+        key = ("int", tuple(c.name for c in chain), _fp(lo, hi, point.scale, point.zp))
+        res = self._thresholds(g, lo, hi, out_pt, qnode, chain, key)
         if res.negate.any():
             raise self.err(chain[0], "a decreasing re-quantization (negative scale) without a preceding MatMul "
                                      "is not supported.")
@@ -268,7 +273,18 @@ class Lowering:
                              num_vectors=num_vectors, spatial=spatial, onnx_nodes=[c.name for c in chain])
         return layer, out_pt
 
-    def _thresholds(self, g, lo, hi, out_pt, qnode, chain):
+    def _thresholds(self, g, lo, hi, out_pt, qnode, chain, key=None):
+        """Thresholds of g over [lo, hi]; `key` names g (its nodes and entry parameters): a later walk of the
+        same lowering (hwgen.transforms.passes runs the walk again when a node moves to the CPU) reuses them."""
+        if key is not None and key in self.memo:
+            r = self.memo[key]
+            return replace(r, thresholds=r.thresholds.copy(), negate=r.negate.copy())
+        res = self._compute_thresholds(g, lo, hi, out_pt, qnode, chain)
+        if key is not None:
+            self.memo[key] = replace(res, thresholds=res.thresholds.copy(), negate=res.negate.copy())
+        return res
+
+    def _compute_thresholds(self, g, lo, hi, out_pt, qnode, chain):
         lvl_lo, lvl_hi = out_pt.lo, out_pt.hi
         if out_pt.dtype.bipolar:  # levels -1/+1 are one step: count 0/1
             g_levels = g
@@ -324,6 +340,11 @@ def per_row(scale, mh, node, sl):
         raise sl.err(node, "its weight quantizer has a scale that varies along the input features; only "
                            "per-tensor or per-output-channel weight scales can be folded.")
     return rows[:, 0]
+
+
+def _fp(*arrays) -> tuple:
+    """A hashable fingerprint of arrays (dtype, shape and bytes)."""
+    return tuple((a.dtype.str, a.shape, a.tobytes()) for a in map(np.asarray, arrays))
 
 
 def _to_array(init):

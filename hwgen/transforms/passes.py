@@ -73,8 +73,9 @@ def lower(mw, path, input_dtype=None, hw_only: bool = False, log=None) -> Island
     inp, shape, out = model_io(mw)
     forced: dict = {}
     at_exit: set = set()  # nodes moved to the CPU where their value leaves hardware (a tail's float matrix layer)
+    memo: dict = {}  # thresholds, shared by the walks (the same float ops and entry give the same thresholds)
     for _ in range(MAX_RETRIES):
-        w = Walk(mw, path, input_dtype, forced)
+        w = Walk(mw, path, input_dtype, forced, memo)
         state = {"input": inp, "input_shape": shape, "output": out}
         try:
             for name, fn in PASSES:

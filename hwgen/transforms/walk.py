@@ -67,8 +67,10 @@ def cpu_val(shape) -> Val:
 
 
 class Walk(Lowering):
-    def __init__(self, mw, path, input_dtype=None, forced: dict | None = None):
+    def __init__(self, mw, path, input_dtype=None, forced: dict | None = None, memo: dict | None = None):
         super().__init__(mw, path, input_dtype)
+        if memo is not None:  # thresholds computed by an earlier walk of the same lowering
+            self.memo = memo
         self.forced = dict(forced or {})  # node name -> why it runs on the CPU (decided by partitioning)
         self.vals: dict[str, Val] = {}
         self.layers: list = []
