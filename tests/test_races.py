@@ -7,8 +7,8 @@ simulation, before the figures are recorded, and from a thread rebuilding OUT co
 two designs have the same Verilog and different weights (the digits MLP, and a copy with its last hardware
 layer's weight rows reversed), so a run that mixed them (the old rtlsim read the .mem weights from OUT at
 simulation time) gives outputs that are neither design's. Each run's outputs must equal the reference outputs of
-the build whose graph it loaded, 50 times for rtlsim and for csim; the report race uses two foldings of one model (different measured
-figures) and checks that OUT's summary.json only ever holds the figures of the build OUT is.
+the build whose graph it loaded, 50 times for rtlsim and for csim; the report race uses two foldings of one model
+(different measured figures) and checks that OUT's summary.json only ever holds the figures of the build OUT is.
 
 The cache tests inject a rebuild between computing a cache key and compiling, and prove the entry holds what its
 key names: the compiler read the bytes the key was computed from, and the library / model computes the design the
