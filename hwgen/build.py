@@ -58,6 +58,7 @@ def fold_islands(g: IslandGraph, b, target_fps, folding_file) -> dict | None:
     layers = [lay for hw in hws for lay in hw.layers]
     edges = [e for hw in hws for e in hw.edges]
     return fold.fold_graph(layers, b, target_fps, folding_file, edges=edges,
+                           cpu_layers=(g.meta.get("lowering") or {}).get("cpu_layers"),
                            io_cycles=lambda ls: max(geometry(hw.layers, b.dma_width).io_cycles_per_frame
                                                     for hw in hws))
 

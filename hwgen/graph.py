@@ -92,7 +92,7 @@ def check_input(x, input_shape) -> np.ndarray:
 @dataclass
 class HwGraph:
     head: CpuPartition
-    layers: list[HwLayer]  # the compute nodes (what streamline made), topological order
+    layers: list[HwLayer]  # the compute nodes (what the lowering passes made), topological order
     tail: CpuPartition
     input_name: str
     input_shape: list[int]  # batch-1 shape of the ONNX model input

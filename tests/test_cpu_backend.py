@@ -96,6 +96,8 @@ def _gen_check(model, tmp_path, n, seed):
     p = tmp_path / "m.onnx"
     onnx.save(model, p)
     g = compile_model(p)
+    if not g.hw_islands:  # one MatMul whose float32 sum qonnx rounds: it runs on the CPU, as qonnx computes it
+        pytest.skip("no hardware island (tests/test_generated_mlps.py checks the model against qonnx)")
     x = random_inputs(model, n, seed=seed)
     x = np.concatenate([x, _edge_floats(x.shape[1], np.random.default_rng(seed))])
     return assert_backend_exact(g, x)
@@ -120,7 +122,10 @@ def test_kernel_variants_covered(tmp_path):
     for i, spec in enumerate(specs):
         p = tmp_path / f"m{i}.onnx"
         onnx.save(make_mlp(spec), p)
-        be = CpuBackend(None, compile_model(p), warmup=False, compiled_head=False)
+        g = compile_model(p)
+        if not g.hw_islands:
+            continue
+        be = CpuBackend(None, g, warmup=False, compiled_head=False)
         kinds |= set(be.stats()["layers"].values())
         tails.add(be.tail_plan.mode)
         many_thr |= any(getattr(pl, "thr", np.zeros((1, 0))).shape[1] > 8 for pl in be.plan)

@@ -162,16 +162,16 @@ def dag_build(tmp_path_factory):
         (tdir / sub / name).write_text(text)
     Fork.template_dirs = EvenOdd.template_dirs = (tdir,)
     g = compile_model(MODEL, target_fps=1_000_000)
-    m0, m1, m2 = g.layers
+    m0, m1 = g.layers  # the last MatMul runs on the CPU (qonnx's float32 sum of it rounds)
     dt, c = m0.out_dtype, m0.out_features  # UINT2, 64 channels
     assert dt.name == "UINT2" and c % 4 == 0
     fork = Fork("Fork_0", dt, c, pe=4)
     inc = Thresholding("Inc_0", dt, np.tile([0, 1, 2], (c, 1)), dt, pe=2)  # x -> min(x + 1, 3)
     join = EvenOdd("Join_0", dt, c, pe=4)
-    g.layers = [m0, fork, inc, join, m1, m2]
+    g.layers = [m0, fork, inc, join, m1]
     g.edges = [Edge(None, 0, "MVAU_0", 0), Edge("MVAU_0", 0, "Fork_0", 0), Edge("Fork_0", 0, "Join_0", 0),
                Edge("Fork_0", 1, "Inc_0", 0), Edge("Inc_0", 0, "Join_0", 1), Edge("Join_0", 0, "MVAU_1", 0),
-               Edge("MVAU_1", 0, "MVAU_2", 0), Edge("MVAU_2", 0, None, 0)]
+               Edge("MVAU_1", 0, None, 0)]
     out = tmp_path_factory.mktemp("dag") / "out"
     s = write_build(g, out, log=lambda *a: None)
     return out, s
@@ -200,7 +200,7 @@ def test_dag_bit_exact(dag_build):
     h = g.node("MVAU_0").execute(q)
     h2 = h.copy()
     h2[:, 1::2] = np.minimum(h[:, 1::2] + 1, 3)
-    np.testing.assert_array_equal(want, g.node("MVAU_2").execute(g.node("MVAU_1").execute(h2)))
+    np.testing.assert_array_equal(want, g.node("MVAU_1").execute(h2))
     assert not np.array_equal(h2, h)
     for be in ("csim", "rtlsim"):
         np.testing.assert_array_equal(Accelerator(out, backend=be).execute_ints(q), want, err_msg=be)

@@ -5,7 +5,6 @@ runs bit-exact on reference, cpu, csim and rtlsim, without any edit to hwgen. Wi
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numba
 import numpy as np
@@ -17,8 +16,6 @@ from hwgen.graph import HwGraph, chain_edges
 from hwgen.layers import register
 from hwgen.layers.base import ChannelLayer
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "examples" / "digits" / "digits_mlp_w2a2.onnx"
 
 HLS_TEMPLATE = """\
 // clamp {{ name }} (a kind defined outside hwgen)
@@ -201,8 +198,11 @@ def clamp_build(tmp_path_factory):
     Clamp.template_dirs = (tdir,)
     from hwgen.build import compile_model
 
-    g = compile_model(MODEL, target_fps=1_000_000)
-    last = g.layers[-1]  # MVAU_2: INT7 accumulators, 10 channels, PE 2
+    from tests.conftest import tfc_model
+
+    # TFC_2W2A: its last MatMul stays in hardware (power-of-two scales: qonnx's float32 sum is exact)
+    g = compile_model(tfc_model("TFC_2W2A"), target_fps=1_000_000)
+    last = g.layers[-1]  # MVAU_3: INT8 accumulators, 10 channels, PE 2
     assert last.out_dtype.signed and last.out_features == 10
     lo = np.array([-64, -20, -5, 0, 3, -64, -30, -1, -10, 2])
     hi = np.array([63, 20, 5, 9, 40, 0, 30, 1, 10, 63])
@@ -217,9 +217,9 @@ def test_clamp_kind_in_every_emitter(clamp_build):
     out, s = clamp_build
     names = [st["name"] for st in s["streams"]]
     # PE 2 -> 5: two width converters (up to 10, then down to 5), then the clamp feeds out_V
-    assert names[-4:] == ["MVAU_2__dwc_MVAU_2_Clamp_0", "dwc_MVAU_2_Clamp_0__dwc_MVAU_2_Clamp_0_1",
-                          "dwc_MVAU_2_Clamp_0_1__Clamp_0", "Clamp_0__out"]
-    assert "Clamp_0(dwc_MVAU_2_Clamp_0_1__Clamp_0, Clamp_0__out);" in (out / "hls" / "hwgen_top.cpp").read_text()
+    assert names[-4:] == ["MVAU_3__dwc_MVAU_3_Clamp_0", "dwc_MVAU_3_Clamp_0__dwc_MVAU_3_Clamp_0_1",
+                          "dwc_MVAU_3_Clamp_0_1__Clamp_0", "Clamp_0__out"]
+    assert "Clamp_0(dwc_MVAU_3_Clamp_0_1__Clamp_0, Clamp_0__out);" in (out / "hls" / "hwgen_top.cpp").read_text()
     assert (out / "rtl" / "hwgen_top_Clamp_0.v").is_file()
     assert HwGraph.load(out).layers[-1].op == "TestClamp"
 
@@ -228,8 +228,9 @@ def test_clamp_kind_bit_exact_on_every_backend(clamp_build):
     from hwgen.runtime.accelerator import Accelerator
 
     out, _ = clamp_build
-    data = np.load(ROOT / "examples" / "digits" / "digits_test.npz")
-    x = np.asarray(data[data.files[0]], dtype=np.float32)[:150]
+    from tests.conftest import load_mnist
+
+    x = load_mnist(150)[0]
     ref = Accelerator(out, backend="reference")
     g = ref.graph
     q = g.head_ints(x)

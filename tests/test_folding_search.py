@@ -59,6 +59,21 @@ def test_folding_file_overrides_search(tmp_path):
     assert s["folding"]["layers"]["MVAU_1"]["why"] == "set by the folding file"
 
 
+def test_folding_file_naming_a_layer_now_on_the_cpu(tmp_path):
+    """The digits MLP's last MatMul (non-power-of-two scales: qonnx's float32 sum rounds) runs on the CPU; a
+    folding file written when it was MVAU_2 in hardware still builds, its entry ignored with a warning."""
+    from hwgen.errors import HwgenWarning
+
+    model = ROOT / "examples" / "digits" / "digits_mlp_w2a2.onnx"
+    (tmp_path / "f.json").write_text(json.dumps({"MVAU_1": {"PE": 1, "SIMD": 1}, "MVAU_2": {"PE": 2, "SIMD": 2}}))
+    with pytest.warns(HwgenWarning, match="folding for layer 'MVAU_2' ignored: it runs on the CPU"):
+        s = build(model, tmp_path / "o", folding_file=tmp_path / "f.json", **QUIET)
+    assert [x["name"] for x in s["layers"]] == ["MVAU_0", "MVAU_1"]
+    (tmp_path / "g.json").write_text(json.dumps({"MVAU_3": {"PE": 1, "SIMD": 1}}))
+    with pytest.raises(FoldingError, match="'MVAU_3', which does not exist"):
+        build(model, tmp_path / "o2", folding_file=tmp_path / "g.json", **QUIET)
+
+
 def test_tfc_1w1a_target_rate_measured_in_rtlsim(tmp_path):
     from hwgen.runtime.accelerator import Accelerator
     from tests.conftest import load_mnist

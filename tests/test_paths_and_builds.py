@@ -273,7 +273,7 @@ def _mix_from_other_build(out, other):
 TAMPERED = {
     "params changed": (_tamper_params, "params/MVAU_1.npz was changed"),
     "ROM contents changed": (_tamper_rom, "rtl/"),
-    "params file removed": (lambda out: (out / "params" / "MVAU_2.npz").unlink(), "params/MVAU_2.npz is missing"),
+    "params file removed": (lambda out: (out / "params" / "MVAU_0.npz").unlink(), "params/MVAU_0.npz is missing"),
     "extra params file": (lambda out: (out / "params" / "old.npz").write_bytes(b"x"), "params/old.npz is not part"),
     "no manifest (older hwgen)": (lambda out: (out / "manifest.json").unlink(), "older hwgen"),
     "manifest not JSON": (lambda out: (out / "manifest.json").write_text("{"), "not a valid manifest"),

@@ -2,7 +2,10 @@
 `pynq.lib.dma` (the unmodified file from the pynq sdist) over a register model of the AXI DMA: packing, beat
 padding, one transfer per batch each way, splitting at the length register, PYNQ's alignment / length / state
 checks and timeouts all run; the accelerator behind it is the Verilator model of the board boundary
-(hwgen_dma_top around hwgen_top) or its reference model. The driver's numpy CPU partitions equal hwgen's."""
+(hwgen_dma_top around hwgen_top) or its reference model. The driver's numpy CPU partitions equal hwgen's: bit for
+bit, except after an op that sums in float (a last MatMul / Gemm whose float32 sum qonnx rounds runs in the tail):
+numpy may add in another order than onnxruntime (hwgen.evaluator INEXACT, README "CPU islands"), so those outputs
+agree to float32 rounding (the bound of tests/test_evaluator.py) and in their argmax."""
 
 import subprocess
 import sys
@@ -22,6 +25,18 @@ BREVITAS = sorted((ROOT / "tests" / "models" / "brevitas").glob("*.onnx"))
 QUIET = dict(log=lambda *a: None)
 
 
+def assert_driver_equal(y, ref, out):
+    """The driver's output against hwgen's: bit-exact unless the CPU partitions sum in float (see above)."""
+    from hwgen.evaluator import INEXACT
+
+    g = Accelerator(out).graph
+    parts = [g.tail] if g.single is not None else g.cpu_islands
+    if not {n.op_type for p in parts for n in p.nodes} & INEXACT:
+        return np.testing.assert_array_equal(y, ref)
+    np.testing.assert_allclose(y, ref, rtol=2e-5, atol=1e-6)
+    np.testing.assert_array_equal(y.argmax(-1), ref.argmax(-1))
+
+
 def _digits_like(n, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 17, (n, 64)).astype(np.float32) / 16
@@ -37,10 +52,10 @@ def test_driver_through_sim_overlay_equals_reference(model, tmp_path):
     x = _digits_like(64)
     ref = Accelerator(out).execute(x)
     acc = Accelerator(out, "pynq", overlay=SimOverlay(out, engine="reference"))
-    np.testing.assert_array_equal(acc.execute(x), ref)
+    assert_driver_equal(acc.execute(x), ref, out)
     # the driver's own numpy head and tail (what runs on a board without onnxruntime)
     drv = acc.backend.driver
-    np.testing.assert_array_equal(drv.execute(x), ref)
+    assert_driver_equal(drv.execute(x), ref, out)
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -50,10 +65,12 @@ def test_driver_numpy_partitions_on_generated_models(seed, tmp_path):
     onnx.save(m, p)
     out = tmp_path / "o"
     build(p, out, **QUIET)
+    if not Accelerator(out).graph.hw_islands:
+        pytest.skip("one MatMul whose float32 sum qonnx rounds: it runs on the CPU, no hardware for the driver")
     x = random_inputs(m, 128, seed=seed)
     ref = Accelerator(out).execute(x)
     drv = Accelerator(out, "pynq", overlay=SimOverlay(out, engine="reference")).backend.driver
-    np.testing.assert_array_equal(drv.execute(x), ref)
+    assert_driver_equal(drv.execute(x), ref, out)
 
 
 def test_batching_and_timeout(tmp_path):
@@ -79,7 +96,7 @@ def test_driver_package_is_self_contained(tmp_path):
     build(model, out, **QUIET)
     x = _digits_like(20)
     np.save(tmp_path / "x.npy", x)
-    np.save(tmp_path / "ref.npy", Accelerator(out).execute(x))
+    np.save(tmp_path / "ref.npy", Accelerator(out).execute(x))  # its last Gemm runs in the tail: see the docstring
     code = f"""
 import sys, numpy as np
 sys.path.insert(0, {str(out / 'driver')!r})
@@ -89,7 +106,8 @@ assert 'onnxruntime' not in sys.modules and 'onnx' not in sys.modules
 from hwgen.runtime.sim_overlay import SimOverlay   # the board's pynq.Overlay stand-in
 acc = hwgen_driver.FPGAAccelerator(overlay=SimOverlay({str(out)!r}, engine='reference'))
 y = acc.execute(np.load({str(tmp_path / 'x.npy')!r}))
-assert np.array_equal(y, np.load({str(tmp_path / 'ref.npy')!r}))
+ref = np.load({str(tmp_path / 'ref.npy')!r})
+assert np.allclose(y, ref, rtol=2e-5, atol=1e-6) and np.array_equal(y.argmax(1), ref.argmax(1))
 print('ok')
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -332,7 +332,7 @@ def test_failed_timing_copies_no_bitstream(failing, built, tmp_path):
     assert not tcl_calls(calls, "write_hw_platform")
 
 
-@pytest.mark.parametrize("missing", ["hls/MVAU_1.hpp", "hls/mvau.hpp", "hls/dma_hls.tcl", "hls/hwgen_dma_top.cpp"])
+@pytest.mark.parametrize("missing", ["hls/MVAU_0.hpp", "hls/mvau.hpp", "hls/dma_hls.tcl", "hls/hwgen_dma_top.cpp"])
 def test_missing_file_fails_the_stub_run(missing, built, tmp_path):
     out = tmp_path / "o"
     shutil.copytree(built["kv260"], out)

@@ -68,12 +68,15 @@ def apply_folding(layers, folding: dict) -> None:
                                "AP_INT_MAX_W): use a smaller SIMD or PE.")
 
 
-def fold_graph(layers, board, target_fps=None, folding_file=None, io_cycles=None, edges=None) -> dict:
+def fold_graph(layers, board, target_fps=None, folding_file=None, io_cycles=None, edges=None,
+               cpu_layers=None) -> dict:
     """Fold `layers` (a DAG with `edges`; a chain by default) for `board` (hwgen.boards.Board): the search, then
-    the folding file on top. Returns the explanation (summary.json's "folding")."""
+    the folding file on top. Returns the explanation (summary.json's "folding"). cpu_layers: {name: why} of
+    matrix layers the lowering runs on the CPU (hwgen.transforms.walk.Walk.cpu_layers)."""
     from hwgen.fold.search import search
 
     user = load_folding_file(folding_file) if folding_file is not None else {}
+    user = _drop_cpu_layers(user, cpu_layers or {})
     if user and target_fps is None:  # the file sets the rate: no search, the rest follows it
         apply_folding(layers, user)
         explain = {"mode": f"{Path(str(folding_file)).name} set: " + ", ".join(sorted(user)) + "; every other "
@@ -89,6 +92,19 @@ def fold_graph(layers, board, target_fps=None, folding_file=None, io_cycles=None
         refold_around(layers, user, explain, board.resources, edges, keep_others=True)
         explain["mode"] += f"; then {Path(str(folding_file)).name} set: " + ", ".join(sorted(user))
     return explain
+
+
+def _drop_cpu_layers(user: dict, cpu_layers: dict) -> dict:
+    """A folding file written when a layer ran in hardware (the last MVAU of an MLP whose float32 sum qonnx
+    rounds, kept in hardware before 2026-12-06) still applies: its entry is ignored, with a warning saying why."""
+    import warnings
+
+    from hwgen.errors import HwgenWarning
+
+    for name in [n for n in user if n in cpu_layers]:
+        warnings.warn(HwgenWarning(f"folding for layer {name!r} ignored: it runs on the CPU ({cpu_layers[name]})"),
+                      stacklevel=3)
+    return {n: f for n, f in user.items() if n not in cpu_layers}
 
 
 def refold_around(layers, user: dict, explain: dict, capacity: dict, edges=None, keep_others=False) -> None:

@@ -1,4 +1,4 @@
-"""Bring a checked ONNX model into the canonical form the streamliner reads (with qonnx's transformations).
+"""Bring a checked ONNX model into the canonical form the lowering passes read (with qonnx's transformations).
 
 QCDQ (QuantizeLinear / Clip / DequantizeLinear) becomes QONNX Quant, shapes are inferred, constant
 sub-graphs (Brevitas' Shape-Gather-Unsqueeze-Concat-Reshape chain, weight transposes) are folded. Node names

@@ -5,7 +5,7 @@ In: a window stream (1, OH, OW, window * C) in `conv_kernels.sliding_window` ord
 PE channels per word both sides. A global pool needs no generator: an NHWC frame is already the one window of
 the whole image (pixels = 1, window = H * W). hwgen.layers.pool_spec.PoolSpec holds the RTL block's quantities.
 Max pooling on integer levels is exact when the levels are an increasing function of the values (a positive
-scale): the streamliner checks that.
+scale): the lowering (hwgen.transforms.rules.pool) checks that.
 """
 
 from __future__ import annotations

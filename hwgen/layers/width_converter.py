@@ -1,7 +1,7 @@
 """Width converter: re-packs a stream of `dtype` elements from words of `in_elems` to words of `out_elems`
 (one a multiple of the other), element order unchanged. Placed by the graph transform
 (hwgen.transforms.streams) where a producer's words and its consumer's words hold different element counts;
-never by streamline, never folded.
+never by the lowering passes, never folded.
 
 Cycles per frame: the longer side's words (one word per cycle each side).
 """

@@ -12,11 +12,11 @@
 A pass may find that a node must run on the CPU after all (an island that would need two outputs, a sum qonnx
 rounds); the passes then run again with that node on the CPU.
 
-Chains of matrix layers (MLPs) whose every node maps to hardware go through the chain streamliner
-(hwgen.transforms.streamline) first; everything else through the passes. Not unified yet because the two differ in
-one policy: the chain keeps a last MatMul whose float32 sum qonnx rounds (non-power-of-two scales) in hardware
-(logits then agree with qonnx to float32 rounding, integers exactly), the passes run it on the CPU (bit-exact);
-and they name a Thresholding layer before the first MatMul differently (FOLD.json keys).
+One path for every model: an MLP is a graph like any other. Its last MatMul stays in hardware only when qonnx's
+float32 sum of it is exact (power-of-two scales, partial sums within 24 bits), else the CPU computes it from the
+integer input as qonnx does: outputs are bit-exact with qonnx on every backend. Layer names are <kind>_<k>, per
+kind in graph order (MVAU_0, MVAU_1, ..., Thresholding_0: FOLD.json keys); a matrix layer moved to the CPU keeps
+its name in `meta["lowering"]["cpu_layers"]`, and a folding file naming it is ignored with a warning (hwgen.fold).
 """
 
 from __future__ import annotations
@@ -24,19 +24,16 @@ from __future__ import annotations
 import time
 
 from hwgen.errors import UnsupportedModelError
-from hwgen.graph import HwGraph
 from hwgen.islands import IslandGraph
 from hwgen.transforms.exits import finish_exits
 from hwgen.transforms.partition import build_islands
-from hwgen.transforms.streamline import Streamliner
 from hwgen.transforms.walk import Retry, Walk
 
 MAX_RETRIES = 10000
-CHAIN_FIRST = True  # MLP chains that map whole: the chain streamliner (see the module docstring)
 
 
 def _constants(w, state):
-    return w  # done by the walk's constructor (Streamliner._evaluate_parameter_nodes)
+    return w  # done by the walk's constructor (Lowering._evaluate_parameter_nodes)
 
 
 def _walk(w, state):
@@ -74,14 +71,11 @@ def model_io(mw):
 def lower(mw, path, input_dtype=None, hw_only: bool = False, log=None) -> IslandGraph:
     """Run the passes (again, with more nodes on the CPU, until the islands are valid)."""
     inp, shape, out = model_io(mw)
-    if CHAIN_FIRST:
-        chain = _try_chain(mw, path, input_dtype, inp, shape, out)
-        if chain is not None:
-            return chain
     forced: dict = {}
     at_exit: set = set()  # nodes moved to the CPU where their value leaves hardware (a tail's float matrix layer)
+    memo: dict = {}  # thresholds, shared by the walks (the same float ops and entry give the same thresholds)
     for _ in range(MAX_RETRIES):
-        w = Walk(mw, path, input_dtype, forced)
+        w = Walk(mw, path, input_dtype, forced, memo)
         state = {"input": inp, "input_shape": shape, "output": out}
         try:
             for name, fn in PASSES:
@@ -102,6 +96,10 @@ def lower(mw, path, input_dtype=None, hw_only: bool = False, log=None) -> Island
         if w.cpu:
             check_runs(g, path)
         g.meta.setdefault("lowering", {})["head_error"] = w.head_error
+        hw_names = {lay.name for lay in w.layers}
+        g.meta["lowering"]["cpu_layers"] = {
+            name: f"{node!r}: qonnx's float32 sum of this layer rounds; the CPU computes it bit-exactly"
+            for name, node in w.cpu_layers.items() if node in at_exit and name not in hw_names}
         return g
     raise UnsupportedModelError(f"{path}: the graph could not be partitioned into islands.")
 
@@ -133,19 +131,3 @@ def refuse_cpu_islands(g: IslandGraph, w, path, at_exit=()) -> None:
         raise UnsupportedModelError(f"{path}: nothing of the model runs in hardware ({w.head_error}).")
     raise UnsupportedModelError(f"{path}: the model needs {len(g.hw_islands)} hardware islands (--hw-only).")
 
-
-def _try_chain(mw, path, input_dtype, inp, shape, out):
-    """An MLP the chain streamliner maps whole: one hardware island, layer names as they always were."""
-    from hwgen.transforms.walk import needs_dag
-
-    try:
-        sl = Streamliner(mw, path, input_dtype)
-        if needs_dag(sl):
-            return None
-        head, layers, tail = sl.run()
-    except UnsupportedModelError:
-        if input_dtype is not None:
-            raise
-        return None
-    hw = HwGraph(head, layers, tail, inp, shape, out)
-    return IslandGraph([hw], inp, shape, out)

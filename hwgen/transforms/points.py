@@ -1,4 +1,4 @@
-"""Integer points of a streamlined graph: where a tensor is an integer stream in hardware.
+"""Integer points of a lowered graph: where a tensor is an integer stream in hardware.
 
 IntPoint: the output levels q of a quantizer (what hardware streams carry) plus how qonnx de-quantizes them.
 AccPoint: the accumulator of a matrix-vector unit, plus how qonnx's float MatMul output relates to it.

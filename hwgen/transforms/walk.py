@@ -25,7 +25,7 @@ from onnx import helper
 
 from hwgen.cpu_partition import CpuPartition
 from hwgen.errors import UnsupportedModelError, describe_node
-from hwgen.frontend.load import QUANT_OPS
+from hwgen.frontend.load import MATMUL_OPS
 from hwgen.graph import Edge
 from hwgen.layers import Duplicate
 from hwgen.onnx_eval import SubgraphEvaluator
@@ -36,7 +36,7 @@ from hwgen.transforms.input_head import plan_head
 from hwgen.transforms.points import IntPoint
 from hwgen.transforms.rules.common import pad_layer
 from hwgen.transforms.rules.joins import exact_sum
-from hwgen.transforms.streamline import Streamliner
+from hwgen.transforms.lowering import Lowering
 from hwgen.transforms.values import Val
 
 ENTRY_OPS = {"Quant", "BipolarQuant"}  # quantizers that may start hardware on a CPU tensor
@@ -66,9 +66,11 @@ def cpu_val(shape) -> Val:
     return Val(None, None, list(shape or []), cpu=True)
 
 
-class Walk(Streamliner):
-    def __init__(self, mw, path, input_dtype=None, forced: dict | None = None):
+class Walk(Lowering):
+    def __init__(self, mw, path, input_dtype=None, forced: dict | None = None, memo: dict | None = None):
         super().__init__(mw, path, input_dtype)
+        if memo is not None:  # thresholds computed by an earlier walk of the same lowering
+            self.memo = memo
         self.forced = dict(forced or {})  # node name -> why it runs on the CPU (decided by partitioning)
         self.vals: dict[str, Val] = {}
         self.layers: list = []
@@ -80,6 +82,7 @@ class Walk(Streamliner):
         self.skip: set = set()  # nodes a rule lowered together with an earlier one
         self.entries: list[Entry] = []
         self.cpu: dict[str, str] = {}  # node name -> why it runs on the CPU
+        self.cpu_layers: dict[str, str] = {}  # matrix layer name it would have in hardware -> its node (CPU)
         self.cpu_nodes: list = []
         self.exits: dict[str, Val] = {}  # tensor -> the hardware value the CPU reads
         self.head_plan = None
@@ -200,6 +203,8 @@ class Walk(Streamliner):
         names = self.data_inputs(n)
         vs = [self.val(t) for t in names]
         if n.name in self.forced:
+            if n.op_type in MATMUL_OPS:  # the name it has in hardware (a folding file may name it)
+                self.cpu_layers[f"MVAU_{self.counts.get('MVAU', 0)}"] = n.name
             return self.to_cpu(n, names, vs, self.forced[n.name])
         if not vs:
             return self.to_cpu(n, names, vs, f"{describe_node(n)}: it has no data input")
@@ -311,36 +316,3 @@ class Walk(Streamliner):
         n = lay.out_nhwc
         return dt, (int(n[1]), int(n[2])), int(n[3])
 
-
-def needs_dag(sl: Streamliner) -> bool:
-    """True when the chain streamliner cannot map the graph: CNN ops in hardware or a branching data path."""
-    from hwgen.frontend.load import CNN_OPS
-
-    nodes = [n for n in sl.g.node if n.output[0] not in sl.param_nodes]
-    if any(n.op_type in CNN_OPS - {"Conv"} for n in nodes):
-        return True
-    for n in nodes:
-        if sum(1 for c in sl.consumers.get(n.output[0], []) if c.output[0] not in sl.param_nodes) > 1:
-            return True
-        data = [i for i in n.input if i and not sl._is_const(i)]
-        if len(data) > 1:
-            return True
-    # a Conv after a quantizer is hardware (a Conv fed by the float input runs in the CPU head)
-    for n in nodes:
-        if n.op_type == "Conv" and _has_quantizer_above(sl, n.input[0]):
-            return True
-    return False
-
-
-def _has_quantizer_above(sl, t) -> bool:
-    seen, todo = set(), [t]
-    while todo:
-        t = todo.pop()
-        p = sl.producer.get(t)
-        if p is None or t in seen:
-            continue
-        seen.add(t)
-        if p.op_type in QUANT_OPS:
-            return True
-        todo += [i for i in p.input if i and not sl._is_const(i)]
-    return False

@@ -17,10 +17,11 @@ from hwgen.frontend.load import MATMUL_OPS
 from hwgen.layers import MVAU, VVAU
 from hwgen.layers import conv_kernels as ck
 from hwgen.onnx_eval import attr
+from hwgen.transforms.input_head import first_layer_exactness
+from hwgen.transforms.lowering import per_row
 from hwgen.transforms.points import AccPoint
 from hwgen.transforms.rules.common import need_int, per_channel, spatial_of, window_attrs, windowed, zero_level
 from hwgen.transforms.rules.registry import lowering_rule
-from hwgen.transforms.streamline import per_row
 from hwgen.transforms.values import Val
 
 
@@ -33,11 +34,13 @@ def matmul(w, n, vs):
                        "quantizer between matrix layers.")
     if v.pad is not None:
         raise w.err(n, "a Pad before a MatMul/Gemm is not supported.")
-    nm = w.name("MVAU")
-    layer, acc, _ = w.make_mvau(n, v.point, 100000 + len(w.layers))
-    layer.name = nm
+    layer, acc, _ = w.make_mvau(n, v.point, w.name("MVAU"))
     if v.perm is not None:  # stream position i holds ONNX feature perm[i]
         layer.weights = layer.weights[:, v.perm]
+    plan = w.head_plan
+    if plan is not None and plan.grid is not None and v.src == (None, 0) and v.point is plan.point:
+        # the first layer on a declared input type (--input-dtype): say whether qonnx's float32 sum is exact
+        plan.head.explain += "; " + first_layer_exactness(layer, plan.point, acc.factor)
     src = w.add(layer, v.src)
     return Val(acc, src, w.shape(n.output[0]), layer=layer, prev=(v, n))
 

@@ -1,15 +1,20 @@
-"""Streamline a canonical QONNX graph into integer hardware layers plus CPU partitions at its edges.
+"""What every lowering pass reads, and the layer makers the rules share (hwgen.transforms.passes).
 
-The data path of the graph is walked from input to output. Quantizers mark integer points. Between them:
-  head (CPU)     float input -> ... -> first quantizer             (input scaling, the input quantizer)
-  MVAU           integer -> MatMul/Gemm -> element-wise ops -> quantizer   (weights integer, float ops folded
-                 into thresholds; zero points and scales folded into the thresholds)
-  Thresholding   integer -> element-wise ops -> quantizer               (re-quantization without a MatMul)
-  tail (CPU)     last integer point -> ... -> output                   (final scale / bias, softmax, ...)
-Everything is checked as it is mapped; what cannot be mapped is an error naming the node.
+`Lowering` holds the canonical QONNX graph, its constants (the weight quantizers and other constant sub-graphs,
+evaluated once: their outputs are constants), its producers and consumers, and makes:
+  integer points     a quantizer's levels (hwgen.transforms.points.IntPoint)
+  MVAU               integer -> MatMul/Gemm: integer weights; the input's scale and zero point and the weight
+                     scales become the accumulator point's factor and offset (AccPoint)
+  thresholds         the float ops from an integer or accumulator point to the next quantizer, as thresholds
+                     (fused into the MVAU, or a Thresholding layer)
+  label select       a final TopK / ArgMax over one increasing function of the integers
+  CPU tails          where a value leaves hardware, computed as qonnx computes it
+hwgen.transforms.walk.Walk (the pass that lowers every node by its op's rule) is a Lowering.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 from onnx import helper
@@ -18,17 +23,16 @@ from hwgen import quant as qnt
 from hwgen.cpu_partition import CpuPartition
 from hwgen.dtypes import BIPOLAR, DType, smallest_for_range
 from hwgen.errors import UnsupportedModelError, describe_node
-from hwgen.frontend.load import ELEMENTWISE_OPS, MATMUL_OPS, QUANT_OPS, SHAPE_OPS, TAIL_OPS
+from hwgen.frontend.load import ELEMENTWISE_OPS, SHAPE_OPS
 from hwgen.layers import MVAU, Thresholding
 from hwgen.naming import Namer
 from hwgen.onnx_eval import SubgraphEvaluator
 from hwgen.onnx_eval import attr as _attr
-from hwgen.transforms.input_head import first_layer_exactness, plan_head
 from hwgen.transforms.points import AccPoint, IntPoint
 from hwgen.transforms.thresholds import MAX_THRESHOLDS, NotMonotoneError, TooManyThresholds, compute_thresholds
 
 
-class Streamliner:
+class Lowering:
     def __init__(self, mw, path: str, input_dtype=None):
         self.mw = mw
         self.input_dtype = input_dtype  # InputGrid declared by --input-dtype, or None
@@ -43,6 +47,7 @@ class Streamliner:
             for i in n.input:
                 self.consumers.setdefault(i, []).append(n)
         self.param_nodes = self._evaluate_parameter_nodes()
+        self.memo: dict = {}  # thresholds already computed (shared by the walks of one lowering: see _thresholds)
 
     # --- errors ---------------------------------------------------------------------------------------------
     def err(self, node, msg):
@@ -63,100 +68,6 @@ class Streamliner:
                 for o in n.output:
                     self.consts[o] = np.asarray(out[o])
         return params
-
-    # --- the walk --------------------------------------------------------------------------------------------
-    def data_path(self):
-        inits = {i.name for i in self.g.initializer}
-        inp = [i for i in self.g.input if i.name not in inits][0]
-        out = self.g.output[0].name
-        nodes, t = [], inp.name
-        while t != out:
-            cons = [n for n in self.consumers.get(t, []) if n.output[0] not in self.param_nodes]
-            if not cons:
-                raise UnsupportedModelError(f"{self.path}: tensor {t!r} does not lead to the graph output {out!r}.")
-            if len(cons) > 1:
-                names = ", ".join(repr(c.name) for c in cons)
-                raise UnsupportedModelError(
-                    f"{self.path}: tensor {t!r} feeds several nodes ({names}); branching graphs (skip "
-                    "connections) are not supported yet. hwgen maps chains of layers."
-                )
-            n = cons[0]
-            for i in n.input:
-                if i and i != t and not self._is_const(i):
-                    raise self.err(n, f"its input {i!r} is neither the data path nor a constant; hwgen needs "
-                                      "constant weights and parameters (make them initializers).")
-            nodes.append(n)
-            if n.op_type == "TopK":
-                # values (output 0) or indices (output 1) may lead on; pick the one that is used
-                used = [o for o in n.output if o in self.consumers or o == out]
-                t = used[0] if used else n.output[0]
-            else:
-                t = n.output[0]
-        return inp, nodes
-
-    def run(self):
-        inp, nodes = self.data_path()
-        plan = plan_head(self, inp, nodes, self.input_dtype)  # the CPU head and the first integer point
-        head, point, i = plan.head, plan.point, plan.next_index
-        layers = []
-        chain: list = []  # element-wise nodes after `point`
-        pending_layer = None  # MVAU awaiting its thresholds
-        while i < len(nodes):
-            n = nodes[i]
-            op = n.op_type
-            if isinstance(point, IntPoint) and not chain:
-                if op in SHAPE_OPS:
-                    self.check_order_preserving(n)
-                    i += 1
-                    continue
-                if op in MATMUL_OPS:
-                    pending_layer, point, chain = self.make_mvau(n, point, len(layers))
-                    if plan.grid is not None and not layers:
-                        head.explain += "; " + first_layer_exactness(pending_layer, plan.point, point.factor)
-                    i += 1
-                    continue
-            if op in ELEMENTWISE_OPS or (op in SHAPE_OPS and point is not None):
-                if op in SHAPE_OPS:
-                    self.check_order_preserving(n)
-                chain.append(n)
-                i += 1
-                continue
-            if op in QUANT_OPS:
-                chain.append(n)
-                if isinstance(point, AccPoint):
-                    layer, point = self.fuse_thresholds(pending_layer, point, chain)
-                    layers.append(layer)
-                else:
-                    layer, point = self.make_thresholding(point, chain, self.namer(f"Thresholding_{len(layers)}"))
-                    layers.append(layer)
-                pending_layer, chain = None, []
-                i += 1
-                continue
-            if op in MATMUL_OPS:
-                raise self.err(n, "it consumes an un-quantized float tensor (the output of "
-                                  f"{chain[-1].name if chain else 'a MatMul'!r}). Insert an activation quantizer "
-                                  "between matrix layers.")
-            if op in TAIL_OPS:
-                break
-            if op == "Conv":
-                raise self.err(n, "convolutions are not lowered to hardware yet; only a float first layer (fed by "
-                                  "the model's float input) may be a Conv, and it runs on the CPU.")
-            raise self.err(n, f"op {op} cannot be mapped here.")
-        tail_nodes = chain + nodes[i:]
-        if pending_layer is not None:
-            layers.append(pending_layer)
-        if not layers:
-            raise UnsupportedModelError(f"{self.path}: no quantized MatMul/Gemm found; nothing to put in hardware.")
-        selected = self.try_label_select(point, tail_nodes, layers)
-        if selected is not None:
-            layer, out_shape = selected
-            layers.append(layer)
-            out = self.g.output[0].name
-            tail = CpuPartition("tail", [], {}, out, out, self.opset, entry={"kind": "index", "shape": out_shape},
-                                reason="none: top-k runs in hardware (label select); indices are only reshaped")
-            return head, layers, tail
-        tail = self.make_tail(point, tail_nodes)
-        return head, layers, tail
 
     # --- top-k / argmax in hardware --------------------------------------------------------------------------
     def try_label_select(self, point, tail_nodes, layers):
@@ -206,14 +117,12 @@ class Streamliner:
         from hwgen.dtypes import smallest_for_range
         from hwgen.layers import LabelSelect
 
-        layer = LabelSelect(self.namer(f"LabelSelect_{len(layers)}"), in_dtype, C, k,
+        layer = LabelSelect("LabelSelect", in_dtype, C, k,
                             smallest_for_range(0, C - 1), onnx_nodes=[n.name for n in tail_nodes])
         out_shape = self.mw.get_tensor_shape(out)
         return layer, list(out_shape)
 
     # --- integer points ---------------------------------------------------------------------------------------
-    _head_out = None
-
     def int_point(self, n) -> IntPoint:
         """The integer point made by quantizer node n (whose parameters are constants)."""
         c = [self.consts.get(i) for i in n.input]
@@ -244,21 +153,10 @@ class Streamliner:
                 ts = 2 ** np.round(np.log2(p["out_scale"] / p["scale"]))
                 zp, scale = c[2] / ts, p["out_scale"]
             pt = IntPoint(n.output[0], n.name, DType(bits, signed), lo, hi, zp, scale, channels)
-        if self._head_out is None:
-            self._head_out = pt
         return pt
 
-    def check_order_preserving(self, n):
-        """Shape ops inside the hardware part must not reorder elements (a transpose of size-1 axes is fine)."""
-        if n.op_type == "Transpose":
-            shape = self.mw.get_tensor_shape(n.input[0])
-            perm = _attr(n, "perm", list(range(len(shape)))[::-1])
-            moved = [p for p in perm if shape[p] != 1]
-            if moved != sorted(moved):
-                raise self.err(n, "a Transpose that reorders data between hardware layers is not supported.")
-
     # --- MVAU ------------------------------------------------------------------------------------------------
-    def make_mvau(self, n, point: IntPoint, index: int):
+    def make_mvau(self, n, point: IntPoint, name: str):
         x_name = point.tensor
         if n.op_type == "MatMul":
             a_in, w_in = n.input[0], n.input[1]
@@ -291,7 +189,6 @@ class Streamliner:
             raise self.err(n, f"weights expect {mw} input features but the input has {in_feats}.")
         s_x = float(np.asarray(point.scale, dtype=np.float64).ravel()[0])
         z_x = float(np.asarray(point.zp, dtype=np.float64).ravel()[0])
-        name = self.namer(f"MVAU_{index}")
         layer = MVAU(name, point.dtype, w_dtype, w_int, None, out_dtype=DType(2, True), onnx_nodes=[n.name])
         lo, hi = layer.acc_range()
         layer.out_dtype = layer.acc_dtype()
@@ -345,7 +242,8 @@ class Streamliner:
         out_pt = self.int_point(qnode)
         nodes = acc.chain_prefix + chain
         g = self._chain_fn(acc.tensor, acc.to_float, nodes, qnode)
-        res = self._thresholds(g, acc.lo, acc.hi, out_pt, qnode, chain)
+        key = ("acc", tuple(c.name for c in nodes), _fp(acc.lo, acc.hi, acc.factor, acc.offset))
+        res = self._thresholds(g, acc.lo, acc.hi, out_pt, qnode, chain, key)
         w = layer.weights.copy()
         w[res.negate] *= -1
         layer.weights = w
@@ -366,7 +264,8 @@ class Streamliner:
         C = point.channels
         lo = np.full(C, point.lo, dtype=np.int64)
         hi = np.full(C, point.hi, dtype=np.int64)
-        res = self._thresholds(g, lo, hi, out_pt, qnode, chain)
+        key = ("int", tuple(c.name for c in chain), _fp(lo, hi, point.scale, point.zp))
+        res = self._thresholds(g, lo, hi, out_pt, qnode, chain, key)
         if res.negate.any():
             raise self.err(chain[0], "a decreasing re-quantization (negative scale) without a preceding MatMul "
                                      "is not supported.")
@@ -374,7 +273,18 @@ class Streamliner:
                              num_vectors=num_vectors, spatial=spatial, onnx_nodes=[c.name for c in chain])
         return layer, out_pt
 
-    def _thresholds(self, g, lo, hi, out_pt, qnode, chain):
+    def _thresholds(self, g, lo, hi, out_pt, qnode, chain, key=None):
+        """Thresholds of g over [lo, hi]; `key` names g (its nodes and entry parameters): a later walk of the
+        same lowering (hwgen.transforms.passes runs the walk again when a node moves to the CPU) reuses them."""
+        if key is not None and key in self.memo:
+            r = self.memo[key]
+            return replace(r, thresholds=r.thresholds.copy(), negate=r.negate.copy())
+        res = self._compute_thresholds(g, lo, hi, out_pt, qnode, chain)
+        if key is not None:
+            self.memo[key] = replace(res, thresholds=res.thresholds.copy(), negate=res.negate.copy())
+        return res
+
+    def _compute_thresholds(self, g, lo, hi, out_pt, qnode, chain):
         lvl_lo, lvl_hi = out_pt.lo, out_pt.hi
         if out_pt.dtype.bipolar:  # levels -1/+1 are one step: count 0/1
             g_levels = g
@@ -432,12 +342,14 @@ def per_row(scale, mh, node, sl):
     return rows[:, 0]
 
 
+def _fp(*arrays) -> tuple:
+    """A hashable fingerprint of arrays (dtype, shape and bytes)."""
+    return tuple((a.dtype.str, a.shape, a.tobytes()) for a in map(np.asarray, arrays))
+
+
 def _to_array(init):
     from onnx import numpy_helper
 
     return numpy_helper.to_array(init)
 
 
-def streamline(mw, path: str, input_dtype=None):
-    """-> (head CpuPartition, [HwLayer], tail CpuPartition). input_dtype: an InputGrid from --input-dtype."""
-    return Streamliner(mw, path, input_dtype).run()
