@@ -96,17 +96,19 @@ def _gen_check(model, tmp_path, n, seed):
     p = tmp_path / "m.onnx"
     onnx.save(model, p)
     g = compile_model(p)
-    if not g.hw_islands:  # one MatMul whose float32 sum qonnx rounds: it runs on the CPU, as qonnx computes it
-        pytest.skip("no hardware island (tests/test_generated_mlps.py checks the model against qonnx)")
     x = random_inputs(model, n, seed=seed)
     x = np.concatenate([x, _edge_floats(x.shape[1], np.random.default_rng(seed))])
+    if not g.hw_islands:  # one MatMul whose float32 sum qonnx rounds: one CPU island, computed as qonnx computes it
+        from hwgen.verify import golden
+        np.testing.assert_array_equal(g.execute(x), golden(p, x))
+        return None
     return assert_backend_exact(g, x)
 
 
 @pytest.mark.parametrize("seed", range(N_RANDOM))
 def test_random_mlp_cpu_bit_exact(seed, tmp_path):
     be = _gen_check(make_mlp(random_spec(seed)), tmp_path, 256, seed)
-    assert be.head_plan.mode == "thresholds", be.stats()
+    assert be is None or be.head_plan.mode == "thresholds", be.stats()
 
 
 @pytest.mark.parametrize("name", sorted(EDGE_SPECS))

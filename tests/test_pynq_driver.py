@@ -65,10 +65,14 @@ def test_driver_numpy_partitions_on_generated_models(seed, tmp_path):
     onnx.save(m, p)
     out = tmp_path / "o"
     build(p, out, **QUIET)
-    if not Accelerator(out).graph.hw_islands:
-        pytest.skip("one MatMul whose float32 sum qonnx rounds: it runs on the CPU, no hardware for the driver")
     x = random_inputs(m, 128, seed=seed)
     ref = Accelerator(out).execute(x)
+    if not Accelerator(out).graph.hw_islands:
+        # one MatMul whose float32 sum qonnx rounds: the model is one CPU island (no bitstream, no driver); what runs
+        # is the CPU evaluator, as qonnx computes it
+        from hwgen.verify import golden
+        np.testing.assert_array_equal(ref, golden(p, x))
+        return
     drv = Accelerator(out, "pynq", overlay=SimOverlay(out, engine="reference")).backend.driver
     assert_driver_equal(drv.execute(x), ref, out)
 
