@@ -112,13 +112,14 @@ def test_terminated_explore_leaves_no_temporary_directory(tmp_path):
     tmp.mkdir()
     env = dict(os.environ, TMPDIR=str(tmp))
     p = start("explore", str(DIGITS / "digits_mlp_w2a2.onnx"), "-o", "sweep", "--workers", "1",
-              "--target-fps", "1e5,1e6", "--rtlsim", "4", cwd=tmp_path, env=env)
+              "--target-fps", "1e4,3e4,1e5,3e5,1e6,3e6", "--rtlsim", "2000", cwd=tmp_path, env=env)
     t = time.monotonic()
     while not (tmp_path / "sweep" / ".work").is_dir() or not any((tmp_path / "sweep" / ".work").iterdir()):
         assert p.poll() is None, p.communicate()
         assert time.monotonic() - t < 300, "no task started"
         time.sleep(0.2)
-    time.sleep(2.0)  # the point is being built
+    time.sleep(0.5)  # the point is being built (six points of 2,000 rtlsim frames: the sweep is far from done)
+    assert p.poll() is None, "the sweep ended before it could be interrupted: give it more work"
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130 and "Traceback" not in err, err
