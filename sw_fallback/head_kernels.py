@@ -50,25 +50,34 @@ def head_levels_bucket(xb, rows, row_of, table, base, sgn, out):
 
 
 @njit(**OPTS)
+def _few_counts(xrow, thrT, key, cnt):
+    """One frame of the few-threshold heads: each element's ordered key and, in cnt, how many threshold rows lie at
+    or below it (innermost loops over elements without branches: they vectorize into SIMD compares). Returns the
+    number of non-finite inputs."""
+    F = xrow.shape[0]
+    nb = np.int32(0)
+    for f in range(F):
+        b = xrow[f]
+        nb += np.int32((b & np.int32(0x7F800000)) == np.int32(0x7F800000))
+        key[f] = b ^ ((b >> np.int32(31)) & np.int32(0x7FFFFFFF))
+        cnt[f] = 0
+    for j in range(thrT.shape[0]):
+        for f in range(F):
+            cnt[f] += np.int32(thrT[j, f] <= key[f])
+    return nb
+
+
+@njit(**OPTS)
 def head_levels_few(xb, thrT, base, sgn, out):
     """As head_levels for few thresholds per element (thrT (T, F), T small): per frame, the keys, then one pass
     over the elements per threshold row (innermost loops over elements without branches: they vectorize into
     SIMD compares), no search. Returns the number of non-finite inputs."""
     N, F = xb.shape
-    T = thrT.shape[0]
     bad = np.int64(0)
     key = np.empty(F, dtype=np.int32)
     cnt = np.empty(F, dtype=np.int32)
     for n in range(N):
-        nb = np.int32(0)
-        for f in range(F):
-            b = xb[n, f]
-            nb += np.int32((b & np.int32(0x7F800000)) == np.int32(0x7F800000))
-            key[f] = b ^ ((b >> np.int32(31)) & np.int32(0x7FFFFFFF))
-            cnt[f] = 0
-        for j in range(T):
-            for f in range(F):
-                cnt[f] += np.int32(thrT[j, f] <= key[f])
+        nb = _few_counts(xb[n], thrT, key, cnt)
         for f in range(F):
             out[n, f] = base[f] + sgn[f] * cnt[f]
         bad += nb
@@ -80,21 +89,12 @@ def head_bits_few(xb, thrT, base, sgn, out):
     """head_levels_few for a BIPOLAR first layer (levels -1/+1), written bit-packed (bit 1 = +1), as
     kernels.head_bits."""
     N, F = xb.shape
-    T = thrT.shape[0]
     W = out.shape[1]
     bad = np.int64(0)
     key = np.empty(F, dtype=np.int32)
     cnt = np.empty(F, dtype=np.int32)
     for n in range(N):
-        nb = np.int32(0)
-        for f in range(F):
-            b = xb[n, f]
-            nb += np.int32((b & np.int32(0x7F800000)) == np.int32(0x7F800000))
-            key[f] = b ^ ((b >> np.int32(31)) & np.int32(0x7FFFFFFF))
-            cnt[f] = 0
-        for j in range(T):
-            for f in range(F):
-                cnt[f] += np.int32(thrT[j, f] <= key[f])
+        nb = _few_counts(xb[n], thrT, key, cnt)
         for w in range(W):
             word = np.uint64(0)
             top = min(64, F - w * 64)
