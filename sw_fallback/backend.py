@@ -283,8 +283,11 @@ class CpuBackend:
 
     def tail(self, q) -> np.ndarray:
         """As graph.tail.run: last layer's integer outputs -> the model output."""
-        if self.tail_plan is not None and self.tail_plan.mode == "table":
-            return self.tail_plan.run(q)
+        if self.tail_plan is not None:
+            if self.tail_plan.mode == "table":
+                return self.tail_plan.run(q)
+            if self.tail_plan.mode == "layout":
+                return self.tail_plan.layout.run(q)
         return self.graph.tail.run(np.asarray(q, dtype=np.int64))
 
     def _fused_first(self, x):

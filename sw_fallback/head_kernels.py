@@ -104,3 +104,13 @@ def head_bits_few(xb, thrT, base, sgn, out):
             out[n, w] = word
         bad += nb
     return bad
+
+
+@njit(**OPTS)
+def gather_lut(q, perm, lut, lo, out):
+    """out[n, j] = lut[q[n, perm[j]] - lo]: a tail's element-wise entry (one table over the integer range) and its
+    layout ops (a permutation of each frame's elements) in one pass (sw_fallback.tail_layout)."""
+    N, F = out.shape
+    for n in prange(N):
+        for j in range(F):
+            out[n, j] = lut[np.int64(q[n, perm[j]]) - lo]
