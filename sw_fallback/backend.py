@@ -149,7 +149,10 @@ class CpuBackend:
     (default True: compile or load the cached kernels now, so the first execute is not slower), bitserial
     (default False: few-bit integer layers on bit planes and popcounts instead of int16 SIMD multiply-adds),
     fuse_head (default True: a compiled head feeds a first int16 MVAU image by image instead of through an (N, F)
-    array), split (default True: batches run in tiles of frames handed to the threads).
+    array), split (default True: batches run in tiles of frames handed to the threads), driver ("auto" (default) /
+    "wait" / False: the plan's steps as one compiled function per design, sw_fallback.driver, when it knows every
+    step: loaded from numba's cache when there, else compiled in the background once small calls repeat; "wait":
+    compiled on the first call).
 
     Threads work at the graph level: a batch is cut into tiles of frames (sized so a tile's feature maps stay in
     cache) and each thread takes the next tile and runs it through every layer, kernels single-threaded (they
@@ -158,7 +161,7 @@ class CpuBackend:
 
     def __init__(self, out_dir, graph, threads: int | None = None, compiled_head: bool = True,
                  compiled_tail: bool = True, warmup: bool = True, bitserial: bool = False, fuse_head: bool = True,
-                 split: bool = True, **_):
+                 split: bool = True, driver="auto", **_):
         t0 = time.perf_counter()
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.graph = graph
@@ -168,6 +171,7 @@ class CpuBackend:
         self.steps, self.consumers = plan_graph(graph, bitserial)
         self.plan = [st.kernel for st in self.steps]
         self.split = bool(split)
+        self.use_driver = driver if driver in ("auto", "wait") else ("auto" if driver is True else False)
         widest = max([la.out_port(p)[2] for la in graph.layers for p in range(la.n_outputs)] + [1])
         self.tile = int(min(TILE_MAX, max(TILE_MIN, TILE_BYTES // (2 * widest))))
         self._pool = None
@@ -181,6 +185,7 @@ class CpuBackend:
         self.out_elems = out_layer.out_port(out_edge.src_port)[2]
         self.out_shape = [self.out_elems]  # the output stream's flat frames (NHWC order), as HwGraph.run_layers
         self._prog = self._program()
+        self._driver = self._make_driver()
         self.fuse_head = fuse_head
         self.last_timing = {}
         self.head_plan = CompiledHead(graph, self.in_fmt) if compiled_head else None
@@ -233,9 +238,27 @@ class CpuBackend:
         self._out_conv = (fmt[self.out_key], np.int64, elems[self.out_key])
         return prog
 
+    def _make_driver(self):
+        """The whole plan as one compiled function (sw_fallback.driver), or None (a step it does not know, a format
+        conversion between steps, or driver=False)."""
+        from sw_fallback import driver
+
+        if not self.use_driver or any(c is not None for _, ins, _, _, _ in self._prog for _, c in ins):
+            return None
+        try:
+            return driver.Driver([(st, st.out_fmts) for st in self.steps], (None, 0), self.out_key, self.use_driver)
+        except driver.Unsupported:
+            return None
+
     def _run(self, vals: dict, start: int = 0) -> np.ndarray:
         """Run the steps from `start` on the values in `vals` {(producer, port): array in its plan format}; returns
         the accelerator output as int64 (N, *out_shape)."""
+        d = self._driver
+        if d is not None and start == 0:
+            x = vals[(None, 0)]
+            if x.ndim == 2 and x.shape[0] > 0 and d.ready(x):
+                v = d.run(np.ascontiguousarray(x))
+                return convert(v, *self._out_conv).reshape(v.shape[0], *self.out_shape)
         for run, ins, out_fmts, outs, drop in self._prog[start:]:
             xs = [vals[k] if c is None else convert(vals[k], *c) for k, c in ins]
             for k in drop:
