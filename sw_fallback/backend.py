@@ -185,11 +185,11 @@ class CpuBackend:
         self.out_elems = out_layer.out_port(out_edge.src_port)[2]
         self.out_shape = [self.out_elems]  # the output stream's flat frames (NHWC order), as HwGraph.run_layers
         self._prog = self._program()
-        self._driver = self._make_driver()
         self.fuse_head = fuse_head
         self.last_timing = {}
         self.head_plan = CompiledHead(graph, self.in_fmt) if compiled_head else None
         self.tail_plan = CompiledTail(graph, out_layer, self.out_shape) if compiled_tail else None
+        self._driver = self._make_driver()
         self.setup_seconds = time.perf_counter() - t0
         self.warmup_seconds = 0.0
         if warmup:
@@ -245,16 +245,25 @@ class CpuBackend:
 
         if not self.use_driver or any(c is not None for _, ins, _, _, _ in self._prog for _, c in ins):
             return None
-        try:
-            return driver.Driver([(st, st.out_fmts) for st in self.steps], (None, 0), self.out_key, self.use_driver)
-        except driver.Unsupported:
-            return None
+        h, t = self.head_plan, self.tail_plan
+        head = (h, self.in_fmt) if h is not None and h.mode == "thresholds" else None
+        tail = None
+        if head is not None and t is not None and is_int(self._out_conv[0]):
+            if t.mode == "table" or (t.mode == "layout" and t.layout.lut is not None):
+                tail = t
+        steps = [(st, st.out_fmts) for st in self.steps]
+        for hd, tl in ((head, tail), (head, None), (None, None)):
+            try:
+                return driver.Driver(steps, (None, 0), self.out_key, self.use_driver, hd, tl)
+            except driver.Unsupported:
+                continue
+        return None
 
     def _run(self, vals: dict, start: int = 0) -> np.ndarray:
         """Run the steps from `start` on the values in `vals` {(producer, port): array in its plan format}; returns
         the accelerator output as int64 (N, *out_shape)."""
         d = self._driver
-        if d is not None and start == 0:
+        if d is not None and start == 0 and not d.whole:
             x = vals[(None, 0)]
             if x.ndim == 2 and x.shape[0] > 0 and d.ready(x):
                 v = d.run(np.ascontiguousarray(x))
@@ -398,9 +407,48 @@ class CpuBackend:
 
         return self._tiles(n, ints)
 
+    def _whole(self, x):
+        """The model's output through the whole-model driver (head, layers and the tail's compiled part in one
+        compiled call per tile of frames), or None: not a float32 batch of the input's shape, the driver not
+        compiled yet, or non-finite inputs (the evaluator's business)."""
+        d, h = self._driver, self.head_plan
+        if not (isinstance(x, np.ndarray) and x.dtype == np.float32 and x.ndim == len(h.shape) + 1
+                and x.shape[1:] == h.shape and x.shape[0] > 0):
+            return None
+        n = x.shape[0]
+        xb = np.ascontiguousarray(x).reshape(n, h.F).view(np.int32)
+        if not d.ready(xb):
+            return None
+        if self.split and n >= 2 * TILE_MIN:
+            def tile(lo, hi):
+                bad, v = d.run(xb[lo:hi])
+                if bad:
+                    raise _NonFinite
+                return v
+
+            try:
+                y = self._tiles(n, tile)
+            except _NonFinite:
+                return None
+        else:
+            bad, y = d.run(xb)
+            if bad:
+                return None
+        t = d.tail
+        if t is None:
+            return self.tail(convert(y, *self._out_conv).reshape(n, *self.out_shape))
+        if t.mode == "table":
+            return y.reshape((n,) + t.out_shape)
+        return t.layout.finish(y)
+
     def execute(self, x) -> np.ndarray:
         """The ONNX model's input (N, ...) or one sample -> the model's output, as Accelerator.execute."""
         t0 = time.perf_counter()
+        if self._driver is not None and self._driver.whole:
+            y = self._whole(x)
+            if y is not None:
+                self.last_timing = {"compiled_model_seconds": time.perf_counter() - t0}
+                return y
         y = self._split_ints(x)
         if y is not None:
             t1 = time.perf_counter()
@@ -446,6 +494,10 @@ class CpuBackend:
             "tail": None if self.tail_plan is None else f"{self.tail_plan.mode}: {self.tail_plan.reason}",
             "cache_misses": cache_misses(),
         }
+
+
+class _NonFinite(Exception):
+    """A tile held NaN / inf: the batch goes to the unsplit path (the evaluator decides)."""
 
 
 def cache_misses() -> int:

@@ -228,8 +228,52 @@ def _dtype_name(dt) -> str:
     return "np." + np.dtype(dt).name
 
 
-def generate(steps, in_key, out_key):
-    """(source, constant arrays) of the driver for the plan's steps, or raise Unsupported."""
+def _head_lines(h, fmt, const) -> list:
+    """The compiled head (partitions.CompiledHead in thresholds mode) from xb, the float32 input's int32 view
+    (n, F), to x0 in the first layer's format; `bad` counts non-finite inputs (the caller then uses the
+    evaluator, as CompiledHead.run)."""
+    from sw_fallback.partitions import HEAD_FEW_T
+
+    lines = ["    xb = xf.reshape((n, %d))" % h.F]
+    if h.perm is not None:
+        lines += ["    xg = np.empty((n, %d), dtype=np.int32)" % h.F, f"    HK.gather_cols(xb, {const(h.perm)}, xg)",
+                  "    xb = xg"]
+    few = h.thrT.shape[0] <= HEAD_FEW_T
+    c = const
+    if fmt == Bits(h.F):
+        lines.append("    x0 = np.empty((n, %d), dtype=np.uint64)" % words(h.F))
+        call = (f"HK.head_bits_few(xb, {c(h.thrT)}, {c(h.base)}, {c(h.sgn)}, x0)" if few else
+                f"K.head_bits(xb, {c(h.thrT)}, {c(h.thr)}, {c(h.base)}, {c(h.sgn)}, x0)")
+    elif is_int(fmt):
+        lines.append(f"    x0 = np.empty((n, {h.F}), dtype={_dtype_name(fmt)})")
+        if few:
+            call = f"HK.head_levels_few(xb, {c(h.thrT)}, {c(h.base)}, {c(h.sgn)}, x0)"
+        elif h.buckets is not None:
+            rows, row_of, table = h.buckets
+            call = f"HK.head_levels_bucket(xb, {c(rows)}, {c(row_of)}, {c(table)}, {c(h.base)}, {c(h.sgn)}, x0)"
+        else:
+            call = f"K.head_levels(xb, {c(h.thrT)}, {c(h.thr)}, {c(h.base)}, {c(h.sgn)}, x0)"
+    else:
+        raise Unsupported(f"head into {fmt!r}")
+    return lines + [f"    bad = {call}"]
+
+
+def _tail_lines(t, last, const) -> list:
+    """The compiled tail's table (CompiledTail "table") or the layout tail's gather (tail_layout.LayoutTail with an
+    entry table) on the last value `last` (integers), into y."""
+    if t.mode == "table":
+        return [f"    y = np.empty((n, {t.C}), dtype={_dtype_name(t.lut.dtype)})",
+                f"    K.tail_lookup({last}.reshape((n, {t.C})), {const(t.lut)}, {const(t.lo)}, y)"]
+    lt = t.layout
+    f = lt.perm.shape[0]
+    return [f"    y = np.empty((n, {f}), dtype=np.float32)",
+            f"    HK.gather_lut({last}.reshape((n, {f})), {const(lt.perm)}, {const(lt.lut)}, {lt.lut_lo}, y)"]
+
+
+def generate(steps, in_key, out_key, head=None, tail=None):
+    """(source, constant arrays) of the driver for the plan's steps, or raise Unsupported. head: (CompiledHead,
+    the first layer's format): the driver reads the float32 input (its int32 view) and returns (bad, value);
+    tail: a CompiledTail whose table / gather the driver runs on the last value (integers) too."""
     lines, consts, cid = [], [], {}
     names = {in_key: "x0"}
 
@@ -247,6 +291,8 @@ def generate(steps, in_key, out_key):
             return f"{name}.reshape((n * {m}, {name}.shape[1] // {m}))"
         return f"{name}.reshape((n * {m}, {', '.join(str(int(d)) for d in rest)}))"
 
+    if head is not None:
+        lines += _head_lines(head[0], head[1], const)
     vid = 0
     for st, out_fmts in steps:
         k = st.kernel
@@ -283,11 +329,18 @@ def generate(steps, in_key, out_key):
         b, width = bnames[0]
         lines.append(f"    {v} = {b}.reshape((n, {width}))")
         names[(st.layer.name, 0)] = v
-    params = ", ".join(["x0"] + [f"c{i}" for i in range(len(consts))])
-    head = ["import numpy as np", "from numba import njit",
-            "from sw_fallback import kernels as K, conv_kernels as CK, head_kernels as HK", "", "",
-            "@njit(cache=True, nogil=True, error_model='numpy')", f"def drive({params}):", "    n = x0.shape[0]"]
-    src = "\n".join(head + lines + [f"    return {names[out_key]}", ""])
+    result = names[out_key]
+    if tail is not None:
+        lines += _tail_lines(tail, result, const)
+        result = "y"
+    if head is not None:
+        result = f"bad, {result}"
+    first = "xf" if head is not None else "x0"
+    params = ", ".join([first] + [f"c{i}" for i in range(len(consts))])
+    top = ["import numpy as np", "from numba import njit",
+           "from sw_fallback import kernels as K, conv_kernels as CK, head_kernels as HK", "", "",
+           "@njit(cache=True, nogil=True, error_model='numpy')", f"def drive({params}):", f"    n = {first}.shape[0]"]
+    src = "\n".join(top + lines + [f"    return {result}", ""])
     return src, consts
 
 
@@ -341,8 +394,10 @@ class Driver:
     process, e.g. `hwgen run` on one batch, never pays for it), then it compiles in a background thread (seconds
     to tens of seconds of LLVM: the kernels are linked into it) and is used once ready. `fn` is None until then."""
 
-    def __init__(self, steps, in_key, out_key, mode="auto"):
-        self.src, self.consts = generate(steps, in_key, out_key)
+    def __init__(self, steps, in_key, out_key, mode="auto", head=None, tail=None):
+        self.src, self.consts = generate(steps, in_key, out_key, head, tail)
+        self.whole = head is not None  # reads the float input, returns (non-finite count, value)
+        self.tail = tail
         self.args = tuple(self.consts)
         self.path = source_file(self.src)
         cached = any(self.path.parent.glob(f"__pycache__/{self.path.stem}.drive-*.nbi"))

@@ -105,6 +105,11 @@ class LayoutTail:
             v = self.tail.entry_values(q).reshape(n, -1)
             if not self.identity:
                 v = v[:, self.perm]  # (a copy: contiguous, as the evaluator's layout ops leave it)
+        return self.finish(v)
+
+    def finish(self, v: np.ndarray) -> np.ndarray:
+        """The gathered float values (N, F) (entry and layout done) -> the tail's output."""
+        n = v.shape[0]
         v = v.reshape((n,) + self.mid_shape)
         if not self.steps:
             return v
