@@ -208,32 +208,52 @@ def conv_int(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thrT, out_base,
                 _store(out, n, oy, ox, lev, pack)
 
 
+PLANAR_GROUP = 2048  # positions per pass of the planar conv: frames of small images are laid end to end up to this
+
+
 @njit(**OPTS)
 def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise, thr, out_base, out_bipolar,
                     acc_proto, lev_proto, out):
     """Direct conv for few output channels: the padded image is held channel-planar (C, Hp*Wp), so that for one
     output channel and one kernel tap the output plane is a multiply-add over one contiguous run of positions
     (every stride-1 position up to the last output; the others (past each row's end, between strides) are
-    computed and dropped): long vectorized loops however few the channels. w (O, KH*KW*C) in window order, or
-    (depthwise: output o reads channel o only) (C, KH*KW); thr (O, T) in the accumulator type (acc_proto's),
-    levels in lev_proto's type -> out (N, OH, OW, O)."""
+    computed and dropped): long vectorized loops however few the channels. Small images: G frames' padded
+    planes are laid end to end (G * Hp * Wp <= PLANAR_GROUP) and one run covers them all (the positions between
+    two frames are computed and dropped too), so an 8x8 image still gets runs of ~2,000 positions instead of 78.
+    w (O, KH*KW*C) in window order, or (depthwise: output o reads channel o only) (C, KH*KW); thr (O, T) in the
+    accumulator type (acc_proto's), levels in lev_proto's type -> out (N, OH, OW, O)."""
     N, H, W, C = x.shape
     O = w.shape[0]
     OH, OW = out.shape[1], out.shape[2]
-    P = (OH - 1) * sh * wp + (OW - 1) * sw + 1
+    F = hp * wp
+    P1 = (OH - 1) * sh * wp + (OW - 1) * sw + 1
     T = thr.shape[1]
-    for n in prange(N):
-        xpl = np.empty((C, hp * wp), dtype=x.dtype)
-        for y in range(hp):
-            for xx in range(wp):
-                inside = t <= y < t + H and l <= xx < l + W
-                for c in range(C):
-                    xpl[c, y * wp + xx] = x[n, y - t, xx - l, c] if inside else pvals[c]
-        acc = np.zeros(P, dtype=acc_proto.dtype)
-        z = acc[0]
-        lev = np.zeros(P, dtype=lev_proto.dtype)
+    G = max(1, min(N, PLANAR_GROUP // F))
+    xpl = np.empty((C, G * F), dtype=x.dtype)
+    acc = np.zeros(G * F, dtype=acc_proto.dtype)
+    z = acc[0]
+    lev = np.zeros(G * F, dtype=lev_proto.dtype)
+    for n0 in range(0, N, G):
+        g = min(G, N - n0)
+        P = (g - 1) * F + P1
+        for gi in range(g):
+            n = n0 + gi
+            for y in range(hp):
+                row = gi * F + y * wp
+                if t <= y < t + H:
+                    for xx in range(wp):
+                        if l <= xx < l + W:
+                            for c in range(C):
+                                xpl[c, row + xx] = x[n, y - t, xx - l, c]
+                        else:
+                            for c in range(C):
+                                xpl[c, row + xx] = pvals[c]
+                else:
+                    for xx in range(wp):
+                        for c in range(C):
+                            xpl[c, row + xx] = pvals[c]
         for o in range(O):
-            acc[:] = 0
+            acc[:P] = 0
             c0, c1 = (o, o + 1) if depthwise else (0, C)
             k = 0
             for ky in range(kh):
@@ -249,16 +269,17 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
                 for p in range(P):
                     lev[p] = acc[p]
             else:
-                lev[:] = 0
+                lev[:P] = 0
                 for j in range(T):
                     tv = acc_cast(z, thr[o, j])
                     for p in range(P):
                         lev[p] += acc[p] >= tv
                 for p in range(P):
                     lev[p] = 2 * lev[p] - 1 if out_bipolar else lev[p] + out_base
-            for oy in range(OH):
-                for ox in range(OW):
-                    out[n, oy, ox, o] = lev[oy * sh * wp + ox * sw]
+            for gi in range(g):
+                for oy in range(OH):
+                    for ox in range(OW):
+                        out[n0 + gi, oy, ox, o] = lev[gi * F + oy * sh * wp + ox * sw]
 
 
 @njit(**OPTS)
