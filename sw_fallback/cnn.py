@@ -346,12 +346,22 @@ class AddStreamsKernel(FrameKernel):
         super().__init__(layer)
         self.thr = thr_array(layer.thresholds, layer.channels)
         self.thrT = np.ascontiguousarray(self.thr.T)  # (T, C): counted for a pixel's channels at once
+        # the whole frame in one pass per threshold (int32 sums: checked to fit)
+        (a0, a1), (b0, b1) = (sorted((d.min * m, d.max * m)) for d, m in ((layer.in_dtype, layer.a_mul),
+                                                                           (layer.in1_dtype, layer.b_mul)))
+        self.frame_elems = layer.in_port(0)[2]
+        self.thrF = CK.frame_thresholds(self.thr, a0 + b0, a1 + b1, self.frame_elems)
 
     def in_fmts(self):
         return [int_type(d.min, d.max) for d in (self.layer.in_dtype, self.layer.in1_dtype)]
 
     def frames(self, xs, out_fmts):
         la, n = self.layer, xs[0].shape[0]
+        if self.thrF is not None:
+            out = np.empty((n, self.frame_elems), dtype=self._int_out(out_fmts[0]))
+            CK.add_thresholds_frame(xs[0].reshape(n, -1), xs[1].reshape(n, -1), la.a_mul, la.b_mul, self.thrF,
+                                    la.out_base, bool(la.out_dtype.bipolar), out)
+            return [out]
         a, b = (x.reshape(n, -1, la.channels) for x in xs)
         out = np.empty(a.shape, dtype=self._int_out(out_fmts[0]))
         if self.thr.shape[1] <= CK.VEC_MAX_T:

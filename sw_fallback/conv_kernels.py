@@ -426,3 +426,44 @@ def add_streams_vec(a, b, a_mul, b_mul, thrT, out_base, out_bipolar, out):
             _levels_vec(acc, thrT, out_base, out_bipolar, lev)
             for c in range(C):
                 out[n, p, c] = lev[c]
+
+
+FRAME_THR_MAX = 1 << 16  # thresholds x elements per frame up to which a frame-wide threshold table is kept
+
+
+def frame_thresholds(thr, lo, hi, elems):
+    """Thresholds (C, T) of channels repeating along a frame of `elems` elements (C innermost) as a frame-wide
+    (T, elems) int32 table, clamped into [lo, hi + 1] (exact for values in [lo, hi]: a threshold below every
+    value is always passed, one above never), or None (no thresholds, a table too large, or a range beyond int32)."""
+    if thr is None or thr.shape[1] == 0 or elems % thr.shape[0] or thr.shape[1] * elems > FRAME_THR_MAX:
+        return None
+    if lo < -(2 ** 31) + 1 or hi > 2 ** 31 - 2:
+        return None
+    t = np.clip(np.asarray(thr, dtype=np.int64), lo, hi + 1).T  # (T, C)
+    return np.ascontiguousarray(np.tile(t, (1, elems // thr.shape[0])).astype(np.int32))
+
+
+@njit(**OPTS)
+def add_thresholds_frame(a, b, a_mul, b_mul, thrF, out_base, out_bipolar, out):
+    """out (N, L) = levels of a * a_mul + b * b_mul (int32: the caller checked the range) under the frame-wide
+    table thrF (T, L): one long vectorized pass per threshold over the whole frame (a channel's few thresholds
+    counted for 16 channels at a time left the SIMD lanes mostly idle). Thresholding alone: b = a, b_mul = 0."""
+    N, L = out.shape
+    T = thrF.shape[0]
+    acc = np.empty(L, dtype=np.int32)
+    lev = np.empty(L, dtype=np.int32)
+    am, bm = np.int32(a_mul), np.int32(b_mul)
+    for n in range(N):
+        for i in range(L):
+            acc[i] = np.int32(a[n, i]) * am + np.int32(b[n, i]) * bm
+            lev[i] = 0
+        for j in range(T):
+            tr = thrF[j]
+            for i in range(L):
+                lev[i] += np.int32(acc[i] >= tr[i])
+        if out_bipolar:
+            for i in range(L):
+                out[n, i] = 2 * lev[i] - 1
+        else:
+            for i in range(L):
+                out[n, i] = lev[i] + out_base

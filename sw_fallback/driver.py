@@ -71,6 +71,12 @@ def _thresholds(k, out_fmt):
     rpf = k.rows_per_frame()
     xin, out = ("in", 0, (rpf, None)), ("buf", 0, (rpf, k.out_f))
     la = k.layer
+    if k.thrF is not None:
+        L = k.frame_elems
+        xf = ("in", 0, (1, L))
+        call = (CK.add_thresholds_frame, [xf, xf, ("c", 1), ("c", 0), ("c", k.thrF), ("c", la.out_base),
+                                          ("c", k.out_bipolar), ("buf", 0, (1, L))])
+        return [call], [((L,), out_fmt)]
     if k.thr.shape[1] <= CK.VEC_MAX_T and k.in_f == k.thr.shape[0]:
         call = (CK.thresholds_vec, [xin, ("c", k.thrT), ("c", la.out_base), ("c", k.out_bipolar), out])
     else:
@@ -179,6 +185,11 @@ def _add(k, out_fmt):
     shape = (pix, la.channels)
     a, b = ("in", 0, (1,) + shape), ("in", 1, (1,) + shape)
     bip = bool(la.out_dtype.bipolar)
+    if k.thrF is not None:
+        L = k.frame_elems
+        call = (CK.add_thresholds_frame, [("in", 0, (1, L)), ("in", 1, (1, L)), ("c", la.a_mul), ("c", la.b_mul),
+                                          ("c", k.thrF), ("c", la.out_base), ("c", bip), ("buf", 0, (1, L))])
+        return [call], [((L,), out_fmt)]
     if k.thr.shape[1] <= CK.VEC_MAX_T:
         call = (CK.add_streams_vec, [a, b, ("c", la.a_mul), ("c", la.b_mul), ("c", k.thrT), ("c", la.out_base),
                                      ("c", bip), ("buf", 0, (1,) + shape)])
