@@ -30,7 +30,19 @@ CPU partitions (optional, used by `execute`, `head_ints`, `tail`; each falls bac
   send the whole batch to the evaluator, so their behaviour (result or error) is the evaluator's.
 - Tail. When the tail is element-wise in IEEE-exact ops, it is a function of each integer output of the last
   layer alone, over a small known range: evaluated once per channel and value by the evaluator into a table.
+  A tail that starts with layout ops (a CNN's NHWC -> NCHW Reshape / Transpose / Flatten before its Gemm) is one
+  gather by a permutation (with the integer -> float entry as a table), then the evaluator's own onnxruntime
+  sessions for the nodes after it, called directly (sw_fallback.tail_layout): the Gemm is qonnx's arithmetic.
 Both are checked again against the evaluator at construction (boundary points and random values).
+
+One compiled call per batch (sw_fallback.driver). At batch 1 the Python between kernels (each step's wrapper,
+reshapes, allocations, numba's argument checks) cost more than the kernels. The plan's kernel calls are therefore
+written out once per design as the source of one numba function, with the compiled head in front and the tail's
+table or gather behind when they apply: float32 input in, the count of non-finite inputs (then the evaluator
+decides, as above) and the output out, one call per tile of frames. It is compiled (seconds to tens of seconds:
+LLVM re-optimizes the linked kernels) once per design and cached by numba; options: driver="auto" (default: used
+at once when cached, else compiled in a background thread once small calls repeat, so a short `hwgen run` never
+waits for it), "wait" (compiled on the first call), False. Kernels it does not know keep the step-by-step path.
 """
 
 
@@ -239,25 +251,10 @@ class CpuBackend:
         return prog
 
     def _make_driver(self):
-        """The whole plan as one compiled function (sw_fallback.driver), or None (a step it does not know, a format
-        conversion between steps, or driver=False)."""
+        """The plan as one compiled function (sw_fallback.driver.for_backend), or None."""
         from sw_fallback import driver
 
-        if not self.use_driver or any(c is not None for _, ins, _, _, _ in self._prog for _, c in ins):
-            return None
-        h, t = self.head_plan, self.tail_plan
-        head = (h, self.in_fmt) if h is not None and h.mode == "thresholds" else None
-        tail = None
-        if head is not None and t is not None and is_int(self._out_conv[0]):
-            if t.mode == "table" or (t.mode == "layout" and t.layout.lut is not None):
-                tail = t
-        steps = [(st, st.out_fmts) for st in self.steps]
-        for hd, tl in ((head, tail), (head, None), (None, None)):
-            try:
-                return driver.Driver(steps, (None, 0), self.out_key, self.use_driver, hd, tl)
-            except driver.Unsupported:
-                continue
-        return None
+        return driver.for_backend(self)
 
     def _run(self, vals: dict, start: int = 0) -> np.ndarray:
         """Run the steps from `start` on the values in `vals` {(producer, port): array in its plan format}; returns
@@ -408,38 +405,10 @@ class CpuBackend:
         return self._tiles(n, ints)
 
     def _whole(self, x):
-        """The model's output through the whole-model driver (head, layers and the tail's compiled part in one
-        compiled call per tile of frames), or None: not a float32 batch of the input's shape, the driver not
-        compiled yet, or non-finite inputs (the evaluator's business)."""
-        d, h = self._driver, self.head_plan
-        if not (isinstance(x, np.ndarray) and x.dtype == np.float32 and x.ndim == len(h.shape) + 1
-                and x.shape[1:] == h.shape and x.shape[0] > 0):
-            return None
-        n = x.shape[0]
-        xb = np.ascontiguousarray(x).reshape(n, h.F).view(np.int32)
-        if not d.ready(xb):
-            return None
-        if self.split and n >= 2 * TILE_MIN:
-            def tile(lo, hi):
-                bad, v = d.run(xb[lo:hi])
-                if bad:
-                    raise _NonFinite
-                return v
+        """The model's output through the whole-model driver, or None (sw_fallback.driver.run_whole)."""
+        from sw_fallback import driver
 
-            try:
-                y = self._tiles(n, tile)
-            except _NonFinite:
-                return None
-        else:
-            bad, y = d.run(xb)
-            if bad:
-                return None
-        t = d.tail
-        if t is None:
-            return self.tail(convert(y, *self._out_conv).reshape(n, *self.out_shape))
-        if t.mode == "table":
-            return y.reshape((n,) + t.out_shape)
-        return t.layout.finish(y)
+        return driver.run_whole(self, x)
 
     def execute(self, x) -> np.ndarray:
         """The ONNX model's input (N, ...) or one sample -> the model's output, as Accelerator.execute."""
@@ -494,10 +463,6 @@ class CpuBackend:
             "tail": None if self.tail_plan is None else f"{self.tail_plan.mode}: {self.tail_plan.reason}",
             "cache_misses": cache_misses(),
         }
-
-
-class _NonFinite(Exception):
-    """A tile held NaN / inf: the batch goes to the unsplit path (the evaluator decides)."""
 
 
 def cache_misses() -> int:

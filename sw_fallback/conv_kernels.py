@@ -232,7 +232,9 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
     xpl = np.empty((C, G * F), dtype=x.dtype)
     acc = np.zeros(G * F, dtype=acc_proto.dtype)
     z = acc[0]
-    lev = np.zeros(G * F, dtype=lev_proto.dtype)
+    Q = OH * OW
+    accq = np.zeros(G * Q, dtype=acc_proto.dtype)
+    lev = np.zeros(G * Q, dtype=lev_proto.dtype)
     for n0 in range(0, N, G):
         g = min(G, N - n0)
         P = (g - 1) * F + P1
@@ -265,21 +267,31 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
                         for p in range(P):
                             acc[p] = acc_cast(z, acc[p] + wv * acc_cast(z, src[p]))
                         k += 1
+            # the output positions' sums, compacted (the dropped positions are never thresholded)
+            q = 0
+            for gi in range(g):
+                for oy in range(OH):
+                    r = gi * F + oy * sh * wp
+                    for ox in range(OW):
+                        accq[q] = acc[r + ox * sw]
+                        q += 1
             if T == 0:
-                for p in range(P):
-                    lev[p] = acc[p]
+                for p in range(Q * g):
+                    lev[p] = accq[p]
             else:
-                lev[:P] = 0
+                lev[:Q * g] = 0
                 for j in range(T):
                     tv = acc_cast(z, thr[o, j])
-                    for p in range(P):
-                        lev[p] += acc[p] >= tv
-                for p in range(P):
+                    for p in range(Q * g):
+                        lev[p] += accq[p] >= tv
+                for p in range(Q * g):
                     lev[p] = 2 * lev[p] - 1 if out_bipolar else lev[p] + out_base
+            q = 0
             for gi in range(g):
                 for oy in range(OH):
                     for ox in range(OW):
-                        out[n0 + gi, oy, ox, o] = lev[gi * F + oy * sh * wp + ox * sw]
+                        out[n0 + gi, oy, ox, o] = lev[q]
+                        q += 1
 
 
 @njit(**OPTS)
