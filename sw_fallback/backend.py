@@ -462,7 +462,20 @@ class CpuBackend:
             "head": None if self.head_plan is None else f"{self.head_plan.mode}: {self.head_plan.reason}",
             "tail": None if self.tail_plan is None else f"{self.tail_plan.mode}: {self.tail_plan.reason}",
             "cache_misses": cache_misses(),
+            "driver": driver_state(self._driver),
         }
+
+
+def driver_state(d) -> str:
+    """What the per-design driver (sw_fallback.driver) is doing, for stats()."""
+    if d is None:
+        return "none: step by step"
+    part = "head, layers and tail" if d.whole else "layers"
+    if d.fn is not None:
+        return f"compiled ({part})"
+    if d.failed:
+        return "failed to compile: step by step"
+    return f"not compiled yet ({part}; {'on the first call' if d.sync else 'in the background once small calls repeat'})"
 
 
 def cache_misses() -> int:
