@@ -75,6 +75,9 @@ POINTS = [
     ("i_u2w2_thr_block", "MVAU", (64, 128), 2, 8, "UINT2", "INT2", "UINT4", "auto", 0),
     ("b_thr_block_t3", "MVAU", (256, 256), 4, 32, "BIPOLAR", "BIPOLAR", "UINT2", "auto", 0),
     ("i_u4w2_p8s8", "MVAU", (256, 64), 8, 8, "UINT4", "INT2", "UINT2", "auto", 0),
+    # operands above 8 bits: the pipelined core's DSP48 products (M and P registers)
+    ("i_s12w12_dsp", "MVAU", (32, 16), 2, 4, "INT12", "INT12", None, "auto", 0),
+    ("i_u16w8_dsp", "MVAU", (64, 16), 2, 8, "UINT16", "INT8", "UINT4", "auto", 0),
     # standalone thresholding
     ("t_s8_u2", "Thresholding", (64,), 4, 1, "INT8", None, "UINT2", "auto", 0),
     ("t_s16_u4", "Thresholding", (256,), 2, 1, "INT16", None, "UINT4", "auto", 0),

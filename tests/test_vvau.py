@@ -116,5 +116,6 @@ def test_yosys_spot_check(tmp_path, monkeypatch):
     monkeypatch.setattr(CAL.CAL, "CACHE", tmp_path / "yosys")
     row = next(r for r in ROWS if r["id"] == "dw_u2w2_c64_p8")
     y = CAL.CAL.synth_cached(CAL.make_layer(next(p for p in CAL.POINTS if p[0] == row["id"])))
-    assert (y["LUT"], y["FF"], y["BRAM18"], y["LUTRAM"]) == (int(row["yosys_luts"]), int(row["yosys_ffs"]),
-                                                            int(row["yosys_bram18"]), int(row["yosys_lutram"]))
+    # (the table's yosys_lutram counts SRLs too: the pipelined core's control delay line maps to them)
+    assert (y["LUT"], y["FF"], y["BRAM18"], y["LUTRAM"] + y["SRL"]) == (
+        int(row["yosys_luts"]), int(row["yosys_ffs"]), int(row["yosys_bram18"]), int(row["yosys_lutram"]))
