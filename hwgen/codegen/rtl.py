@@ -228,7 +228,8 @@ def matrix_core_params(ctx: dict, vvau: bool, order_win: bool = False, lps: int 
         core += [("BASE", f"{ctx['OB']}'d{ctx['base_pattern']}")]
     core += [("IN_TDW", ctx["IN_TDW"]), ("OUT_TDW", ctx["OUT_TDW"])]
     leaves = tree_leaves(ctx["SIMD"], idt, wdt, xnor, dsp)
-    return {"core": core, "LPS": lps, "DSP": dsp, "latency": matrix_latency(leaves, nt, dsp, lps)}
+    return {"core": core, "LPS": lps, "DSP": dsp,
+            "latency": matrix_latency(leaves, nt, dsp, lps, lut_products=not xnor and not dsp)}
 
 
 def mvau_context(p: dict) -> tuple[dict, dict[str, list[str]]]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from hwgen.bits import clog2 as _clog2
-from hwgen.layers.pipeline import levels_per_stage  # (the current timing target: the RTL's own LPS)
+from hwgen.layers.pipeline import levels_per_stage, tree_latency  # (levels_per_stage: the RTL's own LPS)
 from hwgen.layers.roms import bram18_for, map_rom
 from hwgen.layers.window_cost import lutram_luts, resolve_style
 
@@ -43,23 +43,18 @@ def _is_dsp(sh: dict, binary: bool = False) -> bool:
     return products_in_dsp(sh["IB"], sh["WB"], binary)
 
 
-def _tree(n: int, lw: int, ow: int, lps: int, root: bool = True) -> tuple[int, int]:
-    """(adder bits, register bits) of templates/rtl/hwgen_add_tree.v over n leaves of lw bits (its recursion: a
-    full left half, node widths min(ow, lw + height), a register every lps levels and at the root, the shorter
-    right branch delayed to match)."""
+def _tree(n: int, lw: int, ow: int, lps: int, root: bool = True, loff: int = 0) -> tuple[int, int]:
+    """(adder bits, register bits) of templates/rtl/hwgen_add_tree.v over n leaves of lw bits (level by level:
+    level l has ceil(n / 2^l) nodes of min(ow, lw + l) bits, floor(nodes(l - 1) / 2) of them adders, the rest
+    passed through; a level is registered when l + loff is a multiple of lps and at the root)."""
     h = _clog2(n) if n > 1 else 0
-    aw = min(lw + h, ow)
-    reg = root or (h > 0 and h % lps == 0)
-    if n <= 1:
-        return 0, aw * reg
-    n1 = 1 << (h - 1)
-    n2 = n - n1
-    h2 = _clog2(n2) if n2 > 1 else 0
-    w1, w2 = min(lw + h - 1, aw), min(lw + h2, aw)
-    a1, r1 = _tree(n1, lw, w1, lps, False)
-    a2, r2 = _tree(n2, lw, w2, lps, False)
-    delay = (h - 1) // lps - h2 // lps
-    return a1 + a2 + aw, r1 + r2 + w2 * delay + aw * reg
+    nodes = [-(-n // (1 << lv)) for lv in range(h + 1)]
+    bits = [min(lw + lv, ow) for lv in range(h + 1)]
+    adders = sum((nodes[lv - 1] // 2) * bits[lv] for lv in range(1, h + 1))
+    regs = sum(nodes[lv] * bits[lv] for lv in range(1, h + 1) if (lv + loff) % lps == 0 or (lv == h and root))
+    if h == 0 and root:
+        regs = nodes[0] * bits[0]
+    return adders, regs
 
 
 def _core(sh: dict, binary: bool) -> dict:
@@ -71,8 +66,9 @@ def _core(sh: dict, binary: bool) -> dict:
     nl = int(sh.get("NL") or sh["SIMD"])
     lwt = 1 if binary else min(sh["PW"], acc)
     sw = acc - 1 if binary else acc
-    slat = 1 if nl <= 1 else (_clog2(nl) - 1) // lps + 1
-    return {"DSP": dsp, "LPS": lps, "NL": nl, "LWT": lwt, "SW": sw, "SP": 2 + (2 if dsp else 0) + slat}
+    loff = 0 if binary or dsp else 1  # the LUT products' AND: a level before the tree (hwgen_mvu LOFF)
+    return {"DSP": dsp, "LPS": lps, "NL": nl, "LWT": lwt, "SW": sw, "LOFF": loff,
+            "SP": 2 + (2 if dsp else 0) + tree_latency(nl, lps, loff)}
 
 
 # fitted LUT constants (see the module docstring; refitted 2026-12-06 to the pipelined core hwgen_mvu)
@@ -184,7 +180,7 @@ def matrix_ff_features(sh: dict, binary: bool, roms: dict, vvau: bool) -> dict:
         f["trom" if deep else "trom_small"] = t["live_width"] * (t["style"] != "block")
     if nt:
         f["cmp"] = pe * nt + 3 + pe * _tree(nt, 1, sh["OB"], c["LPS"])[1]  # compares, vt, the count trees
-    f["tree_dsp" if c["DSP"] else "tree"] = pe * _tree(c["NL"], c["LWT"], c["SW"], c["LPS"])[1]
+    f["tree_dsp" if c["DSP"] else "tree"] = pe * _tree(c["NL"], c["LWT"], c["SW"], c["LPS"], loff=c["LOFF"])[1]
     return f
 
 

@@ -56,9 +56,13 @@ def levels_per_stage(clock_mhz: float | None = None, family: str | None = None) 
     return max(1, int((1000.0 / clk - STAGE_OVERHEAD_NS[family]) // ADDER_LEVEL_NS[family]))
 
 
-def _tree_latency(n: int, lps: int) -> int:
-    """Cycles of hwgen_add_tree over n leaves (its root registered)."""
-    return 1 if n <= 1 else (clog2(n) - 1) // lps + 1
+def tree_latency(n: int, lps: int, loff: int = 0) -> int:
+    """Cycles of hwgen_add_tree over n leaves (its root registered): its registered levels, level l (1 ..
+    clog2(n)) when l + loff is a multiple of lps, and the root."""
+    if n <= 1:
+        return 1
+    h = clog2(n)
+    return (h + loff) // lps - loff // lps + ((h + loff) % lps != 0)
 
 
 def tree_leaves(simd: int, idt, wdt, xnor: bool, dsp: bool) -> int:
@@ -70,13 +74,13 @@ def tree_leaves(simd: int, idt, wdt, xnor: bool, dsp: bool) -> int:
     return simd * min(nb(idt), nb(wdt))
 
 
-def matrix_latency(leaves: int, nt: int, dsp: bool, lps: int) -> int:
+def matrix_latency(leaves: int, nt: int, dsp: bool, lps: int, lut_products: bool = False) -> int:
     """Cycles of hwgen_mvu from a fold's last word issued to its output word offered (no stalls): memory read and
-    output register (2), DSP products (2), the SIMD tree over `leaves` (tree_leaves), accumulate (1),
-    [compares (1) + the count tree], the queue (1)."""
-    lat = 2 + (2 if dsp else 0) + _tree_latency(leaves, lps) + 1 + 1
+    output register (2), DSP products (2), the SIMD tree over `leaves` (tree_leaves; LUT products put their AND
+    in its first stage: LOFF 1), accumulate (1), [compares (1) + the count tree], the queue (1)."""
+    lat = 2 + (2 if dsp else 0) + tree_latency(leaves, lps, 1 if lut_products else 0) + 1 + 1
     if nt:
-        lat += 1 + _tree_latency(nt, lps)
+        lat += 1 + tree_latency(nt, lps)
     return lat
 
 

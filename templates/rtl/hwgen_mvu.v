@@ -13,15 +13,17 @@
 // so in0_V_TREADY comes from registers only):
 //   1 issue: weight memory read (registered), input word register          (x1, w1)
 //   2 memory output register                                               (x2, w2)
-//   3 products: LUT products registered (DSP = 0), or DSP48 with its A/B inputs from x2/w2 and M and P registers
-//     (DSP = 1: 2 stages), so a DSP never sits on a combinational path; XNOR = 1: the xnor bits
-//   4 SIMD sums: hwgen_add_tree per PE, a register every LPS adder levels and at its root
+//   3 products: LUT products as partial-product leaves (an AND each, in the SIMD tree's first stage), or DSP48
+//     with its A/B inputs from x2/w2 and M and P registers (DSP = 1: 2 stages), so a DSP never sits on a
+//     combinational path; XNOR = 1: the xnor bits
+//   4 SIMD sums: hwgen_add_tree per PE, a register every LPS adder levels (the LUT products' AND counted as one)
+//     and at its root
 //   5 accumulate (acc <= (first ? INIT : acc) + sum); the threshold memory is read 2 stages ahead so its output
 //     is registered too
 //   6 threshold compares registered (NT > 0), then the count of reached thresholds through an hwgen_add_tree
 //   7 (base + count, or the accumulator resized to OB bits) -> the output queue (hwgen_out_queue)
-// Latency (hwgen.codegen.rtl.matrix_latency computes the same): stages 1-2 (2) + products (1 or 2) + the SIMD
-// tree ((clog2(SIMD) - 1) / LPS + 1) + accumulate (1) + [compares (1) + count tree ((clog2(NT) - 1) / LPS + 1)]
+// Latency (hwgen.layers.pipeline.matrix_latency computes the same): stages 1-2 (2) + DSP products (2) + the SIMD
+// tree (its registered levels: SLAT) + accumulate (1) + [compares (1) + count tree ((clog2(NT) - 1) / LPS + 1)]
 // + the queue (1) cycles from a fold's last word issued to its output word offered.
 //
 // Products up to 8 x 8 bits are built in LUTs from partial products (a sum synthesis maps to adders, never to a
@@ -97,7 +99,11 @@ module hwgen_mvu #(
   localparam NEG = SWAP ? (IN_KIND != 0) : (W_KIND != 0);
   localparam LUTP = !XNOR && !DSP;
   localparam NL = LUTP ? SIMD * NPP : SIMD;                          // tree leaves per PE
-  localparam SLAT = (NL > 1) ? ($clog2(NL) - 1) / LPS + 1 : 1;       // SIMD tree latency (hwgen_add_tree)
+  // the LUT products' AND is a level of logic before the SIMD tree's leaves: its first stage has one adder level
+  // less (hwgen_add_tree LOFF)
+  localparam LOFF = LUTP ? 1 : 0;
+  localparam HS = (NL > 1) ? $clog2(NL) : 0;
+  localparam SLAT = (NL > 1) ? (HS + LOFF) / LPS - LOFF / LPS + ((HS + LOFF) % LPS != 0) : 1;  // SIMD tree latency
   localparam PLAT = (DSP && !XNOR) ? 2 : 0;                          // product stages before the tree
   localparam SP = 2 + PLAT + SLAT;                                   // stage of the SIMD sums (psum)
   localparam NTT = (NT > 0) ? NT : 1;
@@ -284,7 +290,7 @@ module hwgen_mvu #(
           end
         end
       end
-      hwgen_add_tree #(.N(NL), .LW(LWT), .LSIGNED(XNOR ? 0 : 1), .OW(SW), .LPS(LPS))
+      hwgen_add_tree #(.N(NL), .LW(LWT), .LSIGNED(XNOR ? 0 : 1), .OW(SW), .LPS(LPS), .LOFF(LOFF))
         u_tree (.ap_clk(ap_clk), .en(en), .leaves(leaves), .sum(psum[gp * SW +: SW]));
     end
   endgenerate
