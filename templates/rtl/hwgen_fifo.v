@@ -137,11 +137,13 @@ module hwgen_fifo #(
       reg [AW - 1:0] wp, rp;
       reg [WIDTH - 1:0] oq;
       reg ov;
-      assign in0_V_TREADY = (cnt != lim) || (!reg_out && lim == C1 && out_V_TREADY);
-      wire ren = reg_out && (cnt != {CW{1'b0}}) && (!ov || out_V_TREADY);   // into the output register
-      wire pop = !reg_out && (cnt != {CW{1'b0}}) && out_V_TREADY;           // "srl" timing: straight out
+      reg nonempty, notfull;  // cnt != 0, cnt != lim: registered, so the ports' handshakes start at flip-flops
+      wire [CW - 1:0] lim_m1 = lim - C1;
+      assign in0_V_TREADY = notfull || (!reg_out && lim == C1 && out_V_TREADY);
+      wire ren = reg_out && nonempty && (!ov || out_V_TREADY);   // into the output register
+      wire pop = !reg_out && nonempty && out_V_TREADY;           // "srl" timing: straight out
       wire take = ren || pop;
-      assign out_V_TVALID = reg_out ? ov : (cnt != {CW{1'b0}});
+      assign out_V_TVALID = reg_out ? ov : nonempty;
       assign out_data = reg_out ? oq : mem[rp];
 
       always @(posedge ap_clk) begin
@@ -156,11 +158,20 @@ module hwgen_fifo #(
           rp <= {AW{1'b0}};
           cnt <= {CW{1'b0}};
           ov <= 1'b0;
+          nonempty <= 1'b0;
+          notfull <= 1'b1;
         end else begin
           if (push) wp <= (wp == LAST) ? {AW{1'b0}} : wp + A1;
           if (take) rp <= (rp == LAST) ? {AW{1'b0}} : rp + A1;
-          if (push && !take) cnt <= cnt + C1;
-          else if (take && !push) cnt <= cnt - C1;
+          if (push && !take) begin
+            cnt <= cnt + C1;
+            nonempty <= 1'b1;
+            notfull <= (cnt != lim_m1);
+          end else if (take && !push) begin
+            cnt <= cnt - C1;
+            nonempty <= (cnt != C1);
+            notfull <= 1'b1;
+          end
           if (ren) ov <= 1'b1;
           else if (out_V_TREADY) ov <= 1'b0;
         end

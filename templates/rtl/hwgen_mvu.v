@@ -138,7 +138,8 @@ module hwgen_mvu #(
   reg [SFW - 1:0] sf;  // input word of the vector (MVU) / kernel tile (VVU)
   reg [NFW - 1:0] nf;  // output fold
   reg [WAW - 1:0] wa;  // weight word, in stream order
-  wire need_in = VVAU ? 1'b1 : (nf == {NFW{1'b0}});
+  reg nf_zero;  // nf == 0, registered: in0_V_TREADY is the AND of two flip-flops
+  wire need_in = VVAU ? 1'b1 : nf_zero;
   wire issue = en && (!need_in || in0_V_TVALID);
   assign in0_V_TREADY = en && need_in;
   localparam integer SF_M1 = SF - 1, NF_M1 = NF - 1, WD_M1 = WD - 1, ONE = 1;
@@ -149,6 +150,7 @@ module hwgen_mvu #(
     if (!ap_rst_n) begin
       sf <= {SFW{1'b0}};
       nf <= {NFW{1'b0}};
+      nf_zero <= 1'b1;
       wa <= {WAW{1'b0}};
     end else if (issue) begin
       wa <= (wa == WA_LAST) ? {WAW{1'b0}} : wa + WA_ONE;
@@ -162,6 +164,7 @@ module hwgen_mvu #(
       end else if (sf == SF_LAST) begin
         sf <= {SFW{1'b0}};
         nf <= (nf == NF_LAST) ? {NFW{1'b0}} : nf + NF_ONE;
+        nf_zero <= (nf == NF_LAST);
       end else begin
         sf <= sf + SF_ONE;
       end
