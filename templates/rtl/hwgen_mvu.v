@@ -138,14 +138,22 @@ module hwgen_mvu #(
   reg [SFW - 1:0] sf;  // input word of the vector (MVU) / kernel tile (VVU)
   reg [NFW - 1:0] nf;  // output fold
   reg [WAW - 1:0] wa;  // weight word, in stream order
-  reg nf_zero;  // nf == 0, registered: in0_V_TREADY is the AND of two flip-flops
+  reg nf_zero;  // nf == 0, registered
   wire need_in = VVAU ? 1'b1 : nf_zero;
   wire issue = en && (!need_in || in0_V_TVALID);
-  assign in0_V_TREADY = en && need_in;
   localparam integer SF_M1 = SF - 1, NF_M1 = NF - 1, WD_M1 = WD - 1, ONE = 1;
   localparam [SFW - 1:0] SF_LAST = SF_M1[SFW - 1:0], SF_ONE = ONE[SFW - 1:0];
   localparam [NFW - 1:0] NF_LAST = NF_M1[NFW - 1:0], NF_ONE = ONE[NFW - 1:0];
   localparam [WAW - 1:0] WA_LAST = WD_M1[WAW - 1:0], WA_ONE = ONE[WAW - 1:0];
+  // in0_V_TREADY == en && need_in, from a flip-flop of its own: en reaches every pipeline register, and the
+  // producer's handshake logic should not wait for that net
+  wire en_next;
+  wire nf_zero_next = (issue && !(VVAU && ORDER_WIN) && sf == SF_LAST) ? (nf == NF_LAST) : nf_zero;
+  reg tready;
+  always @(posedge ap_clk) begin
+    tready <= !ap_rst_n || (en_next && (VVAU ? 1'b1 : nf_zero_next));
+  end
+  assign in0_V_TREADY = tready;
   always @(posedge ap_clk) begin
     if (!ap_rst_n) begin
       sf <= {SFW{1'b0}};
@@ -404,7 +412,7 @@ module hwgen_mvu #(
   endgenerate
 
   hwgen_out_queue #(.WIDTH(OUTW), .TDW(OUT_TDW)) u_queue (
-    .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .in_data(act), .in_valid(vact), .in_ready(en),
+    .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .in_data(act), .in_valid(vact), .in_ready(en), .in_ready_next(en_next),
     .out_V_TDATA(out_V_TDATA), .out_V_TVALID(out_V_TVALID), .out_V_TREADY(out_V_TREADY));
 
 endmodule

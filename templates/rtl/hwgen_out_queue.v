@@ -19,6 +19,7 @@ module hwgen_out_queue #(
   input  wire [WIDTH - 1:0] in_data,
   input  wire in_valid,
   output wire in_ready,
+  output wire in_ready_next,  // in_ready's next value (the D of its register): for a block that registers a copy
   output wire [TDW - 1:0] out_V_TDATA,
   output wire out_V_TVALID,
   input  wire out_V_TREADY
@@ -57,6 +58,7 @@ module hwgen_out_queue #(
       rdy <= (qnext != 2'd2);
     end
   end
+  assign in_ready_next = !ap_rst_n || (qnext != 2'd2);
   assign out_V_TVALID = (qcnt != 2'd0);
   generate
     if (TDW > WIDTH) begin : g_pad
