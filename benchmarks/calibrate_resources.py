@@ -6,7 +6,7 @@ hwgen.codegen.rtl.write_block and synthesized with hwgen.sim.yosys.synth (result
 Verilog and ROM files in ~/.cache/hwgen/yosys, so a re-run only synthesizes what changed). Prints estimate vs
 yosys with error %, and writes benchmarks/results/resources_calibration.csv.
 
-    python benchmarks/calibrate_resources.py [--only ID,ID] [--no-synth] [--out CSV]
+    python benchmarks/calibrate_resources.py [--only ID,ID] [--no-synth] [--jobs N] [--out CSV]
 
 Acceptance (issue 6): estimated LUTs within 25 % of yosys on every point, BRAM18 exact. The LUT constants in
 hwgen/layers/cost.py were fitted (least squares on relative error) on the "fit" points; the HOLDOUT points (set
@@ -198,7 +198,35 @@ def err_pct(est, ref) -> float:
     return 100.0 * (est - ref) / max(ref, 1)
 
 
-def run(points, use_tool=True, verbose=True) -> list[dict]:
+_WARM = None  # (make_layer, points) of the pool's children (fork: nothing is pickled but the index)
+
+
+def _warm_one(i: int) -> str:
+    make, pts = _WARM
+    t0 = time.time()
+    synth_cached(make(pts[i]))
+    return f"{pts[i][0]}: {time.time() - t0:.0f} s"
+
+
+def warm_cache(points, make=None, jobs: int = 1) -> None:
+    """Synthesize the points missing from the cache, `jobs` yosys runs at a time (each is one process)."""
+    global _WARM
+    make = make or make_layer
+    todo = [p for p in points if synth_cached(make(p), use_tool=False) is None]
+    if jobs <= 1 or len(todo) <= 1:
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    _WARM = (make, todo)
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork")) as ex:
+        for msg in ex.map(_warm_one, range(len(todo))):
+            print(f"  {msg}", file=sys.stderr, flush=True)
+
+
+def run(points, use_tool=True, verbose=True, jobs: int = 1) -> list[dict]:
+    if use_tool:
+        warm_cache(points, jobs=jobs)
     rows = []
     for pt in points:
         lay = make_layer(pt)
@@ -226,12 +254,13 @@ def main(argv=None) -> int:
     ap.add_argument("--only", help="comma-separated point ids")
     ap.add_argument("--no-synth", action="store_true", help="use cached yosys results only")
     ap.add_argument("--out", default=str(CSV_PATH))
+    ap.add_argument("--jobs", type=int, default=1, help="yosys runs at a time for the points not cached")
     a = ap.parse_args(argv)
     pts = POINTS
     if a.only:
         ids = set(a.only.split(","))
         pts = [p for p in POINTS if p[0] in ids]
-    rows = run(pts, use_tool=not a.no_synth)
+    rows = run(pts, use_tool=not a.no_synth, jobs=a.jobs)
     from hwgen.report import table
 
     print(table([[r["id"], r["op"], r["dims"], r["PE"], r["SIMD"], f"{r['in']}/{r['w']}/{r['out']}", r["mem_style"],

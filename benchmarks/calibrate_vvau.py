@@ -6,7 +6,7 @@ Each block is rendered by its kind (template + context, as in a build) and synth
 benchmarks/calibrate_resources.synth_cached (cached by content under ~/.cache/hwgen/yosys). Prints estimate vs
 yosys and writes benchmarks/results/vvau_calibration.csv.
 
-    python benchmarks/calibrate_vvau.py [--only ID,ID] [--no-synth] [--out CSV]
+    python benchmarks/calibrate_vvau.py [--only ID,ID] [--no-synth] [--jobs N] [--out CSV]
 
 The VVAU LUT constants (VVAU_LUT in cost.py) were fitted on the "fit" points; "holdout" points were not used.
 """
@@ -37,8 +37,9 @@ LUT_TOL = 0.25
 def _cal():
     spec = importlib.util.spec_from_file_location("calibrate_resources", ROOT / "benchmarks" / "calibrate_resources.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("calibrate_resources", mod)  # (its --jobs pool finds its functions by module name)
     spec.loader.exec_module(mod)
-    return mod
+    return sys.modules["calibrate_resources"]
 
 
 CAL = _cal()
@@ -110,7 +111,9 @@ FIELDS = ["id", "set", "op", "dims", "PE", "SIMD", "in", "w", "out", "est_luts",
           "yosys_dsps", "yosys_seconds"]
 
 
-def run(points, use_tool=True) -> list[dict]:
+def run(points, use_tool=True, jobs: int = 1) -> list[dict]:
+    if use_tool:
+        CAL.warm_cache(points, make_layer, jobs)
     rows = []
     for pt in points:
         lay = make_layer(pt)
@@ -135,9 +138,10 @@ def main(argv=None) -> int:
     ap.add_argument("--only", help="comma-separated point ids")
     ap.add_argument("--no-synth", action="store_true", help="use cached yosys results only")
     ap.add_argument("--out", default=str(CSV_PATH))
+    ap.add_argument("--jobs", type=int, default=1, help="yosys runs at a time for the points not cached")
     a = ap.parse_args(argv)
     pts = [p for p in POINTS if not a.only or p[0] in set(a.only.split(","))]
-    rows = run(pts, use_tool=not a.no_synth)
+    rows = run(pts, use_tool=not a.no_synth, jobs=a.jobs)
     from hwgen.report import table
 
     keys = ["id", "set", "dims", "PE", "SIMD", "in", "w", "out", "est_luts", "yosys_luts", "lut_err_pct", "est_ffs",

@@ -92,12 +92,15 @@ MVAU_LUT = {
 }
 # as in MVAU_LUT (refitted 2026-12-06 after the output queue got its registered ready)
 THR_LUT = {"base": 18.332, "cmp": 0.773, "cmp_const": 0.357, "cmp_rom": 0.921, "outq": 0.0}
-FF_ROMREG = {"weights": 0.75, "thresholds": 0.3}
+THR_FF = {"fixed": 1.0, "trom": 1.0, "trom_small": 0.5}
 # weights of the register-bit groups of hwgen_mvu (matrix_ff_features): the share yosys keeps (constant,
 # duplicate or address-side registers are removed / moved); fitted as the LUT constants
 MVAU_FF = {"fixed": 0.519, "wreg": 1.256, "wrom": 1.098, "treg": 0.915, "trom": 1.251, "treg_small": 0.592,
            "trom_small": 0.0, "cmp": 1.435, "tree": 1.006, "tree_dsp": 0.0}
 LS_LUT = {"base": 5.0, "cmp": 1.43, "mux": 0.73}
+LS_FF = {"regs": 1.0}
+# constants benchmarks/fit_resources.py leaves as they are (structural counts, exact on the sweep)
+EXACT_MODELS = {"LS_FF"}
 
 
 def _lutram_buffer(depth: int, width: int) -> int:
@@ -237,13 +240,23 @@ def thresholding_features(sh: dict, roms: dict) -> dict:
     return f
 
 
+def thresholding_ff_features(sh: dict, roms: dict) -> dict:
+    """Register bits of templates/rtl/thresholding.v.j2 by group: fixed (nf counter, input register x1, valid,
+    the output queue's two words, count and ready), the threshold ROM's output register (live columns; a block
+    RAM has its own; yosys keeps it for deep distributed ROMs, for shallow ones it moves part of it to the address
+    side: costed apart)."""
+    nf, t = sh["NF"], roms["thresholds"]
+    f = {"fixed": 1 + 3 + _clog2(nf) * (nf > 1) + sh["INW"] + 2 * sh["OUTW"], "trom": 0, "trom_small": 0}
+    if nf > 1 and t["style"] != "block":
+        f["trom" if nf > 8 else "trom_small"] = t["live_width"]
+    return f
+
+
 def thresholding_resources(sh: dict, mems: dict) -> dict:
     roms = _roms(mems)
     f = thresholding_features(sh, roms)
     luts = sum(THR_LUT[k] * v for k, v in f.items())
-    nf = sh["NF"]
-    ffs = 2 + 1 + _clog2(nf) * (nf > 1) + sh["INW"] + 2 * sh["OUTW"]
-    ffs += FF_ROMREG["thresholds"] * sh["TW"] * (roms["thresholds"]["style"] != "block" and nf > 1)
+    ffs = sum(THR_FF[k] * v for k, v in thresholding_ff_features(sh, roms).items())
     return {"luts": int(round(luts)), "ffs": int(round(ffs)), "bram18": _rom_total(roms, "bram18"),
             "uram": _rom_total(roms, "uram"), "dsps": 0, "lutram": 0}
 
@@ -253,12 +266,18 @@ def label_select_features(sh: dict) -> dict:
     return {"base": 1.0, "cmp": pe * k * ib, "mux": pe * k * (ib + ob + 1)}
 
 
+def label_select_ff_features(sh: dict) -> dict:
+    """Register bits of templates/rtl/label_select.v.j2: nf, base, the output count, the k-entry list (value,
+    index, valid) and the output buffer (exact on the sweep: not fitted)."""
+    k, ib, ob, nf = sh["K"], sh["IB"], sh["OB"], sh["NF"]
+    return {"regs": _clog2(nf) + ob * (nf > 1) + _clog2(k + 1) + k * (ib + ob + 1) + k * ob}
+
+
 def label_select_resources(sh: dict) -> dict:
     f = label_select_features(sh)
     luts = sum(LS_LUT[k] * v for k, v in f.items())
-    k, ib, ob, nf = sh["K"], sh["IB"], sh["OB"], sh["NF"]
-    ffs = _clog2(nf) + ob * (nf > 1) + _clog2(k + 1) + k * (ib + ob + 1) + k * ob
-    return {"luts": int(round(luts)), "ffs": int(ffs), "bram18": 0, "uram": 0, "dsps": 0, "lutram": 0}
+    ffs = sum(LS_FF[k] * v for k, v in label_select_ff_features(sh).items())
+    return {"luts": int(round(luts)), "ffs": int(round(ffs)), "bram18": 0, "uram": 0, "dsps": 0, "lutram": 0}
 
 
 # FIFO on a stream (templates/rtl/hwgen_fifo.v; style "auto": a register array up to SRL_MAX_DEPTH words, a RAM
