@@ -10,8 +10,8 @@ takes their yosys figures from the cache those scripts fill (~/.cache/hwgen/yosy
            iterations reweighting the rows by their error (pulls the worst points in: the acceptance is a max)
   minimax  a linear program: non-negative constants minimizing the largest relative error
 
-Holdout points (and the sweep's "conv" points: CNV's MVAUs at fold_cnv_large) are never fitted; their errors are
-printed separately. Prints the constants as Python dicts to paste into cost.py, then the error table of the
+The "conv" points of calibrate_vvau.py (CNV's MVAUs at fold_cnv_large) are fitted with the "fit" points; the
+"holdout" points are never fitted, their errors are printed separately. Prints the constants as Python dicts to paste into cost.py, then the error table of the
 constants it fitted and the worst error per (kind, resource, set).
 
     PYTHONPATH=$PWD python benchmarks/fit_resources.py [--method nnls|minimax] [--current] [--only KIND]
@@ -50,9 +50,13 @@ CAL = _load("calibrate_resources", "calibrate_resources.py")
 VV = _load("calibrate_vvau", "calibrate_vvau.py")
 
 # (kind, resource) -> name of the constants' dict in hwgen.layers.cost
-MODELS = {("MVAU", "luts"): "MVAU_LUT", ("MVAU", "ffs"): "MVAU_FF", ("VVAU", "luts"): "VVAU_LUT",
-          ("VVAU", "ffs"): "VVAU_FF", ("Thresholding", "luts"): "THR_LUT", ("Thresholding", "ffs"): "THR_FF",
-          ("LabelSelect", "luts"): "LS_LUT", ("LabelSelect", "ffs"): "LS_FF"}
+MODELS = {("MVAU", "luts"): "MVAU_LUT", ("MVAU", "ffs"): "MVAU_FF", ("Thresholding", "luts"): "THR_LUT",
+          ("Thresholding", "ffs"): "THR_FF", ("LabelSelect", "luts"): "LS_LUT", ("LabelSelect", "ffs"): "LS_FF"}
+# the sets fitted: calibrate_resources' "fit" points and calibrate_vvau's "fit" and "conv" ones (CNV's MVAUs at
+# fold_cnv_large: deep block-RAM weights, the conv input buffer); "holdout" points never are
+FIT_SETS = {"fit", "conv"}
+# block kinds fitted together with another (the VVAU is the MVAU's core, hwgen_mvu: one set of constants)
+FIT_WITH = {"VVAU": "MVAU"}
 YOSYS_KEY = {"luts": "LUT", "ffs": "FF"}
 
 
@@ -78,6 +82,7 @@ def features(lay) -> tuple[str, dict]:
     sh = lay.spec().as_dict()
     dsp = cost.products_in_dsp(sh["IB"], sh["WB"], binary)
     sh["NL"] = tree_leaves(sh["SIMD"], lay.in_dtype, lay.w_dtype, binary, dsp)
+    sh.update(cost.selector_bits(lay.in_dtype, lay.w_dtype))
     vvau = kind == "VVAU"
     lut = cost.vvau_features(sh, roms) if vvau else cost.mvau_features(sh, binary, roms)
     return kind, {"luts": lut, "ffs": cost.matrix_ff_features(sh, binary, roms, vvau)}
@@ -105,15 +110,16 @@ def _matrix(rows, key, res):
     return names, F, y
 
 
-def fit_nnls(F, y, rounds: int = 20):
+def fit_nnls(F, t, y, rounds: int = 20):
+    """Constants c >= 0 with F c ~ t, the error of each row relative to y."""
     from scipy.optimize import nnls
 
     w = np.ones(len(y))
-    A0 = F / y[:, None]
+    A0, b0 = F / y[:, None], t / y
     best = None
     for _ in range(rounds):
-        c, _ = nnls(A0 * w[:, None], w)
-        err = np.abs(A0 @ c - 1)
+        c, _ = nnls(A0 * w[:, None], b0 * w)
+        err = np.abs(A0 @ c - b0)
         if best is None or err.max() < best[1]:
             best = (c, err.max())
         w = np.sqrt(w ** 2 * (1 + err / max(err.mean(), 1e-9)))  # heavier rows where the error is large
@@ -121,15 +127,15 @@ def fit_nnls(F, y, rounds: int = 20):
     return best[0]
 
 
-def fit_minimax(F, y):
+def fit_minimax(F, t, y):
     from scipy.optimize import linprog
 
     n, m = F.shape
-    A0 = F / y[:, None]
+    A0, b0 = F / y[:, None], t / y
     # variables c (m), t; minimize t subject to -t <= A0 c - 1 <= t, c >= 0; a tiny pull towards small constants
     cost_vec = np.concatenate([np.full(m, 1e-6), [1.0]])
     A_ub = np.vstack([np.hstack([A0, -np.ones((n, 1))]), np.hstack([-A0, -np.ones((n, 1))])])
-    b_ub = np.concatenate([np.ones(n), -np.ones(n)])
+    b_ub = np.concatenate([b0, -b0])
     r = linprog(cost_vec, A_ub=A_ub, b_ub=b_ub, bounds=[(0, None)] * (m + 1), method="highs")
     if not r.success:
         raise RuntimeError(r.message)
@@ -152,21 +158,25 @@ def main(argv=None) -> int:
         kind, res = key
         if a.only and kind != a.only:
             continue
-        sub = [r for r in rows if r["kind"] == kind]
+        sub = [r for r in rows if FIT_WITH.get(r["kind"], r["kind"]) == kind]
         if not sub:
             continue
         names, F, y = _matrix(sub, key, res)
         coef = dict(getattr(cost, dname))
-        fit_rows = [i for i, r in enumerate(sub) if r["set"] == "fit"]
+        fit_rows = [i for i, r in enumerate(sub) if r["set"] in FIT_SETS]
         if not a.current and dname not in cost.EXACT_MODELS:
-            live = [j for j, n in enumerate(names) if F[fit_rows, j].any()]
-            c = (fit_nnls if a.method == "nnls" else fit_minimax)(F[np.ix_(fit_rows, live)], y[fit_rows])
-            coef = {n: 0.0 for n in names}
+            held = cost.FIT_HELD.get(dname, set())
+            live = [j for j, n in enumerate(names) if F[fit_rows, j].any() and n not in held]
+            hcols = [j for j, n in enumerate(names) if n in held]
+            rest = y[fit_rows] - F[np.ix_(fit_rows, hcols)] @ np.array([coef[names[j]] for j in hcols])
+            # relative to yosys: the held part is subtracted from the target, the error still divided by yosys
+            c = (fit_nnls if a.method == "nnls" else fit_minimax)(F[np.ix_(fit_rows, live)], rest, y[fit_rows])
+            coef = {n: (coef[n] if n in held else 0.0) for n in names}
             coef.update({names[j]: round(float(v), 3) for j, v in zip(live, c)})
             fitted[dname] = coef
         for r in sub:
             est = predict(names, coef, r["features"][res])
-            table.append((r["id"], r["set"], kind, res, est, int(r["yosys"][YOSYS_KEY[res]])))
+            table.append((r["id"], r["set"], r["kind"], res, est, int(r["yosys"][YOSYS_KEY[res]])))
     for dname, coef in fitted.items():
         print(f"{dname} = {{" + ", ".join(f'"{k}": {v}' for k, v in coef.items()) + "}")
     from hwgen.report import table as fmt
@@ -176,7 +186,7 @@ def main(argv=None) -> int:
               ["point", "set", "kind", "res", "est", "yosys", "err %"]))
     print()
     worst = 0.0
-    for key in MODELS:
+    for key in sorted({(k, r) for _, _, k, r, _, _ in table}, key=lambda x: (x[0] != "MVAU", x)):
         for st in ("fit", "holdout", "conv"):
             errs = [(abs(100 * (e - y) / max(y, 1)), i) for i, s, k, r, e, y in table if (k, r) == key and s == st]
             if errs:
