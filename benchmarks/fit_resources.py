@@ -14,9 +14,10 @@ The "conv" points of calibrate_vvau.py (CNV's MVAUs at fold_cnv_large) are fitte
 "holdout" points are never fitted, their errors are printed separately. Prints the constants as Python dicts to paste into cost.py, then the error table of the
 constants it fitted and the worst error per (kind, resource, set).
 
-    PYTHONPATH=$PWD python benchmarks/fit_resources.py [--method nnls|minimax] [--current] [--only KIND]
+    PYTHONPATH=$PWD python benchmarks/fit_resources.py [--method nnls|minimax] [--current] [--only KIND] [--write]
 
---current prints the errors of the constants now in cost.py (no fit).
+--current prints the errors of the constants now in cost.py (no fit); --write puts the fitted ones there (then
+re-run benchmarks/calibrate_resources.py and calibrate_vvau.py --no-synth to regenerate their CSVs).
 """
 
 from __future__ import annotations
@@ -142,6 +143,26 @@ def fit_minimax(F, t, y):
     return r.x[:m]
 
 
+def write_constants(fitted: dict) -> None:
+    """Replace the values of the fitted dicts in hwgen/layers/cost.py (`NAME = {"key": value, ...}`, one or
+    several lines, comments kept)."""
+    import re
+
+    path = ROOT / "hwgen" / "layers" / "cost.py"
+    text = path.read_text()
+    for dname, coef in fitted.items():
+        start = text.index(f"{dname} = {{")
+        end = text.index("}", start)
+        body = text[start:end]
+        for k, v in coef.items():
+            body, n = re.subn(rf'"{k}": -?[0-9.eE+-]+', f'"{k}": {v}', body, count=1)
+            if n != 1:
+                raise SystemExit(f"{dname}[{k!r}] not found in {path}")
+        text = text[:start] + body + text[end:]
+    path.write_text(text)
+    print(f"wrote the constants into {path}")
+
+
 def predict(names, coef, feats) -> int:
     return int(round(sum(coef[n] * feats.get(n, 0.0) for n in names)))
 
@@ -150,7 +171,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--method", choices=("nnls", "minimax"), default="nnls")
     ap.add_argument("--current", action="store_true", help="errors of the constants in cost.py, no fit")
-    ap.add_argument("--only", help="one block kind (MVAU, VVAU, Thresholding, LabelSelect)")
+    ap.add_argument("--only", help="one block kind (MVAU (with VVAU), Thresholding, LabelSelect)")
+    ap.add_argument("--write", action="store_true", help="write the fitted constants into hwgen/layers/cost.py")
     a = ap.parse_args(argv)
     rows = collect()
     fitted, table = {}, []
@@ -176,9 +198,13 @@ def main(argv=None) -> int:
             fitted[dname] = coef
         for r in sub:
             est = predict(names, coef, r["features"][res])
+            if a.current and est != r["est"][res]:  # the features here must be what resources() sums
+                print(f"warning: {r['id']} {res}: features give {est}, resources() {r['est'][res]}", file=sys.stderr)
             table.append((r["id"], r["set"], r["kind"], res, est, int(r["yosys"][YOSYS_KEY[res]])))
     for dname, coef in fitted.items():
         print(f"{dname} = {{" + ", ".join(f'"{k}": {v}' for k, v in coef.items()) + "}")
+    if a.write and fitted:
+        write_constants(fitted)
     from hwgen.report import table as fmt
 
     print()

@@ -185,7 +185,7 @@ def _lut_first_stage_regs(sh: dict, c: dict) -> tuple[int, int]:
     return r1, sum(bits)
 
 
-def _live_adder_bits(sh: dict, c: dict, binary: bool) -> int:
+def _live_adder_bits(sh: dict, c: dict, binary: bool, first: bool | None = None) -> int:
     """Adder bits per PE of the SIMD tree counted at the live width of each sum (its value range), not the
     node's declared width: the LUTs yosys builds (the declared width is the leaf's PW bits + 1 per level, more
     than narrow or BIPOLAR operands' products need; constant and sign-copy bits cost nothing)."""
@@ -194,7 +194,8 @@ def _live_adder_bits(sh: dict, c: dict, binary: bool) -> int:
     total, nodes = 0, n
     for lv in range(1, h + 1):
         bits = _node_live_bits(leaves, n, lv, min(c["LWT"] + lv, c["SW"]))
-        total += sum(b for i, b in enumerate(bits) if 2 * i + 1 < nodes)  # adders: nodes with a partner
+        if first is None or first == (lv == 1):  # (first: level 1 only; False: the levels above it)
+            total += sum(b for i, b in enumerate(bits) if 2 * i + 1 < nodes)  # adders: nodes with a partner
         nodes = len(bits)
     return total
 
@@ -204,33 +205,35 @@ def _live_adder_bits(sh: dict, c: dict, binary: bool) -> int:
 # fitted LUT constants (see the module docstring; refitted 2026-12-06 to the pipelined core hwgen_mvu)
 MVAU_LUT = {
     "base": 0.0,           # control counters, valid / first / last, queue count
-    "xsel": 0.0,           # per input bit (MVU, NF > 1): need_in ? in_data : ibuf, the input registers' enables
+    "xsel": 1.366,           # per input bit (MVU, NF > 1): need_in ? in_data : ibuf, the input registers' enables
     "leaf": 0.0,           # per LUT partial-product leaf bit (PE * NL * LWT): the AND of the selector bit
     "leaf_const": 0.0,     # same, constant weights (fully unfolded: folded into the tree)
-    "tree": 0.0,           # per adder bit of hwgen_add_tree (PE trees over NL leaves), LUT products
-    "tree_const": 0.0,     # same, constant weights (synthesis folds the constant partial products)
-    "tree_bip": 0.0,       # same, LUT products with a BIPOLAR operand (no AND for its always-1 low bit, the top
+    "tree": 2.412,           # per live adder bit of the first level of hwgen_add_tree (PE trees over NL leaves),
+                           # LUT products (the partial products' ANDs merge into it)
+    "tree_up": 0.798,        # same, the levels above it
+    "tree_const": 0.388,     # same, constant weights (synthesis folds the constant partial products)
+    "tree_bip": 1.88,       # same, LUT products with a BIPOLAR operand (no AND for its always-1 low bit, the top
                            # partial product a conditional complement)
-    "tree_bin": 0.0,       # same, XNOR-popcount
-    "tree_dsp": 0.0,       # same over DSP products
-    "acc": 0.0,            # per accumulator bit
+    "tree_bin": 0.646,       # same, XNOR-popcount
+    "tree_dsp": 1.055,       # same over DSP products
+    "acc": 0.632,            # per accumulator bit
     "accf": 0.0,           # per accumulator bit of the VVU's accumulator file (its write and read path)
-    "cmp": 0.0,            # per threshold comparator bit (PE * T * TB), thresholds from a memory
-    "cmp_const": 0.0,      # same, thresholds constant (one ROM word: folded into the count)
-    "trom": 0.0,           # distributed threshold ROM: per distinct column * ceil(depth / 16)
-    "count": 0.0,          # per adder bit of the count trees (PE trees over NT compare bits)
-    "outq": 0.0,           # per output bit (queue mux)
-    "rom": 0.0,            # distributed weight ROM: per distinct column * ceil(depth / 16)
-    "bram_mux": 0.0,       # block RAM weight ROM stacked in depth: per bit * (banks - 1)
+    "cmp": 0.991,            # per threshold comparator bit (PE * T * TB), thresholds from a memory
+    "cmp_const": 0.138,      # same, thresholds constant (one ROM word: folded into the count)
+    "trom": 0.352,           # distributed threshold ROM: per distinct column * ceil(depth / 16)
+    "count": 0.316,          # per adder bit of the count trees (PE trees over NT compare bits)
+    "outq": 1.503,           # per output bit (queue mux)
+    "rom": 1.044,            # distributed weight ROM: per distinct column * ceil(depth / 16)
+    "bram_mux": 0.321,       # block RAM weight ROM stacked in depth: per bit * (banks - 1)
 }
 # as in MVAU_LUT (refitted 2026-12-06 after the output queue got its registered ready)
-THR_LUT = {"base": 18.332, "cmp": 0.773, "cmp_const": 0.357, "cmp_rom": 0.921, "outq": 0.0}
-THR_FF = {"fixed": 1.0, "trom": 1.0, "trom_small": 0.5}
+THR_LUT = {"base": 12.018, "cmp": 0.794, "cmp_const": 0.369, "cmp_rom": 0.9, "outq": 0.0}
+THR_FF = {"fixed": 1.0, "trom": 1.0, "trom_small": 0.495}
 # weights of the register-bit groups of hwgen_mvu (matrix_ff_features): the share yosys keeps (constant,
 # duplicate or address-side registers are removed / moved); fitted as the LUT constants
 MVAU_FF = {"fixed": 1.0, "ctl": 0.0, "wreg": 1.0, "wrom": 1.0, "treg": 1.0, "trom": 1.0, "cmp": 1.0, "tree": 1.0,
-           "tree_first": 1.0, "tree_const": 1.0, "tree_dsp": 1.0}
-LS_LUT = {"base": 5.0, "cmp": 1.43, "mux": 0.73}
+           "tree_first": 1.228, "tree_const": 0.525, "tree_dsp": 1.011}
+LS_LUT = {"base": 2.471, "cmp": 1.511, "mux": 0.734}
 LS_FF = {"regs": 1.0}
 # constants benchmarks/fit_resources.py leaves as they are: whole models (structural counts, exact on the sweep),
 # and register groups that yosys keeps bit for bit (weight 1: a fit would only trade them against each other)
@@ -270,7 +273,11 @@ def _matrix_features(sh: dict, binary: bool, roms: dict, keys, vvau: bool) -> di
     bip = (sh["IB"] == 1 and sh.get("XBITS") == 2) or (sh["WB"] == 1 and sh.get("WBITS") == 2)
     tree = "tree_const" if wconst else ("tree_dsp" if c["DSP"] else ("tree_bin" if binary else
                                                                       ("tree_bip" if bip else "tree")))
-    f[tree] = pe * _live_adder_bits(sh, c, binary)
+    if tree in ("tree", "tree_bip"):  # LUT products: the first level takes the ANDs, costed apart
+        f[tree] = pe * _live_adder_bits(sh, c, binary, first=True)
+        f["tree_up"] = pe * _live_adder_bits(sh, c, binary, first=False)
+    else:
+        f[tree] = pe * _live_adder_bits(sh, c, binary)
     f["acc"] = pe * sh["ACC"]
     if vvau and sh.get("ACCF", 0) > 1:
         f["accf"] = pe * sh["ACC"]  # the accumulator file's write enables and read path
@@ -280,7 +287,7 @@ def _matrix_features(sh: dict, binary: bool, roms: dict, keys, vvau: bool) -> di
         if nf == 1:
             f["cmp_const"] = bits
         else:
-            f["cmp"] = bits
+            f["cmp"] = t["live_width"]  # (a threshold bit constant over the folds: a cheaper compare bit)
             if t["style"] != "block":  # the distributed threshold ROM: per distinct column * ceil(depth / 16)
                 f["trom"] = _distinct_columns(t["live_width"], nf) * math.ceil(nf / 16)
         f["count"] = pe * _tree(sh["NT"], 1, sh["OB"], c["LPS"])[0]
