@@ -3,11 +3,13 @@
 The layers' `resources()` call these with the widths the RTL generator derives (`layer.rtl_shape()`) and the
 block's ROMs (`layer.memories()`). Each model is a sum of structural terms (what the template instantiates:
 the matrix core hwgen_mvu's partial-product leaves or XNOR bits, its pipelined hwgen_add_tree per PE (adder and
-register bits computed from the tree's own recursion, `_tree`), accumulators, T threshold comparators and count
-trees per PE, ROMs, the input vector buffer, the 2-word output queue, counters) with LUT constants, and weights
-of the register groups, fitted to yosys (iteratively reweighted non-negative least squares on relative error)
-on the sweeps of benchmarks/calibrate_resources.py and benchmarks/calibrate_vvau.py (results in
-benchmarks/results/). ROMs are costed by hwgen.layers.roms (the same rule the templates use).
+register bits level by level as the tree builds them, `_tree_levels`, at the width of each sum's value range,
+`_leaf_ranges`), accumulators, T threshold comparators and count trees per PE, ROMs, the input vector buffer, the
+2-word output queue, counters) with LUT constants; FFs are the register groups yosys keeps, counted bit for bit
+(constant bits, identical columns of shallow memories, DSP-packed registers left out) with a few fitted weights.
+benchmarks/fit_resources.py fits the constants to yosys (non-negative least squares on the relative error, from
+the cached runs of benchmarks/calibrate_resources.py and benchmarks/calibrate_vvau.py; `--write` puts them here;
+results in benchmarks/results/). ROMs are costed by hwgen.layers.roms (the same rule the templates use).
 
 Returned dict: luts (logic LUTs, distributed ROMs included: yosys' LUT1-6), ffs, bram18 (a RAMB36 = 2), uram,
 dsps, lutram (LUTs used as RAM: the MVAU input vector buffer, RAM32M / RAM64M).
@@ -202,35 +204,35 @@ def _live_adder_bits(sh: dict, c: dict, binary: bool, first: bool | None = None)
 
 
 
-# fitted LUT constants (see the module docstring; refitted 2026-12-06 to the pipelined core hwgen_mvu)
+# fitted LUT constants (benchmarks/fit_resources.py; refitted 2026-12-07 to hwgen_mvu with the flat hwgen_add_tree)
 MVAU_LUT = {
     "base": 0.0,           # control counters, valid / first / last, queue count
-    "xsel": 1.366,           # per input bit (MVU, NF > 1): need_in ? in_data : ibuf, the input registers' enables
-    "leaf": 0.0,           # per LUT partial-product leaf bit (PE * NL * LWT): the AND of the selector bit
+    "xsel": 1.366,         # per input bit (MVU, NF > 1): need_in ? in_data : ibuf, the input registers' enables
+    "leaf": 0.0,           # per AND of the LUT products (PE * SIMD * _and_bits: non-constant selector bits x operand bits)
     "leaf_const": 0.0,     # same, constant weights (fully unfolded: folded into the tree)
-    "tree": 2.412,           # per live adder bit of the first level of hwgen_add_tree (PE trees over NL leaves),
+    "tree": 2.412,         # per live adder bit of the first level of hwgen_add_tree (PE trees over NL leaves),
                            # LUT products (the partial products' ANDs merge into it)
-    "tree_up": 0.798,        # same, the levels above it
-    "tree_const": 0.388,     # same, constant weights (synthesis folds the constant partial products)
-    "tree_bip": 1.88,       # same, LUT products with a BIPOLAR operand (no AND for its always-1 low bit, the top
+    "tree_up": 0.798,      # same, the levels above it
+    "tree_const": 0.388,   # same, constant weights (synthesis folds the constant partial products)
+    "tree_bip": 1.88,      # same, LUT products with a BIPOLAR operand (no AND for its always-1 low bit, the top
                            # partial product a conditional complement)
-    "tree_bin": 0.646,       # same, XNOR-popcount
-    "tree_dsp": 1.055,       # same over DSP products
-    "acc": 0.632,            # per accumulator bit
+    "tree_bin": 0.646,     # same, XNOR-popcount
+    "tree_dsp": 1.055,     # same over DSP products
+    "acc": 0.632,          # per accumulator bit
     "accf": 0.0,           # per accumulator bit of the VVU's accumulator file (its write and read path)
-    "cmp": 0.991,            # per threshold comparator bit (PE * T * TB), thresholds from a memory
-    "cmp_const": 0.138,      # same, thresholds constant (one ROM word: folded into the count)
-    "trom": 0.352,           # distributed threshold ROM: per distinct column * ceil(depth / 16)
-    "count": 0.316,          # per adder bit of the count trees (PE trees over NT compare bits)
-    "outq": 1.503,           # per output bit (queue mux)
-    "rom": 1.044,            # distributed weight ROM: per distinct column * ceil(depth / 16)
-    "bram_mux": 0.321,       # block RAM weight ROM stacked in depth: per bit * (banks - 1)
+    "cmp": 0.991,          # per threshold comparator bit (PE * T * TB), thresholds from a memory
+    "cmp_const": 0.138,    # same, thresholds constant (one ROM word: folded into the count)
+    "trom": 0.352,         # distributed threshold ROM: per distinct column * ceil(depth / 16)
+    "count": 0.316,        # per adder bit of the count trees (PE trees over NT compare bits)
+    "outq": 1.503,         # per output bit (queue mux)
+    "rom": 1.044,          # distributed weight ROM: per distinct column * ceil(depth / 16)
+    "bram_mux": 0.321,     # block RAM weight ROM stacked in depth: per bit * (banks - 1)
 }
-# as in MVAU_LUT (refitted 2026-12-06 after the output queue got its registered ready)
+# as in MVAU_LUT (refitted 2026-12-07); THR_FF: register groups of thresholding.v.j2, fixed and trom bit for bit
 THR_LUT = {"base": 12.018, "cmp": 0.794, "cmp_const": 0.369, "cmp_rom": 0.9, "outq": 0.0}
 THR_FF = {"fixed": 1.0, "trom": 1.0, "trom_small": 0.495}
-# weights of the register-bit groups of hwgen_mvu (matrix_ff_features): the share yosys keeps (constant,
-# duplicate or address-side registers are removed / moved); fitted as the LUT constants
+# weights of the register-bit groups of hwgen_mvu (matrix_ff_features): 1 for the groups counted bit for bit
+# (FIT_HELD), fitted for the tree's first registered level, constant-weight nodes, DSP trees and the delay line
 MVAU_FF = {"fixed": 1.0, "ctl": 0.0, "wreg": 1.0, "wrom": 1.0, "treg": 1.0, "trom": 1.0, "cmp": 1.0, "tree": 1.0,
            "tree_first": 1.228, "tree_const": 0.525, "tree_dsp": 1.011}
 LS_LUT = {"base": 2.471, "cmp": 1.511, "mux": 0.734}
@@ -483,10 +485,8 @@ def fifo_resources(bits: int, depth: int) -> dict:
 
 
 # VVAU (templates/rtl/vvau.v.j2, the same hwgen_mvu core): the MVAU's terms without the input vector buffer,
-# plus the accumulator file of the conv window order (NF partial sums per PE, LUTRAM). Constants fitted to yosys by
-# benchmarks/calibrate_vvau.py (results in benchmarks/results/vvau_calibration.csv).
-# (refitted 2026-12-06 to hwgen_mvu on the 11 VVAU points: LUT max 8 %, FF max 34 %: the threshold / weight
-# register groups of the depthwise core are not yet separated well, see README)
+# plus the accumulator file of the conv window order (NF partial sums per PE, LUTRAM). One set of constants with the
+# MVAU, fitted on both kinds' points (benchmarks/fit_resources.py; VVAU points: benchmarks/calibrate_vvau.py).
 VVAU_LUT = MVAU_LUT  # the same core (hwgen_mvu), fitted together
 VVAU_FF = MVAU_FF
 
