@@ -11,8 +11,10 @@ takes their yosys figures from the cache those scripts fill (~/.cache/hwgen/yosy
   minimax  a linear program: non-negative constants minimizing the largest relative error
 
 The "conv" points of calibrate_vvau.py (CNV's MVAUs at fold_cnv_large) are fitted with the "fit" points; the
-"holdout" points are never fitted, their errors are printed separately. Prints the constants as Python dicts to paste into cost.py, then the error table of the
-constants it fitted and the worst error per (kind, resource, set).
+"holdout" points are never fitted, their errors are printed separately. The VVAU shares the MVAU's constants (the
+same core): both kinds' points fit them. Constants in cost.FIT_HELD keep their value (register groups counted bit
+for bit), cost.EXACT_MODELS are not fitted. Prints the constants as Python dicts (to paste into cost.py, or
+--write), then the error table of the constants it fitted and the worst error per (kind, resource, set).
 
     PYTHONPATH=$PWD python benchmarks/fit_resources.py [--method nnls|minimax] [--current] [--only KIND] [--write]
 

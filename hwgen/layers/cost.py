@@ -208,7 +208,7 @@ def _live_adder_bits(sh: dict, c: dict, binary: bool, first: bool | None = None)
 MVAU_LUT = {
     "base": 0.0,           # control counters, valid / first / last, queue count
     "xsel": 1.366,         # per input bit (MVU, NF > 1): need_in ? in_data : ibuf, the input registers' enables
-    "leaf": 0.0,           # per AND of the LUT products (PE * SIMD * _and_bits: non-constant selector bits x operand bits)
+    "leaf": 0.0,           # per AND of the LUT products (PE * SIMD * _and_bits: live selector x operand bits)
     "leaf_const": 0.0,     # same, constant weights (fully unfolded: folded into the tree)
     "tree": 2.412,         # per live adder bit of the first level of hwgen_add_tree (PE trees over NL leaves),
                            # LUT products (the partial products' ANDs merge into it)
