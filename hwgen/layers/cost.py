@@ -151,18 +151,30 @@ def _leaf_ranges(sh: dict, c: dict, binary: bool) -> list[tuple[int, int, int]]:
     return out
 
 
-def _node_live_bits(leaves: list, n: int, level: int, width: int) -> list[int]:
-    """Live bits (_live_bits of the value range, at most `width`) of each node of a tree level over n leaves
-    (leaf i is leaves[i % len(leaves)])."""
-    span, out = 1 << level, []
-    for start in range(0, n, span):
-        lo = hi = 0
-        tz = 64
-        for i in range(start, min(start + span, n)):
-            llo, lhi, t = leaves[i % len(leaves)]
+def _level_live_bits(leaves: list, n: int, level: int, width: int) -> tuple[int, int, int]:
+    """(nodes, live bits summed over the nodes, live bits of the last node) of a tree level over n leaves (leaf i
+    is leaves[i % len(leaves)]); a node's live bits: _live_bits of its value range, at most `width`. The leaves
+    repeat with period p, so the full nodes take p / gcd(span, p) distinct values: computed once each."""
+    p, span = len(leaves), 1 << level
+    lo_sum, hi_sum, tz_min = sum(x[0] for x in leaves), sum(x[1] for x in leaves), min(x[2] for x in leaves)
+
+    def node(start: int, length: int) -> int:
+        full, rem = divmod(length, p)
+        lo, hi, tz = full * lo_sum, full * hi_sum, (tz_min if full else 64)
+        for i in range(start, start + rem):
+            llo, lhi, t = leaves[i % p]
             lo, hi, tz = lo + llo, hi + lhi, min(tz, t)
-        out.append(min(width, _live_bits(lo, hi, tz)))
-    return out
+        return min(width, _live_bits(lo, hi, tz))
+
+    nfull, rest = divmod(n, span)
+    period = p // math.gcd(span, p)
+    total = 0
+    for k in range(min(nfull, period)):
+        total += node(k * span % p, span) * (nfull // period + (k < nfull % period))
+    last = node(nfull * span % p, rest) if rest else (node((nfull - 1) * span % p, span) if nfull else 0)
+    if rest:
+        total += last
+    return nfull + (rest > 0), total, last
 
 
 def _and_bits(sh: dict, c: dict) -> int:
@@ -183,8 +195,7 @@ def _lut_first_stage_regs(sh: dict, c: dict) -> tuple[int, int]:
     (yosys keeps the live bits only; at later levels it keeps every bit)."""
     h = _clog2(c["NL"]) if c["NL"] > 1 else 0
     r1 = next((lv for lv in range(1, h + 1) if (lv + c["LOFF"]) % c["LPS"] == 0), h)
-    bits = _node_live_bits(_leaf_ranges(sh, c, False), c["NL"], r1, min(c["LWT"] + r1, c["SW"]))
-    return r1, sum(bits)
+    return r1, _level_live_bits(_leaf_ranges(sh, c, False), c["NL"], r1, min(c["LWT"] + r1, c["SW"]))[1]
 
 
 def _live_adder_bits(sh: dict, c: dict, binary: bool, first: bool | None = None) -> int:
@@ -195,10 +206,10 @@ def _live_adder_bits(sh: dict, c: dict, binary: bool, first: bool | None = None)
     h = _clog2(n) if n > 1 else 0
     total, nodes = 0, n
     for lv in range(1, h + 1):
-        bits = _node_live_bits(leaves, n, lv, min(c["LWT"] + lv, c["SW"]))
+        count, bits, last = _level_live_bits(leaves, n, lv, min(c["LWT"] + lv, c["SW"]))
         if first is None or first == (lv == 1):  # (first: level 1 only; False: the levels above it)
-            total += sum(b for i, b in enumerate(bits) if 2 * i + 1 < nodes)  # adders: nodes with a partner
-        nodes = len(bits)
+            total += bits - (last if nodes % 2 else 0)  # adders: the nodes with a partner (not an odd last one)
+        nodes = count
     return total
 
 
