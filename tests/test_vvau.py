@@ -81,14 +81,17 @@ def test_calibration_table_covers_the_points():
 
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: r["id"])
 def test_estimate_matches_table_and_yosys(row):
-    """The committed estimate is what the model gives today; for the VVAU within 25 % of yosys' LUTs, BRAM18
-    exact (the "conv" rows record the MVAU model at CNV's conv sizes: see the README for its known gaps)."""
+    """The committed estimate is what the model gives today: LUTs and FFs within 15 % of yosys, DSP48 equal,
+    BRAM18 exact (the "conv" rows, CNV's MVAUs at fold_cnv_large, except their BRAM18: see the README)."""
     lay = CAL.make_layer(next(p for p in CAL.POINTS if p[0] == row["id"]))
     e = lay.resources()
     assert e["luts"] == int(row["est_luts"]) and e["bram18"] == int(row["est_bram18"])
+    assert e["ffs"] == int(row["est_ffs"])
+    assert abs(e["luts"] - int(row["yosys_luts"])) <= CAL.LUT_TOL * int(row["yosys_luts"])
+    assert abs(e["ffs"] - int(row["yosys_ffs"])) <= CAL.CAL.FF_TOL * int(row["yosys_ffs"])
+    assert e["dsps"] == int(row["yosys_dsps"])
     if row["set"] == "conv":
         return
-    assert abs(e["luts"] - int(row["yosys_luts"])) <= CAL.LUT_TOL * int(row["yosys_luts"])
     assert e["bram18"] == int(row["yosys_bram18"])
 
 

@@ -167,6 +167,7 @@ class MVAU(HwLayer):
         mems = self.memories(pe, simd, mem_style)
         dsp = cost.products_in_dsp(sh["IB"], sh["WB"], self.binary_xnor)
         sh["NL"] = tree_leaves(sh["SIMD"], self.in_dtype, self.w_dtype, self.binary_xnor, dsp)  # adder tree leaves
+        sh.update(cost.selector_bits(self.in_dtype, self.w_dtype))
         return cost.mvau_resources(sh, self.binary_xnor, mems)
 
     def out_range(self):

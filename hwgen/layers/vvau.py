@@ -218,6 +218,7 @@ class VVAU(FrameLayer):
         calibrated against yosys by benchmarks/calibrate_vvau.py)."""
         sh = self.spec(pe, simd).as_dict()
         sh["NL"] = tree_leaves(sh["SIMD"], self.in_dtype, self.w_dtype, False, cost.products_in_dsp(sh["IB"], sh["WB"]))
+        sh.update(cost.selector_bits(self.in_dtype, self.w_dtype))
         return cost.vvau_resources(sh, self.memories(pe, simd, mem_style))
 
     def template_params(self):
