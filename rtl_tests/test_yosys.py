@@ -65,8 +65,8 @@ def test_yosys_chain(tmp_path):
 
 @pytest.mark.parametrize("bits,depth", [(16, 51), (4, 18), (2, 2), (16, 100), (40, 600)])
 def test_fifo_cost_model_matches_yosys(tmp_path, bits, depth):
-    """hwgen.layers.cost.fifo_resources (the glue in summary.json totals) against yosys, both FIFO styles."""
-    from hwgen.layers.cost import fifo_resources
+    """hwgen.layers.fifo_cost.fifo_resources (the glue in summary.json totals) against yosys, both FIFO styles."""
+    from hwgen.layers.fifo_cost import fifo_resources
 
     from hwgen.codegen.rtl import fifo_params, write_lib
 

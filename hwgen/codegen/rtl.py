@@ -77,7 +77,8 @@ from hwgen.bits import clog2, pad8, signed_bits
 from hwgen.codegen.render import render, templates_dir
 from hwgen.dtypes import DType
 from hwgen.errors import FoldingError
-from hwgen.layers.cost import FIFO_SRL_MAX_DEPTH, products_in_dsp
+from hwgen.layers.cost import products_in_dsp
+from hwgen.layers.fifo_cost import FIFO_SRL_MAX_DEPTH
 from hwgen.layers.pipeline import (levels_per_stage, matrix_latency, target_of_meta, timing_target,  # noqa: F401
                                    tree_leaves)
 from hwgen.layers.registry import block_templates, with_template

@@ -471,34 +471,6 @@ def label_select_resources(sh: dict) -> dict:
     return {"luts": int(round(luts)), "ffs": int(round(ffs)), "bram18": 0, "uram": 0, "dsps": 0, "lutram": 0}
 
 
-# FIFO on a stream (templates/rtl/hwgen_fifo.v; style "auto": a register array up to FIFO_SRL_MAX_DEPTH words,
-# a RAM with a registered read above). yosys synth_xilinx -family xc7 maps the register array to flip-flops, not
-# SRLs, so FF = bits * depth + the clog2(depth + 1)-bit count, LUT = bits * depth / 2 + 2 per count bit (the read
-# mux). Its read mux sits on the stream's path into the consumer (one LUT level up to 4 words, 4 at 32 words:
-# 180 MHz xc7 -1 alone, ~130 with a consumer), and it costs a flip-flop per stored bit, so only tiny FIFOs are
-# register arrays. The RAM style becomes LUTRAM (RAM32M: 6 bits x 32 words, RAM64M: 3 bits x 64 words, 4 LUTs
-# each) for small memories, with ~15 LUTs of pointers, count and flags and FF = bits (the output register) +
-# 3 per count bit (measured 2026-12-07 with yosys at 1x12 ... 56x64: LUTRAM exact, FF within 2, LUT 13-19), and
-# block RAM (18 bits x 1024 words per BRAM18) for large ones (40x600: 3 BRAM18); the LUTRAM / BRAM boundary is
-# assumed, not measured.
-FIFO_SRL_MAX_DEPTH = 4
-FIFO_LUTRAM_MAX_BITS = 4096
-
-
-def fifo_resources(bits: int, depth: int) -> dict:
-    """Estimated resources of the FIFO of a `bits`-wide stream holding `depth` words (same keys as the layers')."""
-    cw = _clog2(depth + 1)
-    if depth <= FIFO_SRL_MAX_DEPTH:
-        return {"luts": round(0.5 * bits * depth + 2 * cw), "ffs": bits * depth + cw, "bram18": 0, "uram": 0,
-                "dsps": 0, "lutram": 0}
-    if bits * depth <= FIFO_LUTRAM_MAX_BITS:
-        lutram = 4 * math.ceil(bits / 6) if depth <= 32 else 4 * math.ceil(depth / 64) * math.ceil(bits / 3)
-        return {"luts": 15, "ffs": bits + 3 * cw, "bram18": 0, "uram": 0, "dsps": 0, "lutram": lutram}
-    # block RAM: the output register is the BRAM's own, only the pointers and count are flip-flops
-    return {"luts": 3 * cw, "ffs": 3 * cw, "bram18": math.ceil(bits / 18) * math.ceil(depth / 1024),
-            "uram": 0, "dsps": 0, "lutram": 0}
-
-
 # VVAU (templates/rtl/vvau.v.j2, the same hwgen_mvu core): the MVAU's terms without the input vector buffer,
 # plus the accumulator file of the conv window order (NF partial sums per PE, LUTRAM). One set of constants with the
 # MVAU, fitted on both kinds' points (benchmarks/fit_resources.py; VVAU points: benchmarks/calibrate_vvau.py).

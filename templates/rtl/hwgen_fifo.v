@@ -7,7 +7,7 @@
 //   DEPTH     words the FIFO holds (>= 1); the "ram" style holds one word more, in its output register
 //   STYLE     "srl": shift register (shift-register LUTs / flip-flops), the oldest word read combinationally;
 //             "ram": an inferred RAM (LUT RAM or block RAM, the tool's choice by size) with a registered read.
-//             hwgen.codegen.rtl.fifo_style decides (srl up to 4 words: hwgen.layers.cost.FIFO_SRL_MAX_DEPTH).
+//             hwgen.codegen.rtl.fifo_style decides (srl up to 4 words: hwgen.layers.fifo_cost.FIFO_SRL_MAX_DEPTH).
 //   SIZING    1: simulation only, for FIFO sizing (hwgen.sim.fifo_sizing): DEPTH is the capacity and the depth in
 //             use and the style are read at time 0 from CFG_FILE (hex: depth, then 1 for "ram" / 0 for "srl"),
 //             so trials change depths without rebuilding the model. Cycle for cycle it behaves as the FIFO of
