@@ -327,6 +327,7 @@ def matrix_ff_features(sh: dict, binary: bool, roms: dict, vvau: bool) -> dict:
     nfw = _clog2(nf) if nf > 1 else 1
     tlat = _tree_levels(nt, 1, sh["OB"], c["LPS"]) if nt else []
     fixed = 1 + 2 + 1  # the queue's ready and count, va
+    fixed += 2 * (not vvau and nf > 1)  # tready, nf_zero (else equal to the queue's ready / constant: merged)
     fixed += _clog2(sf) * (sf > 1) + _clog2(nf) * (nf > 1) + _clog2(sf * nf) * (sf * nf > 1)  # sf, nf, wa
     fixed += c["SP"] + (1 + sum(x[3] for x in tlat) if nt else 0)  # the valid bits vs, vt
     # x1, x2 (+ the one-word input buffer); DSP products: yosys packs x1 / x2 into every DSP48's A1 / A2 and
@@ -341,12 +342,12 @@ def matrix_ff_features(sh: dict, binary: bool, roms: dict, vvau: bool) -> dict:
     # (identical columns of a shallow memory give identical registers, which yosys merges: _distinct_columns)
     if sf * nf > 1 and not c["DSP"]:
         wcols = _distinct_columns(w["live_width"], sf * nf)
-        f["wreg"] = wcols  # w2
-        f["wrom"] = wcols * (w["style"] != "block")  # w1, the distributed ROM's output register
+        f["wreg"] = wcols  # w2 (a block RAM's output register, or a logic ROM's word register)
+        f["wrom"] = _clog2(sf * nf) * (w["style"] != "block")  # a logic ROM's address register (hwgen_rom REG_OUT 2)
     if nt and nf > 1:
         tcols = _distinct_columns(t["live_width"], nf)
-        f["treg"] = tcols  # ta
-        f["trom"] = tcols * (t["style"] != "block")  # the distributed ROM's output register
+        f["treg"] = tcols  # ta (as w2)
+        f["trom"] = _clog2(nf) * (t["style"] != "block")  # a logic ROM's address register
     if nt:
         f["cmp"] = pe * nt + pe * sum(x[1] * x[2] for x in tlat if x[3])  # compares, the count trees
     # the SIMD trees: the first registered level of LUT products holds partial-product sums whose constant and

@@ -8,17 +8,18 @@ import math
 from hwgen.bits import clog2 as _clog2
 from hwgen.layers.roms import bram18_for
 
-# FIFO on a stream (templates/rtl/hwgen_fifo.v; style "auto": a register array up to FIFO_SRL_MAX_DEPTH words,
-# a RAM with a registered read above). yosys synth_xilinx -family xc7 maps the register array to flip-flops, not
-# SRLs, so FF = bits * depth + the count, the read address and two flags, LUT = a read mux LUT per bit + ~7. Its read mux sits on the stream's path into the consumer (one LUT level up to 4 words, 4 at 32 words:
-# 180 MHz xc7 -1 alone, ~130 with a consumer), and it costs a flip-flop per stored bit, so only tiny FIFOs are
-# register arrays. The RAM style (a ring with a registered read) becomes LUTRAM (RAM32M: 6 bits x 32 words,
-# RAM64M: 3 bits x 64 words, 4 LUTs each) with ~15 LUTs of pointers, count and flags and FF = bits (the output
-# register) + 3 per count bit; up to 64 words always (56 x 64 and 64 x 40 included), deeper ones (several RAM64M
-# banks, a read mux per bit) only while they take at most FIFO_LUTRAM_MAX_BANKED_LUTS LUTRAM LUTs (yosys'
-# choice: 16 x 100, 20 x 100, 8 x 200 LUTRAM; 12 x 200, 24 x 128, 16 x 150 block RAM), else block RAM (tiled as
-# hwgen.layers.roms.bram18_for tiles a ROM: 64 x 65 in 2 BRAM18). Measured with yosys 2026-12-07 on 22 points from 1 x 5 to 64 x 1000 (LUTRAM and BRAM18
-# exact, FF within 3, LUT within 9; rtl_tests/test_yosys.py checks five).
+# FIFO on a stream (templates/rtl/hwgen_fifo.v; style "auto": a register array up to FIFO_SRL_MAX_DEPTH words, a RAM
+# with a registered read above). yosys synth_xilinx -family xc7 maps the register array to flip-flops, not SRLs, so
+# FF = bits * depth + the count, the read address and two flags, LUT = a read mux LUT per bit + ~7. Its read mux
+# sits on the stream's path into the consumer (one LUT level up to 4 words, 4 at 32 words: 180 MHz xc7 -1 alone,
+# ~130 with a consumer), and it costs a flip-flop per stored bit, so only tiny FIFOs are register arrays. The RAM
+# style (a ring with a registered read) becomes LUTRAM (RAM32M: 6 bits x 32 words, RAM64M: 3 bits x 64 words, 4 LUTs
+# each) with ~15 LUTs of pointers, count and flags and FF = bits (the output register) + 3 per count bit; up to 64
+# words always (56 x 64 and 64 x 40 included), deeper ones (several RAM64M banks, a read mux per bit) only while
+# they take at most FIFO_LUTRAM_MAX_BANKED_LUTS LUTRAM LUTs (yosys' choice: 16 x 100, 20 x 100, 8 x 200 LUTRAM; 12 x
+# 200, 24 x 128, 16 x 150 block RAM), else block RAM (tiled as hwgen.layers.roms.bram18_for tiles a ROM: 64 x 65 in
+# 2 BRAM18). Measured with yosys 2026-12-07 on 24 points from 1 x 5 to 64 x 1000 (LUTRAM and BRAM18 exact, FF within
+# 3, LUT within 9; rtl_tests/test_yosys.py checks five).
 FIFO_SRL_MAX_DEPTH = 4
 FIFO_LUTRAM_MAX_BANKED_LUTS = 56
 
