@@ -158,13 +158,18 @@ def make_layer(point):
 
 
 def synth_cached(layer, family: str = "xc7", use_tool: bool = True) -> dict | None:
-    """yosys resources of one layer's RTL block, cached by the hash of its sources."""
+    """yosys resources of one layer's RTL block, cached by the hash of its sources (the block, its ROM files and
+    the library modules it instantiates)."""
     from hwgen.codegen.rtl import render_node
+
+    from hwgen.codegen.rtl import lib_file, lib_modules_in
 
     text, files = render_node(layer)  # the layer kind's own template and context, as in a build
     h = hashlib.sha256(f"{family}\n{layer.name}\n{text}".encode())
     for fname in sorted(files):
         h.update(fname.encode() + b"\n" + "\n".join(files[fname]).encode())
+    for m in lib_modules_in(text):  # the library modules it instantiates are sources too
+        h.update(m.encode() + b"\n" + lib_file(m).read_bytes())
     key = h.hexdigest()[:24]
     cf = CACHE / f"{key}.json"
     if cf.exists():
