@@ -11,7 +11,7 @@
 //
 // Pipeline (every stage advances while the 2-word output queue is not full (en) and stalls in place otherwise,
 // so in0_V_TREADY comes from registers only):
-//   1 issue: weight memory read (a block RAM's read; a logic ROM's address register), input word register (x1, w1)
+//   1 issue: weight memory read (a block RAM's read; a logic ROM's address register), input word register (x1)
 //   2 memory output register (a block RAM's DO register; a logic ROM's word register)              (x2, w2)
 //   3 products: LUT products as partial-product leaves (an AND each, in the SIMD tree's first stage), or DSP48
 //     with its A/B inputs from x2/w2 and M and P registers (DSP = 1: 2 stages), so a DSP never sits on a
@@ -116,9 +116,6 @@ module hwgen_mvu #(
   localparam [ACC - 1:0] MWA = MW64[ACC - 1:0];
   localparam [ACC - 1:0] INIT = XNOR ? {ACC{1'b0}} - MWA : (LUTP && NEG) ? MWA : {ACC{1'b0}};
   localparam ACCF = (VVAU && ORDER_WIN && NF > 1);                   // accumulator file (one sum per fold)
-  // weight / threshold ROMs not in block RAM (STYLE "" or "logic" / "distributed": yosys builds them as logic)
-  localparam W_LOGIC = !W_CONST && W_STYLE != "block";
-  localparam T_LOGIC = NT > 0 && !T_CONST && T_STYLE != "block";
 
   initial begin
     if (PE < 1 || SIMD < 1 || SF < 1 || NF < 1 || ACC < 2 || LPS < 1 || (XNOR && (IN_KIND != 2 || W_KIND != 2))
@@ -197,15 +194,17 @@ module hwgen_mvu #(
   endgenerate
 
   // ---------------------------------------------------------------- stages 1-2: memory read, registered output
-  wire [WW - 1:0] w1;
+  wire [WW - 1:0] w2;  // stage 2's weight word
   generate
     if (W_CONST) begin : g_wconst
       // one weight word (fully unrolled): a constant, which synthesis folds into the products
-      assign w1 = W_VALUE;
+      assign w2 = W_VALUE;
       wire unused_wa = &{1'b0, wa};
     end else begin : g_wrom
-      hwgen_rom #(.WIDTH(WW), .DEPTH(WD), .INIT_FILE(WEIGHT_FILE), .STYLE(W_STYLE), .REG_OUT(W_LOGIC ? 2 : 1))
-        u_wrom (.ap_clk(ap_clk), .en(en), .addr(wa), .data(w1));
+      // two cycles: stage 2's word (hwgen_rom REG_OUT 2: a block RAM's read and output register, or a logic
+      // ROM's address register and word register)
+      hwgen_rom #(.WIDTH(WW), .DEPTH(WD), .INIT_FILE(WEIGHT_FILE), .STYLE(W_STYLE), .REG_OUT(2))
+        u_wrom (.ap_clk(ap_clk), .en(en), .addr(wa), .data(w2));
     end
   endgenerate
   reg [INW - 1:0] x1, x2;
@@ -215,20 +214,6 @@ module hwgen_mvu #(
       x2 <= x1;
     end
   end
-  // w2: stage 2's weight word. A block RAM reads in stage 1 and gets an output register (its own DO register);
-  // a ROM in logic registers its address in stage 1 and its word in stage 2 (hwgen_rom REG_OUT 2)
-  wire [WW - 1:0] w2;
-  generate
-    if (W_LOGIC) begin : g_w2rom
-      assign w2 = w1;
-    end else begin : g_w2reg
-      reg [WW - 1:0] w2r;
-      always @(posedge ap_clk) begin
-        if (en) w2r <= w1;
-      end
-      assign w2 = w2r;
-    end
-  endgenerate
 
   // control delay line: stage k (1 .. SP) of the pipeline holds valid vs[k] (reset) and {first, last, nf} at
   // cd[(k - 1) * CD +: CD]
@@ -369,23 +354,13 @@ module hwgen_mvu #(
   generate
     if (NT > 0) begin : g_thr
       // threshold word of fold nf: read at stage SP - 1, registered twice (memory output register) -> stage A
-      // (a ROM in logic: its address and its word registered, hwgen_rom REG_OUT 2, as the weights')
-      wire [TW - 1:0] t1, ta;
+      wire [TW - 1:0] ta;  // (hwgen_rom REG_OUT 2, as the weights)
       if (T_CONST) begin : g_tconst
-        assign t1 = T_VALUE;
+        assign ta = T_VALUE;
         wire unused_nf = &{1'b0, nfm};
       end else begin : g_trom
-        hwgen_rom #(.WIDTH(TW), .DEPTH(NF), .INIT_FILE(THRESH_FILE), .STYLE(T_STYLE), .REG_OUT(T_LOGIC ? 2 : 1))
-          u_trom (.ap_clk(ap_clk), .en(en), .addr(nfm), .data(t1));
-      end
-      if (T_LOGIC) begin : g_tarom
-        assign ta = t1;
-      end else begin : g_tareg
-        reg [TW - 1:0] tr;
-        always @(posedge ap_clk) begin
-          if (en) tr <= t1;
-        end
-        assign ta = tr;
+        hwgen_rom #(.WIDTH(TW), .DEPTH(NF), .INIT_FILE(THRESH_FILE), .STYLE(T_STYLE), .REG_OUT(2))
+          u_trom (.ap_clk(ap_clk), .en(en), .addr(nfm), .data(ta));
       end
       // compares registered (stage C), then the count of reached thresholds (hwgen_add_tree, TLAT stages)
       reg [TLAT:0] vt;  // vt[0]: the compares are valid; vt[TLAT]: the count

@@ -8,9 +8,10 @@
 //   STYLE      rom_style attribute: "auto" (none: the tool decides), "block", "distributed" or "logic"
 //              (hwgen.layers.roms.rom_style decides)
 //   REG_OUT    1: data is registered, loaded from addr when en (a block RAM's registered read);
-//              2: addr and data are registered (two cycles): for a ROM in logic, whose decode then starts at a
-//              flip-flop of its own instead of sharing a cycle with the address counter's increment (yosys
-//              otherwise moves the data register in front of the decode);
+//              2: two cycles from addr to data: STYLE "block", the block RAM's read and its output register (its
+//              DO register); else (a ROM yosys builds in logic) addr registered, then the word, so the decode
+//              starts at a flip-flop of its own instead of sharing a cycle with the caller's address counter
+//              (yosys otherwise moves a word register in front of the decode);
 //              0: data = the word at addr combinationally (en unused)
 module hwgen_rom #(
   parameter WIDTH = 8,
@@ -40,7 +41,7 @@ module hwgen_rom #(
   localparam AW = (DEPTH > 1) ? $clog2(DEPTH) : 1;
   wire [AW - 1:0] ra;  // the address the memory reads
   generate
-    if (REG_OUT == 2) begin : g_areg
+    if (REG_OUT == 2 && STYLE != "block") begin : g_areg
       reg [AW - 1:0] a_r;
       always @(posedge ap_clk) begin
         if (en) a_r <= addr;
@@ -73,7 +74,16 @@ module hwgen_rom #(
   endgenerate
 
   generate
-    if (REG_OUT != 0) begin : g_reg
+    if (REG_OUT == 2 && STYLE == "block") begin : g_reg2
+      reg [WIDTH - 1:0] q1, q2;
+      always @(posedge ap_clk) begin
+        if (en) begin
+          q1 <= word;
+          q2 <= q1;
+        end
+      end
+      assign data = q2;
+    end else if (REG_OUT != 0) begin : g_reg
       reg [WIDTH - 1:0] q;
       always @(posedge ap_clk) begin
         if (en) q <= word;
