@@ -218,34 +218,34 @@ def _live_adder_bits(sh: dict, c: dict, binary: bool, first: bool | None = None)
 # fitted LUT constants (benchmarks/fit_resources.py; refitted 2026-12-07 to hwgen_mvu with the flat hwgen_add_tree)
 MVAU_LUT = {
     "base": 0.0,           # control counters, valid / first / last, queue count
-    "xsel": 1.366,         # per input bit (MVU, NF > 1): need_in ? in_data : ibuf, the input registers' enables
+    "xsel": 1.218,         # per input bit (MVU, NF > 1): need_in ? in_data : ibuf, the input registers' enables
     "leaf": 0.0,           # per AND of the LUT products (PE * SIMD * _and_bits: live selector x operand bits)
     "leaf_const": 0.0,     # same, constant weights (fully unfolded: folded into the tree)
-    "tree": 2.412,         # per live adder bit of the first level of hwgen_add_tree (PE trees over NL leaves),
+    "tree": 2.859,         # per live adder bit of the first level of hwgen_add_tree (PE trees over NL leaves),
                            # LUT products (the partial products' ANDs merge into it)
-    "tree_up": 0.798,      # same, the levels above it
-    "tree_const": 0.388,   # same, constant weights (synthesis folds the constant partial products)
-    "tree_bip": 1.88,      # same, LUT products with a BIPOLAR operand (no AND for its always-1 low bit, the top
+    "tree_up": 0.499,      # same, the levels above it
+    "tree_const": 0.398,   # same, constant weights (synthesis folds the constant partial products)
+    "tree_bip": 2.214,      # same, LUT products with a BIPOLAR operand (no AND for its always-1 low bit, the top
                            # partial product a conditional complement)
-    "tree_bin": 0.646,     # same, XNOR-popcount
-    "tree_dsp": 1.055,     # same over DSP products
-    "acc": 0.632,          # per accumulator bit
+    "tree_bin": 0.701,     # same, XNOR-popcount
+    "tree_dsp": 1.164,     # same over DSP products
+    "acc": 0.452,          # per accumulator bit
     "accf": 0.0,           # per accumulator bit of the VVU's accumulator file (its write and read path)
-    "cmp": 0.991,          # per threshold comparator bit (PE * T * TB), thresholds from a memory
-    "cmp_const": 0.138,    # same, thresholds constant (one ROM word: folded into the count)
-    "trom": 0.352,         # distributed threshold ROM: per distinct column * ceil(depth / 16)
-    "count": 0.316,        # per adder bit of the count trees (PE trees over NT compare bits)
-    "outq": 1.503,         # per output bit (queue mux)
-    "rom": 1.044,          # distributed weight ROM: per distinct column * ceil(depth / 16)
-    "bram_mux": 0.321,     # block RAM weight ROM stacked in depth: per bit * (banks - 1)
+    "cmp": 1.048,          # per threshold comparator bit (PE * T * TB), thresholds from a memory
+    "cmp_const": 0.203,    # same, thresholds constant (one ROM word: folded into the count)
+    "trom": 0.347,         # distributed threshold ROM: per distinct column * ceil(depth / 16)
+    "count": 0.094,        # per adder bit of the count trees (PE trees over NT compare bits)
+    "outq": 1.335,         # per output bit (queue mux)
+    "rom": 0.442,          # distributed weight ROM: per distinct column * ceil(depth / 16)
+    "bram_mux": 0.287,     # block RAM weight ROM stacked in depth: per bit * (banks - 1)
 }
 # as in MVAU_LUT (refitted 2026-12-07); THR_FF: register groups of thresholding.v.j2, fixed and trom bit for bit
 THR_LUT = {"base": 12.018, "cmp": 0.794, "cmp_const": 0.369, "cmp_rom": 0.9, "outq": 0.0}
 THR_FF = {"fixed": 1.0, "trom": 1.0, "trom_small": 0.495}
 # weights of the register-bit groups of hwgen_mvu (matrix_ff_features): 1 for the groups counted bit for bit
 # (FIT_HELD), fitted for the tree's first registered level, constant-weight nodes, DSP trees and the delay line
-MVAU_FF = {"fixed": 1.0, "ctl": 0.0, "wreg": 1.0, "wrom": 1.0, "treg": 1.0, "trom": 1.0, "cmp": 1.0, "tree": 1.0,
-           "tree_first": 1.228, "tree_const": 0.525, "tree_dsp": 1.011}
+MVAU_FF = {"fixed": 1.0, "ctl": 0.292, "wreg": 1.0, "wrom": 1.0, "treg": 1.0, "trom": 1.0, "cmp": 1.0, "tree": 1.0,
+           "tree_first": 1.232, "tree_const": 0.53, "tree_dsp": 0.914}
 LS_LUT = {"base": 2.471, "cmp": 1.511, "mux": 0.734}
 LS_FF = {"regs": 1.0}
 # constants benchmarks/fit_resources.py leaves as they are: whole models (structural counts, exact on the sweep),
