@@ -13,7 +13,7 @@ nextpnr ECP5), then one per kind (the slowest block of each kind), and the targe
 >= 250 MHz UltraScale+ -1).
 
     python benchmarks/bench_timing.py [--only tfc,mvau,cnv] [--no-ecp5 | --ecp5-cached] [--jobs 2] [--markdown]
-                                      [--cnv-glue]
+                                      [--cnv-glue] [--blocks MVAU_0,MVAU_4]
 
 CNV: only its layers by default (its FIFOs and width converters are the kinds TFC already shows; --cnv-glue adds
 them). Order tfc, mvau, cnv; the table is printed at the end.
@@ -44,7 +44,8 @@ def kind_of(block: str, ops: dict) -> str:
     return "FIFO" if block.startswith("fifo_") else "DWC" if block.startswith("dwc_") else block
 
 
-def build_design(model, fold: dict | None, d: Path, jobs: int, ecp5: bool, log, layers_only=False) -> list[dict]:
+def build_design(model, fold: dict | None, d: Path, jobs: int, ecp5: bool, log, layers_only=False,
+                 blocks=None) -> list[dict]:
     """Rows (one per block) of one model at one folding, timed for both families (+ ECP5)."""
     from hwgen.boards import get_board
     from hwgen.build import build
@@ -61,7 +62,8 @@ def build_design(model, fold: dict | None, d: Path, jobs: int, ecp5: bool, log, 
         t0 = time.perf_counter()
         y = synth_build(out, HwGraph.load(out), get_board(board), log=None, jobs=jobs,
                         ecp5=ecp5 if fam == "xc7" else False,
-                        only=(lambda st: bool(st["layer"])) if layers_only else None)
+                        only=(lambda st: st["layer"] in blocks) if blocks else
+                        (lambda st: bool(st["layer"])) if layers_only else None)
         log(f"  {fam}: {len(y['timing']['blocks'])} blocks synthesized and timed in {time.perf_counter() - t0:.0f} s")
         x = y["timing"].get("across")
         if x:  # the worst stream between two blocks (a FIFO's memory read into its consumer)
@@ -129,6 +131,9 @@ def main(argv=None) -> int:
                     help="ECP5 figures only where a previous run left them in the cache (no new place and route)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--blocks", default="",
+                    help="only these layers (comma-separated names, e.g. MVAU_0,MVAU_4: TFC's and CNV's), minutes "
+                         "instead of the 1-2 h of everything")
     ap.add_argument("--cnv-glue", action="store_true",
                     help="also the CNV's FIFOs and width converters (37 more blocks: about 3x the time; TFC has "
                          "the same kinds)")
@@ -136,6 +141,7 @@ def main(argv=None) -> int:
     from tests.handmade_cnv import fold_cnv_large_file
 
     only = set(a.only.split(","))
+    blocks = set(filter(None, a.blocks.split(","))) or None
     ecp5 = False if a.no_ecp5 else "cached" if a.ecp5_cached else True
     log = (lambda m: print(m, file=sys.stderr, flush=True))
     designs = []
@@ -148,7 +154,8 @@ def main(argv=None) -> int:
             else:
                 log("TFC_1W1A, published folding")
                 (tmp / "tfc").mkdir()
-                designs.append(("TFC_1W1A", build_design(TFC, TFC_FOLD, tmp / "tfc", a.jobs, ecp5, log)))
+                designs.append(("TFC_1W1A", build_design(TFC, TFC_FOLD, tmp / "tfc", a.jobs, ecp5, log,
+                                                         blocks=blocks)))
                 done()
         if "mvau" in only:
             log("MVAU UINT4 x INT4 PE16 SIMD32")
@@ -163,7 +170,7 @@ def main(argv=None) -> int:
             cnv = model_path("cnv_1w1a.onnx.gz", tmp / "cnv")
             names = [lay.name for lay in compile_model(cnv).layers if lay.op in ("MVAU", "VVAU")]
             rows = build_design(cnv, fold_cnv_large_file(names), tmp / "cnv", a.jobs, ecp5, log,
-                                layers_only=not a.cnv_glue)
+                                layers_only=not a.cnv_glue, blocks=blocks)
             for r in rows:
                 if r["block"] == names[0]:
                     r["kind"] = "MVAU (8-bit first conv)"

@@ -66,3 +66,14 @@ def get_board(name: str | None) -> Board:
     if name not in boards:
         raise UnknownBoardError(f"unknown board {name!r}; known boards: {', '.join(boards)}.")
     return boards[name]
+
+
+# yosys synth_xilinx -family of each board family (here, below hwgen.layers and hwgen.sim, so the matrix core's
+# pipeline depth can follow the board without importing the synthesis wrapper)
+FAMILY = {"zynq7000": "xc7", "zynq_us+": "xcup", "alveo": "xcup"}
+
+
+def family_of(board) -> str:
+    """yosys synth_xilinx family of a board (hwgen.boards.Board or its family string)."""
+    fam = getattr(board, "family", board)
+    return FAMILY.get(str(fam), "xc7")

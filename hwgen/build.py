@@ -105,7 +105,7 @@ def summary(g, designs: list | None = None) -> dict:
     from hwgen.codegen.dma import geometry, io_estimate
     from hwgen.fold.search import RESOURCES, board_use
     from hwgen.fold.units import estimate
-    from hwgen.layers.cost import fifo_resources
+    from hwgen.layers.fifo_cost import fifo_resources
     from hwgen.plan.memory import plan_memories
 
     g = as_islands(g)

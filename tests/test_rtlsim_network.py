@@ -95,8 +95,9 @@ def test_tfc_1w1a_cycle_accuracy(tfc1w1a):
 
 
 def test_unbalanced_folding_per_layer_cycles(tmp_path):
-    """Default folding (layers of 512 and 640 cycles): the chain runs at the bottleneck's 640, and each layer's
-    active cycles still match its own cycles()."""
+    """Default folding (layers of 8 and 10 cycles per frame): the chain runs at the bottleneck's rate, and each
+    layer's active cycles still match its own cycles() although the bottleneck backpressures it every frame (the
+    cycle a block's registered ready lags a released output counts as blocked)."""
     out = build(tfc_model("TFC_1W1A"), tmp_path / "o")
     acc = Accelerator(out, "rtlsim")
     q = random_inputs(acc.graph, 60, seed=1)
@@ -118,13 +119,19 @@ def test_watchdog_sink_never_ready(tfc1w1a):
 
 
 def test_watchdog_broken_design(tfc1w1a, tmp_path):
-    """A block whose pipeline never advances: the watchdog names the stream into it, nothing hangs."""
+    """A block that never takes its input: the watchdog names the stream into it, nothing hangs. (The datapath is
+    the shared hwgen_mvu module, so the break is in MVAU_2's own wrapper: its core never sees a valid word and the
+    wrapper never signals ready.)"""
     out = tmp_path / "broken"
     shutil.copytree(tfc1w1a, out, ignore=shutil.ignore_patterns("rtlsim"))
     v = out / "rtl" / "hwgen_top_MVAU_2.v"
     text = v.read_text()
-    assert "wire en = (qcnt != 2'd2);" in text
-    v.write_text(text.replace("wire en = (qcnt != 2'd2);", "wire en = 1'b0;"))
+    port = ".in0_V_TVALID(in0_V_TVALID), .in0_V_TREADY(in0_V_TREADY),"
+    assert port in text and text.rstrip().endswith("endmodule")
+    text = text.replace(port, ".in0_V_TVALID(1'b0), .in0_V_TREADY(core_ready),")
+    text = text.replace("  hwgen_mvu #(", "  wire core_ready;\n  hwgen_mvu #(", 1)
+    text = text.rstrip()[:-len("endmodule")] + "  assign in0_V_TREADY = 1'b0;\nendmodule\n"
+    v.write_text(text)
     (out / "manifest.json").unlink()
     write_manifest(out)  # as if the generator had written the broken block (else the manifest check refuses it)
     acc = Accelerator(out, "rtlsim", watchdog=2000)

@@ -171,7 +171,7 @@ def wrapper_context(geo: DmaGeometry, inner_in_bits: int, inner_out_bits: int, f
 HLS_FRAMES_PER_CALL = 16
 
 # Words a block holds besides the FIFO on its output stream: its pipeline registers and its 2-word output
-# queue (an MVAU: issue, products, accumulate, activation and the queue, 6; rounded up).
+# queue (the fixed-depth kinds; a matrix block tells its own, deeper: pipeline_words()).
 BLOCK_SLACK_WORDS = 8
 
 
@@ -183,7 +183,8 @@ def flag_queue_depth(design) -> int:
 
     Bound: a process finishes writing frame f before it reads any word of frame f + 2 (every kind's loop sends a
     frame's last output before it reads the next frame's input), and a stream holds at most its FIFO's depth plus
-    what its producer keeps in its pipeline and output queue (BLOCK_SLACK_WORDS), so a producer can be at most
+    what its producer keeps in its pipeline and output queue (BLOCK_SLACK_WORDS, or a matrix block's
+    pipeline_words(): its core's deepest pipeline, hwgen.layers.pipeline.max_matrix_words), so a producer can be at most
     1 + (D + slack) // N frames ahead of its consumer on a stream of N words per frame. Along any input -> output
     path the gearboxes are then at most the sum of those terms apart; the smallest sum over the paths bounds them
     (every frame crosses every path). Margin: one more frame per process on the path, and 2. A shallower queue
@@ -194,10 +195,14 @@ def flag_queue_depth(design) -> int:
         into.setdefault(s.dst, []).append(s)
     memo: dict = {}
 
+    def slack(name) -> int:  # words a producer holds: a matrix block's deeper pipeline counts (pipeline_words)
+        words = getattr(design.by_name.get(name), "pipeline_words", None)
+        return max(BLOCK_SLACK_WORDS, words() if words else 0)
+
     def frames_to(node) -> int:  # least frames in flight from the input gearbox to `node` (None: the output)
         if node not in memo:
             memo[node] = min((0 if s.src is None else frames_to(s.src) + 1) + 1
-                             + (max(1, int(s.depth)) + (0 if s.src is None else BLOCK_SLACK_WORDS))
+                             + (max(1, int(s.depth)) + (0 if s.src is None else slack(s.src)))
                              // max(1, int(s.words_per_frame)) for s in into[node])
         return memo[node]
 

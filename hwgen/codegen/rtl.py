@@ -64,9 +64,11 @@ synthesis estimates: hwgen.sim.yosys.synth.
 
 from __future__ import annotations
 
+import contextvars
 import re
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -75,13 +77,16 @@ from hwgen.bits import clog2, pad8, signed_bits
 from hwgen.codegen.render import render, templates_dir
 from hwgen.dtypes import DType
 from hwgen.errors import FoldingError
-from hwgen.layers.cost import FIFO_SRL_MAX_DEPTH
+from hwgen.layers.cost import products_in_dsp
+from hwgen.layers.fifo_cost import FIFO_SRL_MAX_DEPTH
+from hwgen.layers.pipeline import (levels_per_stage, matrix_latency, target_of_meta, timing_target,  # noqa: F401
+                                   tree_leaves)
 from hwgen.layers.registry import block_templates, with_template
 from hwgen.layers.roms import rom_style
 
 
 # the static Verilog-2005 modules in templates/rtl/<module>.v
-LIB_MODULES = ("hwgen_fifo", "hwgen_out_queue", "hwgen_rom")
+LIB_MODULES = ("hwgen_fifo", "hwgen_out_queue", "hwgen_rom", "hwgen_mvu", "hwgen_add_tree")
 _LIB_USE = re.compile(r"^\s*(" + "|".join(LIB_MODULES) + r")\b\s*(?:#|[A-Za-z_])", re.M)
 
 
@@ -194,6 +199,40 @@ def _mem_style(p: dict) -> str:
 
 
 
+def _kind(dt: DType) -> int:
+    return 2 if dt.bipolar else (1 if dt.signed else 0)
+
+
+def matrix_core_params(ctx: dict, vvau: bool, order_win: bool = False, lps: int | None = None) -> dict:
+    """The hwgen_mvu parameters ("core": [(name, Verilog literal)]), "LPS", "DSP" and "latency" of a matrix
+    block from its template context (mvau_context or the VVAU's)."""
+    idt, wdt = ctx["_idt"], ctx["_wdt"]
+    xnor = bool(ctx.get("binary_xnor"))
+    dsp = products_in_dsp(ctx["IB"], ctx["WB"], xnor)
+    lps = int(lps or ctx.get("levels_per_stage") or levels_per_stage())
+    nt = int(ctx.get("NT", 0)) if ctx.get("has_thresholds") else 0
+    ww = ctx["PE"] * ctx["SIMD"] * ctx["WB"]
+    core = [("PE", ctx["PE"]), ("SIMD", ctx["SIMD"]), ("SF", ctx["SF"]), ("NF", ctx["NF"]), ("IB", ctx["IB"]),
+            ("WB", ctx["WB"]), ("OB", ctx["OB"]), ("ACC", ctx["ACC"]), ("IN_KIND", _kind(idt)),
+            ("W_KIND", _kind(wdt)), ("XNOR", int(xnor)), ("DSP", int(dsp)), ("LPS", lps), ("VVAU", int(vvau)),
+            ("ORDER_WIN", int(order_win))]
+    if ctx["w_const"]:
+        core += [("W_CONST", 1), ("W_VALUE", f"{ww}'h{ctx['w_const']}")]
+    else:
+        core += [("WEIGHT_FILE", "WEIGHT_FILE"), ("W_STYLE", f'"{ctx["w_rom_style"] or "auto"}"')]
+    if nt:
+        core += [("NT", nt), ("TB", ctx["TB"])]
+        if ctx["t_const"]:
+            core += [("T_CONST", 1), ("T_VALUE", f"{ctx['PE'] * nt * ctx['TB']}'h{ctx['t_const']}")]
+        else:
+            core += [("THRESH_FILE", "THRESH_FILE"), ("T_STYLE", f'"{ctx["t_rom_style"] or "auto"}"')]
+        core += [("BASE", f"{ctx['OB']}'d{ctx['base_pattern']}")]
+    core += [("IN_TDW", ctx["IN_TDW"]), ("OUT_TDW", ctx["OUT_TDW"])]
+    leaves = tree_leaves(ctx["SIMD"], idt, wdt, xnor, dsp)
+    return {"core": core, "LPS": lps, "DSP": dsp,
+            "latency": matrix_latency(leaves, nt, dsp, lps, lut_products=not xnor and not dsp)}
+
+
 def mvau_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
     """Context and ROM files of templates/rtl/mvau.v.j2."""
     p = dict(p)
@@ -241,6 +280,7 @@ def mvau_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
             files[tfile] = _mem_lines(rom, tb)
         ctx.update(NT=nt, TB=tb, TW=pe * nt * tb, base_pattern=_out_base_pattern(p["out_base"], odt),
                    t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)))
+    ctx.update(matrix_core_params(dict(ctx, _idt=idt, _wdt=wdt), vvau=False))
     return ctx, files
 
 

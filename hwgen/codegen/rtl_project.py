@@ -116,7 +116,8 @@ def plan(graph, top: str = "hwgen_top", fifo_depths: dict | None = None, sizing:
             wire(s.name, s.bits, f"{top}__fifo_{s.name}", module, s.words_per_frame, None, label(s))
         if node.rtl_template is None:
             raise UnsupportedModelError(f"layer {node.name}: kind {node.op} has no RTL template")
-        ctx, files = node.rtl_context(rtl.LIB, module)
+        with rtl.timing_target(*rtl.target_of_meta(getattr(graph, "meta", None))):  # matrix pipeline depth
+            ctx, files = node.rtl_context(rtl.LIB, module)
         in_ports, out_ports = rtl.ports(len(ins), len(outs))
         for s, p in zip(ins, in_ports):
             _check_width(ctx, p, s, module)

@@ -15,6 +15,7 @@ import numpy as np
 from hwgen.bits import signed_bits
 from hwgen.dtypes import DType, from_name, smallest_for_range
 from hwgen.layers import cost, kernels
+from hwgen.layers.pipeline import max_matrix_words, tree_leaves
 from hwgen.layers.roms import live_width
 from hwgen.layers.base import HwLayer, divisors, dtype_dict, thresholded_range
 from hwgen.layers.registry import register
@@ -164,6 +165,9 @@ class MVAU(HwLayer):
         (benchmarks/calibrate_resources.py)."""
         sh = self.rtl_shape(pe, simd)
         mems = self.memories(pe, simd, mem_style)
+        dsp = cost.products_in_dsp(sh["IB"], sh["WB"], self.binary_xnor)
+        sh["NL"] = tree_leaves(sh["SIMD"], self.in_dtype, self.w_dtype, self.binary_xnor, dsp)  # adder tree leaves
+        sh.update(cost.selector_bits(self.in_dtype, self.w_dtype))
         return cost.mvau_resources(sh, self.binary_xnor, mems)
 
     def out_range(self):
@@ -179,6 +183,13 @@ class MVAU(HwLayer):
         if self.mh // self.pe == 1:
             return 2
         return self.mw // self.simd + 2
+
+    def pipeline_words(self) -> int:
+        """Most words the RTL block holds between its ports (hwgen.layers.pipeline.max_matrix_words)."""
+        sp = self.spec()
+        dsp = cost.products_in_dsp(sp.IB, sp.WB, self.binary_xnor)
+        leaves = tree_leaves(sp.SIMD, self.in_dtype, self.w_dtype, self.binary_xnor, dsp)
+        return max_matrix_words(leaves, sp.NT, dsp)
 
     def hls_context(self, lib):
         return lib.mvau_context(dict(self.template_params(), spec=self.spec().as_dict()))

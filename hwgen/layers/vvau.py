@@ -18,6 +18,7 @@ from hwgen.layers import conv_kernels as ck
 from hwgen.layers import cost
 from hwgen.layers.base import FrameLayer, divisors, dtype_dict, thresholded_range
 from hwgen.layers.registry import register
+from hwgen.layers.pipeline import max_matrix_words, tree_leaves
 from hwgen.layers.roms import live_width, rom_style
 
 ORDERS = ("window", "depthwise")
@@ -215,7 +216,10 @@ class VVAU(FrameLayer):
     def resources(self, pe=None, simd=None, mem_style=None) -> dict:
         """Estimated {"luts", "ffs", "bram18", "uram", "dsps", "lutram"} of the RTL block (hwgen.layers.cost,
         calibrated against yosys by benchmarks/calibrate_vvau.py)."""
-        return cost.vvau_resources(self.spec(pe, simd).as_dict(), self.memories(pe, simd, mem_style))
+        sh = self.spec(pe, simd).as_dict()
+        sh["NL"] = tree_leaves(sh["SIMD"], self.in_dtype, self.w_dtype, False, cost.products_in_dsp(sh["IB"], sh["WB"]))
+        sh.update(cost.selector_bits(self.in_dtype, self.w_dtype))
+        return cost.vvau_resources(sh, self.memories(pe, simd, mem_style))
 
     def template_params(self):
         return {"name": self.name, "C": self.channels, "K": self.window, "PE": self.pe, "SIMD": self.simd,
@@ -224,6 +228,12 @@ class VVAU(FrameLayer):
                 "acc_bits": self.acc_dtype().bits, "weights": self.weights,
                 "has_thresholds": self.thresholds is not None, "thresholds": self.thresholds,
                 "out_base": self.out_base, "mem_style": self.mem_style}
+
+    def pipeline_words(self) -> int:
+        """Most words the RTL block holds between its ports (hwgen.layers.pipeline.max_matrix_words)."""
+        sp = self.spec()
+        dsp = cost.products_in_dsp(sp.IB, sp.WB)
+        return max_matrix_words(tree_leaves(sp.SIMD, self.in_dtype, self.w_dtype, False, dsp), sp.NT, dsp)
 
     def rtl_context(self, lib, module):
         sp = self.spec()
@@ -247,6 +257,7 @@ class VVAU(FrameLayer):
                 files[tfile] = tl
             ctx.update(base_pattern=0 if odt.bipolar else self.out_base & ((1 << odt.bits) - 1),
                        t_rom_style=rom_style(sp.NF, sp.TW, self.mem_style))
+        ctx.update(lib.matrix_core_params(dict(ctx, _idt=idt, _wdt=wdt), vvau=True, order_win=self.order == "window"))
         return ctx, files
 
     def hls_context(self, lib):

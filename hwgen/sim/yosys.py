@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from hwgen import proc  # children stopped with hwgen (SIGTERM / Ctrl-C)
+from hwgen.boards import FAMILY, family_of  # noqa: F401 (re-exported: the yosys family of a board)
 from hwgen.errors import ToolError
 
 # primitive -> (resource class, weight)
@@ -148,15 +149,6 @@ def synth(sources: list, top: str, family: str = "xc7", cwd=None, timeout: float
         net_file.unlink()
         res["netlist"] = str(gz)
     return res
-
-
-FAMILY = {"zynq7000": "xc7", "zynq_us+": "xcup", "alveo": "xcup"}
-
-
-def family_of(board) -> str:
-    """yosys synth_xilinx family of a board (hwgen.boards.Board or its family string)."""
-    fam = getattr(board, "family", board)
-    return FAMILY.get(str(fam), "xc7")
 
 
 def _summary(r: dict) -> dict:

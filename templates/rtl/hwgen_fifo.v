@@ -7,7 +7,7 @@
 //   DEPTH     words the FIFO holds (>= 1); the "ram" style holds one word more, in its output register
 //   STYLE     "srl": shift register (shift-register LUTs / flip-flops), the oldest word read combinationally;
 //             "ram": an inferred RAM (LUT RAM or block RAM, the tool's choice by size) with a registered read.
-//             hwgen.codegen.rtl.fifo_style decides (srl up to 64 words).
+//             hwgen.codegen.rtl.fifo_style decides (srl up to 4 words: hwgen.layers.fifo_cost.FIFO_SRL_MAX_DEPTH).
 //   SIZING    1: simulation only, for FIFO sizing (hwgen.sim.fifo_sizing): DEPTH is the capacity and the depth in
 //             use and the style are read at time 0 from CFG_FILE (hex: depth, then 1 for "ram" / 0 for "srl"),
 //             so trials change depths without rebuilding the model. Cycle for cycle it behaves as the FIFO of
@@ -70,14 +70,17 @@ module hwgen_fifo #(
 
   generate
     if (STYLE == "srl" && SIZING == 0) begin : g_srl
-      // a write shifts every entry up; the oldest word is entry cnt-1
+      // a write shifts every entry up; the oldest word is entry cnt-1. Every signal the ports and the read see
+      // comes from a register (not empty, not full, and rd = the oldest entry, kept beside cnt instead of
+      // computed from it), so a stream's path is this FIFO's read mux plus its consumer's input logic.
+      reg nonempty, notfull;
       if (DEPTH == 1) begin : g_d1
-        assign in0_V_TREADY = (cnt != FULL) || out_V_TREADY;
+        assign in0_V_TREADY = notfull || out_V_TREADY;
       end else begin : g_dn
-        assign in0_V_TREADY = (cnt != FULL);
+        assign in0_V_TREADY = notfull;
       end
-      assign out_V_TVALID = (cnt != {CW{1'b0}});
-      wire pop = out_V_TVALID && out_V_TREADY;
+      assign out_V_TVALID = nonempty;
+      wire pop = nonempty && out_V_TREADY;
 
       reg [WIDTH - 1:0] sr [0:DEPTH - 1];
       integer i;
@@ -87,20 +90,33 @@ module hwgen_fifo #(
           for (i = 1; i < DEPTH; i = i + 1) sr[i] <= sr[i - 1];
         end
       end
+      localparam [CW - 1:0] FULL_M1 = DEPTH_M1[CW - 1:0];
       if (DEPTH > 1) begin : g_rd
-        wire [CW - 1:0] rd = cnt - C1;
-        assign out_data = sr[rd[AW - 1:0]];
-        if (CW > AW) begin : g_unused
-          wire unused_rd = &{1'b0, rd[CW - 1:AW]};
+        reg [AW - 1:0] rd;  // cnt - 1, 0 when empty
+        always @(posedge ap_clk) begin
+          if (!ap_rst_n) rd <= {AW{1'b0}};
+          else if (push && !pop && nonempty) rd <= rd + A1;
+          else if (pop && !push && cnt != C1) rd <= rd - A1;
         end
+        assign out_data = sr[rd];
       end else begin : g_rd0
         assign out_data = sr[0];
       end
 
       always @(posedge ap_clk) begin
-        if (!ap_rst_n) cnt <= {CW{1'b0}};
-        else if (push && !pop) cnt <= cnt + C1;
-        else if (pop && !push) cnt <= cnt - C1;
+        if (!ap_rst_n) begin
+          cnt <= {CW{1'b0}};
+          nonempty <= 1'b0;
+          notfull <= 1'b1;
+        end else if (push && !pop) begin
+          cnt <= cnt + C1;
+          nonempty <= 1'b1;
+          notfull <= (cnt != FULL_M1);
+        end else if (pop && !push) begin
+          cnt <= cnt - C1;
+          nonempty <= (cnt != C1);
+          notfull <= 1'b1;
+        end
       end
     end else begin : g_ring
       // a circular buffer: "ram" reads into an output register (a RAM with a registered read, one word
@@ -121,11 +137,13 @@ module hwgen_fifo #(
       reg [AW - 1:0] wp, rp;
       reg [WIDTH - 1:0] oq;
       reg ov;
-      assign in0_V_TREADY = (cnt != lim) || (!reg_out && lim == C1 && out_V_TREADY);
-      wire ren = reg_out && (cnt != {CW{1'b0}}) && (!ov || out_V_TREADY);   // into the output register
-      wire pop = !reg_out && (cnt != {CW{1'b0}}) && out_V_TREADY;           // "srl" timing: straight out
+      reg nonempty, notfull;  // cnt != 0, cnt != lim: registered, so the ports' handshakes start at flip-flops
+      wire [CW - 1:0] lim_m1 = lim - C1;
+      assign in0_V_TREADY = notfull || (!reg_out && lim == C1 && out_V_TREADY);
+      wire ren = reg_out && nonempty && (!ov || out_V_TREADY);   // into the output register
+      wire pop = !reg_out && nonempty && out_V_TREADY;           // "srl" timing: straight out
       wire take = ren || pop;
-      assign out_V_TVALID = reg_out ? ov : (cnt != {CW{1'b0}});
+      assign out_V_TVALID = reg_out ? ov : nonempty;
       assign out_data = reg_out ? oq : mem[rp];
 
       always @(posedge ap_clk) begin
@@ -140,11 +158,20 @@ module hwgen_fifo #(
           rp <= {AW{1'b0}};
           cnt <= {CW{1'b0}};
           ov <= 1'b0;
+          nonempty <= 1'b0;
+          notfull <= 1'b1;
         end else begin
           if (push) wp <= (wp == LAST) ? {AW{1'b0}} : wp + A1;
           if (take) rp <= (rp == LAST) ? {AW{1'b0}} : rp + A1;
-          if (push && !take) cnt <= cnt + C1;
-          else if (take && !push) cnt <= cnt - C1;
+          if (push && !take) begin
+            cnt <= cnt + C1;
+            nonempty <= 1'b1;
+            notfull <= (cnt != lim_m1);
+          end else if (take && !push) begin
+            cnt <= cnt - C1;
+            nonempty <= (cnt != C1);
+            notfull <= 1'b1;
+          end
           if (ren) ov <= 1'b1;
           else if (out_V_TREADY) ov <= 1'b0;
         end

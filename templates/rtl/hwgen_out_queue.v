@@ -19,6 +19,7 @@ module hwgen_out_queue #(
   input  wire [WIDTH - 1:0] in_data,
   input  wire in_valid,
   output wire in_ready,
+  output wire in_ready_next,  // in_ready's next value (the D of its register): for a block that registers a copy
   output wire [TDW - 1:0] out_V_TDATA,
   output wire out_V_TVALID,
   input  wire out_V_TREADY
@@ -36,19 +37,28 @@ module hwgen_out_queue #(
 
   reg [1:0] qcnt;
   reg [WIDTH - 1:0] q0, q1;
-  assign in_ready = (qcnt != 2'd2);
+  // in_ready == (qcnt != 2), kept in its own register (computed from the next count) so that the block's
+  // enable, which reaches every pipeline register, starts at a flip-flop and not behind a LUT
+  reg rdy;
+  assign in_ready = rdy;
   wire push = in_valid && in_ready;
   wire pop = (qcnt != 2'd0) && out_V_TREADY;
+  wire [1:0] qnext = (push && !pop) ? qcnt + 2'd1 : (pop && !push) ? qcnt - 2'd1 : qcnt;
   always @(posedge ap_clk) begin
     if (push && (qcnt == 2'd0 || (pop && qcnt == 2'd1))) q0 <= in_data;
     else if (pop) q0 <= q1;
     if (push && qcnt == 2'd1 && !pop) q1 <= in_data;  // (no push when qcnt == 2)
   end
   always @(posedge ap_clk) begin
-    if (!ap_rst_n) qcnt <= 2'd0;
-    else if (push && !pop) qcnt <= qcnt + 2'd1;
-    else if (pop && !push) qcnt <= qcnt - 2'd1;
+    if (!ap_rst_n) begin
+      qcnt <= 2'd0;
+      rdy <= 1'b1;
+    end else begin
+      qcnt <= qnext;
+      rdy <= (qnext != 2'd2);
+    end
   end
+  assign in_ready_next = !ap_rst_n || (qnext != 2'd2);
   assign out_V_TVALID = (qcnt != 2'd0);
   generate
     if (TDW > WIDTH) begin : g_pad

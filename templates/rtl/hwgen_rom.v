@@ -8,6 +8,10 @@
 //   STYLE      rom_style attribute: "auto" (none: the tool decides), "block", "distributed" or "logic"
 //              (hwgen.layers.roms.rom_style decides)
 //   REG_OUT    1: data is registered, loaded from addr when en (a block RAM's registered read);
+//              2: two cycles from addr to data: STYLE "block", the block RAM's read and its output register (its
+//              DO register); else (a ROM yosys builds in logic) addr registered, then the word, so the decode
+//              starts at a flip-flop of its own instead of sharing a cycle with the caller's address counter
+//              (yosys otherwise moves a word register in front of the decode);
 //              0: data = the word at addr combinationally (en unused)
 module hwgen_rom #(
   parameter WIDTH = 8,
@@ -25,38 +29,61 @@ module hwgen_rom #(
   // parameter check (Verilog-2005 has no elaboration-time $error: synthesis (yosys) stops here with the
   // message, a simulation at time 0)
   initial begin
-    if (WIDTH < 1 || DEPTH < 2 || (REG_OUT != 0 && REG_OUT != 1)
+    if (WIDTH < 1 || DEPTH < 2 || (REG_OUT != 0 && REG_OUT != 1 && REG_OUT != 2)
         || (STYLE != "auto" && STYLE != "block" && STYLE != "distributed" && STYLE != "logic")) begin
-      $display("ERROR: hwgen_rom %m: illegal parameters WIDTH=%0d DEPTH=%0d STYLE=%s REG_OUT=%0d (need WIDTH >= 1, DEPTH >= 2, STYLE \"auto\", \"block\", \"distributed\" or \"logic\", REG_OUT 0 or 1)",
+      $display("ERROR: hwgen_rom %m: illegal parameters WIDTH=%0d DEPTH=%0d STYLE=%s REG_OUT=%0d (need WIDTH >= 1, DEPTH >= 2, STYLE \"auto\", \"block\", \"distributed\" or \"logic\", REG_OUT 0, 1 or 2)",
                WIDTH, DEPTH, STYLE, REG_OUT);
       $finish;
     end
   end
 
   // the memory, with its rom_style attribute (an attribute value cannot be a parameter: one branch per style)
+  localparam AW = (DEPTH > 1) ? $clog2(DEPTH) : 1;
+  wire [AW - 1:0] ra;  // the address the memory reads
+  generate
+    if (REG_OUT == 2 && STYLE != "block") begin : g_areg
+      reg [AW - 1:0] a_r;
+      always @(posedge ap_clk) begin
+        if (en) a_r <= addr;
+      end
+      assign ra = a_r;
+    end else begin : g_anoreg
+      assign ra = addr;
+    end
+  endgenerate
+
   wire [WIDTH - 1:0] word;
   generate
     if (STYLE == "block") begin : g_block
       (* rom_style = "block" *) reg [WIDTH - 1:0] mem [0:DEPTH - 1];
       initial $readmemh(INIT_FILE, mem);
-      assign word = mem[addr];
+      assign word = mem[ra];
     end else if (STYLE == "distributed") begin : g_distributed
       (* rom_style = "distributed" *) reg [WIDTH - 1:0] mem [0:DEPTH - 1];
       initial $readmemh(INIT_FILE, mem);
-      assign word = mem[addr];
+      assign word = mem[ra];
     end else if (STYLE == "logic") begin : g_logic
       (* rom_style = "logic" *) reg [WIDTH - 1:0] mem [0:DEPTH - 1];
       initial $readmemh(INIT_FILE, mem);
-      assign word = mem[addr];
+      assign word = mem[ra];
     end else begin : g_auto
       reg [WIDTH - 1:0] mem [0:DEPTH - 1];
       initial $readmemh(INIT_FILE, mem);
-      assign word = mem[addr];
+      assign word = mem[ra];
     end
   endgenerate
 
   generate
-    if (REG_OUT) begin : g_reg
+    if (REG_OUT == 2 && STYLE == "block") begin : g_reg2
+      reg [WIDTH - 1:0] q1, q2;
+      always @(posedge ap_clk) begin
+        if (en) begin
+          q1 <= word;
+          q2 <= q1;
+        end
+      end
+      assign data = q2;
+    end else if (REG_OUT != 0) begin : g_reg
       reg [WIDTH - 1:0] q;
       always @(posedge ap_clk) begin
         if (en) q <= word;
