@@ -17,7 +17,7 @@ import pytest
 
 from hwgen.boards import get_board
 from hwgen.build import build, compile_model
-from hwgen.codegen.dma import BLOCK_SLACK_WORDS, HLS_FRAMES_PER_CALL, flag_queue_depth
+from hwgen.codegen.dma import BLOCK_SLACK_WORDS, HLS_FRAMES_PER_CALL, fifo_capacity, flag_queue_depth
 from hwgen.graph import HwGraph
 from hwgen.runtime.accelerator import Accelerator
 from hwgen.sim.csim import DmaCsim
@@ -56,7 +56,11 @@ def test_tfc_1w1a_both_tops(tmp_path):
     # the flag queue holds the frames that can be in flight (a chain: one term per stream and process, + 2; a
     # stream out of a block also holds that block's pipeline words)
     d = HwGraph.load(out).design()
-    want = sum(2 + (max(1, s.depth) + (BLOCK_SLACK_WORDS if s.src else 0)) // s.words_per_frame for s in d.streams)
+
+    def slack(src):  # a matrix block holds its pipeline's words too
+        words = getattr(d.by_name.get(src), "pipeline_words", None)
+        return max(BLOCK_SLACK_WORDS, words() if words else 0)
+    want = sum(2 + (fifo_capacity(s.depth) + (slack(s.src) if s.src else 0)) // s.words_per_frame for s in d.streams)
     assert got["flag_queue_depth"] == want + 1
     text = (out / "hls" / "hwgen_dma_top.cpp").read_text()
     assert f"#pragma HLS STREAM variable=last_q depth={got['flag_queue_depth']}" in text

@@ -175,6 +175,15 @@ HLS_FRAMES_PER_CALL = 16
 BLOCK_SLACK_WORDS = 8
 
 
+def fifo_capacity(depth) -> int:
+    """Words a stream's FIFO of `depth` can hold: its depth, one more in the RTL's "ram" style (hwgen_fifo's output
+    register; the HLS stream holds exactly its depth, so this bounds both)."""
+    from hwgen.codegen.rtl import fifo_style
+
+    d = max(1, int(depth))
+    return d + (fifo_style(d) == "ram")
+
+
 def flag_queue_depth(design) -> int:
     """Depth of the end-of-batch flag queue between a DMA top's input and output gearboxes (one flag per frame,
     written when the input has sent a frame's last word, read for the frame's last output beat): the frames that
@@ -182,14 +191,14 @@ def flag_queue_depth(design) -> int:
     (templates/hls/dma_top.cpp.j2) and the RTL wrapper (templates/rtl/dma_wrapper.v.j2).
 
     Bound: a process finishes writing frame f before it reads any word of frame f + 2 (every kind's loop sends a
-    frame's last output before it reads the next frame's input), and a stream holds at most its FIFO's depth plus
-    what its producer keeps in its pipeline and output queue (BLOCK_SLACK_WORDS, or a matrix block's
-    pipeline_words(): its core's deepest pipeline, hwgen.layers.pipeline.max_matrix_words), so a producer can be at most
-    1 + (D + slack) // N frames ahead of its consumer on a stream of N words per frame. Along any input -> output
-    path the gearboxes are then at most the sum of those terms apart; the smallest sum over the paths bounds them
-    (every frame crosses every path). Margin: one more frame per process on the path, and 2. A shallower queue
-    would only slow the input (the output never waits for the flag of a frame the input has not finished), never
-    deadlock it."""
+    frame's last output before it reads the next frame's input), and a stream holds at most its FIFO's depth
+    plus what its producer keeps in its pipeline and output queue (BLOCK_SLACK_WORDS, or a matrix block's
+    pipeline_words(): its core's deepest pipeline, hwgen.layers.pipeline.max_matrix_words), so a producer can be
+    at most 1 + (C + slack) // N frames ahead of its consumer (C: fifo_capacity(D)) on a stream of N words per
+    frame. Along any input -> output path the gearboxes are then at most the sum of those terms apart; the
+    smallest sum over the paths bounds them (every frame crosses every path). Margin: one more frame per process
+    on the path, and 2. A shallower queue would only slow the input (the output never waits for the flag of a
+    frame the input has not finished), never deadlock it."""
     into: dict = {}
     for s in design.streams:
         into.setdefault(s.dst, []).append(s)
@@ -202,7 +211,7 @@ def flag_queue_depth(design) -> int:
     def frames_to(node) -> int:  # least frames in flight from the input gearbox to `node` (None: the output)
         if node not in memo:
             memo[node] = min((0 if s.src is None else frames_to(s.src) + 1) + 1
-                             + (max(1, int(s.depth)) + (0 if s.src is None else slack(s.src)))
+                             + (fifo_capacity(s.depth) + (0 if s.src is None else slack(s.src)))
                              // max(1, int(s.words_per_frame)) for s in into[node])
         return memo[node]
 
