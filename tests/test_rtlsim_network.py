@@ -96,8 +96,7 @@ def test_tfc_1w1a_cycle_accuracy(tfc1w1a):
 
 def test_unbalanced_folding_per_layer_cycles(tmp_path):
     """Default folding (layers of 8 and 10 cycles per frame): the chain runs at the bottleneck's rate, and each
-    layer's active cycles still match its own cycles() although the bottleneck backpressures it every frame (the
-    cycle a block's registered ready lags a released output counts as blocked)."""
+    layer's active cycles still match its own cycles() although the bottleneck backpressures it every frame."""
     out = build(tfc_model("TFC_1W1A"), tmp_path / "o")
     acc = Accelerator(out, "rtlsim")
     q = random_inputs(acc.graph, 60, seed=1)

@@ -21,8 +21,7 @@ every layer runs at the bottleneck's rate), "frame_span", the mean span from a f
 there, and "active_cycles": cycles per frame in which the layer's block took an input word or was neither
 starved (an input it waits on empty; a join waits on all of its inputs) nor blocked (an output word refused):
 the measured counterpart of layer.cycles() (exact when nothing downstream applies backpressure; a block that keeps
-working while its output waits is counted as idle then, and so is the cycle after a refused output word in which
-the block, whose output queue's ready is registered, still stalls with an input word waiting). Per stream ("streams", by the names of summary.json):
+working while its output waits is counted as idle then). Per stream ("streams", by the names of summary.json):
 the same interval and span on the stream into its consumer, and the FIFO's maximum occupancy. `stream_stamps()`
 gives the raw first / last word cycles of every frame on every wire. After a full-rate run the figures go into
 OUT/report/summary.json under "rtlsim".

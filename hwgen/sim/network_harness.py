@@ -113,7 +113,6 @@ int main(int argc, char** argv) {
     fclose(fi);
     std::vector<uint64_t> count(ns, 0), last_move(ns, 0), stamps(ns * 2 * n_frames, 0), idle(nst, 0);
     std::vector<uint64_t> occ_max(nf, 0), next_stamp(ns, 0);
-    std::vector<uint8_t> refused_before(nst, 0);
     std::vector<int64_t> fifo_of_in(ns, -1);
     for (size_t k = 0; k < nf; ++k) fifo_of_in[fifo_in[k]] = (int64_t)k;
     std::vector<size_t> moved;
@@ -184,19 +183,8 @@ int main(int argc, char** argv) {
                 starved |= !vw && (rw || st.in.size() > 1);
             }
             // a fork (several outputs) holds nothing of its own: any output not ready blocks it, offered or not
-            bool refused = false;
-            for (uint64_t w : st.out) {
+            for (uint64_t w : st.out)
                 blocked |= !bit(top.mon_ready, w) && (st.out.size() > 1 || bit(top.mon_valid, w));
-                refused |= bit(top.mon_valid, w) && !bit(top.mon_ready, w);
-            }
-            // a block's output queue tells its pipeline "not full" from a register (hwgen_out_queue), so in the
-            // cycle its consumer takes a word after refusing one, the block still stalls: an input word waits, not
-            // taken, while the output moves. That cycle is the refusal's, counted blocked too.
-            if (!took && !starved && !blocked && refused_before[k] && st.out.size() == 1 && st.in.size() == 1) {
-                const uint64_t wi = st.in[0], wo = st.out[0];
-                blocked = bit(top.mon_valid, wi) && !bit(top.mon_ready, wi) && bit(top.mon_valid, wo);
-            }
-            refused_before[k] = refused;
             if (!took && (starved || blocked)) ++idle[k];
         }
         if (offering && top.in0_V_TREADY) { ++i_in; offering = false; }
