@@ -64,11 +64,9 @@ synthesis estimates: hwgen.sim.yosys.synth.
 
 from __future__ import annotations
 
-import contextvars
 import re
 import shutil
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
