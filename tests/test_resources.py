@@ -2,9 +2,8 @@
 
 The default run needs no yosys: every row of benchmarks/results/resources_calibration.csv is rebuilt (same seeded
 layer as benchmarks/calibrate_resources.py) and must reproduce its committed estimate, with the exact yosys BRAM18
-and DSP48 counts; the LUT and FF estimates within 15 % of the stored yosys figures (issue 18) on the points where
-the committed table has them so (the points still outside are listed in KNOWN_OVER). One yosys spot check is
-marked slow.
+and DSP48 counts; the LUT and FF estimates within 15 % of the stored yosys figures on every point (issue 18). One yosys spot check
+is marked slow.
 """
 
 from __future__ import annotations
@@ -54,10 +53,6 @@ def test_table_covers_the_sweep():
     assert any(p[7] is None for p in mv) and any(p[7] is not None for p in mv)
 
 
-# points whose LUT estimate is still more than 15 % off yosys (holdout points: the model is not fitted to them)
-KNOWN_OVER = {"v_i_s2w2_acc", "v_i_u8w4_dsp"}
-
-
 @pytest.mark.parametrize("row", _rows(), ids=lambda r: r["id"])
 def test_estimate_matches_table_and_yosys(row):
     lay = CAL.make_layer(POINTS[row["id"]])
@@ -67,8 +62,7 @@ def test_estimate_matches_table_and_yosys(row):
     assert e["bram18"] == int(row["est_bram18"])
     assert e["dsps"] == int(row["est_dsps"])
     y, yf = int(row["yosys_luts"]), int(row["yosys_ffs"])
-    tol = 0.25 if row["id"] in KNOWN_OVER else CAL.LUT_TOL
-    assert abs(e["luts"] - y) <= tol * y, (e["luts"], y)
+    assert abs(e["luts"] - y) <= CAL.LUT_TOL * y, (e["luts"], y)
     assert abs(e["ffs"] - yf) <= CAL.FF_TOL * yf, (e["ffs"], yf)
     assert e["bram18"] == int(row["yosys_bram18"])
     assert e["dsps"] == int(row["yosys_dsps"])
