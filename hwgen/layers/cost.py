@@ -20,11 +20,10 @@ from __future__ import annotations
 import math
 
 from hwgen.bits import clog2 as _clog2
-from hwgen.layers import roms as _roms_mod
 from hwgen.layers.matrix_tree import (LUT_MAX_OPERAND_BITS, and_bits, core, first_level_operand_bits,  # noqa: F401
                                       is_dsp, lut_first_stage_regs, live_adder_bits, products_in_dsp,
                                       selector_bits, tree_bits, tree_levels, upper_declared_bits)
-from hwgen.layers.roms import bram18_for, map_rom, rom_luts
+from hwgen.layers.roms import bram18_for, map_rom, rom_bram_tiling, rom_luts
 from hwgen.layers.window_cost import lutram_luts, resolve_style
 
 # yosys synth_xilinx (mul2dsp) maps a $mul to a DSP48E1 when both operands are >= 2 bits and the product is
@@ -46,15 +45,9 @@ def _distinct_columns(live: int, depth: int) -> float:
 
 
 def _bram_depth_banks(depth: int, width: int) -> int:
-    """Block RAMs stacked in depth for a depth x width ROM (the configuration hwgen.layers.roms.bram18_for picks,
-    as yosys does): their outputs are multiplexed in LUTs."""
-    best = None
-    for cfgs, cost, _ in ((_roms_mod.RAMB18_CFG, _roms_mod.COST18, 1), (_roms_mod.RAMB36_CFG, _roms_mod.COST36, 2)):
-        for d, w in cfgs:
-            key = (math.ceil(depth / d) * math.ceil(width / w) * cost, math.ceil(depth / d))
-            if best is None or key < best:
-                best = key
-    return best[1] if best else 1
+    """Block RAM banks (of the configuration's depth) of a depth x width ROM, as hwgen.layers.roms.rom_bram_tiling
+    tiles it (as yosys does): the output bit of each is multiplexed in LUTs."""
+    return max(1, rom_bram_tiling(depth, width)[1])
 
 
 # fitted LUT constants (benchmarks/fit_resources.py; refitted 2026-12-07: first tree level on its operand bits, the
