@@ -80,6 +80,11 @@ POINTS = [
     ("i_u2w2_thr_block", "MVAU", (64, 128), 2, 8, "UINT2", "INT2", "UINT4", "auto", 0),
     ("b_thr_block_t3", "MVAU", (256, 256), 4, 32, "BIPOLAR", "BIPOLAR", "UINT2", "auto", 0),
     ("i_u4w2_p8s8", "MVAU", (256, 64), 8, 8, "UINT4", "INT2", "UINT2", "auto", 0),
+    # SIMD 1, many PEs (a folding the search takes for small layers: TFC_2W2A's MVAU_1 / MVAU_3 at 1e6 frames/s):
+    # per-PE accumulators, constant thresholds and the output queue dominate, the trees are one adder
+    ("i_s2w2_p64s1", "MVAU", (64, 64), 64, 1, "INT2", "INT2", "UINT2", "auto", 0),
+    ("i_s2w2_p10s1_acc", "MVAU", (64, 10), 10, 1, "INT2", "INT2", None, "auto", 0),
+    ("i_s2w2_p1s64", "MVAU", (64, 64), 1, 64, "INT2", "INT2", "UINT2", "auto", 0),  # the other way round
     # operands above 8 bits: the pipelined core's DSP48 products (M and P registers)
     ("i_s12w12_dsp", "MVAU", (32, 16), 2, 4, "INT12", "INT12", None, "auto", 0),
     ("i_u16w8_dsp", "MVAU", (64, 16), 2, 8, "UINT16", "INT8", "UINT4", "auto", 0),
@@ -99,6 +104,7 @@ POINTS = [
     ("v_i_u8w4_dsp", "MVAU", (64, 32), 2, 4, "UINT8", "INT4", "UINT4", "auto", 0),
     # (checked after the fit; it changed the model: yosys puts constant-weight products into DSPs too)
     ("v_i_full_u4w4_dsp", "MVAU", (8, 4), 4, 8, "UINT4", "INT4", "UINT2", "auto", 0),
+    ("v_i_u4w4_p32s1", "MVAU", (32, 32), 32, 1, "UINT4", "INT4", "UINT2", "auto", 0),
     ("v_t_s6_u2_p8", "Thresholding", (128,), 8, 1, "INT6", None, "UINT2", "auto", 0),
     ("v_l_c32_p8_k2", "LabelSelect", (32,), 8, 1, "INT10", None, "UINT5", "auto", 2),
     # label select
@@ -111,7 +117,7 @@ POINTS = [
 
 # points not used to fit the LUT constants of hwgen/layers/cost.py (added after the fit, to check it generalizes)
 HOLDOUT = {"v_b_128_p8s16", "v_b_256x64_p8s32", "v_i_u3w3", "v_i_s2w2_acc", "v_i_u8w4_dsp", "v_t_s6_u2_p8",
-           "v_l_c32_p8_k2", "i_u2_bipw_tfc0", "i_u2_bipw_64"}
+           "v_l_c32_p8_k2", "i_u2_bipw_tfc0", "i_u2_bipw_64", "v_i_u4w4_p32s1"}
 
 
 def _dt(name):

@@ -53,36 +53,36 @@ def _bram_depth_banks(depth: int, width: int) -> int:
 # fitted LUT constants (benchmarks/fit_resources.py; refitted 2026-12-07: first tree level on its operand bits, the
 # levels above at their declared width, ROM columns by depth)
 MVAU_LUT = {
-    "base": 25.062,           # control counters, valid / first / last, queue count
-    "xsel": 0.84,         # per input bit (MVU, NF > 1): need_in ? in_data : ibuf, the input registers' enables
-    "leaf": 0.528,           # per AND of the LUT products (PE * SIMD * and_bits: live selector x operand bits; the
+    "base": 32.54,           # control counters, valid / first / last, queue count
+    "xsel": 0.331,         # per input bit (MVU, NF > 1): need_in ? in_data : ibuf, the input registers' enables
+    "leaf": 0.557,           # per AND of the LUT products (PE * SIMD * and_bits: live selector x operand bits; the
                            # carry chain takes one operand's AND bits on its own LUTs)
     "leaf_const": 0.0,     # same, constant weights (fully unfolded: folded into the tree)
-    "tree": 0.613,         # per operand bit of the first level of hwgen_add_tree (PE trees over NL leaves), LUT
+    "tree": 0.518,         # per operand bit of the first level of hwgen_add_tree (PE trees over NL leaves), LUT
                            # products (matrix_tree.first_level_operand_bits: the ANDs merge into its LUTs)
-    "tree_up": 1.064,      # per adder bit of the levels above it, at their declared width (upper_declared_bits)
-    "tree_const": 0.399,   # per live adder bit (matrix_tree.live_adder_bits), constant weights (synthesis folds the constant partial products)
-    "tree_bip": 1.129,      # same, LUT products with a BIPOLAR operand (no AND for its always-1 low bit, the top
+    "tree_up": 1.073,      # per adder bit of the levels above it, at their declared width (upper_declared_bits)
+    "tree_const": 0.383,   # per live adder bit (matrix_tree.live_adder_bits), constant weights (synthesis folds the constant partial products)
+    "tree_bip": 1.059,      # same, LUT products with a BIPOLAR operand (no AND for its always-1 low bit, the top
                            # partial product a conditional complement)
-    "tree_bin": 0.707,     # same, XNOR-popcount
-    "tree_dsp": 1.417,     # same over DSP products
-    "acc": 0.474,          # per accumulator bit
-    "accf": 0.785,           # per accumulator bit of the VVU's accumulator file (its write and read path)
-    "cmp": 0.843,          # per threshold comparator bit (PE * T * TB), thresholds from a memory
-    "cmp_const": 0.162,    # same, thresholds constant (one ROM word: folded into the count)
-    "trom": 0.822,         # distributed threshold ROM: per distinct column * LUTs of a column (roms.rom_luts)
-    "count": 0.636,        # per adder bit of the count trees (PE trees over NT compare bits)
-    "outq": 0.283,         # per output bit (queue mux)
-    "rom": 1.34,          # distributed weight ROM: the same
-    "bram_mux": 0.377,     # block RAM weight ROM stacked in depth: per bit * (banks - 1)
+    "tree_bin": 0.641,     # same, XNOR-popcount
+    "tree_dsp": 1.336,     # same over DSP products
+    "acc": 0.385,          # per accumulator bit
+    "accf": 0.151,           # per accumulator bit of the VVU's accumulator file (its write and read path)
+    "cmp": 0.975,          # per threshold comparator bit (PE * T * TB), thresholds from a memory
+    "cmp_const": 0.323,    # same, thresholds constant (one ROM word: folded into the count)
+    "trom": 0.915,         # distributed threshold ROM: per distinct column * LUTs of a column (roms.rom_luts)
+    "count": 0.142,        # per adder bit of the count trees (PE trees over NT compare bits)
+    "outq": 0.87,         # per output bit (queue mux)
+    "rom": 1.417,          # distributed weight ROM: the same
+    "bram_mux": 0.451,     # block RAM weight ROM stacked in depth: per bit * (banks - 1)
 }
 # as in MVAU_LUT (refitted 2026-12-07); THR_FF: register groups of thresholding.v.j2, fixed and trom bit for bit
 THR_LUT = {"base": 12.018, "cmp": 0.794, "cmp_const": 0.369, "cmp_rom": 0.9, "outq": 0.0}
 THR_FF = {"fixed": 1.0, "trom": 1.0, "trom_small": 0.495}
 # weights of the register-bit groups of hwgen_mvu (matrix_ff_features): 1 for the groups counted bit for bit
 # (FIT_HELD), fitted for the tree's first registered level, constant-weight nodes, DSP trees and the delay line
-MVAU_FF = {"fixed": 1.0, "ctl": 0.292, "wreg": 1.0, "wrom": 1.0, "treg": 1.0, "trom": 1.0, "cmp": 1.0, "tree": 1.0,
-           "tree_first": 1.232, "tree_const": 0.53, "tree_dsp": 0.914}
+MVAU_FF = {"fixed": 1.0, "ctl": 0.272, "wreg": 1.0, "wrom": 1.0, "treg": 1.0, "trom": 1.0, "cmp": 1.0, "tree": 1.0,
+           "tree_first": 1.234, "tree_const": 0.531, "tree_dsp": 0.92}
 LS_LUT = {"base": 2.471, "cmp": 1.511, "mux": 0.734}
 LS_FF = {"regs": 1.0}
 # constants benchmarks/fit_resources.py leaves as they are: whole models (structural counts, exact on the sweep),
