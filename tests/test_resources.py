@@ -19,8 +19,7 @@ import pytest
 from hwgen.codegen.rtl import prepare
 from hwgen.dtypes import BIPOLAR, DType
 from hwgen.layers import MVAU, LabelSelect, Thresholding
-from hwgen.plan.memory import BRAM18_BITS, bram18_for, map_rom, plan_memories, rom_luts
-from hwgen.layers.roms import rom_bram_tiling
+from hwgen.plan.memory import BRAM18_BITS, bram18_for, map_rom, plan_memories, rom_bram_tiling, rom_luts
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "benchmarks" / "results" / "resources_calibration.csv"

@@ -3,8 +3,9 @@
 The layers' `resources()` call these with the widths the RTL generator derives (`layer.rtl_shape()`) and the
 block's ROMs (`layer.memories()`). Each model is a sum of structural terms (what the template instantiates:
 the matrix core hwgen_mvu's partial-product leaves or XNOR bits, its pipelined hwgen_add_tree per PE (adder and
-register bits level by level as the tree builds them, `_tree_levels`, at the width of each sum's value range,
-`_leaf_ranges`), accumulators, T threshold comparators and count trees per PE, ROMs, the input vector buffer, the
+register bits level by level as the tree builds them, counted by hwgen.layers.matrix_tree: LUT products' first
+level on its operands' live bits, the levels above at their declared width, other trees at the width of each sum's
+value range), accumulators, T threshold comparators and count trees per PE, ROMs, the input vector buffer, the
 2-word output queue, counters) with LUT constants; FFs are the register groups yosys keeps, counted bit for bit
 (constant bits, identical columns of shallow memories, DSP-packed registers left out) with a few fitted weights.
 benchmarks/fit_resources.py fits the constants to yosys (non-negative least squares on the relative error, from
@@ -188,7 +189,7 @@ def matrix_ff_features(sh: dict, binary: bool, roms: dict, vvau: bool) -> dict:
     if nt:
         f["cmp"] = pe * nt + pe * sum(x[1] * x[2] for x in tlat if x[3])  # compares, the count trees
     # the SIMD trees: the first registered level of LUT products holds partial-product sums whose constant and
-    # sign-copy bits yosys drops (_lut_first_stage_regs); the later ones, XNOR and DSP trees: every bit. Constant
+    # sign-copy bits yosys drops (lut_first_stage_regs); the later ones, XNOR and DSP trees: every bit. Constant
     # weights (one word): a first-level node is a fixed function of its inputs, the same in every PE whose
     # weights there are the same, and yosys merges those registers (expected distinct nodes per position of PE
     # random ones: _distinct_columns over the node's weight patterns)

@@ -42,6 +42,7 @@ import math
 from hwgen.layers.window_cost import map_line_buffer
 from hwgen.layers.roms import (  # noqa: F401  (re-exported: the memory plan's vocabulary)
     BRAM18_BITS, COST18, COST36, RAMB18_CFG, RAMB36_CFG, bram18_for, live_width, map_rom, resolved_rom_style,
+    rom_bram_tiling,
     rom_luts)
 
 rom_style = resolved_rom_style  # this module's name for it: "block" or "distributed" (the templates' rule, resolved)
