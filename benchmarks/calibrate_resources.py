@@ -6,7 +6,10 @@ hwgen.codegen.rtl.write_block and synthesized with hwgen.sim.yosys.synth (result
 Verilog and ROM files in ~/.cache/hwgen/yosys, so a re-run only synthesizes what changed). Prints estimate vs
 yosys with error %, and writes benchmarks/results/resources_calibration.csv.
 
-    python benchmarks/calibrate_resources.py [--only ID,ID] [--no-synth] [--jobs N] [--out CSV]
+    python benchmarks/calibrate_resources.py [--only ID,ID] [--no-synth] [--jobs N] [--out CSV] [--roms]
+
+--roms: instead, the block RAM tiling of deep and wide ROMs (ROM_SHAPES: hwgen_rom alone, "block", random
+contents) against yosys: hwgen.layers.roms.rom_bram_tiling's BRAM18 count must equal yosys' (cached as above).
 
 Acceptance (issue 18): estimated LUTs and FFs within 15 % of yosys on every point (fit and holdout), DSP48 counts
 equal, BRAM18 exact. The LUT and FF constants in hwgen/layers/cost.py are fitted by benchmarks/fit_resources.py
@@ -77,6 +80,11 @@ POINTS = [
     ("i_u2w2_thr_block", "MVAU", (64, 128), 2, 8, "UINT2", "INT2", "UINT4", "auto", 0),
     ("b_thr_block_t3", "MVAU", (256, 256), 4, 32, "BIPOLAR", "BIPOLAR", "UINT2", "auto", 0),
     ("i_u4w2_p8s8", "MVAU", (256, 64), 8, 8, "UINT4", "INT2", "UINT2", "auto", 0),
+    # SIMD 1, many PEs (a folding the search takes for small layers: TFC_2W2A's MVAU_1 / MVAU_3 at 1e6 frames/s):
+    # per-PE accumulators, constant thresholds and the output queue dominate, the trees are one adder
+    ("i_s2w2_p64s1", "MVAU", (64, 64), 64, 1, "INT2", "INT2", "UINT2", "auto", 0),
+    ("i_s2w2_p10s1_acc", "MVAU", (64, 10), 10, 1, "INT2", "INT2", None, "auto", 0),
+    ("i_s2w2_p1s64", "MVAU", (64, 64), 1, 64, "INT2", "INT2", "UINT2", "auto", 0),  # the other way round
     # operands above 8 bits: the pipelined core's DSP48 products (M and P registers)
     ("i_s12w12_dsp", "MVAU", (32, 16), 2, 4, "INT12", "INT12", None, "auto", 0),
     ("i_u16w8_dsp", "MVAU", (64, 16), 2, 8, "UINT16", "INT8", "UINT4", "auto", 0),
@@ -96,6 +104,7 @@ POINTS = [
     ("v_i_u8w4_dsp", "MVAU", (64, 32), 2, 4, "UINT8", "INT4", "UINT4", "auto", 0),
     # (checked after the fit; it changed the model: yosys puts constant-weight products into DSPs too)
     ("v_i_full_u4w4_dsp", "MVAU", (8, 4), 4, 8, "UINT4", "INT4", "UINT2", "auto", 0),
+    ("v_i_u4w4_p32s1", "MVAU", (32, 32), 32, 1, "UINT4", "INT4", "UINT2", "auto", 0),
     ("v_t_s6_u2_p8", "Thresholding", (128,), 8, 1, "INT6", None, "UINT2", "auto", 0),
     ("v_l_c32_p8_k2", "LabelSelect", (32,), 8, 1, "INT10", None, "UINT5", "auto", 2),
     # label select
@@ -108,7 +117,7 @@ POINTS = [
 
 # points not used to fit the LUT constants of hwgen/layers/cost.py (added after the fit, to check it generalizes)
 HOLDOUT = {"v_b_128_p8s16", "v_b_256x64_p8s32", "v_i_u3w3", "v_i_s2w2_acc", "v_i_u8w4_dsp", "v_t_s6_u2_p8",
-           "v_l_c32_p8_k2", "i_u2_bipw_tfc0", "i_u2_bipw_64"}
+           "v_l_c32_p8_k2", "i_u2_bipw_tfc0", "i_u2_bipw_64", "v_i_u4w4_p32s1"}
 
 
 def _dt(name):
@@ -188,6 +197,59 @@ def synth_cached(layer, family: str = "xc7", use_tool: bool = True) -> dict | No
     CACHE.mkdir(parents=True, exist_ok=True)
     cf.write_text(json.dumps(r))
     return r
+
+
+# ROM shapes of --roms (depth, width): CNV conv4 / conv5 weights at fold_cnv_large (2304 x 128, 18432 x 32) and
+# other deep ones, where yosys reads several banks at once and packs their bits side by side
+ROM_SHAPES = [(2304, 128), (18432, 32), (2304, 64), (4608, 32), (3000, 20), (9216, 8), (1152, 128), (64, 784)]
+
+
+def synth_rom_cached(depth: int, width: int, use_tool: bool = True) -> dict | None:
+    """yosys resources of hwgen_rom (STYLE "block", REG_OUT 2) holding depth random words of width bits (seeded by
+    the shape), cached as synth_cached caches a layer."""
+    import random
+    import shutil
+
+    from hwgen.codegen.rtl import lib_file
+
+    rng = random.Random(f"{depth}x{width}")
+    words = "\n".join(format(rng.getrandbits(width), "x") for _ in range(depth)) + "\n"
+    src = lib_file("hwgen_rom").read_bytes()
+    key = hashlib.sha256(b"rom\n" + f"{depth}x{width}\n".encode() + words.encode() + src).hexdigest()[:24]
+    cf = CACHE / f"{key}.json"
+    if cf.exists():
+        return json.loads(cf.read_text())
+    if not use_tool:
+        return None
+    from hwgen.sim.yosys import synth
+
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "w.mem").write_text(words)
+        shutil.copy(lib_file("hwgen_rom"), Path(d) / "hwgen_rom.v")
+        t0 = time.time()
+        r = synth([Path(d) / "hwgen_rom.v"], "hwgen_rom", cwd=d,
+                  params={"WIDTH": width, "DEPTH": depth, "INIT_FILE": "w.mem", "STYLE": "block", "REG_OUT": 2})
+        r.pop("log", None)
+        r["seconds"] = round(time.time() - t0, 1)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cf.write_text(json.dumps(r))
+    return r
+
+
+def check_roms(use_tool: bool = True) -> int:
+    """Print the BRAM18 count of each ROM_SHAPES ROM, estimated and by yosys; 1 if one differs or is missing."""
+    from hwgen.layers.roms import bram18_for, rom_bram_tiling
+    from hwgen.report import table
+
+    rows, bad = [], 0
+    for depth, width in ROM_SHAPES:
+        y = synth_rom_cached(depth, width, use_tool)
+        est, banks = rom_bram_tiling(depth, width)
+        yb = "" if y is None else y["BRAM18"]
+        bad += yb != est
+        rows.append([f"{depth} x {width}", est, banks, bram18_for(depth, width), yb, "" if y is None else y["LUT"]])
+    print(table(rows, ["ROM", "BRAM18 est", "banks", "one-bank-row tiling", "BRAM18 yosys", "LUT yosys"]))
+    return 1 if bad else 0
 
 
 def describe(point) -> dict:
@@ -290,7 +352,10 @@ def main(argv=None) -> int:
     ap.add_argument("--no-synth", action="store_true", help="use cached yosys results only")
     ap.add_argument("--out", default=str(CSV_PATH))
     ap.add_argument("--jobs", type=int, default=1, help="yosys runs at a time for the points not cached")
+    ap.add_argument("--roms", action="store_true", help="check the block RAM tiling of ROM_SHAPES instead")
     a = ap.parse_args(argv)
+    if a.roms:
+        return check_roms(use_tool=not a.no_synth)
     pts = POINTS
     if a.only:
         ids = set(a.only.split(","))

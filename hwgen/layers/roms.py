@@ -1,5 +1,6 @@
 """Where a layer's constant memories (weight / threshold ROMs) go and what they cost: the rule the RTL templates
-take their rom_style attribute from (`rom_style`), block RAM tilings as yosys maps them (`bram18_for`), LUTs of a
+take their rom_style attribute from (`rom_style`), block RAM tilings as yosys maps them (`rom_bram_tiling`; a RAM's:
+`bram18_for`), LUTs of a
 distributed ROM (`rom_luts`), the bit columns synthesis keeps (`live_width`). Used by the layer kinds (cost,
 memory shapes), hwgen.plan.memory (the build's memory plan) and hwgen.codegen.rtl (the templates' attribute);
 see hwgen.plan.memory for the rationale of the numbers."""
@@ -18,7 +19,9 @@ COST18, COST36 = 129, 257
 
 
 def bram18_for(depth: int, width: int) -> int:
-    """BRAM18 (a RAMB36 counts two) of a depth x width ROM mapped to block RAM, as yosys synth_xilinx maps it."""
+    """BRAM18 (a RAMB36 counts two) of a depth x width RAM (a FIFO, a buffer: written one word at a time) mapped to
+    block RAM: the cheapest tiling of one primitive configuration, ceil(depth / D) x ceil(width / W) blocks. (A
+    ROM packs tighter: rom_bram_tiling.)"""
     if depth <= 0 or width <= 0:
         return 0
     best = None
@@ -29,6 +32,27 @@ def bram18_for(depth: int, width: int) -> int:
             if best is None or key < best:
                 best = key
     return best[1]
+
+
+def rom_bram_tiling(depth: int, width: int) -> tuple[int, int]:
+    """(BRAM18, depth banks) of a depth x width ROM in block RAM as yosys memory_libmap tiles it on xc7: for a
+    configuration D x W it reads the ceil(depth / D) banks of D words at once, their bits side by side (one row of
+    banks * width bits, packed into ceil(banks * width / W) blocks, parity bits used), and a LUT mux per output bit
+    picks the bank; the cheapest configuration by yosys' cost (COST18 / COST36 per block), fewer banks on a tie.
+    Seen with yosys on hwgen_rom (REG_OUT 2, "block"): 2304 x 128 -> 9 RAMB36 512x72 (not 10), 18432 x 32 -> 16
+    RAMB36 2048x18 (9 banks of 32 bits = 288 bits = 16 x 18; not 18); rom_style "block" below one block's depth
+    is the plain tiling."""
+    if depth <= 0 or width <= 0:
+        return 0, 0
+    best = None
+    for cfgs, cost, n18 in ((RAMB18_CFG, COST18, 1), (RAMB36_CFG, COST36, 2)):
+        for d, w in cfgs:
+            banks = math.ceil(depth / d)
+            n = math.ceil(banks * width / w)
+            key = (n * cost, n * n18, banks)
+            if best is None or key < best:
+                best = key
+    return best[1], best[2]
 
 
 def rom_luts(depth: int, width: int) -> int:
@@ -67,7 +91,7 @@ def map_rom(depth: int, width: int, mem_style: str = "auto", live: int | None = 
     lw = width if live is None else int(live)
     bits = depth * lw
     if style == "block":
-        b = bram18_for(depth, lw)
+        b = rom_bram_tiling(depth, lw)[0]
         luts, alloc = 0, b * BRAM18_BITS
     else:
         b = 0

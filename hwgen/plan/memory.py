@@ -10,10 +10,14 @@ SF*NF words of PE*SIMD*w_bits; thresholds NF words of PE*T*TB; plus `live_width`
 constant over the words: yosys (opt_mem) and Vivado drop constant columns, e.g. the sign bits of the lowest /
 highest thresholds, so the block RAM count uses the live width while the rom_style rule uses the nominal one).
 
-Block RAM count (`bram18_for`): what yosys `memory_libmap` (and Vivado) make of a read-only memory with one
-synchronous read port: the cheapest of RAMB18 (18 Kbit: 16K x 1, 8K x 2, 4K x 4, 2K x 9, 1K x 18, 512 x 36 SDP)
-and RAMB36 (36 Kbit: 32K x 1 ... 1K x 36, 512 x 72 SDP) tilings, ceil(depth / D) * ceil(width / W) blocks, cost
-129 per RAMB18 and 257 per RAMB36 (yosys' brams_xc4v.txt); a RAMB36 counts as two BRAM18.
+Block RAM count of a ROM (`rom_bram_tiling`): what yosys `memory_libmap` makes of a read-only memory with one
+synchronous read port on xc7: for a configuration of RAMB18 (18 Kbit: 16K x 1, 8K x 2, 4K x 4, 2K x 9, 1K x 18,
+512 x 36 SDP) or RAMB36 (36 Kbit: 32K x 1 ... 1K x 36, 512 x 72 SDP), the ceil(depth / D) banks of D words are
+read at once with their bits side by side, ceil(banks * width / W) blocks (a LUT mux per bit picks the bank), the
+cheapest by yosys' cost, 129 per RAMB18 and 257 per RAMB36 (brams_xc4v.txt); a RAMB36 counts as two BRAM18.
+(CNV conv4 / conv5 weights, 2304 x 128 and 18432 x 32: 18 and 32 BRAM18, not 20 and 36 as a tiling of whole
+bank rows; benchmarks/calibrate_resources.py --roms checks it against yosys. RAMs (written a word at a time:
+FIFOs, buffers) keep the whole-row tiling, `bram18_for`, which this check does not cover.)
 Distributed ROMs ("distributed", "logic" or auto below the BRAM threshold) become LUTs: yosys cannot map ROMs
 to LUTRAM primitives (`prune_rom`), Vivado uses ROM64X1 = one LUT6 per 64 x 1 bits; both cost about
 width * ceil(depth / 64) LUTs (`rom_luts`), and a single-word ROM is a constant (0 LUTs).
@@ -38,6 +42,7 @@ import math
 from hwgen.layers.window_cost import map_line_buffer
 from hwgen.layers.roms import (  # noqa: F401  (re-exported: the memory plan's vocabulary)
     BRAM18_BITS, COST18, COST36, RAMB18_CFG, RAMB36_CFG, bram18_for, live_width, map_rom, resolved_rom_style,
+    rom_bram_tiling,
     rom_luts)
 
 rom_style = resolved_rom_style  # this module's name for it: "block" or "distributed" (the templates' rule, resolved)
