@@ -84,7 +84,7 @@ from hwgen.layers.roms import rom_style
 
 
 # the static Verilog-2005 modules in templates/rtl/<module>.v
-LIB_MODULES = ("hwgen_fifo", "hwgen_out_queue", "hwgen_rom", "hwgen_mvu", "hwgen_add_tree")
+LIB_MODULES = ("hwgen_fifo", "hwgen_out_queue", "hwgen_rom", "hwgen_mvu", "hwgen_thresholds", "hwgen_add_tree")
 _LIB_USE = re.compile(r"^\s*(" + "|".join(LIB_MODULES) + r")\b\s*(?:#|[A-Za-z_])", re.M)
 
 
