@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hwgen.codegen.rtl import LIB_MODULES, write_block, write_lib
+from hwgen.codegen.rtl import LIB_MODULES, lib_modules_in, write_block, write_lib
 from hwgen.dtypes import BIPOLAR, DType
 from hwgen.sim import iverilog
 from hwgen.sim.verilator import lint
@@ -81,13 +81,16 @@ LIB_POINTS += [("hwgen_out_queue", dict(WIDTH=w, TDW=t)) for w, t in [(8, 8), (5
 LIB_POINTS += [("hwgen_rom", dict(WIDTH=w, DEPTH=d, STYLE=st, REG_OUT=r, INIT_FILE="lint_rom.mem"))
                for w, d, st, r in [(8, 5, "auto", 1), (8, 2, "block", 0), (3, 64, "distributed", 1),
                                    (16, 3, "logic", 0), (4, 1000, "block", 1)]]
+LIB_POINTS += [("hwgen_thresholds", dict(PE=pe, NT=nt, TB=tb, OB=ob, BASE=base, LPS=lps))
+               for pe, nt, tb, ob, base, lps in [(1, 1, 1, 1, 0, 1), (2, 3, 6, 2, 1, 2), (3, 15, 9, 4, 8, 1),
+                                                 (1, 255, 12, 8, 0, 3)]]
 
 
 @pytest.mark.parametrize("module,params", LIB_POINTS,
                          ids=[f"{m}-" + "-".join(map(str, p.values())) for m, p in LIB_POINTS])
 def test_lint_library(tmp_path, module, params):
     (tmp_path / "lint_rom.mem").write_text("0\n")
-    lint_both(write_lib(tmp_path, [module]), module, tmp_path, params=params)
+    lint_both(write_lib(tmp_path, lib_modules_in(f"  {module} #(")), module, tmp_path, params=params)
 
 
 def test_lint_top(tmp_path):

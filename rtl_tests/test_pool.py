@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from hwgen.codegen.render import render
+from hwgen.codegen.rtl import lib_modules_in, write_lib
 from hwgen.dtypes import DType
 from hwgen.layers import conv_kernels as ck
 from hwgen.layers.pool_spec import PoolSpec
@@ -40,7 +41,8 @@ def test_pool_rtl_matches_golden(tmp_path, case):
     src = tmp_path / "rtl" / f"{spec.name}.v"
     src.parent.mkdir(parents=True)
     src.write_text(render("rtl/pool.v.j2", **spec.template_context()))
-    lint([src], spec.name, cwd=tmp_path)
+    srcs = [src] + write_lib(src.parent, lib_modules_in(src.read_text()))
+    lint(srcs, spec.name, cwd=tmp_path)
     idt, odt = DType(spec.in_bits, spec.in_signed), DType(spec.elem_out_bits, spec.out_signed if
                                                            spec.mode == "trunc_avg" else spec.in_signed)
     win = idt.random(np.random.default_rng(5), (2, spec.pixels, spec.window * spec.channels))
@@ -48,7 +50,7 @@ def test_pool_rtl_matches_golden(tmp_path, case):
     words = pack_words(win.ravel(), idt, spec.simd)
     for sub, kw in (("bubbles", dict(p_in=0.6, p_out=0.5, seed=3)), ("full", {})):
         (tmp_path / sub).mkdir()
-        res = run_paths([src], spec.name, tmp_path / sub, words, 2 * spec.out_words, **kw)
+        res = run_paths(srcs, spec.name, tmp_path / sub, words, 2 * spec.out_words, **kw)
         np.testing.assert_array_equal(unpack_words(res["outputs"], odt, spec.simd).reshape(y.shape), y)
         assert res["extra_outputs"] == 0
     assert res["out_cycles"][-1] - res["in_cycles"][0] + 1 == spec.cycles(frames=2)

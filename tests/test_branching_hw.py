@@ -72,13 +72,15 @@ def test_residual_exact(tmp_path):
     np.testing.assert_array_equal(want.reshape(6, -1), x + thr)
 
 
-@pytest.mark.parametrize("pe_add", [4, 8])
-def test_residual_thresholds_multipliers(tmp_path, pe_add):
+@pytest.mark.parametrize("pe_add,a_mul,b_mul", [(4, 3, -2), (8, 3, -2), (2, -255, 511)])
+def test_residual_thresholds_multipliers(tmp_path, pe_add, a_mul, b_mul):
     """Different scales: acc = 3a - 2b on INT4 / UINT3 inputs (signed, negative multiplier), thresholds per channel
-    to UINT2; PE 4 (two threshold words per pixel) or 8 (constant thresholds) on the add, 1 on the fork."""
+    to UINT2; PE 4 (two threshold words per pixel) or 8 (constant thresholds) on the add, 1 on the fork. And
+    -255a + 511b: 17 shift-and-add terms, a 3-stage tree, so the threshold ROM reads from its address delay line
+    (four threshold words per pixel)."""
     c, hw = 8, (3, 4)
-    thr = _thr(c, 3, -30, 40)
-    add = AddStreams("Add_0", S(4), U(3), U(2), hw, c, a_mul=3, b_mul=-2, thresholds=thr, pe=pe_add)
+    thr = _thr(c, 3, -30, 40) if a_mul == 3 else _thr(c, 3, -500, 2500)
+    add = AddStreams("Add_0", S(4), U(3), U(2), hw, c, a_mul=a_mul, b_mul=b_mul, thresholds=thr, pe=pe_add)
     long = [Thresholding("Thr_0", S(4), _thr(c, 7, -8, 7), U(3), num_vectors=12, pe=2)]
     layers, edges, shape = residual_layers(hw, c, S(4), pe_dup=1, add=add, long=long)
     out = build(tmp_path, layers, edges, shape)
@@ -219,6 +221,10 @@ def _lint_nodes():
             Concat("c2", [DType(1, False, True)] * 2, DType(1, False, True), (1, 2), [3, 3]),
             AddStreams("a4", DType(1, False, True), S(2), DType(1, False, True), (2, 2), 2,
                        thresholds=np.zeros((2, 1), int)),
+            # shift-and-add terms: negative multipliers, 6 and 17 terms (a 3-cycle tree: the ROM address delay line)
+            AddStreams("a6", S(4), S(4), S(12), (2, 2), 4, a_mul=-13, b_mul=37, pe=2),
+            AddStreams("a7", S(4), U(4), U(3), (2, 2), 8, a_mul=255, b_mul=-511, pe=2,
+                       thresholds=np.sort(np.random.default_rng(1).integers(-6000, 4000, (8, 7)), 1)),
             Upsample("u0", S(4), (3, 4), 4, (2, 3), pe=2), Upsample("u1", U(2), (1, 1), 1, (1, 1)),
             Upsample("u2", U(8), (2, 3), 4, (3, 1), pe=4)]
 

@@ -77,14 +77,14 @@ from hwgen.dtypes import DType
 from hwgen.errors import FoldingError
 from hwgen.layers.cost import products_in_dsp
 from hwgen.layers.fifo_cost import FIFO_SRL_MAX_DEPTH
-from hwgen.layers.pipeline import (levels_per_stage, matrix_latency, target_of_meta, timing_target,  # noqa: F401
-                                   tree_leaves)
+from hwgen.layers.pipeline import (levels_per_stage, matrix_latency, target_of_meta, threshold_latency,  # noqa: F401
+                                   timing_target, tree_leaves)
 from hwgen.layers.registry import block_templates, with_template
 from hwgen.layers.roms import rom_style
 
 
 # the static Verilog-2005 modules in templates/rtl/<module>.v
-LIB_MODULES = ("hwgen_fifo", "hwgen_out_queue", "hwgen_rom", "hwgen_mvu", "hwgen_add_tree")
+LIB_MODULES = ("hwgen_fifo", "hwgen_out_queue", "hwgen_rom", "hwgen_mvu", "hwgen_thresholds", "hwgen_add_tree")
 _LIB_USE = re.compile(r"^\s*(" + "|".join(LIB_MODULES) + r")\b\s*(?:#|[A-Za-z_])", re.M)
 
 
@@ -301,8 +301,8 @@ def thresholding_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
     ctx = dict(p, t_const=t_const, IB=idt.bits, OB=odt.bits, NF=nf, NFW=clog2(nf), INW=pe * idt.bits, OUTW=pe * odt.bits,
                IN_TDW=pad8(pe * idt.bits), OUT_TDW=pad8(pe * odt.bits), NT=nt, TB=tb, TW=pe * nt * tb,
                tfile=tfile, base_pattern=_out_base_pattern(p["out_base"], odt),
-               t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)),
-               **_dt_info("in", idt), **_dt_info("out", odt))
+               t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)), LPS=levels_per_stage(),
+               THL=threshold_latency(nt, levels_per_stage()), **_dt_info("in", idt), **_dt_info("out", odt))
     return ctx, files
 
 

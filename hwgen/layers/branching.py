@@ -27,6 +27,7 @@ from hwgen.errors import UnsupportedModelError
 from hwgen.layers import branching_cost as bcost
 from hwgen.layers import conv_kernels as ck
 from hwgen.layers.base import FrameLayer, divisors, thresholded_range
+from hwgen.layers.pipeline import levels_per_stage, threshold_latency, tree_latency
 from hwgen.layers.roms import live_width
 from hwgen.layers.registry import register
 
@@ -170,8 +171,29 @@ class AddStreams(_PixelLayer):
     hls_headers = ("branching.hpp",)
     rtl_template = "rtl/add_streams.v.j2"
 
+    def shifts(self, w: int | None = None) -> tuple[list[int], list[int]]:
+        """The bits set in |a_mul| and |b_mul| below 2^W: the RTL's shift-and-add terms of the constant products."""
+        w = self.spec()["W"] if w is None else w
+        return ([k for k in range(w) if (abs(self.a_mul) >> k) & 1],
+                [k for k in range(w) if (abs(self.b_mul) >> k) & 1])
+
+    def pipeline_latency(self, lps: int | None = None) -> int:
+        """Cycles of templates/rtl/add_streams.v.j2 from a word taken to its result offered to the output queue:
+        the input registers, the terms' adder tree (hwgen_add_tree), the thresholds (hwgen_thresholds)."""
+        lps = lps or levels_per_stage()
+        sa, sb = self.shifts()
+        lat = 1 + tree_latency(max(1, len(sa) + len(sb)), lps)
+        if self.thresholds is not None:
+            lat += threshold_latency(int(self.thresholds.shape[1]), lps)
+        return lat
+
+    def pipeline_words(self) -> int:
+        """Most words the RTL block holds between its ports, at any clock (LPS 1), its 2-word queue included:
+        what hwgen.codegen.dma.flag_queue_depth counts."""
+        return self.pipeline_latency(1) + 2
+
     def words_in_flight(self) -> int:
-        return 4  # input register, result stage, 2-word output queue
+        return self.pipeline_words()  # the pipeline (its deepest, at any clock) and its 2-word output queue
 
     def exact_bits(self) -> int:
         """Signed bits of the exact sum (and of the constant multipliers, and the thresholds): the width the
@@ -198,7 +220,8 @@ class AddStreams(_PixelLayer):
         w = self.exact_bits() if nt else self.out_dtype.bits
         return {"PE": pe, "NF": self.channels // pe, "A_IB": self.in_dtype.bits, "B_IB": self.in1_dtype.bits,
                 "OB": self.out_dtype.bits, "W": w, "NT": nt, "TB": w, "TW": pe * nt * w,
-                "a_mul": self.a_mul, "b_mul": self.b_mul}
+                "a_mul": self.a_mul, "b_mul": self.b_mul, "a_signed": self.in_dtype.signed or self.in_dtype.bipolar,
+                "b_signed": self.in1_dtype.signed or self.in1_dtype.bipolar}
 
     def memories(self, pe=None, simd=None, mem_style=None) -> dict:
         if self.thresholds is None:
@@ -243,10 +266,16 @@ class AddStreams(_PixelLayer):
                    B_TDW=pad8(self.pe * b.bits), OUT_TDW=pad8(self.pe * o.bits), IN_TDW=pad8(self.pe * a.bits),
                    AMUL_HEX=f"{self.a_mul & ((1 << w) - 1):x}", BMUL_HEX=f"{self.b_mul & ((1 << w) - 1):x}",
                    has_thr=self.thresholds is not None, NFW=clog2(sh["NF"]))
+        lps = levels_per_stage()
+        sa, sb = self.shifts(w)
+        tl = tree_latency(max(1, len(sa) + len(sb)), lps)
+        ctx.update(A_SHIFTS=sa, B_SHIFTS=sb, A_NEG=self.a_mul < 0, B_NEG=self.b_mul < 0, NL=max(1, len(sa) + len(sb)),
+                   LPS=lps, TL=tl, THL=0, LATENCY=self.pipeline_latency(lps))
         files = {}
         if self.thresholds is not None:
             t, files = lib.thresholding_context(dict(self._thr_params(module, DType(w, True)), spec={"TB": w}))
             ctx.update({k: t[k] for k in ("t_const", "t_rom_style", "tfile", "base_pattern", "NT", "TB", "TW")})
+            ctx["THL"] = threshold_latency(t["NT"], lps)
         return ctx, files
 
     def cpu_kernel(self, sw):

@@ -23,59 +23,79 @@ def duplicate_resources(word_bits: int, n_outputs: int) -> dict:
     return _res(n_outputs + 1, 0)
 
 
-def _mul_bits(mul: int, in_bits: int, w: int) -> int:
-    """Adder bits of a constant multiplication: shift-add, one adder per extra set bit of |mul| (a power of two
-    is a free shift), plus a W-bit negation when mul < 0."""
-    m = abs(int(mul))
-    adds = (bin(m).count("1") - 1) * min(w, in_bits + m.bit_length()) if m > 1 else 0
-    return adds + (w if mul < 0 else 0)
+def _operand_bits(ib: int, signed: bool, neg: bool) -> int:
+    """Live bits of an element in add_streams.v.j2's stage-1 register: IB + 1 (signed, negated), an unsigned
+    element's constant 0 extension bit dropped unless it is negated."""
+    return ib + 1 if (signed or neg) else ib
 
 
-# per PE*W adder bit; per PE*OB queue bit; per multiplier adder bit; comparators: per PE*NT*TB bit from a
-# distributed ROM of NF words (LUTs grow with log2 NF: ROM and comparator share LUTs); constant thresholds on a
-# sum of <= 6 bits collapse to one small function per output bit ("cmp_small", per PE*OB)
-ADD_LUT = {"base": 9.0, "add": 1.0, "outq": 0.8, "mul": 0.79, "cmp_small": 1.75, "cmp_const": 0.65,
-           "cmp_block": 0.63, "small_sum": 1.5}
-# inputs of <= 6 bits together: the whole multiply-add is a function of <= 6 bits, one LUT-ish per sum bit
-SMALL_SUM_BITS = 6
-ADD_CMP_ROM = (-1.03, 0.715, 0.45)  # per comparator bit: max(floor, a + b * log2(NF))
+def add_streams_shape(sh: dict) -> dict:
+    """Derived quantities of templates/rtl/add_streams.v.j2: the shift-and-add terms NL, the tree latency TL and
+    the threshold latency THL at the design's LPS (hwgen.layers.pipeline)."""
+    from hwgen.layers.pipeline import levels_per_stage, threshold_latency, tree_latency
+
+    w, lps = sh["W"], int(sh.get("LPS") or levels_per_stage())
+    nl = max(1, sum(bin(abs(m) % (1 << w)).count("1") for m in (sh["a_mul"], sh["b_mul"])))
+    tl = tree_latency(nl, lps)
+    thl = threshold_latency(sh["NT"], lps) if sh["NT"] else 0
+    return {"LPS": lps, "NL": nl, "TL": tl, "THL": thl, "LATENCY": 1 + tl + thl}
 
 
-def add_streams_features(sh: dict, roms: dict) -> dict:
+# LUTs per bit: the terms' adder tree, a negated operand, the output queue, the comparators (constant thresholds,
+# a distributed ROM's of NF words: LUTs grow with log2 NF as the ROM and comparator share LUTs, a block RAM's),
+# the count trees' adder bits. Fitted (non-negative least squares on the relative error) on the 11 fit points of
+# benchmarks/calibrate_branching.py, 2026-12-07, after the pipelined template: yosys folds most of the narrow
+# adders into the queue's and comparators' LUTs ("add" near 0), so these are weights, not per-bit counts.
+ADD_LUT = {"base": 10.22, "add": 0.049, "neg": 2.54, "outq": 1.74, "cmp_const": 0.0, "cmp_block": 0.0, "cnt": 0.878}
+ADD_CMP_ROM = (-1.03, 0.715, 0.45)  # per comparator bit: max(floor, a + b * log2(NF)), times ADD_LUT_CMP_ROM
+ADD_LUT_CMP_ROM = 0.646
+# FFs: the register groups counted bit for bit (fixed), the tree's registers (its shifted terms' constant low
+# bits and sign copies are not all kept), the threshold ROM's registers (REG_OUT 2: address and word)
+ADD_FF = {"fixed": 1.0, "tree": 0.78, "trom": 0.989, "trom_small": 0.153}
+
+
+def add_streams_features(sh: dict, roms: dict) -> tuple[dict, dict]:
+    """(LUT features, FF features) of add_streams.v.j2 (see ADD_LUT, ADD_FF)."""
     pe, w, nf, nt = sh["PE"], sh["W"], sh["NF"], sh["NT"]
+    d = add_streams_shape(sh)
+    adders, tree_regs = cost._tree(d["NL"], w, w, d["LPS"])
     f = {k: 0.0 for k in ADD_LUT}
-    f["base"] = 1.0
-    if sh["A_IB"] + sh["B_IB"] <= SMALL_SUM_BITS:
-        f["small_sum"] = pe * w
-    else:
-        f["add"] = pe * w
-        f["mul"] = pe * (_mul_bits(sh["a_mul"], sh["A_IB"], w) + _mul_bits(sh["b_mul"], sh["B_IB"], w))
-    f["outq"] = pe * sh["OB"]
     f["cmp_rom"] = 0.0
+    f["base"] = 1.0
+    f["add"] = pe * adders
+    f["neg"] = pe * ((sh["A_IB"] + 1) * (sh["a_mul"] < 0) + (sh["B_IB"] + 1) * (sh["b_mul"] < 0))
+    f["outq"] = pe * sh["OB"]
+    a_bits = _operand_bits(sh["A_IB"], sh.get("a_signed", True), sh["a_mul"] < 0)
+    b_bits = _operand_bits(sh["B_IB"], sh.get("b_signed", True), sh["b_mul"] < 0)
+    fixed = d["LATENCY"] + 3 + 2 * pe * sh["OB"] + pe * (a_bits + b_bits)
+    g = {"fixed": 0.0, "tree": pe * tree_regs, "trom": 0.0, "trom_small": 0.0}
     if nt:
         bits = pe * nt * sh["TB"]
         if nf == 1:
-            f["cmp_small" if sh["TB"] <= 6 else "cmp_const"] = pe * sh["OB"] if sh["TB"] <= 6 else bits
+            f["cmp_const"] = bits
         elif roms["thresholds"]["style"] == "block":
             f["cmp_block"] = bits
         else:
             a, b, floor = ADD_CMP_ROM
             f["cmp_rom"] = bits * max(floor, a + b * math.log2(nf))
-    return f
+        cnt_adders, cnt_regs = cost._tree(nt, 1, sh["OB"], d["LPS"])
+        f["cnt"] = pe * cnt_adders
+        fixed += pe * (nt + cnt_regs)
+        if nf > 1:
+            nfw = clog2(nf)
+            fixed += nfw * d["TL"]  # the word counter and its delay line
+            if roms["thresholds"]["style"] != "block":
+                # yosys keeps a deep ROM's registers, moves a shallow one's partly to the address side
+                g["trom" if nf > 8 else "trom_small"] = nfw + roms["thresholds"]["live_width"]
+    g["fixed"] = fixed
+    return f, g
 
 
 def add_streams_resources(sh: dict, mems: dict) -> dict:
     roms = {k: cost.map_rom(r["depth"], r["width"], r["mem_style"], r.get("live_width")) for k, r in mems.items()}
-    f = add_streams_features(sh, roms)
-    luts = sum(ADD_LUT.get(k, 1.0) * v for k, v in f.items())
-    pe, nf = sh["PE"], sh["NF"]
-    ffs = 2 + 1 + pe * (sh["A_IB"] + sh["B_IB"]) + 2 * pe * sh["OB"]
-    if sh["NT"]:
-        ffs += clog2(nf) * (nf > 1)
-        if nf > 1 and roms["thresholds"]["style"] != "block":
-            # the ROM read register: yosys keeps it for deep ROMs, part of it at 4 words, none at 2 (it registers
-            # the address instead)
-            ffs += sh["TW"] * (1.0 if nf > 8 else 0.18 if nf > 2 else 0.0)
+    f, g = add_streams_features(sh, roms)
+    luts = sum(ADD_LUT.get(k, ADD_LUT_CMP_ROM) * v for k, v in f.items())
+    ffs = sum(ADD_FF[k] * v for k, v in g.items())
     return _res(luts, ffs, bram18=sum(r["bram18"] for r in roms.values()))
 
 

@@ -272,11 +272,14 @@ def thresholding_features(sh: dict, roms: dict) -> dict:
 
 def thresholding_ff_features(sh: dict, roms: dict) -> dict:
     """Register bits of templates/rtl/thresholding.v.j2 by group: fixed (nf counter, input register x1, valid,
-    the output queue's two words, count and ready), the threshold ROM's output register (live columns; a block
+    the output queue's two words, count and ready, hwgen_thresholds' compares and count tree), the threshold ROM's output register (live columns; a block
     RAM has its own; yosys keeps it for deep distributed ROMs, for shallow ones it moves part of it to the address
     side: costed apart)."""
-    nf, t = sh["NF"], roms["thresholds"]
-    f = {"fixed": 1 + 3 + _clog2(nf) * (nf > 1) + sh["INW"] + 2 * sh["OUTW"], "trom": 0, "trom_small": 0}
+    nf, t, lps = sh["NF"], roms["thresholds"], levels_per_stage()
+    # (+ hwgen_thresholds: the registered compares, the count tree's registers, the valid bits alongside)
+    thl = 1 + tree_latency(sh["NT"], lps)
+    cmp = sh["PE"] * (sh["NT"] + _tree(sh["NT"], 1, sh["OB"], lps)[1]) + thl - 1
+    f = {"fixed": 1 + 3 + _clog2(nf) * (nf > 1) + sh["INW"] + 2 * sh["OUTW"] + cmp, "trom": 0, "trom_small": 0}
     if nf > 1 and t["style"] != "block":
         f["trom" if nf > 8 else "trom_small"] = t["live_width"]
     return f

@@ -65,6 +65,11 @@ def tree_latency(n: int, lps: int, loff: int = 0) -> int:
     return (h + loff) // lps - loff // lps + ((h + loff) % lps != 0)
 
 
+def threshold_latency(nt: int, lps: int) -> int:
+    """Cycles of hwgen_thresholds over nt thresholds per element: the registered compares, then the count tree."""
+    return 1 + tree_latency(nt, lps)
+
+
 def tree_leaves(simd: int, idt, wdt, xnor: bool, dsp: bool) -> int:
     """Leaves of hwgen_mvu's SIMD tree per PE: a product each (XNOR, DSP), or the NPP partial products of a LUT
     product (the selector operand's bits: BIPOLAR 2, else its bits; the narrower of input and weight)."""

@@ -100,8 +100,8 @@ class Pool(FrameLayer):
         return 2
 
     def words_in_flight(self) -> int:
-        # a window's words (kernel positions x channel words) before its result, plus the output register
-        return self.window * self.channels // self.pe + 2
+        # a window's words (kernel positions x channel words) before its result, the pipeline and the 2-word queue
+        return self.window * self.channels // self.pe + self.spec().latency() + 2
 
     def hls_context(self, lib):
         return self.spec().template_context()

@@ -94,7 +94,8 @@ class PoolSpec:
             WORD_IN=word_in, WORD_OUT=word_out, IN_TDW=_bytes_width(word_in), OUT_TDW=_bytes_width(word_out),
             CF=self.cf, KK=self.window, IN_WORDS=self.in_words, OUT_WORDS=self.out_words,
             CFB=_bits_for(self.cf - 1), KB=_bits_for(self.window - 1), AB=ab,
-            MODE=self.mode, SHIFT=self.shift, ROUNDING=self.rounding_mode.upper().replace("HALF_EVEN", "ROUND"),
+            MODE=self.mode, LATENCY=self.latency(), SHIFT=self.shift,
+            ROUNDING=self.rounding_mode.upper().replace("HALF_EVEN", "ROUND"),
             # clip bounds as AB-bit two's-complement literals (negative values written as AB-bit patterns)
             LO=lo, HI=hi, LO_PAT=lo & ((1 << ab) - 1), HI_PAT=hi & ((1 << ab) - 1), LO_NEG=lo < 0,
             info=f"{self.mode} over {self.window} positions, {self.channels} channels, SIMD {self.simd}, "
@@ -103,7 +104,13 @@ class PoolSpec:
                     f"{self.rounding_mode}" if self.mode == "trunc_avg" else ""),
         )
 
+    def latency(self) -> int:
+        """Cycles of templates/rtl/pool.v.j2 from a window's last word taken to its result offered to the output
+        queue: the input register, the partial result's update, and for an average the rounded quotient's
+        register."""
+        return 2 if self.mode == "max" else 3
+
     def cycles(self, frames: int = 1) -> int:
-        """First input word to last output word, inclusive, at full rate: one input word per cycle plus the
-        output register."""
-        return frames * self.in_words + 1
+        """First input word to last output word, inclusive, at full rate: one input word per cycle, then the
+        pipeline (latency) and the output queue."""
+        return frames * self.in_words + self.latency() + 1

@@ -14,6 +14,7 @@ from hwgen.dtypes import DType
 from hwgen.layers import cost, kernels
 from hwgen.layers.roms import live_width
 from hwgen.layers.base import ChannelLayer, dtype_dict, thresholded_range
+from hwgen.layers.pipeline import threshold_latency
 from hwgen.layers.registry import register
 
 
@@ -94,6 +95,14 @@ class Thresholding(ChannelLayer):
 
     def rtl_context(self, lib, module):
         return lib.thresholding_context(dict(self.template_params(), name=module, spec=self.spec().as_dict()))
+
+    def pipeline_words(self) -> int:
+        """Most words the RTL block holds between its ports, at any clock (LPS 1): the input register, the
+        compares and count tree (hwgen_thresholds), the 2-word queue (for hwgen.codegen.dma.flag_queue_depth)."""
+        return 1 + threshold_latency(int(self.thresholds.shape[1]), 1) + 2
+
+    def words_in_flight(self) -> int:
+        return super().words_in_flight() + threshold_latency(int(self.thresholds.shape[1]), 1)
 
     def cpu_kernel(self, sw):
         return sw.ThresholdsKernel(self)

@@ -36,7 +36,7 @@ HLS_IMPL = {"block": "bram", "distributed": "lutram", "ultra": "uram"}
 # fitted LUT constants (benchmarks/calibrate_window.py --fit)
 SWG_LUT = {"base": -33.068, "ctr": 6.332, "wide": 9.44, "addr": -7.456, "mux": 0.753, "word": -0.741}
 PAD_LUT = {"base": 12.962, "ctr": 0.378}
-POOL_LUT = {"base": 14.278, "max_lane": -2.128, "max": 1.473, "max_reg": 0.549, "sum": 0.44, "clip": 2.877}
+POOL_LUT = {"base": 17.667, "max_lane": -3.341, "max": 2.624, "max_reg": 0.564, "sum": 0.582, "clip": 4.072}
 
 
 def check_mem_style(name: str, mem_style: str) -> str:
@@ -172,5 +172,12 @@ def pool_resources(spec) -> dict:
     luts = sum(POOL_LUT[k] * v for k, v in f.items())
     lanes = ctx["SIMD"] * ctx["AB"]
     lutram = lutram_luts(ctx["CF"], lanes) if ctx["CF"] > 1 else 0  # the partial results, one word per fold
-    ffs = ctx["CFB"] + ctx["KB"] + ctx["WORD_OUT"] + 1 + (lanes if ctx["CF"] == 1 else 0)
+    # counters; stage 1 (word, fold, flags, valid); the partial result register (stage 2) and for an average the
+    # rounded quotients (stage 3), their bits that reach the output; the 2-word queue; the one-fold partial result
+    # (a quotient's top SHIFT bits are its sign's copies; FLOOR leaves the sum's low SHIFT bits unused)
+    trunc = ctx["MODE"] != "max"
+    quot = ctx["SIMD"] * (ctx["AB"] - ctx["SHIFT"])
+    r2 = ctx["SIMD"] * ctx["OB"] if not trunc else quot if ctx["ROUNDING"] == "FLOOR" else lanes
+    ffs = (ctx["CFB"] + ctx["KB"] + ctx["WORD_IN"] + ctx["CFB"] * (ctx["CF"] > 1) + 3 + 1 + trunc
+           + r2 + quot * trunc + 2 * ctx["WORD_OUT"] + 3 + (lanes if ctx["CF"] == 1 else 0))
     return {"luts": int(round(luts)), "ffs": int(ffs), "bram18": 0, "uram": 0, "dsps": 0, "lutram": lutram}
