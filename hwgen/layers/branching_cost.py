@@ -10,6 +10,7 @@ import math
 
 from hwgen.bits import clog2
 from hwgen.layers import cost
+from hwgen.layers.matrix_tree import tree_bits
 from hwgen.layers.roms import bram18_for
 
 
@@ -58,7 +59,7 @@ def add_streams_features(sh: dict, roms: dict) -> tuple[dict, dict]:
     """(LUT features, FF features) of add_streams.v.j2 (see ADD_LUT, ADD_FF)."""
     pe, w, nf, nt = sh["PE"], sh["W"], sh["NF"], sh["NT"]
     d = add_streams_shape(sh)
-    adders, tree_regs = cost._tree(d["NL"], w, w, d["LPS"])
+    adders, tree_regs = tree_bits(d["NL"], w, w, d["LPS"])
     f = {k: 0.0 for k in ADD_LUT}
     f["cmp_rom"] = 0.0
     f["base"] = 1.0
@@ -78,7 +79,7 @@ def add_streams_features(sh: dict, roms: dict) -> tuple[dict, dict]:
         else:
             a, b, floor = ADD_CMP_ROM
             f["cmp_rom"] = bits * max(floor, a + b * math.log2(nf))
-        cnt_adders, cnt_regs = cost._tree(nt, 1, sh["OB"], d["LPS"])
+        cnt_adders, cnt_regs = tree_bits(nt, 1, sh["OB"], d["LPS"])
         f["cnt"] = pe * cnt_adders
         fixed += pe * (nt + cnt_regs)
         if nf > 1:
