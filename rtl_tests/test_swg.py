@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hwgen.codegen.render import render
+from hwgen.codegen.rtl import lib_modules_in, write_lib
 from hwgen.dtypes import DType
 from hwgen.layers import conv_kernels as ck
 from hwgen.layers.swg_spec import PadSpec, SwgSpec
@@ -36,16 +37,18 @@ def _spec(case) -> SwgSpec:
     return SwgSpec(f"swg_{cid}", h, w, c, simd, bits, k, s, d)
 
 
-def _write(spec: SwgSpec, outdir: Path) -> Path:
+def _write(spec: SwgSpec, outdir: Path) -> list[Path]:
+    """The block's Verilog and the library modules it instantiates (its output queue)."""
     outdir.mkdir(parents=True, exist_ok=True)
     path = outdir / f"{spec.name}.v"
-    path.write_text(render("rtl/swg.v.j2", **spec.template_context()))
-    return path
+    text = render("rtl/swg.v.j2", **spec.template_context())
+    path.write_text(text)
+    return [path] + write_lib(outdir, lib_modules_in(text))
 
 
 def _run(src, spec, workdir: Path, *args, **kw):
     workdir.mkdir(parents=True, exist_ok=True)
-    return run_paths([src], spec.name, workdir, *args, **kw)
+    return run_paths(src if isinstance(src, list) else [src], spec.name, workdir, *args, **kw)
 
 
 def _frames(spec: SwgSpec, n: int, seed: int):
@@ -60,7 +63,7 @@ def _frames(spec: SwgSpec, n: int, seed: int):
 def test_swg_matches_golden_and_cycle_model(tmp_path, case):
     spec = _spec(case)
     src = _write(spec, tmp_path / "rtl")
-    lint([src], spec.name, cwd=tmp_path)
+    lint(src, spec.name, cwd=tmp_path)
     # with bubbles on both sides: the window stream of three frames, nothing more
     dt, words, y = _frames(spec, 3, seed=len(case[0]))
     res = _run(src, spec, tmp_path / "bubbles", words, 3 * spec.out_words, p_in=0.6, p_out=0.5,
@@ -128,7 +131,7 @@ def test_swg_depthwise_order_matches_golden_and_cycle_model(tmp_path):
     measured cycles at full rate equal the model's."""
     spec = SwgSpec("swg_dw", 6, 7, 6, 2, 3, (3, 2), (1, 2), (2, 1), order="depthwise")
     src = _write(spec, tmp_path / "rtl")
-    lint([src], spec.name, cwd=tmp_path)
+    lint(src, spec.name, cwd=tmp_path)
     dt, words, y = _frames(spec, 3, seed=5)
     res = _run(src, spec, tmp_path / "bubbles", words, 3 * spec.out_words, p_in=0.6, p_out=0.5, seed=3)
     np.testing.assert_array_equal(unpack_words(res["outputs"], dt, spec.simd).reshape(y.shape), y)

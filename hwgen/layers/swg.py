@@ -117,8 +117,8 @@ class SlidingWindow(FrameLayer):
 
     def words_in_flight(self) -> int:
         # input words held between taking them and sending the windows they are in: the line buffer and the
-        # output register (hwgen.transforms.streams: FIFOs on the skip path of a fork / join)
-        return self.spec().buf_words + 2
+        # read register and the 2-word output queue (hwgen.transforms.streams: FIFOs on the skip path of a fork / join)
+        return self.spec().buf_words + 3
 
     def memories(self, pe=None, simd=None, mem_style=None) -> dict:
         """The line buffer: {"line_buffer": {"depth", "width", "live_width", "mem_style", "ram": True,

@@ -123,6 +123,16 @@ class SwgSpec:
         step_ox = sw * cf
         step_oy = (sh * w - (ow - 1) * sw) * cf
         wb = _bits_for(self.in_words + self.buf_words)
+        gb = wb + 2  # the read side's two's complement differences (gap - step - 1 and the like)
+        # the walk's three nested levels, innermost first, and the read index's step after the last value of each
+        # (then after the last output column, the row step); the RTL keeps the read index as a difference from
+        # the words written (gap) and as an address modulo buf_words, both stepped by these constants
+        n123 = (kw, kh, cf) if dwo else (cf, kw, kh)
+        off_k = (kh - 1) * dh * w * cf + (kw - 1) * dw * cf  # the last kernel position of channel word 0
+        off_last = off_k + cf - 1  # the window's last word (from its first)
+        steps = ((step_kx, step_ky, 1 - off_k) if dwo else (1, step_kx, step_ky)) + \
+            (step_ox - off_last, step_oy - off_last)
+        m, buf = 1 << gb, self.buf_words
         return dict(
             name=self.name, SIMD=self.simd, EB=self.elem_bits, WORD=self.word_bits,
             IN_TDW=_bytes_width(self.word_bits), OUT_TDW=_bytes_width(self.word_bits),
@@ -134,6 +144,10 @@ class SwgSpec:
             STEP_OX_MOD=step_ox % self.buf_words, STEP_OY_MOD=step_oy % self.buf_words,
             CFB=_bits_for(cf - 1), KXB=_bits_for(kw - 1), KYB=_bits_for(kh - 1), OXB=_bits_for(ow - 1),
             OYB=_bits_for(oh - 1), OFFB=_bits_for(self.buf_words),
+            GB=gb, N1=n123[0], N2=n123[1], N3=n123[2], C1B=_bits_for(n123[0] - 1), C2B=_bits_for(n123[1] - 1),
+            C3B=_bits_for(n123[2] - 1), READ_STEPS=steps,
+            NS=[((-s) % m, (-s - 1) % m, (-s + 1) % m) for s in steps],
+            RM=[s % buf for s in steps], RW=[(s % buf - buf) % (1 << (_bits_for(buf - 1) + 2)) for s in steps],
             info=f"{self.ifm_h}x{self.ifm_w}x{self.channels}, kernel {kh}x{kw}, stride {sh}x{sw}, "
                  f"dilation {dh}x{dw}, SIMD {self.simd}, {self.elem_bits}-bit elements, {self.order} order",
         )
@@ -148,7 +162,7 @@ class SwgSpec:
         """Cycles from the first input word taken to the last output word given, inclusive, for `frames`
         back-to-back frames with a source and a sink that never stall: a cycle-exact model of the RTL's rules
         (module docstring). Steady state: `frame_period()` cycles per frame."""
-        last = self._frame()[1] + 2  # the output register adds one cycle; inclusive count adds one
+        last = self._frame()[1] + 3  # the read register and the output queue add two cycles; inclusive count one
         return (frames - 1) * self.frame_period() + last
 
     def frame_period(self) -> int:
