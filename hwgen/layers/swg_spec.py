@@ -146,6 +146,7 @@ class SwgSpec:
             OYB=_bits_for(oh - 1), OFFB=_bits_for(self.buf_words),
             GB=gb, N1=n123[0], N2=n123[1], N3=n123[2], C1B=_bits_for(n123[0] - 1), C2B=_bits_for(n123[1] - 1),
             C3B=_bits_for(n123[2] - 1), READ_STEPS=steps,
+            LVL0=next((i for i, n in enumerate(n123 + (ow,)) if n > 1), 4),  # the first step's level
             NS=[((-s) % m, (-s - 1) % m, (-s + 1) % m) for s in steps],
             RM=[s % buf for s in steps], RW=[(s % buf - buf) % (1 << (_bits_for(buf - 1) + 2)) for s in steps],
             info=f"{self.ifm_h}x{self.ifm_w}x{self.channels}, kernel {kh}x{kw}, stride {sh}x{sw}, "
