@@ -151,7 +151,7 @@ class SlidingWindow(FrameLayer):
 
     def rtl_context(self, lib, module):
         ram_style = "" if self.mem_style == "auto" else self.mem_style  # auto: the synthesis tool decides
-        return dict(self.spec().template_context(), name=module, RAM_STYLE=ram_style), {}
+        return dict(self.spec().template_context(self.mem_style), name=module, RAM_STYLE=ram_style), {}
 
     def attrs(self):
         return {"ifm": list(self.ifm), "channels": self.channels, "kernel": list(self.kernel),
