@@ -34,7 +34,8 @@ URAM_BITS = 4096 * 72
 HLS_IMPL = {"block": "bram", "distributed": "lutram", "ultra": "uram"}
 
 # fitted LUT constants (benchmarks/calibrate_window.py --fit)
-SWG_LUT = {"base": 32.01, "ctr": 2.822, "wide": 6.817, "addr": -2.773, "mux": 0.761, "word": -0.543, "out": 1.724, "wreg": 0.0}
+SWG_LUT = {"base": 30.012, "ctr": 3.005, "wide": 6.523, "addr": -2.954, "mux": 0.744, "word": -0.461, "out": 0.644,
+           "wreg": 1.258}
 PAD_LUT = {"base": 12.962, "ctr": 0.378}
 POOL_LUT = {"base": 14.278, "max_lane": -2.128, "max": 1.473, "max_reg": 0.549, "sum": 0.44, "clip": 2.877}
 
