@@ -41,12 +41,14 @@ def main():
         row = [name, f"{dim}x{dim}", c, simd, f"{spec.buf_words} x {spec.word_bits}", spec.out_words, period,
                f"{100 * (period / spec.out_words - 1):.2f} %", f"{dt:.3f}"]
         if args.synth:
+            from hwgen.codegen.rtl import lib_modules_in, write_lib
             from hwgen.sim.yosys import synth
 
             with tempfile.TemporaryDirectory(prefix="bench-swg-") as d:
                 src = Path(d) / f"{spec.name}.v"
-                src.write_text(render("rtl/swg.v.j2", **spec.template_context()))
-                r = synth([src], spec.name, cwd=d)
+                text = render("rtl/swg.v.j2", **spec.template_context())
+                src.write_text(text)
+                r = synth([src] + write_lib(d, lib_modules_in(text)), spec.name, cwd=d)  # + its output queue
             row += [r["LUT"], r["FF"], r["BRAM18"], r["LUTRAM"]]
         rows.append(row)
     print("| " + " | ".join(head) + " |")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hwgen.codegen.render import render
+from hwgen.codegen.rtl import lib_modules_in, write_lib
 from hwgen.dtypes import DType
 from hwgen.layers import conv_kernels as ck
 from hwgen.layers.swg_spec import PadSpec, SwgSpec
@@ -36,16 +37,19 @@ def _spec(case) -> SwgSpec:
     return SwgSpec(f"swg_{cid}", h, w, c, simd, bits, k, s, d)
 
 
-def _write(spec: SwgSpec, outdir: Path) -> Path:
+def _write(spec: SwgSpec, outdir: Path, write_reg: bool | None = None) -> list[Path]:
+    """The block's Verilog and the library modules it instantiates (its output queue). write_reg: the buffer
+    written from registers a cycle late, with the read bypass (default: as a build decides, by depth)."""
     outdir.mkdir(parents=True, exist_ok=True)
     path = outdir / f"{spec.name}.v"
-    path.write_text(render("rtl/swg.v.j2", **spec.template_context()))
-    return path
+    text = render("rtl/swg.v.j2", **spec.template_context(write_reg=write_reg))
+    path.write_text(text)
+    return [path] + write_lib(outdir, lib_modules_in(text))
 
 
 def _run(src, spec, workdir: Path, *args, **kw):
     workdir.mkdir(parents=True, exist_ok=True)
-    return run_paths([src], spec.name, workdir, *args, **kw)
+    return run_paths(src if isinstance(src, list) else [src], spec.name, workdir, *args, **kw)
 
 
 def _frames(spec: SwgSpec, n: int, seed: int):
@@ -56,11 +60,22 @@ def _frames(spec: SwgSpec, n: int, seed: int):
     return dt, pack_words(x.ravel(), dt, spec.simd), y
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c[0])
-def test_swg_matches_golden_and_cycle_model(tmp_path, case):
+def _with(case, write_reg):
+    """(case, write_reg) as one parameter set, keeping the case's marks."""
+    values, marks = (case.values[0], case.marks) if hasattr(case, "marks") else (case, ())
+    return pytest.param(values, write_reg, marks=marks, id=values[0] + ("-write_reg" if write_reg else ""))
+
+
+# every point as a build writes it (small buffers: written when taken), and two points with the registered write
+# (WRITE_REG, what deep buffers get) and its read bypass
+MATRIX = [_with(c, None) for c in CASES] + [_with(CASES[0], True), _with(CASES[4], True)]
+
+
+@pytest.mark.parametrize("case,write_reg", MATRIX)
+def test_swg_matches_golden_and_cycle_model(tmp_path, case, write_reg):
     spec = _spec(case)
-    src = _write(spec, tmp_path / "rtl")
-    lint([src], spec.name, cwd=tmp_path)
+    src = _write(spec, tmp_path / "rtl", write_reg)
+    lint(src, spec.name, cwd=tmp_path)
     # with bubbles on both sides: the window stream of three frames, nothing more
     dt, words, y = _frames(spec, 3, seed=len(case[0]))
     res = _run(src, spec, tmp_path / "bubbles", words, 3 * spec.out_words, p_in=0.6, p_out=0.5,
@@ -127,8 +142,8 @@ def test_swg_depthwise_order_matches_golden_and_cycle_model(tmp_path):
     """The depthwise order (channel words outer, kernel positions inner): bit-exact with bubbles, and the
     measured cycles at full rate equal the model's."""
     spec = SwgSpec("swg_dw", 6, 7, 6, 2, 3, (3, 2), (1, 2), (2, 1), order="depthwise")
-    src = _write(spec, tmp_path / "rtl")
-    lint([src], spec.name, cwd=tmp_path)
+    src = _write(spec, tmp_path / "rtl", write_reg=True)
+    lint(src, spec.name, cwd=tmp_path)
     dt, words, y = _frames(spec, 3, seed=5)
     res = _run(src, spec, tmp_path / "bubbles", words, 3 * spec.out_words, p_in=0.6, p_out=0.5, seed=3)
     np.testing.assert_array_equal(unpack_words(res["outputs"], dt, spec.simd).reshape(y.shape), y)

@@ -31,7 +31,7 @@ def test_vectorized_cycle_model_equals_stepped_rules():
 def test_cycles_close_to_output_words_when_reads_dominate():
     s = SwgSpec("cnv_conv1", 30, 30, 64, 1, 1, (3, 3))  # CNV's second conv at SIMD 1
     assert s.out_words <= s.frame_period() <= 1.01 * s.out_words
-    assert s.cycles(frames=3) == 2 * s.frame_period() + s._frame()[1] + 2
+    assert s.cycles(frames=3) == 2 * s.frame_period() + s._frame()[1] + 3
 
 
 def test_execute_and_read_order_follow_conv_kernels():

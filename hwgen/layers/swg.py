@@ -117,8 +117,8 @@ class SlidingWindow(FrameLayer):
 
     def words_in_flight(self) -> int:
         # input words held between taking them and sending the windows they are in: the line buffer and the
-        # output register (hwgen.transforms.streams: FIFOs on the skip path of a fork / join)
-        return self.spec().buf_words + 2
+        # read register and the 2-word output queue (hwgen.transforms.streams: FIFOs on the skip path of a fork / join)
+        return self.spec().buf_words + 3
 
     def memories(self, pe=None, simd=None, mem_style=None) -> dict:
         """The line buffer: {"line_buffer": {"depth", "width", "live_width", "mem_style", "ram": True,
@@ -151,7 +151,7 @@ class SlidingWindow(FrameLayer):
 
     def rtl_context(self, lib, module):
         ram_style = "" if self.mem_style == "auto" else self.mem_style  # auto: the synthesis tool decides
-        return dict(self.spec().template_context(), name=module, RAM_STYLE=ram_style), {}
+        return dict(self.spec().template_context(self.mem_style), name=module, RAM_STYLE=ram_style), {}
 
     def attrs(self):
         return {"ifm": list(self.ifm), "channels": self.channels, "kernel": list(self.kernel),

@@ -10,10 +10,14 @@ is not inside this block (a padding block or `conv_kernels.pad` does it).
 Handshake rules (the cycle model mirrors them, cycle for cycle):
 - a word is written when the writer has words left in the frame and, until the reader has finished the frame,
   it is fewer than BUF_WORDS words ahead of the current window's first word;
-- a window word is read (one per cycle) when it has been written (strictly before this cycle) and the output
-  register is free or being emptied;
+- a window word is read (one per cycle) when it has been written (strictly before this cycle) and the 2-word
+  output queue was not full at the cycle's start (a sink that never stalls never fills it);
 - when the reader has read the frame's last window and the writer has taken the frame's last word, both restart
   (one cycle).
+The RTL decides each cycle from registers (the next cycle's flags are computed for each outcome of this one); the
+memory read is registered and the word goes through the output queue, so a word leaves 2 cycles after it is read
+(`cycles`), and the buffer is written a cycle after a word is taken (a read of that word in that cycle bypasses
+the memory), which the rules above do not see.
 """
 
 from __future__ import annotations
@@ -110,8 +114,15 @@ class SwgSpec:
         return w
 
     # --- template ------------------------------------------------------------------------------------------------
-    def template_context(self) -> dict:
-        """Everything swg.v.j2 renders from: constants only, no arithmetic left to the template."""
+    def template_context(self, mem_style: str = "auto", write_reg: bool | None = None) -> dict:
+        """Everything swg.v.j2 renders from: constants only, no arithmetic left to the template. write_reg: the
+        buffer is written from registers a cycle after the word is taken (default `window_cost.swg_write_reg`:
+        deep buffers that may be LUT-RAM, where the write enable's decode is deep)."""
+        from hwgen.layers import window_cost
+
+        if write_reg is None:
+            write_reg = window_cost.swg_write_reg(window_cost.map_line_buffer(self.buf_words, self.word_bits,
+                                                                              mem_style))
         (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
         (oh, ow), w, cf = self.ofm, self.ifm_w, self.cf
         # read offset (words from the window's first word) steps: next kx, next ky (after the last channel fold of
@@ -123,6 +134,16 @@ class SwgSpec:
         step_ox = sw * cf
         step_oy = (sh * w - (ow - 1) * sw) * cf
         wb = _bits_for(self.in_words + self.buf_words)
+        gb = wb + 2  # the read side's two's complement differences (gap - step - 1 and the like)
+        # the walk's three nested levels, innermost first, and the read index's step after the last value of each
+        # (then after the last output column, the row step); the RTL keeps the read index as a difference from
+        # the words written (gap) and as an address modulo buf_words, both stepped by these constants
+        n123 = (kw, kh, cf) if dwo else (cf, kw, kh)
+        off_k = (kh - 1) * dh * w * cf + (kw - 1) * dw * cf  # the last kernel position of channel word 0
+        off_last = off_k + cf - 1  # the window's last word (from its first)
+        steps = ((step_kx, step_ky, 1 - off_k) if dwo else (1, step_kx, step_ky)) + \
+            (step_ox - off_last, step_oy - off_last)
+        m, buf = 1 << gb, self.buf_words
         return dict(
             name=self.name, SIMD=self.simd, EB=self.elem_bits, WORD=self.word_bits,
             IN_TDW=_bytes_width(self.word_bits), OUT_TDW=_bytes_width(self.word_bits),
@@ -134,6 +155,11 @@ class SwgSpec:
             STEP_OX_MOD=step_ox % self.buf_words, STEP_OY_MOD=step_oy % self.buf_words,
             CFB=_bits_for(cf - 1), KXB=_bits_for(kw - 1), KYB=_bits_for(kh - 1), OXB=_bits_for(ow - 1),
             OYB=_bits_for(oh - 1), OFFB=_bits_for(self.buf_words),
+            WRITE_REG=bool(write_reg), GB=gb, N1=n123[0], N2=n123[1], N3=n123[2], C1B=_bits_for(n123[0] - 1), C2B=_bits_for(n123[1] - 1),
+            C3B=_bits_for(n123[2] - 1), READ_STEPS=steps,
+            LVL0=next((i for i, n in enumerate(n123 + (ow,)) if n > 1), 4),  # the first step's level
+            NS=[((-s) % m, (-s - 1) % m, (-s + 1) % m) for s in steps],
+            RM=[s % buf for s in steps], RW=[(s % buf - buf) % (1 << (_bits_for(buf - 1) + 2)) for s in steps],
             info=f"{self.ifm_h}x{self.ifm_w}x{self.channels}, kernel {kh}x{kw}, stride {sh}x{sw}, "
                  f"dilation {dh}x{dw}, SIMD {self.simd}, {self.elem_bits}-bit elements, {self.order} order",
         )
@@ -148,7 +174,7 @@ class SwgSpec:
         """Cycles from the first input word taken to the last output word given, inclusive, for `frames`
         back-to-back frames with a source and a sink that never stall: a cycle-exact model of the RTL's rules
         (module docstring). Steady state: `frame_period()` cycles per frame."""
-        last = self._frame()[1] + 2  # the output register adds one cycle; inclusive count adds one
+        last = self._frame()[1] + 3  # the read register and the output queue add two cycles; inclusive count one
         return (frames - 1) * self.frame_period() + last
 
     def frame_period(self) -> int:

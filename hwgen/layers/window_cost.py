@@ -34,7 +34,8 @@ URAM_BITS = 4096 * 72
 HLS_IMPL = {"block": "bram", "distributed": "lutram", "ultra": "uram"}
 
 # fitted LUT constants (benchmarks/calibrate_window.py --fit)
-SWG_LUT = {"base": -33.068, "ctr": 6.332, "wide": 9.44, "addr": -7.456, "mux": 0.753, "word": -0.741}
+SWG_LUT = {"base": 30.012, "ctr": 3.005, "wide": 6.523, "addr": -2.954, "mux": 0.744, "word": -0.461, "out": 0.644,
+           "wreg": 1.258}
 PAD_LUT = {"base": 12.962, "ctr": 0.378}
 POOL_LUT = {"base": 17.667, "max_lane": -3.341, "max": 2.624, "max_reg": 0.564, "sum": 0.582, "clip": 4.072}
 
@@ -124,22 +125,35 @@ def map_line_buffer(depth: int, width: int, mem_style: str = "auto") -> dict:
             "efficiency": round(bits / alloc, 4) if alloc else None}
 
 
+def swg_write_reg(lb: dict) -> bool:
+    """Whether swg.v.j2 writes its buffer from registers a cycle late (WRITE_REG): a buffer deeper than 128 words
+    that may land in LUT-RAM (mem_style auto or distributed), where the write enable is a decode of the address
+    over the tiles. By depth, not by `resolve_style`'s guess: yosys puts narrow deep buffers (CNV's 1536 x 1) in
+    LUT-RAM where the guess says block RAM; a block RAM pays the registers for nothing."""
+    return lb["depth"] > 128 and lb["mem_style"] in ("auto", "distributed")
+
+
 def swg_features(ctx: dict, lb: dict) -> dict:
     """LUT terms of swg.v.j2 from its template context and its line buffer's mapping (`map_line_buffer`)."""
     ctr = ctx["CFB"] + ctx["KXB"] + ctx["KYB"] + ctx["OXB"] + ctx["OYB"]
     dist = lb["style"] == "distributed"
     return {"base": 1.0, "ctr": ctr, "wide": ctx["WB"], "addr": ctx["AW"],
-            "mux": ctx["WORD"] * (lb["read_tiles"] - 1), "word": ctx["WORD"] * dist}
+            "mux": ctx["WORD"] * (lb["read_tiles"] - 1), "word": ctx["WORD"] * dist, "out": ctx["WORD"],
+            "wreg": ctx["WORD"] * ctx["WRITE_REG"]}
 
 
 def swg_resources(spec, lb: dict) -> dict:
-    ctx = spec.template_context()
+    ctx = spec.template_context(lb["mem_style"])
     f = swg_features(ctx, lb)
     luts = max(sum(SWG_LUT[k] * v for k, v in f.items()), 10.0)
     ctr = ctx["CFB"] + ctx["KXB"] + ctx["KYB"] + ctx["OXB"] + ctx["OYB"]
-    # wr_cnt, off, base; wr_addr, base_addr; the position counters; rd_done, the output valid; the read register
-    # (inside a block RAM)
-    ffs = 3 * ctx["WB"] + 2 * ctx["AW"] + ctr + 2 + ctx["WORD"] * (lb["style"] == "distributed")
+    # wr_cnt, lim_m1, gap (WB + 2); wr_addr, rd_addr; the position counters; 19 flags (the levels' last flags,
+    # lvl, win_end, wr_last / wr_full / cw, cr / rd_en / rd_done, the read valid, the output queue's count and
+    # ready); per word bit the queue's two words and the read register (inside a block RAM); with WRITE_REG the
+    # write address, data and valid, the bypass flag and word
+    wreg = ctx["WRITE_REG"]
+    ffs = (3 * ctx["WB"] + 2 + 2 * ctx["AW"] + ctr + 19 + wreg * (ctx["AW"] + 2)
+           + ctx["WORD"] * (2 + 2 * wreg + (lb["style"] == "distributed")))
     return {"luts": int(round(luts)), "ffs": int(ffs), "bram18": lb["bram18"], "uram": lb["uram"], "dsps": 0,
             "lutram": lb["lutram_luts"]}
 
