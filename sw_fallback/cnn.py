@@ -78,6 +78,15 @@ def thresholds_by_column(thr, acc_range) -> np.ndarray:
     return np.ascontiguousarray(t.T.astype(int_type(int(t.min(initial=0)), int(t.max(initial=0)))))
 
 
+def planar_level_type(acc_t, n_thresholds, out_base):
+    """The planar kernel's level type: the accumulator's own width when it is 16 bits and the levels (out_base +
+    up to T thresholds passed, or -1 / +1) fit it (twice the lanes of int32 in its threshold count), else int32 /
+    int64."""
+    if np.dtype(acc_t) == np.int16 and abs(int(out_base)) + int(n_thresholds) + 1 < 2 ** 15:
+        return np.int16
+    return np.int64 if np.dtype(acc_t) == np.int64 else np.int32
+
+
 def window_stream(ofm, window, channels) -> Geometry:
     """A window stream (N, OH, OW, window * C) seen as an image of OH*OW rows of `window` pixels, one window
     per row: the standalone Pool / VVAU use the fused kernels on it (a global pool: one row of H*W pixels)."""
@@ -227,7 +236,7 @@ class VvauKernel(FrameKernel):
         thrT = thresholds_by_column(layer.thresholds, (lo, hi))
         acc_t = np.result_type(int_type(min(int(lo.min()), 0), max(int(hi.max()), 0)), thrT.dtype, np.int16)
         self.acc_proto = np.zeros(0, dtype=acc_t)
-        self.lev_proto = np.zeros(0, dtype=np.int64 if acc_t == np.int64 else np.int32)
+        self.lev_proto = np.zeros(0, dtype=planar_level_type(acc_t, thrT.shape[0], layer.out_base))
         self.thr = np.ascontiguousarray(thrT.T.astype(acc_t))  # (C, T)
         self.w = np.ascontiguousarray(layer.weights.astype(acc_t))  # (C, K)
         if geom is not None:
@@ -284,6 +293,7 @@ class ConvKernel(FrameKernel):
             self.lev_proto = np.zeros(0, dtype=np.int64 if acc_bits == 64 else np.int32)
             self.w = np.ascontiguousarray((w if self.planar else w.T).astype(op_type))  # (O, K*C) / (K*C, O)
             if self.planar:
+                self.lev_proto = np.zeros(0, dtype=planar_level_type(acc_t, self.thrT.shape[0], layer.out_base))
                 self.thrT = np.ascontiguousarray(self.thrT.T.astype(acc_t))  # (O, T)
         if layer.binary_xnor:
             self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
@@ -336,12 +346,22 @@ class AddStreamsKernel(FrameKernel):
         super().__init__(layer)
         self.thr = thr_array(layer.thresholds, layer.channels)
         self.thrT = np.ascontiguousarray(self.thr.T)  # (T, C): counted for a pixel's channels at once
+        # the whole frame in one pass per threshold (int32 sums: checked to fit)
+        (a0, a1), (b0, b1) = (sorted((d.min * m, d.max * m)) for d, m in ((layer.in_dtype, layer.a_mul),
+                                                                           (layer.in1_dtype, layer.b_mul)))
+        self.frame_elems = layer.in_port(0)[2]
+        self.thrF = CK.frame_thresholds(self.thr, a0 + b0, a1 + b1, self.frame_elems)
 
     def in_fmts(self):
         return [int_type(d.min, d.max) for d in (self.layer.in_dtype, self.layer.in1_dtype)]
 
     def frames(self, xs, out_fmts):
         la, n = self.layer, xs[0].shape[0]
+        if self.thrF is not None:
+            out = np.empty((n, self.frame_elems), dtype=self._int_out(out_fmts[0]))
+            CK.add_thresholds_frame(xs[0].reshape(n, -1), xs[1].reshape(n, -1), la.a_mul, la.b_mul, self.thrF,
+                                    la.out_base, bool(la.out_dtype.bipolar), out)
+            return [out]
         a, b = (x.reshape(n, -1, la.channels) for x in xs)
         out = np.empty(a.shape, dtype=self._int_out(out_fmts[0]))
         if self.thr.shape[1] <= CK.VEC_MAX_T:

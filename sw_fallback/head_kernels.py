@@ -104,3 +104,37 @@ def head_bits_few(xb, thrT, base, sgn, out):
             out[n, w] = word
         bad += nb
     return bad
+
+
+@njit(**OPTS)
+def gather_lut(q, perm, lut, lo, out):
+    """out[n, j] = lut[q[n, perm[j]] - lo]: a tail's element-wise entry (one table over the integer range) and its
+    layout ops (a permutation of each frame's elements) in one pass (sw_fallback.tail_layout)."""
+    N, F = out.shape
+    for n in prange(N):
+        for j in range(F):
+            out[n, j] = lut[np.int64(q[n, perm[j]]) - lo]
+
+
+@njit(**OPTS)
+def gather_cols(x, perm, out):
+    """out[n, j] = x[n, perm[j]] (a head's layout moves, inside the compiled driver)."""
+    N, F = out.shape
+    for n in range(N):
+        for j in range(F):
+            out[n, j] = x[n, perm[j]]
+
+
+@njit(**OPTS)
+def float_extremes(x):
+    """(min, max) of a float32 array (NaN: both NaN), one pass: the input range check on small batches."""
+    v = x.reshape(-1)
+    lo = v[0]
+    hi = v[0]
+    for i in range(v.shape[0]):
+        e = v[i]
+        if e != e:
+            return e, e
+        lo = min(lo, e)
+        hi = max(hi, e)
+    return lo, hi

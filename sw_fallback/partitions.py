@@ -267,6 +267,18 @@ class CompiledTail:
                 r = f"table build failed: {type(e).__name__}: {e}"
         if r is None:
             self.mode = "table"
+        elif tail.nodes:  # a layout prefix (NHWC -> NCHW) as one gather, the nodes after it in their own sessions
+            from sw_fallback.tail_layout import LayoutTail
+
+            lt = LayoutTail(tail, q_shape or (last_layer.out_port(0)[2],), lo.min(initial=0), hi.max(initial=0))
+            if lt.reason is None:
+                self.mode, self.layout = "layout", lt
+                r = ("layout ops as one gather, then " + (", ".join(n.op_type for n in lt.rest) or "nothing")
+                     + " in the evaluator's onnxruntime sessions")
+            else:
+                r = f"{r}; {lt.reason}"
+            self.reason = r
+            return
         self.reason = r or "element-wise tail: exact table per channel and integer value"
 
     def run(self, q):
