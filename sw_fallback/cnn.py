@@ -19,7 +19,7 @@ import numpy as np
 
 from hwgen.layers import conv_kernels as ck
 from sw_fallback import conv_kernels as CK
-from sw_fallback.formats import Bits, int_type, is_int, pack, words
+from sw_fallback.formats import Bits, int_type, is_int, pack_const, words
 from sw_fallback.mlp import Kernel, thr_array
 
 
@@ -61,7 +61,7 @@ class Geometry:
 
     def bit_pads(self) -> np.ndarray:
         if "_bit_pads" not in self.__dict__:
-            self._bit_pads = pack(np.full((1, self.channels), 1 if self.pad_value > 0 else -1, dtype=np.int8))[0]
+            self._bit_pads = pack_const(np.full((1, self.channels), 1 if self.pad_value > 0 else -1, dtype=np.int8))[0]
         return self._bit_pads
 
     def image(self, x, n, cw=None):
@@ -219,9 +219,12 @@ class PoolKernel(FrameKernel):
             CK.pool_or_bits(g.image(xs[0], n, cw), *g.args(g.bit_pads()), out)
             return [out.reshape(n, -1)]
         out = np.empty((n, oh, ow, g.channels), dtype=self._int_out(out_fmts[0]))
-        lo, hi = (int(v[0]) for v in la.out_range())
-        CK.pool(g.image(xs[0], n), *g.args(g.int_pads()), self.is_max, la.shift,
-                CK.ROUNDING_CODES[la.rounding_mode], lo, hi, out)
+        if self.is_max:
+            CK.pool_max(g.image(xs[0], n), *g.args(g.int_pads()), out)
+        else:
+            lo, hi = (int(v[0]) for v in la.out_range())
+            CK.pool_avg(g.image(xs[0], n), *g.args(g.int_pads()), la.shift, CK.ROUNDING_CODES[la.rounding_mode],
+                        lo, hi, out)
         return [out.reshape(n, -1)]
 
 
@@ -278,7 +281,7 @@ class ConvKernel(FrameKernel):
             self.kind = "conv_xnor"
             self.in_fmt = Bits(g.channels)
             o = w.shape[0]
-            wb = pack(w.reshape(o * g.window, g.channels), g.channels).reshape(o, -1)  # (O, KH*KW*CW)
+            wb = pack_const(w.reshape(o * g.window, g.channels), g.channels).reshape(o, -1)  # (O, KH*KW*CW)
             self.w = np.ascontiguousarray(wb.T)
         else:
             self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
@@ -288,6 +291,8 @@ class ConvKernel(FrameKernel):
             self.planar = w.shape[0] < PLANAR_MAX_CHANNELS and g.stride[0] * g.stride[1] <= PLANAR_MAX_STRIDE
             self.kind = f"conv_int{acc_bits}" + ("_planar" if self.planar else "")
             self.in_fmt = op_type
+            if self.planar:  # int8 operands widened (weights here, the image per call): every planar conv of a
+                op_type = np.result_type(op_type, np.int16).type  # model is one numba specialization (~2 s cold)
             acc_t = {16: np.int16, 32: np.int32, 64: np.int64}[acc_bits]
             self.acc_proto = np.zeros(0, dtype=acc_t)
             self.lev_proto = np.zeros(0, dtype=np.int64 if acc_bits == 64 else np.int32)
@@ -312,7 +317,8 @@ class ConvKernel(FrameKernel):
             CK.conv_xnor(g.image(xs[0], n, cw), *g.args(g.bit_pads()), self.w, g.window * g.channels, self.thrT,
                          la.out_base, self.out_bipolar, packed, out)
         elif self.planar:
-            CK.conv_int_planar(g.image(xs[0], n), *g.args(g.int_pads()), self.w, False, self.thrT, la.out_base,
+            x = xs[0] if xs[0].dtype == self.w.dtype else xs[0].astype(self.w.dtype)
+            CK.conv_int_planar(g.image(x, n), *g.args(g.int_pads()), self.w, False, self.thrT, la.out_base,
                                self.out_bipolar, self.acc_proto, self.lev_proto, out)
         else:
             CK.conv_int(g.image(xs[0], n), *g.args(g.int_pads()), self.w, self.thrT, la.out_base, self.out_bipolar,

@@ -355,8 +355,32 @@ def shift_round(acc, shift, mode):
 
 
 @njit(**OPTS)
-def pool(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, is_max, shift, mode, lo, hi, out):
-    """Max or Trunc-average pool over windows read in place: x (N, H, W, C) -> out (N, OH, OW, C)."""
+def pool_max(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, out):
+    """Max pool over windows read in place: x (N, H, W, C) -> out (N, OH, OW, C). (Max and average are two
+    kernels: a model compiles only the one it runs.)"""
+    N, C = x.shape[0], x.shape[3]
+    OH, OW = out.shape[1], out.shape[2]
+    for n in prange(N):
+        xp = np.empty((hp, wp, C), dtype=x.dtype)
+        _fill_padded(x[n], t, l, pvals, xp)
+        for oy in range(OH):
+            for ox in range(OW):
+                y0, x0 = oy * sh, ox * sw
+                row = out[n, oy, ox]  # the max in the input's own type, straight into the output row
+                first = xp[y0, x0]
+                for c in range(C):
+                    row[c] = first[c]
+                for ky in range(kh):
+                    for kx in range(kw):
+                        px = xp[y0 + ky * dh, x0 + kx * dw]
+                        for c in range(C):
+                            row[c] = max(row[c], px[c])
+
+
+@njit(**OPTS)
+def pool_avg(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, shift, mode, lo, hi, out):
+    """Trunc-average pool over windows read in place: x (N, H, W, C) -> out (N, OH, OW, C), the window sum
+    shifted right as shift_round, clamped into [lo, hi]."""
     N, C = x.shape[0], x.shape[3]
     OH, OW = out.shape[1], out.shape[2]
     for n in prange(N):
@@ -366,25 +390,14 @@ def pool(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, is_max, shift, mode, lo
         for oy in range(OH):
             for ox in range(OW):
                 y0, x0 = oy * sh, ox * sw
-                if is_max:  # max in the input's own type, straight into the output row
-                    row = out[n, oy, ox]
-                    first = xp[y0, x0]
-                    for c in range(C):
-                        row[c] = first[c]
-                    for ky in range(kh):
-                        for kx in range(kw):
-                            px = xp[y0 + ky * dh, x0 + kx * dw]
-                            for c in range(C):
-                                row[c] = max(row[c], px[c])
-                else:
-                    acc[:] = 0
-                    for ky in range(kh):
-                        for kx in range(kw):
-                            px = xp[y0 + ky * dh, x0 + kx * dw]
-                            for c in range(C):
-                                acc[c] += px[c]
-                    for c in range(C):
-                        out[n, oy, ox, c] = min(max(shift_round(acc[c], shift, mode), lo), hi)
+                acc[:] = 0
+                for ky in range(kh):
+                    for kx in range(kw):
+                        px = xp[y0 + ky * dh, x0 + kx * dw]
+                        for c in range(C):
+                            acc[c] += px[c]
+                for c in range(C):
+                    out[n, oy, ox, c] = min(max(shift_round(acc[c], shift, mode), lo), hi)
 
 
 @njit(**OPTS)

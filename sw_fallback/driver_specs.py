@@ -111,11 +111,14 @@ def _pool(k, out_fmt):
         return [(CK.pool_or_bits, args)], [((oh, ow, cw), np.uint64)]
     if not is_int(out_fmt):
         raise Unsupported("pool output format")
+    out = ("buf", 0, (1, oh, ow, g.channels))
+    if k.is_max:
+        return [(CK.pool_max, [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [out])], [
+            ((oh, ow, g.channels), out_fmt)]
     lo, hi = (int(v[0]) for v in la.out_range())
     args = [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [
-        ("c", k.is_max), ("c", la.shift), ("c", CK.ROUNDING_CODES[la.rounding_mode]), ("c", lo), ("c", hi),
-        ("buf", 0, (1, oh, ow, g.channels))]
-    return [(CK.pool, args)], [((oh, ow, g.channels), out_fmt)]
+        ("c", la.shift), ("c", CK.ROUNDING_CODES[la.rounding_mode]), ("c", lo), ("c", hi), out]
+    return [(CK.pool_avg, args)], [((oh, ow, g.channels), out_fmt)]
 
 
 def _vvau(k, out_fmt):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from sw_fallback import kernels as K
-from sw_fallback.formats import Bits, Planes, convert, int_type, is_int, pack, words
+from sw_fallback.formats import Bits, Planes, convert, int_type, is_int, pack_const, words
 
 # bit-serial MVAU (option bitserial=True) when input bits x weight bits <= this (INT2 x INT2, INT2 x BIPOLAR):
 # its kernel beats the int16 one on wide layers, but building bit planes in the head costs more than it saves
@@ -189,7 +189,7 @@ class MvauKernel(Kernel):
         if layer.binary_xnor:
             self.kind = "xnor"
             self.in_fmt = Bits(layer.mw)
-            self.w = pack(layer.weights)
+            self.w = pack_const(layer.weights)
         elif bitserial and self._bitserial(layer):
             pass
         else:
