@@ -57,10 +57,18 @@ def _head_lines(h, fmt, const) -> list:
     from sw_fallback.partitions import HEAD_FEW_T
 
     lines = ["    xb = xf.reshape((n, %d))" % h.F]
+    few = h.thrT.shape[0] <= HEAD_FEW_T
+    if is_int(fmt) and not few and h.interp is not None:  # (the interpolated head gathers by perm itself)
+        from sw_fallback.head_kernels import NO_PERM
+
+        pads, row_of, params = h.interp
+        perm = NO_PERM if h.perm is None else h.perm
+        return lines + [f"    x0 = np.empty((n, {h.F}), dtype={_dtype_name(fmt)})",
+                        f"    bad = HK.head_levels_interp(xb, {const(perm)}, {const(pads)}, {const(row_of)}, "
+                        f"{const(params)}, {const(h.base)}, {const(h.sgn)}, x0)"]
     if h.perm is not None:
         lines += ["    xg = np.empty((n, %d), dtype=np.int32)" % h.F, f"    HK.gather_cols(xb, {const(h.perm)}, xg)",
                   "    xb = xg"]
-    few = h.thrT.shape[0] <= HEAD_FEW_T
     c = const
     if fmt == Bits(h.F):
         lines.append("    x0 = np.empty((n, %d), dtype=np.uint64)" % words(h.F))
@@ -70,9 +78,6 @@ def _head_lines(h, fmt, const) -> list:
         lines.append(f"    x0 = np.empty((n, {h.F}), dtype={_dtype_name(fmt)})")
         if few:
             call = f"HK.head_levels_few(xb, {c(h.thrT)}, {c(h.base)}, {c(h.sgn)}, x0)"
-        elif h.buckets is not None:
-            rows, row_of, table = h.buckets
-            call = f"HK.head_levels_bucket(xb, {c(rows)}, {c(row_of)}, {c(table)}, {c(h.base)}, {c(h.sgn)}, x0)"
         else:
             call = f"K.head_levels(xb, {c(h.thrT)}, {c(h.thr)}, {c(h.base)}, {c(h.sgn)}, x0)"
     else:

@@ -18,8 +18,8 @@ _MONOTONE = {"Mul", "Div", "Add", "Sub", "Relu", "Clip", "Max", "Min", "Neg", "Q
 _ELEMENTWISE_EXACT = _LAYOUT | _MONOTONE | {"Abs", "Floor", "Ceil", "Round", "Sign", "Cast", "Trunc"}
 FLT_MAX = np.finfo(np.float32).max
 HEAD_MAX_LEVELS = 4096  # input quantizers up to 12 bits get compiled thresholds
-HEAD_BUCKET_ROWS = 64  # distinct threshold rows (per-tensor / per-channel quantizers) that get bucket tables
-HEAD_FEW_T = 8  # at most this many thresholds per element: a vectorized count (head_levels_few), not buckets
+HEAD_INTERP_ROWS = 64  # distinct threshold rows (per-tensor / per-channel quantizers) that get the interpolated path
+HEAD_FEW_T = 8  # at most this many thresholds per element: a vectorized count (head_levels_few), not the interpolation
 TAIL_MAX_TABLE = 1 << 22  # entries of the tail lookup table
 
 
@@ -92,7 +92,7 @@ class CompiledHead:
         feats = fl.in_port(0)[2]
         r = _chain_reason(head, _MONOTONE | _LAYOUT | _MOVES, monotone=True) if head.nodes else "empty head"
         self.perm = None
-        self.buckets = None  # (rows, row_of, table) of the bucket fast path (_search)
+        self.interp = None  # (padded rows, row_of, params) of the interpolated fast path (_search, head_kernels)
         if r is None and any(n.op_type in _MOVES for n in head.nodes):
             r = self._find_perm()
         if r is None and self.F != feats:
@@ -178,10 +178,10 @@ class CompiledHead:
         want = self._levels(keys)
         self.mode = "thresholds"  # (tentatively: run() below takes the compiled path)
         rows, row_of = np.unique(self.thr, axis=0, return_inverse=True)
-        self.buckets = None
-        if self.thrT.shape[0] > HEAD_FEW_T and rows.shape[0] <= HEAD_BUCKET_ROWS:
-            self.buckets = (np.ascontiguousarray(rows, dtype=np.int32),
-                            np.ascontiguousarray(row_of.reshape(-1), dtype=np.int32), HK.bucket_table(rows))
+        self.interp = None
+        if self.thrT.shape[0] > HEAD_FEW_T and rows.shape[0] <= HEAD_INTERP_ROWS:
+            self.interp = (HK.padded_rows(rows),
+                            np.ascontiguousarray(row_of.reshape(-1), dtype=np.int32), HK.interp_params(rows))
         # only the kernel run() uses for the first layer's format is compiled and checked here: a cold process
         # compiles no head kernel it does not run (each costs ~0.5 s of LLVM)
         if self.perm is not None:  # run() gathers the input by perm: give it the probes in input order
@@ -192,8 +192,8 @@ class CompiledHead:
         x = _keys_to_float(keys_in).reshape((keys.shape[0],) + self.shape)
         if self._agrees(x, want):
             return None
-        if self.buckets is not None:
-            self.buckets = None
+        if self.interp is not None:
+            self.interp = None
             if self._agrees(x, want):
                 return None
         self.mode = "evaluator"
@@ -231,6 +231,12 @@ class CompiledHead:
             return (bits.astype(fmt) * 2 - 1).astype(fmt)
         if self.mode == "thresholds":
             xb = np.ascontiguousarray(x, dtype=np.float32).reshape(n, self.F).view(np.int32)
+            if self.interp is not None and is_int(fmt) and self.thrT.shape[0] > HEAD_FEW_T:  # gathers by perm itself
+                out = np.empty((n, self.F), dtype=fmt)
+                perm = HK.NO_PERM if self.perm is None else self.perm
+                if HK.head_levels_interp(xb, perm, *self.interp, self.base, self.sgn, out) == 0:
+                    return out
+                return None if compiled_only else convert(self.graph.head_ints(x), np.int64, fmt, self.F)
             if self.perm is not None:
                 xb = np.ascontiguousarray(xb[:, self.perm])
             args = (xb, self.thrT, self.thr, self.base, self.sgn)
@@ -250,9 +256,6 @@ class CompiledHead:
             elif self.thrT.shape[0] <= HEAD_FEW_T:
                 out = np.empty((n, self.F), dtype=fmt)
                 bad = HK.head_levels_few(xb, self.thrT, self.base, self.sgn, out)
-            elif self.buckets is not None:
-                out = np.empty((n, self.F), dtype=fmt)
-                bad = HK.head_levels_bucket(xb, *self.buckets, self.base, self.sgn, out)
             else:
                 out = np.empty((n, self.F), dtype=fmt)
                 bad = K.head_levels(*args, out)
