@@ -30,7 +30,19 @@ CPU partitions (optional, used by `execute`, `head_ints`, `tail`; each falls bac
   send the whole batch to the evaluator, so their behaviour (result or error) is the evaluator's.
 - Tail. When the tail is element-wise in IEEE-exact ops, it is a function of each integer output of the last
   layer alone, over a small known range: evaluated once per channel and value by the evaluator into a table.
+  A tail that starts with layout ops (a CNN's NHWC -> NCHW Reshape / Transpose / Flatten before its Gemm) is one
+  gather by a permutation (with the integer -> float entry as a table), then the evaluator's own onnxruntime
+  sessions for the nodes after it, called directly (sw_fallback.tail_layout): the Gemm is qonnx's arithmetic.
 Both are checked again against the evaluator at construction (boundary points and random values).
+
+One compiled call per batch (sw_fallback.driver). At batch 1 the Python between kernels (each step's wrapper,
+reshapes, allocations, numba's argument checks) cost more than the kernels. The plan's kernel calls are therefore
+written out once per design as the source of one numba function, with the compiled head in front and the tail's
+table or gather behind when they apply: float32 input in, the count of non-finite inputs (then the evaluator
+decides, as above) and the output out, one call per tile of frames. It is compiled (seconds to tens of seconds:
+LLVM re-optimizes the linked kernels) once per design and cached by numba; options: driver="auto" (default: used
+at once when cached, else compiled in a background thread once small calls repeat, so a short `hwgen run` never
+waits for it), "wait" (compiled on the first call), False. Kernels it does not know keep the step-by-step path.
 """
 
 
@@ -149,7 +161,10 @@ class CpuBackend:
     (default True: compile or load the cached kernels now, so the first execute is not slower), bitserial
     (default False: few-bit integer layers on bit planes and popcounts instead of int16 SIMD multiply-adds),
     fuse_head (default True: a compiled head feeds a first int16 MVAU image by image instead of through an (N, F)
-    array), split (default True: batches run in tiles of frames handed to the threads).
+    array), split (default True: batches run in tiles of frames handed to the threads), driver ("auto" (default) /
+    "wait" / False: the plan's steps as one compiled function per design, sw_fallback.driver, when it knows every
+    step: loaded from numba's cache when there, else compiled in the background once small calls repeat; "wait":
+    compiled on the first call).
 
     Threads work at the graph level: a batch is cut into tiles of frames (sized so a tile's feature maps stay in
     cache) and each thread takes the next tile and runs it through every layer, kernels single-threaded (they
@@ -158,7 +173,7 @@ class CpuBackend:
 
     def __init__(self, out_dir, graph, threads: int | None = None, compiled_head: bool = True,
                  compiled_tail: bool = True, warmup: bool = True, bitserial: bool = False, fuse_head: bool = True,
-                 split: bool = True, **_):
+                 split: bool = True, driver="auto", **_):
         t0 = time.perf_counter()
         self.out_dir = None if out_dir is None else Path(out_dir)
         self.graph = graph
@@ -168,6 +183,7 @@ class CpuBackend:
         self.steps, self.consumers = plan_graph(graph, bitserial)
         self.plan = [st.kernel for st in self.steps]
         self.split = bool(split)
+        self.use_driver = driver if driver in ("auto", "wait") else ("auto" if driver is True else False)
         widest = max([la.out_port(p)[2] for la in graph.layers for p in range(la.n_outputs)] + [1])
         self.tile = int(min(TILE_MAX, max(TILE_MIN, TILE_BYTES // (2 * widest))))
         self._pool = None
@@ -185,6 +201,7 @@ class CpuBackend:
         self.last_timing = {}
         self.head_plan = CompiledHead(graph, self.in_fmt) if compiled_head else None
         self.tail_plan = CompiledTail(graph, out_layer, self.out_shape) if compiled_tail else None
+        self._driver = self._make_driver()
         self.setup_seconds = time.perf_counter() - t0
         self.warmup_seconds = 0.0
         if warmup:
@@ -233,9 +250,21 @@ class CpuBackend:
         self._out_conv = (fmt[self.out_key], np.int64, elems[self.out_key])
         return prog
 
+    def _make_driver(self):
+        """The plan as one compiled function (sw_fallback.driver.for_backend), or None."""
+        from sw_fallback import driver
+
+        return driver.for_backend(self)
+
     def _run(self, vals: dict, start: int = 0) -> np.ndarray:
         """Run the steps from `start` on the values in `vals` {(producer, port): array in its plan format}; returns
         the accelerator output as int64 (N, *out_shape)."""
+        d = self._driver
+        if d is not None and start == 0 and not d.whole:
+            x = vals[(None, 0)]
+            if x.ndim == 2 and x.shape[0] > 0 and d.ready(x):
+                v = d.run(np.ascontiguousarray(x))
+                return convert(v, *self._out_conv).reshape(v.shape[0], *self.out_shape)
         for run, ins, out_fmts, outs, drop in self._prog[start:]:
             xs = [vals[k] if c is None else convert(vals[k], *c) for k, c in ins]
             for k in drop:
@@ -283,8 +312,11 @@ class CpuBackend:
 
     def tail(self, q) -> np.ndarray:
         """As graph.tail.run: last layer's integer outputs -> the model output."""
-        if self.tail_plan is not None and self.tail_plan.mode == "table":
-            return self.tail_plan.run(q)
+        if self.tail_plan is not None:
+            if self.tail_plan.mode == "table":
+                return self.tail_plan.run(q)
+            if self.tail_plan.mode == "layout":
+                return self.tail_plan.layout.run(q)
         return self.graph.tail.run(np.asarray(q, dtype=np.int64))
 
     def _fused_first(self, x):
@@ -372,9 +404,20 @@ class CpuBackend:
 
         return self._tiles(n, ints)
 
+    def _whole(self, x):
+        """The model's output through the whole-model driver, or None (sw_fallback.driver.run_whole)."""
+        from sw_fallback import driver
+
+        return driver.run_whole(self, x)
+
     def execute(self, x) -> np.ndarray:
         """The ONNX model's input (N, ...) or one sample -> the model's output, as Accelerator.execute."""
         t0 = time.perf_counter()
+        if self._driver is not None and self._driver.whole:
+            y = self._whole(x)
+            if y is not None:
+                self.last_timing = {"compiled_model_seconds": time.perf_counter() - t0}
+                return y
         y = self._split_ints(x)
         if y is not None:
             t1 = time.perf_counter()
@@ -402,14 +445,14 @@ class CpuBackend:
 
     # --- misc ------------------------------------------------------------------------------------------------------
     def warmup(self) -> None:
-        """Compile (or load from numba's cache) every kernel this graph uses, on a 2-frame batch."""
+        """Compile (or load from numba's cache) every kernel `execute` uses, on a 2-frame batch. (The integer
+        entry, run_ints, compiles its few extra kernels (range check, packing) on its first call: a cold
+        `hwgen run` does not pay for them.)"""
         x = np.zeros((2,) + tuple(self.graph.input_shape[1:]), dtype=np.float32)
         try:
             self.execute(x)
         except HwgenError:
             pass
-        dt = self.in_layer.in_dtype
-        self.run_ints(np.full((2, self.in_elems), 1 if dt.bipolar else dt.min, dtype=np.int64))
 
     def stats(self) -> dict:
         return {
@@ -419,7 +462,20 @@ class CpuBackend:
             "head": None if self.head_plan is None else f"{self.head_plan.mode}: {self.head_plan.reason}",
             "tail": None if self.tail_plan is None else f"{self.tail_plan.mode}: {self.tail_plan.reason}",
             "cache_misses": cache_misses(),
+            "driver": driver_state(self._driver),
         }
+
+
+def driver_state(d) -> str:
+    """What the per-design driver (sw_fallback.driver) is doing, for stats()."""
+    if d is None:
+        return "none: step by step"
+    part = "head, layers and tail" if d.whole else "layers"
+    if d.fn is not None:
+        return f"compiled ({part})"
+    if d.failed:
+        return "failed to compile: step by step"
+    return f"not compiled yet ({part}; {'on the first call' if d.sync else 'in the background once small calls repeat'})"
 
 
 def cache_misses() -> int:

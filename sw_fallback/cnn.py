@@ -19,7 +19,7 @@ import numpy as np
 
 from hwgen.layers import conv_kernels as ck
 from sw_fallback import conv_kernels as CK
-from sw_fallback.formats import Bits, int_type, is_int, pack, words
+from sw_fallback.formats import Bits, int_type, is_int, pack_const, words
 from sw_fallback.mlp import Kernel, thr_array
 
 
@@ -61,7 +61,7 @@ class Geometry:
 
     def bit_pads(self) -> np.ndarray:
         if "_bit_pads" not in self.__dict__:
-            self._bit_pads = pack(np.full((1, self.channels), 1 if self.pad_value > 0 else -1, dtype=np.int8))[0]
+            self._bit_pads = pack_const(np.full((1, self.channels), 1 if self.pad_value > 0 else -1, dtype=np.int8))[0]
         return self._bit_pads
 
     def image(self, x, n, cw=None):
@@ -76,6 +76,15 @@ def thresholds_by_column(thr, acc_range) -> np.ndarray:
         return np.zeros((0, lo.shape[0]), dtype=np.int64)
     t = np.clip(np.asarray(thr, dtype=np.int64), lo[:, None], hi[:, None] + 1)
     return np.ascontiguousarray(t.T.astype(int_type(int(t.min(initial=0)), int(t.max(initial=0)))))
+
+
+def planar_level_type(acc_t, n_thresholds, out_base):
+    """The planar kernel's level type: the accumulator's own width when it is 16 bits and the levels (out_base +
+    up to T thresholds passed, or -1 / +1) fit it (twice the lanes of int32 in its threshold count), else int32 /
+    int64."""
+    if np.dtype(acc_t) == np.int16 and abs(int(out_base)) + int(n_thresholds) + 1 < 2 ** 15:
+        return np.int16
+    return np.int64 if np.dtype(acc_t) == np.int64 else np.int32
 
 
 def window_stream(ofm, window, channels) -> Geometry:
@@ -210,9 +219,12 @@ class PoolKernel(FrameKernel):
             CK.pool_or_bits(g.image(xs[0], n, cw), *g.args(g.bit_pads()), out)
             return [out.reshape(n, -1)]
         out = np.empty((n, oh, ow, g.channels), dtype=self._int_out(out_fmts[0]))
-        lo, hi = (int(v[0]) for v in la.out_range())
-        CK.pool(g.image(xs[0], n), *g.args(g.int_pads()), self.is_max, la.shift,
-                CK.ROUNDING_CODES[la.rounding_mode], lo, hi, out)
+        if self.is_max:
+            CK.pool_max(g.image(xs[0], n), *g.args(g.int_pads()), out)
+        else:
+            lo, hi = (int(v[0]) for v in la.out_range())
+            CK.pool_avg(g.image(xs[0], n), *g.args(g.int_pads()), la.shift, CK.ROUNDING_CODES[la.rounding_mode],
+                        lo, hi, out)
         return [out.reshape(n, -1)]
 
 
@@ -227,7 +239,7 @@ class VvauKernel(FrameKernel):
         thrT = thresholds_by_column(layer.thresholds, (lo, hi))
         acc_t = np.result_type(int_type(min(int(lo.min()), 0), max(int(hi.max()), 0)), thrT.dtype, np.int16)
         self.acc_proto = np.zeros(0, dtype=acc_t)
-        self.lev_proto = np.zeros(0, dtype=np.int64 if acc_t == np.int64 else np.int32)
+        self.lev_proto = np.zeros(0, dtype=planar_level_type(acc_t, thrT.shape[0], layer.out_base))
         self.thr = np.ascontiguousarray(thrT.T.astype(acc_t))  # (C, T)
         self.w = np.ascontiguousarray(layer.weights.astype(acc_t))  # (C, K)
         if geom is not None:
@@ -269,7 +281,7 @@ class ConvKernel(FrameKernel):
             self.kind = "conv_xnor"
             self.in_fmt = Bits(g.channels)
             o = w.shape[0]
-            wb = pack(w.reshape(o * g.window, g.channels), g.channels).reshape(o, -1)  # (O, KH*KW*CW)
+            wb = pack_const(w.reshape(o * g.window, g.channels), g.channels).reshape(o, -1)  # (O, KH*KW*CW)
             self.w = np.ascontiguousarray(wb.T)
         else:
             self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
@@ -279,11 +291,14 @@ class ConvKernel(FrameKernel):
             self.planar = w.shape[0] < PLANAR_MAX_CHANNELS and g.stride[0] * g.stride[1] <= PLANAR_MAX_STRIDE
             self.kind = f"conv_int{acc_bits}" + ("_planar" if self.planar else "")
             self.in_fmt = op_type
+            if self.planar:  # int8 operands widened (weights here, the image per call): every planar conv of a
+                op_type = np.result_type(op_type, np.int16).type  # model is one numba specialization (~2 s cold)
             acc_t = {16: np.int16, 32: np.int32, 64: np.int64}[acc_bits]
             self.acc_proto = np.zeros(0, dtype=acc_t)
             self.lev_proto = np.zeros(0, dtype=np.int64 if acc_bits == 64 else np.int32)
             self.w = np.ascontiguousarray((w if self.planar else w.T).astype(op_type))  # (O, K*C) / (K*C, O)
             if self.planar:
+                self.lev_proto = np.zeros(0, dtype=planar_level_type(acc_t, self.thrT.shape[0], layer.out_base))
                 self.thrT = np.ascontiguousarray(self.thrT.T.astype(acc_t))  # (O, T)
         if layer.binary_xnor:
             self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
@@ -302,7 +317,8 @@ class ConvKernel(FrameKernel):
             CK.conv_xnor(g.image(xs[0], n, cw), *g.args(g.bit_pads()), self.w, g.window * g.channels, self.thrT,
                          la.out_base, self.out_bipolar, packed, out)
         elif self.planar:
-            CK.conv_int_planar(g.image(xs[0], n), *g.args(g.int_pads()), self.w, False, self.thrT, la.out_base,
+            x = xs[0] if xs[0].dtype == self.w.dtype else xs[0].astype(self.w.dtype)
+            CK.conv_int_planar(g.image(x, n), *g.args(g.int_pads()), self.w, False, self.thrT, la.out_base,
                                self.out_bipolar, self.acc_proto, self.lev_proto, out)
         else:
             CK.conv_int(g.image(xs[0], n), *g.args(g.int_pads()), self.w, self.thrT, la.out_base, self.out_bipolar,
@@ -336,12 +352,22 @@ class AddStreamsKernel(FrameKernel):
         super().__init__(layer)
         self.thr = thr_array(layer.thresholds, layer.channels)
         self.thrT = np.ascontiguousarray(self.thr.T)  # (T, C): counted for a pixel's channels at once
+        # the whole frame in one pass per threshold (int32 sums: checked to fit)
+        (a0, a1), (b0, b1) = (sorted((d.min * m, d.max * m)) for d, m in ((layer.in_dtype, layer.a_mul),
+                                                                           (layer.in1_dtype, layer.b_mul)))
+        self.frame_elems = layer.in_port(0)[2]
+        self.thrF = CK.frame_thresholds(self.thr, a0 + b0, a1 + b1, self.frame_elems)
 
     def in_fmts(self):
         return [int_type(d.min, d.max) for d in (self.layer.in_dtype, self.layer.in1_dtype)]
 
     def frames(self, xs, out_fmts):
         la, n = self.layer, xs[0].shape[0]
+        if self.thrF is not None:
+            out = np.empty((n, self.frame_elems), dtype=self._int_out(out_fmts[0]))
+            CK.add_thresholds_frame(xs[0].reshape(n, -1), xs[1].reshape(n, -1), la.a_mul, la.b_mul, self.thrF,
+                                    la.out_base, bool(la.out_dtype.bipolar), out)
+            return [out]
         a, b = (x.reshape(n, -1, la.channels) for x in xs)
         out = np.empty(a.shape, dtype=self._int_out(out_fmts[0]))
         if self.thr.shape[1] <= CK.VEC_MAX_T:

@@ -208,32 +208,54 @@ def conv_int(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thrT, out_base,
                 _store(out, n, oy, ox, lev, pack)
 
 
+PLANAR_GROUP = 2048  # positions per pass of the planar conv: frames of small images are laid end to end up to this
+
+
 @njit(**OPTS)
 def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise, thr, out_base, out_bipolar,
                     acc_proto, lev_proto, out):
     """Direct conv for few output channels: the padded image is held channel-planar (C, Hp*Wp), so that for one
     output channel and one kernel tap the output plane is a multiply-add over one contiguous run of positions
     (every stride-1 position up to the last output; the others (past each row's end, between strides) are
-    computed and dropped): long vectorized loops however few the channels. w (O, KH*KW*C) in window order, or
-    (depthwise: output o reads channel o only) (C, KH*KW); thr (O, T) in the accumulator type (acc_proto's),
-    levels in lev_proto's type -> out (N, OH, OW, O)."""
+    computed and dropped): long vectorized loops however few the channels. Small images: G frames' padded
+    planes are laid end to end (G * Hp * Wp <= PLANAR_GROUP) and one run covers them all (the positions between
+    two frames are computed and dropped too), so an 8x8 image still gets runs of ~2,000 positions instead of 78.
+    w (O, KH*KW*C) in window order, or (depthwise: output o reads channel o only) (C, KH*KW); thr (O, T) in the
+    accumulator type (acc_proto's), levels in lev_proto's type -> out (N, OH, OW, O)."""
     N, H, W, C = x.shape
     O = w.shape[0]
     OH, OW = out.shape[1], out.shape[2]
-    P = (OH - 1) * sh * wp + (OW - 1) * sw + 1
+    F = hp * wp
+    P1 = (OH - 1) * sh * wp + (OW - 1) * sw + 1
     T = thr.shape[1]
-    for n in prange(N):
-        xpl = np.empty((C, hp * wp), dtype=x.dtype)
-        for y in range(hp):
-            for xx in range(wp):
-                inside = t <= y < t + H and l <= xx < l + W
-                for c in range(C):
-                    xpl[c, y * wp + xx] = x[n, y - t, xx - l, c] if inside else pvals[c]
-        acc = np.zeros(P, dtype=acc_proto.dtype)
-        z = acc[0]
-        lev = np.zeros(P, dtype=lev_proto.dtype)
+    G = max(1, min(N, PLANAR_GROUP // F))
+    xpl = np.empty((C, G * F), dtype=x.dtype)
+    acc = np.zeros(G * F, dtype=acc_proto.dtype)
+    z = acc[0]
+    Q = OH * OW
+    accq = np.zeros(G * Q, dtype=acc_proto.dtype)
+    lev = np.zeros(G * Q, dtype=lev_proto.dtype)
+    for n0 in range(0, N, G):
+        g = min(G, N - n0)
+        P = (g - 1) * F + P1
+        for gi in range(g):
+            n = n0 + gi
+            for y in range(hp):
+                row = gi * F + y * wp
+                if t <= y < t + H:
+                    for xx in range(wp):
+                        if l <= xx < l + W:
+                            for c in range(C):
+                                xpl[c, row + xx] = x[n, y - t, xx - l, c]
+                        else:
+                            for c in range(C):
+                                xpl[c, row + xx] = pvals[c]
+                else:
+                    for xx in range(wp):
+                        for c in range(C):
+                            xpl[c, row + xx] = pvals[c]
         for o in range(O):
-            acc[:] = 0
+            acc[:P] = 0
             c0, c1 = (o, o + 1) if depthwise else (0, C)
             k = 0
             for ky in range(kh):
@@ -245,20 +267,31 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
                         for p in range(P):
                             acc[p] = acc_cast(z, acc[p] + wv * acc_cast(z, src[p]))
                         k += 1
+            # the output positions' sums, compacted (the dropped positions are never thresholded)
+            q = 0
+            for gi in range(g):
+                for oy in range(OH):
+                    r = gi * F + oy * sh * wp
+                    for ox in range(OW):
+                        accq[q] = acc[r + ox * sw]
+                        q += 1
             if T == 0:
-                for p in range(P):
-                    lev[p] = acc[p]
+                for p in range(Q * g):
+                    lev[p] = accq[p]
             else:
-                lev[:] = 0
+                lev[:Q * g] = 0
                 for j in range(T):
                     tv = acc_cast(z, thr[o, j])
-                    for p in range(P):
-                        lev[p] += acc[p] >= tv
-                for p in range(P):
+                    for p in range(Q * g):
+                        lev[p] += accq[p] >= tv
+                for p in range(Q * g):
                     lev[p] = 2 * lev[p] - 1 if out_bipolar else lev[p] + out_base
-            for oy in range(OH):
-                for ox in range(OW):
-                    out[n, oy, ox, o] = lev[oy * sh * wp + ox * sw]
+            q = 0
+            for gi in range(g):
+                for oy in range(OH):
+                    for ox in range(OW):
+                        out[n0 + gi, oy, ox, o] = lev[q]
+                        q += 1
 
 
 @njit(**OPTS)
@@ -322,8 +355,32 @@ def shift_round(acc, shift, mode):
 
 
 @njit(**OPTS)
-def pool(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, is_max, shift, mode, lo, hi, out):
-    """Max or Trunc-average pool over windows read in place: x (N, H, W, C) -> out (N, OH, OW, C)."""
+def pool_max(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, out):
+    """Max pool over windows read in place: x (N, H, W, C) -> out (N, OH, OW, C). (Max and average are two
+    kernels: a model compiles only the one it runs.)"""
+    N, C = x.shape[0], x.shape[3]
+    OH, OW = out.shape[1], out.shape[2]
+    for n in prange(N):
+        xp = np.empty((hp, wp, C), dtype=x.dtype)
+        _fill_padded(x[n], t, l, pvals, xp)
+        for oy in range(OH):
+            for ox in range(OW):
+                y0, x0 = oy * sh, ox * sw
+                row = out[n, oy, ox]  # the max in the input's own type, straight into the output row
+                first = xp[y0, x0]
+                for c in range(C):
+                    row[c] = first[c]
+                for ky in range(kh):
+                    for kx in range(kw):
+                        px = xp[y0 + ky * dh, x0 + kx * dw]
+                        for c in range(C):
+                            row[c] = max(row[c], px[c])
+
+
+@njit(**OPTS)
+def pool_avg(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, shift, mode, lo, hi, out):
+    """Trunc-average pool over windows read in place: x (N, H, W, C) -> out (N, OH, OW, C), the window sum
+    shifted right as shift_round, clamped into [lo, hi]."""
     N, C = x.shape[0], x.shape[3]
     OH, OW = out.shape[1], out.shape[2]
     for n in prange(N):
@@ -333,25 +390,14 @@ def pool(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, is_max, shift, mode, lo
         for oy in range(OH):
             for ox in range(OW):
                 y0, x0 = oy * sh, ox * sw
-                if is_max:  # max in the input's own type, straight into the output row
-                    row = out[n, oy, ox]
-                    first = xp[y0, x0]
-                    for c in range(C):
-                        row[c] = first[c]
-                    for ky in range(kh):
-                        for kx in range(kw):
-                            px = xp[y0 + ky * dh, x0 + kx * dw]
-                            for c in range(C):
-                                row[c] = max(row[c], px[c])
-                else:
-                    acc[:] = 0
-                    for ky in range(kh):
-                        for kx in range(kw):
-                            px = xp[y0 + ky * dh, x0 + kx * dw]
-                            for c in range(C):
-                                acc[c] += px[c]
-                    for c in range(C):
-                        out[n, oy, ox, c] = min(max(shift_round(acc[c], shift, mode), lo), hi)
+                acc[:] = 0
+                for ky in range(kh):
+                    for kx in range(kw):
+                        px = xp[y0 + ky * dh, x0 + kx * dw]
+                        for c in range(C):
+                            acc[c] += px[c]
+                for c in range(C):
+                    out[n, oy, ox, c] = min(max(shift_round(acc[c], shift, mode), lo), hi)
 
 
 @njit(**OPTS)
@@ -405,3 +451,44 @@ def add_streams_vec(a, b, a_mul, b_mul, thrT, out_base, out_bipolar, out):
             _levels_vec(acc, thrT, out_base, out_bipolar, lev)
             for c in range(C):
                 out[n, p, c] = lev[c]
+
+
+FRAME_THR_MAX = 1 << 16  # thresholds x elements per frame up to which a frame-wide threshold table is kept
+
+
+def frame_thresholds(thr, lo, hi, elems):
+    """Thresholds (C, T) of channels repeating along a frame of `elems` elements (C innermost) as a frame-wide
+    (T, elems) int32 table, clamped into [lo, hi + 1] (exact for values in [lo, hi]: a threshold below every
+    value is always passed, one above never), or None (no thresholds, a table too large, or a range beyond int32)."""
+    if thr is None or thr.shape[1] == 0 or elems % thr.shape[0] or thr.shape[1] * elems > FRAME_THR_MAX:
+        return None
+    if lo < -(2 ** 31) + 1 or hi > 2 ** 31 - 2:
+        return None
+    t = np.clip(np.asarray(thr, dtype=np.int64), lo, hi + 1).T  # (T, C)
+    return np.ascontiguousarray(np.tile(t, (1, elems // thr.shape[0])).astype(np.int32))
+
+
+@njit(**OPTS)
+def add_thresholds_frame(a, b, a_mul, b_mul, thrF, out_base, out_bipolar, out):
+    """out (N, L) = levels of a * a_mul + b * b_mul (int32: the caller checked the range) under the frame-wide
+    table thrF (T, L): one long vectorized pass per threshold over the whole frame (a channel's few thresholds
+    counted for 16 channels at a time left the SIMD lanes mostly idle). Thresholding alone: b = a, b_mul = 0."""
+    N, L = out.shape
+    T = thrF.shape[0]
+    acc = np.empty(L, dtype=np.int32)
+    lev = np.empty(L, dtype=np.int32)
+    am, bm = np.int32(a_mul), np.int32(b_mul)
+    for n in range(N):
+        for i in range(L):
+            acc[i] = np.int32(a[n, i]) * am + np.int32(b[n, i]) * bm
+            lev[i] = 0
+        for j in range(T):
+            tr = thrF[j]
+            for i in range(L):
+                lev[i] += np.int32(acc[i] >= tr[i])
+        if out_bipolar:
+            for i in range(L):
+                out[n, i] = 2 * lev[i] - 1
+        else:
+            for i in range(L):
+                out[n, i] = lev[i] + out_base

@@ -83,6 +83,20 @@ def pack(q: np.ndarray, group: int | None = None) -> np.ndarray:
     return out.reshape(n, -1)
 
 
+def pack_const(q: np.ndarray, group: int | None = None) -> np.ndarray:
+    """As pack, in numpy: for constants (weights, pad pixels) and checks at construction, so that building a
+    backend compiles no packing kernel it may not run."""
+    q = np.asarray(q)
+    n, f = q.shape
+    g = f if group is None else int(group)
+    rows = q.reshape(n * (f // g), g) > 0
+    w = words(g)
+    bits = np.zeros((rows.shape[0], w * 64), dtype=bool)
+    bits[:, :g] = rows
+    out = np.packbits(bits, axis=1, bitorder="little").view("<u8").astype(np.uint64)
+    return np.ascontiguousarray(out.reshape(n, -1))
+
+
 def unpack(b: np.ndarray, group: int, f: int, dtype=np.int8) -> np.ndarray:
     """Bits(group) words (N, ...) of frames of f elements -> integer -1/+1 values (N, f)."""
     n = b.shape[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from sw_fallback import kernels as K
-from sw_fallback.formats import Bits, Planes, convert, int_type, is_int, pack, words
+from sw_fallback.formats import Bits, Planes, convert, int_type, is_int, pack_const, words
 
 # bit-serial MVAU (option bitserial=True) when input bits x weight bits <= this (INT2 x INT2, INT2 x BIPOLAR):
 # its kernel beats the int16 one on wide layers, but building bit planes in the head costs more than it saves
@@ -34,6 +34,14 @@ def thr_array(t, n_rows) -> np.ndarray:
     if t is None:
         return np.zeros((n_rows, 0), dtype=np.int64)
     return np.ascontiguousarray(t, dtype=np.int64)
+
+
+def dt_min(dt) -> int:
+    return -1 if dt.bipolar else int(dt.min)
+
+
+def dt_max(dt) -> int:
+    return 1 if dt.bipolar else int(dt.max)
 
 
 def out_range(layer) -> tuple[np.ndarray, np.ndarray]:
@@ -143,11 +151,21 @@ class ThresholdsKernel(Kernel):
         self.thr = thr_array(layer.thresholds, layer.channels)
         self.thrT = np.ascontiguousarray(self.thr.T)  # (T, C): counted for a row's channels at once
         self.out_bipolar = bool(layer.out_dtype.bipolar)
+        from sw_fallback import conv_kernels as CK
+
+        # a frame's rows end to end with a frame-wide table: one long SIMD pass per threshold
+        self.frame_elems = self.rows_per_frame() * self.in_f
+        self.thrF = (CK.frame_thresholds(self.thr, dt_min(layer.in_dtype), dt_max(layer.in_dtype), self.frame_elems)
+                     if self.thr.shape[0] == self.in_f else None)
 
     def compute(self, x, out):
         from sw_fallback import conv_kernels as CK
 
-        if self.thr.shape[1] <= CK.VEC_MAX_T and x.shape[1] == self.thr.shape[0]:
+        L = self.frame_elems
+        if self.thrF is not None and x.size % L == 0:
+            xf = x.reshape(-1, L)
+            CK.add_thresholds_frame(xf, xf, 1, 0, self.thrF, self.layer.out_base, self.out_bipolar, out.reshape(-1, L))
+        elif self.thr.shape[1] <= CK.VEC_MAX_T and x.shape[1] == self.thr.shape[0]:
             CK.thresholds_vec(x, self.thrT, self.layer.out_base, self.out_bipolar, out)
         else:
             K.thresholds(x, self.thr, self.layer.out_base, self.out_bipolar, out)
@@ -171,7 +189,7 @@ class MvauKernel(Kernel):
         if layer.binary_xnor:
             self.kind = "xnor"
             self.in_fmt = Bits(layer.mw)
-            self.w = pack(layer.weights)
+            self.w = pack_const(layer.weights)
         elif bitserial and self._bitserial(layer):
             pass
         else:

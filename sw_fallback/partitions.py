@@ -8,7 +8,7 @@ import numpy as np
 
 from sw_fallback import head_kernels as HK
 from sw_fallback import kernels as K
-from sw_fallback.formats import Bits, CpuBackendError, Planes, convert, int_type, is_int, words
+from sw_fallback.formats import Bits, CpuBackendError, Planes, convert, int_type, is_int, pack_const, words
 from sw_fallback.mlp import out_range
 
 # element-wise ops whose float32 result is one correctly rounded IEEE operation (or exact): position independent
@@ -18,8 +18,8 @@ _MONOTONE = {"Mul", "Div", "Add", "Sub", "Relu", "Clip", "Max", "Min", "Neg", "Q
 _ELEMENTWISE_EXACT = _LAYOUT | _MONOTONE | {"Abs", "Floor", "Ceil", "Round", "Sign", "Cast", "Trunc"}
 FLT_MAX = np.finfo(np.float32).max
 HEAD_MAX_LEVELS = 4096  # input quantizers up to 12 bits get compiled thresholds
-HEAD_BUCKET_ROWS = 64  # distinct threshold rows (per-tensor / per-channel quantizers) that get bucket tables
-HEAD_FEW_T = 8  # at most this many thresholds per element: a vectorized count (head_levels_few), not buckets
+HEAD_INTERP_ROWS = 64  # distinct threshold rows (per-tensor / per-channel quantizers) that get the interpolated path
+HEAD_FEW_T = 8  # at most this many thresholds per element: a vectorized count (head_levels_few), not the interpolation
 TAIL_MAX_TABLE = 1 << 22  # entries of the tail lookup table
 
 
@@ -92,7 +92,7 @@ class CompiledHead:
         feats = fl.in_port(0)[2]
         r = _chain_reason(head, _MONOTONE | _LAYOUT | _MOVES, monotone=True) if head.nodes else "empty head"
         self.perm = None
-        self.buckets = None  # (rows, row_of, table) of the bucket fast path (_search)
+        self.interp = None  # (padded rows, row_of, params) of the interpolated fast path (_search, head_kernels)
         if r is None and any(n.op_type in _MOVES for n in head.nodes):
             r = self._find_perm()
         if r is None and self.F != feats:
@@ -104,8 +104,7 @@ class CompiledHead:
                 r = self._search()
             except Exception as e:  # an evaluator failure on probes: keep the evaluator for real inputs
                 r = f"threshold search failed: {type(e).__name__}: {e}"
-        if r is None:
-            self.mode = "thresholds"
+        self.mode = "thresholds" if r is None else "evaluator"
         self.reason = r or "monotone element-wise head: exact float32 thresholds"
 
     def _find_perm(self) -> str | None:
@@ -177,32 +176,67 @@ class CompiledHead:
                   rng.integers(kmin, kmax + 1, (64, F))]
         keys = np.clip(np.concatenate(probes), kmin, kmax)
         want = self._levels(keys)
-        got = np.empty(want.shape, dtype=np.int64)
-        K.head_levels(_keys_to_float(keys).view(np.int32), self.thrT, self.thr, self.base, self.sgn, got)
-        if not np.array_equal(got, want):
-            return "compiled thresholds disagree with the evaluator (kept the evaluator)"
-        if self.thrT.shape[0] <= HEAD_FEW_T:
-            got3 = np.empty(want.shape, dtype=np.int64)
-            HK.head_levels_few(_keys_to_float(keys).view(np.int32), self.thrT, self.base, self.sgn, got3)
-            if not np.array_equal(got3, want):
-                return "compiled thresholds (few) disagree with the evaluator (kept the evaluator)"
-        self.buckets = None
+        self.mode = "thresholds"  # (tentatively: run() below takes the compiled path)
         rows, row_of = np.unique(self.thr, axis=0, return_inverse=True)
-        if rows.shape[0] <= HEAD_BUCKET_ROWS:
-            b = (np.ascontiguousarray(rows, dtype=np.int32), np.ascontiguousarray(row_of.reshape(-1), dtype=np.int32),
-                 HK.bucket_table(rows))
-            got2 = np.empty(want.shape, dtype=np.int64)
-            HK.head_levels_bucket(_keys_to_float(keys).view(np.int32), *b, self.base, self.sgn, got2)
-            if np.array_equal(got2, want):
-                self.buckets = b
-        return None
+        self.interp = None
+        if self.thrT.shape[0] > HEAD_FEW_T and rows.shape[0] <= HEAD_INTERP_ROWS:
+            self.interp = (HK.padded_rows(rows),
+                            np.ascontiguousarray(row_of.reshape(-1), dtype=np.int32), HK.interp_params(rows))
+        # only the kernel run() uses for the first layer's format is compiled and checked here: a cold process
+        # compiles no head kernel it does not run (each costs ~0.5 s of LLVM)
+        if self.perm is not None:  # run() gathers the input by perm: give it the probes in input order
+            keys_in = np.empty_like(keys)
+            keys_in[:, self.perm] = keys
+        else:
+            keys_in = keys
+        x = _keys_to_float(keys_in).reshape((keys.shape[0],) + self.shape)
+        if self._agrees(x, want):
+            return None
+        if self.interp is not None:
+            self.interp = None
+            if self._agrees(x, want):
+                return None
+        self.mode = "evaluator"
+        return "compiled thresholds disagree with the evaluator (kept the evaluator)"
 
-    def run(self, x: np.ndarray, fmt=None):
-        """x: float32 model input -> the first layer's input in `fmt` (default: its compute format)."""
+    def _agrees(self, x, want) -> bool:
+        """run(x) in the first layer's format equals the evaluator's levels `want` (N, F) in that format."""
+        fmt = self.fmt
+        got = self.run(x, fmt, compiled_only=True)
+        if got is None:
+            return False
+        if fmt == Bits(self.F):
+            return np.array_equal(got, pack_const(want))
+        if isinstance(fmt, Planes) and fmt.bits <= 4:
+            u = (want - fmt.xmin) >> (fmt.ax // 2)
+            planes = np.stack([pack_const(((u >> i) & 1) * 2 - 1) for i in range(fmt.bits)], axis=1)
+            return np.array_equal(got, planes)
+        return np.array_equal(np.asarray(got).reshape(want.shape).astype(np.int64), want)
+
+    def run(self, x: np.ndarray, fmt=None, compiled_only=False):
+        """x: float32 model input -> the first layer's input in `fmt` (default: its compute format).
+        compiled_only: None instead of the evaluator's answer when the compiled path does not answer."""
         fmt = self.fmt if fmt is None else fmt
         n = x.shape[0]
+        if self.mode == "thresholds" and is_int(fmt) and fmt != self.fmt and (is_int(self.fmt)
+                                                                             or self.fmt == Bits(self.F)):
+            # integers in another type (head_ints, the input range check): the layers' own head kernel, then
+            # numpy (a cold process compiles no second specialization of it)
+            out = self.run(x, self.fmt, compiled_only)
+            if out is None:
+                return None
+            if is_int(self.fmt):
+                return out.astype(fmt)
+            bits = np.unpackbits(out.view(np.uint8), axis=1, bitorder="little")[:, :self.F]
+            return (bits.astype(fmt) * 2 - 1).astype(fmt)
         if self.mode == "thresholds":
             xb = np.ascontiguousarray(x, dtype=np.float32).reshape(n, self.F).view(np.int32)
+            if self.interp is not None and is_int(fmt) and self.thrT.shape[0] > HEAD_FEW_T:  # gathers by perm itself
+                out = np.empty((n, self.F), dtype=fmt)
+                perm = HK.NO_PERM if self.perm is None else self.perm
+                if HK.head_levels_interp(xb, perm, *self.interp, self.base, self.sgn, out) == 0:
+                    return out
+                return None if compiled_only else convert(self.graph.head_ints(x), np.int64, fmt, self.F)
             if self.perm is not None:
                 xb = np.ascontiguousarray(xb[:, self.perm])
             args = (xb, self.thrT, self.thr, self.base, self.sgn)
@@ -215,19 +249,20 @@ class CompiledHead:
                 bad = K.head_planes(*args, fmt.xmin, fmt.ax // 2, out)
             elif not is_int(fmt):
                 it = int_type(self.lo, self.hi)
-                out = convert(self.run(x, it), it, fmt, self.F)
-                bad = 0
+                out = self.run(x, it, compiled_only)
+                if out is None:
+                    return None
+                out, bad = convert(out, it, fmt, self.F), 0
             elif self.thrT.shape[0] <= HEAD_FEW_T:
                 out = np.empty((n, self.F), dtype=fmt)
                 bad = HK.head_levels_few(xb, self.thrT, self.base, self.sgn, out)
-            elif self.buckets is not None:
-                out = np.empty((n, self.F), dtype=fmt)
-                bad = HK.head_levels_bucket(xb, *self.buckets, self.base, self.sgn, out)
             else:
                 out = np.empty((n, self.F), dtype=fmt)
                 bad = K.head_levels(*args, out)
             if bad == 0:
                 return out
+        if compiled_only:
+            return None
         q = self.graph.head_ints(x)  # the evaluator: exact behaviour on NaN / inf (or its error)
         return convert(q, np.int64, fmt, self.F)
 
@@ -267,6 +302,18 @@ class CompiledTail:
                 r = f"table build failed: {type(e).__name__}: {e}"
         if r is None:
             self.mode = "table"
+        elif tail.nodes:  # a layout prefix (NHWC -> NCHW) as one gather, the nodes after it in their own sessions
+            from sw_fallback.tail_layout import LayoutTail
+
+            lt = LayoutTail(tail, q_shape or (last_layer.out_port(0)[2],), lo.min(initial=0), hi.max(initial=0))
+            if lt.reason is None:
+                self.mode, self.layout = "layout", lt
+                r = ("layout ops as one gather, then " + (", ".join(n.op_type for n in lt.rest) or "nothing")
+                     + " in the evaluator's onnxruntime sessions")
+            else:
+                r = f"{r}; {lt.reason}"
+            self.reason = r
+            return
         self.reason = r or "element-wise tail: exact table per channel and integer value"
 
     def run(self, q):

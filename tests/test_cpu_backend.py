@@ -146,11 +146,15 @@ def test_brevitas_cpu_bit_exact(name):
 
 
 # --- errors and non-finite inputs behave as the reference ----------------------------------------------------------
-def test_errors_match_reference(tmp_path):
+@pytest.mark.parametrize("driver", [False, "wait"])
+def test_errors_match_reference(tmp_path, driver):
+    """Errors and non-finite inputs as the reference, step by step and through the whole-model driver (which
+    counts NaN / inf in its head and hands the batch to the evaluator)."""
     p = tmp_path / "m.onnx"
     onnx.save(make_mlp(EDGE_SPECS["bipolar_xnor"]), p)
     g = compile_model(p)
-    be = CpuBackend(None, g)
+    be = CpuBackend(None, g, driver=driver)
+    assert (be._driver is not None and be._driver.whole and be._driver.fn is not None) == bool(driver)
     x = random_inputs(make_mlp(EDGE_SPECS["bipolar_xnor"]), 8)
     for bad in (np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x).astype(np.float32),
                 np.where(np.arange(x.size).reshape(x.shape) == 9, -np.inf, x).astype(np.float32),
@@ -165,6 +169,8 @@ def test_errors_match_reference(tmp_path):
     with pytest.raises(HwgenError, match="outside"):
         be.run_ints(q)
     np.testing.assert_array_equal(be.execute(x[0]), g.execute(x[0]))  # one sample without a batch dim
+    np.testing.assert_array_equal(be.execute(x), g.execute(x))
+    np.testing.assert_array_equal(be.execute(np.concatenate([x] * 4)), g.execute(np.concatenate([x] * 4)))  # tiles
     np.testing.assert_array_equal(be.execute(x.astype(np.float64)), g.execute(x.astype(np.float64)))
 
 

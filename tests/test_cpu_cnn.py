@@ -286,3 +286,19 @@ def test_mnist_cnn_cpu_all_test_images(tmp_path):
     want = np.concatenate([g.execute(x[i:i + 2000]) for i in range(0, len(x), 2000)])
     np.testing.assert_array_equal(y, want)
     assert round(float((y.argmax(axis=1) == labels).mean()) * 100, 2) == 99.02
+
+
+@pytest.mark.parametrize("name", [m for m in committed_models() if not m.startswith("cnv_")])
+def test_cnn_model_driver_bit_exact(name, tmp_path):
+    """The plan as one compiled function (sw_fallback.driver, driver="wait") equals the step-by-step plan, one
+    frame per call and batched, and its tail (layout gather + the evaluator's sessions) equals the evaluator's."""
+    g = compile_model(model_path(name, tmp_path))
+    x = _model_inputs(name)
+    fused, steps = CpuBackend(None, g, threads=1, driver="wait"), CpuBackend(None, g, threads=1, driver=False)
+    assert fused._driver is not None and fused._driver.fn is not None, fused._driver
+    assert steps._driver is None
+    for i in range(min(4, len(x))):
+        np.testing.assert_array_equal(fused.execute(x[i:i + 1]), steps.execute(x[i:i + 1]))
+    np.testing.assert_array_equal(fused.execute(x), g.execute(x))
+    q = g.execute(x, return_ints=True)[1]
+    np.testing.assert_array_equal(fused.tail(q), g.tail.run(q))

@@ -94,7 +94,12 @@ class Accelerator:
                 self._span = quantizer_span(self.graph, fast)
             except HwgenError:
                 self._span = None
-        warn_input_range(self.graph, x, self._span)
+            self._extremes = None
+            if self.backend_name == "cpu":  # one compiled pass instead of numpy's min and max (batch-1 calls)
+                from sw_fallback.head_kernels import float_extremes
+
+                self._extremes = float_extremes
+        warn_input_range(self.graph, x, self._span, self._extremes)
 
     def execute_ints(self, q: np.ndarray, island: int = 0) -> np.ndarray:
         """Hardware island `island` only: its first layer's integer input (N, features) -> its last layer's
