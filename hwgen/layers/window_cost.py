@@ -166,7 +166,7 @@ def pad_resources(spec) -> dict:
     ctx = spec.template_context()
     f = pad_features(ctx)
     luts = sum(PAD_LUT[k] * v for k, v in f.items())
-    return {"luts": int(round(luts)), "ffs": f["ctr"] + ctx["WORD"] + 1, "bram18": 0, "uram": 0, "dsps": 0,
+    return {"luts": int(round(luts)), "ffs": f["ctr"] + ctx["WORD"] + 3, "bram18": 0, "uram": 0, "dsps": 0,
             "lutram": 0}
 
 
