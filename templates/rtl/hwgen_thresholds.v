@@ -39,17 +39,6 @@ module hwgen_thresholds #(
     end
   end
 
-  // x >= t as the borrow of x - t in TB + 1 bits: one carry chain from the registers (yosys' $ge mapping put LUTs
-  // between three short chains: 6.7 ns on 7-series -1 for a 20-bit compare)
-  function ge_of;
-    input [TB - 1:0] xv, tv;
-    reg [TB:0] d;
-    begin
-      d = {xv[TB - 1], xv} - {tv[TB - 1], tv};
-      ge_of = !d[TB];
-    end
-  endfunction
-
   localparam [31:0] BASE32 = BASE;
   wire [OB - 1:0] BASE_OB = BASE32[OB - 1:0];
   genvar gp;
@@ -61,7 +50,7 @@ module hwgen_thresholds #(
       always @(posedge ap_clk) begin
         if (en) begin
           for (t = 0; t < NT; t = t + 1)
-            ge[t] <= ge_of(xp, thr[(gp * NT + t) * TB +: TB]);
+            ge[t] <= ($signed(xp) >= $signed(thr[(gp * NT + t) * TB +: TB]));
         end
       end
       wire [OB - 1:0] cnt;
