@@ -36,7 +36,7 @@ HLS_IMPL = {"block": "bram", "distributed": "lutram", "ultra": "uram"}
 # fitted LUT constants (benchmarks/calibrate_window.py --fit)
 SWG_LUT = {"base": 30.012, "ctr": 3.005, "wide": 6.523, "addr": -2.954, "mux": 0.744, "word": -0.461, "out": 0.644,
            "wreg": 1.258}
-PAD_LUT = {"base": 12.962, "ctr": 0.378}
+PAD_LUT = {"base": -4.644, "ctr": 2.245}  # (refitted 2026-12-07: the next position and its inside flags)
 POOL_LUT = {"base": 17.667, "max_lane": -3.341, "max": 2.624, "max_reg": 0.564, "sum": 0.582, "clip": 4.072}
 
 
@@ -166,7 +166,7 @@ def pad_resources(spec) -> dict:
     ctx = spec.template_context()
     f = pad_features(ctx)
     luts = sum(PAD_LUT[k] * v for k, v in f.items())
-    return {"luts": int(round(luts)), "ffs": f["ctr"] + ctx["WORD"] + 1, "bram18": 0, "uram": 0, "dsps": 0,
+    return {"luts": int(round(luts)), "ffs": f["ctr"] + ctx["WORD"] + 3, "bram18": 0, "uram": 0, "dsps": 0,
             "lutram": 0}
 
 

@@ -42,7 +42,9 @@ module hwgen_rom #(
   wire [AW - 1:0] ra;  // the address the memory reads
   generate
     if (REG_OUT == 2 && STYLE != "block") begin : g_areg
-      reg [AW - 1:0] a_r;
+      // a flip-flop of its own: not the last stage of a shift register (SRL16E) the caller's address delay line
+      // would otherwise become, whose clock-to-out is three times a flip-flop's (yosys xilinx_srl, Vivado)
+      (* keep = "true", shreg_extract = "no" *) reg [AW - 1:0] a_r;
       always @(posedge ap_clk) begin
         if (en) a_r <= addr;
       end
