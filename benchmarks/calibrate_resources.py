@@ -180,18 +180,27 @@ def synth_cached(layer, family: str = "xc7", use_tool: bool = True) -> dict | No
     for m in lib_modules_in(text):  # the library modules it instantiates are sources too
         h.update(m.encode() + b"\n" + lib_file(m).read_bytes())
     key = h.hexdigest()[:24]
+
+    def run(d):
+        from hwgen.codegen.rtl import write_node
+        from hwgen.sim.yosys import synth
+
+        paths = write_node(layer, d)
+        return synth([p for p in paths if p.suffix == ".v"], layer.name, family=family, cwd=d)  # + library modules
+
+    return _cached_synth(key, use_tool, run)
+
+
+def _cached_synth(key: str, use_tool: bool, run) -> dict | None:
+    """The yosys result cached under key, or run(tmpdir) (with use_tool) timed and cached; None if neither."""
     cf = CACHE / f"{key}.json"
     if cf.exists():
         return json.loads(cf.read_text())
     if not use_tool:
         return None
-    from hwgen.codegen.rtl import write_node
-    from hwgen.sim.yosys import synth
-
     with tempfile.TemporaryDirectory() as d:
-        paths = write_node(layer, d)
         t0 = time.time()
-        r = synth([p for p in paths if p.suffix == ".v"], layer.name, family=family, cwd=d)  # + library modules
+        r = run(d)
         r.pop("log", None)
         r["seconds"] = round(time.time() - t0, 1)
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -216,24 +225,16 @@ def synth_rom_cached(depth: int, width: int, use_tool: bool = True) -> dict | No
     words = "\n".join(format(rng.getrandbits(width), "x") for _ in range(depth)) + "\n"
     src = lib_file("hwgen_rom").read_bytes()
     key = hashlib.sha256(b"rom\n" + f"{depth}x{width}\n".encode() + words.encode() + src).hexdigest()[:24]
-    cf = CACHE / f"{key}.json"
-    if cf.exists():
-        return json.loads(cf.read_text())
-    if not use_tool:
-        return None
-    from hwgen.sim.yosys import synth
 
-    with tempfile.TemporaryDirectory() as d:
+    def run(d):
+        from hwgen.sim.yosys import synth
+
         (Path(d) / "w.mem").write_text(words)
         shutil.copy(lib_file("hwgen_rom"), Path(d) / "hwgen_rom.v")
-        t0 = time.time()
-        r = synth([Path(d) / "hwgen_rom.v"], "hwgen_rom", cwd=d,
-                  params={"WIDTH": width, "DEPTH": depth, "INIT_FILE": "w.mem", "STYLE": "block", "REG_OUT": 2})
-        r.pop("log", None)
-        r["seconds"] = round(time.time() - t0, 1)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    cf.write_text(json.dumps(r))
-    return r
+        return synth([Path(d) / "hwgen_rom.v"], "hwgen_rom", cwd=d,
+                     params={"WIDTH": width, "DEPTH": depth, "INIT_FILE": "w.mem", "STYLE": "block", "REG_OUT": 2})
+
+    return _cached_synth(key, use_tool, run)
 
 
 def check_roms(use_tool: bool = True) -> int:
