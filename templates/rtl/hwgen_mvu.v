@@ -362,25 +362,34 @@ module hwgen_mvu #(
         hwgen_rom #(.WIDTH(TW), .DEPTH(NF), .INIT_FILE(THRESH_FILE), .STYLE(T_STYLE), .REG_OUT(2))
           u_trom (.ap_clk(ap_clk), .en(en), .addr(nfm), .data(ta));
       end
-      // compares registered (stage C), then the count of reached thresholds (hwgen_thresholds: TLAT stages)
+      // compares registered (stage C), then the count of reached thresholds (hwgen_add_tree, TLAT stages)
       reg [TLAT:0] vt;  // vt[0]: the compares are valid; vt[TLAT]: the count
       always @(posedge ap_clk) begin
         if (!ap_rst_n) vt <= {(TLAT + 1){1'b0}};
         else if (en) vt <= {vt[TLAT - 1:0], va};
       end
       assign vact = vt[TLAT];
-      wire [PE * TB - 1:0] ax;  // TB >= ACC: the thresholds' width covers the accumulator's range
       for (gp = 0; gp < PE; gp = gp + 1) begin : g_act
         wire [ACC - 1:0] a = acc[gp * ACC +: ACC];
+        wire [TB - 1:0] ax;  // TB >= ACC: the thresholds' width covers the accumulator's range
         if (TB > ACC) begin : g_ax
-          assign ax[gp * TB +: TB] = {{(TB - ACC){a[ACC - 1]}}, a};
+          assign ax = {{(TB - ACC){a[ACC - 1]}}, a};
         end else begin : g_axn
-          assign ax[gp * TB +: TB] = a;
+          assign ax = a;
         end
+        reg [NT - 1:0] ge;
+        integer t;
+        always @(posedge ap_clk) begin
+          if (en) begin
+            for (t = 0; t < NT; t = t + 1)
+              ge[t] <= ($signed(ax) >= $signed(ta[(gp * NT + t) * TB +: TB]));
+          end
+        end
+        wire [OB - 1:0] cnt;
+        hwgen_add_tree #(.N(NT), .LW(1), .LSIGNED(0), .OW(OB), .LPS(LPS))
+          u_cnt (.ap_clk(ap_clk), .en(en), .leaves(ge), .sum(cnt));
+        assign act[gp * OB +: OB] = cnt + BASE;
       end
-      localparam [31:0] BASE32 = {{(32 - OB){1'b0}}, BASE};  // (OB < 32 with thresholds)
-      hwgen_thresholds #(.PE(PE), .NT(NT), .TB(TB), .OB(OB), .BASE(BASE32), .LPS(LPS))
-        u_thr (.ap_clk(ap_clk), .en(en), .x(ax), .thr(ta), .act(act));
     end else begin : g_nothr
       assign vact = va;
       wire unused_nf = &{1'b0, nfm};
