@@ -298,11 +298,12 @@ def thresholding_context(p: dict) -> tuple[dict, dict[str, list[str]]]:
     t_const = _mem_lines(rom, tb)[0] if nf == 1 else None  # depth-1 ROM: a constant
     if t_const is None:
         files[tfile] = _mem_lines(rom, tb)
+    lps = levels_per_stage()
     ctx = dict(p, t_const=t_const, IB=idt.bits, OB=odt.bits, NF=nf, NFW=clog2(nf), INW=pe * idt.bits, OUTW=pe * odt.bits,
                IN_TDW=pad8(pe * idt.bits), OUT_TDW=pad8(pe * odt.bits), NT=nt, TB=tb, TW=pe * nt * tb,
                tfile=tfile, base_pattern=_out_base_pattern(p["out_base"], odt),
-               t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)), LPS=levels_per_stage(),
-               THL=threshold_latency(nt, levels_per_stage()), **_dt_info("in", idt), **_dt_info("out", odt))
+               t_rom_style=rom_style(nf, pe * nt * tb, _mem_style(p)), LPS=lps,
+               THL=threshold_latency(nt, lps), **_dt_info("in", idt), **_dt_info("out", odt))
     return ctx, files
 
 

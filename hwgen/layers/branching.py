@@ -27,7 +27,6 @@ from hwgen.errors import UnsupportedModelError
 from hwgen.layers import branching_cost as bcost
 from hwgen.layers import conv_kernels as ck
 from hwgen.layers.base import FrameLayer, divisors, thresholded_range
-from hwgen.layers.pipeline import levels_per_stage, threshold_latency, tree_latency
 from hwgen.layers.roms import live_width
 from hwgen.layers.registry import register
 
@@ -171,21 +170,11 @@ class AddStreams(_PixelLayer):
     hls_headers = ("branching.hpp",)
     rtl_template = "rtl/add_streams.v.j2"
 
-    def shifts(self, w: int | None = None) -> tuple[list[int], list[int]]:
-        """The bits set in |a_mul| and |b_mul| below 2^W: the RTL's shift-and-add terms of the constant products."""
-        w = self.spec()["W"] if w is None else w
-        return ([k for k in range(w) if (abs(self.a_mul) >> k) & 1],
-                [k for k in range(w) if (abs(self.b_mul) >> k) & 1])
-
     def pipeline_latency(self, lps: int | None = None) -> int:
         """Cycles of templates/rtl/add_streams.v.j2 from a word taken to its result offered to the output queue:
-        the input registers, the terms' adder tree (hwgen_add_tree), the thresholds (hwgen_thresholds)."""
-        lps = lps or levels_per_stage()
-        sa, sb = self.shifts()
-        lat = 1 + tree_latency(max(1, len(sa) + len(sb)), lps)
-        if self.thresholds is not None:
-            lat += threshold_latency(int(self.thresholds.shape[1]), lps)
-        return lat
+        the input registers, the terms' adder tree (hwgen_add_tree), the thresholds (hwgen_thresholds); at the
+        design's LPS unless given (branching_cost.add_streams_shape)."""
+        return bcost.add_streams_shape(dict(self.spec(), LPS=lps))["LATENCY"]
 
     def pipeline_words(self) -> int:
         """Most words the RTL block holds between its ports, at any clock (LPS 1), its 2-word queue included:
@@ -264,18 +253,14 @@ class AddStreams(_PixelLayer):
                    a_signed=a.signed, a_bipolar=a.bipolar, b_signed=b.signed, b_bipolar=b.bipolar,
                    AW=self.pe * a.bits, BW=self.pe * b.bits, OUTW=self.pe * o.bits, A_TDW=pad8(self.pe * a.bits),
                    B_TDW=pad8(self.pe * b.bits), OUT_TDW=pad8(self.pe * o.bits), IN_TDW=pad8(self.pe * a.bits),
-                   AMUL_HEX=f"{self.a_mul & ((1 << w) - 1):x}", BMUL_HEX=f"{self.b_mul & ((1 << w) - 1):x}",
                    has_thr=self.thresholds is not None, NFW=clog2(sh["NF"]))
-        lps = levels_per_stage()
-        sa, sb = self.shifts(w)
-        tl = tree_latency(max(1, len(sa) + len(sb)), lps)
-        ctx.update(A_SHIFTS=sa, B_SHIFTS=sb, A_NEG=self.a_mul < 0, B_NEG=self.b_mul < 0, NL=max(1, len(sa) + len(sb)),
-                   LPS=lps, TL=tl, THL=0, LATENCY=self.pipeline_latency(lps))
+        # the shift-and-add terms, LPS, the tree's and the thresholds' latency (NL, TL, THL, LATENCY)
+        ctx.update(bcost.add_streams_shape(sh), A_SHIFTS=bcost.mul_shifts(self.a_mul, w),
+                   B_SHIFTS=bcost.mul_shifts(self.b_mul, w), A_NEG=self.a_mul < 0, B_NEG=self.b_mul < 0)
         files = {}
         if self.thresholds is not None:
             t, files = lib.thresholding_context(dict(self._thr_params(module, DType(w, True)), spec={"TB": w}))
             ctx.update({k: t[k] for k in ("t_const", "t_rom_style", "tfile", "base_pattern", "NT", "TB", "TW")})
-            ctx["THL"] = threshold_latency(t["NT"], lps)
         return ctx, files
 
     def cpu_kernel(self, sw):

@@ -30,13 +30,18 @@ def _operand_bits(ib: int, signed: bool, neg: bool) -> int:
     return ib + 1 if (signed or neg) else ib
 
 
+def mul_shifts(mul: int, w: int) -> list[int]:
+    """The bits set in |mul| below 2^w: add_streams.v.j2's shift-and-add terms of a constant product."""
+    return [k for k in range(w) if (abs(int(mul)) >> k) & 1]
+
+
 def add_streams_shape(sh: dict) -> dict:
     """Derived quantities of templates/rtl/add_streams.v.j2: the shift-and-add terms NL, the tree latency TL and
     the threshold latency THL at the design's LPS (hwgen.layers.pipeline)."""
     from hwgen.layers.pipeline import levels_per_stage, threshold_latency, tree_latency
 
     w, lps = sh["W"], int(sh.get("LPS") or levels_per_stage())
-    nl = max(1, sum(bin(abs(m) % (1 << w)).count("1") for m in (sh["a_mul"], sh["b_mul"])))
+    nl = max(1, len(mul_shifts(sh["a_mul"], w)) + len(mul_shifts(sh["b_mul"], w)))
     tl = tree_latency(nl, lps)
     thl = threshold_latency(sh["NT"], lps) if sh["NT"] else 0
     return {"LPS": lps, "NL": nl, "TL": tl, "THL": thl, "LATENCY": 1 + tl + thl}

@@ -24,7 +24,7 @@ from hwgen.bits import clog2 as _clog2
 from hwgen.layers.matrix_tree import (LUT_MAX_OPERAND_BITS, and_bits, core, first_level_operand_bits,  # noqa: F401
                                       is_dsp, lut_first_stage_regs, live_adder_bits, products_in_dsp,
                                       selector_bits, tree_bits, tree_levels, upper_declared_bits)
-from hwgen.layers.pipeline import levels_per_stage, tree_latency
+from hwgen.layers.pipeline import levels_per_stage, threshold_latency
 from hwgen.layers.roms import bram18_for, map_rom, rom_bram_tiling, rom_luts
 from hwgen.layers.window_cost import lutram_luts, resolve_style
 
@@ -279,7 +279,7 @@ def thresholding_ff_features(sh: dict, roms: dict) -> dict:
     nf, t = sh["NF"], roms["thresholds"]
     lps = levels_per_stage()
     # (+ hwgen_thresholds: the registered compares, the count tree's registers, the valid bits alongside)
-    thl = 1 + tree_latency(sh["NT"], lps)
+    thl = threshold_latency(sh["NT"], lps)
     cmp = sh["PE"] * (sh["NT"] + tree_bits(sh["NT"], 1, sh["OB"], lps)[1]) + thl - 1
     f = {"fixed": 1 + 3 + _clog2(nf) * (nf > 1) + sh["INW"] + 2 * sh["OUTW"] + cmp, "trom": 0, "trom_small": 0}
     if nf > 1 and t["style"] != "block":
