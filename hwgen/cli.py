@@ -414,15 +414,33 @@ def _not_now(frame) -> bool:
     return False
 
 
+_pending = []  # a SIGTERM / SIGINT not acted on yet (it came during an import or a finalizer)
+
+
 def _terminated(signum, frame):
     """SIGTERM / SIGINT: stop the child tools, then unwind like Ctrl-C (a half-written build directory is removed)."""
     from hwgen import proc
 
-    proc.stop_all()
-    if _not_now(frame):  # act when the import or finalizer is done (SIGALRM comes back here)
-        signal.setitimer(signal.ITIMER_REAL, 0.05)
+    if signum != signal.SIGALRM:
+        _pending.append(signum)
+    if not _pending:  # a stray SIGALRM (not ours): nothing to act on
         return
+    proc.stop_all()
+    if _not_now(frame):
+        # Act when the import or finalizer is done: SIGALRM brings us back here within 5 ms. The whole command after
+        # its imports can take less than 50 ms (a cached csim run), so a slower poll let it finish and exit 0.
+        signal.setitimer(signal.ITIMER_REAL, 0.005)
+        return
+    _pending.clear()
     raise KeyboardInterrupt
+
+
+def _act_on_pending_signal() -> None:
+    """A signal still waiting for its import to finish is acted on before the command starts and before it reports
+    success: a terminated command never exits 0."""
+    if _pending:
+        _pending.clear()
+        raise KeyboardInterrupt
 
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGALRM)
@@ -435,10 +453,13 @@ def main(argv=None) -> int:
         previous = {}
     try:
         args = parser().parse_args(argv)
+        _act_on_pending_signal()
         with warnings.catch_warnings():
             warnings.showwarning = _print_warning
             warnings.simplefilter("always", HwgenWarning)
-            return args.fn(args)
+            code = args.fn(args)
+        _act_on_pending_signal()
+        return code
     except HwgenError as e:
         msg = " ".join(str(e).split())  # one paragraph, control characters from names flattened
         print(f"hwgen: error: {msg}", file=sys.stderr)
@@ -450,6 +471,7 @@ def main(argv=None) -> int:
         sys.stderr.close()
         return 0
     finally:
+        _pending.clear()
         if previous:
             signal.setitimer(signal.ITIMER_REAL, 0)
             for s, h in previous.items():
