@@ -116,11 +116,15 @@ def plan_graph(graph, bitserial: bool = False) -> tuple[list[Step], dict]:
     for la in graph.layers:  # topological order: a Pad fuses into its SWG before the SWG into its consumer
         if la.n_inputs != 1:
             continue
-        src, port = ins[la.name][0]
-        if src is None or users[(src, port)] != [la.name] or graph.node(src).n_outputs != 1:
-            continue
-        fused = kernels[la.name].fuse_input(kernels[src])
-        if fused is not None:
+        while True:  # a fused kernel may absorb its new producer too (an Upsample in front of a window)
+            src, port = ins[la.name][0]
+            readers = users[(src, port)] if src is not None else []  # the only reader: this layer or one it absorbed
+            if len(readers) != 1 or readers[0] not in getattr(kernels[la.name], "members", [la.name]) or \
+                    graph.node(src).n_outputs != 1:
+                break
+            fused = kernels[la.name].fuse_input(kernels[src])
+            if fused is None:
+                break
             kernels[la.name], ins[la.name] = fused, ins[src]
             absorbed.add(src)
     for name, k in kernels.items():  # what is left unfused may still prefer a frame kernel (a 1x1 conv)

@@ -179,21 +179,57 @@ def _window_of(producer, channels, window, ofm, order=("window", None)):
     return g
 
 
-class PoolKernel(FrameKernel):
-    """Max / Trunc-average pool; standalone on a window stream, or fused onto the image (`fuse_input`)."""
+def pool_taps(g, factor=(1, 1), dedupe=True):
+    """The source rows of each output row and the source columns of each output column of a pool over the
+    window g, read on an image upsampled (nearest) by `factor` before the window's padding: two int64 tables
+    (OH, 1 + KH) / (OW, 1 + KW), [count, index, ...], index H / W standing for a pad row / pixel. `dedupe`
+    (max: idempotent) lists each source once; a sum keeps every tap."""
 
-    def __init__(self, layer, geom=None, members=None):
+    def axis(n_out, k, stride, dil, pad, size, f):
+        src = size // f
+        taps = []
+        for o in range(n_out):
+            vs = [o * stride + i * dil - pad for i in range(k)]
+            row = [v // f if 0 <= v < size else src for v in vs]
+            taps.append(list(dict.fromkeys(row)) if dedupe else row)
+        tab = np.zeros((n_out, 1 + max(len(t) for t in taps)), dtype=np.int64)
+        for o, t in enumerate(taps):
+            tab[o, 0], tab[o, 1:1 + len(t)] = len(t), t
+        return tab
+
+    (oh, ow), (h, w) = g.ofm, g.ifm
+    return (axis(oh, g.kernel[0], g.stride[0], g.dilation[0], g.pads[0], h, factor[0]),
+            axis(ow, g.kernel[1], g.stride[1], g.dilation[1], g.pads[1], w, factor[1]))
+
+
+class PoolKernel(FrameKernel):
+    """Max / Trunc-average pool; standalone on a window stream, or fused onto the image (`fuse_input`), and then
+    onto the image before a nearest Upsample (the pool reads each source pixel for the pixels it became)."""
+
+    def __init__(self, layer, geom=None, members=None, factor=(1, 1)):
         super().__init__(layer, members)
-        self.geom = geom or window_stream(layer.ofm, layer.window, layer.channels)
+        self.geom = g = geom or window_stream(layer.ofm, layer.window, layer.channels)
+        self.fused, self.factor = geom is not None, tuple(factor)
         self.is_max = layer.mode == "max"
         self.bits = self.is_max and layer.in_dtype.bipolar
         self.kind = ("pool_bits" if self.bits else "pool_max" if self.is_max else "pool_avg") + (
-            "" if geom is None else "_fused")
+            "" if geom is None else "_fused") + ("" if self.factor == (1, 1) else "_upsampled")
+        self.src_hw = (g.ifm[0] // self.factor[0], g.ifm[1] // self.factor[1])
+        self.rows, self.cols = pool_taps(g, self.factor, dedupe=self.is_max)
         if self.bits:
             self.in_fmt = Bits(layer.channels)
-        elif geom is not None:
+            self.width, self.pvals = words(g.channels), g.bit_pads()
+        else:
+            self.width, self.pvals = g.channels, g.int_pads()
+            if geom is not None:
+                lo, hi = layer.in_dtype.min, layer.in_dtype.max
+                self.in_fmt = int_type(min(lo, geom.pad_value), max(hi, geom.pad_value))
+        if not self.is_max:
             lo, hi = layer.in_dtype.min, layer.in_dtype.max
-            self.in_fmt = int_type(min(lo, geom.pad_value), max(hi, geom.pad_value))
+            bound = max(abs(lo), abs(hi), abs(g.pad_value)) * g.window
+            self.acc_proto = np.zeros(0, dtype=np.int32 if bound < 2 ** 31 else np.int64)
+            self.avg_args = (layer.shift, CK.ROUNDING_CODES[layer.rounding_mode],
+                             *(int(v[0]) for v in layer.out_range()))
 
     def native_fmt(self, port=0):
         return Bits(self.layer.channels) if self.bits else super().native_fmt(port)
@@ -203,28 +239,28 @@ class PoolKernel(FrameKernel):
 
     def fuse_input(self, producer):
         la = self.layer
+        if self.fused:  # a nearest Upsample in front of the window
+            up = getattr(producer, "upsample_source", None)  # (factor, its output image, channels)
+            if up is None or self.factor != (1, 1) or up[2] != la.channels or tuple(up[1]) != self.geom.ifm:
+                return None
+            return PoolKernel(la, self.geom, producer.members + self.members, up[0])
         g = _window_of(producer, la.channels, la.window, la.ofm)
-        if g is None or getattr(self, "fused", False):
+        if g is None:
             return None
-        k = PoolKernel(la, g, producer.members + self.members)
-        k.fused = True
-        return k
+        return PoolKernel(la, g, producer.members + self.members)
 
     def frames(self, xs, out_fmts):
-        g, la, n = self.geom, self.layer, xs[0].shape[0]
-        oh, ow = g.ofm
+        n = xs[0].shape[0]
+        (oh, ow), (h, w), c = self.geom.ofm, self.src_hw, self.width
+        x = xs[0].reshape(n, h, w * c)
         if self.bits:
-            cw = words(g.channels)
-            out = np.empty((n, oh, ow, cw), dtype=np.uint64)
-            CK.pool_or_bits(g.image(xs[0], n, cw), *g.args(g.bit_pads()), out)
-            return [out.reshape(n, -1)]
-        out = np.empty((n, oh, ow, g.channels), dtype=self._int_out(out_fmts[0]))
-        if self.is_max:
-            CK.pool_max(g.image(xs[0], n), *g.args(g.int_pads()), out)
+            out = np.empty((n, oh, ow * c), dtype=np.uint64)
         else:
-            lo, hi = (int(v[0]) for v in la.out_range())
-            CK.pool_avg(g.image(xs[0], n), *g.args(g.int_pads()), la.shift, CK.ROUNDING_CODES[la.rounding_mode],
-                        lo, hi, out)
+            out = np.empty((n, oh, ow * c), dtype=self._int_out(out_fmts[0]))
+        if self.is_max:
+            CK.pool_max(x, c, self.rows, self.cols, self.pvals, out)
+        else:
+            CK.pool_avg(x, c, self.rows, self.cols, self.pvals, *self.avg_args, self.acc_proto, out)
         return [out.reshape(n, -1)]
 
 
@@ -396,10 +432,16 @@ class ConcatKernel(FrameKernel):
 class UpsampleKernel(FrameKernel):
     kind = "upsample"
 
+    def __init__(self, layer):
+        super().__init__(layer)
+        # offered to a consumer reading the image before it (a fused pool)
+        self.upsample_source = (tuple(layer.factor), tuple(layer.ofm), layer.channels)
+
     def frames(self, xs, out_fmts):
         la, n = self.layer, xs[0].shape[0]
-        out = np.empty((n, *la.ofm, la.channels), dtype=self._int_out(out_fmts[0]))
-        CK.upsample(xs[0].reshape(n, *la.ifm, la.channels), *la.factor, out)
+        (h, w), (fh, fw), c = la.ifm, la.factor, la.channels
+        out = np.empty((n, h * fh, w * fw * c), dtype=self._int_out(out_fmts[0]))
+        CK.upsample(xs[0].reshape(n, h, w * c), c, fh, fw, out)
         return [out.reshape(n, -1)]
 
 

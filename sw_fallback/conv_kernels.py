@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from sw_fallback.kernels import OPTS, popcount64
 from sw_fallback.kernels import count_le as _count_le
@@ -141,13 +141,25 @@ def sliding_window(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, out):
 
 
 @njit(**OPTS)
-def upsample(x, fh, fw, out):
-    N, H, W, C = x.shape
-    for n in prange(N):
-        for y in range(H * fh):
-            for xx in range(W * fw):
-                for c in range(C):
-                    out[n, y, xx, c] = x[n, y // fh, xx // fw, c]
+def upsample(x, C, fh, fw, out):
+    """Nearest upsampling: x (N, H, W*C) -> out (N, H*fh, W*fw*C). Each source row is widened once (each pixel's C
+    channels copied fw times) into its first output row, which is then copied whole (one contiguous block) to
+    the fh - 1 rows below it."""
+    N, H, WC = x.shape
+    W = WC // C
+    for n in range(N):
+        for y in range(H):
+            src, row = x[n, y], out[n, y * fh]
+            for xx in range(W):
+                s = xx * C
+                for j in range(fw):
+                    d = (xx * fw + j) * C
+                    for c in range(C):
+                        row[d + c] = src[s + c]
+            for k in range(1, fh):
+                dst = out[n, y * fh + k]
+                for i in range(row.shape[0]):
+                    dst[i] = row[i]
 
 
 @njit(**OPTS)
@@ -354,68 +366,94 @@ def shift_round(acc, shift, mode):
     return q + (half or (tie and neg))
 
 
+def _merge_max(a, b):
+    """max(a, b); on uint64 words (BIPOLAR pixels bit-packed, bit 1 = +1) the max of -1/+1 values: a | b."""
+
+
+@overload(_merge_max, inline="always")
+def _merge_max_impl(a, b):
+    if isinstance(a, types.Integer) and not a.signed:
+        return lambda a, b: a | b
+    return lambda a, b: max(a, b)
+
+
 @njit(**OPTS)
-def pool_max(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, out):
-    """Max pool over windows read in place: x (N, H, W, C) -> out (N, OH, OW, C). (Max and average are two
-    kernels: a model compiles only the one it runs.)"""
-    N, C = x.shape[0], x.shape[3]
-    OH, OW = out.shape[1], out.shape[2]
-    for n in prange(N):
-        xp = np.empty((hp, wp, C), dtype=x.dtype)
-        _fill_padded(x[n], t, l, pvals, xp)
+def pool_max(x, C, rows, cols, pvals, out):
+    """Max pool, separable: x (N, H, W*C) the source image (rows of W pixels of C channels; no padded copy) ->
+    out (N, OH, OW*C). Output row oy is the max over its window's source rows rows[oy, 1:1 + rows[oy, 0]] (H: a
+    pad row), one pass over whole contiguous rows; then output pixel ox the max of that row's pixels
+    cols[ox, 1:1 + cols[ox, 0]] (W: a pad pixel, pvals (C,)). The tables (pool_taps) carry the window's
+    stride, dilation, padding, and an upsampling in front (a source row / column read for several). On uint64
+    words (BIPOLAR pixels bit-packed) the max is the OR of the bits."""
+    N, H, WC = x.shape
+    OH, OW = rows.shape[0], cols.shape[0]
+    v = np.empty(WC + C, dtype=x.dtype)  # the row's vertical max, then the pad pixel
+    pad_row = np.empty(WC, dtype=x.dtype)
+    for j in range(WC):
+        pad_row[j] = pvals[j % C]
+    for c in range(C):
+        v[WC + c] = pvals[c]
+    for n in range(N):
+        xn, on = x[n], out[n]
         for oy in range(OH):
+            r = rows[oy, 1]
+            src = xn[r] if r < H else pad_row
+            for j in range(WC):
+                v[j] = src[j]
+            for k in range(2, rows[oy, 0] + 1):
+                r = rows[oy, k]
+                src = xn[r] if r < H else pad_row
+                for j in range(WC):
+                    v[j] = _merge_max(v[j], src[j])
+            orow = on[oy]
             for ox in range(OW):
-                y0, x0 = oy * sh, ox * sw
-                row = out[n, oy, ox]  # the max in the input's own type, straight into the output row
-                first = xp[y0, x0]
+                o, b = ox * C, cols[ox, 1] * C
                 for c in range(C):
-                    row[c] = first[c]
-                for ky in range(kh):
-                    for kx in range(kw):
-                        px = xp[y0 + ky * dh, x0 + kx * dw]
-                        for c in range(C):
-                            row[c] = max(row[c], px[c])
+                    orow[o + c] = v[b + c]
+                for k in range(2, cols[ox, 0] + 1):
+                    b = cols[ox, k] * C
+                    for c in range(C):
+                        orow[o + c] = _merge_max(orow[o + c], v[b + c])
 
 
 @njit(**OPTS)
-def pool_avg(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, shift, mode, lo, hi, out):
-    """Trunc-average pool over windows read in place: x (N, H, W, C) -> out (N, OH, OW, C), the window sum
-    shifted right as shift_round, clamped into [lo, hi]."""
-    N, C = x.shape[0], x.shape[3]
-    OH, OW = out.shape[1], out.shape[2]
-    for n in prange(N):
-        xp = np.empty((hp, wp, C), dtype=x.dtype)
-        _fill_padded(x[n], t, l, pvals, xp)
-        acc = np.empty(C, dtype=np.int64)
+def pool_avg(x, C, rows, cols, pvals, shift, mode, lo, hi, acc_proto, out):
+    """Trunc-average pool, separable as pool_max (every window tap in the tables, repeats included): the window
+    sum (in the dtype of acc_proto, holding it) shifted right as shift_round, clamped into [lo, hi]."""
+    N, H, WC = x.shape
+    OH, OW = rows.shape[0], cols.shape[0]
+    v = np.empty(WC + C, dtype=acc_proto.dtype)
+    acc = np.empty(C, dtype=acc_proto.dtype)
+    for n in range(N):
+        xn, on = x[n], out[n]
         for oy in range(OH):
+            nr = rows[oy, 0]
+            for j in range(WC + C):
+                v[j] = 0
+            npad = 0
+            for k in range(1, nr + 1):
+                r = rows[oy, k]
+                if r < H:
+                    src = xn[r]
+                    for j in range(WC):
+                        v[j] += src[j]
+                else:
+                    npad += 1
+            for j in range(WC):
+                v[j] += npad * pvals[j % C]
+            for c in range(C):
+                v[WC + c] = nr * pvals[c]  # a pad pixel's column
+            orow = on[oy]
             for ox in range(OW):
-                y0, x0 = oy * sh, ox * sw
-                acc[:] = 0
-                for ky in range(kh):
-                    for kx in range(kw):
-                        px = xp[y0 + ky * dh, x0 + kx * dw]
-                        for c in range(C):
-                            acc[c] += px[c]
                 for c in range(C):
-                    out[n, oy, ox, c] = min(max(shift_round(acc[c], shift, mode), lo), hi)
-
-
-@njit(**OPTS)
-def pool_or_bits(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, out):
-    """Max pool of BIPOLAR pixels, bit-packed: the max of -1/+1 values is the OR of their bits."""
-    N, CW = x.shape[0], x.shape[3]
-    OH, OW = out.shape[1], out.shape[2]
-    for n in prange(N):
-        xp = np.empty((hp, wp, CW), dtype=np.uint64)
-        _fill_padded(x[n], t, l, pvals, xp)
-        for oy in range(OH):
-            for ox in range(OW):
-                for c in range(CW):
-                    v = np.uint64(0)
-                    for ky in range(kh):
-                        for kx in range(kw):
-                            v |= xp[oy * sh + ky * dh, ox * sw + kx * dw, c]
-                    out[n, oy, ox, c] = v
+                    acc[c] = 0
+                for k in range(1, cols[ox, 0] + 1):
+                    b = cols[ox, k] * C
+                    for c in range(C):
+                        acc[c] += v[b + c]
+                o = ox * C
+                for c in range(C):
+                    orow[o + c] = min(max(shift_round(np.int64(acc[c]), shift, mode), lo), hi)
 
 
 # ----------------------------------------------------------------------------------------------------------------

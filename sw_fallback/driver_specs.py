@@ -103,22 +103,15 @@ def _conv(k, out_fmt):
 
 
 def _pool(k, out_fmt):
-    g, la = k.geom, k.layer
-    oh, ow = g.ofm
-    if k.bits:
-        cw = words(g.channels)
-        args = [("in", 0, _img(g, cw))] + _geom_args(g, g.bit_pads()) + [("buf", 0, (1, oh, ow, cw))]
-        return [(CK.pool_or_bits, args)], [((oh, ow, cw), np.uint64)]
-    if not is_int(out_fmt):
+    (oh, ow), (h, w), c = k.geom.ofm, k.src_hw, k.width
+    if not (k.bits or is_int(out_fmt)):
         raise Unsupported("pool output format")
-    out = ("buf", 0, (1, oh, ow, g.channels))
+    dt = np.uint64 if k.bits else out_fmt
+    x, out = ("in", 0, (1, h, w * c)), ("buf", 0, (1, oh, ow * c))
+    tabs = [x, ("c", c), ("c", k.rows), ("c", k.cols), ("c", k.pvals)]
     if k.is_max:
-        return [(CK.pool_max, [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [out])], [
-            ((oh, ow, g.channels), out_fmt)]
-    lo, hi = (int(v[0]) for v in la.out_range())
-    args = [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [
-        ("c", la.shift), ("c", CK.ROUNDING_CODES[la.rounding_mode]), ("c", lo), ("c", hi), out]
-    return [(CK.pool_avg, args)], [((oh, ow, g.channels), out_fmt)]
+        return [(CK.pool_max, tabs + [out])], [((oh, ow * c), dt)]
+    return [(CK.pool_avg, tabs + [("c", v) for v in k.avg_args] + [("c", k.acc_proto), out])], [((oh, ow * c), dt)]
 
 
 def _vvau(k, out_fmt):
@@ -192,8 +185,9 @@ def _upsample(k, out_fmt):
     la = k.layer
     if not is_int(out_fmt):
         raise Unsupported("upsample output format")
-    shape = (*la.ofm, la.channels)
-    args = [("in", 0, (1, *la.ifm, la.channels)), ("c", la.factor[0]), ("c", la.factor[1]), ("buf", 0, (1,) + shape)]
+    (h, w), (fh, fw), c = la.ifm, la.factor, la.channels
+    shape = (h * fh, w * fw * c)
+    args = [("in", 0, (1, h, w * c)), ("c", c), ("c", fh), ("c", fw), ("buf", 0, (1,) + shape)]
     return [(CK.upsample, args)], [(shape, out_fmt)]
 
 
