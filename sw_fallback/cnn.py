@@ -179,27 +179,50 @@ def _window_of(producer, channels, window, ofm, order=("window", None)):
     return g
 
 
-def pool_taps(g, factor=(1, 1), dedupe=True):
-    """The source rows of each output row and the source columns of each output column of a pool over the
-    window g, read on an image upsampled (nearest) by `factor` before the window's padding: two int64 tables
-    (OH, 1 + KH) / (OW, 1 + KW), [count, index, ...], index H / W standing for a pad row / pixel. `dedupe`
-    (max: idempotent) lists each source once; a sum keeps every tap."""
+SLIDE_GATHER_RATIO = 4  # a gathered element costs about this many elements of a vectorized pass over a row
 
-    def axis(n_out, k, stride, dil, pad, size, f):
-        src = size // f
-        taps = []
-        for o in range(n_out):
-            vs = [o * stride + i * dil - pad for i in range(k)]
-            row = [v // f if 0 <= v < size else src for v in vs]
-            taps.append(list(dict.fromkeys(row)) if dedupe else row)
-        tab = np.zeros((n_out, 1 + max(len(t) for t in taps)), dtype=np.int64)
-        for o, t in enumerate(taps):
-            tab[o, 0], tab[o, 1:1 + len(t)] = len(t), t
-        return tab
 
+def _window_taps(n_out, k, stride, dil, pad, size, f, dedupe):
+    """Per output position along one axis, the source positions its window reads on an image upsampled (nearest)
+    by f before the padding: -1 / the source size for the pads before / after; each listed once with dedupe."""
+    src, taps = size // f, []
+    for o in range(n_out):
+        vs = [o * stride + i * dil - pad for i in range(k)]
+        t = [v // f if 0 <= v < size else (-1 if v < 0 else src) for v in vs]
+        taps.append(list(dict.fromkeys(t)) if dedupe else t)
+    return taps
+
+
+def pool_taps(g, width, factor=(1, 1), dedupe=True):
+    """The tables of the separable pool kernels (pool_max / pool_avg) for the window g over pixels of `width`
+    elements, read on the image before a nearest upsampling by `factor`: rows (OH, 1 + KH) int64 [count, source
+    row, ...] (H: a pad row); hidx (K, OW * width) uint32, the element of [pad pixel, W pixels, pad pixel] each
+    output element reads for each of its K pixels, and hrun: when every window is a run of hrun adjacent pixels
+    (then the kernel slides over whole rows first, and hidx is the run's first pixel), else 1. `dedupe` (max:
+    idempotent) lists each source once; a sum keeps every tap."""
     (oh, ow), (h, w) = g.ofm, g.ifm
-    return (axis(oh, g.kernel[0], g.stride[0], g.dilation[0], g.pads[0], h, factor[0]),
-            axis(ow, g.kernel[1], g.stride[1], g.dilation[1], g.pads[1], w, factor[1]))
+    rt = _window_taps(oh, g.kernel[0], g.stride[0], g.dilation[0], g.pads[0], h, factor[0], dedupe)
+    rows = np.zeros((oh, 1 + max(len(t) for t in rt)), dtype=np.int64)
+    for o, t in enumerate(rt):
+        t = [h // factor[0] if v < 0 else v for v in t]
+        rows[o, 0], rows[o, 1:1 + len(t)] = len(t), t
+    ct = [[v + 1 for v in t] for t in _window_taps(ow, g.kernel[1], g.stride[1], g.dilation[1], g.pads[1], w,
+                                                    factor[1], dedupe)]
+    run = len(ct[0])
+    # sliding over the whole row costs (run - 1) passes of (W + 2) pixels, vectorized; gathering, run scalar
+    # reads per output pixel (a global pool over one row of pixels: gathers)
+    if run > 1 and (run - 1) * (w // factor[1] + 2) <= SLIDE_GATHER_RATIO * run * ow and \
+            all(sorted(t) == list(range(min(t), min(t) + run)) for t in ct):
+        ct, hrun = [[min(t)] for t in ct], run
+    else:
+        hrun = 1
+    k = max(len(t) for t in ct)
+    hidx = np.empty((k, ow * width), dtype=np.uint32)  # (unsigned: no negative-index check)
+    lane = np.arange(width)
+    for o, t in enumerate(ct):
+        for i in range(k):  # (a shorter list repeats its first pixel: only with dedupe, for the max)
+            hidx[i, o * width:(o + 1) * width] = (t[i] if i < len(t) else t[0]) * width + lane
+    return rows, hidx, hrun
 
 
 class PoolKernel(FrameKernel):
@@ -215,7 +238,6 @@ class PoolKernel(FrameKernel):
         self.kind = ("pool_bits" if self.bits else "pool_max" if self.is_max else "pool_avg") + (
             "" if geom is None else "_fused") + ("" if self.factor == (1, 1) else "_upsampled")
         self.src_hw = (g.ifm[0] // self.factor[0], g.ifm[1] // self.factor[1])
-        self.rows, self.cols = pool_taps(g, self.factor, dedupe=self.is_max)
         if self.bits:
             self.in_fmt = Bits(layer.channels)
             self.width, self.pvals = words(g.channels), g.bit_pads()
@@ -224,6 +246,7 @@ class PoolKernel(FrameKernel):
             if geom is not None:
                 lo, hi = layer.in_dtype.min, layer.in_dtype.max
                 self.in_fmt = int_type(min(lo, geom.pad_value), max(hi, geom.pad_value))
+        self.taps = pool_taps(g, self.width, self.factor, dedupe=self.is_max)  # (rows, hidx, hrun)
         if not self.is_max:
             lo, hi = layer.in_dtype.min, layer.in_dtype.max
             bound = max(abs(lo), abs(hi), abs(g.pad_value)) * g.window
@@ -258,9 +281,9 @@ class PoolKernel(FrameKernel):
         else:
             out = np.empty((n, oh, ow * c), dtype=self._int_out(out_fmts[0]))
         if self.is_max:
-            CK.pool_max(x, c, self.rows, self.cols, self.pvals, out)
+            CK.pool_max(x, c, *self.taps, self.pvals, out)
         else:
-            CK.pool_avg(x, c, self.rows, self.cols, self.pvals, *self.avg_args, self.acc_proto, out)
+            CK.pool_avg(x, c, *self.taps, self.pvals, *self.avg_args, self.acc_proto, out)
         return [out.reshape(n, -1)]
 
 

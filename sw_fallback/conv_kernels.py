@@ -370,90 +370,127 @@ def _merge_max(a, b):
     """max(a, b); on uint64 words (BIPOLAR pixels bit-packed, bit 1 = +1) the max of -1/+1 values: a | b."""
 
 
-@overload(_merge_max, inline="always")
+@overload(_merge_max)
 def _merge_max_impl(a, b):
     if isinstance(a, types.Integer) and not a.signed:
-        return lambda a, b: a | b
-    return lambda a, b: max(a, b)
+        def bits_or(a, b):
+            return a | b
+        return bits_or
+
+    def larger(a, b):
+        return max(a, b)
+    return larger
+
+
+@njit(inline="always", **OPTS)
+def _reduce_columns(v, C, hidx, hrun, m, orow):
+    """orow (OW*C) = the horizontal max (OR on uint64 words) over a row v of pixels: hrun > 1 (every window a run
+    of hrun adjacent pixels): a sliding max over whole contiguous rows into m, then one gather (hidx (1, OW*C):
+    the element each output element reads); else the max over the hidx rows' gathers. (Every loop indexes by its
+    own counter over sliced views: an index like i + C makes numba check for negative indices, and the loop
+    then stays scalar.)"""
+    src = v
+    if hrun > 1:
+        L = v.shape[0]
+        for k in range(1, hrun):
+            a, b, d = (v if k == 1 else m)[:L - k * C], v[k * C:], m[:L - k * C]
+            for i in range(L - k * C):
+                d[i] = _merge_max(a[i], b[i])
+        src = m
+    i0 = hidx[0]
+    for j in range(orow.shape[0]):
+        orow[j] = src[i0[j]]
+    for k in range(1, hidx.shape[0]):
+        ik = hidx[k]
+        for j in range(orow.shape[0]):
+            orow[j] = _merge_max(orow[j], src[ik[j]])
 
 
 @njit(**OPTS)
-def pool_max(x, C, rows, cols, pvals, out):
-    """Max pool, separable: x (N, H, W*C) the source image (rows of W pixels of C channels; no padded copy) ->
-    out (N, OH, OW*C). Output row oy is the max over its window's source rows rows[oy, 1:1 + rows[oy, 0]] (H: a
-    pad row), one pass over whole contiguous rows; then output pixel ox the max of that row's pixels
-    cols[ox, 1:1 + cols[ox, 0]] (W: a pad pixel, pvals (C,)). The tables (pool_taps) carry the window's
-    stride, dilation, padding, and an upsampling in front (a source row / column read for several). On uint64
-    words (BIPOLAR pixels bit-packed) the max is the OR of the bits."""
+def pool_max(x, C, rows, hidx, hrun, pvals, out):
+    """Max pool, separable: x (N, H, W*C) the source image (rows of W pixels of C channels, read in place: no
+    padded copy) -> out (N, OH, OW*C). Output row oy is first the max over its window's source rows
+    rows[oy, 1:1 + rows[oy, 0]] (H: a pad row) over whole contiguous rows, into v = [pad pixel, W pixels, pad
+    pixel]; then each output pixel the max over its pixels of v (_reduce_columns). The tables (pool_taps) carry
+    the window's stride, dilation, padding, and an upsampling in front (a source row / column read for several
+    outputs). On uint64 words (BIPOLAR pixels bit-packed) the max is the OR of the bits."""
     N, H, WC = x.shape
-    OH, OW = rows.shape[0], cols.shape[0]
-    v = np.empty(WC + C, dtype=x.dtype)  # the row's vertical max, then the pad pixel
+    OH = rows.shape[0]
+    v = np.empty(WC + 2 * C, dtype=x.dtype)
+    m = np.empty(WC + 2 * C, dtype=x.dtype)
     pad_row = np.empty(WC, dtype=x.dtype)
     for j in range(WC):
         pad_row[j] = pvals[j % C]
     for c in range(C):
-        v[WC + c] = pvals[c]
+        v[c] = pvals[c]
+        v[WC + C + c] = pvals[c]
+    vin = v[C:C + WC]
     for n in range(N):
         xn, on = x[n], out[n]
         for oy in range(OH):
             r = rows[oy, 1]
             src = xn[r] if r < H else pad_row
             for j in range(WC):
-                v[j] = src[j]
+                vin[j] = src[j]
             for k in range(2, rows[oy, 0] + 1):
                 r = rows[oy, k]
                 src = xn[r] if r < H else pad_row
                 for j in range(WC):
-                    v[j] = _merge_max(v[j], src[j])
-            orow = on[oy]
-            for ox in range(OW):
-                o, b = ox * C, cols[ox, 1] * C
-                for c in range(C):
-                    orow[o + c] = v[b + c]
-                for k in range(2, cols[ox, 0] + 1):
-                    b = cols[ox, k] * C
-                    for c in range(C):
-                        orow[o + c] = _merge_max(orow[o + c], v[b + c])
+                    vin[j] = _merge_max(vin[j], src[j])
+            _reduce_columns(v, C, hidx, hrun, m, on[oy])
 
 
 @njit(**OPTS)
-def pool_avg(x, C, rows, cols, pvals, shift, mode, lo, hi, acc_proto, out):
+def pool_avg(x, C, rows, hidx, hrun, pvals, shift, mode, lo, hi, acc_proto, out):
     """Trunc-average pool, separable as pool_max (every window tap in the tables, repeats included): the window
     sum (in the dtype of acc_proto, holding it) shifted right as shift_round, clamped into [lo, hi]."""
     N, H, WC = x.shape
-    OH, OW = rows.shape[0], cols.shape[0]
-    v = np.empty(WC + C, dtype=acc_proto.dtype)
-    acc = np.empty(C, dtype=acc_proto.dtype)
+    OH = rows.shape[0]
+    OWC = out.shape[2]
+    v = np.empty(WC + 2 * C, dtype=acc_proto.dtype)
+    m = np.empty(WC + 2 * C, dtype=acc_proto.dtype)
+    h = np.empty(OWC, dtype=acc_proto.dtype)
+    pad_row = np.empty(WC, dtype=acc_proto.dtype)
+    for j in range(WC):
+        pad_row[j] = pvals[j % C]
+    vin, L = v[C:C + WC], v.shape[0]
     for n in range(N):
         xn, on = x[n], out[n]
         for oy in range(OH):
             nr = rows[oy, 0]
-            for j in range(WC + C):
-                v[j] = 0
-            npad = 0
+            for j in range(WC):
+                vin[j] = 0
             for k in range(1, nr + 1):
                 r = rows[oy, k]
                 if r < H:
                     src = xn[r]
                     for j in range(WC):
-                        v[j] += src[j]
+                        vin[j] += src[j]
                 else:
-                    npad += 1
-            for j in range(WC):
-                v[j] += npad * pvals[j % C]
-            for c in range(C):
-                v[WC + c] = nr * pvals[c]  # a pad pixel's column
+                    for j in range(WC):
+                        vin[j] += pad_row[j]
+            for c in range(C):  # the pad pixels: nr pad values each
+                v[c] = nr * pvals[c]
+                v[WC + C + c] = nr * pvals[c]
+            srcv = v
+            if hrun > 1:  # sliding sums over runs of hrun adjacent pixels
+                a, b = v[:L - C], v[C:]
+                for i in range(L - C):
+                    m[i] = a[i] + b[i]
+                for k in range(2, hrun):
+                    b, d = v[k * C:], m[:L - k * C]
+                    for i in range(L - k * C):
+                        d[i] += b[i]
+                srcv = m
+            for j in range(OWC):
+                h[j] = 0
+            for k in range(hidx.shape[0]):
+                ik = hidx[k]
+                for j in range(OWC):
+                    h[j] += srcv[ik[j]]
             orow = on[oy]
-            for ox in range(OW):
-                for c in range(C):
-                    acc[c] = 0
-                for k in range(1, cols[ox, 0] + 1):
-                    b = cols[ox, k] * C
-                    for c in range(C):
-                        acc[c] += v[b + c]
-                o = ox * C
-                for c in range(C):
-                    orow[o + c] = min(max(shift_round(np.int64(acc[c]), shift, mode), lo), hi)
+            for j in range(OWC):
+                orow[j] = min(max(shift_round(np.int64(h[j]), shift, mode), lo), hi)
 
 
 # ----------------------------------------------------------------------------------------------------------------

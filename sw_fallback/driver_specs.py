@@ -108,7 +108,7 @@ def _pool(k, out_fmt):
         raise Unsupported("pool output format")
     dt = np.uint64 if k.bits else out_fmt
     x, out = ("in", 0, (1, h, w * c)), ("buf", 0, (1, oh, ow * c))
-    tabs = [x, ("c", c), ("c", k.rows), ("c", k.cols), ("c", k.pvals)]
+    tabs = [x, ("c", c)] + [("c", t) for t in k.taps] + [("c", k.pvals)]
     if k.is_max:
         return [(CK.pool_max, tabs + [out])], [((oh, ow * c), dt)]
     return [(CK.pool_avg, tabs + [("c", v) for v in k.avg_args] + [("c", k.acc_proto), out])], [((oh, ow * c), dt)]
