@@ -56,6 +56,7 @@ import numpy as np
 from hwgen.errors import HwgenError, InputDataError
 from sw_fallback import cnn
 from sw_fallback import conv_kernels as CK
+from sw_fallback import layout_kernels as LK
 from sw_fallback import head_kernels as HK
 from sw_fallback import kernels as K
 from sw_fallback.formats import Bits, CpuBackendError, Planes, convert, int_type, is_int
@@ -486,13 +487,13 @@ def cache_misses() -> int:
     """Kernels compiled (not loaded from numba's on-disk cache) in this process so far."""
     from numba.core.registry import CPUDispatcher
 
-    return sum(sum(v.stats.cache_misses.values()) for m in (K, CK, HK) for v in vars(m).values()
+    return sum(sum(v.stats.cache_misses.values()) for m in (K, CK, LK, HK) for v in vars(m).values()
                if isinstance(v, CPUDispatcher))
 
 
 def cache_hits() -> int:
     from numba.core.registry import CPUDispatcher
 
-    return sum(sum(v.stats.cache_hits.values()) for m in (K, CK, HK) for v in vars(m).values()
+    return sum(sum(v.stats.cache_hits.values()) for m in (K, CK, LK, HK) for v in vars(m).values()
                if isinstance(v, CPUDispatcher))
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from hwgen.layers import conv_kernels as ck
 from sw_fallback import conv_kernels as CK
+from sw_fallback import layout_kernels as LK
 from sw_fallback.formats import Bits, int_type, is_int, pack_const, words
 from sw_fallback.mlp import Kernel, thr_array
 
@@ -251,7 +252,7 @@ class PoolKernel(FrameKernel):
             lo, hi = layer.in_dtype.min, layer.in_dtype.max
             bound = max(abs(lo), abs(hi), abs(g.pad_value)) * g.window
             self.acc_proto = np.zeros(0, dtype=np.int32 if bound < 2 ** 31 else np.int64)
-            self.avg_args = (layer.shift, CK.ROUNDING_CODES[layer.rounding_mode],
+            self.avg_args = (layer.shift, LK.ROUNDING_CODES[layer.rounding_mode],
                              *(int(v[0]) for v in layer.out_range()))
 
     def native_fmt(self, port=0):
@@ -281,9 +282,9 @@ class PoolKernel(FrameKernel):
         else:
             out = np.empty((n, oh, ow * c), dtype=self._int_out(out_fmts[0]))
         if self.is_max:
-            CK.pool_max(x, c, *self.taps, self.pvals, out)
+            LK.pool_max(x, c, *self.taps, self.pvals, out)
         else:
-            CK.pool_avg(x, c, *self.taps, self.pvals, *self.avg_args, self.acc_proto, out)
+            LK.pool_avg(x, c, *self.taps, self.pvals, *self.avg_args, self.acc_proto, out)
         return [out.reshape(n, -1)]
 
 
@@ -415,7 +416,7 @@ class AddStreamsKernel(FrameKernel):
         (a0, a1), (b0, b1) = (sorted((d.min * m, d.max * m)) for d, m in ((layer.in_dtype, layer.a_mul),
                                                                            (layer.in1_dtype, layer.b_mul)))
         self.frame_elems = layer.in_port(0)[2]
-        self.thrF = CK.frame_thresholds(self.thr, a0 + b0, a1 + b1, self.frame_elems)
+        self.thrF = LK.frame_thresholds(self.thr, a0 + b0, a1 + b1, self.frame_elems)
 
     def in_fmts(self):
         return [int_type(d.min, d.max) for d in (self.layer.in_dtype, self.layer.in1_dtype)]
@@ -424,15 +425,15 @@ class AddStreamsKernel(FrameKernel):
         la, n = self.layer, xs[0].shape[0]
         if self.thrF is not None:
             out = np.empty((n, self.frame_elems), dtype=self._int_out(out_fmts[0]))
-            CK.add_thresholds_frame(xs[0].reshape(n, -1), xs[1].reshape(n, -1), la.a_mul, la.b_mul, self.thrF,
+            LK.add_thresholds_frame(xs[0].reshape(n, -1), xs[1].reshape(n, -1), la.a_mul, la.b_mul, *self.thrF,
                                     la.out_base, bool(la.out_dtype.bipolar), out)
             return [out]
         a, b = (x.reshape(n, -1, la.channels) for x in xs)
         out = np.empty(a.shape, dtype=self._int_out(out_fmts[0]))
-        if self.thr.shape[1] <= CK.VEC_MAX_T:
-            CK.add_streams_vec(a, b, la.a_mul, la.b_mul, self.thrT, la.out_base, bool(la.out_dtype.bipolar), out)
+        if self.thr.shape[1] <= LK.VEC_MAX_T:
+            LK.add_streams_vec(a, b, la.a_mul, la.b_mul, self.thrT, la.out_base, bool(la.out_dtype.bipolar), out)
         else:
-            CK.add_streams(a, b, la.a_mul, la.b_mul, self.thr, la.out_base, bool(la.out_dtype.bipolar), out)
+            LK.add_streams(a, b, la.a_mul, la.b_mul, self.thr, la.out_base, bool(la.out_dtype.bipolar), out)
         return [out.reshape(n, -1)]
 
 
@@ -447,7 +448,7 @@ class ConcatKernel(FrameKernel):
         out = np.empty((n, la.num_vectors, la.channels), dtype=self._int_out(out_fmts[0]))
         off = 0
         for x, c in zip(xs, la.channels_in):
-            CK.concat_into(x.reshape(n, -1, c), off, out)
+            LK.concat_into(x.reshape(n, -1, c), off, out)
             off += c
         return [out.reshape(n, -1)]
 
@@ -464,7 +465,7 @@ class UpsampleKernel(FrameKernel):
         la, n = self.layer, xs[0].shape[0]
         (h, w), (fh, fw), c = la.ifm, la.factor, la.channels
         out = np.empty((n, h * fh, w * fw * c), dtype=self._int_out(out_fmts[0]))
-        CK.upsample(xs[0].reshape(n, h, w * c), c, fh, fw, out)
+        LK.upsample(xs[0].reshape(n, h, w * c), c, fh, fw, out)
         return [out.reshape(n, -1)]
 
 
