@@ -194,12 +194,13 @@ def _window_taps(n_out, k, stride, dil, pad, size, f, dedupe):
     return taps
 
 
-def pool_taps(g, width, factor=(1, 1), dedupe=True):
+def pool_taps(g, width, factor=(1, 1), dedupe=True, itemsize=1):
     """The tables of the separable pool kernels (pool_max / pool_avg) for the window g over pixels of `width`
     elements, read on the image before a nearest upsampling by `factor`: rows (OH, 1 + KH) int64 [count, source
     row, ...] (H: a pad row); hidx (K, OW * width) uint32, the element of [pad pixel, W pixels, pad pixel] each
-    output element reads for each of its K pixels, and hrun: when every window is a run of hrun adjacent pixels
-    (then the kernel slides over whole rows first, and hidx is the run's first pixel), else 1. `dedupe` (max:
+    output element reads for each of its K pixels, and hrun: when every window is a run of r adjacent pixels
+    (hidx: the run's first pixel), r when the kernel slides over whole rows first, -r when it reduces each output
+    pixel's run of contiguous pixels (pixels of >= 16 bytes: vectorized over the channels; or few outputs), else 1. `dedupe` (max:
     idempotent) lists each source once; a sum keeps every tap."""
     (oh, ow), (h, w) = g.ofm, g.ifm
     rt = _window_taps(oh, g.kernel[0], g.stride[0], g.dilation[0], g.pads[0], h, factor[0], dedupe)
@@ -210,11 +211,11 @@ def pool_taps(g, width, factor=(1, 1), dedupe=True):
     ct = [[v + 1 for v in t] for t in _window_taps(ow, g.kernel[1], g.stride[1], g.dilation[1], g.pads[1], w,
                                                     factor[1], dedupe)]
     run = len(ct[0])
-    # sliding over the whole row costs (run - 1) passes of (W + 2) pixels, vectorized; gathering, run scalar
-    # reads per output pixel (a global pool over one row of pixels: gathers)
-    if run > 1 and (run - 1) * (w // factor[1] + 2) <= SLIDE_GATHER_RATIO * run * ow and \
-            all(sorted(t) == list(range(min(t), min(t) + run)) for t in ct):
-        ct, hrun = [[min(t)] for t in ct], run
+    if run > 1 and all(sorted(t) == list(range(min(t), min(t) + run)) for t in ct):
+        # sliding over the whole row costs (run - 1) passes of (W + 2) pixels, vectorized; gathering, run scalar
+        # reads per output element; pixels of 16 bytes or more are reduced as whole contiguous vectors
+        slide = width * itemsize < 16 and (run - 1) * (w // factor[1] + 2) <= SLIDE_GATHER_RATIO * run * ow
+        ct, hrun = [[min(t)] for t in ct], (run if slide else -run)
     else:
         hrun = 1
     k = max(len(t) for t in ct)
@@ -247,11 +248,14 @@ class PoolKernel(FrameKernel):
             if geom is not None:
                 lo, hi = layer.in_dtype.min, layer.in_dtype.max
                 self.in_fmt = int_type(min(lo, geom.pad_value), max(hi, geom.pad_value))
-        self.taps = pool_taps(g, self.width, self.factor, dedupe=self.is_max)  # (rows, hidx, hrun)
         if not self.is_max:
             lo, hi = layer.in_dtype.min, layer.in_dtype.max
             bound = max(abs(lo), abs(hi), abs(g.pad_value)) * g.window
             self.acc_proto = np.zeros(0, dtype=np.int32 if bound < 2 ** 31 else np.int64)
+        # pixel width in bytes (the max reads the input's own type; the sum its accumulator)
+        isz = np.dtype(np.uint64 if self.bits else self.acc_proto.dtype if not self.is_max else self.in_fmt).itemsize
+        self.taps = pool_taps(g, self.width, self.factor, self.is_max, isz)  # (rows, hidx, hrun)
+        if not self.is_max:
             self.avg_args = (layer.shift, LK.ROUNDING_CODES[layer.rounding_mode],
                              *(int(v[0]) for v in layer.out_range()))
 

@@ -115,11 +115,24 @@ def _merge_max_impl(a, b):
 
 @njit(inline="always", **OPTS)
 def _reduce_columns(v, C, hidx, hrun, m, orow):
-    """orow (OW*C) = the horizontal max (OR on uint64 words) over a row v of pixels: hrun > 1 (every window a run
-    of hrun adjacent pixels): a sliding max over whole contiguous rows into m, then one gather (hidx (1, OW*C):
-    the element each output element reads); else the max over the hidx rows' gathers. (Every loop indexes by its
+    """orow (OW*C) = the horizontal max (OR on uint64 words) over a row v of pixels. Every window a run of |hrun|
+    adjacent pixels starting at hidx[0] (hidx (1, OW*C): the element each output element reads): hrun > 1, a
+    sliding max over whole contiguous rows into m, then one gather; hrun < -1 (few outputs or wide pixels), per
+    output pixel the max of |hrun| contiguous pixels; else (hrun 1) the max over the hidx rows' gathers. (Every loop indexes by its
     own counter over sliced views: an index like i + C makes numba check for negative indices, and the loop
     then stays scalar.)"""
+    if hrun < -1:
+        i0 = hidx[0]
+        for o in range(0, orow.shape[0], C):
+            dst, b = orow[o:o + C], i0[o]
+            first = v[b:b + C]
+            for c in range(C):
+                dst[c] = first[c]
+            for k in range(1, -hrun):
+                px = v[b + k * C:b + (k + 1) * C]
+                for c in range(C):
+                    dst[c] = _merge_max(dst[c], px[c])
+        return
     src = v
     if hrun > 1:
         L = v.shape[0]
@@ -215,10 +228,19 @@ def pool_avg(x, C, rows, hidx, hrun, pvals, shift, mode, lo, hi, acc_proto, out)
                 srcv = m
             for j in range(OWC):
                 h[j] = 0
-            for k in range(hidx.shape[0]):
-                ik = hidx[k]
-                for j in range(OWC):
-                    h[j] += srcv[ik[j]]
+            if hrun < -1:  # per output pixel, the sum of its run of contiguous pixels
+                i0 = hidx[0]
+                for o in range(0, OWC, C):
+                    dst, b = h[o:o + C], i0[o]
+                    for k in range(-hrun):
+                        px = v[b + k * C:b + (k + 1) * C]
+                        for c in range(C):
+                            dst[c] += px[c]
+            else:
+                for k in range(hidx.shape[0]):
+                    ik = hidx[k]
+                    for j in range(OWC):
+                        h[j] += srcv[ik[j]]
             orow = on[oy]
             for j in range(OWC):
                 orow[j] = min(max(shift_round(np.int64(h[j]), shift, mode), lo), hi)
