@@ -180,53 +180,6 @@ def _window_of(producer, channels, window, ofm, order=("window", None)):
     return g
 
 
-SLIDE_GATHER_RATIO = 4  # a gathered element costs about this many elements of a vectorized pass over a row
-
-
-def _window_taps(n_out, k, stride, dil, pad, size, f, dedupe):
-    """Per output position along one axis, the source positions its window reads on an image upsampled (nearest)
-    by f before the padding: -1 / the source size for the pads before / after; each listed once with dedupe."""
-    src, taps = size // f, []
-    for o in range(n_out):
-        vs = [o * stride + i * dil - pad for i in range(k)]
-        t = [v // f if 0 <= v < size else (-1 if v < 0 else src) for v in vs]
-        taps.append(list(dict.fromkeys(t)) if dedupe else t)
-    return taps
-
-
-def pool_taps(g, width, factor=(1, 1), dedupe=True, itemsize=1):
-    """The tables of the separable pool kernels (pool_max / pool_avg) for the window g over pixels of `width`
-    elements, read on the image before a nearest upsampling by `factor`: rows (OH, 1 + KH) int64 [count, source
-    row, ...] (H: a pad row); hidx (K, OW * width) uint32, the element of [pad pixel, W pixels, pad pixel] each
-    output element reads for each of its K pixels, and hrun: when every window is a run of r adjacent pixels
-    (hidx: the run's first pixel), r when the kernel slides over whole rows first, -r when it reduces each output
-    pixel's run of contiguous pixels (pixels of >= 16 bytes: vectorized over the channels; or few outputs), else 1. `dedupe` (max:
-    idempotent) lists each source once; a sum keeps every tap."""
-    (oh, ow), (h, w) = g.ofm, g.ifm
-    rt = _window_taps(oh, g.kernel[0], g.stride[0], g.dilation[0], g.pads[0], h, factor[0], dedupe)
-    rows = np.zeros((oh, 1 + max(len(t) for t in rt)), dtype=np.int64)
-    for o, t in enumerate(rt):
-        t = [h // factor[0] if v < 0 else v for v in t]
-        rows[o, 0], rows[o, 1:1 + len(t)] = len(t), t
-    ct = [[v + 1 for v in t] for t in _window_taps(ow, g.kernel[1], g.stride[1], g.dilation[1], g.pads[1], w,
-                                                    factor[1], dedupe)]
-    run = len(ct[0])
-    if run > 1 and all(sorted(t) == list(range(min(t), min(t) + run)) for t in ct):
-        # sliding over the whole row costs (run - 1) passes of (W + 2) pixels, vectorized; gathering, run scalar
-        # reads per output element; pixels of 16 bytes or more are reduced as whole contiguous vectors
-        slide = width * itemsize < 16 and (run - 1) * (w // factor[1] + 2) <= SLIDE_GATHER_RATIO * run * ow
-        ct, hrun = [[min(t)] for t in ct], (run if slide else -run)
-    else:
-        hrun = 1
-    k = max(len(t) for t in ct)
-    hidx = np.empty((k, ow * width), dtype=np.uint32)  # (unsigned: no negative-index check)
-    lane = np.arange(width)
-    for o, t in enumerate(ct):
-        for i in range(k):  # (a shorter list repeats its first pixel: only with dedupe, for the max)
-            hidx[i, o * width:(o + 1) * width] = (t[i] if i < len(t) else t[0]) * width + lane
-    return rows, hidx, hrun
-
-
 class PoolKernel(FrameKernel):
     """Max / Trunc-average pool; standalone on a window stream, or fused onto the image (`fuse_input`), and then
     onto the image before a nearest Upsample (the pool reads each source pixel for the pixels it became)."""
@@ -254,7 +207,7 @@ class PoolKernel(FrameKernel):
             self.acc_proto = np.zeros(0, dtype=np.int32 if bound < 2 ** 31 else np.int64)
         # pixel width in bytes (the max reads the input's own type; the sum its accumulator)
         isz = np.dtype(np.uint64 if self.bits else self.acc_proto.dtype if not self.is_max else self.in_fmt).itemsize
-        self.taps = pool_taps(g, self.width, self.factor, self.is_max, isz)  # (rows, hidx, hrun)
+        self.taps = LK.pool_taps(g, self.width, self.factor, self.is_max, isz)  # (rows, hidx, hrun)
         if not self.is_max:
             self.avg_args = (layer.shift, LK.ROUNDING_CODES[layer.rounding_mode],
                              *(int(v[0]) for v in layer.out_range()))
