@@ -56,6 +56,7 @@ import numpy as np
 from hwgen.errors import HwgenError, InputDataError
 from sw_fallback import cnn
 from sw_fallback import conv_kernels as CK
+from sw_fallback import layout_kernels as LK
 from sw_fallback import head_kernels as HK
 from sw_fallback import kernels as K
 from sw_fallback.formats import Bits, CpuBackendError, Planes, convert, int_type, is_int
@@ -116,11 +117,15 @@ def plan_graph(graph, bitserial: bool = False) -> tuple[list[Step], dict]:
     for la in graph.layers:  # topological order: a Pad fuses into its SWG before the SWG into its consumer
         if la.n_inputs != 1:
             continue
-        src, port = ins[la.name][0]
-        if src is None or users[(src, port)] != [la.name] or graph.node(src).n_outputs != 1:
-            continue
-        fused = kernels[la.name].fuse_input(kernels[src])
-        if fused is not None:
+        while True:  # a fused kernel may absorb its new producer too (an Upsample in front of a window)
+            src, port = ins[la.name][0]
+            readers = users[(src, port)] if src is not None else []  # the only reader: this layer or one it absorbed
+            if len(readers) != 1 or readers[0] not in getattr(kernels[la.name], "members", [la.name]) or \
+                    graph.node(src).n_outputs != 1:
+                break
+            fused = kernels[la.name].fuse_input(kernels[src])
+            if fused is None:
+                break
             kernels[la.name], ins[la.name] = fused, ins[src]
             absorbed.add(src)
     for name, k in kernels.items():  # what is left unfused may still prefer a frame kernel (a 1x1 conv)
@@ -482,13 +487,13 @@ def cache_misses() -> int:
     """Kernels compiled (not loaded from numba's on-disk cache) in this process so far."""
     from numba.core.registry import CPUDispatcher
 
-    return sum(sum(v.stats.cache_misses.values()) for m in (K, CK, HK) for v in vars(m).values()
+    return sum(sum(v.stats.cache_misses.values()) for m in (K, CK, LK, HK) for v in vars(m).values()
                if isinstance(v, CPUDispatcher))
 
 
 def cache_hits() -> int:
     from numba.core.registry import CPUDispatcher
 
-    return sum(sum(v.stats.cache_hits.values()) for m in (K, CK, HK) for v in vars(m).values()
+    return sum(sum(v.stats.cache_hits.values()) for m in (K, CK, LK, HK) for v in vars(m).values()
                if isinstance(v, CPUDispatcher))
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from hwgen.layers import conv_kernels as ck
 from sw_fallback import conv_kernels as CK
+from sw_fallback import layout_kernels as LK
 from sw_fallback.formats import Bits, int_type, is_int, pack_const, words
 from sw_fallback.mlp import Kernel, thr_array
 
@@ -180,20 +181,36 @@ def _window_of(producer, channels, window, ofm, order=("window", None)):
 
 
 class PoolKernel(FrameKernel):
-    """Max / Trunc-average pool; standalone on a window stream, or fused onto the image (`fuse_input`)."""
+    """Max / Trunc-average pool; standalone on a window stream, or fused onto the image (`fuse_input`), and then
+    onto the image before a nearest Upsample (the pool reads each source pixel for the pixels it became)."""
 
-    def __init__(self, layer, geom=None, members=None):
+    def __init__(self, layer, geom=None, members=None, factor=(1, 1)):
         super().__init__(layer, members)
-        self.geom = geom or window_stream(layer.ofm, layer.window, layer.channels)
+        self.geom = g = geom or window_stream(layer.ofm, layer.window, layer.channels)
+        self.fused, self.factor = geom is not None, tuple(factor)
         self.is_max = layer.mode == "max"
         self.bits = self.is_max and layer.in_dtype.bipolar
         self.kind = ("pool_bits" if self.bits else "pool_max" if self.is_max else "pool_avg") + (
-            "" if geom is None else "_fused")
+            "" if geom is None else "_fused") + ("" if self.factor == (1, 1) else "_upsampled")
+        self.src_hw = (g.ifm[0] // self.factor[0], g.ifm[1] // self.factor[1])
         if self.bits:
             self.in_fmt = Bits(layer.channels)
-        elif geom is not None:
+            self.width, self.pvals = words(g.channels), g.bit_pads()
+        else:
+            self.width, self.pvals = g.channels, g.int_pads()
+            if geom is not None:
+                lo, hi = layer.in_dtype.min, layer.in_dtype.max
+                self.in_fmt = int_type(min(lo, geom.pad_value), max(hi, geom.pad_value))
+        if not self.is_max:
             lo, hi = layer.in_dtype.min, layer.in_dtype.max
-            self.in_fmt = int_type(min(lo, geom.pad_value), max(hi, geom.pad_value))
+            bound = max(abs(lo), abs(hi), abs(g.pad_value)) * g.window
+            self.acc_proto = np.zeros(0, dtype=np.int32 if bound < 2 ** 31 else np.int64)
+        # pixel width in bytes (the max reads the input's own type; the sum its accumulator)
+        isz = np.dtype(np.uint64 if self.bits else self.acc_proto.dtype if not self.is_max else self.in_fmt).itemsize
+        self.taps = LK.pool_taps(g, self.width, self.factor, self.is_max, isz)  # (rows, hidx, hrun)
+        if not self.is_max:
+            self.avg_args = (layer.shift, LK.ROUNDING_CODES[layer.rounding_mode],
+                             *(int(v[0]) for v in layer.out_range()))
 
     def native_fmt(self, port=0):
         return Bits(self.layer.channels) if self.bits else super().native_fmt(port)
@@ -203,28 +220,28 @@ class PoolKernel(FrameKernel):
 
     def fuse_input(self, producer):
         la = self.layer
+        if self.fused:  # a nearest Upsample in front of the window
+            up = getattr(producer, "upsample_source", None)  # (factor, its output image, channels)
+            if up is None or self.factor != (1, 1) or up[2] != la.channels or tuple(up[1]) != self.geom.ifm:
+                return None
+            return PoolKernel(la, self.geom, producer.members + self.members, up[0])
         g = _window_of(producer, la.channels, la.window, la.ofm)
-        if g is None or getattr(self, "fused", False):
+        if g is None:
             return None
-        k = PoolKernel(la, g, producer.members + self.members)
-        k.fused = True
-        return k
+        return PoolKernel(la, g, producer.members + self.members)
 
     def frames(self, xs, out_fmts):
-        g, la, n = self.geom, self.layer, xs[0].shape[0]
-        oh, ow = g.ofm
+        n = xs[0].shape[0]
+        (oh, ow), (h, w), c = self.geom.ofm, self.src_hw, self.width
+        x = xs[0].reshape(n, h, w * c)
         if self.bits:
-            cw = words(g.channels)
-            out = np.empty((n, oh, ow, cw), dtype=np.uint64)
-            CK.pool_or_bits(g.image(xs[0], n, cw), *g.args(g.bit_pads()), out)
-            return [out.reshape(n, -1)]
-        out = np.empty((n, oh, ow, g.channels), dtype=self._int_out(out_fmts[0]))
-        if self.is_max:
-            CK.pool_max(g.image(xs[0], n), *g.args(g.int_pads()), out)
+            out = np.empty((n, oh, ow * c), dtype=np.uint64)
         else:
-            lo, hi = (int(v[0]) for v in la.out_range())
-            CK.pool_avg(g.image(xs[0], n), *g.args(g.int_pads()), la.shift, CK.ROUNDING_CODES[la.rounding_mode],
-                        lo, hi, out)
+            out = np.empty((n, oh, ow * c), dtype=self._int_out(out_fmts[0]))
+        if self.is_max:
+            LK.pool_max(x, c, *self.taps, self.pvals, out)
+        else:
+            LK.pool_avg(x, c, *self.taps, self.pvals, *self.avg_args, self.acc_proto, out)
         return [out.reshape(n, -1)]
 
 
@@ -356,7 +373,7 @@ class AddStreamsKernel(FrameKernel):
         (a0, a1), (b0, b1) = (sorted((d.min * m, d.max * m)) for d, m in ((layer.in_dtype, layer.a_mul),
                                                                            (layer.in1_dtype, layer.b_mul)))
         self.frame_elems = layer.in_port(0)[2]
-        self.thrF = CK.frame_thresholds(self.thr, a0 + b0, a1 + b1, self.frame_elems)
+        self.thrF = LK.frame_thresholds(self.thr, a0 + b0, a1 + b1, self.frame_elems)
 
     def in_fmts(self):
         return [int_type(d.min, d.max) for d in (self.layer.in_dtype, self.layer.in1_dtype)]
@@ -365,15 +382,15 @@ class AddStreamsKernel(FrameKernel):
         la, n = self.layer, xs[0].shape[0]
         if self.thrF is not None:
             out = np.empty((n, self.frame_elems), dtype=self._int_out(out_fmts[0]))
-            CK.add_thresholds_frame(xs[0].reshape(n, -1), xs[1].reshape(n, -1), la.a_mul, la.b_mul, self.thrF,
+            LK.add_thresholds_frame(xs[0].reshape(n, -1), xs[1].reshape(n, -1), la.a_mul, la.b_mul, *self.thrF,
                                     la.out_base, bool(la.out_dtype.bipolar), out)
             return [out]
         a, b = (x.reshape(n, -1, la.channels) for x in xs)
         out = np.empty(a.shape, dtype=self._int_out(out_fmts[0]))
-        if self.thr.shape[1] <= CK.VEC_MAX_T:
-            CK.add_streams_vec(a, b, la.a_mul, la.b_mul, self.thrT, la.out_base, bool(la.out_dtype.bipolar), out)
+        if self.thr.shape[1] <= LK.VEC_MAX_T:
+            LK.add_streams_vec(a, b, la.a_mul, la.b_mul, self.thrT, la.out_base, bool(la.out_dtype.bipolar), out)
         else:
-            CK.add_streams(a, b, la.a_mul, la.b_mul, self.thr, la.out_base, bool(la.out_dtype.bipolar), out)
+            LK.add_streams(a, b, la.a_mul, la.b_mul, self.thr, la.out_base, bool(la.out_dtype.bipolar), out)
         return [out.reshape(n, -1)]
 
 
@@ -388,7 +405,7 @@ class ConcatKernel(FrameKernel):
         out = np.empty((n, la.num_vectors, la.channels), dtype=self._int_out(out_fmts[0]))
         off = 0
         for x, c in zip(xs, la.channels_in):
-            CK.concat_into(x.reshape(n, -1, c), off, out)
+            LK.concat_into(x.reshape(n, -1, c), off, out)
             off += c
         return [out.reshape(n, -1)]
 
@@ -396,10 +413,16 @@ class ConcatKernel(FrameKernel):
 class UpsampleKernel(FrameKernel):
     kind = "upsample"
 
+    def __init__(self, layer):
+        super().__init__(layer)
+        # offered to a consumer reading the image before it (a fused pool)
+        self.upsample_source = (tuple(layer.factor), tuple(layer.ofm), layer.channels)
+
     def frames(self, xs, out_fmts):
         la, n = self.layer, xs[0].shape[0]
-        out = np.empty((n, *la.ofm, la.channels), dtype=self._int_out(out_fmts[0]))
-        CK.upsample(xs[0].reshape(n, *la.ifm, la.channels), *la.factor, out)
+        (h, w), (fh, fw), c = la.ifm, la.factor, la.channels
+        out = np.empty((n, h * fh, w * fw * c), dtype=self._int_out(out_fmts[0]))
+        LK.upsample(xs[0].reshape(n, h, w * c), c, fh, fw, out)
         return [out.reshape(n, -1)]
 
 

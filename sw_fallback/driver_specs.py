@@ -10,6 +10,7 @@ import numpy as np
 
 from sw_fallback import cnn
 from sw_fallback import conv_kernels as CK
+from sw_fallback import layout_kernels as LK
 from sw_fallback import kernels as K
 from sw_fallback.formats import Bits, is_int, words
 from sw_fallback.mlp import LabelSelectKernel, MvauKernel, ThresholdsKernel
@@ -48,11 +49,11 @@ def _thresholds(k, out_fmt):
     if k.thrF is not None:
         L = k.frame_elems
         xf = ("in", 0, (1, L))
-        call = (CK.add_thresholds_frame, [xf, xf, ("c", 1), ("c", 0), ("c", k.thrF), ("c", la.out_base),
-                                          ("c", k.out_bipolar), ("buf", 0, (1, L))])
+        call = (LK.add_thresholds_frame, [xf, xf, ("c", 1), ("c", 0)] + [("c", v) for v in k.thrF] + [
+            ("c", la.out_base), ("c", k.out_bipolar), ("buf", 0, (1, L))])
         return [call], [((L,), out_fmt)]
-    if k.thr.shape[1] <= CK.VEC_MAX_T and k.in_f == k.thr.shape[0]:
-        call = (CK.thresholds_vec, [xin, ("c", k.thrT), ("c", la.out_base), ("c", k.out_bipolar), out])
+    if k.thr.shape[1] <= LK.VEC_MAX_T and k.in_f == k.thr.shape[0]:
+        call = (LK.thresholds_vec, [xin, ("c", k.thrT), ("c", la.out_base), ("c", k.out_bipolar), out])
     else:
         call = (K.thresholds, [xin, ("c", k.thr), ("c", la.out_base), ("c", k.out_bipolar), out])
     return [call], [((rpf * k.out_f,), out_fmt)]
@@ -103,22 +104,15 @@ def _conv(k, out_fmt):
 
 
 def _pool(k, out_fmt):
-    g, la = k.geom, k.layer
-    oh, ow = g.ofm
-    if k.bits:
-        cw = words(g.channels)
-        args = [("in", 0, _img(g, cw))] + _geom_args(g, g.bit_pads()) + [("buf", 0, (1, oh, ow, cw))]
-        return [(CK.pool_or_bits, args)], [((oh, ow, cw), np.uint64)]
-    if not is_int(out_fmt):
+    (oh, ow), (h, w), c = k.geom.ofm, k.src_hw, k.width
+    if not (k.bits or is_int(out_fmt)):
         raise Unsupported("pool output format")
-    out = ("buf", 0, (1, oh, ow, g.channels))
+    dt = np.uint64 if k.bits else out_fmt
+    x, out = ("in", 0, (1, h, w * c)), ("buf", 0, (1, oh, ow * c))
+    tabs = [x, ("c", c)] + [("c", t) for t in k.taps] + [("c", k.pvals)]
     if k.is_max:
-        return [(CK.pool_max, [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [out])], [
-            ((oh, ow, g.channels), out_fmt)]
-    lo, hi = (int(v[0]) for v in la.out_range())
-    args = [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [
-        ("c", la.shift), ("c", CK.ROUNDING_CODES[la.rounding_mode]), ("c", lo), ("c", hi), out]
-    return [(CK.pool_avg, args)], [((oh, ow, g.channels), out_fmt)]
+        return [(LK.pool_max, tabs + [out])], [((oh, ow * c), dt)]
+    return [(LK.pool_avg, tabs + [("c", v) for v in k.avg_args] + [("c", k.acc_proto), out])], [((oh, ow * c), dt)]
 
 
 def _vvau(k, out_fmt):
@@ -164,14 +158,14 @@ def _add(k, out_fmt):
     bip = bool(la.out_dtype.bipolar)
     if k.thrF is not None:
         L = k.frame_elems
-        call = (CK.add_thresholds_frame, [("in", 0, (1, L)), ("in", 1, (1, L)), ("c", la.a_mul), ("c", la.b_mul),
-                                          ("c", k.thrF), ("c", la.out_base), ("c", bip), ("buf", 0, (1, L))])
+        call = (LK.add_thresholds_frame, [("in", 0, (1, L)), ("in", 1, (1, L)), ("c", la.a_mul), ("c", la.b_mul)] + [
+            ("c", v) for v in k.thrF] + [("c", la.out_base), ("c", bip), ("buf", 0, (1, L))])
         return [call], [((L,), out_fmt)]
-    if k.thr.shape[1] <= CK.VEC_MAX_T:
-        call = (CK.add_streams_vec, [a, b, ("c", la.a_mul), ("c", la.b_mul), ("c", k.thrT), ("c", la.out_base),
+    if k.thr.shape[1] <= LK.VEC_MAX_T:
+        call = (LK.add_streams_vec, [a, b, ("c", la.a_mul), ("c", la.b_mul), ("c", k.thrT), ("c", la.out_base),
                                      ("c", bip), ("buf", 0, (1,) + shape)])
     else:
-        call = (CK.add_streams, [a, b, ("c", la.a_mul), ("c", la.b_mul), ("c", k.thr), ("c", la.out_base),
+        call = (LK.add_streams, [a, b, ("c", la.a_mul), ("c", la.b_mul), ("c", k.thr), ("c", la.out_base),
                                  ("c", bip), ("buf", 0, (1,) + shape)])
     return [call], [(shape, out_fmt)]
 
@@ -183,7 +177,7 @@ def _concat(k, out_fmt):
     shape = (la.num_vectors, la.channels)
     calls, off = [], 0
     for p, c in enumerate(la.channels_in):
-        calls.append((CK.concat_into, [("in", p, (1, la.num_vectors, c)), ("c", off), ("buf", 0, (1,) + shape)]))
+        calls.append((LK.concat_into, [("in", p, (1, la.num_vectors, c)), ("c", off), ("buf", 0, (1,) + shape)]))
         off += c
     return calls, [(shape, out_fmt)]
 
@@ -192,9 +186,10 @@ def _upsample(k, out_fmt):
     la = k.layer
     if not is_int(out_fmt):
         raise Unsupported("upsample output format")
-    shape = (*la.ofm, la.channels)
-    args = [("in", 0, (1, *la.ifm, la.channels)), ("c", la.factor[0]), ("c", la.factor[1]), ("buf", 0, (1,) + shape)]
-    return [(CK.upsample, args)], [(shape, out_fmt)]
+    (h, w), (fh, fw), c = la.ifm, la.factor, la.channels
+    shape = (h * fh, w * fw * c)
+    args = [("in", 0, (1, h, w * c)), ("c", c), ("c", fh), ("c", fw), ("buf", 0, (1,) + shape)]
+    return [(LK.upsample, args)], [(shape, out_fmt)]
 
 
 SPECS = {MvauKernel: _mvau, ThresholdsKernel: _thresholds, LabelSelectKernel: _label_select,

@@ -151,22 +151,22 @@ class ThresholdsKernel(Kernel):
         self.thr = thr_array(layer.thresholds, layer.channels)
         self.thrT = np.ascontiguousarray(self.thr.T)  # (T, C): counted for a row's channels at once
         self.out_bipolar = bool(layer.out_dtype.bipolar)
-        from sw_fallback import conv_kernels as CK
+        from sw_fallback import layout_kernels as LK
 
         # a frame's rows end to end with a frame-wide table: one long SIMD pass per threshold
         self.frame_elems = self.rows_per_frame() * self.in_f
-        self.thrF = (CK.frame_thresholds(self.thr, dt_min(layer.in_dtype), dt_max(layer.in_dtype), self.frame_elems)
+        self.thrF = (LK.frame_thresholds(self.thr, dt_min(layer.in_dtype), dt_max(layer.in_dtype), self.frame_elems)
                      if self.thr.shape[0] == self.in_f else None)
 
     def compute(self, x, out):
-        from sw_fallback import conv_kernels as CK
+        from sw_fallback import layout_kernels as LK
 
         L = self.frame_elems
         if self.thrF is not None and x.size % L == 0:
             xf = x.reshape(-1, L)
-            CK.add_thresholds_frame(xf, xf, 1, 0, self.thrF, self.layer.out_base, self.out_bipolar, out.reshape(-1, L))
-        elif self.thr.shape[1] <= CK.VEC_MAX_T and x.shape[1] == self.thr.shape[0]:
-            CK.thresholds_vec(x, self.thrT, self.layer.out_base, self.out_bipolar, out)
+            LK.add_thresholds_frame(xf, xf, 1, 0, *self.thrF, self.layer.out_base, self.out_bipolar, out.reshape(-1, L))
+        elif self.thr.shape[1] <= LK.VEC_MAX_T and x.shape[1] == self.thr.shape[0]:
+            LK.thresholds_vec(x, self.thrT, self.layer.out_base, self.out_bipolar, out)
         else:
             K.thresholds(x, self.thr, self.layer.out_base, self.out_bipolar, out)
 

@@ -162,6 +162,33 @@ def test_pools_max_global_and_standalone():
     assert_cpu_exact([Pad("p3", dt, (3, 5), C, (2, 1, 0, 3), 3), Upsample("u3", dt, (5, 9), C, 2)], [1, 3, 5, C])
 
 
+UPSAMPLED_POOLS = {  # name: (dtype, source ifm, C, factor, pads, pad value, kernel, stride, dilation, mode)
+    "max_3x3_s2_pad": ("INT4", (6, 8), 12, 2, (1, 1, 1, 1), 0, 3, 2, 1, "max"),
+    "max_asym": ("UINT3", (5, 4), 3, (3, 2), (0, 2, 1, 0), 7, (2, 3), (1, 2), (2, 1), "max"),
+    "max_bits": ("BIPOLAR", (4, 5), 70, 2, (1, 0, 0, 1), -1, 2, 1, 1, "max"),
+    "avg_pad": ("INT5", (5, 6), 4, (2, 3), (1, 2, 0, 1), -3, 3, 2, 1, "trunc_avg"),
+    "max_no_pad": ("INT8", (7, 9), 8, 2, (0, 0, 0, 0), 0, 2, 2, 1, "max"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UPSAMPLED_POOLS))
+def test_pool_fused_onto_upsample(name):
+    """Upsample -> [Pad ->] SWG -> Pool: one kernel reading the image before the upsampling."""
+    dtn, ifm, C, f, pads, pv, k, s, d, mode = UPSAMPLED_POOLS[name]
+    dt = D(dtn)
+    up = Upsample("upx", dt, ifm, C, f)
+    layers, hw = [up], up.ofm
+    if any(pads):
+        layers.append(Pad("upx_pad", dt, hw, C, pads, pv))
+        hw = layers[-1].ofm
+    swg = SlidingWindow("upx_swg", dt, hw, C, k, s, d)
+    kw = dict(shift=2, rounding_mode="HALF_UP") if mode == "trunc_avg" else {}
+    out_dt = D("INT6") if mode == "trunc_avg" else dt
+    pool = Pool("upx_pool", dt, out_dt, swg.ofm, swg.window, C, mode, **kw)
+    be = assert_cpu_exact(layers + [swg, pool], [1, *ifm, C], n=5, fused=["upx+"])
+    assert be.plan[0].kind.endswith("_fused_upsampled"), [p.kind for p in be.plan]
+
+
 # --- DAGs: residual add, concat, upsample ----------------------------------------------------------------------------
 def test_residual_block():
     """x -> Duplicate -> (conv 3x3 pad 1 -> conv 1x1) + x -> AddStreams with thresholds (different scales)."""
