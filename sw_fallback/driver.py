@@ -7,7 +7,7 @@ kernel calls are written out once per design as the source of one function
     def drive(x0, c0, c1, ...):          # x0: the first layer's input; c*: the kernels' weight / threshold arrays
         n = x0.shape[0]
         b0 = np.empty((n, 26, 26, 16), dtype=np.int8)
-        CK.conv_int_planar(x0.reshape((n * 1, 28, 28, 1)), 0, 0, c0, 28, 28, 3, 3, 1, 1, 1, 1, c1, ...)
+        PK.conv_int_planar(x0.reshape((n * 1, 28, 28, 1)), 0, 0, c0, 28, 28, 3, 3, 1, 1, 1, 1, c1, ...)
         v1 = b0.reshape((n, 10816))
         ...
         return v7
@@ -33,7 +33,8 @@ from sw_fallback import cnn
 from sw_fallback.driver_specs import SPECS, Unsupported  # noqa: F401  (Unsupported: raised by generate)
 from sw_fallback.formats import Bits, is_int, words
 
-_MODS = {"sw_fallback.kernels": "K", "sw_fallback.conv_kernels": "CK", "sw_fallback.head_kernels": "HK"}
+_MODS = {"sw_fallback.kernels": "K", "sw_fallback.conv_kernels": "CK", "sw_fallback.planar_kernels": "PK",
+         "sw_fallback.head_kernels": "HK"}
 
 
 # --- the source ---------------------------------------------------------------------------------------------------
@@ -165,7 +166,8 @@ def generate(steps, in_key, out_key, head=None, tail=None):
     first = "xf" if head is not None else "x0"
     params = ", ".join([first] + [f"c{i}" for i in range(len(consts))])
     top = ["import numpy as np", "from numba import njit",
-           "from sw_fallback import kernels as K, conv_kernels as CK, head_kernels as HK", "", "",
+           "from sw_fallback import kernels as K, conv_kernels as CK, planar_kernels as PK, head_kernels as HK",
+           "", "",
            "@njit(cache=True, nogil=True, error_model='numpy')", f"def drive({params}):", f"    n = {first}.shape[0]"]
     src = "\n".join(top + lines + [f"    return {result}", ""])
     return src, consts
@@ -173,7 +175,7 @@ def generate(steps, in_key, out_key, head=None, tail=None):
 
 def _kernels_hash() -> str:
     h = hashlib.sha256()
-    for m in ("kernels", "conv_kernels", "head_kernels"):
+    for m in ("kernels", "conv_kernels", "planar_kernels", "head_kernels"):
         h.update((Path(__file__).parent / f"{m}.py").read_bytes())
     return h.hexdigest()[:16]
 
