@@ -12,8 +12,9 @@ computes only the positions it keeps (plus the Wq - OW past each row's end).
 Small images: G frames' planes are laid end to end (G * Hq * Wq <= PLANAR_GROUP) and one run covers them all (the
 positions between two frames are computed and dropped), so an 8x8 image still gets runs of ~2,000 positions.
 Runs are rounded up to PLANAR_LANES positions (the planes carry that much slack, zero-initialised) so that the
-vectorized loop never falls into a scalar remainder, and dense convs update PLANAR_OB output channels per pass
-over a run, each input vector loaded once for all of them.
+vectorized loop never falls into a scalar remainder. Dense convs update PLANAR_OB (4) output channels with four
+window elements per pass over a run: each input vector loaded once for 4 channels, each accumulator loaded and
+stored once per 4 multiply-adds (register blocking measured 1.3x on resnet's 16-channel 3x3 convs).
 
 Accumulators are in acc_proto's type: sums are exact modulo 2^bits (two's complement wrap-around of the partial
 sums cancels out once the final dot product fits, see kernels.py), the garbage of dropped positions included.
@@ -29,7 +30,7 @@ from sw_fallback.kernels import OPTS
 
 PLANAR_GROUP = 2048  # positions per pass: frames of small images are laid end to end up to this
 PLANAR_LANES = 64  # runs are a multiple of this many positions (no scalar remainder in the vectorized loops)
-PLANAR_OB = 4  # output channels of a dense conv updated per pass over a run
+PLANAR_OB = 4  # output channels of a dense conv updated per pass over a run (four window elements at a time)
 
 
 @njit(inline="always", **OPTS)
@@ -78,6 +79,12 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
             a, b = ky * dh, kx * dw
             tplane[ky * kw + kx] = ((a % sh) * sw + b % sw) * C
             toff[ky * kw + kx] = (a // sh) * wq + b // sw
+    # window element i = k * C + c (dense convs): its plane row and offset
+    trow = np.empty(K * C, dtype=np.int64)
+    toffs = np.empty(K * C, dtype=np.int64)
+    for i in range(K * C):
+        trow[i] = tplane[i // C] + i % C
+        toffs[i] = toff[i // C]
     L = (G * F + 2 * PLANAR_LANES - 1) // PLANAR_LANES * PLANAR_LANES
     L += PLANAR_LANES * (1 - (L // PLANAR_LANES) % 2)  # an odd number of 128-byte (int16) rows: rows a
     xpl = np.zeros((sh * sw * C, L), dtype=x.dtype)  # pixel's channels scatter to stay in different L1 sets
@@ -103,19 +110,39 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
                 a1[:PR] = 0
                 a2[:PR] = 0
                 a3[:PR] = 0
-                for k in range(K):
-                    off = toff[k]
-                    for c in range(C):
-                        i = k * C + c
-                        w0, w1 = acc_cast(z, w[o0, i]), acc_cast(z, w[o0 + 1, i])
-                        w2, w3 = acc_cast(z, w[o0 + 2, i]), acc_cast(z, w[o0 + 3, i])
-                        src = xpl[tplane[k] + c, off:off + PR]
-                        for p in range(PR):
-                            s = acc_cast(z, src[p])
-                            a0[p] = acc_cast(z, a0[p] + w0 * s)
-                            a1[p] = acc_cast(z, a1[p] + w1 * s)
-                            a2[p] = acc_cast(z, a2[p] + w2 * s)
-                            a3[p] = acc_cast(z, a3[p] + w3 * s)
+                # four window elements per pass: each accumulator loaded and stored once per four multiply-adds
+                KC = K * C
+                KC4 = KC - KC % 4
+                for i in range(0, KC4, 4):
+                    sa = xpl[trow[i], toffs[i]:toffs[i] + PR]
+                    sb = xpl[trow[i + 1], toffs[i + 1]:toffs[i + 1] + PR]
+                    sc = xpl[trow[i + 2], toffs[i + 2]:toffs[i + 2] + PR]
+                    sd = xpl[trow[i + 3], toffs[i + 3]:toffs[i + 3] + PR]
+                    w0 = w[o0, i:i + 4]
+                    w1 = w[o0 + 1, i:i + 4]
+                    w2 = w[o0 + 2, i:i + 4]
+                    w3 = w[o0 + 3, i:i + 4]
+                    w00, w01, w02, w03 = acc_cast(z, w0[0]), acc_cast(z, w0[1]), acc_cast(z, w0[2]), acc_cast(z, w0[3])
+                    w10, w11, w12, w13 = acc_cast(z, w1[0]), acc_cast(z, w1[1]), acc_cast(z, w1[2]), acc_cast(z, w1[3])
+                    w20, w21, w22, w23 = acc_cast(z, w2[0]), acc_cast(z, w2[1]), acc_cast(z, w2[2]), acc_cast(z, w2[3])
+                    w30, w31, w32, w33 = acc_cast(z, w3[0]), acc_cast(z, w3[1]), acc_cast(z, w3[2]), acc_cast(z, w3[3])
+                    for p in range(PR):
+                        ea, eb = acc_cast(z, sa[p]), acc_cast(z, sb[p])
+                        ec, ed = acc_cast(z, sc[p]), acc_cast(z, sd[p])
+                        a0[p] = acc_cast(z, a0[p] + w00 * ea + w01 * eb + w02 * ec + w03 * ed)
+                        a1[p] = acc_cast(z, a1[p] + w10 * ea + w11 * eb + w12 * ec + w13 * ed)
+                        a2[p] = acc_cast(z, a2[p] + w20 * ea + w21 * eb + w22 * ec + w23 * ed)
+                        a3[p] = acc_cast(z, a3[p] + w30 * ea + w31 * eb + w32 * ec + w33 * ed)
+                for i in range(KC4, KC):
+                    u0, u1 = acc_cast(z, w[o0, i]), acc_cast(z, w[o0 + 1, i])
+                    u2, u3 = acc_cast(z, w[o0 + 2, i]), acc_cast(z, w[o0 + 3, i])
+                    sa = xpl[trow[i], toffs[i]:toffs[i] + PR]
+                    for p in range(PR):
+                        ea = acc_cast(z, sa[p])
+                        a0[p] = acc_cast(z, a0[p] + u0 * ea)
+                        a1[p] = acc_cast(z, a1[p] + u1 * ea)
+                        a2[p] = acc_cast(z, a2[p] + u2 * ea)
+                        a3[p] = acc_cast(z, a3[p] + u3 * ea)
             else:
                 for j in range(ob):
                     o = o0 + j
