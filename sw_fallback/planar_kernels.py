@@ -34,7 +34,7 @@ PLANAR_OB = 4  # output channels of a dense conv updated per pass over a run (fo
 
 
 @njit(inline="always", **OPTS)
-def _fill_phases(x, n, gi, F, t, l, pvals, hp, wp, sh, sw, wq, xpl, z):
+def _fill_phases(x, n, gi, F, t, l, pvals, hp, wp, sh, sw, wr, xpl, z):
     """Frame n's padded image into slot gi of the phase planes xpl (sh*sw*C, G*F + slack) (phase by phase, row by
     row: no division per pixel), in the accumulator type of z (int8 operands widened here once, not in every
     multiply-add: int8 planes made the blocked multiply-add loops 1.7x slower)."""
@@ -45,7 +45,7 @@ def _fill_phases(x, n, gi, F, t, l, pvals, hp, wp, sh, sw, wq, xpl, z):
             inside = t <= y < t + H
             for px in range(sw):
                 pl = (py * sw + px) * C
-                base = gi * F + r * wq
+                base = gi * F + r * wr
                 for cx in range((wp - px + sw - 1) // sw):
                     xx = cx * sw + px
                     if inside and l <= xx < l + W:
@@ -67,8 +67,15 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
     O = w.shape[0]
     OH, OW = out.shape[1], out.shape[2]
     hq, wq = (hp + sh - 1) // sh, (wp + sw - 1) // sw
-    F = hq * wq
-    P1 = (OH - 1) * wq + OW
+    # stride 1: pad shared between neighbours. The plane's row pitch wr leaves out min(left, right) pad columns
+    # (a row's right pad columns are the next row's left ones, the same pad values), a frame's slot leaves out
+    # min(top, bottom) pad rows (its bottom pad rows are the next frame's top ones): fewer positions per run
+    # (resnet's 8x8 images: 81 instead of 100), every window still reading its own frame's pixels and pads
+    shr = min(t, hp - H - t) if sh == 1 else 0
+    shc = min(l, wp - W - l) if sw == 1 else 0
+    wr = wq - shc
+    F = (hq - shr) * wr
+    P1 = (OH - 1) * wr + OW
     T = thr.shape[1]
     G = max(1, min(N, PLANAR_GROUP // F))
     K = kh * kw
@@ -79,14 +86,14 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
         for kx in range(kw):
             a, b = ky * dh, kx * dw
             tplane[ky * kw + kx] = ((a % sh) * sw + b % sw) * C
-            toff[ky * kw + kx] = (a // sh) * wq + b // sw
+            toff[ky * kw + kx] = (a // sh) * wr + b // sw
     # window element i = k * C + c (dense convs): its plane row and offset
     trow = np.empty(K * C, dtype=np.int64)
     toffs = np.empty(K * C, dtype=np.int64)
     for i in range(K * C):
         trow[i] = tplane[i // C] + i % C
         toffs[i] = toff[i // C]
-    L = (G * F + 2 * PLANAR_LANES - 1) // PLANAR_LANES * PLANAR_LANES
+    L = ((G - 1) * F + hq * wr + shc + 2 * PLANAR_LANES - 1) // PLANAR_LANES * PLANAR_LANES
     L += PLANAR_LANES * (1 - (L // PLANAR_LANES) % 2)  # an odd number of 128-byte (int16) rows: rows a
     xpl = np.zeros((sh * sw * C, L), dtype=acc_proto.dtype)  # pixel's channels scatter to stay in different L1 sets
     acc = np.zeros((PLANAR_OB, L), dtype=acc_proto.dtype)
@@ -101,7 +108,7 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
         P = (g - 1) * F + P1
         PR = (P + PLANAR_LANES - 1) // PLANAR_LANES * PLANAR_LANES
         for gi in range(g):
-            _fill_phases(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wq, xpl, z)
+            _fill_phases(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, xpl, z)
         OB = 1 if depthwise else PLANAR_OB
         for o0 in range(0, O, OB):
             ob = min(OB, O - o0)
@@ -180,7 +187,7 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
         # the kept positions' levels, all channels of a pixel together, into the output pixels
         for gi in range(g):
             for oy in range(OH):
-                r = gi * F + oy * wq
+                r = gi * F + oy * wr
                 q = ((n0 + gi) * OH + oy) * OW
                 for ox in range(OW):
                     orow = outf[q + ox]
