@@ -34,16 +34,19 @@ PLANAR_OB = 4  # output channels of a dense conv updated per pass over a run (fo
 
 
 @njit(inline="always", **OPTS)
-def _fill_phases(x, n, gi, F, t, l, pvals, hp, wp, sh, sw, wr, xpl, z):
+def _fill_phases(x, n, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z):
     """Frame n's padded image into slot gi of the phase planes xpl (sh*sw*C, G*F + slack) (phase by phase, row by
     row: no division per pixel), in the accumulator type of z (int8 operands widened here once, not in every
-    multiply-add: int8 planes made the blocked multiply-add loops 1.7x slower)."""
+    multiply-add: int8 planes made the blocked multiply-add loops 1.7x slower). Phases no tap reads (a 1x1
+    stride-2 conv reads one of four) are left out."""
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     for py in range(sh):
         for r in range((hp - py + sh - 1) // sh):
             y = r * sh + py
             inside = t <= y < t + H
             for px in range(sw):
+                if not used[py * sw + px]:
+                    continue
                 pl = (py * sw + px) * C
                 base = gi * F + r * wr
                 for cx in range((wp - px + sw - 1) // sw):
@@ -87,6 +90,9 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
             a, b = ky * dh, kx * dw
             tplane[ky * kw + kx] = ((a % sh) * sw + b % sw) * C
             toff[ky * kw + kx] = (a // sh) * wr + b // sw
+    used = np.zeros(sh * sw, dtype=np.bool_)  # the phases some tap reads
+    for k in range(K):
+        used[tplane[k] // C] = True
     # window element i = k * C + c (dense convs): its plane row and offset
     trow = np.empty(K * C, dtype=np.int64)
     toffs = np.empty(K * C, dtype=np.int64)
@@ -108,7 +114,7 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
         P = (g - 1) * F + P1
         PR = (P + PLANAR_LANES - 1) // PLANAR_LANES * PLANAR_LANES
         for gi in range(g):
-            _fill_phases(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, xpl, z)
+            _fill_phases(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
         OB = 1 if depthwise else PLANAR_OB
         for o0 in range(0, O, OB):
             ob = min(OB, O - o0)
