@@ -180,7 +180,14 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
                         lv[p] = acc_cast(lz, aj[p])
                 else:
                     lv[:PR] = 0
-                    for jt in range(T):
+                    T4 = T - T % 4
+                    for jt in range(0, T4, 4):  # four thresholds per pass over the run
+                        ta, tb = acc_cast(z, thr[o, jt]), acc_cast(z, thr[o, jt + 1])
+                        tc, td = acc_cast(z, thr[o, jt + 2]), acc_cast(z, thr[o, jt + 3])
+                        for p in range(PR):
+                            a = aj[p]
+                            lv[p] = acc_cast(lz, lv[p] + (a >= ta) + (a >= tb) + (a >= tc) + (a >= td))
+                    for jt in range(T4, T):
                         tv = acc_cast(z, thr[o, jt])
                         for p in range(PR):
                             lv[p] = acc_cast(lz, lv[p] + (aj[p] >= tv))
