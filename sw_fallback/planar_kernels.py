@@ -179,7 +179,7 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
                     for p in range(PR):
                         lv[p] = acc_cast(lz, aj[p])
                 else:
-                    lv[:PR] = 0
+                    lv[:PR] = 0 if out_bipolar else lbase  # (the level base added up front)
                     T4 = T - T % 4
                     for jt in range(0, T4, 4):  # four thresholds per pass over the run
                         ta, tb = acc_cast(z, thr[o, jt]), acc_cast(z, thr[o, jt + 1])
@@ -194,9 +194,6 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
                     if out_bipolar:
                         for p in range(PR):
                             lv[p] = acc_cast(lz, 2 * lv[p] - 1)
-                    else:
-                        for p in range(PR):
-                            lv[p] = acc_cast(lz, lv[p] + lbase)
         # the kept positions' levels into the output pixels, a channel's output row at a time (contiguous reads,
         # stores O apart: measured faster than a pixel's channels at a time)
         for gi in range(g):
