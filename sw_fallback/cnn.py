@@ -25,7 +25,7 @@ from sw_fallback.mlp import Kernel, thr_array
 
 
 PLANAR_MAX_CHANNELS = 32  # integer convs with fewer output channels run channel-planar...
-PLANAR_MAX_STRIDE = 4  # ... when stride_h * stride_w is at most this (the planar kernel computes every position)
+PLANAR_MAX_STRIDE = 4  # ... when stride_h * stride_w is at most this (the image held as that many phase planes)
 
 
 class Geometry:

@@ -6,8 +6,9 @@ multiply-add over one contiguous run of positions: long vectorized loops however
 taken out of the runs by splitting the padded image into its stride phases (space to depth): phase (py, px) holds
 the pixels (y, x) with y % sh == py and x % sw == px, as a (ceil(Hp / sh), ceil(Wp / sw)) plane. Output (oy, ox)
 reads tap (ky, kx) at phase ((ky*dh) % sh, (kx*dw) % sw), plane position (oy + ky*dh // sh, ox + kx*dw // sw): a
-stride-1 conv of that plane, so every tap is one run of the plane's width Wq per output row and a strided conv
-computes only the positions it keeps (plus the Wq - OW past each row's end).
+stride-1 conv of that plane, so every tap is one run over the plane's rows and a strided conv computes only the
+positions it keeps (plus the few past each row's end). With stride 1, neighbouring rows and frames share their
+pad columns and rows (see conv_int_planar).
 
 Small images: G frames' planes are laid end to end (G * Hq * Wq <= PLANAR_GROUP) and one run covers them all (the
 positions between two frames are computed and dropped), so an 8x8 image still gets runs of ~2,000 positions.
