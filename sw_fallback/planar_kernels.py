@@ -168,19 +168,33 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
                         a1[p] = acc_cast(z, a1[p] + u1 * ea)
                         a2[p] = acc_cast(z, a2[p] + u2 * ea)
                         a3[p] = acc_cast(z, a3[p] + u3 * ea)
-            else:
+            elif depthwise:  # output o reads channel o: its window elements three per pass (3x3: one per row)
+                aj = acc[0]
+                aj[:PR] = 0
+                K3 = K - K % 3
+                for k in range(0, K3, 3):
+                    u0, u1, u2 = acc_cast(z, w[o0, k]), acc_cast(z, w[o0, k + 1]), acc_cast(z, w[o0, k + 2])
+                    sa = xpl[tplane[k] + o0, toff[k]:toff[k] + PR]
+                    sb = xpl[tplane[k + 1] + o0, toff[k + 1]:toff[k + 1] + PR]
+                    sc = xpl[tplane[k + 2] + o0, toff[k + 2]:toff[k + 2] + PR]
+                    for p in range(PR):
+                        aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]) + u1 * acc_cast(z, sb[p])
+                                         + u2 * acc_cast(z, sc[p]))
+                for k in range(K3, K):
+                    u0 = acc_cast(z, w[o0, k])
+                    sa = xpl[tplane[k] + o0, toff[k]:toff[k] + PR]
+                    for p in range(PR):
+                        aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]))
+            else:  # the last O % 4 channels of a dense conv, one at a time
                 for j in range(ob):
                     o = o0 + j
                     aj = acc[j]
                     aj[:PR] = 0
-                    c0, c1 = (o, o + 1) if depthwise else (0, C)
-                    for k in range(K):
-                        off = toff[k]
-                        for c in range(c0, c1):
-                            wv = acc_cast(z, w[o, k if depthwise else k * C + c])
-                            src = xpl[tplane[k] + c, off:off + PR]
-                            for p in range(PR):
-                                aj[p] = acc_cast(z, aj[p] + wv * acc_cast(z, src[p]))
+                    for i in range(K * C):
+                        wv = acc_cast(z, w[o, i])
+                        src = xpl[trow[i], toffs[i]:toffs[i] + PR]
+                        for p in range(PR):
+                            aj[p] = acc_cast(z, aj[p] + wv * acc_cast(z, src[p]))
             # levels over the whole run (the dropped positions' too: cheaper than compacting the kept ones first)
             for j in range(ob):
                 o = o0 + j
