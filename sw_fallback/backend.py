@@ -55,9 +55,6 @@ import numpy as np
 
 from hwgen.errors import HwgenError, InputDataError
 from sw_fallback import cnn
-from sw_fallback import conv_kernels as CK
-from sw_fallback import layout_kernels as LK
-from sw_fallback import head_kernels as HK
 from sw_fallback import kernels as K
 from sw_fallback.formats import Bits, CpuBackendError, Planes, convert, int_type, is_int
 from sw_fallback.mlp import (BITSERIAL_MAX, IdentityKernel, Kernel, LabelSelectKernel, MvauKernel,  # noqa: F401
@@ -483,17 +480,22 @@ def driver_state(d) -> str:
     return f"not compiled yet ({part}; {'on the first call' if d.sync else 'in the background once small calls repeat'})"
 
 
-def cache_misses() -> int:
-    """Kernels compiled (not loaded from numba's on-disk cache) in this process so far."""
+def _kernel_dispatchers():
+    """Every numba kernel of the kernel modules (the driver's list of them: sw_fallback.driver._MODS)."""
+    import importlib
+
     from numba.core.registry import CPUDispatcher
 
-    return sum(sum(v.stats.cache_misses.values()) for m in (K, CK, LK, HK) for v in vars(m).values()
-               if isinstance(v, CPUDispatcher))
+    from sw_fallback.driver import _MODS
+
+    return [v for name in _MODS for v in vars(importlib.import_module(name)).values() if isinstance(v, CPUDispatcher)]
+
+
+def cache_misses() -> int:
+    """Kernels compiled (not loaded from numba's on-disk cache) in this process so far."""
+    return sum(sum(v.stats.cache_misses.values()) for v in _kernel_dispatchers())
 
 
 def cache_hits() -> int:
-    from numba.core.registry import CPUDispatcher
-
-    return sum(sum(v.stats.cache_hits.values()) for m in (K, CK, LK, HK) for v in vars(m).values()
-               if isinstance(v, CPUDispatcher))
+    return sum(sum(v.stats.cache_hits.values()) for v in _kernel_dispatchers())
 

@@ -20,12 +20,13 @@ import numpy as np
 from hwgen.layers import conv_kernels as ck
 from sw_fallback import conv_kernels as CK
 from sw_fallback import layout_kernels as LK
+from sw_fallback import planar_kernels as PK
 from sw_fallback.formats import Bits, int_type, is_int, pack_const, words
 from sw_fallback.mlp import Kernel, thr_array
 
 
 PLANAR_MAX_CHANNELS = 32  # integer convs with fewer output channels run channel-planar...
-PLANAR_MAX_STRIDE = 4  # ... when stride_h * stride_w is at most this (the planar kernel computes every position)
+PLANAR_MAX_STRIDE = 4  # ... when stride_h * stride_w is at most this (the image held as that many phase planes)
 
 
 class Geometry:
@@ -281,7 +282,7 @@ class VvauKernel(FrameKernel):
         x = xs[0]
         if self._order()[0] != "window" and not self.kind.endswith("_fused"):  # a depthwise-order window stream
             x = reorder_windows(x.reshape(n, -1, la.window * la.channels), la.window, la.channels, la.pe, False)
-        CK.conv_int_planar(g.image(x, n), *g.args(g.int_pads()), self.w, True, self.thr, la.out_base,
+        PK.conv_int_planar(g.image(x, n), *g.args(g.int_pads()), self.w, True, self.thr, la.out_base,
                            bool(la.out_dtype.bipolar), self.acc_proto, self.lev_proto, out)
         return [out.reshape(n, -1)]
 
@@ -335,7 +336,7 @@ class ConvKernel(FrameKernel):
                          la.out_base, self.out_bipolar, packed, out)
         elif self.planar:
             x = xs[0] if xs[0].dtype == self.w.dtype else xs[0].astype(self.w.dtype)
-            CK.conv_int_planar(g.image(x, n), *g.args(g.int_pads()), self.w, False, self.thrT, la.out_base,
+            PK.conv_int_planar(g.image(x, n), *g.args(g.int_pads()), self.w, False, self.thrT, la.out_base,
                                self.out_bipolar, self.acc_proto, self.lev_proto, out)
         else:
             CK.conv_int(g.image(xs[0], n), *g.args(g.int_pads()), self.w, self.thrT, la.out_base, self.out_bipolar,

@@ -4,7 +4,7 @@ hwgen/layers/conv_kernels.py.
 Sliding-window kernels never build the im2col matrix of a frame: each image is copied once into a padded buffer
 (Hp, Wp, C) (pad pixels = the pad value; the line buffer's job), and each output pixel reads its KH*KW input
 pixels straight from it. Integer convs broadcast each window element into a multiply-add over the output
-channels (vectorized over them); the accumulator type is the narrowest holding the final dot product (exact modulo 2^bits, see kernels.py),
+channels (vectorized over them; few output channels: planar_kernels.py); the accumulator type is the narrowest holding the final dot product (exact modulo 2^bits, see kernels.py),
 chosen by the dtype of the `acc_proto` argument (an empty int16 / int32 / int64 array).
 Thresholds are counted for all channels of a pixel at once over a (T, channels) table (no per-channel search). Binary (BIPOLAR x BIPOLAR)
 convs read pixels bit-packed (channel c in word c // 64, bit c % 64, padding bits 0 in inputs and weights) and
@@ -171,92 +171,6 @@ def conv_int(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thrT, out_base,
                             k += 1
                 _levels_vec(acc, thrT, out_base, out_bipolar, lev)
                 _store(out, n, oy, ox, lev, pack)
-
-
-PLANAR_GROUP = 2048  # positions per pass of the planar conv: frames of small images are laid end to end up to this
-
-
-@njit(**OPTS)
-def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise, thr, out_base, out_bipolar,
-                    acc_proto, lev_proto, out):
-    """Direct conv for few output channels: the padded image is held channel-planar (C, Hp*Wp), so that for one
-    output channel and one kernel tap the output plane is a multiply-add over one contiguous run of positions
-    (every stride-1 position up to the last output; the others (past each row's end, between strides) are
-    computed and dropped): long vectorized loops however few the channels. Small images: G frames' padded
-    planes are laid end to end (G * Hp * Wp <= PLANAR_GROUP) and one run covers them all (the positions between
-    two frames are computed and dropped too), so an 8x8 image still gets runs of ~2,000 positions instead of 78.
-    w (O, KH*KW*C) in window order, or (depthwise: output o reads channel o only) (C, KH*KW); thr (O, T) in the
-    accumulator type (acc_proto's), levels in lev_proto's type -> out (N, OH, OW, O)."""
-    N, H, W, C = x.shape
-    O = w.shape[0]
-    OH, OW = out.shape[1], out.shape[2]
-    F = hp * wp
-    P1 = (OH - 1) * sh * wp + (OW - 1) * sw + 1
-    T = thr.shape[1]
-    G = max(1, min(N, PLANAR_GROUP // F))
-    xpl = np.empty((C, G * F), dtype=x.dtype)
-    acc = np.zeros(G * F, dtype=acc_proto.dtype)
-    z = acc[0]
-    Q = OH * OW
-    accq = np.zeros(G * Q, dtype=acc_proto.dtype)
-    lev = np.zeros(G * Q, dtype=lev_proto.dtype)
-    for n0 in range(0, N, G):
-        g = min(G, N - n0)
-        P = (g - 1) * F + P1
-        for gi in range(g):
-            n = n0 + gi
-            for y in range(hp):
-                row = gi * F + y * wp
-                if t <= y < t + H:
-                    for xx in range(wp):
-                        if l <= xx < l + W:
-                            for c in range(C):
-                                xpl[c, row + xx] = x[n, y - t, xx - l, c]
-                        else:
-                            for c in range(C):
-                                xpl[c, row + xx] = pvals[c]
-                else:
-                    for xx in range(wp):
-                        for c in range(C):
-                            xpl[c, row + xx] = pvals[c]
-        for o in range(O):
-            acc[:P] = 0
-            c0, c1 = (o, o + 1) if depthwise else (0, C)
-            k = 0
-            for ky in range(kh):
-                for kx in range(kw):
-                    off = ky * dh * wp + kx * dw
-                    for c in range(c0, c1):
-                        wv = acc_cast(z, w[o, k])
-                        src = xpl[c, off:off + P]
-                        for p in range(P):
-                            acc[p] = acc_cast(z, acc[p] + wv * acc_cast(z, src[p]))
-                        k += 1
-            # the output positions' sums, compacted (the dropped positions are never thresholded)
-            q = 0
-            for gi in range(g):
-                for oy in range(OH):
-                    r = gi * F + oy * sh * wp
-                    for ox in range(OW):
-                        accq[q] = acc[r + ox * sw]
-                        q += 1
-            if T == 0:
-                for p in range(Q * g):
-                    lev[p] = accq[p]
-            else:
-                lev[:Q * g] = 0
-                for j in range(T):
-                    tv = acc_cast(z, thr[o, j])
-                    for p in range(Q * g):
-                        lev[p] += accq[p] >= tv
-                for p in range(Q * g):
-                    lev[p] = 2 * lev[p] - 1 if out_bipolar else lev[p] + out_base
-            q = 0
-            for gi in range(g):
-                for oy in range(OH):
-                    for ox in range(OW):
-                        out[n0 + gi, oy, ox, o] = lev[q]
-                        q += 1
 
 
 @njit(**OPTS)

@@ -7,7 +7,7 @@ kernel calls are written out once per design as the source of one function
     def drive(x0, c0, c1, ...):          # x0: the first layer's input; c*: the kernels' weight / threshold arrays
         n = x0.shape[0]
         b0 = np.empty((n, 26, 26, 16), dtype=np.int8)
-        CK.conv_int_planar(x0.reshape((n * 1, 28, 28, 1)), 0, 0, c0, 28, 28, 3, 3, 1, 1, 1, 1, c1, ...)
+        PK.conv_int_planar(x0.reshape((n * 1, 28, 28, 1)), 0, 0, c0, 28, 28, 3, 3, 1, 1, 1, 1, c1, ...)
         v1 = b0.reshape((n, 10816))
         ...
         return v7
@@ -33,8 +33,10 @@ from sw_fallback import cnn
 from sw_fallback.driver_specs import SPECS, Unsupported  # noqa: F401  (Unsupported: raised by generate)
 from sw_fallback.formats import Bits, is_int, words
 
+# the kernel modules a driver calls, with the names its source gives them (one list: the source's import line and
+# the cache key's hash are made from it)
 _MODS = {"sw_fallback.kernels": "K", "sw_fallback.conv_kernels": "CK", "sw_fallback.layout_kernels": "LK",
-         "sw_fallback.head_kernels": "HK"}
+         "sw_fallback.planar_kernels": "PK", "sw_fallback.head_kernels": "HK"}
 
 
 # --- the source ---------------------------------------------------------------------------------------------------
@@ -166,7 +168,7 @@ def generate(steps, in_key, out_key, head=None, tail=None):
     first = "xf" if head is not None else "x0"
     params = ", ".join([first] + [f"c{i}" for i in range(len(consts))])
     top = ["import numpy as np", "from numba import njit",
-           "from sw_fallback import kernels as K, conv_kernels as CK, layout_kernels as LK, head_kernels as HK", "", "",
+           "from sw_fallback import " + ", ".join(f"{m.split('.')[1]} as {a}" for m, a in _MODS.items()), "", "",
            "@njit(cache=True, nogil=True, error_model='numpy')", f"def drive({params}):", f"    n = {first}.shape[0]"]
     src = "\n".join(top + lines + [f"    return {result}", ""])
     return src, consts
@@ -174,8 +176,8 @@ def generate(steps, in_key, out_key, head=None, tail=None):
 
 def _kernels_hash() -> str:
     h = hashlib.sha256()
-    for m in ("kernels", "conv_kernels", "layout_kernels", "head_kernels"):
-        h.update((Path(__file__).parent / f"{m}.py").read_bytes())
+    for m in _MODS:
+        h.update((Path(__file__).parent / f"{m.split('.')[1]}.py").read_bytes())
     return h.hexdigest()[:16]
 
 

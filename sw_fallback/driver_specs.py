@@ -12,6 +12,7 @@ from sw_fallback import cnn
 from sw_fallback import conv_kernels as CK
 from sw_fallback import layout_kernels as LK
 from sw_fallback import kernels as K
+from sw_fallback import planar_kernels as PK
 from sw_fallback.formats import Bits, is_int, words
 from sw_fallback.mlp import LabelSelectKernel, MvauKernel, ThresholdsKernel
 
@@ -96,7 +97,7 @@ def _conv(k, out_fmt):
         args = [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [
             ("c", k.w), ("c", False), ("c", k.thrT), ("c", la.out_base), ("c", k.out_bipolar), ("c", k.acc_proto),
             ("c", k.lev_proto), out]
-        return [(CK.conv_int_planar, args)], bufs
+        return [(PK.conv_int_planar, args)], bufs
     args = [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [
         ("c", k.w), ("c", k.thrT), ("c", la.out_base), ("c", k.out_bipolar), ("c", k.acc_proto), ("c", k.lev_proto),
         ("c", packed), out]
@@ -125,7 +126,7 @@ def _vvau(k, out_fmt):
     args = [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [
         ("c", k.w), ("c", True), ("c", k.thr), ("c", la.out_base), ("c", bool(la.out_dtype.bipolar)),
         ("c", k.acc_proto), ("c", k.lev_proto), ("buf", 0, (1, oh, ow, g.channels))]
-    return [(CK.conv_int_planar, args)], [((oh, ow, g.channels), out_fmt)]
+    return [(PK.conv_int_planar, args)], [((oh, ow, g.channels), out_fmt)]
 
 
 def _pad(k, out_fmt):

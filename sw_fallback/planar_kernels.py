@@ -1,0 +1,231 @@
+"""The channel-planar integer convolution of the CPU backend (few output channels; also the depthwise VVAU),
+bit-exact with hwgen/layers/conv_kernels.py.
+
+The padded image is held channel-planar, so that for one output channel and one kernel tap the output plane is a
+multiply-add over one contiguous run of positions: long vectorized loops however few the channels. Strides are
+taken out of the runs by splitting the padded image into its stride phases (space to depth): phase (py, px) holds
+the pixels (y, x) with y % sh == py and x % sw == px, as a (ceil(Hp / sh), ceil(Wp / sw)) plane. Output (oy, ox)
+reads tap (ky, kx) at phase ((ky*dh) % sh, (kx*dw) % sw), plane position (oy + ky*dh // sh, ox + kx*dw // sw): a
+stride-1 conv of that plane, so every tap is one run over the plane's rows and a strided conv computes only the
+positions it keeps (plus the few past each row's end). With stride 1, neighbouring rows and frames share their
+pad columns and rows (see conv_int_planar).
+
+Small images: G frames' planes are laid end to end (G * Hq * Wq <= PLANAR_GROUP) and one run covers them all (the
+positions between two frames are computed and dropped), so an 8x8 image still gets runs of ~2,000 positions.
+Runs are rounded up to PLANAR_LANES positions (the planes carry that much slack, zero-initialised) so that the
+vectorized loop never falls into a scalar remainder. Dense convs update PLANAR_OB (4) output channels with four
+window elements per pass over a run: each input vector loaded once for 4 channels, each accumulator loaded and
+stored once per 4 multiply-adds (register blocking measured 1.3x on resnet's 16-channel 3x3 convs).
+
+Accumulators are in acc_proto's type: sums are exact modulo 2^bits (two's complement wrap-around of the partial
+sums cancels out once the final dot product fits, see kernels.py), the garbage of dropped positions included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from sw_fallback.conv_kernels import acc_cast
+from sw_fallback.kernels import OPTS
+
+PLANAR_GROUP = 2048  # positions per pass: frames of small images are laid end to end up to this
+PLANAR_LANES = 16  # runs are a multiple of this many positions (no scalar remainder in the vectorized loops;
+# 16 (one 256-bit int16 vector) measured 5-10 % faster than 64 at batch 1, equal at batch 1,000)
+PLANE_ALIGN = 64  # plane rows are an odd multiple of this many elements apart
+PLANAR_OB = 4  # output channels of a dense conv updated per pass over a run (four window elements at a time)
+
+
+@njit(inline="always", **OPTS)
+def _fill_phases(x, n, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z):
+    """Frame n's padded image into slot gi of the phase planes xpl (sh*sw*C, G*F + slack) (phase by phase, row by
+    row: no division per pixel), in the accumulator type of z (int8 operands widened here once, not in every
+    multiply-add: int8 planes made the blocked multiply-add loops 1.7x slower). Phases no tap reads (a 1x1
+    stride-2 conv reads one of four) are left out."""
+    H, W, C = x.shape[1], x.shape[2], x.shape[3]
+    C4 = C - C % 4
+    for py in range(sh):
+        for r in range((hp - py + sh - 1) // sh):
+            y = r * sh + py
+            inside = t <= y < t + H
+            for px in range(sw):
+                if not used[py * sw + px]:
+                    continue
+                pl = (py * sw + px) * C
+                base = gi * F + r * wr
+                for cx in range((wp - px + sw - 1) // sw):
+                    xx = cx * sw + px
+                    if inside and l <= xx < l + W:
+                        src = x[n, y - t, xx - l]
+                        for c in range(0, C4, 4):  # four channels per step (measured up to 1.1x faster)
+                            v0, v1, v2, v3 = src[c], src[c + 1], src[c + 2], src[c + 3]
+                            xpl[pl + c, base + cx] = acc_cast(z, v0)
+                            xpl[pl + c + 1, base + cx] = acc_cast(z, v1)
+                            xpl[pl + c + 2, base + cx] = acc_cast(z, v2)
+                            xpl[pl + c + 3, base + cx] = acc_cast(z, v3)
+                        for c in range(C4, C):
+                            xpl[pl + c, base + cx] = acc_cast(z, src[c])
+                    else:
+                        for c in range(C):
+                            xpl[pl + c, base + cx] = acc_cast(z, pvals[c])
+
+
+@njit(**OPTS)
+def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise, thr, out_base, out_bipolar,
+                    acc_proto, lev_proto, out):
+    """Direct conv for few output channels: x (N, H, W, C) integers; w (O, KH*KW*C) in window order, or
+    (depthwise: output o reads channel o only) (C, KH*KW); thr (O, T) in the accumulator type (acc_proto's),
+    levels in lev_proto's type -> out (N, OH, OW, O)."""
+    N, H, W, C = x.shape
+    O = w.shape[0]
+    OH, OW = out.shape[1], out.shape[2]
+    hq, wq = (hp + sh - 1) // sh, (wp + sw - 1) // sw
+    # stride 1: pad shared between neighbours. The plane's row pitch wr leaves out min(left, right) pad columns
+    # (a row's right pad columns are the next row's left ones, the same pad values), a frame's slot leaves out
+    # min(top, bottom) pad rows (its bottom pad rows are the next frame's top ones): fewer positions per run
+    # (resnet's 8x8 images: 81 instead of 100), every window still reading its own frame's pixels and pads
+    shr = min(t, hp - H - t) if sh == 1 else 0
+    shc = min(l, wp - W - l) if sw == 1 else 0
+    wr = wq - shc
+    F = (hq - shr) * wr
+    P1 = (OH - 1) * wr + OW
+    T = thr.shape[1]
+    G = max(1, min(N, PLANAR_GROUP // F))
+    K = kh * kw
+    # tap k = ky * kw + kx: its phase's first plane and its offset in the phase plane
+    tplane = np.empty(K, dtype=np.int64)
+    toff = np.empty(K, dtype=np.int64)
+    for ky in range(kh):
+        for kx in range(kw):
+            a, b = ky * dh, kx * dw
+            tplane[ky * kw + kx] = ((a % sh) * sw + b % sw) * C
+            toff[ky * kw + kx] = (a // sh) * wr + b // sw
+    used = np.zeros(sh * sw, dtype=np.bool_)  # the phases some tap reads
+    for k in range(K):
+        used[tplane[k] // C] = True
+    # window element i = k * C + c (dense convs): its plane row and offset
+    trow = np.empty(K * C, dtype=np.int64)
+    toffs = np.empty(K * C, dtype=np.int64)
+    for k in range(K):  # (nested loops, not a division per element: measured at batch 1)
+        for c in range(C):
+            trow[k * C + c] = tplane[k] + c
+            toffs[k * C + c] = toff[k]
+    L = ((G - 1) * F + hq * wr + shc + PLANAR_LANES + PLANE_ALIGN - 1) // PLANE_ALIGN * PLANE_ALIGN
+    L += PLANE_ALIGN * (1 - (L // PLANE_ALIGN) % 2)  # an odd number of 128-byte (int16) lines: rows a
+    xpl = np.zeros((sh * sw * C, L), dtype=acc_proto.dtype)  # pixel's channels scatter to stay in different L1 sets
+    acc = np.zeros((PLANAR_OB, L), dtype=acc_proto.dtype)
+    z = acc_proto.dtype.type(0)
+    Q = OH * OW
+    lev = np.zeros((O, L), dtype=lev_proto.dtype)
+    lz = lev_proto.dtype.type(0)
+    lbase = acc_cast(lz, out_base)
+    outf = out.reshape(N * Q, O)
+    for n0 in range(0, N, G):
+        g = min(G, N - n0)
+        P = (g - 1) * F + P1
+        PR = (P + PLANAR_LANES - 1) // PLANAR_LANES * PLANAR_LANES
+        for gi in range(g):
+            _fill_phases(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
+        OB = 1 if depthwise else PLANAR_OB
+        for o0 in range(0, O, OB):
+            ob = min(OB, O - o0)
+            if ob == 4:
+                a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
+                a0[:PR] = 0
+                a1[:PR] = 0
+                a2[:PR] = 0
+                a3[:PR] = 0
+                # four window elements per pass: each accumulator loaded and stored once per four multiply-adds
+                KC = K * C
+                KC4 = KC - KC % 4
+                for i in range(0, KC4, 4):
+                    sa = xpl[trow[i], toffs[i]:toffs[i] + PR]
+                    sb = xpl[trow[i + 1], toffs[i + 1]:toffs[i + 1] + PR]
+                    sc = xpl[trow[i + 2], toffs[i + 2]:toffs[i + 2] + PR]
+                    sd = xpl[trow[i + 3], toffs[i + 3]:toffs[i + 3] + PR]
+                    w0 = w[o0, i:i + 4]
+                    w1 = w[o0 + 1, i:i + 4]
+                    w2 = w[o0 + 2, i:i + 4]
+                    w3 = w[o0 + 3, i:i + 4]
+                    w00, w01, w02, w03 = acc_cast(z, w0[0]), acc_cast(z, w0[1]), acc_cast(z, w0[2]), acc_cast(z, w0[3])
+                    w10, w11, w12, w13 = acc_cast(z, w1[0]), acc_cast(z, w1[1]), acc_cast(z, w1[2]), acc_cast(z, w1[3])
+                    w20, w21, w22, w23 = acc_cast(z, w2[0]), acc_cast(z, w2[1]), acc_cast(z, w2[2]), acc_cast(z, w2[3])
+                    w30, w31, w32, w33 = acc_cast(z, w3[0]), acc_cast(z, w3[1]), acc_cast(z, w3[2]), acc_cast(z, w3[3])
+                    for p in range(PR):
+                        ea, eb = acc_cast(z, sa[p]), acc_cast(z, sb[p])
+                        ec, ed = acc_cast(z, sc[p]), acc_cast(z, sd[p])
+                        a0[p] = acc_cast(z, a0[p] + w00 * ea + w01 * eb + w02 * ec + w03 * ed)
+                        a1[p] = acc_cast(z, a1[p] + w10 * ea + w11 * eb + w12 * ec + w13 * ed)
+                        a2[p] = acc_cast(z, a2[p] + w20 * ea + w21 * eb + w22 * ec + w23 * ed)
+                        a3[p] = acc_cast(z, a3[p] + w30 * ea + w31 * eb + w32 * ec + w33 * ed)
+                for i in range(KC4, KC):
+                    u0, u1 = acc_cast(z, w[o0, i]), acc_cast(z, w[o0 + 1, i])
+                    u2, u3 = acc_cast(z, w[o0 + 2, i]), acc_cast(z, w[o0 + 3, i])
+                    sa = xpl[trow[i], toffs[i]:toffs[i] + PR]
+                    for p in range(PR):
+                        ea = acc_cast(z, sa[p])
+                        a0[p] = acc_cast(z, a0[p] + u0 * ea)
+                        a1[p] = acc_cast(z, a1[p] + u1 * ea)
+                        a2[p] = acc_cast(z, a2[p] + u2 * ea)
+                        a3[p] = acc_cast(z, a3[p] + u3 * ea)
+            elif depthwise:  # output o reads channel o: its window elements three per pass (3x3: one per row)
+                aj = acc[0]
+                aj[:PR] = 0
+                K3 = K - K % 3
+                for k in range(0, K3, 3):
+                    u0, u1, u2 = acc_cast(z, w[o0, k]), acc_cast(z, w[o0, k + 1]), acc_cast(z, w[o0, k + 2])
+                    sa = xpl[tplane[k] + o0, toff[k]:toff[k] + PR]
+                    sb = xpl[tplane[k + 1] + o0, toff[k + 1]:toff[k + 1] + PR]
+                    sc = xpl[tplane[k + 2] + o0, toff[k + 2]:toff[k + 2] + PR]
+                    for p in range(PR):
+                        aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]) + u1 * acc_cast(z, sb[p])
+                                         + u2 * acc_cast(z, sc[p]))
+                for k in range(K3, K):
+                    u0 = acc_cast(z, w[o0, k])
+                    sa = xpl[tplane[k] + o0, toff[k]:toff[k] + PR]
+                    for p in range(PR):
+                        aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]))
+            else:  # the last O % 4 channels of a dense conv, one at a time
+                for j in range(ob):
+                    o = o0 + j
+                    aj = acc[j]
+                    aj[:PR] = 0
+                    for i in range(K * C):
+                        wv = acc_cast(z, w[o, i])
+                        src = xpl[trow[i], toffs[i]:toffs[i] + PR]
+                        for p in range(PR):
+                            aj[p] = acc_cast(z, aj[p] + wv * acc_cast(z, src[p]))
+            # levels over the whole run (the dropped positions' too: cheaper than compacting the kept ones first)
+            for j in range(ob):
+                o = o0 + j
+                aj = acc[j]
+                lv = lev[o]
+                if T == 0:
+                    for p in range(PR):
+                        lv[p] = acc_cast(lz, aj[p])
+                else:
+                    lv[:PR] = 0 if out_bipolar else lbase  # (the level base added up front)
+                    T4 = T - T % 4
+                    for jt in range(0, T4, 4):  # four thresholds per pass over the run
+                        ta, tb = acc_cast(z, thr[o, jt]), acc_cast(z, thr[o, jt + 1])
+                        tc, td = acc_cast(z, thr[o, jt + 2]), acc_cast(z, thr[o, jt + 3])
+                        for p in range(PR):
+                            a = aj[p]
+                            lv[p] = acc_cast(lz, lv[p] + (a >= ta) + (a >= tb) + (a >= tc) + (a >= td))
+                    for jt in range(T4, T):
+                        tv = acc_cast(z, thr[o, jt])
+                        for p in range(PR):
+                            lv[p] = acc_cast(lz, lv[p] + (aj[p] >= tv))
+                    if out_bipolar:
+                        for p in range(PR):
+                            lv[p] = acc_cast(lz, 2 * lv[p] - 1)
+        # the kept positions' levels into the output pixels, a channel's output row at a time (contiguous reads,
+        # stores O apart: measured faster than a pixel's channels at a time)
+        for gi in range(g):
+            for oy in range(OH):
+                r = gi * F + oy * wr
+                q = ((n0 + gi) * OH + oy) * OW
+                for o in range(O):
+                    lrow = lev[o, r:r + OW]
+                    for ox in range(OW):
+                        outf[q + ox, o] = lrow[ox]
