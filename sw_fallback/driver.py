@@ -33,7 +33,8 @@ from sw_fallback import cnn
 from sw_fallback.driver_specs import SPECS, Unsupported  # noqa: F401  (Unsupported: raised by generate)
 from sw_fallback.formats import Bits, is_int, words
 
-_MODS = {"sw_fallback.kernels": "K", "sw_fallback.conv_kernels": "CK", "sw_fallback.head_kernels": "HK"}
+_MODS = {"sw_fallback.kernels": "K", "sw_fallback.conv_kernels": "CK", "sw_fallback.head_kernels": "HK",
+         "sw_fallback.vnni": "V"}
 
 
 # --- the source ---------------------------------------------------------------------------------------------------
@@ -58,7 +59,7 @@ def _head_lines(h, fmt, const) -> list:
 
     lines = ["    xb = xf.reshape((n, %d))" % h.F]
     few = h.thrT.shape[0] <= HEAD_FEW_T
-    if is_int(fmt) and not few and h.interp is not None:  # (the interpolated head gathers by perm itself)
+    if is_int(fmt) and h.interp is not None:  # (the interpolated head gathers by perm itself)
         from sw_fallback.head_kernels import NO_PERM
 
         pads, row_of, params = h.interp
@@ -165,7 +166,7 @@ def generate(steps, in_key, out_key, head=None, tail=None):
     first = "xf" if head is not None else "x0"
     params = ", ".join([first] + [f"c{i}" for i in range(len(consts))])
     top = ["import numpy as np", "from numba import njit",
-           "from sw_fallback import kernels as K, conv_kernels as CK, head_kernels as HK", "", "",
+           "from sw_fallback import kernels as K, conv_kernels as CK, head_kernels as HK, vnni as V", "", "",
            "@njit(cache=True, nogil=True, error_model='numpy')", f"def drive({params}):", f"    n = {first}.shape[0]"]
     src = "\n".join(top + lines + [f"    return {result}", ""])
     return src, consts
@@ -173,7 +174,7 @@ def generate(steps, in_key, out_key, head=None, tail=None):
 
 def _kernels_hash() -> str:
     h = hashlib.sha256()
-    for m in ("kernels", "conv_kernels", "head_kernels"):
+    for m in ("kernels", "conv_kernels", "head_kernels", "vnni"):
         h.update((Path(__file__).parent / f"{m}.py").read_bytes())
     return h.hexdigest()[:16]
 

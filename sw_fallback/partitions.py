@@ -179,9 +179,11 @@ class CompiledHead:
         self.mode = "thresholds"  # (tentatively: run() below takes the compiled path)
         rows, row_of = np.unique(self.thr, axis=0, return_inverse=True)
         self.interp = None
-        if self.thrT.shape[0] > HEAD_FEW_T and rows.shape[0] <= HEAD_INTERP_ROWS:
-            self.interp = (HK.padded_rows(rows),
-                            np.ascontiguousarray(row_of.reshape(-1), dtype=np.int32), HK.interp_params(rows))
+        if rows.shape[0] <= HEAD_INTERP_ROWS:
+            params = HK.interp_params(rows)
+            # few thresholds: the interpolation only when proven (its one pass beats head_levels_few's T passes)
+            if self.thrT.shape[0] > HEAD_FEW_T or np.all(params[:, 2] > 0):
+                self.interp = (HK.padded_rows(rows), np.ascontiguousarray(row_of.reshape(-1), dtype=np.int32), params)
         # only the kernel run() uses for the first layer's format is compiled and checked here: a cold process
         # compiles no head kernel it does not run (each costs ~0.5 s of LLVM)
         if self.perm is not None:  # run() gathers the input by perm: give it the probes in input order
@@ -231,7 +233,7 @@ class CompiledHead:
             return (bits.astype(fmt) * 2 - 1).astype(fmt)
         if self.mode == "thresholds":
             xb = np.ascontiguousarray(x, dtype=np.float32).reshape(n, self.F).view(np.int32)
-            if self.interp is not None and is_int(fmt) and self.thrT.shape[0] > HEAD_FEW_T:  # gathers by perm itself
+            if self.interp is not None and is_int(fmt):  # gathers by perm itself
                 out = np.empty((n, self.F), dtype=fmt)
                 perm = HK.NO_PERM if self.perm is None else self.perm
                 if HK.head_levels_interp(xb, perm, *self.interp, self.base, self.sgn, out) == 0:
