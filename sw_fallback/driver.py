@@ -64,8 +64,12 @@ def _head_lines(h, fmt, const) -> list:
 
         pads, row_of, params = h.interp
         perm = NO_PERM if h.perm is None else h.perm
-        return lines + [f"    x0 = np.empty((n, {h.F}), dtype={_dtype_name(fmt)})",
-                        f"    bad = HK.head_levels_interp(xb, {const(perm)}, {const(pads)}, {const(row_of)}, "
+        lines.append(f"    x0 = np.empty((n, {h.F}), dtype={_dtype_name(fmt)})")
+        if h.proven is not None:
+            fpar, ipar, scal = h.proven
+            return lines + [f"    bad = HK.head_levels_proven(xb, {const(perm)}, {const(pads)}, {const(fpar)}, "
+                            f"{const(ipar)}, {const(scal)}, x0)"]
+        return lines + [f"    bad = HK.head_levels_interp(xb, {const(perm)}, {const(pads)}, {const(row_of)}, "
                         f"{const(params)}, {const(h.base)}, {const(h.sgn)}, x0)"]
     if h.perm is not None:
         lines += ["    xg = np.empty((n, %d), dtype=np.int32)" % h.F, f"    HK.gather_cols(xb, {const(h.perm)}, xg)",

@@ -109,9 +109,9 @@ def padded_rows(rows: np.ndarray) -> np.ndarray:
 def head_levels_interp(xb, perm, pads, row_of, params, base, sgn, out):
     """xb (N, F) int32 view of the float32 input -> out (N, F) levels base + sgn * #thresholds passed; output
     element f reads input element perm[f] (the head's layout moves, gathered here; perm empty: f itself) and
-    uses threshold row row_of[f] (padded_rows: pads (R, T + 2)) with its estimate params[row] (interp_params).
-    Every row proven (params[:, 2] > 0): _proven_frame per frame. Else per element the estimate, the exact check
-    and the loops. Returns the number of non-finite inputs (as head_levels: their levels are meaningless, the
+    uses threshold row row_of[f] (padded_rows: pads (R, T + 2)) with its estimate params[row] (interp_params):
+    per element the estimate, the exact check and the loops (proven rows: head_levels_proven instead, see
+    head_levels). Returns the number of non-finite inputs (as head_levels: their levels are meaningless, the
     caller then uses the evaluator)."""
     N, F = out.shape
     T = pads.shape[1] - 2
@@ -119,35 +119,6 @@ def head_levels_interp(xb, perm, pads, row_of, params, base, sgn, out):
     moved = perm.shape[0] > 0
     xf = xb.view(np.float32)
     bad = np.zeros(N, dtype=np.int64)
-    proven = True  # every row proven, with the same a and m (the pass clamps to one range)
-    for r in range(params.shape[0]):
-        proven = (proven and params[r, 2] > 0.0 and params[r, 3] == params[0, 3]
-                  and params[r, 4] == params[0, 4])
-    if proven and N > 0:
-        a = np.int32(params[0, 3])
-        # the per-element parameters in input order (the pass reads the input contiguously)
-        src = np.arange(F) if not moved else perm
-        lo_i = np.empty(F, dtype=np.float32)
-        inv_i = np.empty(F, dtype=np.float32)
-        b_i = np.empty(F, dtype=np.int32)
-        s_i = np.empty(F, dtype=np.int32)
-        r_i = np.empty(F, dtype=np.int32)
-        D = 0.0
-        for f in range(F):
-            r = row_of[f]
-            i = src[f]
-            lo_i[i], inv_i[i], b_i[i], s_i[i], r_i[i] = params[r, 0], params[r, 1], base[f] + sgn[f] * a, sgn[f], r
-            D = max(D, params[r, 2])
-        tmp = np.empty(F, dtype=out.dtype)
-        for n in range(N):
-            dst = tmp if moved else out[n]
-            bad[n] = _proven_frame(xf[n], lo_i, inv_i, b_i, s_i, r_i, pads, a, np.float32(D),
-                                   np.float32(params[0, 4]), dst)
-            if moved:
-                on = out[n]
-                for f in range(F):
-                    on[f] = tmp[perm[f]]
-        return bad.sum()
     for n in range(N):
         nb = np.int32(0)
         for f in range(F):
@@ -167,6 +138,56 @@ def head_levels_interp(xb, perm, pads, row_of, params, base, sgn, out):
             out[n, f] = base[f] + sgn[f] * c
         bad[n] = nb
     return bad.sum()
+
+
+def proven_tables(perm, row_of, params, base, sgn):
+    """The per-element tables of head_levels_proven, in input order (the pass reads the input contiguously):
+    fpar (2, F) float32 (first inner threshold, thresholds per unit), ipar (3, F) int32 (base + sgn * a, sgn,
+    threshold row), scal (a, margin D, m); None unless every row is proven with the same a and m (the pass
+    clamps to one range)."""
+    p = np.asarray(params)
+    if not (np.all(p[:, 2] > 0) and np.all(p[:, 3] == p[0, 3]) and np.all(p[:, 4] == p[0, 4])):
+        return None
+    row_of = np.asarray(row_of, dtype=np.int64)
+    F = row_of.shape[0]
+    src = np.arange(F) if len(perm) == 0 else np.asarray(perm, dtype=np.int64)
+    a = int(p[0, 3])
+    fpar = np.empty((2, F), dtype=np.float32)
+    ipar = np.empty((3, F), dtype=np.int32)
+    fpar[0, src], fpar[1, src] = p[row_of, 0], p[row_of, 1]
+    ipar[0, src] = np.asarray(base, dtype=np.int64) + np.asarray(sgn, dtype=np.int64) * a
+    ipar[1, src], ipar[2, src] = sgn, row_of
+    return fpar, ipar, np.array([a, p[:, 2].max(), p[0, 4]], dtype=np.float64)
+
+
+def head_levels(xb, perm, pads, row_of, params, base, sgn, out):
+    """head_levels_proven when every row is proven (proven_tables), else head_levels_interp; the same result."""
+    t = proven_tables(perm, row_of, params, base, sgn)
+    if t is None:
+        return head_levels_interp(xb, perm, pads, row_of, params, base, sgn, out)
+    return head_levels_proven(xb, perm, pads, *t, out)
+
+
+@njit(**OPTS)
+def head_levels_proven(xb, perm, pads, fpar, ipar, scal, out):
+    """As head_levels_interp for proven rows, with proven_tables' tables: _proven_frame per frame, then the head's
+    layout moves (perm) as a gather of the frame's levels."""
+    N, F = out.shape
+    moved = perm.shape[0] > 0
+    xf = xb.view(np.float32)
+    a = np.int32(scal[0])
+    D = np.float32(scal[1])
+    tf = np.float32(scal[2])
+    bad = np.int64(0)
+    tmp = np.empty(F if moved else 0, dtype=out.dtype)
+    for n in range(N):
+        dst = tmp if moved else out[n]
+        bad += _proven_frame(xf[n], fpar[0], fpar[1], ipar[0], ipar[1], ipar[2], pads, a, D, tf, dst)
+        if moved:
+            on = out[n]
+            for f in range(F):
+                on[f] = tmp[perm[f]]
+    return bad
 
 
 @njit(inline="always", **OPTS)

@@ -130,9 +130,10 @@ def _sum_lanes(builder, vs):
 
 
 @njit(**OPTS)
-def mvau_vnni(x, wu, wmin, thr, out_base, out_bipolar, out):
-    """x (N, MW) int8 (rows contiguous); wu, wmin from pack_weights; out (N, MH): the sums, or through thr (MH, T)
-    ascending as kernels._emit: out_base + #{t <= acc} (bipolar: 2 * count - 1)."""
+def mvau_vnni(x, wu, wmin, thrT, out_base, out_bipolar, out):
+    """x (N, MW) int8 (rows contiguous); wu, wmin from pack_weights; out (N, MH): the sums, or through thrT (T, MH)
+    (each row's thresholds ascending, transposed) as kernels._emit: out_base + #{t <= acc} (bipolar: 2 * count
+    - 1). One scratch allocation (batch 1 pays per call)."""
     N, MW = x.shape
     MH = out.shape[1]
     MWp = wu.shape[1]
@@ -140,23 +141,27 @@ def mvau_vnni(x, wu, wmin, thr, out_base, out_bipolar, out):
         return
     if x.strides[1] != 1:
         x = np.ascontiguousarray(x)
-    sx = np.empty(N, dtype=np.int64)
-    for n in range(N):
-        s = np.int32(0)
-        for k in range(MW):
-            s = np.int32(s + np.int32(x[n, k]))
-        sx[n] = s
     # frames whose 64-byte reads stay inside x (row start + MWp <= the last row's end), the rest from a zero-padded
     # copy
     st = x.strides[0]
     lim = (N - 1) * st + MW - MWp
     safe = 0 if (lim < 0 or st <= 0) else min(N, lim // st + 1)
-    tail = np.zeros((N - safe, MWp), dtype=np.int8)
+    MHp = wu.shape[0]
+    scratch = np.empty(N + 5 * MHp + ((N - safe) * MWp + 7) // 8, dtype=np.int64)
+    sx = scratch[:N]
+    acc = scratch[N:N + 4 * MHp].reshape((4, MHp))
+    cnt = scratch[N + 4 * MHp:N + 5 * MHp]
+    tail = scratch[N + 5 * MHp:].view(np.int8)[:(N - safe) * MWp].reshape((N - safe, MWp))
+    for n in range(N):
+        s = np.int32(0)
+        for k in range(MW):
+            s = np.int32(s + np.int32(x[n, k]))
+        sx[n] = s
     for n in range(safe, N):
-        tail[n - safe, :MW] = x[n]
-    thrT = np.ascontiguousarray(thr.T)  # (T, MH): the thresholds compared for a whole row of outputs at once
-    acc = np.empty((4, wu.shape[0]), dtype=np.int64)
-    cnt = np.empty(MH, dtype=np.int64)
+        for k in range(MW):
+            tail[n - safe, k] = x[n, k]
+        for k in range(MW, MWp):
+            tail[n - safe, k] = 0
     _blocks(x, safe, 0, wu, wmin, sx, thrT, out_base, out_bipolar, out, acc, cnt)
     _blocks(tail, N - safe, safe, wu, wmin, sx, thrT, out_base, out_bipolar, out, acc, cnt)
 

@@ -1,5 +1,5 @@
-"""The interpolated head's proven fast pass (sw_fallback.head_kernels: estimate_margin, _proven_frame) gives exactly
-an input quantizer's levels (float32 x / scale, round half to even, clamp) for every float: random values, every
+"""The interpolated head's proven fast pass (sw_fallback.head_kernels: estimate_margin, head_levels_proven) gives
+exactly an input quantizer's levels (float32 x / scale, round half to even, clamp) for every float: random values, every
 threshold and the keys around it, the exact ties (k + 1/2) * scale and their neighbours, +-0, values far out of
 range and the largest floats; NaN / inf counted as non-finite. Per-tensor and per-channel rows, with and without
 the head's layout moves."""
@@ -59,6 +59,9 @@ def test_proven_head_is_exact():
         rows = np.stack([_thresholds(s, lo, hi) for s in scales])
         params = HK.interp_params(rows)
         assert np.all(params[:, 2] > 0)  # the fast pass applies
+        assert HK.proven_tables(HK.NO_PERM, np.zeros(F, np.int32) if len(scales) == 1 else
+                                (np.arange(F) % len(scales)).astype(np.int32), params, np.zeros(F, np.int32),
+                                np.ones(F, np.int32)) is not None
         row_of = (np.arange(F) % len(scales)).astype(np.int32)
         base, sgn = np.full(F, lo, np.int32), np.ones(F, np.int32)
         x = _probes(rows, scales, rng, F)
@@ -66,12 +69,12 @@ def test_proven_head_is_exact():
         for p in (HK.NO_PERM, rng.permutation(F).astype(np.int64)):
             xin = x if p.size == 0 else np.ascontiguousarray(x[:, np.argsort(p)])
             out = np.empty(x.shape, dtype=np.int16)
-            assert HK.head_levels_interp(xin.view(np.int32), p, HK.padded_rows(rows), row_of, params,
+            assert HK.head_levels(xin.view(np.int32), p, HK.padded_rows(rows), row_of, params,
                                          base, sgn, out) == 0
             np.testing.assert_array_equal(out, want)
         x[2, 5], x[9, 0], x[9, 1] = np.inf, np.nan, -np.inf
         out = np.empty(x.shape, dtype=np.int16)
-        assert HK.head_levels_interp(x.view(np.int32), HK.NO_PERM, HK.padded_rows(rows), row_of, params,
+        assert HK.head_levels(x.view(np.int32), HK.NO_PERM, HK.padded_rows(rows), row_of, params,
                                      base, sgn, out) == 3
 
 
@@ -97,7 +100,7 @@ def test_thresholds_every_finite_float_passes_or_none_does():
         x = _probes(rows[:, (rows[0] > kmin) & (rows[0] < kinf)], [np.float32(0.5)], rng, F)
         for sgn, base in ((1, -3), (-1, 4)):
             out = np.empty(x.shape, dtype=np.int8)
-            assert HK.head_levels_interp(x.view(np.int32), HK.NO_PERM, HK.padded_rows(rows), np.zeros(F, np.int32),
+            assert HK.head_levels(x.view(np.int32), HK.NO_PERM, HK.padded_rows(rows), np.zeros(F, np.int32),
                                          params, np.full(F, base, np.int32), np.full(F, sgn, np.int32), out) == 0
             want = base + sgn * np.searchsorted(rows[0].astype(np.int64), _keys(x), side="right")
             np.testing.assert_array_equal(out, want)

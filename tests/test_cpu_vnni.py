@@ -24,12 +24,12 @@ def test_vnni_equals_reference(N, MW, MH):
             want = np.empty((N, MH), dtype=np.int64)
             K.mvau_acc64(x, w, thr, -1, bip, want)
             got = np.empty((N, MH), dtype=np.int32)
-            V.mvau_vnni(x, wu, wmin, thr, -1, bip, got)
+            V.mvau_vnni(x, wu, wmin, np.ascontiguousarray(thr.T), -1, bip, got)
             np.testing.assert_array_equal(got, want)
         wide = np.zeros((N, MW + 37), dtype=np.int8)
         wide[:, :MW] = x
         got = np.empty((N, MH), dtype=np.int64)
-        V.mvau_vnni(wide[:, :MW], wu, wmin, np.zeros((MH, 0), np.int64), 0, False, got)
+        V.mvau_vnni(wide[:, :MW], wu, wmin, np.zeros((0, MH), np.int64), 0, False, got)
         np.testing.assert_array_equal(got, ref)
 
 
