@@ -104,3 +104,16 @@ def test_thresholds_every_finite_float_passes_or_none_does():
                                          params, np.full(F, base, np.int32), np.full(F, sgn, np.int32), out) == 0
             want = base + sgn * np.searchsorted(rows[0].astype(np.int64), _keys(x), side="right")
             np.testing.assert_array_equal(out, want)
+
+
+def test_float_extremes_on_keys():
+    """The input range check's one pass (min / max over the order-preserving keys): infinities, +-0, and any NaN
+    (either sign, any payload) giving NaN, NaN."""
+    rng = np.random.default_rng(3)
+    quiet_neg_payload = np.array([np.float32(np.nan).view(np.int32) | -0x7FFFFFFF], np.int32).view(np.float32)[0]
+    for x in (rng.uniform(-3, 5, 1001), [np.inf, 1, -np.inf], [-0.0, 0.0], [3.0], [-3.4028235e38, 1e-45]):
+        x = np.asarray(x, dtype=np.float32)
+        assert HK.float_extremes(x) == (x.min(), x.max())
+    for bad in (np.nan, -np.nan, quiet_neg_payload):
+        lo, hi = HK.float_extremes(np.array([1.0, bad, -np.inf], dtype=np.float32))
+        assert np.isnan(lo) and np.isnan(hi)
