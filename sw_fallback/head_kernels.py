@@ -8,7 +8,7 @@ count c is estimated from the float value ((x - first threshold) * thresholds pe
   count lies within [e - 1 - d, e + d]): the floor of the estimate IS the count unless its fraction is within D of
   an integer; one branch-free float32 pass per frame (vectorized; no table loads, which LLVM does not turn into
   gathers here) and a second, exact pass only over a frame holding such elements or non-finite ones (a few per
-  10,000 elements). 3.9 -> 0.8 ms per 1,000 frames of MobileNet's 16x16x3 input (cpu backend, one thread).
+  10,000 elements). 4.2 -> 0.9 ms per 1,000 frames of MobileNet's 16x16x3 input (cpu backend, one thread).
 - Other rows: the estimate clamped into [0, T] and checked, row[c - 1] <= key < row[c] (the row padded with the
   lowest and highest int32 key, so no bounds tests); loops step c to the count when that fails (within rounding
   of a threshold, or uneven thresholds). This replaced a table of the count per 2^16 keys: 11 -> 3.7 ms.
@@ -73,11 +73,11 @@ MAX_MARGIN = 0.25  # rows whose estimate strays further from the counts keep the
 
 
 def estimate_margin(row: np.ndarray, lo: float, inv: float) -> float:
-    """The margin D of the fast pass for one row's inner thresholds (interp_params), or 0 (not proven). The pass computes, in float32,
-    e(x) = (x - lo) * inv + 1, each step one rounded IEEE operation, so e is non-decreasing in x. With
-    d = max_j |e(t_j) - (j + 1)| over the row's thresholds t_0 < ... < t_{T-1}, a float x whose true count is c
-    (t_{c-1} <= x < t_c in the key order, so in value order up to -0 = +0) has e(t_{c-1}) <= e(x) <= e(t_c), hence
-    c - d <= e(x) <= c + 1 + d (c = 0 and c = T: one side each): c lies in [e(x) - 1 - d, e(x) + d]. When
+    """The margin D of the fast pass for one row's inner thresholds (interp_params), or 0 (not proven). The pass
+    computes, in float32, e(x) = (x - lo) * inv + 1, each step one rounded IEEE operation, so e is non-decreasing in
+    x. With d = max_j |e(t_j) - (j + 1)| over the row's thresholds t_0 < ... < t_{T-1}, a float x whose true count
+    is c (t_{c-1} <= x < t_c in the key order, so in value order up to -0 = +0) has e(t_{c-1}) <= e(x) <= e(t_c),
+    hence c - d <= e(x) <= c + 1 + d (c = 0 and c = T: one side each): c lies in [e(x) - 1 - d, e(x) + d]. When
     frac(e(x)) is in (D, 1 - D) with D >= d, that interval holds one integer, floor(e(x)); e(x) < 1/2 gives c = 0
     and e(x) > T + 1/2 gives c = T (d < 1/2). The pass clamps e into [1/2, T + 1/2] and sends the elements whose
     fraction is within D of an integer to the exact loops. D adds to d one float32 ulp of T + 2 (numba does not
@@ -203,11 +203,12 @@ def _step_to_count(prow, c, key):
 
 @njit(inline="always", **OPTS)
 def _proven_frame(x, lo_i, inv_i, b_i, s_i, r_i, pads, a, D, tf, dst):
-    """One frame, every row proven (estimate_margin; a thresholds always passed, tf = m inner ones, b_i holding
-    base + sgn * a): dst[i] = level of input element i from the float32 estimate's floor, in a loop without branches or table loads, its arithmetic in int32 / float32 lanes (it vectorizes);
-    one counter flags elements whose estimate falls within D of an integer (about 2D of them: none on most
-    frames) or that are not finite. Only a flagged frame takes a second pass: the non-finite inputs counted, the
-    near ones counted exactly. Returns the number of non-finite inputs."""
+    """One frame, every row proven (estimate_margin; a thresholds always passed, tf = m inner ones, b_i holding base +
+    sgn * a): dst[i] = level of input element i from the float32 estimate's floor, in a loop without branches or
+    table loads, its arithmetic in int32 / float32 lanes (it vectorizes); one counter flags elements whose estimate
+    falls within D of an integer (about 2D of them: none on most frames) or that are not finite. Only a flagged
+    frame takes a second pass: the non-finite inputs counted, the near ones counted exactly. Returns the number of
+    non-finite inputs."""
     F = x.shape[0]
     half = np.float32(0.5)
     top = tf + half
