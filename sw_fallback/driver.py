@@ -36,7 +36,7 @@ from sw_fallback.formats import Bits, is_int, words
 # the kernel modules a driver calls, with the names its source gives them (one list: the source's import line and
 # the cache key's hash are made from it)
 _MODS = {"sw_fallback.kernels": "K", "sw_fallback.conv_kernels": "CK", "sw_fallback.layout_kernels": "LK",
-         "sw_fallback.planar_kernels": "PK", "sw_fallback.head_kernels": "HK"}
+         "sw_fallback.planar_kernels": "PK", "sw_fallback.head_kernels": "HK", "sw_fallback.vnni": "V"}
 
 
 # --- the source ---------------------------------------------------------------------------------------------------
@@ -61,13 +61,17 @@ def _head_lines(h, fmt, const) -> list:
 
     lines = ["    xb = xf.reshape((n, %d))" % h.F]
     few = h.thrT.shape[0] <= HEAD_FEW_T
-    if is_int(fmt) and not few and h.interp is not None:  # (the interpolated head gathers by perm itself)
+    if is_int(fmt) and h.interp is not None:  # (the interpolated head gathers by perm itself)
         from sw_fallback.head_kernels import NO_PERM
 
         pads, row_of, params = h.interp
         perm = NO_PERM if h.perm is None else h.perm
-        return lines + [f"    x0 = np.empty((n, {h.F}), dtype={_dtype_name(fmt)})",
-                        f"    bad = HK.head_levels_interp(xb, {const(perm)}, {const(pads)}, {const(row_of)}, "
+        lines.append(f"    x0 = np.empty((n, {h.F}), dtype={_dtype_name(fmt)})")
+        if h.proven is not None:
+            fpar, ipar, scal = h.proven
+            return lines + [f"    bad = HK.head_levels_proven(xb, {const(perm)}, {const(pads)}, {const(fpar)}, "
+                            f"{const(ipar)}, {const(scal)}, x0)"]
+        return lines + [f"    bad = HK.head_levels_interp(xb, {const(perm)}, {const(pads)}, {const(row_of)}, "
                         f"{const(params)}, {const(h.base)}, {const(h.sgn)}, x0)"]
     if h.perm is not None:
         lines += ["    xg = np.empty((n, %d), dtype=np.int32)" % h.F, f"    HK.gather_cols(xb, {const(h.perm)}, xg)",

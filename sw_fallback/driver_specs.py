@@ -13,6 +13,7 @@ from sw_fallback import conv_kernels as CK
 from sw_fallback import layout_kernels as LK
 from sw_fallback import kernels as K
 from sw_fallback import planar_kernels as PK
+from sw_fallback import vnni as V
 from sw_fallback.formats import Bits, is_int, words
 from sw_fallback.mlp import LabelSelectKernel, MvauKernel, ThresholdsKernel
 
@@ -37,6 +38,10 @@ def _mvau(k, out_fmt):
     if k.kind == "xnor":
         args = [xin, ("c", k.w), ("c", k.in_f), ("c", k.thr), ("c", la.out_base), ("c", k.out_bipolar), out]
         return [(K.mvau_xnor_int, args)], bufs
+    if getattr(k, "vnni", None) is not None:
+        args = [xin, ("c", k.vnni[0]), ("c", k.vnni[1]), ("c", k.vnni[2]), ("c", la.out_base), ("c", k.out_bipolar),
+                out]
+        return [(V.mvau_vnni, args)], bufs
     args = [xin, ("c", k.w), ("c", k.thr), ("c", la.out_base), ("c", k.out_bipolar), out]
     return [(K.MVAU_INT[k.acc_bits], args)], bufs
 

@@ -93,6 +93,7 @@ class CompiledHead:
         r = _chain_reason(head, _MONOTONE | _LAYOUT | _MOVES, monotone=True) if head.nodes else "empty head"
         self.perm = None
         self.interp = None  # (padded rows, row_of, params) of the interpolated fast path (_search, head_kernels)
+        self.proven = None  # head_kernels.proven_tables when every row is proven (head_levels_proven)
         if r is None and any(n.op_type in _MOVES for n in head.nodes):
             r = self._find_perm()
         if r is None and self.F != feats:
@@ -178,10 +179,14 @@ class CompiledHead:
         want = self._levels(keys)
         self.mode = "thresholds"  # (tentatively: run() below takes the compiled path)
         rows, row_of = np.unique(self.thr, axis=0, return_inverse=True)
-        self.interp = None
-        if self.thrT.shape[0] > HEAD_FEW_T and rows.shape[0] <= HEAD_INTERP_ROWS:
-            self.interp = (HK.padded_rows(rows),
-                            np.ascontiguousarray(row_of.reshape(-1), dtype=np.int32), HK.interp_params(rows))
+        self.interp = self.proven = None
+        if rows.shape[0] <= HEAD_INTERP_ROWS:
+            params = HK.interp_params(rows)
+            # few thresholds: the interpolation only when proven (its one pass beats head_levels_few's T passes)
+            if self.thrT.shape[0] > HEAD_FEW_T or np.all(params[:, 2] > 0):
+                self.interp = (HK.padded_rows(rows), np.ascontiguousarray(row_of.reshape(-1), dtype=np.int32), params)
+                perm = HK.NO_PERM if self.perm is None else self.perm
+                self.proven = HK.proven_tables(perm, self.interp[1], params, self.base, self.sgn)
         # only the kernel run() uses for the first layer's format is compiled and checked here: a cold process
         # compiles no head kernel it does not run (each costs ~0.5 s of LLVM)
         if self.perm is not None:  # run() gathers the input by perm: give it the probes in input order
@@ -193,7 +198,7 @@ class CompiledHead:
         if self._agrees(x, want):
             return None
         if self.interp is not None:
-            self.interp = None
+            self.interp = self.proven = None
             if self._agrees(x, want):
                 return None
         self.mode = "evaluator"
@@ -231,10 +236,12 @@ class CompiledHead:
             return (bits.astype(fmt) * 2 - 1).astype(fmt)
         if self.mode == "thresholds":
             xb = np.ascontiguousarray(x, dtype=np.float32).reshape(n, self.F).view(np.int32)
-            if self.interp is not None and is_int(fmt) and self.thrT.shape[0] > HEAD_FEW_T:  # gathers by perm itself
+            if self.interp is not None and is_int(fmt):  # gathers by perm itself
                 out = np.empty((n, self.F), dtype=fmt)
                 perm = HK.NO_PERM if self.perm is None else self.perm
-                if HK.head_levels_interp(xb, perm, *self.interp, self.base, self.sgn, out) == 0:
+                bad = (HK.head_levels_proven(xb, perm, self.interp[0], *self.proven, out) if self.proven is not None
+                       else HK.head_levels_interp(xb, perm, *self.interp, self.base, self.sgn, out))
+                if bad == 0:
                     return out
                 return None if compiled_only else convert(self.graph.head_ints(x), np.int64, fmt, self.F)
             if self.perm is not None:
