@@ -185,6 +185,7 @@ class CpuBackend:
         self.steps, self.consumers = plan_graph(graph, bitserial)
         self.plan = [st.kernel for st in self.steps]
         self.split = bool(split)
+        self.split_min = 2 * TILE_MIN  # frames from which a batch is cut into tiles
         self.use_driver = driver if driver in ("auto", "wait") else ("auto" if driver is True else False)
         widest = max([la.out_port(p)[2] for la in graph.layers for p in range(la.n_outputs)] + [1])
         self.tile = int(min(TILE_MAX, max(TILE_MIN, TILE_BYTES // (2 * widest))))
@@ -392,7 +393,7 @@ class CpuBackend:
         """The integer output for a finite float32 batch, tile by tile (head and every layer per tile); None
         when the batch is not one to split."""
         n = x.shape[0] if isinstance(x, np.ndarray) else 0
-        if not (self.split and n >= 2 * TILE_MIN and x.dtype == np.float32
+        if not (self.split and n >= self.split_min and x.dtype == np.float32
                 and x.ndim == len(self.graph.input_shape) and np.isfinite(x).all()):
             return None  # (errors and non-finite inputs: the unsplit path, whose messages index the whole batch)
 

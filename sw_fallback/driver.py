@@ -31,7 +31,7 @@ import numpy as np
 
 from sw_fallback import cnn
 from sw_fallback.driver_specs import SPECS, Unsupported  # noqa: F401  (Unsupported: raised by generate)
-from sw_fallback.formats import Bits, is_int, words
+from sw_fallback.formats import Bits, convert, is_int, words
 
 # the kernel modules a driver calls, with the names its source gives them (one list: the source's import line and
 # the cache key's hash are made from it)
@@ -304,10 +304,7 @@ def run_whole(be, x):
     """The model's output for x through the backend's whole-model driver (head, layers and the tail's compiled
     part in one compiled call per tile of frames, the tiles on the backend's threads), or None: not a float32
     batch of the input's shape, the driver not compiled yet, or non-finite inputs (the evaluator's business)."""
-    from sw_fallback.backend import TILE_MIN
-    from sw_fallback.formats import convert
-
-    d, h = be._driver, be.head_plan
+    d, h = be._driver, be.head_plan  # (no imports here: a batch-1 call would pay ~1.6 us for them)
     if not (isinstance(x, np.ndarray) and x.dtype == np.float32 and x.ndim == len(h.shape) + 1
             and x.shape[1:] == h.shape and x.shape[0] > 0):
         return None
@@ -315,7 +312,7 @@ def run_whole(be, x):
     xb = np.ascontiguousarray(x).reshape(n, h.F).view(np.int32)
     if not d.ready(xb):
         return None
-    if be.split and n >= 2 * TILE_MIN:
+    if be.split and n >= be.split_min:
         def tile(lo, hi):
             bad, v = d.run(xb[lo:hi])
             if bad:

@@ -15,6 +15,7 @@ compiler, numba, pynq) are needed only by the backend that uses them.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import time
@@ -120,11 +121,16 @@ class Accelerator:
         parts = [np.asarray(run(q[lo:hi]), dtype=np.int64) for lo, hi in chunks(len(q), self.backend_name)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
+    @functools.cached_property
+    def _model_shape(self) -> tuple:
+        """(the one hardware island or None, the input's rank): fixed for the model, asked on every call."""
+        return self.graph.single, len(self.graph.input_shape)
+
     def execute(self, x) -> np.ndarray:
         """The ONNX model's input (N, ...) or a single sample -> the ONNX model's output."""
-        if np.ndim(x) == len(self.graph.input_shape) and np.shape(x)[0] == 0:
+        single, rank = self._model_shape
+        if np.ndim(x) == rank and np.shape(x)[0] == 0:
             raise InputDataError("the input batch holds 0 images; give at least one.")
-        single = self.graph.single
         if single is None:  # several islands: the CPU islands, heads and tails by the evaluator, in order
             if getattr(self.backend, "whole_model", False):
                 return self.backend.execute(x)
