@@ -282,7 +282,7 @@ class VvauKernel(FrameKernel):
         x = xs[0]
         if self._order()[0] != "window" and not self.kind.endswith("_fused"):  # a depthwise-order window stream
             x = reorder_windows(x.reshape(n, -1, la.window * la.channels), la.window, la.channels, la.pe, False)
-        PK.conv_int_planar(g.image(x, n), *g.args(g.int_pads()), self.w, True, self.thr, la.out_base,
+        PK.dwconv_int_planar(g.image(x, n), *g.args(g.int_pads()), self.w, self.thr, la.out_base,
                            bool(la.out_dtype.bipolar), self.acc_proto, self.lev_proto, out)
         return [out.reshape(n, -1)]
 
@@ -336,7 +336,7 @@ class ConvKernel(FrameKernel):
                          la.out_base, self.out_bipolar, packed, out)
         elif self.planar:
             x = xs[0] if xs[0].dtype == self.w.dtype else xs[0].astype(self.w.dtype)
-            PK.conv_int_planar(g.image(x, n), *g.args(g.int_pads()), self.w, False, self.thrT, la.out_base,
+            PK.conv_int_planar(g.image(x, n), *g.args(g.int_pads()), self.w, self.thrT, la.out_base,
                                self.out_bipolar, self.acc_proto, self.lev_proto, out)
         else:
             CK.conv_int(g.image(xs[0], n), *g.args(g.int_pads()), self.w, self.thrT, la.out_base, self.out_bipolar,

@@ -100,7 +100,7 @@ def _conv(k, out_fmt):
         return [(CK.conv_xnor, args)], bufs
     if k.planar:
         args = [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [
-            ("c", k.w), ("c", False), ("c", k.thrT), ("c", la.out_base), ("c", k.out_bipolar), ("c", k.acc_proto),
+            ("c", k.w), ("c", k.thrT), ("c", la.out_base), ("c", k.out_bipolar), ("c", k.acc_proto),
             ("c", k.lev_proto), out]
         return [(PK.conv_int_planar, args)], bufs
     args = [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [
@@ -129,9 +129,9 @@ def _vvau(k, out_fmt):
         raise Unsupported("vvau output format")
     oh, ow = g.ofm
     args = [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [
-        ("c", k.w), ("c", True), ("c", k.thr), ("c", la.out_base), ("c", bool(la.out_dtype.bipolar)),
+        ("c", k.w), ("c", k.thr), ("c", la.out_base), ("c", bool(la.out_dtype.bipolar)),
         ("c", k.acc_proto), ("c", k.lev_proto), ("buf", 0, (1, oh, ow, g.channels))]
-    return [(PK.conv_int_planar, args)], [((oh, ow, g.channels), out_fmt)]
+    return [(PK.dwconv_int_planar, args)], [((oh, ow, g.channels), out_fmt)]
 
 
 def _pad(k, out_fmt):

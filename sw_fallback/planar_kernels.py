@@ -8,11 +8,11 @@ the pixels (y, x) with y % sh == py and x % sw == px, as a (ceil(Hp / sh), ceil(
 reads tap (ky, kx) at phase ((ky*dh) % sh, (kx*dw) % sw), plane position (oy + ky*dh // sh, ox + kx*dw // sw): a
 stride-1 conv of that plane, so every tap is one run over the plane's rows and a strided conv computes only the
 positions it keeps (plus the few past each row's end). With stride 1, neighbouring rows and frames share their
-pad columns and rows (see conv_int_planar).
+pad columns and rows (see _plan).
 
 Small images: G frames' planes are laid end to end (G * Hq * Wq <= PLANAR_GROUP) and one run covers them all (the
 positions between two frames are computed and dropped), so an 8x8 image still gets runs of ~2,000 positions.
-Runs are rounded up to PLANAR_LANES positions (the planes carry that much slack, zero-initialised) so that the
+Runs are rounded up to PLANAR_LANES positions (the planes carry that much slack) so that the
 vectorized loop never falls into a scalar remainder. Dense convs update PLANAR_OB (4) output channels with four
 window elements per pass over a run: each input vector loaded once for 4 channels, each accumulator loaded and
 stored once per 4 multiply-adds (register blocking measured 1.3x on resnet's 16-channel 3x3 convs).
@@ -49,7 +49,7 @@ def _fill_phases(x, n, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z):
             y = r * sh + py
             inside = t <= y < t + H
             for px in range(sw):
-                if not used[py * sw + px]:
+                if not (used >> (py * sw + px)) & 1:
                     continue
                 pl = (py * sw + px) * C
                 base = gi * F + r * wr
@@ -70,14 +70,10 @@ def _fill_phases(x, n, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z):
                             xpl[pl + c, base + cx] = acc_cast(z, pvals[c])
 
 
-@njit(**OPTS)
-def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise, thr, out_base, out_bipolar,
-                    acc_proto, lev_proto, out):
-    """Direct conv for few output channels: x (N, H, W, C) integers; w (O, KH*KW*C) in window order, or
-    (depthwise: output o reads channel o only) (C, KH*KW); thr (O, T) in the accumulator type (acc_proto's),
-    levels in lev_proto's type -> out (N, OH, OW, O)."""
+@njit(inline="always", **OPTS)
+def _plan(x, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, dense, acc_proto, lev_proto, O):
+    """The geometry of a call: plane pitches, frames per pass, the tap tables and the scratch planes."""
     N, H, W, C = x.shape
-    O = w.shape[0]
     OH, OW = out.shape[1], out.shape[2]
     hq, wq = (hp + sh - 1) // sh, (wp + sw - 1) // sw
     # stride 1: pad shared between neighbours. The plane's row pitch wr leaves out min(left, right) pad columns
@@ -88,47 +84,111 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
     shc = min(l, wp - W - l) if sw == 1 else 0
     wr = wq - shc
     F = (hq - shr) * wr
-    P1 = (OH - 1) * wr + OW
-    T = thr.shape[1]
     G = max(1, min(N, PLANAR_GROUP // F))
     K = kh * kw
-    # tap k = ky * kw + kx: its phase's first plane and its offset in the phase plane
-    tplane = np.empty(K, dtype=np.int64)
-    toff = np.empty(K, dtype=np.int64)
+    KC = K * C if dense else 0
+    # per-call tables in one allocation (a batch-1 call is a few microseconds: each allocation counts):
+    # tap k = ky * kw + kx: its phase's first plane and its offset in the phase plane; window element i = k * C + c
+    # (dense convs only): its plane row and offset
+    tabs = np.empty(2 * K + 2 * KC, dtype=np.int64)
+    tplane, toff = tabs[:K], tabs[K:2 * K]
+    trow, toffs = tabs[2 * K:2 * K + KC], tabs[2 * K + KC:]
     for ky in range(kh):
         for kx in range(kw):
             a, b = ky * dh, kx * dw
             tplane[ky * kw + kx] = ((a % sh) * sw + b % sw) * C
             toff[ky * kw + kx] = (a // sh) * wr + b // sw
-    used = np.zeros(sh * sw, dtype=np.bool_)  # the phases some tap reads
+    used = 0  # the phases some tap reads, a bit each (not an array: one allocation less)
     for k in range(K):
-        used[tplane[k] // C] = True
-    # window element i = k * C + c (dense convs): its plane row and offset
-    trow = np.empty(K * C, dtype=np.int64)
-    toffs = np.empty(K * C, dtype=np.int64)
-    for k in range(K):  # (nested loops, not a division per element: measured at batch 1)
-        for c in range(C):
-            trow[k * C + c] = tplane[k] + c
-            toffs[k * C + c] = toff[k]
+        used |= 1 << (tplane[k] // C)
+    if dense:
+        for k in range(K):  # (nested loops, not a division per element: measured at batch 1)
+            for c in range(C):
+                trow[k * C + c] = tplane[k] + c
+                toffs[k * C + c] = toff[k]
     L = ((G - 1) * F + hq * wr + shc + PLANAR_LANES + PLANE_ALIGN - 1) // PLANE_ALIGN * PLANE_ALIGN
     L += PLANE_ALIGN * (1 - (L // PLANE_ALIGN) % 2)  # an odd number of 128-byte (int16) lines: rows a
-    xpl = np.zeros((sh * sw * C, L), dtype=acc_proto.dtype)  # pixel's channels scatter to stay in different L1 sets
-    acc = np.zeros((PLANAR_OB, L), dtype=acc_proto.dtype)
+    # pixel's channels scatter to stay in different L1 sets. Nothing here is zeroed up front: _fill_phases writes
+    # every plane position a kept output reads (pads included); what it leaves (phase gaps, the slack past the
+    # last frame, unused phases) only reaches dropped positions, whose garbage wraps like any other (see above).
+    # acc and lev rows are set over [0, PR) before they are read.
+    planes = np.empty((sh * sw * C + PLANAR_OB, L), dtype=acc_proto.dtype)  # (one allocation for both)
+    xpl, acc = planes[:sh * sw * C], planes[sh * sw * C:]
+    lev = np.empty((O, L), dtype=lev_proto.dtype)
+    return wr, F, G, (OH - 1) * wr + OW, tplane, toff, trow, toffs, used, xpl, acc, lev
+
+
+@njit(inline="always", **OPTS)
+def _levels(acc, lev, o0, ob, PR, thr, out_bipolar, lbase, z, lz):
+    """Output channels o0 .. o0+ob-1's accumulators (acc rows 0 .. ob-1) to levels over the whole run (the
+    dropped positions' too: cheaper than compacting the kept ones first)."""
+    T = thr.shape[1]
+    for j in range(ob):
+        o = o0 + j
+        aj = acc[j]
+        lv = lev[o]
+        if T == 0:
+            for p in range(PR):
+                lv[p] = acc_cast(lz, aj[p])
+        else:
+            lv[:PR] = 0 if out_bipolar else lbase  # (the level base added up front)
+            T4 = T - T % 4
+            for jt in range(0, T4, 4):  # four thresholds per pass over the run
+                ta, tb = acc_cast(z, thr[o, jt]), acc_cast(z, thr[o, jt + 1])
+                tc, td = acc_cast(z, thr[o, jt + 2]), acc_cast(z, thr[o, jt + 3])
+                for p in range(PR):
+                    a = aj[p]
+                    lv[p] = acc_cast(lz, lv[p] + (a >= ta) + (a >= tb) + (a >= tc) + (a >= td))
+            for jt in range(T4, T):
+                tv = acc_cast(z, thr[o, jt])
+                for p in range(PR):
+                    lv[p] = acc_cast(lz, lv[p] + (aj[p] >= tv))
+            if out_bipolar:
+                for p in range(PR):
+                    lv[p] = acc_cast(lz, 2 * lv[p] - 1)
+
+
+@njit(inline="always", **OPTS)
+def _gather(lev, out, n0, g, F, wr):
+    """The kept positions' levels of frames n0 .. n0+g-1 into their output pixels, a channel's output row at a
+    time (contiguous reads, stores O apart: measured faster than a pixel's channels at a time)."""
+    N, OH, OW, O = out.shape
+    outf = out.reshape(N * OH * OW, O)
+    for gi in range(g):
+        for oy in range(OH):
+            r = gi * F + oy * wr
+            q = ((n0 + gi) * OH + oy) * OW
+            for o in range(O):
+                lrow = lev[o, r:r + OW]
+                for ox in range(OW):
+                    outf[q + ox, o] = lrow[ox]
+
+
+# The dense and the depthwise conv are two kernels sharing the helpers above (inlined): a model without depthwise
+# convs compiles only the dense one (each specialization is seconds of LLVM at a cold start).
+
+@njit(**OPTS)
+def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_base, out_bipolar,
+                    acc_proto, lev_proto, out):
+    """Dense direct conv for few output channels: x (N, H, W, C) integers; w (O, KH*KW*C) in window order;
+    thr (O, T) in the accumulator type (acc_proto's), levels in lev_proto's type -> out (N, OH, OW, O)."""
+    N, C = x.shape[0], x.shape[3]
+    O = w.shape[0]
+    wr, F, G, P1, tplane, toff, trow, toffs, used, xpl, acc, lev = _plan(
+        x, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, True, acc_proto, lev_proto, O)
     z = acc_proto.dtype.type(0)
-    Q = OH * OW
-    lev = np.zeros((O, L), dtype=lev_proto.dtype)
     lz = lev_proto.dtype.type(0)
     lbase = acc_cast(lz, out_base)
-    outf = out.reshape(N * Q, O)
+    KC = kh * kw * C
+    KC4 = KC - KC % 4
     for n0 in range(0, N, G):
         g = min(G, N - n0)
         P = (g - 1) * F + P1
         PR = (P + PLANAR_LANES - 1) // PLANAR_LANES * PLANAR_LANES
         for gi in range(g):
             _fill_phases(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
-        OB = 1 if depthwise else PLANAR_OB
-        for o0 in range(0, O, OB):
-            ob = min(OB, O - o0)
+        for o0 in range(0, O, PLANAR_OB):
+            ob = min(PLANAR_OB, O - o0)
             if ob == 4:
                 a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
                 a0[:PR] = 0
@@ -136,8 +196,6 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
                 a2[:PR] = 0
                 a3[:PR] = 0
                 # four window elements per pass: each accumulator loaded and stored once per four multiply-adds
-                KC = K * C
-                KC4 = KC - KC % 4
                 for i in range(0, KC4, 4):
                     sa = xpl[trow[i], toffs[i]:toffs[i] + PR]
                     sb = xpl[trow[i + 1], toffs[i + 1]:toffs[i + 1] + PR]
@@ -168,64 +226,55 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, depthwise
                         a1[p] = acc_cast(z, a1[p] + u1 * ea)
                         a2[p] = acc_cast(z, a2[p] + u2 * ea)
                         a3[p] = acc_cast(z, a3[p] + u3 * ea)
-            elif depthwise:  # output o reads channel o: its window elements three per pass (3x3: one per row)
-                aj = acc[0]
-                aj[:PR] = 0
-                K3 = K - K % 3
-                for k in range(0, K3, 3):
-                    u0, u1, u2 = acc_cast(z, w[o0, k]), acc_cast(z, w[o0, k + 1]), acc_cast(z, w[o0, k + 2])
-                    sa = xpl[tplane[k] + o0, toff[k]:toff[k] + PR]
-                    sb = xpl[tplane[k + 1] + o0, toff[k + 1]:toff[k + 1] + PR]
-                    sc = xpl[tplane[k + 2] + o0, toff[k + 2]:toff[k + 2] + PR]
-                    for p in range(PR):
-                        aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]) + u1 * acc_cast(z, sb[p])
-                                         + u2 * acc_cast(z, sc[p]))
-                for k in range(K3, K):
-                    u0 = acc_cast(z, w[o0, k])
-                    sa = xpl[tplane[k] + o0, toff[k]:toff[k] + PR]
-                    for p in range(PR):
-                        aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]))
-            else:  # the last O % 4 channels of a dense conv, one at a time
+            else:  # the last O % 4 channels, one at a time
                 for j in range(ob):
                     o = o0 + j
                     aj = acc[j]
                     aj[:PR] = 0
-                    for i in range(K * C):
+                    for i in range(KC):
                         wv = acc_cast(z, w[o, i])
                         src = xpl[trow[i], toffs[i]:toffs[i] + PR]
                         for p in range(PR):
                             aj[p] = acc_cast(z, aj[p] + wv * acc_cast(z, src[p]))
-            # levels over the whole run (the dropped positions' too: cheaper than compacting the kept ones first)
-            for j in range(ob):
-                o = o0 + j
-                aj = acc[j]
-                lv = lev[o]
-                if T == 0:
-                    for p in range(PR):
-                        lv[p] = acc_cast(lz, aj[p])
-                else:
-                    lv[:PR] = 0 if out_bipolar else lbase  # (the level base added up front)
-                    T4 = T - T % 4
-                    for jt in range(0, T4, 4):  # four thresholds per pass over the run
-                        ta, tb = acc_cast(z, thr[o, jt]), acc_cast(z, thr[o, jt + 1])
-                        tc, td = acc_cast(z, thr[o, jt + 2]), acc_cast(z, thr[o, jt + 3])
-                        for p in range(PR):
-                            a = aj[p]
-                            lv[p] = acc_cast(lz, lv[p] + (a >= ta) + (a >= tb) + (a >= tc) + (a >= td))
-                    for jt in range(T4, T):
-                        tv = acc_cast(z, thr[o, jt])
-                        for p in range(PR):
-                            lv[p] = acc_cast(lz, lv[p] + (aj[p] >= tv))
-                    if out_bipolar:
-                        for p in range(PR):
-                            lv[p] = acc_cast(lz, 2 * lv[p] - 1)
-        # the kept positions' levels into the output pixels, a channel's output row at a time (contiguous reads,
-        # stores O apart: measured faster than a pixel's channels at a time)
+            _levels(acc, lev, o0, ob, PR, thr, out_bipolar, lbase, z, lz)
+        _gather(lev, out, n0, g, F, wr)
+
+
+@njit(**OPTS)
+def dwconv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_base, out_bipolar,
+                      acc_proto, lev_proto, out):
+    """Depthwise direct conv (output o reads channel o only): x (N, H, W, C) integers; w (C, KH*KW); thr (C, T)
+    in the accumulator type (acc_proto's), levels in lev_proto's type -> out (N, OH, OW, C)."""
+    N = x.shape[0]
+    O = w.shape[0]
+    wr, F, G, P1, tplane, toff, trow, toffs, used, xpl, acc, lev = _plan(
+        x, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, False, acc_proto, lev_proto, O)
+    z = acc_proto.dtype.type(0)
+    lz = lev_proto.dtype.type(0)
+    lbase = acc_cast(lz, out_base)
+    K = kh * kw
+    K3 = K - K % 3
+    for n0 in range(0, N, G):
+        g = min(G, N - n0)
+        P = (g - 1) * F + P1
+        PR = (P + PLANAR_LANES - 1) // PLANAR_LANES * PLANAR_LANES
         for gi in range(g):
-            for oy in range(OH):
-                r = gi * F + oy * wr
-                q = ((n0 + gi) * OH + oy) * OW
-                for o in range(O):
-                    lrow = lev[o, r:r + OW]
-                    for ox in range(OW):
-                        outf[q + ox, o] = lrow[ox]
+            _fill_phases(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
+        for o0 in range(O):  # its window elements three per pass (3x3: one per row)
+            aj = acc[0]
+            aj[:PR] = 0
+            for k in range(0, K3, 3):
+                u0, u1, u2 = acc_cast(z, w[o0, k]), acc_cast(z, w[o0, k + 1]), acc_cast(z, w[o0, k + 2])
+                sa = xpl[tplane[k] + o0, toff[k]:toff[k] + PR]
+                sb = xpl[tplane[k + 1] + o0, toff[k + 1]:toff[k + 1] + PR]
+                sc = xpl[tplane[k + 2] + o0, toff[k + 2]:toff[k + 2] + PR]
+                for p in range(PR):
+                    aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]) + u1 * acc_cast(z, sb[p])
+                                     + u2 * acc_cast(z, sc[p]))
+            for k in range(K3, K):
+                u0 = acc_cast(z, w[o0, k])
+                sa = xpl[tplane[k] + o0, toff[k]:toff[k] + PR]
+                for p in range(PR):
+                    aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]))
+            _levels(acc, lev, o0, 1, PR, thr, out_bipolar, lbase, z, lz)
+        _gather(lev, out, n0, g, F, wr)
