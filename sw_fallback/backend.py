@@ -482,14 +482,14 @@ def driver_state(d) -> str:
 
 
 def _kernel_dispatchers():
-    """Every numba kernel of the kernel modules (the driver's list of them: sw_fallback.driver._MODS)."""
+    """Every numba kernel of the kernel modules (the driver's list of them: sw_fallback.driver.KERNEL_MODULES)."""
     import importlib
 
     from numba.core.registry import CPUDispatcher
 
-    from sw_fallback.driver import _MODS
+    from sw_fallback.driver import KERNEL_MODULES
 
-    return [v for name in _MODS for v in vars(importlib.import_module(name)).values() if isinstance(v, CPUDispatcher)]
+    return [v for name in KERNEL_MODULES for v in vars(importlib.import_module(name)).values() if isinstance(v, CPUDispatcher)]
 
 
 def cache_misses() -> int:

@@ -37,7 +37,7 @@ def acc_cast(typingctx, like, v):
 
 
 @njit(inline="always", **OPTS)
-def _level(a, thr, o, out_base, out_bipolar):
+def channel_level(a, thr, o, out_base, out_bipolar):
     if thr.shape[1] == 0:
         return np.int64(a)
     c = _count_le(thr[o], np.int64(a))
@@ -45,7 +45,7 @@ def _level(a, thr, o, out_base, out_bipolar):
 
 
 @njit(inline="always", **OPTS)
-def _levels_vec(acc, thrT, out_base, out_bipolar, lev):
+def levels_vec(acc, thrT, out_base, out_bipolar, lev):
     """lev[o] = the level of acc[o] under thresholds thrT (T, O) (column o ascending), counted for all channels
     at once (vectorized over o: no per-channel search); T == 0: lev = acc."""
     O = acc.shape[0]
@@ -169,7 +169,7 @@ def conv_int(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, thrT, out_base,
                             for o in range(O):
                                 acc[o] = acc_cast(z, acc[o] + xv * acc_cast(z, wr[o]))
                             k += 1
-                _levels_vec(acc, thrT, out_base, out_bipolar, lev)
+                levels_vec(acc, thrT, out_base, out_bipolar, lev)
                 _store(out, n, oy, ox, lev, pack)
 
 
@@ -202,5 +202,5 @@ def conv_xnor(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, wT, kc, thrT, out_
                             k += 1
                 for o in range(O):
                     acc[o] = np.int64(kc) - 2 * np.int64(ham[o])
-                _levels_vec(acc, thrT, out_base, out_bipolar, lev)
+                levels_vec(acc, thrT, out_base, out_bipolar, lev)
                 _store(out, n, oy, ox, lev, pack)

@@ -35,7 +35,7 @@ from sw_fallback.formats import Bits, convert, is_int, words
 
 # the kernel modules a driver calls, with the names its source gives them (one list: the source's import line and
 # the cache key's hash are made from it)
-_MODS = {"sw_fallback.kernels": "K", "sw_fallback.conv_kernels": "CK", "sw_fallback.layout_kernels": "LK",
+KERNEL_MODULES = {"sw_fallback.kernels": "K", "sw_fallback.conv_kernels": "CK", "sw_fallback.layout_kernels": "LK",
          "sw_fallback.planar_kernels": "PK", "sw_fallback.head_kernels": "HK", "sw_fallback.vnni": "V"}
 
 
@@ -146,7 +146,7 @@ def generate(steps, in_key, out_key, head=None, tail=None):
             lines.append(f"    {b} = np.empty((n, {', '.join(str(int(d)) for d in shape)}), dtype={_dtype_name(dt)})")
             bnames.append((b, int(np.prod(shape))))
         for fn, args in calls:
-            mod = _MODS.get(fn.py_func.__module__)
+            mod = KERNEL_MODULES.get(fn.py_func.__module__)
             if mod is None or getattr(sys.modules[fn.py_func.__module__], fn.__name__, None) is not fn:
                 raise Unsupported(f"kernel function {fn!r}")
             text = []
@@ -172,7 +172,7 @@ def generate(steps, in_key, out_key, head=None, tail=None):
     first = "xf" if head is not None else "x0"
     params = ", ".join([first] + [f"c{i}" for i in range(len(consts))])
     top = ["import numpy as np", "from numba import njit",
-           "from sw_fallback import " + ", ".join(f"{m.split('.')[1]} as {a}" for m, a in _MODS.items()), "", "",
+           "from sw_fallback import " + ", ".join(f"{m.split('.')[1]} as {a}" for m, a in KERNEL_MODULES.items()), "", "",
            "@njit(cache=True, nogil=True, error_model='numpy')", f"def drive({params}):", f"    n = {first}.shape[0]"]
     src = "\n".join(top + lines + [f"    return {result}", ""])
     return src, consts
@@ -180,7 +180,7 @@ def generate(steps, in_key, out_key, head=None, tail=None):
 
 def _kernels_hash() -> str:
     h = hashlib.sha256()
-    for m in _MODS:
+    for m in KERNEL_MODULES:
         h.update((Path(__file__).parent / f"{m.split('.')[1]}.py").read_bytes())
     return h.hexdigest()[:16]
 

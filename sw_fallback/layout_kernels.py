@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from sw_fallback.conv_kernels import _level, _levels_vec
+from sw_fallback.conv_kernels import channel_level, levels_vec
 from sw_fallback.kernels import OPTS
 
 # rounding modes of QONNX Trunc (hwgen.layers.conv_kernels.shift_round) as kernel codes
@@ -67,7 +67,7 @@ def add_streams(a, b, a_mul, b_mul, thr, out_base, out_bipolar, out):
         for p in range(P):
             for c in range(C):
                 acc = np.int64(a[n, p, c]) * a_mul + np.int64(b[n, p, c]) * b_mul
-                out[n, p, c] = _level(acc, thr, c, out_base, out_bipolar)
+                out[n, p, c] = channel_level(acc, thr, c, out_base, out_bipolar)
 
 
 SLIDE_GATHER_RATIO = 4  # a gathered element costs about this many elements of a vectorized pass over a row
@@ -294,7 +294,7 @@ def pool_avg(x, C, rows, hidx, hrun, pvals, shift, mode, lo, hi, acc_proto, out)
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# element-wise kinds, vectorized over the channels of a pixel (thresholds counted as _levels_vec does)
+# element-wise kinds, vectorized over the channels of a pixel (thresholds counted as levels_vec does)
 
 VEC_MAX_T = 32  # thresholds per channel up to which counting them all (SIMD) beats a search per element
 
@@ -308,7 +308,7 @@ def thresholds_vec(x, thrT, out_base, out_bipolar, out):
     for r in range(R):
         for c in range(C):
             acc[c] = x[r, c]
-        _levels_vec(acc, thrT, out_base, out_bipolar, lev)
+        levels_vec(acc, thrT, out_base, out_bipolar, lev)
         for c in range(C):
             out[r, c] = lev[c]
 
@@ -323,7 +323,7 @@ def add_streams_vec(a, b, a_mul, b_mul, thrT, out_base, out_bipolar, out):
         for p in range(P):
             for c in range(C):
                 acc[c] = np.int64(a[n, p, c]) * a_mul + np.int64(b[n, p, c]) * b_mul
-            _levels_vec(acc, thrT, out_base, out_bipolar, lev)
+            levels_vec(acc, thrT, out_base, out_bipolar, lev)
             for c in range(C):
                 out[n, p, c] = lev[c]
 
