@@ -26,11 +26,17 @@ from sw_fallback.kernels import OPTS
 FLT_MAX = np.finfo(np.float32).max
 
 
-def _key_value(k: np.ndarray) -> np.ndarray:
-    """Order-preserving int32 keys -> their float32 values (as float64)."""
+def float_keys(x: np.ndarray) -> np.ndarray:
+    """float32 values -> their order-preserving int32 keys (as int64): the key order is the value order, -0 < +0."""
+    b = np.ascontiguousarray(x, dtype=np.float32).view(np.int32).astype(np.int64)
+    return b ^ ((b >> 31) & 0x7FFFFFFF)
+
+
+def keys_to_float(k: np.ndarray) -> np.ndarray:
+    """Order-preserving int32 keys -> their float32 values (float_keys' inverse)."""
     b = np.asarray(k, dtype=np.int64)
     b = b ^ ((b >> 31) & 0x7FFFFFFF)
-    return b.astype(np.int32).view(np.float32).astype(np.float64)
+    return b.astype(np.int32).view(np.float32)
 
 
 NO_PERM = np.zeros(0, dtype=np.int64)  # head_levels_interp's perm when the head moves no element
@@ -46,7 +52,7 @@ def interp_params(rows: np.ndarray) -> np.ndarray:
     T = rows.shape[1]
     if T == 0:
         return p
-    kmin, kmax = (int(k) for k in _float_keys32(np.array([-FLT_MAX, FLT_MAX], dtype=np.float32)))
+    kmin, kmax = (int(k) for k in float_keys(np.array([-FLT_MAX, FLT_MAX], dtype=np.float32)))
     for r in range(rows.shape[0]):
         row = rows[r].astype(np.int64)
         a = int(np.count_nonzero(row <= kmin))
@@ -55,18 +61,13 @@ def interp_params(rows: np.ndarray) -> np.ndarray:
         p[r, 3], p[r, 4] = a, m
         if m == 0:
             continue
-        lo, hi = _key_value(inner[:1])[0], _key_value(inner[-1:])[0]
+        lo, hi = keys_to_float(inner[[0, -1]]).astype(np.float64)  # (numpy scalars: x / 0 is inf, as intended)
         with np.errstate(all="ignore"):
             inv = float(np.float32((m - 1) / (hi - lo))) if m > 1 else 0.0
         if np.isfinite(lo) and np.isfinite(hi) and np.isfinite(inv) and inv >= 0:
             p[r, 0], p[r, 1] = lo, inv
             p[r, 2] = estimate_margin(inner, lo, inv)
     return np.ascontiguousarray(p)
-
-
-def _float_keys32(x: np.ndarray) -> np.ndarray:
-    b = np.ascontiguousarray(x, dtype=np.float32).view(np.int32).astype(np.int64)
-    return b ^ ((b >> 31) & 0x7FFFFFFF)
 
 
 MAX_MARGIN = 0.25  # rows whose estimate strays further from the counts keep the checked loops
@@ -82,7 +83,7 @@ def estimate_margin(row: np.ndarray, lo: float, inv: float) -> float:
     and e(x) > T + 1/2 gives c = T (d < 1/2). The pass clamps e into [1/2, T + 1/2] and sends the elements whose
     fraction is within D of an integer to the exact loops. D adds to d one float32 ulp of T + 2 (numba does not
     contract the multiply-add into an FMA without fastmath; if it did, e would move by at most that)."""
-    t = _key_value(row).astype(np.float32)
+    t = keys_to_float(row)
     T = row.shape[0]
     if not (np.all(np.isfinite(t)) and inv > 0 and np.all(np.diff(row.astype(np.int64)) > 0)):
         return 0.0

@@ -27,16 +27,6 @@ TAIL_MAX_TABLE = 1 << 22  # entries of the tail lookup table
 # CPU partitions
 
 
-def _float_keys(x: np.ndarray) -> np.ndarray:
-    b = np.ascontiguousarray(x, dtype=np.float32).view(np.int32).astype(np.int64)
-    return b ^ ((b >> 31) & 0x7FFFFFFF)
-
-
-def _keys_to_float(k: np.ndarray) -> np.ndarray:
-    b = k ^ ((k >> 31) & 0x7FFFFFFF)
-    return b.astype(np.int32).view(np.float32)
-
-
 def _chain_reason(part, allowed: set, monotone: bool) -> str | None:
     """None if `part` is a chain of allowed element-wise nodes on one data tensor with constant other inputs."""
     consts = part.constants
@@ -139,7 +129,7 @@ class CompiledHead:
             k = np.empty_like(keys)
             k[:, self.perm] = keys
             keys = k
-        x = _keys_to_float(keys).reshape((keys.shape[0],) + self.shape)
+        x = HK.keys_to_float(keys).reshape((keys.shape[0],) + self.shape)
         with np.errstate(all="ignore"):  # probes span the whole float range: overflow to +-inf is expected
             q = np.asarray(self.graph.head.run(x)).reshape(keys.shape[0], -1)
         if q.shape[1] != self.F or not self.in_dtype.allowed(q):
@@ -148,7 +138,7 @@ class CompiledHead:
 
     def _search(self) -> str | None:
         F, lo, hi = self.F, self.lo, self.hi
-        kmin, kmax = (int(k) for k in _float_keys(np.array([-FLT_MAX, FLT_MAX], dtype=np.float32)))
+        kmin, kmax = (int(k) for k in HK.float_keys(np.array([-FLT_MAX, FLT_MAX], dtype=np.float32)))
         ends = self._levels(np.array([[kmin] * F, [kmax] * F], dtype=np.int64))
         inc = ends[0] <= ends[1]
         ks = np.arange(lo + 1, hi + 1, dtype=np.int64)[:, None]  # (T, 1) level boundaries
@@ -173,7 +163,7 @@ class CompiledHead:
         rng = np.random.default_rng(0)
         probes = [self.thr.T.reshape(-1, F)[:256], (self.thr.T - 1).reshape(-1, F)[:256],
                   np.clip(self.thr.T + 1, kmin, kmax).reshape(-1, F)[:256],
-                  _float_keys(rng.standard_normal((64, F)).astype(np.float32) * 4),
+                  HK.float_keys(rng.standard_normal((64, F)).astype(np.float32) * 4),
                   rng.integers(kmin, kmax + 1, (64, F))]
         keys = np.clip(np.concatenate(probes), kmin, kmax)
         want = self._levels(keys)
@@ -194,7 +184,7 @@ class CompiledHead:
             keys_in[:, self.perm] = keys
         else:
             keys_in = keys
-        x = _keys_to_float(keys_in).reshape((keys.shape[0],) + self.shape)
+        x = HK.keys_to_float(keys_in).reshape((keys.shape[0],) + self.shape)
         if self._agrees(x, want):
             return None
         if self.interp is not None:
