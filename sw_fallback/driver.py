@@ -36,7 +36,7 @@ from sw_fallback.formats import Bits, convert, is_int, words
 # the kernel modules a driver calls, with the names its source gives them (one list: the source's import line and
 # the cache key's hash are made from it)
 KERNEL_MODULES = {"sw_fallback.kernels": "K", "sw_fallback.conv_kernels": "CK", "sw_fallback.layout_kernels": "LK",
-         "sw_fallback.planar_kernels": "PK", "sw_fallback.head_kernels": "HK", "sw_fallback.vnni": "V"}
+                  "sw_fallback.planar_kernels": "PK", "sw_fallback.head_kernels": "HK", "sw_fallback.vnni": "V"}
 
 
 # --- the source ---------------------------------------------------------------------------------------------------

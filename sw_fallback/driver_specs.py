@@ -38,7 +38,7 @@ def _mvau(k, out_fmt):
     if k.kind == "xnor":
         args = [xin, ("c", k.w), ("c", k.in_f), ("c", k.thr), ("c", la.out_base), ("c", k.out_bipolar), out]
         return [(K.mvau_xnor_int, args)], bufs
-    if getattr(k, "vnni", None) is not None:
+    if k.vnni is not None:
         args = [xin, ("c", k.vnni[0]), ("c", k.vnni[1]), ("c", k.vnni[2]), ("c", la.out_base), ("c", k.out_bipolar),
                 out]
         return [(V.mvau_vnni, args)], bufs

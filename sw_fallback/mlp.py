@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from sw_fallback import kernels as K
+from sw_fallback import layout_kernels as LK
 from sw_fallback import vnni as V
 from sw_fallback.formats import Bits, Planes, convert, int_type, is_int, pack_const, words
 
@@ -35,14 +36,6 @@ def thr_array(t, n_rows) -> np.ndarray:
     if t is None:
         return np.zeros((n_rows, 0), dtype=np.int64)
     return np.ascontiguousarray(t, dtype=np.int64)
-
-
-def dt_min(dt) -> int:
-    return -1 if dt.bipolar else int(dt.min)
-
-
-def dt_max(dt) -> int:
-    return 1 if dt.bipolar else int(dt.max)
 
 
 def out_range(layer) -> tuple[np.ndarray, np.ndarray]:
@@ -152,16 +145,12 @@ class ThresholdsKernel(Kernel):
         self.thr = thr_array(layer.thresholds, layer.channels)
         self.thrT = np.ascontiguousarray(self.thr.T)  # (T, C): counted for a row's channels at once
         self.out_bipolar = bool(layer.out_dtype.bipolar)
-        from sw_fallback import layout_kernels as LK
-
         # a frame's rows end to end with a frame-wide table: one long SIMD pass per threshold
         self.frame_elems = self.rows_per_frame() * self.in_f
-        self.thrF = (LK.frame_thresholds(self.thr, dt_min(layer.in_dtype), dt_max(layer.in_dtype), self.frame_elems)
+        self.thrF = (LK.frame_thresholds(self.thr, layer.in_dtype.min, layer.in_dtype.max, self.frame_elems)
                      if self.thr.shape[0] == self.in_f else None)
 
     def compute(self, x, out):
-        from sw_fallback import layout_kernels as LK
-
         L = self.frame_elems
         if self.thrF is not None and x.size % L == 0:
             xf = x.reshape(-1, L)
@@ -187,6 +176,7 @@ class MvauKernel(Kernel):
         dt = layer.in_dtype
         self.thr = thr_array(layer.thresholds, layer.mh)
         self.out_bipolar = bool(layer.out_dtype.bipolar)
+        self.vnni = None  # (packed weights, wmin, thresholds transposed) when the VNNI kernel runs it
         if layer.binary_xnor:
             self.kind = "xnor"
             self.in_fmt = Bits(layer.mw)
@@ -260,7 +250,7 @@ class MvauKernel(Kernel):
                              self.out_bipolar, out)
         elif self.kind == "xnor":
             K.mvau_xnor_int(x, self.w, self.in_f, self.thr, self.layer.out_base, self.out_bipolar, out)
-        elif getattr(self, "vnni", None) is not None:
+        elif self.vnni is not None:
             V.mvau_vnni(np.ascontiguousarray(x), *self.vnni, self.layer.out_base, self.out_bipolar, out)
         else:
             K.MVAU_INT[self.acc_bits](x, self.w, self.thr, self.layer.out_base, self.out_bipolar, out)
