@@ -56,7 +56,7 @@ import numpy as np
 from hwgen.errors import HwgenError, InputDataError
 from sw_fallback import cnn
 from sw_fallback import kernels as K
-from sw_fallback.formats import Bits, CpuBackendError, Planes, convert, int_type, is_int
+from sw_fallback.formats import Bits, Chw, CpuBackendError, Planes, convert, int_type, is_int
 from sw_fallback.mlp import (BITSERIAL_MAX, IdentityKernel, Kernel, LabelSelectKernel, MvauKernel,  # noqa: F401
                              NumpyKernel, ThresholdsKernel)
 from sw_fallback.partitions import HEAD_FEW_T, CompiledHead, CompiledTail
@@ -133,6 +133,13 @@ def plan_graph(graph, bitserial: bool = False) -> tuple[list[Step], dict]:
     for st in steps:
         for p, key in enumerate(st.ins):
             consumers.setdefault(key, []).append((st, p))
+    producer = {(st.layer.name, p): st for st in steps for p in range(st.layer.n_outputs)}
+    for st in steps:  # a kernel asking for a channel-planar image its producer cannot write reads the stream order
+        for p, key in enumerate(st.ins):
+            fmt = st.kernel.in_fmts()[p]
+            if isinstance(fmt, Chw) and not (len(consumers[key]) == 1 and (
+                    key[0] is None or producer[key].kernel.can_write(key[1], fmt))):  # (the head writes Chw)
+                st.kernel.read_stream_order(p)
     for st in steps:  # write each output in its consumer's format when the kernel can
         for p in range(st.layer.n_outputs):
             want = [c.kernel.in_fmts()[cp] for c, cp in consumers.get((st.layer.name, p), [])]

@@ -21,12 +21,14 @@ from hwgen.layers import conv_kernels as ck
 from sw_fallback import conv_kernels as CK
 from sw_fallback import layout_kernels as LK
 from sw_fallback import planar_kernels as PK
-from sw_fallback.formats import Bits, int_type, is_int, pack_const, words
+from sw_fallback.formats import Bits, Chw, int_type, is_int, pack_const, words
 from sw_fallback.mlp import Kernel, thr_array
 
 
 PLANAR_MAX_CHANNELS = 32  # integer convs with fewer output channels run channel-planar...
 PLANAR_MAX_STRIDE = 4  # ... when stride_h * stride_w is at most this (the image held as that many phase planes)
+CHW_STRIDED_MAX_CHANNELS = 4  # a strided planar conv reads a channel-planar image (formats.Chw) up to this many
+CHW_STRIDED_MIN_ROW = 8  # channels, or when its phase planes' rows are at least this many pixels (see PlanarIO)
 
 
 class Geometry:
@@ -66,7 +68,11 @@ class Geometry:
             self._bit_pads = pack_const(np.full((1, self.channels), 1 if self.pad_value > 0 else -1, dtype=np.int8))[0]
         return self._bit_pads
 
-    def image(self, x, n, cw=None):
+    def image(self, x, n, cw=None, chw=False):
+        """x as (n, H, W, C words) images, or (n * C, H, W) channel images when chw (formats.Chw; the planar kernels
+        tell the layouts apart by rank)."""
+        if chw:
+            return x.reshape(n * self.channels, self.ifm[0], self.ifm[1])
         return x.reshape(n, self.ifm[0], self.ifm[1], self.channels if cw is None else cw)
 
 
@@ -246,7 +252,43 @@ class PoolKernel(FrameKernel):
         return [out.reshape(n, -1)]
 
 
-class VvauKernel(FrameKernel):
+class PlanarIO:
+    """Channel-planar image in and out (formats.Chw) for the planar kernels: a planar kernel asks for its image as
+    Chw and writes Chw to a consumer asking for it, so that two planar convolutions in a row hand each other
+    whole rows (the stream order costs a transposition on each side: most of a small conv's time). Set by the
+    kernel: `x_type` (the element type its kernel reads from a Chw image), `geom` (its image), `in_fmt` (the stream
+    order's type, kept as `stream_fmt`)."""
+
+    def _chw_setup(self, planar: bool):
+        g = self.geom
+        # a strided conv fills a plane row per channel and phase: when those rows are a few pixels long, the stream
+        # order's per-pixel fill (a pixel's channels in one pass) is faster, unless the channels are few. Per 1,000
+        # frames: mobilenet's 8x8x16 stride-2 depthwise (rows of 5) 1.1 ms stream order against 1.7 Chw; resnet's
+        # 16x16x8 stride 2 (rows of 9) 2.4 against 1.3; mobilenet's first 16x16x3 conv 1.6 against 0.5
+        row = (g.ifm[1] + g.pads[1] + g.pads[3] + g.stride[1] - 1) // g.stride[1]
+        chw = planar and g.channels > 1 and (  # (one channel: the stream order is already channel-planar)
+            g.stride == (1, 1) or g.channels <= CHW_STRIDED_MAX_CHANNELS or row >= CHW_STRIDED_MIN_ROW)
+        self.chw_in, self.stream_fmt = chw, self.in_fmt
+        if chw:
+            self.in_fmt = Chw(self.x_type, g.ifm[0], g.ifm[1], g.channels)
+
+    def read_stream_order(self, port: int) -> None:
+        """The producer cannot write Chw: read the stream order (the kernel transposes while it fills its planes)."""
+        if self.chw_in:
+            self.chw_in, self.in_fmt = False, self.stream_fmt
+
+    def _out_array(self, n, fmt, channels):
+        """The output buffer for format fmt: (n * channels, OH, OW) for Chw, else (n, OH, OW, channels)."""
+        oh, ow = self.geom.ofm
+        if isinstance(fmt, Chw):
+            return np.empty((n * channels, oh, ow), dtype=fmt.dtype)
+        return np.empty((n, oh, ow, channels), dtype=self._int_out(fmt))
+
+    def _writes_chw(self, fmt, channels) -> bool:
+        return isinstance(fmt, Chw) and fmt.shape == (*self.geom.ofm, channels)
+
+
+class VvauKernel(PlanarIO, FrameKernel):
     """Depthwise VVAU (channel-planar kernel); standalone on a window stream, or fused onto the image."""
 
     def __init__(self, layer, geom=None, members=None):
@@ -263,6 +305,11 @@ class VvauKernel(FrameKernel):
         if geom is not None:
             dlo, dhi = layer.in_dtype.min, layer.in_dtype.max
             self.in_fmt = int_type(min(dlo, geom.pad_value), max(dhi, geom.pad_value))
+        self.x_type = self.in_fmt
+        self._chw_setup(geom is not None)  # (a window stream is not an image)
+
+    def can_write(self, port, fmt):
+        return is_int(fmt) or (self.kind.endswith("_fused") and self._writes_chw(fmt, self.geom.channels))
 
     def _order(self):
         order = getattr(self.layer, "order", "window")
@@ -277,17 +324,16 @@ class VvauKernel(FrameKernel):
 
     def frames(self, xs, out_fmts):
         g, la, n = self.geom, self.layer, xs[0].shape[0]
-        oh, ow = g.ofm
-        out = np.empty((n, oh, ow, g.channels), dtype=self._int_out(out_fmts[0]))
+        out = self._out_array(n, out_fmts[0], g.channels)
         x = xs[0]
         if self._order()[0] != "window" and not self.kind.endswith("_fused"):  # a depthwise-order window stream
             x = reorder_windows(x.reshape(n, -1, la.window * la.channels), la.window, la.channels, la.pe, False)
-        PK.dwconv_int_planar(g.image(x, n), *g.args(g.int_pads()), self.w, self.thr, la.out_base,
-                           bool(la.out_dtype.bipolar), self.acc_proto, self.lev_proto, out)
+        PK.dwconv_int_planar(g.image(x, n, chw=self.chw_in), *g.args(g.int_pads()), self.w, self.thr, la.out_base,
+                             bool(la.out_dtype.bipolar), self.acc_proto, self.lev_proto, out)
         return [out.reshape(n, -1)]
 
 
-class ConvKernel(FrameKernel):
+class ConvKernel(PlanarIO, FrameKernel):
     """[Pad ->] SWG -> MVAU as one direct convolution (made by the MVAU kernel's `fuse_input`)."""
 
     def __init__(self, layer, geom, members, acc_bits=None, op_type=None):
@@ -296,7 +342,7 @@ class ConvKernel(FrameKernel):
         self.out_bipolar = bool(layer.out_dtype.bipolar)
         w = layer.weights  # (O, KH*KW*C), window order
         if layer.binary_xnor:
-            self.kind = "conv_xnor"
+            self.kind, self.planar = "conv_xnor", False
             self.in_fmt = Bits(g.channels)
             o = w.shape[0]
             wb = pack_const(w.reshape(o * g.window, g.channels), g.channels).reshape(o, -1)  # (O, KH*KW*CW)
@@ -320,24 +366,30 @@ class ConvKernel(FrameKernel):
                 self.thrT = np.ascontiguousarray(self.thrT.T.astype(acc_t))  # (O, T)
         if layer.binary_xnor:
             self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
+        self.x_type = self.w.dtype.type if self.planar else self.in_fmt
+        self._chw_setup(self.planar)
 
     def can_write(self, port, fmt):
-        return is_int(fmt) or (self.out_bipolar and fmt == Bits(self.layer.mh) and not getattr(self, "planar", 0))
+        if self.planar:
+            return is_int(fmt) or self._writes_chw(fmt, self.layer.mh)
+        return is_int(fmt) or (self.out_bipolar and fmt == Bits(self.layer.mh))
 
     def frames(self, xs, out_fmts):
         g, la, n = self.geom, self.layer, xs[0].shape[0]
         oh, ow = g.ofm
         packed = isinstance(out_fmts[0], Bits)
         o = la.mh
+        if self.planar:
+            x = xs[0] if xs[0].dtype == self.x_type else xs[0].astype(self.x_type)
+            out = self._out_array(n, out_fmts[0], o)
+            PK.conv_int_planar(g.image(x, n, chw=self.chw_in), *g.args(g.int_pads()), self.w, self.thrT, la.out_base,
+                               self.out_bipolar, self.acc_proto, self.lev_proto, out)
+            return [out.reshape(n, -1)]
         out = np.empty((n, oh, ow, words(o) if packed else o), dtype=np.uint64 if packed else out_fmts[0])
         if self.kind == "conv_xnor":
             cw = words(g.channels)
             CK.conv_xnor(g.image(xs[0], n, cw), *g.args(g.bit_pads()), self.w, g.window * g.channels, self.thrT,
                          la.out_base, self.out_bipolar, packed, out)
-        elif self.planar:
-            x = xs[0] if xs[0].dtype == self.w.dtype else xs[0].astype(self.w.dtype)
-            PK.conv_int_planar(g.image(x, n), *g.args(g.int_pads()), self.w, self.thrT, la.out_base,
-                               self.out_bipolar, self.acc_proto, self.lev_proto, out)
         else:
             CK.conv_int(g.image(xs[0], n), *g.args(g.int_pads()), self.w, self.thrT, la.out_base, self.out_bipolar,
                         self.acc_proto, self.lev_proto, packed, out)

@@ -31,7 +31,7 @@ import numpy as np
 
 from sw_fallback import cnn
 from sw_fallback.driver_specs import SPECS, Unsupported  # noqa: F401  (Unsupported: raised by generate)
-from sw_fallback.formats import Bits, convert, is_int, words
+from sw_fallback.formats import Bits, convert, elem_type, is_int, words
 
 # the kernel modules a driver calls, with the names its source gives them (one list: the source's import line and
 # the cache key's hash are made from it)
@@ -61,12 +61,13 @@ def _head_lines(h, fmt, const) -> list:
 
     lines = ["    xb = xf.reshape((n, %d))" % h.F]
     few = h.thrT.shape[0] <= HEAD_FEW_T
-    if is_int(fmt) and h.interp is not None:  # (the interpolated head gathers by perm itself)
+    et = elem_type(fmt)  # (a Chw first layer: the head's tables are in its order)
+    if et is not None and h.interp is not None:  # (the interpolated head gathers by perm itself)
         from sw_fallback.head_kernels import NO_PERM
 
         pads, row_of, params = h.interp
         perm = NO_PERM if h.perm is None else h.perm
-        lines.append(f"    x0 = np.empty((n, {h.F}), dtype={_dtype_name(fmt)})")
+        lines.append(f"    x0 = np.empty((n, {h.F}), dtype={_dtype_name(et)})")
         if h.proven is not None:
             fpar, ipar, scal = h.proven
             return lines + [f"    bad = HK.head_levels_proven(xb, {const(perm)}, {const(pads)}, {const(fpar)}, "
@@ -81,8 +82,8 @@ def _head_lines(h, fmt, const) -> list:
         lines.append("    x0 = np.empty((n, %d), dtype=np.uint64)" % words(h.F))
         call = (f"HK.head_bits_few(xb, {c(h.thrT)}, {c(h.base)}, {c(h.sgn)}, x0)" if few else
                 f"K.head_bits(xb, {c(h.thrT)}, {c(h.thr)}, {c(h.base)}, {c(h.sgn)}, x0)")
-    elif is_int(fmt):
-        lines.append(f"    x0 = np.empty((n, {h.F}), dtype={_dtype_name(fmt)})")
+    elif et is not None:
+        lines.append(f"    x0 = np.empty((n, {h.F}), dtype={_dtype_name(et)})")
         if few:
             call = f"HK.head_levels_few(xb, {c(h.thrT)}, {c(h.base)}, {c(h.sgn)}, x0)"
         else:

@@ -14,7 +14,7 @@ from sw_fallback import layout_kernels as LK
 from sw_fallback import kernels as K
 from sw_fallback import planar_kernels as PK
 from sw_fallback import vnni as V
-from sw_fallback.formats import Bits, is_int, words
+from sw_fallback.formats import Bits, Chw, is_int, words
 from sw_fallback.mlp import LabelSelectKernel, MvauKernel, ThresholdsKernel
 
 
@@ -77,13 +77,32 @@ def _geom_args(g, pvals):
     return [("c", v) for v in g.args(pvals)]
 
 
-def _img(g, cw=None):
+def _img(g, cw=None, chw=False):
+    if chw:  # (n * C, H, W): formats.Chw, told apart from the stream order by its rank
+        return (g.channels, g.ifm[0], g.ifm[1])
     return (1, g.ifm[0], g.ifm[1], g.channels if cw is None else cw)
+
+
+def _planar_out(k, out_fmt, channels):
+    """A planar kernel's output argument and its buffer: (n * channels, OH, OW) for Chw (formats.Chw), else
+    (n, OH, OW, channels)."""
+    oh, ow = k.geom.ofm
+    if isinstance(out_fmt, Chw):
+        return ("buf", 0, (channels, oh, ow)), [((channels, oh, ow), out_fmt.dtype)]
+    if not is_int(out_fmt):
+        raise Unsupported("planar output format")
+    return ("buf", 0, (1, oh, ow, channels)), [((oh, ow, channels), out_fmt)]
 
 
 def _conv(k, out_fmt):
     g, la = k.geom, k.layer
     oh, ow = g.ofm
+    if k.planar:
+        out, bufs = _planar_out(k, out_fmt, la.mh)
+        args = [("in", 0, _img(g, chw=k.chw_in))] + _geom_args(g, g.int_pads()) + [
+            ("c", k.w), ("c", k.thrT), ("c", la.out_base), ("c", k.out_bipolar), ("c", k.acc_proto),
+            ("c", k.lev_proto), out]
+        return [(PK.conv_int_planar, args)], bufs
     packed = isinstance(out_fmt, Bits)
     o = la.mh
     width = words(o) if packed else o
@@ -98,11 +117,6 @@ def _conv(k, out_fmt):
             ("c", k.w), ("c", g.window * g.channels), ("c", k.thrT), ("c", la.out_base), ("c", k.out_bipolar),
             ("c", packed), out]
         return [(CK.conv_xnor, args)], bufs
-    if k.planar:
-        args = [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [
-            ("c", k.w), ("c", k.thrT), ("c", la.out_base), ("c", k.out_bipolar), ("c", k.acc_proto),
-            ("c", k.lev_proto), out]
-        return [(PK.conv_int_planar, args)], bufs
     args = [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [
         ("c", k.w), ("c", k.thrT), ("c", la.out_base), ("c", k.out_bipolar), ("c", k.acc_proto), ("c", k.lev_proto),
         ("c", packed), out]
@@ -125,13 +139,11 @@ def _vvau(k, out_fmt):
     g, la = k.geom, k.layer
     if k._order()[0] != "window" and not k.kind.endswith("_fused"):
         raise Unsupported("depthwise-order window stream")
-    if not is_int(out_fmt):
-        raise Unsupported("vvau output format")
-    oh, ow = g.ofm
-    args = [("in", 0, _img(g))] + _geom_args(g, g.int_pads()) + [
+    out, bufs = _planar_out(k, out_fmt, g.channels)
+    args = [("in", 0, _img(g, chw=k.chw_in))] + _geom_args(g, g.int_pads()) + [
         ("c", k.w), ("c", k.thr), ("c", la.out_base), ("c", bool(la.out_dtype.bipolar)),
-        ("c", k.acc_proto), ("c", k.lev_proto), ("buf", 0, (1, oh, ow, g.channels))]
-    return [(PK.dwconv_int_planar, args)], [((oh, ow, g.channels), out_fmt)]
+        ("c", k.acc_proto), ("c", k.lev_proto), out]
+    return [(PK.dwconv_int_planar, args)], bufs
 
 
 def _pad(k, out_fmt):

@@ -5,7 +5,10 @@ A value is a batch of frames, first axis N, in one of:
 - Bits(group): BIPOLAR values bit-packed (bit 1 = +1), each `group` consecutive elements in their own
   ceil(group / 64) uint64 words, padding bits 0: an MLP layer's whole vector (group = features) or a conv
   pixel's channels (group = C). Two groups that are multiples of 64 have the same layout;
-- Planes(bits, xmin, ax): few-bit integers as bit planes of one vector per frame (the bit-serial MVAU's input).
+- Planes(bits, xmin, ax): few-bit integers as bit planes of one vector per frame (the bit-serial MVAU's input);
+- Chw(dtype, h, w, c): an image's integers channel-planar, (N, C*H*W) channel by channel: what one planar
+  convolution writes and the next reads (sw_fallback.planar_kernels), whole rows copied instead of a transposition
+  from and to the stream order on each side.
 """
 
 from __future__ import annotations
@@ -68,6 +71,35 @@ class Planes:
         return f"Planes(bits={self.bits}, xmin={self.xmin}, ax={self.ax})"
 
 
+class Chw:
+    """An (h, w, c) image's integer values in `dtype`, channel-planar (see the module docstring)."""
+
+    def __init__(self, dtype, h: int, w: int, c: int):
+        self.dtype = np.dtype(dtype).type
+        self.shape = (int(h), int(w), int(c))
+
+    def __eq__(self, other):
+        return isinstance(other, Chw) and (self.dtype, self.shape) == (other.dtype, other.shape)
+
+    def __hash__(self):
+        return hash(("Chw", self.dtype, self.shape))
+
+    def __repr__(self):
+        return f"Chw({np.dtype(self.dtype).name}, {self.shape[0]}, {self.shape[1]}, {self.shape[2]})"
+
+    def order(self) -> np.ndarray:
+        """Element j of this layout is stream (HWC) element order()[j]."""
+        h, w, c = self.shape
+        return np.arange(h * w * c).reshape(h, w, c).transpose(2, 0, 1).reshape(-1)
+
+
+def elem_type(fmt):
+    """The numpy integer type of a format's elements (an integer type or Chw), else None."""
+    if isinstance(fmt, Chw):
+        return fmt.dtype
+    return fmt if is_int(fmt) else None
+
+
 def is_int(fmt) -> bool:
     return isinstance(fmt, type)
 
@@ -115,10 +147,16 @@ def convert(v: np.ndarray, src, dst, f: int) -> np.ndarray:
         q = unpack(v, src.group, f, dst if is_int(dst) else np.int8)
     elif is_int(src):
         q = v.reshape(n, f)
+    elif isinstance(src, Chw):
+        h, w, c = src.shape
+        q = v.reshape(n, c, h, w).transpose(0, 2, 3, 1).reshape(n, f)
     else:
         raise CpuBackendError(f"no conversion from {src!r}")
     if is_int(dst):
         return q if q.dtype == dst else q.astype(dst)
+    if isinstance(dst, Chw):
+        h, w, c = dst.shape
+        return np.ascontiguousarray(q.reshape(n, h, w, c).transpose(0, 3, 1, 2), dtype=dst.dtype).reshape(n, f)
     if isinstance(dst, Bits):
         return pack(q, dst.group)
     if isinstance(dst, Planes):

@@ -8,7 +8,7 @@ import numpy as np
 
 from sw_fallback import head_kernels as HK
 from sw_fallback import kernels as K
-from sw_fallback.formats import Bits, CpuBackendError, Planes, convert, int_type, is_int, pack_const, words
+from sw_fallback.formats import Bits, Chw, CpuBackendError, Planes, convert, elem_type, int_type, is_int, pack_const, words
 from sw_fallback.mlp import out_range
 
 # element-wise ops whose float32 result is one correctly rounded IEEE operation (or exact): position independent
@@ -82,6 +82,7 @@ class CompiledHead:
         feats = fl.in_port(0)[2]
         r = _chain_reason(head, _MONOTONE | _LAYOUT | _MOVES, monotone=True) if head.nodes else "empty head"
         self.perm = None
+        self.order = None  # fmt Chw: output element j is the stream's element order[j] (the tables are in that order)
         self.interp = None  # (padded rows, row_of, params) of the interpolated fast path (_search, head_kernels)
         self.proven = None  # head_kernels.proven_tables when every row is proven (head_levels_proven)
         if r is None and any(n.op_type in _MOVES for n in head.nodes):
@@ -134,7 +135,18 @@ class CompiledHead:
             q = np.asarray(self.graph.head.run(x)).reshape(keys.shape[0], -1)
         if q.shape[1] != self.F or not self.in_dtype.allowed(q):
             raise CpuBackendError("head output on probes is not the first layer's integer levels")
-        return q.astype(np.int64)
+        return q.astype(np.int64) if self.order is None else q[:, self.order].astype(np.int64)
+
+    def _relayout(self, order) -> None:
+        """The tables (per output element) in the order of a channel-planar first layer (formats.Chw): its
+        element j is the stream's element order[j]. The input gather (perm) takes the order on: an NCHW model
+        input read by a channel-planar layer needs no gather at all."""
+        self.order = order
+        self.thr = np.ascontiguousarray(self.thr[order])
+        self.thrT = np.ascontiguousarray(self.thr.T)
+        self.base, self.sgn = np.ascontiguousarray(self.base[order]), np.ascontiguousarray(self.sgn[order])
+        perm = order if self.perm is None else self.perm[order]
+        self.perm = None if np.array_equal(perm, np.arange(self.F)) else np.ascontiguousarray(perm, dtype=np.int64)
 
     def _search(self) -> str | None:
         F, lo, hi = self.F, self.lo, self.hi
@@ -159,6 +171,8 @@ class CompiledHead:
         self.thrT = np.ascontiguousarray(self.thr.T)
         self.base = np.where(inc, lo, hi).astype(np.int32)  # level = base + sgn * #passed
         self.sgn = np.where(inc, 1, -1).astype(np.int32)
+        if isinstance(self.fmt, Chw):
+            self._relayout(self.fmt.order())
         # check the compiled head against the evaluator at every boundary, just below it, and at random values
         rng = np.random.default_rng(0)
         probes = [self.thr.T.reshape(-1, F)[:256], (self.thr.T - 1).reshape(-1, F)[:256],
@@ -213,7 +227,7 @@ class CompiledHead:
         compiled_only: None instead of the evaluator's answer when the compiled path does not answer."""
         fmt = self.fmt if fmt is None else fmt
         n = x.shape[0]
-        if self.mode == "thresholds" and is_int(fmt) and fmt != self.fmt and (is_int(self.fmt)
+        if self.mode == "thresholds" and is_int(fmt) and fmt != self.fmt and (elem_type(self.fmt) is not None
                                                                              or self.fmt == Bits(self.F)):
             # integers in another type (head_ints, the input range check): the layers' own head kernel, then
             # numpy (a cold process compiles no second specialization of it)
@@ -222,12 +236,15 @@ class CompiledHead:
                 return None
             if is_int(self.fmt):
                 return out.astype(fmt)
+            if isinstance(self.fmt, Chw):
+                return convert(out, self.fmt, fmt, self.F)
             bits = np.unpackbits(out.view(np.uint8), axis=1, bitorder="little")[:, :self.F]
             return (bits.astype(fmt) * 2 - 1).astype(fmt)
         if self.mode == "thresholds":
             xb = np.ascontiguousarray(x, dtype=np.float32).reshape(n, self.F).view(np.int32)
-            if self.interp is not None and is_int(fmt):  # gathers by perm itself
-                out = np.empty((n, self.F), dtype=fmt)
+            et = elem_type(fmt) if fmt == self.fmt or is_int(fmt) else None  # (tables in its order)
+            if self.interp is not None and et is not None:  # gathers by perm itself
+                out = np.empty((n, self.F), dtype=et)
                 perm = HK.NO_PERM if self.perm is None else self.perm
                 bad = (HK.head_levels_proven(xb, perm, self.interp[0], *self.proven, out) if self.proven is not None
                        else HK.head_levels_interp(xb, perm, *self.interp, self.base, self.sgn, out))
@@ -244,17 +261,17 @@ class CompiledHead:
             elif isinstance(fmt, Planes) and fmt.bits <= 4:
                 out = np.empty((n, fmt.bits, words(self.F)), dtype=np.uint64)
                 bad = K.head_planes(*args, fmt.xmin, fmt.ax // 2, out)
-            elif not is_int(fmt):
+            elif et is None:
                 it = int_type(self.lo, self.hi)
                 out = self.run(x, it, compiled_only)
                 if out is None:
                     return None
                 out, bad = convert(out, it, fmt, self.F), 0
             elif self.thrT.shape[0] <= HEAD_FEW_T:
-                out = np.empty((n, self.F), dtype=fmt)
+                out = np.empty((n, self.F), dtype=et)
                 bad = HK.head_levels_few(xb, self.thrT, self.base, self.sgn, out)
             else:
-                out = np.empty((n, self.F), dtype=fmt)
+                out = np.empty((n, self.F), dtype=et)
                 bad = K.head_levels(*args, out)
             if bad == 0:
                 return out

@@ -37,11 +37,56 @@ PLANAR_OB = 4  # output channels of a dense conv updated per pass over a run (fo
 
 
 @njit(inline="always", **OPTS)
-def _fill_phases(x, n, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z):
-    """Frame n's padded image into slot gi of the phase planes xpl (sh*sw*C, G*F + slack) (phase by phase, row by
-    row: no division per pixel), in the accumulator type of z (int8 operands widened here once, not in every
-    multiply-add: int8 planes made the blocked multiply-add loops 1.7x slower). Phases no tap reads (a 1x1
-    stride-2 conv reads one of four) are left out."""
+def _fill_chw(x, n, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z):
+    """As _fill_stream from a Chw image x (N*C, H, W) (formats.Chw): each plane row is a run of one image row, a
+    plain copy at stride 1."""
+    # per channel and phase: the frame's slot set to the pad value (one loop), then each image row's run copied
+    # in (one loop for the whole image when it has no pad and stride 1). Flat arrays and unsigned indices: a
+    # signed index costs a wrap-around test per element, and a view per row costs more than an 8-pixel row
+    C, H, W = pvals.shape[0], x.shape[1], x.shape[2]
+    L = xpl.shape[1]
+    xf, pf = x.reshape(x.size), xpl.reshape(xpl.size)
+    whole = sh == 1 and sw == 1 and hp == H and wp == W and wr == W
+    for c in range(C):
+        pv = acc_cast(z, pvals[c])
+        src0 = (n * C + c) * H * W
+        if whole:
+            d = c * L + gi * F
+            for i in range(H * W):
+                pf[np.uint64(d + i)] = acc_cast(z, xf[np.uint64(src0 + i)])
+            continue
+        for py in range(sh):
+            nr = (hp - py + sh - 1) // sh
+            for px in range(sw):
+                if not (used >> (py * sw + px)) & 1:
+                    continue
+                nx = (wp - px + sw - 1) // sw
+                b0 = ((py * sw + px) * C + c) * L + gi * F
+                for i in range((nr - 1) * wr + nx):
+                    pf[np.uint64(b0 + i)] = pv
+                # the image columns of this phase: xx = cx * sw + px - l for cx in [c0, c1)
+                c0 = min(nx, max(0, (l - px + sw - 1) // sw))
+                c1 = max(c0, min(nx, (l + W - px + sw - 1) // sw))
+                s0 = src0 + c0 * sw + px - l
+                for r in range((t - py + sh - 1) // sh if t > py else 0, nr):
+                    y = r * sh + py - t
+                    if y >= H:
+                        break
+                    d, sy = b0 + r * wr + c0, s0 + y * W
+                    if sw == 1:
+                        for i in range(c1 - c0):
+                            pf[np.uint64(d + i)] = acc_cast(z, xf[np.uint64(sy + i)])
+                    else:
+                        for i in range(c1 - c0):
+                            pf[np.uint64(d + i)] = acc_cast(z, xf[np.uint64(sy + i * sw)])
+
+
+@njit(inline="always", **OPTS)
+def _fill_stream(x, n, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z):
+    """Frame n's padded image x[n] (N, H, W, C) into slot gi of the phase planes xpl (sh*sw*C, G*F + slack) (phase
+    by phase, row by row: no division per pixel), in the accumulator type of z (int8 operands widened here once,
+    not in every multiply-add: int8 planes made the blocked multiply-add loops 1.7x slower). Phases no tap reads
+    (a 1x1 stride-2 conv reads one of four) are left out."""
     H, W, C = x.shape[1], x.shape[2], x.shape[3]
     C4 = C - C % 4
     for py in range(sh):
@@ -71,10 +116,9 @@ def _fill_phases(x, n, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z):
 
 
 @njit(inline="always", **OPTS)
-def _plan(x, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, dense, acc_proto, lev_proto, O):
+def _plan(x, N, C, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, dense, acc_proto, lev_proto, O):
     """The geometry of a call: plane pitches, frames per pass, the tap tables and the scratch planes."""
-    N, H, W, C = x.shape
-    OH, OW = out.shape[1], out.shape[2]
+    H, W, OH, OW = x.shape[1], x.shape[2], out.shape[1], out.shape[2]  # (either layout: (N[*C], H, W[, C]))
     hq, wq = (hp + sh - 1) // sh, (wp + sw - 1) // sw
     # stride 1: pad shared between neighbours. The plane's row pitch wr leaves out min(left, right) pad columns
     # (a row's right pad columns are the next row's left ones, the same pad values), a frame's slot leaves out
@@ -108,7 +152,7 @@ def _plan(x, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, dense, acc_proto, lev_pr
                 toffs[k * C + c] = toff[k]
     L = ((G - 1) * F + hq * wr + shc + PLANAR_LANES + PLANE_ALIGN - 1) // PLANE_ALIGN * PLANE_ALIGN
     L += PLANE_ALIGN * (1 - (L // PLANE_ALIGN) % 2)  # an odd number of 128-byte (int16) lines: rows a
-    # pixel's channels scatter to stay in different L1 sets. Nothing here is zeroed up front: _fill_phases writes
+    # pixel's channels scatter to stay in different L1 sets. Nothing here is zeroed up front: the fill writes
     # every plane position a kept output reads (pads included); what it leaves (phase gaps, the slack past the
     # last frame, unused phases) only reaches dropped positions, whose garbage wraps like any other (see above).
     # acc and lev rows are set over [0, PR) before they are read.
@@ -149,10 +193,12 @@ def _levels(acc, lev, o0, ob, PR, thr, out_bipolar, lbase, z, lz):
 
 
 @njit(inline="always", **OPTS)
-def _gather(lev, out, n0, g, F, wr):
-    """The kept positions' levels of frames n0 .. n0+g-1 into their output pixels, a channel's output row at a
-    time (contiguous reads, stores O apart: measured faster than a pixel's channels at a time)."""
-    N, OH, OW, O = out.shape
+def _gather_stream(lev, out, n0, g, F, wr):
+    """The kept positions' levels of frames n0 .. n0+g-1 into their output pixels of out (N, OH, OW, O), a
+    channel's output row at a time (contiguous reads, stores O apart: measured faster than a pixel's channels at
+    a time)."""
+    O = lev.shape[0]
+    N, OH, OW = out.shape[0], out.shape[1], out.shape[2]
     outf = out.reshape(N * OH * OW, O)
     for gi in range(g):
         for oy in range(OH):
@@ -164,18 +210,38 @@ def _gather(lev, out, n0, g, F, wr):
                     outf[q + ox, o] = lrow[ox]
 
 
+@njit(inline="always", **OPTS)
+def _gather_chw(lev, out, n0, g, F, wr):
+    """As _gather_stream into a Chw out (N*O, OH, OW) (formats.Chw): each output row a contiguous copy."""
+    O, OH, OW = lev.shape[0], out.shape[1], out.shape[2]
+    for gi in range(g):
+        for o in range(O):
+            dst = out[(n0 + gi) * O + o]
+            for oy in range(OH):
+                r = gi * F + oy * wr
+                lrow, drow = lev[o, r:r + OW], dst[oy]
+                for ox in range(OW):
+                    drow[ox] = lrow[ox]
+
+
 # The dense and the depthwise conv are two kernels sharing the helpers above (inlined): a model without depthwise
-# convs compiles only the dense one (each specialization is seconds of LLVM at a cold start).
+# convs compiles only the dense one (each specialization is seconds of LLVM at a cold start). The layouts are in
+# the arrays' ranks (a Chw image is (N*C, H, W), a stream-order one (N, H, W, C)): a rank is a compile-time
+# constant that numba's branch pruning reads before typing, so each layout pair is its own specialization without
+# the other layouts' code (a model whose planar convs all read and write the stream order compiles what it did
+# before Chw existed).
 
 @njit(**OPTS)
 def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_base, out_bipolar,
                     acc_proto, lev_proto, out):
     """Dense direct conv for few output channels: x (N, H, W, C) integers; w (O, KH*KW*C) in window order;
-    thr (O, T) in the accumulator type (acc_proto's), levels in lev_proto's type -> out (N, OH, OW, O)."""
-    N, C = x.shape[0], x.shape[3]
+    thr (O, T) in the accumulator type (acc_proto's), levels in lev_proto's type -> out (N, OH, OW, O). Or Chw
+    (formats.Chw): x (N*C, H, W), out (N*O, OH, OW)."""
+    C = pvals.shape[0]
+    N = x.shape[0] // C if x.ndim == 3 else x.shape[0]
     O = w.shape[0]
     wr, F, G, P1, tplane, toff, trow, toffs, used, xpl, acc, lev = _plan(
-        x, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, True, acc_proto, lev_proto, O)
+        x, N, C, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, True, acc_proto, lev_proto, O)
     z = acc_proto.dtype.type(0)
     lz = lev_proto.dtype.type(0)
     lbase = acc_cast(lz, out_base)
@@ -185,8 +251,11 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_
         g = min(G, N - n0)
         P = (g - 1) * F + P1
         PR = (P + PLANAR_LANES - 1) // PLANAR_LANES * PLANAR_LANES
-        for gi in range(g):
-            _fill_phases(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
+        for gi in range(g):  # (x.ndim is a constant: numba prunes the other layout's branch before typing)
+            if x.ndim == 3:
+                _fill_chw(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
+            else:
+                _fill_stream(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
         for o0 in range(0, O, PLANAR_OB):
             ob = min(PLANAR_OB, O - o0)
             if ob == 4:
@@ -237,18 +306,23 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_
                         for p in range(PR):
                             aj[p] = acc_cast(z, aj[p] + wv * acc_cast(z, src[p]))
             _levels(acc, lev, o0, ob, PR, thr, out_bipolar, lbase, z, lz)
-        _gather(lev, out, n0, g, F, wr)
+        if out.ndim == 3:
+            _gather_chw(lev, out, n0, g, F, wr)
+        else:
+            _gather_stream(lev, out, n0, g, F, wr)
 
 
 @njit(**OPTS)
 def dwconv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_base, out_bipolar,
                       acc_proto, lev_proto, out):
     """Depthwise direct conv (output o reads channel o only): x (N, H, W, C) integers; w (C, KH*KW); thr (C, T)
-    in the accumulator type (acc_proto's), levels in lev_proto's type -> out (N, OH, OW, C)."""
-    N = x.shape[0]
+    in the accumulator type (acc_proto's), levels in lev_proto's type -> out (N, OH, OW, C). Chw: as
+    conv_int_planar."""
+    C = pvals.shape[0]
+    N = x.shape[0] // C if x.ndim == 3 else x.shape[0]
     O = w.shape[0]
     wr, F, G, P1, tplane, toff, trow, toffs, used, xpl, acc, lev = _plan(
-        x, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, False, acc_proto, lev_proto, O)
+        x, N, C, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, False, acc_proto, lev_proto, O)
     z = acc_proto.dtype.type(0)
     lz = lev_proto.dtype.type(0)
     lbase = acc_cast(lz, out_base)
@@ -258,8 +332,11 @@ def dwconv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, ou
         g = min(G, N - n0)
         P = (g - 1) * F + P1
         PR = (P + PLANAR_LANES - 1) // PLANAR_LANES * PLANAR_LANES
-        for gi in range(g):
-            _fill_phases(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
+        for gi in range(g):  # (x.ndim is a constant: numba prunes the other layout's branch before typing)
+            if x.ndim == 3:
+                _fill_chw(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
+            else:
+                _fill_stream(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
         for o0 in range(O):  # its window elements three per pass (3x3: one per row)
             aj = acc[0]
             aj[:PR] = 0
@@ -277,4 +354,8 @@ def dwconv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, ou
                 for p in range(PR):
                     aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]))
             _levels(acc, lev, o0, 1, PR, thr, out_bipolar, lbase, z, lz)
-        _gather(lev, out, n0, g, F, wr)
+        if out.ndim == 3:
+            _gather_chw(lev, out, n0, g, F, wr)
+        else:
+            _gather_stream(lev, out, n0, g, F, wr)
+

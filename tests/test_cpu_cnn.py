@@ -103,6 +103,65 @@ def test_fused_conv(name):
     assert len(be.plan) == 1
 
 
+# the second of two planar convs: (kernel, stride, dilation, pads, pad value, depthwise, reads Chw)
+PLANAR_CHAINS = {
+    "3x3_pad": (3, 1, 1, (1, 1, 1, 1), 0, False, True),
+    "asym_pad_value": ((2, 3), 1, 1, (0, 1, 2, 0), 3, False, True),
+    "stride2_long_rows": (3, 2, 1, (1, 1, 1, 1), 0, False, True),  # phase rows of 10 pixels: Chw
+    "stride2_short_rows": (3, 2, 1, (1, 1, 1, 1), 0, True, False),  # (on a 9x8 image) phase rows of 5 pixels,
+    # 6 channels: the stream order
+    "dilation_stride": (3, (1, 2), 2, (2, 2, 2, 2), 1, False, True),
+    "depthwise_asym": ((3, 2), (2, 1), (1, 2), (1, 0, 1, 2), 2, True, True),
+    "pointwise": (1, 1, 1, (0, 0, 0, 0), 0, False, True),
+}
+
+
+def _dw_layers(name, rng, dt, hw, C, k, stride, dilation, pads, pad_value, out_dt):
+    layers = [Pad(f"{name}_pad", dt, hw, C, pads, pad_value)] if any(pads) else []
+    swg = SlidingWindow(f"{name}_swg", dt, layers[-1].ofm if layers else hw, C, k, stride, dilation)
+    w = _weights(rng, D("INT4"), (C, swg.window))
+    vv = VVAU(name, dt, D("INT4"), w, None, D("INT32"), swg.ofm)
+    thr, base = _thresholds(rng, *vv.acc_range(), C, out_dt)
+    return layers + [swg, VVAU(name, dt, D("INT4"), w, thr, out_dt, swg.ofm, out_base=base)]
+
+
+@pytest.mark.parametrize("name,driver", [(n, False) for n in sorted(PLANAR_CHAINS)] + [
+    ("stride2_long_rows", "wait"), ("depthwise_asym", "wait"), ("stride2_short_rows", "wait")])
+def test_planar_convs_hand_over_channel_planar_images(name, driver):
+    """conv -> conv (or depthwise) -> conv, all channel-planar: each hands the next its image as Chw (rows copied,
+    no transposition) unless the next is a strided conv over short rows, which reads the stream order; bit-exact
+    with the reference step by step and through the per-design driver (seconds of LLVM each: three cases), on 1
+    frame and on many."""
+    from sw_fallback.formats import Chw
+
+    k, s, d, pads, pv, dw, reads_chw = PLANAR_CHAINS[name]
+    rng = np.random.default_rng(len(name))
+    hw = (9, 20) if name != "stride2_short_rows" else (9, 8)
+    u3 = D("UINT3")
+    first = conv_layers("a", rng, D("UINT4"), hw, 3, 6, 3, pads=(1, 1, 1, 1), out_dt=u3)
+    if dw:
+        second = _dw_layers("b", rng, u3, hw, 6, k, s, d, pads, pv, u3)
+        c2 = 6
+    else:
+        second = conv_layers("b", rng, u3, hw, 6, 5, k, s, d, pads, pv, out_dt=u3)
+        c2 = 5
+    hw2 = second[-1].ofm if dw else second[-2].ofm
+    third = conv_layers("c", rng, u3, hw2, c2, 4, 3, pads=(1, 1, 1, 1), out_dt=D("INT4"))
+    g = handmade_graph(first + second + third, input_shape=[1, *hw, 3])
+    for n in (1, 9):
+        x = random_input(g, n, seed=n)
+        be = CpuBackend(None, g, warmup=False, driver=driver)
+        np.testing.assert_array_equal(be.execute(x).reshape(n, -1), g.execute(x).reshape(n, -1))
+    assert [type(st.kernel).__name__ for st in be.steps] == ["ConvKernel", "VvauKernel" if dw else "ConvKernel",
+                                                             "ConvKernel"]
+    assert isinstance(be.steps[0].kernel.in_fmts()[0], Chw)  # the model input: the head writes Chw
+    assert isinstance(be.steps[0].out_fmts[0], Chw) == reads_chw
+    assert isinstance(be.steps[1].out_fmts[0], Chw)
+    assert all(c is None for _, ins, _, _, _ in be._prog for _, c in ins)  # no conversion between the steps
+    if driver:
+        assert be._driver is not None and be._driver.fn is not None
+
+
 def test_binary_cnn_stays_packed():
     """BIPOLAR conv -> conv -> max pool -> FC: every value between them is bit-packed (no conversions)."""
     rng = np.random.default_rng(1)
