@@ -110,6 +110,14 @@ def one_step_span(graph) -> tuple[float, float] | None:
 _UNKNOWN = object()  # span not computed yet (None means: computed, nothing to judge)
 
 
+def quiet_bounds(span) -> tuple[float, float] | None:
+    """[lo, hi] such that a batch whose every value lies inside gets no warning (check_input_range's first test)."""
+    if span is None:
+        return None
+    a, b = span
+    return a - (b - a), b + (b - a)
+
+
 def check_input_range(graph, x, span=_UNKNOWN, extremes=None) -> str | None:
     """A warning text when more than WARN_FRACTION of x lies more than one span outside [a, b]. extremes: a
     function float32 array -> (min, max) in one pass (the cpu backend's compiled one), for small batches."""
@@ -123,7 +131,8 @@ def check_input_range(graph, x, span=_UNKNOWN, extremes=None) -> str | None:
     fast = extremes is not None and v.dtype == np.float32  # the extremes in one compiled pass, any batch
     if (v.size <= 4096 or fast) and v.dtype.kind == "f":  # its extremes say it at once (NaN: the full check)
         lo, hi = extremes(v) if fast else (v.min(), v.max())
-        if lo >= a - w and hi <= b + w:
+        q = quiet_bounds(span)
+        if q[0] <= lo and hi <= q[1]:
             return None
     v = v[:: max(1, v.size // SAMPLE)]  # a strided sample: the check must not cost what the cpu backend does
     with np.errstate(invalid="ignore"):

@@ -54,7 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from hwgen.errors import HwgenError, InputDataError
-from sw_fallback import cnn
+from sw_fallback import cnn, driver
 from sw_fallback import kernels as K
 from sw_fallback.formats import Bits, Chw, CpuBackendError, Planes, convert, int_type, is_int
 from sw_fallback.mlp import (BITSERIAL_MAX, IdentityKernel, Kernel, LabelSelectKernel, MvauKernel,  # noqa: F401
@@ -262,8 +262,6 @@ class CpuBackend:
 
     def _make_driver(self):
         """The plan as one compiled function (sw_fallback.driver.for_backend), or None."""
-        from sw_fallback import driver
-
         return driver.for_backend(self)
 
     def _run(self, vals: dict, start: int = 0) -> np.ndarray:
@@ -416,8 +414,6 @@ class CpuBackend:
 
     def _whole(self, x):
         """The model's output through the whole-model driver, or None (sw_fallback.driver.run_whole)."""
-        from sw_fallback import driver
-
         return driver.run_whole(self, x)
 
     def execute(self, x) -> np.ndarray:

@@ -95,6 +95,16 @@ def planar_level_type(acc_t, n_thresholds, out_base):
     return np.int64 if np.dtype(acc_t) == np.int64 else np.int32
 
 
+def planar_thresholds(thrT, acc_t) -> np.ndarray:
+    """Thresholds (T, C) as the planar kernels' (C, T4) table in the accumulator type, T padded to a multiple of
+    4 with the type's maximum, which no accumulator reaches (the type holds acc max + 1: thresholds_by_column),
+    so the kernels count four thresholds per pass with no remainder pass."""
+    c, t = thrT.shape[1], thrT.shape[0]
+    out = np.full((c, -(-t // 4) * 4), np.iinfo(acc_t).max, dtype=acc_t)
+    out[:, :t] = thrT.T
+    return out
+
+
 def window_stream(ofm, window, channels) -> Geometry:
     """A window stream (N, OH, OW, window * C) seen as an image of OH*OW rows of `window` pixels, one window
     per row: the standalone Pool / VVAU use the fused kernels on it (a global pool: one row of H*W pixels)."""
@@ -300,7 +310,7 @@ class VvauKernel(PlanarIO, FrameKernel):
         acc_t = np.result_type(int_type(min(int(lo.min()), 0), max(int(hi.max()), 0)), thrT.dtype, np.int16)
         self.acc_proto = np.zeros(0, dtype=acc_t)
         self.lev_proto = np.zeros(0, dtype=planar_level_type(acc_t, thrT.shape[0], layer.out_base))
-        self.thr = np.ascontiguousarray(thrT.T.astype(acc_t))  # (C, T)
+        self.thr = planar_thresholds(thrT, acc_t)  # (C, T4)
         self.w = np.ascontiguousarray(layer.weights.astype(acc_t))  # (C, K)
         if geom is not None:
             dlo, dhi = layer.in_dtype.min, layer.in_dtype.max
@@ -363,7 +373,7 @@ class ConvKernel(PlanarIO, FrameKernel):
             self.w = np.ascontiguousarray((w if self.planar else w.T).astype(op_type))  # (O, K*C) / (K*C, O)
             if self.planar:
                 self.lev_proto = np.zeros(0, dtype=planar_level_type(acc_t, self.thrT.shape[0], layer.out_base))
-                self.thrT = np.ascontiguousarray(self.thrT.T.astype(acc_t))  # (O, T)
+                self.thrT = planar_thresholds(self.thrT, acc_t)  # (O, T4)
         if layer.binary_xnor:
             self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
         self.x_type = self.w.dtype.type if self.planar else self.in_fmt

@@ -4,7 +4,7 @@ Run step by step from Python, a frame pays for every layer a few microseconds of
 reshapes, the output's allocation, numba's argument checks): at batch 1 that is most of the time. Here the steps'
 kernel calls are written out once per design as the source of one function
 
-    def drive(x0, c0, c1, ...):          # x0: the first layer's input; c*: the kernels' weight / threshold arrays
+    def drive(x0, one, c0, c1, ...):     # x0: the first layer's input; c*: the kernels' weight / threshold arrays
         n = x0.shape[0]
         b0 = np.empty((n, 26, 26, 16), dtype=np.int8)
         PK.conv_int_planar(x0.reshape((n * 1, 28, 28, 1)), 0, 0, c0, 28, 28, 3, 3, 1, 1, 1, 1, c1, ...)
@@ -36,7 +36,8 @@ from sw_fallback.formats import Bits, convert, elem_type, is_int, words
 # the kernel modules a driver calls, with the names its source gives them (one list: the source's import line and
 # the cache key's hash are made from it)
 KERNEL_MODULES = {"sw_fallback.kernels": "K", "sw_fallback.conv_kernels": "CK", "sw_fallback.layout_kernels": "LK",
-                  "sw_fallback.planar_kernels": "PK", "sw_fallback.head_kernels": "HK", "sw_fallback.vnni": "V"}
+                  "sw_fallback.planar_kernels": "PK", "sw_fallback.head_kernels": "HK", "sw_fallback.vnni": "V",
+                  "sw_fallback.gemm_m1": "GM"}
 
 
 # --- the source ---------------------------------------------------------------------------------------------------
@@ -101,8 +102,14 @@ def _tail_lines(t, last, const) -> list:
                 f"    K.tail_lookup({last}.reshape((n, {t.C})), {const(t.lut)}, {const(t.lo)}, y)"]
     lt = t.layout
     f = lt.perm.shape[0]
-    return [f"    y = np.empty((n, {f}), dtype=np.float32)",
-            f"    HK.gather_lut({last}.reshape((n, {f})), {const(lt.perm)}, {const(lt.lut)}, {lt.lut_lo}, y)"]
+    lines = [f"    y = np.empty((n, {f}), dtype=np.float32)",
+             f"    HK.gather_lut({last}.reshape((n, {f})), {const(lt.perm)}, {const(lt.lut)}, {lt.lut_lo}, y)"]
+    m1 = lt.m1()
+    if m1 is not None:  # a batch of one frame (`one`: not a tile of a bigger batch): the tail's Gemm too (gemm_m1,
+        # proven equal to its session), y is the output
+        lines += ["    if one and n == 1:", f"        z = np.empty((1, {m1[0].shape[0]}), dtype=np.float32)",
+                  f"        GM.gemm_m1_transb(y[0], {const(m1[0])}, {const(m1[1])}, z[0])", "        y = z"]
+    return lines
 
 
 def generate(steps, in_key, out_key, head=None, tail=None):
@@ -171,7 +178,7 @@ def generate(steps, in_key, out_key, head=None, tail=None):
     if head is not None:
         result = f"bad, {result}"
     first = "xf" if head is not None else "x0"
-    params = ", ".join([first] + [f"c{i}" for i in range(len(consts))])
+    params = ", ".join([first, "one"] + [f"c{i}" for i in range(len(consts))])
     top = ["import numpy as np", "from numba import njit",
            "from sw_fallback import " + ", ".join(f"{m.split('.')[1]} as {a}" for m, a in KERNEL_MODULES.items()), "", "",
            "@njit(cache=True, nogil=True, error_model='numpy')", f"def drive({params}):", f"    n = {first}.shape[0]"]
@@ -233,6 +240,7 @@ class Driver:
         self.src, self.consts = generate(steps, in_key, out_key, head, tail)
         self.whole = head is not None  # reads the float input, returns (non-finite count, value)
         self.tail = tail
+        self.tail_m1 = tail is not None and tail.mode == "layout" and tail.layout.m1() is not None
         self.args = tuple(self.consts)
         self.path = source_file(self.src)
         cached = any(self.path.parent.glob(f"__pycache__/{self.path.stem}.drive-*.nbi"))
@@ -263,13 +271,15 @@ class Driver:
     def _compile(self, x1):
         try:
             fn = load(self.path)
-            fn(np.ascontiguousarray(x1), *self.args)
+            fn(np.ascontiguousarray(x1), False, *self.args)
             self.fn = fn
         except Exception:  # noqa: BLE001 - a driver numba cannot compile: the step-by-step path stays
             self.failed = True
 
-    def run(self, x):
-        return self.fn(x, *self.args)
+    def run(self, x, one=False):
+        """x through the driver; one: x is a whole batch (not a tile), so a one-frame x gets the tail's one-row
+        Gemm too (tail_m1)."""
+        return self.fn(x, one, *self.args)
 
 
 # --- the backend's use of it ----------------------------------------------------------------------------------------
@@ -310,7 +320,7 @@ def run_whole(be, x):
             and x.shape[1:] == h.shape and x.shape[0] > 0):
         return None
     n = x.shape[0]
-    xb = np.ascontiguousarray(x).reshape(n, h.F).view(np.int32)
+    xb = (x if x.flags.c_contiguous else np.ascontiguousarray(x)).reshape(n, h.F).view(np.int32)
     if not d.ready(xb):
         return None
     if be.split and n >= be.split_min:
@@ -325,7 +335,7 @@ def run_whole(be, x):
         except _NonFinite:
             return None
     else:
-        bad, y = d.run(xb)
+        bad, y = d.run(xb, True)
         if bad:
             return None
     t = d.tail
@@ -333,4 +343,6 @@ def run_whole(be, x):
         return be.tail(convert(y, *be._out_conv).reshape(n, *be.out_shape))
     if t.mode == "table":
         return y.reshape((n,) + t.out_shape)
+    if n == 1 and d.tail_m1:  # (the driver ran the tail's one-row Gemm)
+        return y
     return t.layout.finish(y)

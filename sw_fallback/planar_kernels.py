@@ -165,31 +165,61 @@ def _plan(x, N, C, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, dense, acc_proto, 
 @njit(inline="always", **OPTS)
 def _levels(acc, lev, o0, ob, PR, thr, out_bipolar, lbase, z, lz):
     """Output channels o0 .. o0+ob-1's accumulators (acc rows 0 .. ob-1) to levels over the whole run (the
-    dropped positions' too: cheaper than compacting the kept ones first)."""
+    dropped positions' too: cheaper than compacting the kept ones first). thr's rows are padded to a multiple of
+    4 thresholds with ones never passed (planar_thresholds). Four channels at a time: four thresholds of each per
+    pass, so a run of a few positions (batch 1) is a quarter of the passes, each loading an accumulator once for
+    four compares."""
     T = thr.shape[1]
-    for j in range(ob):
-        o = o0 + j
-        aj = acc[j]
-        lv = lev[o]
-        if T == 0:
+    base = acc_cast(lz, 0) if out_bipolar else lbase
+    if T == 0:
+        for j in range(ob):
+            aj, lv = acc[j], lev[o0 + j]
             for p in range(PR):
                 lv[p] = acc_cast(lz, aj[p])
-        else:
-            lv[:PR] = 0 if out_bipolar else lbase  # (the level base added up front)
-            T4 = T - T % 4
-            for jt in range(0, T4, 4):  # four thresholds per pass over the run
+        return
+    if ob == 4:
+        a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
+        l0, l1, l2, l3 = lev[o0], lev[o0 + 1], lev[o0 + 2], lev[o0 + 3]
+        for jt in range(0, T, 4):
+            t00, t01, t02, t03 = (acc_cast(z, thr[o0, jt]), acc_cast(z, thr[o0, jt + 1]),
+                                  acc_cast(z, thr[o0, jt + 2]), acc_cast(z, thr[o0, jt + 3]))
+            t10, t11, t12, t13 = (acc_cast(z, thr[o0 + 1, jt]), acc_cast(z, thr[o0 + 1, jt + 1]),
+                                  acc_cast(z, thr[o0 + 1, jt + 2]), acc_cast(z, thr[o0 + 1, jt + 3]))
+            t20, t21, t22, t23 = (acc_cast(z, thr[o0 + 2, jt]), acc_cast(z, thr[o0 + 2, jt + 1]),
+                                  acc_cast(z, thr[o0 + 2, jt + 2]), acc_cast(z, thr[o0 + 2, jt + 3]))
+            t30, t31, t32, t33 = (acc_cast(z, thr[o0 + 3, jt]), acc_cast(z, thr[o0 + 3, jt + 1]),
+                                  acc_cast(z, thr[o0 + 3, jt + 2]), acc_cast(z, thr[o0 + 3, jt + 3]))
+            if jt == 0:  # (the first pass writes: no pass setting the base first)
+                for p in range(PR):
+                    x0, x1, x2, x3 = a0[p], a1[p], a2[p], a3[p]
+                    l0[p] = acc_cast(lz, base + (x0 >= t00) + (x0 >= t01) + (x0 >= t02) + (x0 >= t03))
+                    l1[p] = acc_cast(lz, base + (x1 >= t10) + (x1 >= t11) + (x1 >= t12) + (x1 >= t13))
+                    l2[p] = acc_cast(lz, base + (x2 >= t20) + (x2 >= t21) + (x2 >= t22) + (x2 >= t23))
+                    l3[p] = acc_cast(lz, base + (x3 >= t30) + (x3 >= t31) + (x3 >= t32) + (x3 >= t33))
+            else:
+                for p in range(PR):
+                    x0, x1, x2, x3 = a0[p], a1[p], a2[p], a3[p]
+                    l0[p] = acc_cast(lz, l0[p] + (x0 >= t00) + (x0 >= t01) + (x0 >= t02) + (x0 >= t03))
+                    l1[p] = acc_cast(lz, l1[p] + (x1 >= t10) + (x1 >= t11) + (x1 >= t12) + (x1 >= t13))
+                    l2[p] = acc_cast(lz, l2[p] + (x2 >= t20) + (x2 >= t21) + (x2 >= t22) + (x2 >= t23))
+                    l3[p] = acc_cast(lz, l3[p] + (x3 >= t30) + (x3 >= t31) + (x3 >= t32) + (x3 >= t33))
+    else:
+        for j in range(ob):
+            o = o0 + j
+            aj, lv = acc[j], lev[o]
+            for jt in range(0, T, 4):
                 ta, tb = acc_cast(z, thr[o, jt]), acc_cast(z, thr[o, jt + 1])
                 tc, td = acc_cast(z, thr[o, jt + 2]), acc_cast(z, thr[o, jt + 3])
+                start = base if jt == 0 else acc_cast(lz, 0)
                 for p in range(PR):
                     a = aj[p]
-                    lv[p] = acc_cast(lz, lv[p] + (a >= ta) + (a >= tb) + (a >= tc) + (a >= td))
-            for jt in range(T4, T):
-                tv = acc_cast(z, thr[o, jt])
-                for p in range(PR):
-                    lv[p] = acc_cast(lz, lv[p] + (aj[p] >= tv))
-            if out_bipolar:
-                for p in range(PR):
-                    lv[p] = acc_cast(lz, 2 * lv[p] - 1)
+                    prev = start if jt == 0 else lv[p]
+                    lv[p] = acc_cast(lz, prev + (a >= ta) + (a >= tb) + (a >= tc) + (a >= td))
+    if out_bipolar:
+        for j in range(ob):
+            lv = lev[o0 + j]
+            for p in range(PR):
+                lv[p] = acc_cast(lz, 2 * lv[p] - 1)
 
 
 @njit(inline="always", **OPTS)
@@ -235,8 +265,8 @@ def _gather_chw(lev, out, n0, g, F, wr):
 def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_base, out_bipolar,
                     acc_proto, lev_proto, out):
     """Dense direct conv for few output channels: x (N, H, W, C) integers; w (O, KH*KW*C) in window order;
-    thr (O, T) in the accumulator type (acc_proto's), levels in lev_proto's type -> out (N, OH, OW, O). Or Chw
-    (formats.Chw): x (N*C, H, W), out (N*O, OH, OW)."""
+    thr (O, T4) in the accumulator type (acc_proto's; cnn.planar_thresholds), levels in lev_proto's type -> out
+    (N, OH, OW, O). Or Chw (formats.Chw): x (N*C, H, W), out (N*O, OH, OW)."""
     C = pvals.shape[0]
     N = x.shape[0] // C if x.ndim == 3 else x.shape[0]
     O = w.shape[0]
@@ -315,9 +345,9 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_
 @njit(**OPTS)
 def dwconv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_base, out_bipolar,
                       acc_proto, lev_proto, out):
-    """Depthwise direct conv (output o reads channel o only): x (N, H, W, C) integers; w (C, KH*KW); thr (C, T)
-    in the accumulator type (acc_proto's), levels in lev_proto's type -> out (N, OH, OW, C). Chw: as
-    conv_int_planar."""
+    """Depthwise direct conv (output o reads channel o only): x (N, H, W, C) integers; w (C, KH*KW); thr (C, T4)
+    in the accumulator type (acc_proto's; cnn.planar_thresholds), levels in lev_proto's type -> out
+    (N, OH, OW, C). Chw: as conv_int_planar."""
     C = pvals.shape[0]
     N = x.shape[0] // C if x.ndim == 3 else x.shape[0]
     O = w.shape[0]
@@ -337,23 +367,32 @@ def dwconv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, ou
                 _fill_chw(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
             else:
                 _fill_stream(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
-        for o0 in range(O):  # its window elements three per pass (3x3: one per row)
-            aj = acc[0]
-            aj[:PR] = 0
-            for k in range(0, K3, 3):
-                u0, u1, u2 = acc_cast(z, w[o0, k]), acc_cast(z, w[o0, k + 1]), acc_cast(z, w[o0, k + 2])
-                sa = xpl[tplane[k] + o0, toff[k]:toff[k] + PR]
-                sb = xpl[tplane[k + 1] + o0, toff[k + 1]:toff[k + 1] + PR]
-                sc = xpl[tplane[k + 2] + o0, toff[k + 2]:toff[k + 2] + PR]
-                for p in range(PR):
-                    aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]) + u1 * acc_cast(z, sb[p])
-                                     + u2 * acc_cast(z, sc[p]))
-            for k in range(K3, K):
-                u0 = acc_cast(z, w[o0, k])
-                sa = xpl[tplane[k] + o0, toff[k]:toff[k] + PR]
-                for p in range(PR):
-                    aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]))
-            _levels(acc, lev, o0, 1, PR, thr, out_bipolar, lbase, z, lz)
+        for o0 in range(0, O, PLANAR_OB):  # channels four at a time (their levels in one call)
+            ob = min(PLANAR_OB, O - o0)
+            for j in range(ob):  # a channel's window elements three per pass (3x3: one per row)
+                c = o0 + j
+                aj = acc[j]
+                if K3 == 0:
+                    aj[:PR] = 0
+                for k in range(0, K3, 3):
+                    u0, u1, u2 = acc_cast(z, w[c, k]), acc_cast(z, w[c, k + 1]), acc_cast(z, w[c, k + 2])
+                    sa = xpl[tplane[k] + c, toff[k]:toff[k] + PR]
+                    sb = xpl[tplane[k + 1] + c, toff[k + 1]:toff[k + 1] + PR]
+                    sc = xpl[tplane[k + 2] + c, toff[k + 2]:toff[k + 2] + PR]
+                    if k == 0:  # (the first pass writes: no zeroing pass)
+                        for p in range(PR):
+                            aj[p] = acc_cast(z, u0 * acc_cast(z, sa[p]) + u1 * acc_cast(z, sb[p])
+                                             + u2 * acc_cast(z, sc[p]))
+                    else:
+                        for p in range(PR):
+                            aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]) + u1 * acc_cast(z, sb[p])
+                                             + u2 * acc_cast(z, sc[p]))
+                for k in range(K3, K):
+                    u0 = acc_cast(z, w[c, k])
+                    sa = xpl[tplane[k] + c, toff[k]:toff[k] + PR]
+                    for p in range(PR):
+                        aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]))
+            _levels(acc, lev, o0, ob, PR, thr, out_bipolar, lbase, z, lz)
         if out.ndim == 3:
             _gather_chw(lev, out, n0, g, F, wr)
         else:

@@ -7,12 +7,15 @@ sessions the evaluator builds for those nodes (same single-node models, same ses
 constants fed as inputs, as qonnx does), called directly with the constants bound once: one session call per
 remaining node, no per-call dictionaries of every constant. The arithmetic is the evaluator's, so the result is
 too; it is checked against the evaluator at construction on random frames (and the caller keeps the evaluator
-when this plan does not apply).
+when this plan does not apply). A one-row call of a one-Gemm tail skips the session: sw_fallback.gemm_m1 replays
+the kernel onnxruntime runs for it, once it matched the session bit for bit here.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from sw_fallback.gemm_m1 import check_m1, gemm_m1_transb, m1_operands
 
 LUT_MAX = 1 << 16  # integer range of the last layer's output for which the entry is a table
 
@@ -116,7 +119,11 @@ class LayoutTail:
             return v
         fast = self._one_node
         if fast and v.dtype == fast[0]:  # batch-1 calls: the usual one Gemm without the loop below
-            _, run, feed, name = fast
+            _, run, feed, name, m1 = fast
+            if n == 1 and m1 is not None:  # onnxruntime's own one-row kernel, replayed (gemm_m1)
+                out = np.empty((1, m1[0].shape[0]), dtype=np.float32)
+                gemm_m1_transb(v[0], m1[0], m1[1], out[0])
+                return out
             feed = dict(feed)
             feed[name] = v
             return run(feed)[0]
@@ -131,6 +138,12 @@ class LayoutTail:
             self._one_node = self._single_step(v.dtype)
         return ctx[self.tail.output]
 
+    def m1(self):
+        """(B, c) of the one-node Gemm tail when a one-row call runs gemm_m1 (checked against its session), else
+        None. (Known once finish ran: _check runs it at construction.)"""
+        fast = self._one_node
+        return fast[4] if fast else None
+
     def _single_step(self, dtype):
         """(dtype, run, feed of the constants, the data input's name) when the tail is one node reading the
         gathered values once and writing the output (its session exists: finish ran it once), else False."""
@@ -140,7 +153,13 @@ class LayoutTail:
             return False
         arrays = [np.empty(0, dtype) if kind == "data" else a for kind, a in ins]
         run, names = self._session(0, node, arrays)
-        return (dtype, run, {nm: a for nm, (kind, a) in zip(names, ins) if kind == "const"}, names[data[0]])
+        feed = {nm: a for nm, (kind, a) in zip(names, ins) if kind == "const"}
+        m1 = None
+        if dtype == np.float32 and len(self.mid_shape) == 1:
+            m1 = m1_operands(node, ins, self.mid, self.mid_shape[0])
+            if m1 is not None and not check_m1(*m1, run, lambda r: {**feed, names[data[0]]: r}, self.lut):
+                m1 = None  # (onnxruntime runs another kernel here: its session stays)
+        return (dtype, run, feed, names[data[0]], m1)
 
     def _check(self, lo, hi) -> str | None:
         rng = np.random.default_rng(2)

@@ -385,6 +385,7 @@ def test_cnn_model_driver_bit_exact(name, tmp_path):
     assert steps._driver is None
     for i in range(min(4, len(x))):
         np.testing.assert_array_equal(fused.execute(x[i:i + 1]), steps.execute(x[i:i + 1]))
+        np.testing.assert_array_equal(fused.execute(x[i:i + 1]), g.execute(x[i:i + 1]))  # (gemm_m1 at batch 1)
     np.testing.assert_array_equal(fused.execute(x), g.execute(x))
     q = g.execute(x, return_ints=True)[1]
     np.testing.assert_array_equal(fused.tail(q), g.tail.run(q))
