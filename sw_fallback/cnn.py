@@ -96,12 +96,21 @@ def planar_level_type(acc_t, n_thresholds, out_base):
 
 
 def planar_thresholds(thrT, acc_t) -> np.ndarray:
-    """Thresholds (T, C) as the planar kernels' (C, T4) table in the accumulator type, T padded to a multiple of
-    4 with the type's maximum, which no accumulator reaches (the type holds acc max + 1: thresholds_by_column),
-    so the kernels count four thresholds per pass with no remainder pass."""
+    """Thresholds (T, C) as the planar kernels' (C4, T4) table in the accumulator type, C and T padded to
+    multiples of 4 with the type's maximum, which no accumulator reaches (the type holds acc max + 1:
+    thresholds_by_column): the kernels count four channels x four thresholds per pass, no remainder pass."""
     c, t = thrT.shape[1], thrT.shape[0]
-    out = np.full((c, -(-t // 4) * 4), np.iinfo(acc_t).max, dtype=acc_t)
-    out[:, :t] = thrT.T
+    out = np.full((-(-c // 4) * 4, -(-t // 4) * 4), np.iinfo(acc_t).max, dtype=acc_t)
+    out[:c, :t] = thrT.T
+    return out
+
+
+def planar_weights(w, dtype) -> np.ndarray:
+    """A dense planar conv's weights (O, KH*KW*C) in `dtype`, rows and columns zero-padded to multiples of 4 (the
+    kernel's four channels x four window elements per pass; a zero weight adds nothing)."""
+    o, k = w.shape
+    out = np.zeros((-(-o // 4) * 4, -(-k // 4) * 4), dtype=dtype)
+    out[:o, :k] = w
     return out
 
 
@@ -310,7 +319,7 @@ class VvauKernel(PlanarIO, FrameKernel):
         acc_t = np.result_type(int_type(min(int(lo.min()), 0), max(int(hi.max()), 0)), thrT.dtype, np.int16)
         self.acc_proto = np.zeros(0, dtype=acc_t)
         self.lev_proto = np.zeros(0, dtype=planar_level_type(acc_t, thrT.shape[0], layer.out_base))
-        self.thr = planar_thresholds(thrT, acc_t)  # (C, T4)
+        self.thr = planar_thresholds(thrT, acc_t)  # (C4, T4)
         self.w = np.ascontiguousarray(layer.weights.astype(acc_t))  # (C, K)
         if geom is not None:
             dlo, dhi = layer.in_dtype.min, layer.in_dtype.max
@@ -370,10 +379,10 @@ class ConvKernel(PlanarIO, FrameKernel):
             acc_t = {16: np.int16, 32: np.int32, 64: np.int64}[acc_bits]
             self.acc_proto = np.zeros(0, dtype=acc_t)
             self.lev_proto = np.zeros(0, dtype=np.int64 if acc_bits == 64 else np.int32)
-            self.w = np.ascontiguousarray((w if self.planar else w.T).astype(op_type))  # (O, K*C) / (K*C, O)
+            self.w = planar_weights(w, op_type) if self.planar else np.ascontiguousarray(w.T.astype(op_type))
             if self.planar:
                 self.lev_proto = np.zeros(0, dtype=planar_level_type(acc_t, self.thrT.shape[0], layer.out_base))
-                self.thrT = planar_thresholds(self.thrT, acc_t)  # (O, T4)
+                self.thrT = planar_thresholds(self.thrT, acc_t)  # (O4, T4)
         if layer.binary_xnor:
             self.thrT = thresholds_by_column(layer.thresholds, layer.acc_range())
         self.x_type = self.w.dtype.type if self.planar else self.in_fmt

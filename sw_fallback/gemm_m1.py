@@ -9,8 +9,9 @@ rows (rows go in blocks of 4 while 4 are left, then 2, then 1), then adds C (+0 
 does those steps in that order in numba (no fast-math: nothing is contracted into an FMA).
 
 A replica is only as good as the match with the kernel onnxruntime really runs here (another CPU or another
-version may run another one), so LayoutTail uses it only after it agreed bit for bit with the session on random
-rows at construction (check_m1); otherwise the session stays.
+version may run another one), so LayoutTail uses it only after its steps agreed bit for bit with the session on
+random rows at construction (check_m1, in numpy: nothing compiled until a one-row call comes); otherwise the
+session stays.
 """
 
 from __future__ import annotations
@@ -82,9 +83,40 @@ def m1_operands(node, ins, mid, K):
     return np.ascontiguousarray(B), c
 
 
+def m1_steps(A, B, c) -> np.ndarray:
+    """gemm_m1_transb's steps in numpy float32 on rows A (R, K) at once (each product and each sum its own
+    rounded float32 operation, as there): what check_m1 compares with the session, without compiling the kernel
+    (a cold process that never makes a one-row call must not pay ~1 s of LLVM for it)."""
+    R, K = A.shape
+    N = B.shape[0]
+    full = K - K % 8
+    acc = np.zeros((R, N, 8), dtype=np.float32)
+    for j in range(0, full, 8):
+        acc = acc + A[:, None, j:j + 8] * B[None, :, j:j + 8]
+    if full < K:  # the masked chunk: +0 * +0 in the lanes past K
+        pa, pb = np.zeros((R, 8), np.float32), np.zeros((N, 8), np.float32)
+        pa[:, :K - full], pb[:, :K - full] = A[:, full:], B[:, full:]
+        acc = acc + pa[:, None, :] * pb[None, :, :]
+    out = np.empty((R, N), dtype=np.float32)
+    n = 0
+    while n < N:
+        rows = 4 if N - n >= 4 else (2 if N - n >= 2 else 1)
+        r = [acc[:, n:n + rows, lane] for lane in range(8)]
+        if rows == 4:
+            t = (((r[0] + r[1]) + r[2]) + r[3]) + (((r[4] + r[5]) + r[6]) + r[7])
+        elif rows == 2:
+            t = ((r[0] + r[2]) + (r[4] + r[6])) + ((r[1] + r[3]) + (r[5] + r[7]))
+        else:
+            t = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        out[:, n:n + rows] = t + (c[n:n + rows] if c.shape[0] > 0 else np.float32(0.0))
+        n += rows
+    return out
+
+
 def check_m1(B, c, session_run, feed_of, values=None, seed=0) -> bool:
-    """The replica equals the session bit for bit on M1_CHECK_ROWS random rows: of the tail's own input values
-    (`values`, when known), of normal values at several scales, and signed zeros."""
+    """The replica's steps (m1_steps) equal the session bit for bit on M1_CHECK_ROWS random rows: of the tail's
+    own input values (`values`, when known), of normal values at several scales, and signed zeros. (The
+    compiled kernel does those steps: tests/test_cpu_gemm_m1.py holds it to the session directly.)"""
     rng = np.random.default_rng(seed)
     K = B.shape[1]
     rows = [np.zeros(K, np.float32), np.full(K, -0.0, np.float32)]
@@ -93,11 +125,10 @@ def check_m1(B, c, session_run, feed_of, values=None, seed=0) -> bool:
             rows.append(rng.choice(values, K).astype(np.float32))
         else:
             rows.append((rng.standard_normal(K) * 10.0 ** rng.integers(-3, 4)).astype(np.float32))
-    out = np.empty(B.shape[0], dtype=np.float32)
-    for r in rows:
+    got = m1_steps(np.stack(rows), B, c)
+    for r, g in zip(rows, got):
         want = np.asarray(session_run(feed_of(r.reshape(1, K)))[0]).reshape(-1)
-        gemm_m1_transb(r, B, c, out)
-        if want.dtype != np.float32 or want.shape != out.shape or not np.array_equal(want.view(np.int32),
-                                                                                    out.view(np.int32)):
+        if want.dtype != np.float32 or want.shape != g.shape or not np.array_equal(want.view(np.int32),
+                                                                                  g.view(np.int32)):
             return False
     return True

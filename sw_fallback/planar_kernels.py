@@ -116,8 +116,9 @@ def _fill_stream(x, n, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z):
 
 
 @njit(inline="always", **OPTS)
-def _plan(x, N, C, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, dense, acc_proto, lev_proto, O):
-    """The geometry of a call: plane pitches, frames per pass, the tap tables and the scratch planes."""
+def _plan(x, N, C, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, KCp, acc_proto, lev_proto, O):
+    """The geometry of a call: plane pitches, frames per pass, the tap tables and the scratch planes. KCp: a dense
+    conv's window elements padded to a multiple of 4 (0 for a depthwise one)."""
     H, W, OH, OW = x.shape[1], x.shape[2], out.shape[1], out.shape[2]  # (either layout: (N[*C], H, W[, C]))
     hq, wq = (hp + sh - 1) // sh, (wp + sw - 1) // sw
     # stride 1: pad shared between neighbours. The plane's row pitch wr leaves out min(left, right) pad columns
@@ -130,13 +131,12 @@ def _plan(x, N, C, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, dense, acc_proto, 
     F = (hq - shr) * wr
     G = max(1, min(N, PLANAR_GROUP // F))
     K = kh * kw
-    KC = K * C if dense else 0
     # per-call tables in one allocation (a batch-1 call is a few microseconds: each allocation counts):
     # tap k = ky * kw + kx: its phase's first plane and its offset in the phase plane; window element i = k * C + c
-    # (dense convs only): its plane row and offset
-    tabs = np.empty(2 * K + 2 * KC, dtype=np.int64)
+    # (dense convs only): its plane row and offset (the padding elements past K * C: row 0 at 0, a weight of 0)
+    tabs = np.zeros(2 * K + 2 * KCp, dtype=np.int64)
     tplane, toff = tabs[:K], tabs[K:2 * K]
-    trow, toffs = tabs[2 * K:2 * K + KC], tabs[2 * K + KC:]
+    trow, toffs = tabs[2 * K:2 * K + KCp], tabs[2 * K + KCp:]
     for ky in range(kh):
         for kx in range(kw):
             a, b = ky * dh, kx * dw
@@ -145,7 +145,7 @@ def _plan(x, N, C, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, dense, acc_proto, 
     used = 0  # the phases some tap reads, a bit each (not an array: one allocation less)
     for k in range(K):
         used |= 1 << (tplane[k] // C)
-    if dense:
+    if KCp:
         for k in range(K):  # (nested loops, not a division per element: measured at batch 1)
             for c in range(C):
                 trow[k * C + c] = tplane[k] + c
@@ -158,76 +158,63 @@ def _plan(x, N, C, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, dense, acc_proto, 
     # acc and lev rows are set over [0, PR) before they are read.
     planes = np.empty((sh * sw * C + PLANAR_OB, L), dtype=acc_proto.dtype)  # (one allocation for both)
     xpl, acc = planes[:sh * sw * C], planes[sh * sw * C:]
-    lev = np.empty((O, L), dtype=lev_proto.dtype)
+    lev = np.empty(((O + PLANAR_OB - 1) // PLANAR_OB * PLANAR_OB, L), dtype=lev_proto.dtype)  # (see _levels)
     return wr, F, G, (OH - 1) * wr + OW, tplane, toff, trow, toffs, used, xpl, acc, lev
 
 
 @njit(inline="always", **OPTS)
-def _levels(acc, lev, o0, ob, PR, thr, out_bipolar, lbase, z, lz):
-    """Output channels o0 .. o0+ob-1's accumulators (acc rows 0 .. ob-1) to levels over the whole run (the
-    dropped positions' too: cheaper than compacting the kept ones first). thr's rows are padded to a multiple of
-    4 thresholds with ones never passed (planar_thresholds). Four channels at a time: four thresholds of each per
-    pass, so a run of a few positions (batch 1) is a quarter of the passes, each loading an accumulator once for
-    four compares."""
+def _levels(acc, lev, o0, PR, thr, out_bipolar, lbase, z, lz):
+    """Output channels o0 .. o0+3's accumulators (acc rows 0 .. 3) to levels over the whole run (the dropped
+    positions' too: cheaper than compacting the kept ones first). Always four channels: thr and lev have their
+    rows padded to a multiple of 4 (a padded channel's level is computed from a stale accumulator row and never
+    gathered), thr's thresholds to a multiple of 4 with ones never passed (cnn.planar_thresholds). Four thresholds
+    of each channel per pass: a run of a few positions (batch 1) takes a quarter of the passes, and each pass
+    loads an accumulator once for four compares."""
     T = thr.shape[1]
     base = acc_cast(lz, 0) if out_bipolar else lbase
     if T == 0:
-        for j in range(ob):
+        for j in range(PLANAR_OB):
             aj, lv = acc[j], lev[o0 + j]
             for p in range(PR):
                 lv[p] = acc_cast(lz, aj[p])
         return
-    if ob == 4:
-        a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
-        l0, l1, l2, l3 = lev[o0], lev[o0 + 1], lev[o0 + 2], lev[o0 + 3]
-        for jt in range(0, T, 4):
-            t00, t01, t02, t03 = (acc_cast(z, thr[o0, jt]), acc_cast(z, thr[o0, jt + 1]),
-                                  acc_cast(z, thr[o0, jt + 2]), acc_cast(z, thr[o0, jt + 3]))
-            t10, t11, t12, t13 = (acc_cast(z, thr[o0 + 1, jt]), acc_cast(z, thr[o0 + 1, jt + 1]),
-                                  acc_cast(z, thr[o0 + 1, jt + 2]), acc_cast(z, thr[o0 + 1, jt + 3]))
-            t20, t21, t22, t23 = (acc_cast(z, thr[o0 + 2, jt]), acc_cast(z, thr[o0 + 2, jt + 1]),
-                                  acc_cast(z, thr[o0 + 2, jt + 2]), acc_cast(z, thr[o0 + 2, jt + 3]))
-            t30, t31, t32, t33 = (acc_cast(z, thr[o0 + 3, jt]), acc_cast(z, thr[o0 + 3, jt + 1]),
-                                  acc_cast(z, thr[o0 + 3, jt + 2]), acc_cast(z, thr[o0 + 3, jt + 3]))
-            if jt == 0:  # (the first pass writes: no pass setting the base first)
-                for p in range(PR):
-                    x0, x1, x2, x3 = a0[p], a1[p], a2[p], a3[p]
-                    l0[p] = acc_cast(lz, base + (x0 >= t00) + (x0 >= t01) + (x0 >= t02) + (x0 >= t03))
-                    l1[p] = acc_cast(lz, base + (x1 >= t10) + (x1 >= t11) + (x1 >= t12) + (x1 >= t13))
-                    l2[p] = acc_cast(lz, base + (x2 >= t20) + (x2 >= t21) + (x2 >= t22) + (x2 >= t23))
-                    l3[p] = acc_cast(lz, base + (x3 >= t30) + (x3 >= t31) + (x3 >= t32) + (x3 >= t33))
-            else:
-                for p in range(PR):
-                    x0, x1, x2, x3 = a0[p], a1[p], a2[p], a3[p]
-                    l0[p] = acc_cast(lz, l0[p] + (x0 >= t00) + (x0 >= t01) + (x0 >= t02) + (x0 >= t03))
-                    l1[p] = acc_cast(lz, l1[p] + (x1 >= t10) + (x1 >= t11) + (x1 >= t12) + (x1 >= t13))
-                    l2[p] = acc_cast(lz, l2[p] + (x2 >= t20) + (x2 >= t21) + (x2 >= t22) + (x2 >= t23))
-                    l3[p] = acc_cast(lz, l3[p] + (x3 >= t30) + (x3 >= t31) + (x3 >= t32) + (x3 >= t33))
-    else:
-        for j in range(ob):
-            o = o0 + j
-            aj, lv = acc[j], lev[o]
-            for jt in range(0, T, 4):
-                ta, tb = acc_cast(z, thr[o, jt]), acc_cast(z, thr[o, jt + 1])
-                tc, td = acc_cast(z, thr[o, jt + 2]), acc_cast(z, thr[o, jt + 3])
-                start = base if jt == 0 else acc_cast(lz, 0)
-                for p in range(PR):
-                    a = aj[p]
-                    prev = start if jt == 0 else lv[p]
-                    lv[p] = acc_cast(lz, prev + (a >= ta) + (a >= tb) + (a >= tc) + (a >= td))
+    a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
+    l0, l1, l2, l3 = lev[o0], lev[o0 + 1], lev[o0 + 2], lev[o0 + 3]
+    for jt in range(0, T, 4):
+        t00, t01, t02, t03 = (acc_cast(z, thr[o0, jt]), acc_cast(z, thr[o0, jt + 1]),
+                              acc_cast(z, thr[o0, jt + 2]), acc_cast(z, thr[o0, jt + 3]))
+        t10, t11, t12, t13 = (acc_cast(z, thr[o0 + 1, jt]), acc_cast(z, thr[o0 + 1, jt + 1]),
+                              acc_cast(z, thr[o0 + 1, jt + 2]), acc_cast(z, thr[o0 + 1, jt + 3]))
+        t20, t21, t22, t23 = (acc_cast(z, thr[o0 + 2, jt]), acc_cast(z, thr[o0 + 2, jt + 1]),
+                              acc_cast(z, thr[o0 + 2, jt + 2]), acc_cast(z, thr[o0 + 2, jt + 3]))
+        t30, t31, t32, t33 = (acc_cast(z, thr[o0 + 3, jt]), acc_cast(z, thr[o0 + 3, jt + 1]),
+                              acc_cast(z, thr[o0 + 3, jt + 2]), acc_cast(z, thr[o0 + 3, jt + 3]))
+        if jt == 0:  # (the first pass writes: no pass setting the base first)
+            for p in range(PR):
+                x0, x1, x2, x3 = a0[p], a1[p], a2[p], a3[p]
+                l0[p] = acc_cast(lz, base + (x0 >= t00) + (x0 >= t01) + (x0 >= t02) + (x0 >= t03))
+                l1[p] = acc_cast(lz, base + (x1 >= t10) + (x1 >= t11) + (x1 >= t12) + (x1 >= t13))
+                l2[p] = acc_cast(lz, base + (x2 >= t20) + (x2 >= t21) + (x2 >= t22) + (x2 >= t23))
+                l3[p] = acc_cast(lz, base + (x3 >= t30) + (x3 >= t31) + (x3 >= t32) + (x3 >= t33))
+        else:
+            for p in range(PR):
+                x0, x1, x2, x3 = a0[p], a1[p], a2[p], a3[p]
+                l0[p] = acc_cast(lz, l0[p] + (x0 >= t00) + (x0 >= t01) + (x0 >= t02) + (x0 >= t03))
+                l1[p] = acc_cast(lz, l1[p] + (x1 >= t10) + (x1 >= t11) + (x1 >= t12) + (x1 >= t13))
+                l2[p] = acc_cast(lz, l2[p] + (x2 >= t20) + (x2 >= t21) + (x2 >= t22) + (x2 >= t23))
+                l3[p] = acc_cast(lz, l3[p] + (x3 >= t30) + (x3 >= t31) + (x3 >= t32) + (x3 >= t33))
     if out_bipolar:
-        for j in range(ob):
+        for j in range(PLANAR_OB):
             lv = lev[o0 + j]
             for p in range(PR):
                 lv[p] = acc_cast(lz, 2 * lv[p] - 1)
 
 
 @njit(inline="always", **OPTS)
-def _gather_stream(lev, out, n0, g, F, wr):
+def _gather_stream(lev, out, n0, g, F, wr, O):
     """The kept positions' levels of frames n0 .. n0+g-1 into their output pixels of out (N, OH, OW, O), a
     channel's output row at a time (contiguous reads, stores O apart: measured faster than a pixel's channels at
-    a time)."""
-    O = lev.shape[0]
+    a time). O: the channels (lev's rows past them are padding)."""
     N, OH, OW = out.shape[0], out.shape[1], out.shape[2]
     outf = out.reshape(N * OH * OW, O)
     for gi in range(g):
@@ -241,9 +228,9 @@ def _gather_stream(lev, out, n0, g, F, wr):
 
 
 @njit(inline="always", **OPTS)
-def _gather_chw(lev, out, n0, g, F, wr):
+def _gather_chw(lev, out, n0, g, F, wr, O):
     """As _gather_stream into a Chw out (N*O, OH, OW) (formats.Chw): each output row a contiguous copy."""
-    O, OH, OW = lev.shape[0], out.shape[1], out.shape[2]
+    OH, OW = out.shape[1], out.shape[2]
     for gi in range(g):
         for o in range(O):
             dst = out[(n0 + gi) * O + o]
@@ -264,19 +251,19 @@ def _gather_chw(lev, out, n0, g, F, wr):
 @njit(**OPTS)
 def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_base, out_bipolar,
                     acc_proto, lev_proto, out):
-    """Dense direct conv for few output channels: x (N, H, W, C) integers; w (O, KH*KW*C) in window order;
-    thr (O, T4) in the accumulator type (acc_proto's; cnn.planar_thresholds), levels in lev_proto's type -> out
+    """Dense direct conv for few output channels: x (N, H, W, C) integers; w (O4, KCp) in window order, zero-padded
+    to multiples of 4 (cnn.planar_weights): four channels x four window elements per pass, no remainder passes;
+    thr (O4, T4) in the accumulator type (acc_proto's; cnn.planar_thresholds), levels in lev_proto's type -> out
     (N, OH, OW, O). Or Chw (formats.Chw): x (N*C, H, W), out (N*O, OH, OW)."""
     C = pvals.shape[0]
     N = x.shape[0] // C if x.ndim == 3 else x.shape[0]
-    O = w.shape[0]
+    O = out.shape[0] // N if out.ndim == 3 else out.shape[3]
     wr, F, G, P1, tplane, toff, trow, toffs, used, xpl, acc, lev = _plan(
-        x, N, C, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, True, acc_proto, lev_proto, O)
+        x, N, C, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, w.shape[1], acc_proto, lev_proto, O)
     z = acc_proto.dtype.type(0)
     lz = lev_proto.dtype.type(0)
     lbase = acc_cast(lz, out_base)
-    KC = kh * kw * C
-    KC4 = KC - KC % 4
+    KCp = w.shape[1]
     for n0 in range(0, N, G):
         g = min(G, N - n0)
         P = (g - 1) * F + P1
@@ -286,73 +273,51 @@ def conv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_
                 _fill_chw(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
             else:
                 _fill_stream(x, n0 + gi, gi, F, t, l, pvals, hp, wp, sh, sw, wr, used, xpl, z)
-        for o0 in range(0, O, PLANAR_OB):
-            ob = min(PLANAR_OB, O - o0)
-            if ob == 4:
-                a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
-                a0[:PR] = 0
-                a1[:PR] = 0
-                a2[:PR] = 0
-                a3[:PR] = 0
-                # four window elements per pass: each accumulator loaded and stored once per four multiply-adds
-                for i in range(0, KC4, 4):
-                    sa = xpl[trow[i], toffs[i]:toffs[i] + PR]
-                    sb = xpl[trow[i + 1], toffs[i + 1]:toffs[i + 1] + PR]
-                    sc = xpl[trow[i + 2], toffs[i + 2]:toffs[i + 2] + PR]
-                    sd = xpl[trow[i + 3], toffs[i + 3]:toffs[i + 3] + PR]
-                    w0 = w[o0, i:i + 4]
-                    w1 = w[o0 + 1, i:i + 4]
-                    w2 = w[o0 + 2, i:i + 4]
-                    w3 = w[o0 + 3, i:i + 4]
-                    w00, w01, w02, w03 = acc_cast(z, w0[0]), acc_cast(z, w0[1]), acc_cast(z, w0[2]), acc_cast(z, w0[3])
-                    w10, w11, w12, w13 = acc_cast(z, w1[0]), acc_cast(z, w1[1]), acc_cast(z, w1[2]), acc_cast(z, w1[3])
-                    w20, w21, w22, w23 = acc_cast(z, w2[0]), acc_cast(z, w2[1]), acc_cast(z, w2[2]), acc_cast(z, w2[3])
-                    w30, w31, w32, w33 = acc_cast(z, w3[0]), acc_cast(z, w3[1]), acc_cast(z, w3[2]), acc_cast(z, w3[3])
-                    for p in range(PR):
-                        ea, eb = acc_cast(z, sa[p]), acc_cast(z, sb[p])
-                        ec, ed = acc_cast(z, sc[p]), acc_cast(z, sd[p])
-                        a0[p] = acc_cast(z, a0[p] + w00 * ea + w01 * eb + w02 * ec + w03 * ed)
-                        a1[p] = acc_cast(z, a1[p] + w10 * ea + w11 * eb + w12 * ec + w13 * ed)
-                        a2[p] = acc_cast(z, a2[p] + w20 * ea + w21 * eb + w22 * ec + w23 * ed)
-                        a3[p] = acc_cast(z, a3[p] + w30 * ea + w31 * eb + w32 * ec + w33 * ed)
-                for i in range(KC4, KC):
-                    u0, u1 = acc_cast(z, w[o0, i]), acc_cast(z, w[o0 + 1, i])
-                    u2, u3 = acc_cast(z, w[o0 + 2, i]), acc_cast(z, w[o0 + 3, i])
-                    sa = xpl[trow[i], toffs[i]:toffs[i] + PR]
-                    for p in range(PR):
-                        ea = acc_cast(z, sa[p])
-                        a0[p] = acc_cast(z, a0[p] + u0 * ea)
-                        a1[p] = acc_cast(z, a1[p] + u1 * ea)
-                        a2[p] = acc_cast(z, a2[p] + u2 * ea)
-                        a3[p] = acc_cast(z, a3[p] + u3 * ea)
-            else:  # the last O % 4 channels, one at a time
-                for j in range(ob):
-                    o = o0 + j
-                    aj = acc[j]
-                    aj[:PR] = 0
-                    for i in range(KC):
-                        wv = acc_cast(z, w[o, i])
-                        src = xpl[trow[i], toffs[i]:toffs[i] + PR]
-                        for p in range(PR):
-                            aj[p] = acc_cast(z, aj[p] + wv * acc_cast(z, src[p]))
-            _levels(acc, lev, o0, ob, PR, thr, out_bipolar, lbase, z, lz)
+        for o0 in range(0, O, PLANAR_OB):  # (w's rows padded to a multiple of 4 with zero weights)
+            a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
+            a0[:PR] = 0
+            a1[:PR] = 0
+            a2[:PR] = 0
+            a3[:PR] = 0
+            # four window elements per pass: each accumulator loaded and stored once per four multiply-adds
+            for i in range(0, KCp, 4):
+                sa = xpl[trow[i], toffs[i]:toffs[i] + PR]
+                sb = xpl[trow[i + 1], toffs[i + 1]:toffs[i + 1] + PR]
+                sc = xpl[trow[i + 2], toffs[i + 2]:toffs[i + 2] + PR]
+                sd = xpl[trow[i + 3], toffs[i + 3]:toffs[i + 3] + PR]
+                w0 = w[o0, i:i + 4]
+                w1 = w[o0 + 1, i:i + 4]
+                w2 = w[o0 + 2, i:i + 4]
+                w3 = w[o0 + 3, i:i + 4]
+                w00, w01, w02, w03 = acc_cast(z, w0[0]), acc_cast(z, w0[1]), acc_cast(z, w0[2]), acc_cast(z, w0[3])
+                w10, w11, w12, w13 = acc_cast(z, w1[0]), acc_cast(z, w1[1]), acc_cast(z, w1[2]), acc_cast(z, w1[3])
+                w20, w21, w22, w23 = acc_cast(z, w2[0]), acc_cast(z, w2[1]), acc_cast(z, w2[2]), acc_cast(z, w2[3])
+                w30, w31, w32, w33 = acc_cast(z, w3[0]), acc_cast(z, w3[1]), acc_cast(z, w3[2]), acc_cast(z, w3[3])
+                for p in range(PR):
+                    ea, eb = acc_cast(z, sa[p]), acc_cast(z, sb[p])
+                    ec, ed = acc_cast(z, sc[p]), acc_cast(z, sd[p])
+                    a0[p] = acc_cast(z, a0[p] + w00 * ea + w01 * eb + w02 * ec + w03 * ed)
+                    a1[p] = acc_cast(z, a1[p] + w10 * ea + w11 * eb + w12 * ec + w13 * ed)
+                    a2[p] = acc_cast(z, a2[p] + w20 * ea + w21 * eb + w22 * ec + w23 * ed)
+                    a3[p] = acc_cast(z, a3[p] + w30 * ea + w31 * eb + w32 * ec + w33 * ed)
+            _levels(acc, lev, o0, PR, thr, out_bipolar, lbase, z, lz)
         if out.ndim == 3:
-            _gather_chw(lev, out, n0, g, F, wr)
+            _gather_chw(lev, out, n0, g, F, wr, O)
         else:
-            _gather_stream(lev, out, n0, g, F, wr)
+            _gather_stream(lev, out, n0, g, F, wr, O)
 
 
 @njit(**OPTS)
 def dwconv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, out_base, out_bipolar,
                       acc_proto, lev_proto, out):
-    """Depthwise direct conv (output o reads channel o only): x (N, H, W, C) integers; w (C, KH*KW); thr (C, T4)
+    """Depthwise direct conv (output o reads channel o only): x (N, H, W, C) integers; w (C, KH*KW); thr (C4, T4)
     in the accumulator type (acc_proto's; cnn.planar_thresholds), levels in lev_proto's type -> out
     (N, OH, OW, C). Chw: as conv_int_planar."""
     C = pvals.shape[0]
     N = x.shape[0] // C if x.ndim == 3 else x.shape[0]
     O = w.shape[0]
     wr, F, G, P1, tplane, toff, trow, toffs, used, xpl, acc, lev = _plan(
-        x, N, C, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, False, acc_proto, lev_proto, O)
+        x, N, C, t, l, hp, wp, kh, kw, sh, sw, dh, dw, out, 0, acc_proto, lev_proto, O)
     z = acc_proto.dtype.type(0)
     lz = lev_proto.dtype.type(0)
     lbase = acc_cast(lz, out_base)
@@ -392,9 +357,9 @@ def dwconv_int_planar(x, t, l, pvals, hp, wp, kh, kw, sh, sw, dh, dw, w, thr, ou
                     sa = xpl[tplane[k] + c, toff[k]:toff[k] + PR]
                     for p in range(PR):
                         aj[p] = acc_cast(z, aj[p] + u0 * acc_cast(z, sa[p]))
-            _levels(acc, lev, o0, ob, PR, thr, out_bipolar, lbase, z, lz)
+            _levels(acc, lev, o0, PR, thr, out_bipolar, lbase, z, lz)
         if out.ndim == 3:
-            _gather_chw(lev, out, n0, g, F, wr)
+            _gather_chw(lev, out, n0, g, F, wr, O)
         else:
-            _gather_stream(lev, out, n0, g, F, wr)
+            _gather_stream(lev, out, n0, g, F, wr, O)
 

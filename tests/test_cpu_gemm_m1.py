@@ -1,5 +1,6 @@
-"""sw_fallback.gemm_m1: onnxruntime's one-row Gemm replayed in numba, which a batch-1 tail uses instead of a
-session call once it matched the session here. Bit for bit against the session itself (the evaluator's kind of
+"""sw_fallback.gemm_m1: onnxruntime's one-row Gemm replayed in numba (and its steps in numpy, the construction
+check), which a batch-1 tail uses instead of a session call once it matched the session here. Both bit for bit
+against the session itself (the evaluator's kind of
 single-node model: constants fed as inputs, as qonnx runs it) on every block shape of the kernel (N % 4 = 0..3,
 K % 8 = 0..7), with and without C, on values of many scales and signed zeros; a replica that disagrees is
 refused; Gemms the one-row kernel does not run are not replayed; the CNN tails use it at batch 1 and give the
@@ -52,6 +53,7 @@ def test_replica_equals_the_session(K, N, bias):
         want = s.run(None, feed)[0].reshape(-1)
         G.gemm_m1_transb(a, B1, c1, out)
         np.testing.assert_array_equal(out.view(np.int32), want.view(np.int32))
+        np.testing.assert_array_equal(G.m1_steps(a.reshape(1, K), B1, c1)[0].view(np.int32), want.view(np.int32))
     feed_of = (lambda r: {"a": r, "B": B, "c": c}) if bias else (lambda r: {"a": r, "B": B})
     assert G.check_m1(B1, c1, lambda f: s.run(None, f), feed_of)
 
