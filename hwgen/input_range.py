@@ -23,7 +23,6 @@ from hwgen.errors import HwgenWarning  # noqa: F401 (also imported from here)
 
 WARN_FRACTION = 0.01
 SAMPLE = 65536  # values looked at per batch
-EXTREMES_MAX = 4096  # values up to which a batch's extremes are one compiled pass (the cpu backend's batch-1 calls)
 GRID = 2048
 
 
@@ -129,9 +128,7 @@ def check_input_range(graph, x, span=_UNKNOWN, extremes=None) -> str | None:
     a, b = span
     w = b - a
     v = x.reshape(-1)
-    # small batches: their extremes in one compiled pass (numpy's calls cost more than the values); a big batch
-    # takes the sampled check below, so a one-off run (`hwgen run` on 1,000 images) compiles nothing for it
-    fast = extremes is not None and v.dtype == np.float32 and v.size <= EXTREMES_MAX
+    fast = extremes is not None and v.dtype == np.float32  # the extremes in one compiled pass, any batch
     if (v.size <= 4096 or fast) and v.dtype.kind == "f":  # its extremes say it at once (NaN: the full check)
         lo, hi = extremes(v) if fast else (v.min(), v.max())
         q = quiet_bounds(span)

@@ -87,12 +87,11 @@ class Accelerator:
     def _warn_range(self, x) -> None:
         """Warn (HwgenWarning) when inputs lie far outside the input quantizer's range (e.g. 0-255 pixels)."""
         quiet = self.__dict__.get("_quiet")
-        if quiet is not None and type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous \
-                and x.size <= quiet[2]:  # (a small batch: one compiled pass, no more Python)
-            lo, hi = self._extremes(x.reshape(-1))
+        if quiet is not None and type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous:
+            lo, hi = self._extremes(x.reshape(-1))  # (the usual call: one compiled pass, no more Python)
             if quiet[0] <= lo and hi <= quiet[1]:
                 return
-        from hwgen.input_range import EXTREMES_MAX, quantizer_span, quiet_bounds, warn_input_range
+        from hwgen.input_range import quantizer_span, quiet_bounds, warn_input_range
 
         if not hasattr(self, "_span"):
             try:  # on the cpu backend's compiled head when it is there (equal to the evaluator, and faster)
@@ -106,8 +105,7 @@ class Accelerator:
                 from sw_fallback.head_kernels import float_extremes
 
                 self._extremes = float_extremes
-                q = quiet_bounds(self._span)
-                self._quiet = None if q is None else (*q, EXTREMES_MAX)
+                self._quiet = quiet_bounds(self._span)
         warn_input_range(self.graph, x, self._span, self._extremes)
 
     def execute_ints(self, q: np.ndarray, island: int = 0) -> np.ndarray:
