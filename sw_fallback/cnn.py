@@ -100,7 +100,7 @@ def planar_thresholds(thrT, acc_t) -> np.ndarray:
     multiples of 4 with the type's maximum, which no accumulator reaches (the type holds acc max + 1:
     thresholds_by_column): the kernels count four channels x four thresholds per pass, no remainder pass."""
     c, t = thrT.shape[1], thrT.shape[0]
-    out = np.full((-(-c // 4) * 4, -(-t // 4) * 4), np.iinfo(acc_t).max, dtype=acc_t)
+    out = np.full((-(-c // PK.PLANAR_OB) * PK.PLANAR_OB, -(-t // 4) * 4), np.iinfo(acc_t).max, dtype=acc_t)
     out[:c, :t] = thrT.T
     return out
 
@@ -109,7 +109,7 @@ def planar_weights(w, dtype) -> np.ndarray:
     """A dense planar conv's weights (O, KH*KW*C) in `dtype`, rows and columns zero-padded to multiples of 4 (the
     kernel's four channels x four window elements per pass; a zero weight adds nothing)."""
     o, k = w.shape
-    out = np.zeros((-(-o // 4) * 4, -(-k // 4) * 4), dtype=dtype)
+    out = np.zeros((-(-o // PK.PLANAR_OB) * PK.PLANAR_OB, -(-k // 4) * 4), dtype=dtype)
     out[:o, :k] = w
     return out
 
