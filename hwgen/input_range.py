@@ -126,17 +126,16 @@ def check_input_range(graph, x, span=_UNKNOWN, extremes=None) -> str | None:
     if span is None or x.size == 0 or x.dtype.kind not in "fiub":
         return None
     a, b = span
-    w = b - a
+    q_lo, q_hi = quiet_bounds(span)
     v = x.reshape(-1)
     fast = extremes is not None and v.dtype == np.float32  # the extremes in one compiled pass, any batch
     if (v.size <= 4096 or fast) and v.dtype.kind == "f":  # its extremes say it at once (NaN: the full check)
         lo, hi = extremes(v) if fast else (v.min(), v.max())
-        q = quiet_bounds(span)
-        if q[0] <= lo and hi <= q[1]:
+        if q_lo <= lo and hi <= q_hi:
             return None
     v = v[:: max(1, v.size // SAMPLE)]  # a strided sample: the check must not cost what the cpu backend does
     with np.errstate(invalid="ignore"):
-        below, above = v < a - w, v > b + w
+        below, above = v < q_lo, v > q_hi
     far = below | above
     frac = float(far.mean())
     if frac <= WARN_FRACTION:

@@ -145,8 +145,9 @@ class LayoutTail:
         return fast[4] if fast else None
 
     def _single_step(self, dtype):
-        """(dtype, run, feed of the constants, the data input's name) when the tail is one node reading the
-        gathered values once and writing the output (its session exists: finish ran it once), else False."""
+        """(dtype, run, feed of the constants, the data input's name, the gemm_m1 operands or None) when the tail
+        is one node reading the gathered values once and writing the output (its session exists: finish ran it
+        once), else False."""
         node, ins, outs = self.steps[0]
         data = [k for k, (kind, a) in enumerate(ins) if kind == "data"]
         if outs != [self.tail.output] or len(data) != 1 or ins[data[0]][1] != self.mid:
